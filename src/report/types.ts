@@ -1,0 +1,66 @@
+/** What happened to one data row (SPEC §2 "Statuses"). */
+export type RowStatus = 'created' | 'updated' | 'unchanged' | 'deleted' | 'skipped' | 'error';
+
+export const ROW_STATUSES: readonly RowStatus[] = ['created', 'updated', 'unchanged', 'deleted', 'skipped', 'error'];
+
+export interface RowOutcome {
+  /** Physical line where the record starts (header = line 1). */
+  line: number;
+  status: RowStatus;
+  id: number | null;
+  /** updated: the changed attribute codes */
+  changed?: string[] | undefined;
+  /** error: the message; skipped: the reason */
+  message?: string | undefined;
+  warnings?: string[] | undefined;
+  /** The input cells as read (secrets masked), for the details table. */
+  cells?: string[] | undefined;
+}
+
+export interface Counts {
+  created: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  skipped: number;
+  errors: number;
+  /** rows carrying at least one warning */
+  warnings: number;
+}
+
+export function emptyCounts(): Counts {
+  return { created: 0, updated: 0, unchanged: 0, deleted: 0, skipped: 0, errors: 0, warnings: 0 };
+}
+
+/** How the run ended. */
+export type Outcome = 'committed' | 'rolled back' | 'simulated' | 'interrupted' | 'failed';
+
+export interface RunSummary {
+  className: string;
+  separator: string;
+  qualifier: string;
+  charset: string;
+  dateFormat: string;
+  /** bytes of input read */
+  dataSize: number;
+  /** data lines (records) read, header excluded */
+  dataLines: number;
+  simulate: boolean;
+  /** header cells as written in the file */
+  columns: string[];
+  /** reconciliation keys in effect, as attribute codes (refs as `org_id->name`) */
+  keys: string[];
+  comment: string;
+  counts: Counts;
+  elapsedS: number;
+  rowsPerS: number;
+  /** the change record id, null when nothing was recorded (simulate) */
+  change: number | null;
+  outcome: Outcome;
+  /** with --chunk-size: the last line of the last committed chunk (0 if none) */
+  lastCommittedLine: number | null;
+  /** why the run stopped early, with the line */
+  stopMessage: string | null;
+  /** peak resident set size of the process, in bytes */
+  peakRssBytes: number;
+}
