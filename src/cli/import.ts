@@ -1,0 +1,81 @@
+import { normalizeImportOptions, type RawImportOptions } from '../engine/options.js';
+import { runImport } from '../engine/run.js';
+import { writeDetailsFile, writeReport } from '../report/format.js';
+import { progressSink } from '../report/progress.js';
+import { helpText, parseCommand, type OptionSpec } from './args.js';
+
+export const IMPORT_SPECS: Record<string, OptionSpec> = {
+  class: { type: 'string', value: 'C', help: 'class to import into (sluice schema lists them)' },
+  file: { type: 'string', value: 'F|-', help: 'CSV/TSV file, or - for standard input' },
+  keys: { type: 'string', value: 'a,b', help: "reconciliation keys, by code or label (references as org_id->name)", default: "the class's reconciliation attributes present in the file" },
+  action: { type: 'string', value: 'upsert|insert|update|delete', help: 'what to do with each row', default: 'upsert' },
+  charset: { type: 'string', value: 'X', help: 'input charset (UTF-8, UTF-16LE, ISO-8859-1, WINDOWS-1252, ...)', default: 'UTF-8, or as the byte-order mark says' },
+  separator: { type: 'string', value: 'X', help: 'field separator: , ; tab | or any one character', default: 'detected from the header line' },
+  qualifier: { type: 'string', value: 'X', help: 'text qualifier (empty for none)', default: '"' },
+  'date-format': { type: 'string', value: 'X', help: 'date format, PHP (d/m/Y H:i) or strftime (%d/%m/%Y) style', default: 'ISO 8601' },
+  format: { type: 'string', value: 'csv', help: 'input format', default: 'csv' },
+  'ignore-empty': { type: 'boolean', help: 'leave attributes untouched when their cell is empty' },
+  'no-stop-on-error': { type: 'boolean', help: 'skip rows in error and commit the others (exit 1 if any)' },
+  'chunk-size': { type: 'string', value: 'N', help: 'commit every N rows', default: 'one transaction' },
+  simulate: { type: 'boolean', help: 'do everything, then roll back' },
+  comment: { type: 'string', value: 'TEXT', help: 'change tracking comment' },
+  output: { type: 'string', value: 'summary|details|json|retcode', help: 'report on stdout', default: 'summary' },
+  log: { type: 'string', value: 'FILE', help: 'write the details table of every row to FILE' },
+  progress: { type: 'string', value: 'auto|bar|json|none', help: 'progress on stderr', default: 'auto (a bar when stderr is a terminal)' },
+  db: { type: 'string', value: 'F', help: 'database file, created with the cmdb model if missing', default: 'SLUICE_DB or ./sluice.db' },
+  workers: { type: 'string', value: 'N', help: 'parser threads', default: 'CPU cores - 1' },
+};
+
+export function toRawOptions(a: Record<string, string | boolean | undefined>): RawImportOptions {
+  const s = (k: string): string | undefined => a[k] as string | undefined;
+  return {
+    className: s('class'),
+    file: s('file'),
+    keys: s('keys'),
+    action: s('action') as RawImportOptions['action'],
+    charset: s('charset'),
+    separator: s('separator'),
+    qualifier: s('qualifier'),
+    dateFormat: s('date-format'),
+    format: s('format') as RawImportOptions['format'],
+    ignoreEmpty: a['ignore-empty'] === true,
+    stopOnError: a['no-stop-on-error'] !== true,
+    chunkSize: s('chunk-size') === undefined ? undefined : (s('chunk-size') as unknown as number),
+    simulate: a.simulate === true,
+    comment: s('comment'),
+    output: s('output') as RawImportOptions['output'],
+    log: s('log'),
+    progress: s('progress') as RawImportOptions['progress'],
+    db: s('db'),
+    workers: s('workers') === undefined ? undefined : (s('workers') as unknown as number),
+  };
+}
+
+export async function importCommand(argv: string[]): Promise<number> {
+  const a = parseCommand('import', argv, IMPORT_SPECS);
+  if (a.help) {
+    process.stdout.write(helpText('import', '--class C --file F|- [options]', IMPORT_SPECS, 'sluice import --class Person --file people.csv --keys email --output details'));
+    return 0;
+  }
+  const o = normalizeImportOptions(toRawOptions(a));
+  const progress = progressSink(o.progress);
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const r = await runImport(o, { signal: stop.signal, onProgress: (p) => progress.update(p) });
+    progress.done(r.summary);
+    try {
+      if (o.log !== undefined && r.rows) await writeDetailsFile(o.log, r.summary.columns, r.rows.rows());
+      await writeReport(process.stdout, o.output, r.summary, o.output === 'json' || o.output === 'details' ? (r.rows?.rows() ?? null) : null);
+    } finally {
+      r.rows?.close();
+    }
+    if (r.error && o.output !== 'retcode') process.stderr.write(`sluice: ${r.summary.stopMessage ?? r.error.message}\n`);
+    return r.exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/** The `sluice` command: a thin adapter from arguments to the engine. */
+import { readFileSync } from 'node:fs';
+import { SluiceError, exitCodeFor } from '../engine/errors.js';
+import { importCommand } from './import.js';
+import { initCommand } from './init.js';
+
+const USAGE = `Usage: sluice <command> [options]
+
+Commands:
+  init      create a database from a model (built-in: cmdb)
+  import    import a CSV/TSV file into a class, reconciling every row
+
+Run "sluice <command> --help" for the options of a command.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    case '--version':
+    case '-v':
+      process.stdout.write(`sluice ${version()}\n`);
+      return 0;
+    case 'init':
+      return initCommand(rest);
+    case 'import':
+      return importCommand(rest);
+    default:
+      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import; see sluice --help)`);
+  }
+}
+
+/** Bad input never shows a stack trace: only internal errors do, under SLUICE_DEBUG. */
+export function reportError(err: unknown): number {
+  const e = err instanceof SluiceError ? err : new SluiceError('E_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+  process.stderr.write(`sluice: ${e.message}\n`);
+  if (process.env.SLUICE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  return exitCodeFor(e);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.exitCode = reportError(err);
+  },
+);

@@ -1,0 +1,307 @@
+/**
+ * runImport(): the one entry point the CLI, the HTTP service and the benchmarks share.
+ *
+ *   source → decode → frame → [pool: parse · map · cast · resolve] → order → [writer] → report
+ *
+ * The main thread reads, frames and re-sequences; at most `window` frames are in flight
+ * between the reader and the writer's acknowledgement, which is the backpressure bound.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
+import { parse } from 'csv-parse/sync';
+import { Piscina } from 'piscina';
+import { createDecoder, type DecodeInfo } from '../input/decode.js';
+import { type Frame, Framer } from '../input/frame.js';
+import { detectSeparator, separatorName } from '../input/separator.js';
+import { assertUtf8 } from '../input/utf8.js';
+import { findClass } from '../model/load.js';
+import { openStore, currentUser } from '../model/store.js';
+import type { ClassDef, Model } from '../model/types.js';
+import type { ParseTask, ResolvedChunk, WorkerConfig, WorkerReply } from '../resolve/protocol.js';
+import { RowSpool } from '../report/spool.js';
+import { type Counts, emptyCounts, type Outcome, type RowOutcome, type RunSummary } from '../report/types.js';
+import { compileDateFormat } from '../rows/dates.js';
+import { buildPlan } from '../rows/header.js';
+import type { ImportPlan } from '../rows/plan.js';
+import { type AppliedChunk, STATUS_NAMES, Status } from '../write/apply.js';
+import { WriterClient } from '../write/client.js';
+import { SluiceError, asSluiceError, exitCodeFor } from './errors.js';
+import type { ImportOptions } from './options.js';
+
+export interface ImportHooks {
+  signal?: AbortSignal;
+  /** called after each applied frame */
+  onProgress?: (p: ProgressEvent) => void;
+}
+
+export interface ProgressEvent {
+  bytesRead: number;
+  totalBytes: number | null;
+  lines: number;
+  counts: Counts;
+  elapsedS: number;
+}
+
+export interface ImportResult {
+  summary: RunSummary;
+  /** the rows the report shows, in file order (null when none are kept) */
+  rows: RowSpool | null;
+  exitCode: number;
+  /** the error that stopped the run, if any */
+  error: SluiceError | null;
+}
+
+/** Which rows the report keeps: all for details or a log, the non-unchanged ones for json. */
+function rowFilter(o: ImportOptions): ((s: Status) => boolean) | null {
+  if (o.output === 'details' || o.log !== undefined) return () => true;
+  if (o.output === 'json') return (s) => s !== Status.Unchanged;
+  return null;
+}
+
+function openSource(o: ImportOptions): Readable {
+  if (o.input) return o.input;
+  if (o.file === '-') return process.stdin;
+  return createReadStream(o.file, { highWaterMark: 1 << 20 });
+}
+
+async function checkFile(o: ImportOptions): Promise<number | null> {
+  if (o.input || o.file === '-') return null;
+  try {
+    const s = await stat(o.file);
+    if (!s.isFile()) throw new SluiceError('E_USAGE', `--file: ${o.file} is not a regular file`, { option: '--file', file: o.file });
+    return s.size;
+  } catch (err) {
+    if (err instanceof SluiceError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SluiceError('E_USAGE', `--file: cannot read ${o.file} (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code})`, { option: '--file', file: o.file, cause: err });
+  }
+}
+
+/** Counts raw bytes as they leave the source. */
+function byteCounter(onBytes: (n: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      onBytes(chunk.length);
+      cb(null, chunk);
+    },
+  });
+}
+
+/** Parse the header frame into cells, detecting the separator when none was given. */
+function readHeader(frame: Frame, o: ImportOptions): { cells: string[]; separator: string } {
+  assertUtf8(frame.bytes, 1);
+  const text = frame.bytes.toString('utf8');
+  const separator = o.separator ?? detectSeparator(text, o.qualifier);
+  let rows: string[][];
+  try {
+    rows = parse(text, { delimiter: separator, quote: o.qualifier ?? false, record_delimiter: ['\r\n', '\n', '\r'], trim: true, relax_column_count: true }) as string[][];
+  } catch (err) {
+    throw new SluiceError('E_MALFORMED', `malformed header on line 1: ${(err as Error).message.replace(/ at line \d+.*$/s, '')}`, { line: 1, cause: err });
+  }
+  const cells = rows[0];
+  if (!cells || (cells.length === 1 && cells[0] === '')) throw new SluiceError('E_MALFORMED', 'line 1 is empty; the first line must be a header naming the columns', { line: 1 });
+  return { cells, separator };
+}
+
+const workerFile = new URL('../resolve/worker.js', import.meta.url).href;
+
+export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
+  const started = process.hrtime.bigint();
+  const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+  const totalBytes = await checkFile(o);
+  const dates = compileDateFormat(o.dateFormat);
+
+  // Open (or create) the store and check the class before reading anything.
+  const { db, model } = openStore(o.db, { create: true });
+  db.close();
+  const cls = findClass(model, o.className);
+
+  const filter = rowFilter(o);
+  const spool = filter ? RowSpool.create() : null;
+  let bytesRead = 0;
+  let lines = 0;
+  let counts = emptyCounts();
+  let separator = o.separator ?? ',';
+  let header: string[] = [];
+  let plan: ImportPlan | null = null;
+  let decodeInfo: DecodeInfo = { charset: o.charset ?? 'UTF-8', bom: false };
+  let change: number | null = null;
+  let lastCommittedLine: number | null = null;
+  let failure: SluiceError | null = null;
+  let stopMessage: string | null = null;
+  let interrupted = false;
+
+  const source = openSource(o);
+  const decoder = createDecoder(o.charset);
+  const stream = source.pipe(byteCounter((n) => (bytesRead += n))).pipe(decoder.stream);
+  source.on('error', (e) => decoder.stream.destroy(new SluiceError('E_USAGE', `--file: cannot read ${o.file}: ${e.message}`, { option: '--file', cause: e })));
+  const framer = new Framer({ quote: o.qualifier === null ? null : o.qualifier.charCodeAt(0), targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes });
+
+  let writer: WriterClient | null = null;
+  let pool: Piscina | null = null;
+  const abort = new AbortController();
+  const onAbort = (): void => {
+    interrupted = true;
+    abort.abort();
+  };
+  hooks.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const record = (chunk: ResolvedChunk, applied: AppliedChunk): void => {
+    for (let i = 0; i < applied.count; i++) {
+      const status = applied.status[i] as Status;
+      if (!filter?.(status)) continue;
+      const row: RowOutcome = {
+        line: chunk.line[i] as number,
+        status: STATUS_NAMES[status],
+        id: status === Status.Error || applied.id[i] === 0 ? null : (applied.id[i] as number),
+        changed: applied.changed[i]?.split(','),
+        message: applied.message[i] ?? undefined,
+        warnings: chunk.warn[i]?.split('\n'),
+        cells: chunk.cells?.[i],
+      };
+      spool?.append(row);
+    }
+  };
+
+  try {
+    const frames = framesOf(stream, framer);
+    const first = await frames.next();
+    decodeInfo = await decoder.info.catch(() => decodeInfo);
+    if (first.done) throw new SluiceError('E_MALFORMED', 'the file is empty; the first line must be a header naming the columns', { line: 1 });
+    const h = readHeader(first.value, o);
+    header = h.cells;
+    separator = h.separator;
+    plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty });
+
+    writer = new WriterClient({
+      dbPath: o.db,
+      plan,
+      run: { user: o.user ?? currentUser(), comment: o.comment, file: o.input ? o.file : o.file === '-' ? '(stdin)' : o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize },
+      indexes: lookupIndexes(model, cls, plan),
+    });
+    change = await writer.start();
+    const cfg: WorkerConfig = { dbPath: o.db, plan, delimiter: separator, quote: o.qualifier, dateFormat: o.dateFormat, keepCells: filter !== null && (o.output === 'details' || o.log !== undefined) };
+    pool = new Piscina({ filename: workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000 });
+    void dates;
+
+    // In flight: dispatched to the pool, not yet acknowledged by the writer.
+    const window = o.workers * 2 + 2;
+    const inflight: Promise<WorkerReply>[] = [];
+    let seq = 0;
+    let stopped = false;
+    const w = writer;
+    const drainOne = async (): Promise<void> => {
+      const reply = await (inflight.shift() as Promise<WorkerReply>);
+      if (!reply.ok) throw SluiceError.fromJSON(reply.error);
+      const applied = await w.apply(reply.chunk, lines);
+      lines += applied.count;
+      lastCommittedLine = applied.lastCommittedLine;
+      record(reply.chunk, applied);
+      if (applied.stop) {
+        stopped = true;
+        stopMessage = applied.stop.message;
+      }
+      hooks.onProgress?.({ bytesRead, totalBytes, lines, counts, elapsedS: elapsed() });
+    };
+    const p = pool;
+    for (;;) {
+      if (abort.signal.aborted || stopped) break;
+      const next = await frames.next();
+      if (next.done) break;
+      const f = next.value;
+      const task: ParseTask = { seq: seq++, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), firstLine: f.firstLine };
+      const reply = p.run(task, { transferList: [f.bytes.buffer as ArrayBuffer] }) as Promise<WorkerReply>;
+      reply.catch(() => {});
+      inflight.push(reply.catch((e: Error) => ({ ok: false as const, error: new SluiceError('E_WORKER', `a worker thread failed: ${e.message}`).toJSON() })));
+      while (inflight.length >= window && !stopped) await drainOne();
+    }
+    while (inflight.length > 0 && !stopped && !abort.signal.aborted) await drainOne();
+    if (interrupted) throw new SluiceError('E_INTERRUPTED', 'interrupted; the open transaction was rolled back');
+    if (stopped) {
+      const fin = await writer.finish(false, 'rolled back', lines);
+      change = fin.change;
+      counts = fin.counts;
+      lastCommittedLine = fin.lastCommittedLine;
+      failure = new SluiceError('E_ROW', stopMessage ?? 'stopped', {});
+    } else {
+      const fin = await writer.finish(true, o.simulate ? 'simulated' : 'committed', lines);
+      change = fin.change;
+      counts = fin.counts;
+      lastCommittedLine = fin.lastCommittedLine;
+    }
+  } catch (err) {
+    failure = asSluiceError(err);
+    stream.destroy();
+    // Before the writer holds the run, nothing was recorded: the error is the whole answer.
+    if (!writer) {
+      spool?.close();
+      throw failure;
+    }
+    {
+      try {
+        const fin = await writer.finish(false, failure.code === 'E_INTERRUPTED' ? 'interrupted' : 'failed', lines);
+        change = fin.change;
+        counts = fin.counts;
+        lastCommittedLine = fin.lastCommittedLine;
+      } catch {
+        await writer.terminate();
+      }
+    }
+    if (failure.code === 'E_INTERRUPTED' || interrupted) {
+      failure = new SluiceError('E_INTERRUPTED', `interrupted after line ${lastLineOf(lines)}; ${lastCommittedLine ? `committed up to line ${lastCommittedLine}, the rest` : 'the import'} was rolled back`);
+      stopMessage = failure.message;
+    } else {
+      stopMessage = failure.line !== undefined && !failure.message.includes(`line ${failure.line}`) ? `line ${failure.line}: ${failure.message}` : failure.message;
+    }
+  } finally {
+    hooks.signal?.removeEventListener('abort', onAbort);
+    source.destroy();
+    if (pool) await pool.destroy();
+  }
+
+  const outcome: Outcome = interrupted || failure?.code === 'E_INTERRUPTED' ? 'interrupted' : failure ? 'rolled back' : o.simulate ? 'simulated' : 'committed';
+  const e = elapsed();
+  const summary: RunSummary = {
+    className: cls.name,
+    separator: separatorName(separator),
+    qualifier: o.qualifier ?? '',
+    charset: decodeInfo.charset,
+    dateFormat: dates.format,
+    dataSize: bytesRead,
+    dataLines: lines,
+    simulate: o.simulate,
+    columns: header,
+    keys: plan?.keyLabels ?? [],
+    comment: o.comment,
+    counts,
+    elapsedS: e,
+    rowsPerS: e > 0 ? Math.round(lines / e) : 0,
+    change: o.simulate ? null : change,
+    outcome,
+    lastCommittedLine,
+    stopMessage,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  };
+  const exitCode = failure ? exitCodeFor(failure) : counts.errors > 0 ? 1 : 0;
+  return { summary, rows: spool, exitCode, error: failure };
+}
+
+function lastLineOf(lines: number): number {
+  return lines + 1;
+}
+
+/** Frames of the decoded stream; the first is the header record alone. */
+async function* framesOf(stream: AsyncIterable<Buffer>, framer: Framer): AsyncGenerator<Frame> {
+  for await (const chunk of stream) yield* framer.push(chunk);
+  yield* framer.end();
+}
+
+/** Lookups the run will make, each needing an index on the imported or referenced class. */
+function lookupIndexes(model: Model, cls: ClassDef, plan: ImportPlan): { cls: string; cols: string[] }[] {
+  const out: { cls: string; cols: string[] }[] = [];
+  if (plan.keys.length > 0) out.push({ cls: cls.name, cols: plan.keys });
+  for (const g of plan.refs) if (!(g.subs.length === 1 && g.subs[0] === 'id')) out.push({ cls: g.target, cols: g.subs });
+  for (const l of plan.links) if (l.itemAttr !== 'id' && model.classes.has(l.target)) out.push({ cls: l.target, cols: [l.itemAttr] });
+  return out;
+}

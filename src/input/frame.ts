@@ -1,0 +1,256 @@
+import { SluiceError } from '../engine/errors.js';
+import { countLineBreaks } from './utf8.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const EMPTY = Buffer.alloc(0);
+
+export interface Frame {
+  /**
+   * Whole records, line breaks included. The Buffer owns its whole ArrayBuffer (byteOffset 0),
+   * so `bytes.buffer` can go in a postMessage transfer list.
+   */
+  bytes: Buffer;
+  /** Physical line of bytes[0]; the header is line 1. */
+  firstLine: number;
+  /**
+   * Physical line number the next frame starts on: firstLine plus the line breaks in bytes
+   * (for a last record without a line break, that is its own last line).
+   */
+  endLine: number;
+}
+
+export interface FramerOptions {
+  /** Qualifier byte (ASCII), null = no quoting. */
+  quote: number | null;
+  /** Aim for frames about this size. */
+  targetBytes: number;
+  /** A record (line break included) may not be larger than this. */
+  maxRecordBytes: number;
+}
+
+/**
+ * Cuts a UTF-8 byte stream into frames that each hold whole records, so that every frame can
+ * be parsed on its own. Pushed chunks are referenced, not copied, until their bytes leave in a
+ * frame: do not reuse a pushed Buffer. After a push or end throws, the framer is unusable.
+ */
+export class Framer {
+  private readonly quote: number;
+  private readonly targetBytes: number;
+  private readonly maxRecordBytes: number;
+
+  /** Pieces of the frame being built that came from earlier chunks. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private frameLine = 1;
+  /** Line of the next byte to scan. */
+  private line = 1;
+  /** Stream offset of the current chunk's first byte. */
+  private offset = 0;
+  private recordStart = 0;
+  private recordLine = 1;
+  private inQuote = false;
+  private quoteLine = 1;
+  private lastClose = -2;
+  /** The previous chunk ended with CR: an LF first in the next one is the same line break. */
+  private crAtEnd = false;
+  /** ...and that CR ended a record, so whether to cut is decided once the LF question is settled. */
+  private boundaryAtCr = false;
+  private headerDone = false;
+  private ended = false;
+
+  constructor(opts: FramerOptions) {
+    const q = opts.quote;
+    if (q !== null && (!Number.isInteger(q) || q <= 0 || q > 0x7f || q === LF || q === CR)) {
+      throw new SluiceError('E_USAGE', 'the qualifier must be one ASCII character other than a line break', {
+        option: '--qualifier',
+      });
+    }
+    if (!(opts.targetBytes >= 1) || !(opts.maxRecordBytes >= 1)) {
+      throw new SluiceError('E_INTERNAL', `frame sizes must be positive (target ${opts.targetBytes}, max record ${opts.maxRecordBytes})`);
+    }
+    this.quote = q ?? -1;
+    this.targetBytes = opts.targetBytes;
+    this.maxRecordBytes = opts.maxRecordBytes;
+  }
+
+  /**
+   * Feed UTF-8 bytes; returns the frames completed so far. The very first frame returned is
+   * exactly the first record (the header line) alone; later frames hold whole records, cut at
+   * a record boundary once they reach targetBytes.
+   */
+  push(chunk: Buffer): Frame[] {
+    if (this.ended) throw new SluiceError('E_INTERNAL', 'Framer.push() called after end()');
+    const out: Frame[] = [];
+    const len = chunk.length;
+    if (len === 0) return out;
+
+    const nul = chunk.indexOf(0);
+    if (nul !== -1) {
+      const from = this.crAtEnd && chunk[0] === LF ? 1 : 0;
+      const line = this.line + countLineBreaks(chunk, from, nul);
+      throw new SluiceError('E_MALFORMED', `binary data (NUL byte) on line ${line}; this does not look like a text file`, {
+        line,
+      });
+    }
+
+    let pos = 0;
+    // Start of the bytes of this chunk not yet handed out in a frame.
+    let seg = 0;
+    if (this.crAtEnd) {
+      this.crAtEnd = false;
+      if (chunk[0] === LF) pos = 1;
+      if (this.boundaryAtCr) {
+        this.boundaryAtCr = false;
+        this.recordStart = this.offset + pos;
+        if (!this.headerDone || this.pendingBytes + pos >= this.targetBytes) {
+          out.push(this.cut(chunk, 0, pos, this.line));
+          seg = pos;
+        }
+      }
+    }
+
+    // Jump between the three bytes that matter instead of visiting every byte: the next
+    // position of each is cached and searched again only once the scan has passed it.
+    const q = this.quote;
+    const max = this.maxRecordBytes;
+    let nq = q < 0 ? len : find(chunk, q, pos, len);
+    let nl = find(chunk, LF, pos, len);
+    let nc = find(chunk, CR, pos, len);
+    let inQuote = this.inQuote;
+    let line = this.line;
+    while (true) {
+      let at = nq < nl ? nq : nl;
+      if (nc < at) at = nc;
+      if (at >= len) break;
+
+      if (at === nq) {
+        // Toggling on every qualifier reads a doubled qualifier ("") as close-then-open.
+        if (inQuote) {
+          if (at + 1 < len && chunk[at + 1] === q) {
+            // A doubled qualifier: closing and reopening at once leaves the state as it was.
+            nq = findNear(chunk, q, at + 2, len);
+            continue;
+          }
+          inQuote = false;
+          this.lastClose = this.offset + at;
+        } else {
+          inQuote = true;
+          // A doubled qualifier reopens the same field, which started earlier.
+          if (this.offset + at !== this.lastClose + 1) this.quoteLine = line;
+        }
+        nq = findNear(chunk, q, at + 1, len);
+        continue;
+      }
+
+      let end = at + 1;
+      if (at === nl) {
+        nl = find(chunk, LF, end, len);
+      } else if (end === len) {
+        // A CR last in the chunk: only the next chunk tells whether an LF completes it.
+        line++;
+        this.crAtEnd = true;
+        if (!inQuote) {
+          if (this.offset + len - this.recordStart > max) throw this.tooLarge();
+          this.recordStart = this.offset + len;
+          this.recordLine = line;
+          this.boundaryAtCr = true;
+        }
+        break;
+      } else {
+        if (chunk[end] === LF) {
+          end++;
+          nl = find(chunk, LF, end, len);
+        }
+        nc = find(chunk, CR, end, len);
+      }
+      line++;
+      if (inQuote) continue;
+
+      const recordEnd = this.offset + end;
+      if (recordEnd - this.recordStart > max) throw this.tooLarge();
+      this.recordStart = recordEnd;
+      this.recordLine = line;
+      if (!this.headerDone || this.pendingBytes + end - seg >= this.targetBytes) {
+        out.push(this.cut(chunk, seg, end, line));
+        seg = end;
+      }
+    }
+
+    this.inQuote = inQuote;
+    this.line = line;
+    if (seg < len) {
+      this.pending.push(seg === 0 ? chunk : chunk.subarray(seg));
+      this.pendingBytes += len - seg;
+    }
+    this.offset += len;
+    // Fail as soon as an unfinished record passes the limit rather than buffer the whole file.
+    if (this.offset - this.recordStart > max) throw this.tooLarge();
+    return out;
+  }
+
+  /**
+   * End of input: returns the rest (a final record without a trailing line break is a record).
+   * Throws SluiceError E_MALFORMED when a quote is still open.
+   */
+  end(): Frame[] {
+    if (this.ended) return [];
+    this.ended = true;
+    if (this.inQuote) {
+      const line = this.quoteLine;
+      throw new SluiceError('E_MALFORMED', `unterminated quoted field starting on line ${line}`, { line });
+    }
+    if (this.pendingBytes === 0) return [];
+    return [this.cut(EMPTY, 0, 0, this.line)];
+  }
+
+  /** The frame made of the pending pieces plus chunk[seg, end); the next frame starts on `line`. */
+  private cut(chunk: Buffer, seg: number, end: number, line: number): Frame {
+    // allocUnsafeSlow: never a slice of the shared pool, so the frame can be transferred.
+    const bytes = Buffer.allocUnsafeSlow(this.pendingBytes + end - seg);
+    let at = 0;
+    for (const piece of this.pending) {
+      bytes.set(piece, at);
+      at += piece.length;
+    }
+    if (end > seg) bytes.set(chunk.subarray(seg, end), at);
+    const frame: Frame = { bytes, firstLine: this.frameLine, endLine: line };
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.frameLine = line;
+    this.headerDone = true;
+    return frame;
+  }
+
+  private tooLarge(): SluiceError {
+    const line = this.recordLine;
+    return new SluiceError(
+      'E_MALFORMED',
+      `record starting on line ${line} is larger than the ${formatSize(this.maxRecordBytes)} limit ` +
+        '(an unterminated quote or a file that is not CSV?)',
+      { line },
+    );
+  }
+}
+
+function find(buf: Buffer, byte: number, from: number, len: number): number {
+  const i = buf.indexOf(byte, from);
+  return i === -1 ? len : i;
+}
+
+// Qualifiers come close together (a field's closing one is usually a few bytes from the next
+// field's opening one), and a short loop beats the fixed cost of a native indexOf call there.
+const NEAR = 16;
+
+function findNear(buf: Buffer, byte: number, from: number, len: number): number {
+  const stop = from + NEAR < len ? from + NEAR : len;
+  for (let i = from; i < stop; i++) if (buf[i] === byte) return i;
+  return stop === len ? len : find(buf, byte, stop, len);
+}
+
+function formatSize(bytes: number): string {
+  const MiB = 1024 * 1024;
+  if (bytes >= MiB && bytes % MiB === 0) return `${bytes / MiB} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes}-byte`;
+}

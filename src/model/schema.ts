@@ -1,0 +1,98 @@
+import type { Attribute, ClassDef, Model } from './types.js';
+
+/** Quote an identifier that comes from the model (validated by buildModel). */
+export function q(ident: string): string {
+  return `"${ident.replaceAll('"', '""')}"`;
+}
+
+export function sqlType(a: Attribute): string {
+  switch (a.type) {
+    case 'integer':
+    case 'boolean':
+    case 'ref':
+      return 'INTEGER';
+    case 'decimal':
+      return 'REAL';
+    default:
+      return 'TEXT';
+  }
+}
+
+/** The name of the index that serves lookups on a tuple of columns of a class. */
+export function lookupIndexName(cls: string, cols: readonly string[]): string {
+  return `${cls}__k_${cols.join('_')}`;
+}
+
+export const META_DDL = [
+  `CREATE TABLE _sluice_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE _sluice_change (
+    id INTEGER PRIMARY KEY,
+    user TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    comment TEXT NOT NULL DEFAULT '',
+    class TEXT NOT NULL,
+    file TEXT NOT NULL DEFAULT '',
+    action TEXT NOT NULL,
+    lines INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL DEFAULT 0,
+    updated INTEGER NOT NULL DEFAULT 0,
+    unchanged INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    warnings INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT NOT NULL
+  )`,
+  // One row per object per change; `changes` is a JSON object attr → [old, new].
+  `CREATE TABLE _sluice_history (
+    id INTEGER PRIMARY KEY,
+    change_id INTEGER NOT NULL,
+    class TEXT NOT NULL,
+    object_id INTEGER NOT NULL,
+    op TEXT NOT NULL,
+    changes TEXT NOT NULL
+  )`,
+  `CREATE INDEX _sluice_history__change ON _sluice_history(change_id)`,
+  `CREATE INDEX _sluice_history__object ON _sluice_history(class, object_id)`,
+];
+
+function isTextual(a: Attribute): boolean {
+  return sqlType(a) === 'TEXT';
+}
+
+export function classDDL(cls: ClassDef): string[] {
+  const t = q(cls.name);
+  const cols = ['id INTEGER PRIMARY KEY', 'source TEXT', 'source_id TEXT'];
+  for (const a of cls.attributes) if (a.type !== 'links') cols.push(`${q(a.code)} ${sqlType(a)}`);
+  const out = [`CREATE TABLE ${t} (${cols.join(', ')})`];
+  out.push(`CREATE UNIQUE INDEX ${q(`${cls.name}__source`)} ON ${t}(source, source_id) WHERE source IS NOT NULL AND source_id IS NOT NULL`);
+  if (cls.reconciliation.length > 0) {
+    out.push(`CREATE INDEX IF NOT EXISTS ${q(lookupIndexName(cls.name, cls.reconciliation))} ON ${t}(${cls.reconciliation.map(q).join(', ')})`);
+  }
+  for (const a of cls.attributes) {
+    if (a.unique) {
+      const where = isTextual(a) ? `${q(a.code)} IS NOT NULL AND ${q(a.code)} <> ''` : `${q(a.code)} IS NOT NULL`;
+      out.push(`CREATE UNIQUE INDEX ${q(`${cls.name}__u_${a.code}`)} ON ${t}(${q(a.code)}) WHERE ${where}`);
+    }
+    // Referrer checks on delete and reference lookups by id need these.
+    if (a.type === 'ref') out.push(`CREATE INDEX IF NOT EXISTS ${q(lookupIndexName(cls.name, [a.code]))} ON ${t}(${q(a.code)})`);
+    if (a.type === 'links' && a.linkTable) {
+      const lt = q(a.linkTable);
+      out.push(`CREATE TABLE ${lt} (from_id INTEGER NOT NULL, to_id INTEGER NOT NULL, PRIMARY KEY (from_id, to_id)) WITHOUT ROWID`);
+      out.push(`CREATE INDEX ${q(`${a.linkTable}__to`)} ON ${lt}(to_id, from_id)`);
+    }
+  }
+  return out;
+}
+
+export function modelDDL(model: Model): string[] {
+  const out = [...META_DDL];
+  for (const cls of model.classes.values()) out.push(...classDDL(cls));
+  return out;
+}
+
+/** DDL that makes lookups on `cols` of `cls` use an index (run before an import). */
+export function ensureLookupIndex(cls: ClassDef, cols: readonly string[]): string {
+  return `CREATE INDEX IF NOT EXISTS ${q(lookupIndexName(cls.name, cols))} ON ${q(cls.name)}(${cols.map(q).join(', ')})`;
+}

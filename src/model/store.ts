@@ -1,0 +1,114 @@
+import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import Database from 'better-sqlite3';
+import { SluiceError } from '../engine/errors.js';
+import { CMDB_MODEL } from './cmdb.js';
+import { buildModel, loadModelFile } from './load.js';
+import { modelDDL, q } from './schema.js';
+import type { Model, ModelFile } from './types.js';
+
+export const SCHEMA_VERSION = '1';
+type DB = Database.Database;
+
+/** Pragmas shared by every connection: WAL so readers never block the writer. */
+export function configure(db: DB, role: 'writer' | 'reader'): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('temp_store = MEMORY');
+  db.pragma(`cache_size = ${role === 'writer' ? -262144 : -65536}`);
+  db.pragma('mmap_size = 268435456');
+}
+
+export function resolveModel(name: string | undefined): Model {
+  if (name === undefined || name === 'cmdb') return buildModel(CMDB_MODEL, 'cmdb');
+  return loadModelFile(name);
+}
+
+function wrapOpen(path: string, fn: () => DB): DB {
+  try {
+    return fn();
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    throw new SluiceError('E_DB', `cannot open database ${path}: ${(err as Error).message}${code ? ` (${code})` : ''}`, { file: path, option: '--db', cause: err });
+  }
+}
+
+/** Create a database file with the model's schema and seed objects. */
+export function initStore(path: string, model: Model): void {
+  if (existsSync(path)) {
+    throw new SluiceError('E_USAGE', `database ${path} already exists; choose another --db or remove the file`, { option: '--db', file: path });
+  }
+  const db = wrapOpen(path, () => new Database(path));
+  try {
+    configure(db, 'writer');
+    db.transaction(() => {
+      for (const sql of modelDDL(model)) db.exec(sql);
+      const meta = db.prepare('INSERT INTO _sluice_meta(key, value) VALUES (?, ?)');
+      meta.run('schema_version', SCHEMA_VERSION);
+      meta.run('model', JSON.stringify(model.file));
+      seed(db, model);
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+function seed(db: DB, model: Model): void {
+  const entries = Object.entries(model.file.seed ?? {});
+  if (entries.length === 0) return;
+  const now = new Date().toISOString();
+  const change = db
+    .prepare(`INSERT INTO _sluice_change(user, started_at, finished_at, comment, class, action, outcome) VALUES (?, ?, ?, 'sluice init: seed objects', ?, 'insert', 'committed')`)
+    .run(currentUser(), now, now, entries.map(([c]) => c).join(','));
+  const hist = db.prepare(`INSERT INTO _sluice_history(change_id, class, object_id, op, changes) VALUES (?, ?, ?, 'create', ?)`);
+  let created = 0;
+  for (const [cls, rows] of entries) {
+    for (const row of rows) {
+      const cols = Object.keys(row);
+      const info = db.prepare(`INSERT INTO ${q(cls)}(${cols.map(q).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => row[c] ?? null));
+      const changes = Object.fromEntries(cols.map((c) => [c, [null, row[c] ?? null]]));
+      hist.run(change.lastInsertRowid, cls, info.lastInsertRowid, JSON.stringify(changes));
+      created++;
+    }
+  }
+  db.prepare('UPDATE _sluice_change SET created = ?, lines = ? WHERE id = ?').run(created, created, change.lastInsertRowid);
+}
+
+export function currentUser(): string {
+  try {
+    return process.env.SLUICE_USER ?? userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Read the model a database was created with. */
+export function readModel(db: DB, path: string): Model {
+  let row: { value: string } | undefined;
+  try {
+    row = db.prepare(`SELECT value FROM _sluice_meta WHERE key = 'model'`).get() as { value: string } | undefined;
+  } catch (err) {
+    throw new SluiceError('E_DB', `${path} is not a Sluice database (no model table); create one with "sluice init --db ${path}"`, { file: path, option: '--db', cause: err });
+  }
+  if (!row) throw new SluiceError('E_DB', `${path} is not a Sluice database (no model stored)`, { file: path, option: '--db' });
+  return buildModel(JSON.parse(row.value) as ModelFile, `${path} (stored model)`);
+}
+
+/**
+ * Open an existing database, or create it with the `cmdb` model when `create` is set
+ * and the file does not exist (SPEC §4: created on first use).
+ */
+export function openStore(path: string, opts: { create: boolean; readonly?: boolean }): { db: DB; model: Model } {
+  if (!existsSync(path)) {
+    if (!opts.create) throw new SluiceError('E_DB', `database ${path} does not exist; create it with "sluice init --db ${path}"`, { file: path, option: '--db' });
+    initStore(path, resolveModel('cmdb'));
+  }
+  const db = wrapOpen(path, () => new Database(path, { readonly: opts.readonly === true, fileMustExist: true, timeout: 10_000 }));
+  try {
+    if (!opts.readonly) configure(db, 'writer');
+    return { db, model: readModel(db, path) };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

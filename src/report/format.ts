@@ -1,0 +1,285 @@
+/**
+ * Report rendering (SPEC §4 "Output"). The pure functions build strings; the
+ * writers stream them with backpressure so memory does not grow with the
+ * number of rows.
+ */
+import { createWriteStream } from 'node:fs';
+import { csvLine } from './csv.js';
+import type { RowOutcome, RunSummary } from './types.js';
+
+export type ReportKind = 'summary' | 'details' | 'json' | 'retcode';
+
+export const REPORT_KINDS: readonly ReportKind[] = ['summary', 'details', 'json', 'retcode'];
+
+/** A `#` line ends at the first line break, so values must not contain one. */
+function oneLine(value: string): string {
+  return value.replace(/\r\n|[\r\n]/g, ' ');
+}
+
+function separatorName(sep: string): string {
+  return sep === '\t' ? 'tab' : oneLine(sep);
+}
+
+/** The summary header, in iTop's order, ending with a newline. */
+export function formatSummary(s: RunSummary): string {
+  const c = s.counts;
+  const lines = [
+    `#Class: ${oneLine(s.className)}`,
+    `#Separator: ${separatorName(s.separator)}`,
+    `#Qualifier: ${oneLine(s.qualifier)}`,
+    `#Charset Encoding: ${oneLine(s.charset)}`,
+    `#Date format: ${oneLine(s.dateFormat === '' ? 'ISO 8601' : s.dateFormat)}`,
+    `#Data Size: ${s.dataSize}`,
+    `#Data Lines: ${s.dataLines}`,
+    `#Simulate: ${s.simulate ? 'yes' : 'no'}`,
+    `#Columns: ${oneLine(s.columns.join(', '))}`,
+    `#Reconciliation Keys: ${oneLine(s.keys.join(', '))}`,
+    `#Change tracking comment: ${oneLine(s.comment)}`,
+    `#Issues: ${c.errors}`,
+    `#Warnings: ${c.warnings}`,
+    `#Created: ${c.created}`,
+    `#Updated: ${c.updated}`,
+    `#Unchanged: ${c.unchanged}`,
+    `#Deleted: ${c.deleted}`,
+    `#Skipped: ${c.skipped}`,
+    `#Elapsed: ${s.elapsedS.toFixed(3)}s`,
+    `#Rows/s: ${Math.round(s.rowsPerS)}`,
+  ];
+  if (s.change !== null) lines.push(`#Change: ${s.change}`);
+  lines.push(`#Result: ${s.outcome}`);
+  if (s.lastCommittedLine !== null) lines.push(`#Last committed line: ${s.lastCommittedLine}`);
+  if (s.stopMessage !== null) lines.push(`#Stopped: ${oneLine(s.stopMessage)}`);
+  return lines.join('\n') + '\n';
+}
+
+export function detailsHeader(columns: readonly string[]): string[] {
+  return ['line', 'status', 'id', 'message', ...columns];
+}
+
+/** The `message` column of the details table: changes, message, then warnings. */
+export function detailsMessage(row: RowOutcome): string {
+  const parts: string[] = [];
+  if (row.status === 'updated' && row.changed !== undefined && row.changed.length > 0) {
+    parts.push(`changed: ${row.changed.join(', ')}`);
+  }
+  if (row.message !== undefined && row.message !== '') parts.push(row.message);
+  if (row.warnings !== undefined) {
+    for (const w of row.warnings) parts.push(`warning: ${w}`);
+  }
+  return parts.join('; ');
+}
+
+/**
+ * One details record. Cells are padded or cut to the header width so every
+ * record has the same number of fields, even for ragged input rows.
+ */
+export function detailsRow(row: RowOutcome, columnCount: number): string[] {
+  const out = [String(row.line), row.status, row.id === null ? '' : String(row.id), detailsMessage(row)];
+  const cells = row.cells ?? [];
+  for (let i = 0; i < columnCount; i++) out.push(cells[i] ?? '');
+  return out;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function summaryObject(s: RunSummary): Record<string, unknown> {
+  const c = s.counts;
+  return {
+    class: s.className,
+    simulate: s.simulate,
+    change: s.change,
+    created: c.created,
+    updated: c.updated,
+    unchanged: c.unchanged,
+    deleted: c.deleted,
+    skipped: c.skipped,
+    errors: c.errors,
+    warnings: c.warnings,
+    lines: s.dataLines,
+    elapsed_s: round3(s.elapsedS),
+    outcome: s.outcome,
+    last_committed_line: s.lastCommittedLine,
+    stopped: s.stopMessage,
+  };
+}
+
+/** The JSON document without `rows`, with a trailing newline. */
+export function jsonDocument(s: RunSummary): string {
+  return JSON.stringify(summaryObject(s)) + '\n';
+}
+
+/** Everything up to and including `"rows":[`; follow with jsonRow() calls and jsonTail(). */
+export function jsonHead(s: RunSummary): string {
+  const doc = JSON.stringify(summaryObject(s));
+  return doc.slice(0, -1) + ',"rows":[';
+}
+
+/** One element of `rows`; one per line so a large document stays greppable. */
+export function jsonRow(row: RowOutcome, first: boolean): string {
+  const item: Record<string, unknown> = { line: row.line, status: row.status, id: row.id };
+  if (row.changed !== undefined) item.changed = row.changed;
+  if (row.message !== undefined) item.message = row.message;
+  if (row.warnings !== undefined && row.warnings.length > 0) item.warnings = row.warnings;
+  return (first ? '\n' : ',\n') + JSON.stringify(item);
+}
+
+export function jsonTail(): string {
+  return ']}\n';
+}
+
+/**
+ * Gathers small strings into large writes and waits for 'drain' when the
+ * destination is full. An 'error' on the stream fails the next write instead
+ * of crashing the process for want of a listener.
+ */
+class Sink {
+  private buf = '';
+  private failure: Error | null = null;
+  private readonly onError = (err: Error): void => {
+    this.failure ??= err;
+  };
+
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly chunkChars = 64 * 1024,
+  ) {
+    out.on('error', this.onError);
+  }
+
+  /** Buffers `s`; true when the caller should `await flush()` (kept synchronous: it runs once per row). */
+  add(s: string): boolean {
+    this.buf += s;
+    return this.buf.length >= this.chunkChars;
+  }
+
+  async write(s: string): Promise<void> {
+    if (this.add(s)) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.failure !== null) throw this.failure;
+    if (this.buf === '') return;
+    const chunk = this.buf;
+    this.buf = '';
+    if (!this.out.write(chunk)) await this.drained();
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /**
+   * Writes what is left and waits until the stream has taken it, so a failure
+   * on the last chunks (EPIPE, a full disk) rejects the report instead of
+   * surfacing after it resolved.
+   */
+  async finish(): Promise<void> {
+    if (this.failure !== null) throw this.failure;
+    const chunk = this.buf;
+    this.buf = '';
+    if (chunk !== '') {
+      await new Promise<void>((resolve, reject) => {
+        this.out.write(chunk, (err?: Error | null) => (err ? reject(err) : resolve()));
+      });
+    }
+    if (this.failure !== null) throw this.failure;
+  }
+
+  release(): void {
+    this.out.removeListener('error', this.onError);
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error): void => {
+        this.out.removeListener('drain', onDrain);
+        this.out.removeListener('error', onFail);
+        this.out.removeListener('close', onClose);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onDrain = (): void => done();
+      const onFail = (err: Error): void => done(err);
+      const onClose = (): void => done(this.failure ?? new Error('report output closed before all rows were written'));
+      this.out.on('drain', onDrain);
+      this.out.on('error', onFail);
+      this.out.on('close', onClose);
+    });
+  }
+}
+
+async function writeDetailsTable(sink: Sink, columns: readonly string[], rows: AsyncIterable<RowOutcome> | null): Promise<void> {
+  await sink.write(csvLine(detailsHeader(columns)) + '\n');
+  if (rows === null) return;
+  for await (const row of rows) {
+    if (sink.add(csvLine(detailsRow(row, columns.length)) + '\n')) await sink.flush();
+  }
+}
+
+/**
+ * Writes one report kind to `out` (not ended: it is usually stdout). `rows` is
+ * streamed as given; choosing which rows a kind shows (e.g. JSON leaving out
+ * unchanged rows) is up to the caller.
+ */
+export async function writeReport(
+  out: NodeJS.WritableStream,
+  kind: ReportKind,
+  s: RunSummary,
+  rows: AsyncIterable<RowOutcome> | null,
+): Promise<void> {
+  const sink = new Sink(out);
+  try {
+    switch (kind) {
+      case 'summary':
+        await sink.write(formatSummary(s));
+        break;
+      case 'details':
+        await sink.write(formatSummary(s));
+        await writeDetailsTable(sink, s.columns, rows);
+        break;
+      case 'json':
+        if (rows === null) {
+          await sink.write(jsonDocument(s));
+        } else {
+          await sink.write(jsonHead(s));
+          let first = true;
+          for await (const row of rows) {
+            if (sink.add(jsonRow(row, first))) await sink.flush();
+            first = false;
+          }
+          await sink.write(jsonTail());
+        }
+        break;
+      case 'retcode':
+        await sink.write(`${s.counts.errors}\n`);
+        break;
+    }
+    await sink.finish();
+  } finally {
+    sink.release();
+  }
+}
+
+/** The details table alone, for `--log FILE`. */
+export async function writeDetailsFile(path: string, columns: readonly string[], rows: AsyncIterable<RowOutcome>): Promise<void> {
+  const file = createWriteStream(path);
+  const closed = new Promise<void>((resolve, reject) => {
+    file.once('close', resolve);
+    file.once('error', reject);
+  });
+  // The rejection is observed by the final await or the catch below; without this
+  // early handler an open() failure would surface as an unhandled rejection first.
+  closed.catch(() => undefined);
+  const sink = new Sink(file);
+  try {
+    await writeDetailsTable(sink, columns, rows);
+    await sink.finish();
+  } catch (err) {
+    file.destroy();
+    await closed.catch(() => undefined);
+    throw err;
+  } finally {
+    sink.release();
+  }
+  file.end();
+  await closed;
+}

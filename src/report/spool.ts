@@ -1,0 +1,181 @@
+/**
+ * Row outcomes for the details and JSON reports, kept on disk: a run can
+ * produce millions of them, and the report must not cost memory per row.
+ *
+ * Encoding: one JSON array per line,
+ *   [line, statusIndex, id, changed, message, warnings, cells]
+ * with 0 standing for an absent field and trailing absent fields dropped.
+ * JSON escapes CR and LF inside strings, so a LF byte always ends a record.
+ */
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SluiceError } from '../engine/errors.js';
+import { ROW_STATUSES, type RowOutcome, type RowStatus } from './types.js';
+
+const FLUSH_CHARS = 1 << 20;
+const READ_CHUNK = 1 << 20;
+const LF = 0x0a;
+
+const STATUS_INDEX = new Map<RowStatus, number>(ROW_STATUSES.map((s, i) => [s, i]));
+
+// Spools still open when the process exits (a crash, an early process.exit)
+// would leave their files behind.
+const live = new Set<RowSpool>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const spool of live) {
+      try {
+        spool.close();
+      } catch {
+        // Exiting anyway; one stuck file must not keep the others.
+      }
+    }
+  });
+}
+
+export function encodeRow(row: RowOutcome): string {
+  const rec: unknown[] = [
+    row.line,
+    STATUS_INDEX.get(row.status) ?? -1,
+    row.id,
+    row.changed ?? 0,
+    row.message ?? 0,
+    row.warnings ?? 0,
+    row.cells ?? 0,
+  ];
+  while (rec.length > 3 && rec[rec.length - 1] === 0) rec.pop();
+  return JSON.stringify(rec);
+}
+
+function corrupt(path: string, detail: string): SluiceError {
+  return new SluiceError('E_INTERNAL', `row spool ${path} is corrupt: ${detail}`, { file: path });
+}
+
+export function decodeRow(text: string, path = 'spool'): RowOutcome {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(text);
+  } catch (err) {
+    throw new SluiceError('E_INTERNAL', `row spool ${path} is corrupt: ${(err as Error).message}`, { file: path, cause: err });
+  }
+  if (!Array.isArray(rec) || rec.length < 3) throw corrupt(path, 'record is not an array');
+  const status = ROW_STATUSES[rec[1] as number];
+  if (typeof rec[0] !== 'number' || status === undefined) throw corrupt(path, `bad line or status in ${text.slice(0, 80)}`);
+  const row: RowOutcome = { line: rec[0], status, id: rec[2] as number | null };
+  const changed: unknown = rec[3];
+  const message: unknown = rec[4];
+  const warnings: unknown = rec[5];
+  const cells: unknown = rec[6];
+  if (changed !== undefined && changed !== 0) row.changed = changed as string[];
+  if (message !== undefined && message !== 0) row.message = message as string;
+  if (warnings !== undefined && warnings !== 0) row.warnings = warnings as string[];
+  if (cells !== undefined && cells !== 0) row.cells = cells as string[];
+  return row;
+}
+
+export class RowSpool {
+  /** The spool file; it lives in its own private temporary directory. */
+  readonly path: string;
+  private readonly dir: string;
+  private fd: number;
+  private pending = '';
+  private bytes = 0;
+  private n = 0;
+  private closed = false;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.path = join(dir, 'rows.jsonl');
+    this.fd = openSync(this.path, 'wx', 0o600);
+  }
+
+  /** A new spool under `dir` (default: the OS temporary directory). */
+  static create(dir: string = tmpdir()): RowSpool {
+    const spoolDir = mkdtempSync(join(dir, 'sluice-rows-'));
+    let spool: RowSpool;
+    try {
+      spool = new RowSpool(spoolDir);
+    } catch (err) {
+      rmSync(spoolDir, { recursive: true, force: true });
+      throw err;
+    }
+    installExitHook();
+    live.add(spool);
+    return spool;
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  append(row: RowOutcome): void {
+    if (this.closed) throw new SluiceError('E_INTERNAL', 'row spool used after close()');
+    this.pending += encodeRow(row) + '\n';
+    this.n++;
+    if (this.pending.length >= FLUSH_CHARS) this.flush();
+  }
+
+  /** Writes buffered rows to the file. */
+  flush(): void {
+    if (this.pending === '') return;
+    const buf = Buffer.from(this.pending, 'utf8');
+    this.pending = '';
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off, this.bytes + off);
+    this.bytes += buf.length;
+  }
+
+  /**
+   * The rows appended so far, in append order. Rows appended while iterating
+   * are not included; each call starts a new pass over the file.
+   */
+  rows(): AsyncIterable<RowOutcome> {
+    if (this.closed) throw new SluiceError('E_INTERNAL', 'row spool used after close()');
+    this.flush();
+    return readRows(this.path, this.bytes);
+  }
+
+  /** Deletes the file and its directory; later calls do nothing. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = '';
+    live.delete(this);
+    try {
+      closeSync(this.fd);
+    } finally {
+      this.fd = -1;
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function* readRows(path: string, size: number): AsyncGenerator<RowOutcome> {
+  if (size === 0) return;
+  const stream = createReadStream(path, { start: 0, end: size - 1, highWaterMark: READ_CHUNK });
+  // UTF-8 never uses the LF byte inside a multi-byte sequence, so splitting the
+  // raw bytes on LF is safe across chunk boundaries.
+  let rest: Buffer | null = null;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let start = 0;
+    let nl = chunk.indexOf(LF, start);
+    if (rest !== null && nl !== -1) {
+      yield decodeRow(Buffer.concat([rest, chunk.subarray(0, nl)]).toString('utf8'), path);
+      rest = null;
+      start = nl + 1;
+      nl = chunk.indexOf(LF, start);
+    }
+    while (nl !== -1) {
+      yield decodeRow(chunk.toString('utf8', start, nl), path);
+      start = nl + 1;
+      nl = chunk.indexOf(LF, start);
+    }
+    if (start < chunk.length) rest = rest === null ? chunk.subarray(start) : Buffer.concat([rest, chunk.subarray(start)]);
+  }
+  if (rest !== null && rest.length > 0) throw corrupt(path, 'last record has no line end');
+}

@@ -1,0 +1,127 @@
+import type Database from 'better-sqlite3';
+import { q } from '../model/schema.js';
+import type { Scalar } from '../model/types.js';
+import { hasEmpty, tupleKey } from './tuple.js';
+
+type DB = Database.Database;
+type Stmt = Database.Statement;
+
+export interface Match {
+  /** how many objects match (capped for empty-value tuples at 1,000,000) */
+  count: number;
+  /** id of the first match (lowest id), null when none */
+  id: number | null;
+  /** the requested columns of the object when exactly one matches */
+  row: Scalar[] | null;
+}
+
+const NO_MATCH: Match = { count: 0, id: null, row: null };
+/** IN-list sizes with a prepared statement each; a batch is padded up to the next size. */
+const BATCH_SIZES = [1, 4, 16, 64, 256];
+
+/**
+ * Bulk lookups of value tuples on a class's columns through prepared statements.
+ * The same code serves the workers (committed state) and the writer (in-run state).
+ */
+export class Lookup {
+  private readonly stmts = new Map<string, Stmt>();
+
+  constructor(private readonly db: DB) {}
+
+  private stmt(sql: string): Stmt {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql).raw(true);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /**
+   * Resolve each distinct tuple of `attrs` values on `table`. Returns a map from
+   * tupleKey to the match; `fetch` columns are returned for single matches.
+   */
+  resolve(table: string, attrs: readonly string[], tuples: Iterable<readonly Scalar[]>, fetch: readonly string[] = []): Map<string, Match> {
+    const out = new Map<string, Match>();
+    const pending: (readonly Scalar[])[] = [];
+    for (const t of tuples) {
+      const k = tupleKey(t);
+      if (out.has(k)) continue;
+      out.set(k, NO_MATCH);
+      if (hasEmpty(t)) this.resolveOne(table, attrs, t, fetch, out, k);
+      else pending.push(t);
+    }
+    let i = 0;
+    while (i < pending.length) {
+      const left = pending.length - i;
+      let size = BATCH_SIZES[BATCH_SIZES.length - 1] as number;
+      for (const s of BATCH_SIZES) {
+        if (s >= left) {
+          size = s;
+          break;
+        }
+      }
+      const n = Math.min(size, left);
+      const params: Scalar[] = [];
+      for (let j = 0; j < size; j++) {
+        const t = pending[i + Math.min(j, n - 1)] as readonly Scalar[];
+        for (const v of t) params.push(v);
+      }
+      const sql = this.batchSql(table, attrs, size, fetch);
+      const seen = new Map<string, Match>();
+      for (const r of this.stmt(sql).iterate(...params) as IterableIterator<Scalar[]>) {
+        const key = tupleKey(r.slice(1, 1 + attrs.length));
+        const prev = seen.get(key);
+        if (prev) {
+          seen.set(key, { count: prev.count + 1, id: prev.id, row: null });
+        } else {
+          seen.set(key, { count: 1, id: r[0] as number, row: fetch.length > 0 ? r.slice(1 + attrs.length) : [] });
+        }
+      }
+      for (const [k, m] of seen) out.set(k, m);
+      i += n;
+    }
+    return out;
+  }
+
+  private batchSql(table: string, attrs: readonly string[], size: number, fetch: readonly string[]): string {
+    const cols = ['id', ...attrs, ...fetch].map(q).join(', ');
+    const where =
+      attrs.length === 1
+        ? `${q(attrs[0] as string)} IN (${new Array(size).fill('?').join(', ')})`
+        : `(${attrs.map(q).join(', ')}) IN (VALUES ${new Array(size).fill(`(${attrs.map(() => '?').join(', ')})`).join(', ')})`;
+    return `SELECT ${cols} FROM ${q(table)} WHERE ${where} ORDER BY id`;
+  }
+
+  /** Tuples with empty values match by IS, which IN cannot express; they may match many objects. */
+  private resolveOne(table: string, attrs: readonly string[], t: readonly Scalar[], fetch: readonly string[], out: Map<string, Match>, key: string): void {
+    const where = attrs.map((a) => `${q(a)} IS ?`).join(' AND ');
+    const rows = this.stmt(`SELECT ${['id', ...fetch].map(q).join(', ')} FROM ${q(table)} WHERE ${where} ORDER BY id LIMIT 2`).all(...t) as Scalar[][];
+    if (rows.length === 0) return;
+    const first = rows[0] as Scalar[];
+    if (rows.length === 1) {
+      out.set(key, { count: 1, id: first[0] as number, row: first.slice(1) });
+      return;
+    }
+    const count = (this.stmt(`SELECT count(*) FROM (SELECT 1 FROM ${q(table)} WHERE ${where} LIMIT 1000000)`).get(...t) as [number])[0];
+    out.set(key, { count, id: first[0] as number, row: null });
+  }
+
+  /** The current members of link sets, per owner id. */
+  linkMembers(linkTable: string, ownerIds: Iterable<number>): Map<number, number[]> {
+    const out = new Map<number, number[]>();
+    const sql = `SELECT from_id, to_id FROM ${q(linkTable)} WHERE from_id = ? ORDER BY to_id`;
+    const s = this.stmt(sql);
+    for (const id of ownerIds) {
+      if (out.has(id)) continue;
+      out.set(id, (s.all(id) as [number, number][]).map((r) => r[1]));
+    }
+    return out;
+  }
+
+  /** Up to three existing values of a column, to make "not found" errors actionable. */
+  sample(table: string, attr: string): string[] {
+    const rows = this.stmt(`SELECT DISTINCT ${q(attr)} FROM ${q(table)} WHERE ${q(attr)} IS NOT NULL AND ${q(attr)} <> '' ORDER BY ${q(attr)} LIMIT 3`).all() as Scalar[][];
+    return rows.map((r) => String(r[0]));
+  }
+}

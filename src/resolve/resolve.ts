@@ -1,0 +1,176 @@
+import type { ClassDef, Model, Scalar } from '../model/types.js';
+import { emptyValue } from '../rows/cast.js';
+import type { LinkItem, MappedRows } from '../rows/map.js';
+import type { ImportPlan, RefGroup } from '../rows/plan.js';
+import type { Lookup, Match } from './lookup.js';
+import { MatchBy, type ResolvedChunk } from './protocol.js';
+import { hasEmpty, tupleKey } from './tuple.js';
+
+/** The message for a reference that matched nothing, or several objects. */
+export function refMessage(lookup: Lookup, header: string[], group: RefGroup, tuple: readonly Scalar[], m: Match): string {
+  const col = group.columns.map((c) => `"${header[c]}"`).join(' + ');
+  const value = tuple.map((v) => (v === null ? '<NULL>' : `"${String(v)}"`)).join(' + ');
+  if (m.count > 1) return `column ${col}: ambiguous: ${m.count} ${group.target} objects match ${value}`;
+  const sample = lookup.sample(group.target, group.subs[0] as string);
+  const existing = sample.length > 0 ? `; existing values: ${sample.join(', ')}` : `; there are no ${group.target} objects yet`;
+  return `column ${col}: no ${group.target} matches ${value}${existing}`;
+}
+
+/** Reconciliation tuple of a row from its value slots (empty cells count as empty values). */
+export function keyTuple(plan: ImportPlan, cls: ClassDef, values: readonly (Scalar | undefined)[], base: number): Scalar[] {
+  return plan.keys.map((k) => {
+    const v = values[base + plan.slots.indexOf(k)];
+    return v === undefined ? emptyValue(cls.byCode.get(k) as never) : v;
+  });
+}
+
+/** Resolve the references, link items and reconciliation matches of one frame in bulk. */
+export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: MappedRows, seq: number, byteLength: number): ResolvedChunk {
+  const n = m.count;
+  const cls = model.classes.get(plan.className) as ClassDef;
+  const nSlots = plan.slots.length;
+  const nRefs = plan.refs.length;
+  const nLinks = plan.links.length;
+  const error = m.error;
+  const warn: (string | null)[] = new Array(n).fill(null);
+  const addWarn = (i: number, w: string): void => {
+    (m.warn[i] ??= []).push(w);
+  };
+  const addError = (i: number, e: string): void => {
+    error[i] = error[i] ? `${error[i]}; ${e}` : e;
+  };
+
+  const selfRefTuple: (Scalar[] | null)[] = new Array(n * nRefs).fill(null);
+  const selfRefError: (string | null)[] = new Array(n * nRefs).fill(null);
+  plan.refs.forEach((g, gi) => {
+    const self = g.target === plan.className;
+    const tuples: Scalar[][] = [];
+    for (let i = 0; i < n; i++) {
+      const t = m.refTuples[i * nRefs + gi];
+      if (error[i] === null && t) tuples.push(t);
+    }
+    const found = lookup.resolve(g.target, g.subs, tuples);
+    for (let i = 0; i < n; i++) {
+      const t = m.refTuples[i * nRefs + gi];
+      if (t === undefined) {
+        m.values[i * nSlots + g.slot] = undefined;
+        continue;
+      }
+      if (t === null) {
+        m.values[i * nSlots + g.slot] = null;
+        continue;
+      }
+      if (error[i] !== null) continue;
+      const r = found.get(tupleKey(t)) as Match;
+      if (self) selfRefTuple[i * nRefs + gi] = t;
+      if (r.count === 1) m.values[i * nSlots + g.slot] = r.id;
+      else if (self) selfRefError[i * nRefs + gi] = refMessage(lookup, plan.header, g, t, r);
+      else addError(i, refMessage(lookup, plan.header, g, t, r));
+    }
+  });
+
+  const links: (number[] | undefined)[] = new Array(n * nLinks);
+  plan.links.forEach((l, li) => {
+    const byAttr = new Map<string, Scalar[][]>();
+    for (let i = 0; i < n; i++) {
+      const items = m.linkItems[i * nLinks + li];
+      if (error[i] !== null || !items) continue;
+      for (const it of items) {
+        let list = byAttr.get(it.attr);
+        if (!list) byAttr.set(it.attr, (list = []));
+        list.push([it.value]);
+      }
+    }
+    const found = new Map<string, Map<string, Match>>();
+    for (const [attr, tuples] of byAttr) found.set(attr, lookup.resolve(l.target, [attr], tuples));
+    for (let i = 0; i < n; i++) {
+      const items: LinkItem[] | undefined = m.linkItems[i * nLinks + li];
+      if (error[i] !== null || !items) continue;
+      const ids = new Set<number>();
+      for (const it of items) {
+        const r = found.get(it.attr)?.get(tupleKey([it.value])) as Match;
+        if (r.count === 1) ids.add(r.id as number);
+        else if (r.count === 0) {
+          const sample = lookup.sample(l.target, it.attr);
+          addError(i, `column "${plan.header[l.column]}": unknown item "${it.text}" (no ${l.target} with ${it.attr} "${String(it.value)}"${sample.length ? `; existing: ${sample.join(', ')}` : ''})`);
+        } else addError(i, `column "${plan.header[l.column]}": item "${it.text}" is ambiguous: ${r.count} ${l.target} objects match`);
+      }
+      links[i * nLinks + li] = [...ids].sort((a, b) => a - b);
+    }
+  });
+
+  const matchBy = new Uint8Array(n);
+  const matchTuple: (Scalar[] | null)[] = new Array(n).fill(null);
+  const byId: Scalar[][] = [];
+  const bySource: Scalar[][] = [];
+  const byKeys: Scalar[][] = [];
+  for (let i = 0; i < n; i++) {
+    if (error[i] !== null) continue;
+    let t: Scalar[];
+    if (m.id[i] !== null) {
+      matchBy[i] = MatchBy.Id;
+      byId.push((t = [m.id[i] as number]));
+    } else if (m.source[i] !== null && m.sourceId[i] !== null) {
+      matchBy[i] = MatchBy.Source;
+      bySource.push((t = [m.source[i], m.sourceId[i]]));
+    } else if (plan.keys.length > 0) {
+      matchBy[i] = MatchBy.Keys;
+      t = keyTuple(plan, cls, m.values, i * nSlots);
+      if (hasEmpty(t)) addWarn(i, `empty reconciliation key ${plan.keyLabels.filter((_, k) => t[k] === null || t[k] === '').join(', ')} matches objects where it is empty`);
+      byKeys.push(t);
+    } else continue;
+    matchTuple[i] = t;
+  }
+  const found = [
+    new Map<string, Match>(),
+    lookup.resolve(plan.className, ['id'], byId, plan.fetch),
+    lookup.resolve(plan.className, ['source', 'source_id'], bySource, plan.fetch),
+    lookup.resolve(plan.className, plan.keys, byKeys, plan.fetch),
+  ];
+  const matchCount = new Int32Array(n);
+  const matchId = new Float64Array(n);
+  const current: (Scalar[] | null)[] = new Array(n).fill(null);
+  const owners: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = matchTuple[i];
+    if (!t) continue;
+    const r = (found[matchBy[i] as number] as Map<string, Match>).get(tupleKey(t)) as Match;
+    matchCount[i] = r.count;
+    matchId[i] = r.id ?? 0;
+    if (r.count === 1) {
+      current[i] = r.row;
+      owners.push(r.id as number);
+    }
+  }
+  const currentLinks: (number[] | null)[] = new Array(n * nLinks).fill(null);
+  plan.links.forEach((l, li) => {
+    const members = lookup.linkMembers(l.linkTable, owners);
+    for (let i = 0; i < n; i++) if (matchCount[i] === 1) currentLinks[i * nLinks + li] = members.get(matchId[i] as number) ?? [];
+  });
+
+  for (let i = 0; i < n; i++) {
+    const w = m.warn[i];
+    if (w) warn[i] = w.join('\n');
+  }
+  return {
+    seq,
+    byteLength,
+    count: n,
+    line: m.line,
+    error,
+    warn,
+    values: m.values,
+    links,
+    matchBy,
+    matchTuple,
+    matchCount,
+    matchId,
+    current,
+    currentLinks,
+    selfRefTuple,
+    selfRefError,
+    source: m.source,
+    sourceId: m.sourceId,
+    cells: m.cells,
+  };
+}

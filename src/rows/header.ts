@@ -1,0 +1,182 @@
+import { SluiceError } from '../engine/errors.js';
+import { findAttribute } from '../model/load.js';
+import type { Attribute, ClassDef, Model } from '../model/types.js';
+import type { Action, ColumnSpec, ImportPlan, LinkSpec, RefGroup } from './plan.js';
+
+export interface PlanOptions {
+  keys: string[] | undefined;
+  action: Action;
+  ignoreEmpty: boolean;
+}
+
+function headerError(message: string, column?: string): never {
+  throw new SluiceError('E_HEADER', message, { line: 1, column });
+}
+
+function describeAttrs(cls: ClassDef): string {
+  return cls.attributes.map((a) => (a.label.toLowerCase() === a.code.toLowerCase() ? a.code : `${a.code} (${a.label})`)).join(', ');
+}
+
+function validColumns(cls: ClassDef): string {
+  return `valid columns for ${cls.name}: id, source, source_id, ${describeAttrs(cls)}; references as attr->sub, e.g. ${exampleRef(cls)}`;
+}
+
+function exampleRef(cls: ClassDef): string {
+  const ref = cls.attributes.find((a) => a.type === 'ref');
+  return ref ? `${ref.code}->name` : 'org_id->name';
+}
+
+const RESERVED = new Set(['id', 'source', 'source_id']);
+
+/** Map the header row onto the class: usage errors here stop the run before any data row is read. */
+export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: PlanOptions): ImportPlan {
+  const columns: ColumnSpec[] = [];
+  const slots: string[] = [];
+  const refs: RefGroup[] = [];
+  const links: LinkSpec[] = [];
+  const seen = new Map<string, number>();
+  let idColumn = -1;
+  let sourceColumn = -1;
+  let sourceIdColumn = -1;
+
+  const claim = (target: string, i: number, name: string): void => {
+    const prev = seen.get(target);
+    if (prev !== undefined) headerError(`column ${i + 1} "${name}" maps to the same attribute as column ${prev + 1} "${header[prev]}"; each attribute may appear once`, name);
+    seen.set(target, i);
+  };
+
+  header.forEach((raw, i) => {
+    const name = raw.trim();
+    if (name === '') headerError(`column ${i + 1} has an empty header; every column needs a name (${validColumns(cls)})`, `#${i + 1}`);
+    const lower = name.toLowerCase();
+    if (RESERVED.has(lower)) {
+      claim(lower, i, name);
+      if (lower === 'id') idColumn = i;
+      else if (lower === 'source') sourceColumn = i;
+      else sourceIdColumn = i;
+      columns.push({ kind: lower as 'id' | 'source' | 'source_id' });
+      return;
+    }
+    const arrow = name.indexOf('->');
+    if (arrow >= 0) {
+      const head = name.slice(0, arrow).trim();
+      const tail = name.slice(arrow + 2).trim();
+      const attr = findAttribute(cls, head);
+      if (!attr) headerError(`unknown column "${name}": ${cls.name} has no attribute "${head}" (${validColumns(cls)})`, name);
+      if (attr.type !== 'ref') headerError(`column "${name}": ${attr.code} is a ${attr.type}, only references (${refCodes(cls)}) take ->`, name);
+      if (tail.includes('->')) headerError(`column "${name}": references go one level deep (attr->sub)`, name);
+      const target = model.classes.get(attr.target as string) as ClassDef;
+      const subAttr = tail.toLowerCase() === 'id' ? 'id' : findAttribute(target, tail)?.code;
+      if (subAttr === undefined) headerError(`unknown column "${name}": ${target.name} has no attribute "${tail}" (valid: id, ${describeAttrs(target)})`, name);
+      if (subAttr !== 'id') {
+        const t = target.byCode.get(subAttr) as Attribute;
+        if (t.type === 'links' || t.type === 'password') headerError(`column "${name}": ${target.name}.${t.code} is a ${t.type} and cannot identify a reference`, name);
+      }
+      claim(`${attr.code}->${subAttr}`, i, name);
+      columns.push(refColumn(refs, slots, attr, subAttr, i));
+      return;
+    }
+    const attr = findAttribute(cls, name);
+    if (!attr) headerError(`unknown column "${name}" (${validColumns(cls)})`, name);
+    if (attr.type === 'links') {
+      claim(attr.code, i, name);
+      const target = model.classes.get(attr.target as string) as ClassDef;
+      links.push({
+        attr: attr.code,
+        label: attr.label,
+        target: target.name,
+        linkTable: attr.linkTable as string,
+        itemKey: attr.itemKey as string,
+        column: i,
+        itemAttr: target.reconciliation[0] ?? (target.byCode.has('name') ? 'name' : 'id'),
+      });
+      columns.push({ kind: 'links', link: links.length - 1 });
+      return;
+    }
+    if (attr.type === 'ref') {
+      claim(`${attr.code}->id`, i, name);
+      columns.push(refColumn(refs, slots, attr, 'id', i));
+      return;
+    }
+    claim(attr.code, i, name);
+    slots.push(attr.code);
+    columns.push({ kind: 'scalar', slot: slots.length - 1 });
+  });
+
+  for (const g of refs) {
+    const mixed = g.subs.includes('id') && g.subs.length > 1;
+    if (mixed) headerError(`columns ${g.columns.map((c) => `"${header[c]}"`).join(' and ')} give ${g.attr} both as an id and by attributes; use one or the other`, header[g.columns[0] as number]);
+  }
+
+  const { keys, keyLabels } = chooseKeys(cls, refs, slots, opts.keys);
+  if (keys.length === 0 && idColumn < 0 && sourceColumn < 0 && (opts.action === 'update' || opts.action === 'delete')) {
+    headerError(`--action ${opts.action} needs a way to find objects: an id column, source + source_id columns, or reconciliation keys (--keys; ${cls.name}'s default is ${cls.reconciliation.join(', ') || 'none'})`);
+  }
+  if ((sourceColumn < 0) !== (sourceIdColumn < 0)) {
+    headerError(`columns source and source_id go together; the file has only ${sourceColumn >= 0 ? 'source' : 'source_id'}`, sourceColumn >= 0 ? 'source' : 'source_id');
+  }
+
+  const fetch = new Set<string>(['source', 'source_id']);
+  for (const s of slots) fetch.add(s);
+  for (const k of keys) fetch.add(k);
+  for (const g of refs) if (g.target === cls.name) for (const s of g.subs) if (s !== 'id') fetch.add(s);
+  for (const a of cls.attributes) if (a.type !== 'links' && (a.mandatory || a.unique)) fetch.add(a.code);
+
+  return {
+    className: cls.name,
+    header,
+    columns,
+    slots,
+    refs,
+    links,
+    keys,
+    keyLabels,
+    fetch: [...fetch],
+    idColumn,
+    sourceColumn,
+    sourceIdColumn,
+    action: opts.action,
+    ignoreEmpty: opts.ignoreEmpty,
+  };
+}
+
+function refCodes(cls: ClassDef): string {
+  return cls.attributes.filter((a) => a.type === 'ref').map((a) => a.code).join(', ') || 'none';
+}
+
+function refColumn(refs: RefGroup[], slots: string[], attr: Attribute, sub: string, column: number): ColumnSpec {
+  let group = refs.findIndex((g) => g.attr === attr.code);
+  if (group < 0) {
+    slots.push(attr.code);
+    refs.push({ attr: attr.code, slot: slots.length - 1, target: attr.target as string, subs: [], columns: [] });
+    group = refs.length - 1;
+  }
+  const g = refs[group] as RefGroup;
+  g.subs.push(sub);
+  g.columns.push(column);
+  return { kind: 'refSub', group, sub: g.subs.length - 1 };
+}
+
+function chooseKeys(cls: ClassDef, refs: RefGroup[], slots: string[], requested: string[] | undefined): { keys: string[]; keyLabels: string[] } {
+  const label = (code: string): string => {
+    const g = refs.find((r) => r.attr === code);
+    return g ? g.subs.map((s) => `${code}->${s}`).join('+') : code;
+  };
+  if (requested === undefined) {
+    const keys = cls.reconciliation.filter((k) => slots.includes(k));
+    return { keys, keyLabels: keys.map(label) };
+  }
+  const keys: string[] = [];
+  for (const raw of requested) {
+    const name = raw.trim();
+    const head = name.includes('->') ? name.slice(0, name.indexOf('->')).trim() : name;
+    const attr = findAttribute(cls, head);
+    if (!attr) throw new SluiceError('E_USAGE', `unknown key "${name}" for --keys: ${cls.name} has no such attribute (${describeAttrs(cls)})`, { option: '--keys' });
+    if (attr.type === 'links' || attr.type === 'password') throw new SluiceError('E_USAGE', `--keys "${name}": a ${attr.type} attribute cannot be a reconciliation key`, { option: '--keys' });
+    if (!slots.includes(attr.code)) {
+      throw new SluiceError('E_USAGE', `--keys "${name}": the file has no column for ${attr.code} (${attr.label}); a key must be one of the file's columns (${slots.join(', ') || 'none'})`, { option: '--keys' });
+    }
+    if (!keys.includes(attr.code)) keys.push(attr.code);
+  }
+  return { keys, keyLabels: keys.map(label) };
+}

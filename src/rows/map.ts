@@ -1,0 +1,238 @@
+import { findAttribute } from '../model/load.js';
+import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
+import { castValue, emptyValue, type CastOptions } from './cast.js';
+import type { DateParser } from './dates.js';
+import type { ImportPlan, LinkSpec } from './plan.js';
+
+export const NULL_CELL = '<NULL>';
+
+/** A link-set item as written in a cell: the target attribute and its cast value. */
+export interface LinkItem {
+  attr: string;
+  value: Scalar;
+  text: string;
+}
+
+/**
+ * Rows of one frame after header mapping and casting, before any lookup. Columnar;
+ * row i's slots are values[i * slots ...]. `undefined` = leave untouched (--ignore-empty).
+ */
+export interface MappedRows {
+  count: number;
+  line: Int32Array;
+  error: (string | null)[];
+  warn: (string[] | null)[];
+  values: (Scalar | undefined)[];
+  /** per row × ref group: the sub-value tuple, null for an empty reference, undefined to leave it */
+  refTuples: (Scalar[] | null | undefined)[];
+  /** per row × link spec */
+  linkItems: (LinkItem[] | undefined)[];
+  id: (number | null)[];
+  source: (string | null)[];
+  sourceId: (string | null)[];
+  cells: string[][] | null;
+}
+
+const ID_ATTR: Attribute = {
+  code: 'id', label: 'id', type: 'integer', mandatory: false, unique: true, default: undefined, maxLength: undefined,
+  pattern: undefined, values: undefined, target: undefined, itemKey: undefined, linkTable: undefined,
+};
+
+export interface MapOptions {
+  dates: DateParser;
+  keepCells: boolean;
+}
+
+/** Per-plan lookups resolved once, so the per-row loop only indexes arrays. */
+interface Prepared {
+  slotAttrs: Attribute[];
+  subAttrs: Attribute[][];
+  passwordColumns: number[];
+  targets: Map<string, ClassDef>;
+}
+
+const prepared = new WeakMap<ImportPlan, Prepared>();
+
+function prepare(model: Model, plan: ImportPlan): Prepared {
+  let p = prepared.get(plan);
+  if (p) return p;
+  const cls = model.classes.get(plan.className) as ClassDef;
+  const slotAttrs = plan.slots.map((code) => cls.byCode.get(code) as Attribute);
+  const subAttrs = plan.refs.map((g) => {
+    const target = model.classes.get(g.target) as ClassDef;
+    return g.subs.map((s) => (s === 'id' ? ID_ATTR : (target.byCode.get(s) as Attribute)));
+  });
+  const passwordColumns: number[] = [];
+  plan.columns.forEach((c, i) => {
+    if (c.kind === 'scalar' && slotAttrs[c.slot]?.type === 'password') passwordColumns.push(i);
+  });
+  const targets = new Map<string, ClassDef>();
+  for (const l of plan.links) targets.set(l.target, model.classes.get(l.target) as ClassDef);
+  p = { slotAttrs, subAttrs, passwordColumns, targets };
+  prepared.set(plan, p);
+  return p;
+}
+
+function cut(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}…` : s;
+}
+
+/** Map and cast the records of one frame. Pure: no I/O. */
+export function mapRows(model: Model, plan: ImportPlan, records: string[][], lines: Int32Array, opts: MapOptions): MappedRows {
+  const p = prepare(model, plan);
+  const n = records.length;
+  const nSlots = plan.slots.length;
+  const nRefs = plan.refs.length;
+  const nLinks = plan.links.length;
+  const width = plan.header.length;
+  const castOpts: CastOptions = { dates: opts.dates };
+  const out: MappedRows = {
+    count: n,
+    line: lines,
+    error: new Array(n).fill(null),
+    warn: new Array(n).fill(null),
+    values: new Array(n * nSlots),
+    refTuples: new Array(n * nRefs),
+    linkItems: new Array(n * nLinks),
+    id: new Array(n).fill(null),
+    source: new Array(n).fill(null),
+    sourceId: new Array(n).fill(null),
+    cells: opts.keepCells ? new Array(n) : null,
+  };
+  for (let i = 0; i < n; i++) {
+    const rec = records[i] as string[];
+    if (out.cells) {
+      const cells = rec.slice();
+      for (const c of p.passwordColumns) if (c < cells.length && cells[c] !== '') cells[c] = '******';
+      out.cells[i] = cells;
+    }
+    if (rec.length !== width) {
+      out.error[i] = `the row has ${rec.length} field${rec.length === 1 ? '' : 's'}, the header has ${width}`;
+      continue;
+    }
+    let errors: string[] | null = null;
+    const fail = (col: number, msg: string): void => {
+      (errors ??= []).push(`column "${plan.header[col]}": ${msg}`);
+    };
+    const base = i * nSlots;
+    for (let c = 0; c < width; c++) {
+      const spec = plan.columns[c];
+      const cell = rec[c] as string;
+      switch (spec?.kind) {
+        case 'scalar': {
+          const attr = p.slotAttrs[spec.slot] as Attribute;
+          if (cell === '') out.values[base + spec.slot] = plan.ignoreEmpty ? undefined : emptyValue(attr);
+          else if (cell === NULL_CELL) out.values[base + spec.slot] = null;
+          else {
+            const r = castValue(attr, cell, castOpts);
+            if (r.ok) out.values[base + spec.slot] = r.value;
+            else fail(c, r.message);
+          }
+          break;
+        }
+        case 'refSub':
+          // Reference groups are assembled after the loop, from all their columns.
+          break;
+        case 'links':
+          out.linkItems[i * nLinks + spec.link] = parseLinkCell(plan.links[spec.link] as LinkSpec, p.targets, cell, plan.ignoreEmpty, castOpts, (m) => fail(c, m));
+          break;
+        case 'id':
+          if (cell !== '' && cell !== NULL_CELL) {
+            const r = castValue(ID_ATTR, cell, castOpts);
+            if (r.ok && typeof r.value === 'number' && r.value > 0) out.id[i] = r.value;
+            else fail(c, `"${cut(cell)}" is not an object id (a positive integer)`);
+          }
+          break;
+        case 'source':
+          out.source[i] = cell === '' || cell === NULL_CELL ? null : cell;
+          break;
+        case 'source_id':
+          out.sourceId[i] = cell === '' || cell === NULL_CELL ? null : cell;
+          break;
+        default:
+          break;
+      }
+    }
+    for (let g = 0; g < nRefs; g++) {
+      const group = plan.refs[g] as (typeof plan.refs)[number];
+      const subs = p.subAttrs[g] as Attribute[];
+      let allEmpty = true;
+      let anyNull = false;
+      for (const col of group.columns) {
+        const cell = rec[col] as string;
+        if (cell === NULL_CELL) anyNull = true;
+        else if (cell !== '') allEmpty = false;
+      }
+      if (allEmpty) {
+        out.refTuples[i * nRefs + g] = anyNull || !plan.ignoreEmpty ? null : undefined;
+        continue;
+      }
+      const tuple: Scalar[] = [];
+      let ok = true;
+      group.columns.forEach((col, k) => {
+        const cell = rec[col] as string;
+        const attr = subs[k] as Attribute;
+        if (cell === '' || cell === NULL_CELL) {
+          tuple.push(cell === NULL_CELL ? null : emptyValue(attr));
+          return;
+        }
+        const r = castValue(attr, cell, castOpts);
+        if (r.ok) tuple.push(r.value);
+        else {
+          ok = false;
+          fail(col, r.message);
+        }
+      });
+      if (ok) out.refTuples[i * nRefs + g] = tuple;
+    }
+    if (errors) out.error[i] = (errors as string[]).join('; ');
+  }
+  return out;
+}
+
+const ITEM = /^(.+?)->(.+?):(.*)$/s;
+const ITEM_SPLIT = /\r\n|[|\n\r]/;
+
+function parseLinkCell(
+  link: LinkSpec,
+  targets: Map<string, ClassDef>,
+  cell: string,
+  ignoreEmpty: boolean,
+  castOpts: CastOptions,
+  fail: (msg: string) => void,
+): LinkItem[] | undefined {
+  if (cell === '') return ignoreEmpty ? undefined : [];
+  if (cell === NULL_CELL) return [];
+  const target = targets.get(link.target) as ClassDef;
+  const items: LinkItem[] = [];
+  for (const raw of cell.split(ITEM_SPLIT)) {
+    const text = raw.trim();
+    if (text === '') continue;
+    let attr: Attribute | undefined;
+    let value = text;
+    const m = ITEM.exec(text);
+    if (m) {
+      const key = (m[1] as string).trim();
+      if (key.toLowerCase() !== link.itemKey.toLowerCase() && key.toLowerCase() !== link.target.toLowerCase()) {
+        fail(`item "${cut(text)}": "${key}" is not the item key of ${link.label} (write ${link.itemKey}->attribute:value or just the value)`);
+        continue;
+      }
+      const attrName = (m[2] as string).trim();
+      attr = attrName.toLowerCase() === 'id' ? ID_ATTR : findAttribute(target, attrName);
+      if (!attr || attr.type === 'links' || attr.type === 'password') {
+        fail(`item "${cut(text)}": ${target.name} has no attribute "${attrName}" to identify an item (valid: ${target.attributes.filter((a) => a.type !== 'links' && a.type !== 'password').map((a) => a.code).join(', ')})`);
+        continue;
+      }
+      value = (m[3] as string).trim();
+    } else {
+      attr = link.itemAttr === 'id' ? ID_ATTR : (target.byCode.get(link.itemAttr) as Attribute);
+    }
+    const r = castValue(attr, value, castOpts);
+    if (!r.ok) {
+      fail(`item "${cut(text)}": ${r.message}`);
+      continue;
+    }
+    items.push({ attr: attr.code, value: r.value, text });
+  }
+  return items;
+}

@@ -1,0 +1,61 @@
+/**
+ * The import plan: what each input column feeds, the reconciliation key and the
+ * lookups the run needs. Built once from the header in the main thread, then handed
+ * (structured-cloned) to every worker and to the writer.
+ */
+export type ColumnSpec =
+  | { kind: 'id' }
+  | { kind: 'source' }
+  | { kind: 'source_id' }
+  /** a scalar attribute: the cell is cast and stored in `slot` */
+  | { kind: 'scalar'; slot: number }
+  /** one sub-attribute of a reference group (`org_id->name`, or a plain `org_id` holding the id) */
+  | { kind: 'refSub'; group: number; sub: number }
+  | { kind: 'links'; link: number };
+
+export interface RefGroup {
+  /** the reference attribute code */
+  attr: string;
+  /** the value slot receiving the resolved id */
+  slot: number;
+  target: string;
+  /** sub-attribute codes of the target that the columns name ('id' for a plain id column) */
+  subs: string[];
+  /** the input column of each sub */
+  columns: number[];
+}
+
+export interface LinkSpec {
+  attr: string;
+  label: string;
+  target: string;
+  linkTable: string;
+  itemKey: string;
+  column: number;
+  /** the target attribute a bare item names (its first reconciliation attribute, or `name`) */
+  itemAttr: string;
+}
+
+export type Action = 'upsert' | 'insert' | 'update' | 'delete';
+
+export interface ImportPlan {
+  className: string;
+  /** header cells as written */
+  header: string[];
+  columns: ColumnSpec[];
+  /** attribute codes stored per row, one per value slot */
+  slots: string[];
+  refs: RefGroup[];
+  links: LinkSpec[];
+  /** reconciliation key attribute codes (each has a slot); empty = no key */
+  keys: string[];
+  /** the keys as shown in the report (`email`, `org_id->name`) */
+  keyLabels: string[];
+  /** columns of the class fetched for a matched object (diffs, history, touched tracking) */
+  fetch: string[];
+  idColumn: number;
+  sourceColumn: number;
+  sourceIdColumn: number;
+  action: Action;
+  ignoreEmpty: boolean;
+}

@@ -1,0 +1,485 @@
+/**
+ * The writer's logic: applies resolved rows in file order on the one write
+ * connection, re-checking any lookup the run itself may have changed, so the result
+ * is exactly that of applying the rows one at a time (SPEC §2, the invariant).
+ */
+import type Database from 'better-sqlite3';
+import { SluiceError } from '../engine/errors.js';
+import { q } from '../model/schema.js';
+import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
+import { emptyValue } from '../rows/cast.js';
+import type { ImportPlan, RefGroup } from '../rows/plan.js';
+import { Lookup, type Match } from '../resolve/lookup.js';
+import { MatchBy, type ResolvedChunk } from '../resolve/protocol.js';
+import { keyTuple, refMessage } from '../resolve/resolve.js';
+import { tupleKey } from '../resolve/tuple.js';
+import { type Counts, emptyCounts } from '../report/types.js';
+import { MASK, hashPassword, verifyPassword } from './password.js';
+import { TouchedIds, TouchedKeys } from './touched.js';
+
+type DB = Database.Database;
+type Stmt = Database.Statement;
+
+export const enum Status {
+  Created = 0,
+  Updated = 1,
+  Unchanged = 2,
+  Deleted = 3,
+  Skipped = 4,
+  Error = 5,
+}
+
+export const STATUS_NAMES = ['created', 'updated', 'unchanged', 'deleted', 'skipped', 'error'] as const;
+
+export interface RunInfo {
+  user: string;
+  comment: string;
+  file: string;
+  simulate: boolean;
+  stopOnError: boolean;
+  /** commit every N rows; 0 = one transaction */
+  chunkSize: number;
+}
+
+/** The writer's verdict on each row of a chunk (columnar, sent back to the main thread). */
+export interface AppliedChunk {
+  seq: number;
+  /** rows handled; fewer than the chunk's when the run stopped inside it */
+  count: number;
+  status: Uint8Array;
+  id: Float64Array;
+  message: (string | null)[];
+  /** updated rows: changed attribute codes, comma-separated */
+  changed: (string | null)[];
+  /** set when the run stopped at this chunk (first error in all-or-nothing mode) */
+  stop: { line: number; message: string } | null;
+  lastCommittedLine: number | null;
+}
+
+/** Lookup "spaces" in the touched-keys filter. */
+const SPACE_KEYS = 1;
+const SPACE_SOURCE = 2;
+const SPACE_REF = 16;
+
+interface RowPlan {
+  status: Status;
+  id: number | null;
+  message: string | null;
+  changed: string | null;
+}
+
+export class Applier {
+  readonly counts: Counts = emptyCounts();
+  lastCommittedLine: number | null;
+  changeId = 0;
+  private readonly cls: ClassDef;
+  private readonly lookup: Lookup;
+  private readonly touchedKeys = new TouchedKeys();
+  private readonly touchedIds = new TouchedIds();
+  private readonly stored: Attribute[];
+  /** for each stored attribute, its value slot or -1 */
+  private readonly storedSlot: number[];
+  private readonly storedIndex = new Map<string, number>();
+  private readonly fetchIndex = new Map<string, number>();
+  private readonly slotAttrs: Attribute[];
+  private readonly insertStmt: Stmt;
+  private readonly updateStmts = new Map<string, Stmt>();
+  private readonly historyStmt: Stmt;
+  private readonly deleteStmt: Stmt;
+  private readonly linkDelete: Stmt[];
+  private readonly linkInsert: Stmt[];
+  private readonly ownLinkDeletes: Stmt[];
+  private readonly referrers: { label: string; stmt: Stmt }[];
+  private readonly selfGroups: { group: RefGroup; index: number; space: number }[];
+  private inTx = false;
+  private rowsInTx = 0;
+  private lastLine = 0;
+
+  constructor(
+    private readonly db: DB,
+    model: Model,
+    private readonly plan: ImportPlan,
+    private readonly run: RunInfo,
+  ) {
+    this.cls = model.classes.get(plan.className) as ClassDef;
+    this.lookup = new Lookup(db);
+    this.lastCommittedLine = run.chunkSize > 0 && !run.simulate ? 0 : null;
+    this.stored = this.cls.attributes.filter((a) => a.type !== 'links');
+    this.storedSlot = this.stored.map((a) => plan.slots.indexOf(a.code));
+    this.stored.forEach((a, k) => this.storedIndex.set(a.code, k + 2));
+    this.storedIndex.set('source', 0);
+    this.storedIndex.set('source_id', 1);
+    plan.fetch.forEach((c, i) => this.fetchIndex.set(c, i));
+    this.slotAttrs = plan.slots.map((c) => this.cls.byCode.get(c) as Attribute);
+    const t = q(this.cls.name);
+    const cols = ['source', 'source_id', ...this.stored.map((a) => a.code)];
+    this.insertStmt = db.prepare(`INSERT INTO ${t} (${cols.map(q).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+    this.historyStmt = db.prepare(`INSERT INTO _sluice_history (change_id, class, object_id, op, changes) VALUES (?, ?, ?, ?, ?)`);
+    this.deleteStmt = db.prepare(`DELETE FROM ${t} WHERE id = ?`);
+    this.linkDelete = plan.links.map((l) => db.prepare(`DELETE FROM ${q(l.linkTable)} WHERE from_id = ?`));
+    this.linkInsert = plan.links.map((l) => db.prepare(`INSERT INTO ${q(l.linkTable)} (from_id, to_id) VALUES (?, ?)`));
+    this.ownLinkDeletes = this.cls.attributes.filter((a) => a.type === 'links').map((a) => db.prepare(`DELETE FROM ${q(a.linkTable as string)} WHERE from_id = ?`));
+    this.referrers = [];
+    for (const other of model.classes.values()) {
+      for (const a of other.attributes) {
+        if (a.target !== this.cls.name) continue;
+        if (a.type === 'ref') this.referrers.push({ label: `${other.name}.${a.code}`, stmt: db.prepare(`SELECT id FROM ${q(other.name)} WHERE ${q(a.code)} = ? ORDER BY id LIMIT 3`).pluck() });
+        else if (a.type === 'links') this.referrers.push({ label: `${other.name}.${a.code}`, stmt: db.prepare(`SELECT from_id FROM ${q(a.linkTable as string)} WHERE to_id = ? ORDER BY from_id LIMIT 3`).pluck() });
+      }
+    }
+    this.selfGroups = plan.refs.map((group, index) => ({ group, index, space: SPACE_REF + index })).filter((g) => g.group.target === plan.className);
+  }
+
+  /** Open the run: the change record is written in the first transaction. */
+  begin(className: string, action: string): void {
+    this.beginTx();
+    const info = this.db
+      .prepare(`INSERT INTO _sluice_change (user, started_at, comment, class, file, action, outcome) VALUES (?, ?, ?, ?, ?, ?, 'running')`)
+      .run(this.run.user, new Date().toISOString(), this.run.comment, className, this.run.file, action);
+    this.changeId = Number(info.lastInsertRowid);
+  }
+
+  private beginTx(): void {
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      throw dbError(err, 'start a write transaction');
+    }
+    this.inTx = true;
+    this.rowsInTx = 0;
+  }
+
+  private updateChange(outcome: string, lines: number): void {
+    const c = this.counts;
+    this.db
+      .prepare(`UPDATE _sluice_change SET finished_at = ?, lines = ?, created = ?, updated = ?, unchanged = ?, deleted = ?, skipped = ?, errors = ?, warnings = ?, outcome = ? WHERE id = ?`)
+      .run(new Date().toISOString(), lines, c.created, c.updated, c.unchanged, c.deleted, c.skipped, c.errors, c.warnings, outcome, this.changeId);
+  }
+
+  private commitChunk(lines: number): void {
+    this.updateChange('running', lines);
+    this.db.exec('COMMIT');
+    this.lastCommittedLine = this.lastLine;
+    this.beginTx();
+  }
+
+  /** Apply one chunk of resolved rows, in order. */
+  apply(chunk: ResolvedChunk, linesSoFar: number): AppliedChunk {
+    const n = chunk.count;
+    const out: AppliedChunk = {
+      seq: chunk.seq,
+      count: n,
+      status: new Uint8Array(n),
+      id: new Float64Array(n),
+      message: new Array(n).fill(null),
+      changed: new Array(n).fill(null),
+      stop: null,
+      lastCommittedLine: this.lastCommittedLine,
+    };
+    for (let i = 0; i < n; i++) {
+      const r = this.applyRow(chunk, i);
+      out.status[i] = r.status;
+      out.id[i] = r.id ?? 0;
+      out.message[i] = r.message;
+      out.changed[i] = r.changed;
+      this.count(r.status, chunk.warn[i] !== null);
+      this.lastLine = chunk.line[i] as number;
+      if (r.status === Status.Error && this.run.stopOnError) {
+        out.count = i + 1;
+        out.stop = { line: chunk.line[i] as number, message: `line ${chunk.line[i]}: ${r.message}` };
+        break;
+      }
+      this.rowsInTx++;
+      if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize) this.commitChunk(linesSoFar + i + 1);
+    }
+    out.lastCommittedLine = this.lastCommittedLine;
+    return out;
+  }
+
+  private count(s: Status, warned: boolean): void {
+    const c = this.counts;
+    if (s === Status.Created) c.created++;
+    else if (s === Status.Updated) c.updated++;
+    else if (s === Status.Unchanged) c.unchanged++;
+    else if (s === Status.Deleted) c.deleted++;
+    else if (s === Status.Skipped) c.skipped++;
+    else c.errors++;
+    if (warned) c.warnings++;
+  }
+
+  /**
+   * End the run. `ok` false = roll back the open transaction (all of it, or the open
+   * chunk). Returns the change id that stays recorded, or null.
+   */
+  finish(ok: boolean, outcome: string, lines: number): number | null {
+    if (!this.inTx) return null;
+    this.inTx = false;
+    if (this.run.simulate) {
+      this.db.exec('ROLLBACK');
+      return null;
+    }
+    if (ok) {
+      this.updateChange(outcome, lines);
+      this.db.exec('COMMIT');
+      return this.changeId;
+    }
+    this.db.exec('ROLLBACK');
+    // The failed run is still recorded; with chunks its change row survived the rollback.
+    this.db.exec('BEGIN IMMEDIATE');
+    const exists = this.db.prepare('SELECT 1 FROM _sluice_change WHERE id = ?').get(this.changeId);
+    if (!exists) {
+      const info = this.db
+        .prepare(`INSERT INTO _sluice_change (user, started_at, comment, class, file, action, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+        .run(this.run.user, new Date().toISOString(), this.run.comment, this.plan.className, this.run.file, this.plan.action, outcome);
+      this.changeId = Number(info.lastInsertRowid);
+    }
+    this.updateChange(outcome, lines);
+    this.db.exec('COMMIT');
+    return this.changeId;
+  }
+
+  // ---------------------------------------------------------------- one row
+
+  private applyRow(c: ResolvedChunk, i: number): RowPlan {
+    if (c.error[i] !== null) return err(c.error[i] as string);
+    const plan = this.plan;
+    const nSlots = plan.slots.length;
+    const base = i * nSlots;
+    const values = c.values;
+
+    let reResolved = false;
+    for (const sg of this.selfGroups) {
+      const k = i * plan.refs.length + sg.index;
+      const t = c.selfRefTuple[k];
+      if (!t) continue;
+      const touched = sg.group.subs.length === 1 && sg.group.subs[0] === 'id' ? this.touchedIds.has(t[0] as number) : this.touchedKeys.has(sg.space, tupleKey(t));
+      if (touched) {
+        const r = this.lookup.resolve(this.cls.name, sg.group.subs, [t]).get(tupleKey(t)) as Match;
+        c.selfRefError[k] = r.count === 1 ? null : refMessage(this.lookup, plan.header, sg.group, t, r);
+        values[base + sg.group.slot] = r.count === 1 ? r.id : null;
+        reResolved = true;
+      }
+      if (c.selfRefError[k] !== null) return err(c.selfRefError[k] as string);
+    }
+
+    const by = c.matchBy[i] as MatchBy;
+    let count = c.matchCount[i] as number;
+    let id: number | null = count > 0 ? (c.matchId[i] as number) : null;
+    let current = c.current[i] ?? null;
+    let currentLinks: (number[] | null)[] = plan.links.map((_, li) => c.currentLinks[i * plan.links.length + li] ?? null);
+    if (by !== MatchBy.None) {
+      let t = c.matchTuple[i] as Scalar[];
+      if (by === MatchBy.Keys && reResolved) t = keyTuple(plan, this.cls, values, base);
+      const key = tupleKey(t);
+      const recheck =
+        by === MatchBy.Id ? this.touchedIds.has(t[0] as number) : this.touchedKeys.has(by === MatchBy.Source ? SPACE_SOURCE : SPACE_KEYS, key) || (by === MatchBy.Keys && reResolved);
+      if (recheck || (count === 1 && this.touchedIds.has(id as number))) {
+        const attrs = by === MatchBy.Id ? ['id'] : by === MatchBy.Source ? ['source', 'source_id'] : plan.keys;
+        const r = this.lookup.resolve(this.cls.name, attrs, [t], plan.fetch).get(key) as Match;
+        count = r.count;
+        id = r.id;
+        current = r.row;
+        currentLinks = plan.links.map((l) => (r.count === 1 ? (this.lookup.linkMembers(l.linkTable, [r.id as number]).get(r.id as number) ?? []) : null));
+      }
+    }
+
+    if (count > 1) return err(`ambiguous reconciliation: ${count} objects match ${plan.keyLabels.length && by === MatchBy.Keys ? `on ${plan.keyLabels.join(', ')}` : ''}`.trimEnd());
+    const action = plan.action;
+    if (count === 0) {
+      if (by === MatchBy.Id) return err(`no ${this.cls.name} with id ${String((c.matchTuple[i] as Scalar[])[0])}`);
+      if (action === 'update' || action === 'delete') return { status: Status.Skipped, id: null, message: `no matching ${this.cls.name} to ${action}`, changed: null };
+      return this.create(c, i, base);
+    }
+    const objectId = id as number;
+    if (action === 'insert') return { status: Status.Skipped, id: objectId, message: `${this.cls.name} ${objectId} already exists (--action insert)`, changed: null };
+    if (action === 'delete') return this.remove(objectId, current as Scalar[]);
+    return this.update(c, i, base, objectId, current as Scalar[], currentLinks);
+  }
+
+  private create(c: ResolvedChunk, i: number, base: number): RowPlan {
+    const plan = this.plan;
+    const row: Scalar[] = new Array(this.stored.length + 2);
+    row[0] = c.source[i] ?? null;
+    row[1] = c.sourceId[i] ?? null;
+    const changes: Record<string, [Scalar, Scalar]> = {};
+    const missing: string[] = [];
+    for (let a = 0; a < this.stored.length; a++) {
+      const attr = this.stored[a] as Attribute;
+      const slot = this.storedSlot[a] as number;
+      let v: Scalar | undefined = slot >= 0 ? c.values[base + slot] : undefined;
+      if (v === undefined) v = defaultValue(attr);
+      if (attr.mandatory && (v === null || v === '')) missing.push(describe(attr));
+      if (attr.type === 'password' && typeof v === 'string' && v !== '') v = hashPassword(v);
+      row[a + 2] = v;
+      if (v !== null && v !== '') changes[attr.code] = [null, attr.type === 'password' ? MASK : v];
+    }
+    const links = plan.links.map((_, li) => c.links[i * plan.links.length + li]);
+    for (const a of this.cls.attributes) {
+      if (a.type !== 'links' || !a.mandatory) continue;
+      const li = plan.links.findIndex((l) => l.attr === a.code);
+      if (li < 0 || (links[li]?.length ?? 0) === 0) missing.push(describe(a));
+    }
+    if (missing.length > 0) return err(`missing mandatory ${missing.join(', ')}`);
+    let id: number;
+    try {
+      id = Number(this.insertStmt.run(...row).lastInsertRowid);
+    } catch (e) {
+      return err(constraintMessage(e, this.cls));
+    }
+    plan.links.forEach((l, li) => {
+      const ids = links[li];
+      if (!ids || ids.length === 0) return;
+      for (const to of ids) this.linkInsert[li]?.run(id, to);
+      changes[l.attr] = [[] as never, ids as never];
+    });
+    this.history(id, 'create', changes);
+    this.touchedIds.add(id);
+    this.touchFrom(id, (code) => row[this.storedIndex.get(code) as number] ?? null);
+    return { status: Status.Created, id, message: null, changed: null };
+  }
+
+  private update(c: ResolvedChunk, i: number, base: number, id: number, current: Scalar[], currentLinks: (number[] | null)[]): RowPlan {
+    const plan = this.plan;
+    const sets: string[] = [];
+    const params: Scalar[] = [];
+    const changes: Record<string, [Scalar, Scalar]> = {};
+    const missing: string[] = [];
+    for (let s = 0; s < plan.slots.length; s++) {
+      let v = c.values[base + s];
+      if (v === undefined) continue;
+      const attr = this.slotAttrs[s] as Attribute;
+      const old = current[this.fetchIndex.get(attr.code) as number] ?? null;
+      if (attr.mandatory && (v === null || v === '')) {
+        missing.push(describe(attr));
+        continue;
+      }
+      if (attr.type === 'password') {
+        if (typeof v === 'string' && verifyPassword(v, old as string | null)) continue;
+        v = typeof v === 'string' && v !== '' ? hashPassword(v) : v;
+        changes[attr.code] = [MASK, MASK];
+      } else {
+        if (v === old) continue;
+        changes[attr.code] = [old, v];
+      }
+      sets.push(attr.code);
+      params.push(v);
+    }
+    if (missing.length > 0) return err(`mandatory ${missing.join(', ')} cannot be empty`);
+    for (const [col, idx] of [['source', 0], ['source_id', 1]] as const) {
+      const v = idx === 0 ? c.source[i] : c.sourceId[i];
+      const old = current[this.fetchIndex.get(col) as number] ?? null;
+      if (v !== null && v !== undefined && v !== old) {
+        sets.push(col);
+        params.push(v);
+        changes[col] = [old, v];
+      }
+    }
+    const linkChanges: number[] = [];
+    plan.links.forEach((l, li) => {
+      const next = c.links[i * plan.links.length + li];
+      if (next === undefined) return;
+      const prev = currentLinks[li] ?? [];
+      if (sameIds(prev, next)) return;
+      linkChanges.push(li);
+      changes[l.attr] = [prev as never, next as never];
+    });
+    const changed = Object.keys(changes);
+    if (changed.length === 0) return { status: Status.Unchanged, id, message: null, changed: null };
+    if (sets.length > 0) {
+      const key = sets.join(',');
+      let stmt = this.updateStmts.get(key);
+      if (!stmt) {
+        stmt = this.db.prepare(`UPDATE ${q(this.cls.name)} SET ${sets.map((s) => `${q(s)} = ?`).join(', ')} WHERE id = ?`);
+        this.updateStmts.set(key, stmt);
+      }
+      try {
+        stmt.run(...params, id);
+      } catch (e) {
+        return err(constraintMessage(e, this.cls));
+      }
+    }
+    for (const li of linkChanges) {
+      this.linkDelete[li]?.run(id);
+      for (const to of c.links[i * plan.links.length + li] as number[]) this.linkInsert[li]?.run(id, to);
+    }
+    this.history(id, 'update', changes);
+    this.touchFrom(id, (code) => current[this.fetchIndex.get(code) as number] ?? null);
+    this.touchFrom(id, (code) => (code in changes ? ((changes[code] as [Scalar, Scalar])[1] ?? null) : (current[this.fetchIndex.get(code) as number] ?? null)));
+    return { status: Status.Updated, id, message: null, changed: changed.join(',') };
+  }
+
+  private remove(id: number, current: Scalar[]): RowPlan {
+    const users: string[] = [];
+    for (const r of this.referrers) {
+      const ids = r.stmt.all(id) as number[];
+      if (ids.length > 0) users.push(`${r.label} of ${ids.join(', ')}${ids.length === 3 ? '…' : ''}`);
+    }
+    if (users.length > 0) return err(`cannot delete ${this.cls.name} ${id}: still referenced by ${users.join('; ')}`);
+    const changes: Record<string, [Scalar, Scalar]> = {};
+    this.plan.fetch.forEach((code, k) => {
+      const v = current[k] ?? null;
+      if (v !== null && v !== '') changes[code] = [this.cls.byCode.get(code)?.type === 'password' ? MASK : v, null];
+    });
+    for (const s of this.ownLinkDeletes) s.run(id);
+    this.deleteStmt.run(id);
+    this.history(id, 'delete', changes);
+    this.touchedIds.add(id);
+    this.touchFrom(id, (code) => current[this.fetchIndex.get(code) as number] ?? null);
+    return { status: Status.Deleted, id, message: null, changed: null };
+  }
+
+  /** Record the tuples this object has (before or after a change) in every lookup space the run uses. */
+  private touchFrom(id: number, get: (code: string) => Scalar): void {
+    this.touchedIds.add(id);
+    if (this.plan.keys.length > 0) this.touchedKeys.add(SPACE_KEYS, tupleKey(this.plan.keys.map(get)));
+    if (this.plan.sourceColumn >= 0) this.touchedKeys.add(SPACE_SOURCE, tupleKey([get('source'), get('source_id')]));
+    for (const sg of this.selfGroups) {
+      if (sg.group.subs[0] === 'id' && sg.group.subs.length === 1) continue;
+      this.touchedKeys.add(sg.space, tupleKey(sg.group.subs.map(get)));
+    }
+  }
+
+  private history(id: number, op: string, changes: Record<string, [Scalar, Scalar]>): void {
+    this.historyStmt.run(this.changeId, this.cls.name, id, op, JSON.stringify(changes));
+  }
+}
+
+function err(message: string): RowPlan {
+  return { status: Status.Error, id: null, message, changed: null };
+}
+
+function describe(a: Attribute): string {
+  return a.label.toLowerCase() === a.code.toLowerCase() ? a.code : `${a.code} (${a.label})`;
+}
+
+function defaultValue(a: Attribute): Scalar {
+  if (a.default === undefined || a.default === null) return emptyValue(a);
+  if (typeof a.default === 'boolean') return a.default ? 1 : 0;
+  return a.default;
+}
+
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function constraintMessage(e: unknown, cls: ClassDef): string {
+  const code = (e as { code?: string }).code ?? '';
+  const msg = (e as Error).message ?? String(e);
+  if (code.startsWith('SQLITE_CONSTRAINT')) {
+    const m = /UNIQUE constraint failed: [^.]+\.(\w+)/.exec(msg);
+    if (m && m[1] === 'source') return `source + source_id already used by another ${cls.name}`;
+    if (m) return `${m[1]} must be unique: the value is already used by another ${cls.name}`;
+    return `constraint failed: ${msg}`;
+  }
+  throw dbError(e, 'write');
+}
+
+/** Database failures (disk full, read-only, locked) end the run; they are not row errors. */
+export function dbError(e: unknown, doing: string): SluiceError {
+  const code = (e as { code?: string }).code ?? 'unknown';
+  const hint =
+    code === 'SQLITE_FULL' ? 'the disk is full' : code === 'SQLITE_READONLY' ? 'the database is read-only' : code === 'SQLITE_BUSY' ? 'another process is writing to the database' : (e as Error).message;
+  return new SluiceError('E_DB', `cannot ${doing}: ${hint} (${code})`, { cause: e, option: '--db' });
+}

@@ -1,0 +1,74 @@
+import { Worker } from 'node:worker_threads';
+import { SluiceError } from '../engine/errors.js';
+import type { ResolvedChunk } from '../resolve/protocol.js';
+import type { AppliedChunk } from './apply.js';
+import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
+
+type Finished = Extract<FromWriter, { type: 'finished' }>;
+
+/**
+ * The main thread's handle on the writer thread. Replies come back in request
+ * order; a failure of the thread rejects every pending request.
+ */
+export class WriterClient {
+  private readonly worker: Worker;
+  private readonly pending: { resolve: (m: FromWriter) => void; reject: (e: Error) => void }[] = [];
+  private failure: SluiceError | null = null;
+  private readonly ready: Promise<number>;
+
+  constructor(cfg: WriterConfig) {
+    this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg });
+    let onReady!: (m: FromWriter) => void;
+    let onFail!: (e: Error) => void;
+    this.ready = new Promise<FromWriter>((res, rej) => {
+      onReady = res;
+      onFail = rej;
+    }).then((m) => (m as Extract<FromWriter, { type: 'ready' }>).change);
+    this.pending.push({ resolve: onReady, reject: onFail });
+    this.worker.on('message', (m: FromWriter) => {
+      const p = this.pending.shift();
+      if (m.type === 'failed') {
+        this.fail(SluiceError.fromJSON(m.error), p);
+        return;
+      }
+      p?.resolve(m);
+    });
+    this.worker.on('error', (e) => this.fail(new SluiceError('E_WORKER', `the writer thread failed: ${e.message}`, { cause: e })));
+    this.worker.on('exit', (code) => {
+      if (this.pending.length > 0) this.fail(new SluiceError('E_WORKER', `the writer thread exited (code ${code}) with work pending`));
+    });
+  }
+
+  private fail(e: SluiceError, first?: { reject: (e: Error) => void }): void {
+    this.failure ??= e;
+    first?.reject(e);
+    for (const p of this.pending.splice(0)) p.reject(e);
+  }
+
+  /** Resolves with the change id once the writer holds the write transaction. */
+  start(): Promise<number> {
+    return this.ready;
+  }
+
+  private request(m: ToWriter): Promise<FromWriter> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      this.worker.postMessage(m);
+    });
+  }
+
+  async apply(chunk: ResolvedChunk, linesSoFar: number): Promise<AppliedChunk> {
+    const m = await this.request({ type: 'chunk', chunk, linesSoFar });
+    return (m as Extract<FromWriter, { type: 'applied' }>).result;
+  }
+
+  async finish(ok: boolean, outcome: string, lines: number): Promise<Finished> {
+    const m = await this.request({ type: 'finish', ok, outcome, lines });
+    return m as Finished;
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+}

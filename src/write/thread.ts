@@ -1,0 +1,56 @@
+/** The writer thread: the only connection that writes. A thin adapter over Applier. */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { asSluiceError } from '../engine/errors.js';
+import { ensureLookupIndex } from '../model/schema.js';
+import { configure, readModel } from '../model/store.js';
+import type { ClassDef } from '../model/types.js';
+import { Applier, dbError } from './apply.js';
+import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
+
+const cfg = workerData as WriterConfig;
+const port = parentPort as NonNullable<typeof parentPort>;
+const send = (m: FromWriter): void => port.postMessage(m);
+
+let applier: Applier | undefined;
+let db: Database.Database | undefined;
+
+try {
+  db = new Database(cfg.dbPath, { fileMustExist: true, timeout: 10_000 });
+  configure(db, 'writer');
+  const model = readModel(db, cfg.dbPath);
+  try {
+    for (const ix of cfg.indexes) db.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
+  } catch (e) {
+    throw dbError(e, 'prepare lookup indexes');
+  }
+  applier = new Applier(db, model, cfg.plan, cfg.run);
+  applier.begin(cfg.plan.className, cfg.plan.action);
+  send({ type: 'ready', change: applier.changeId });
+} catch (e) {
+  send({ type: 'failed', error: asSluiceError(e).toJSON() });
+}
+
+port.on('message', (m: ToWriter) => {
+  const a = applier;
+  if (!a) return;
+  try {
+    if (m.type === 'chunk') {
+      send({ type: 'applied', result: a.apply(m.chunk, m.linesSoFar) });
+    } else {
+      const change = a.finish(m.ok, m.outcome, m.lines);
+      db?.close();
+      send({ type: 'finished', change, counts: a.counts, lastCommittedLine: a.lastCommittedLine });
+      port.close();
+    }
+  } catch (e) {
+    try {
+      a.finish(false, 'failed', 0);
+    } catch {
+      // The connection may be unusable (disk full); closing it rolls back.
+    }
+    db?.close();
+    send({ type: 'failed', error: asSluiceError(e).toJSON() });
+    port.close();
+  }
+});

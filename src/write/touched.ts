@@ -1,0 +1,68 @@
+/**
+ * What the run has changed so far, in fixed memory. The writer asks "could this
+ * lookup's answer differ from the committed state the worker saw?"; a false positive
+ * only costs one re-check query, a false negative is impossible.
+ */
+export class TouchedKeys {
+  private readonly bits: Uint32Array;
+  private readonly mask: number;
+
+  /** `log2Bits` 26 = 64 Mbit = 8 MiB: under 1% false positives at 5M keys. */
+  constructor(log2Bits = 26) {
+    this.bits = new Uint32Array(1 << (log2Bits - 5));
+    this.mask = (1 << log2Bits) - 1;
+  }
+
+  add(space: number, key: string): void {
+    let h1 = hash(key, 0x811c9dc5 ^ space);
+    const h2 = hash(key, 0x01000193 + space) | 1;
+    for (let k = 0; k < 5; k++) {
+      const bit = h1 & this.mask;
+      this.bits[bit >>> 5] = (this.bits[bit >>> 5] as number) | (1 << (bit & 31));
+      h1 = (h1 + h2) | 0;
+    }
+  }
+
+  has(space: number, key: string): boolean {
+    let h1 = hash(key, 0x811c9dc5 ^ space);
+    const h2 = hash(key, 0x01000193 + space) | 1;
+    for (let k = 0; k < 5; k++) {
+      const bit = h1 & this.mask;
+      if (((this.bits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) return false;
+      h1 = (h1 + h2) | 0;
+    }
+    return true;
+  }
+}
+
+function hash(s: string, seed: number): number {
+  let h = seed | 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return h >>> 0;
+}
+
+/** Object ids are dense integers: one bit each, grown on demand. */
+export class TouchedIds {
+  private bits = new Uint32Array(1024);
+
+  add(id: number): void {
+    const word = id >>> 5;
+    if (word >= this.bits.length) {
+      const grown = new Uint32Array(Math.max(word + 1, this.bits.length * 2));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    this.bits[word] = (this.bits[word] as number) | (1 << (id & 31));
+  }
+
+  has(id: number): boolean {
+    const word = id >>> 5;
+    return word < this.bits.length && ((this.bits[word] as number) & (1 << (id & 31))) !== 0;
+  }
+}

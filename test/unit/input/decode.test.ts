@@ -1,0 +1,198 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import iconv from 'iconv-lite';
+import { checkCharset, createDecoder, type DecodeInfo } from '../../../src/input/decode.js';
+import { SluiceError } from '../../../src/engine/errors.js';
+
+interface Decoded {
+  text: string;
+  pieces: Buffer[];
+  info: DecodeInfo;
+}
+
+async function decode(charset: string | undefined, chunks: Buffer[]): Promise<Decoded> {
+  const { stream, info } = createDecoder(charset);
+  const pieces: Buffer[] = [];
+  stream.on('data', (b: Buffer) => pieces.push(b));
+  const done = new Promise<void>((resolve, reject) => {
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  for (const c of chunks) stream.write(c);
+  stream.end();
+  await done;
+  return { text: Buffer.concat(pieces).toString('utf8'), pieces, info: await info };
+}
+
+function bytewise(buf: Buffer): Buffer[] {
+  return [...buf].map((x) => Buffer.from([x]));
+}
+
+/** Every way to cut buf in two, plus byte by byte and whole. */
+function splits(buf: Buffer): Buffer[][] {
+  const out: Buffer[][] = [[buf], bytewise(buf)];
+  for (let i = 1; i < buf.length; i++) out.push([buf.subarray(0, i), buf.subarray(i)]);
+  return out;
+}
+
+const TEXT = 'id,name\né€😀,x\n';
+
+test('UTF-8 without BOM passes through without copying', async () => {
+  const a = Buffer.from('id,name\n');
+  const c = Buffer.from('1,é\n');
+  const r = await decode(undefined, [a, c]);
+  assert.deepEqual(r.info, { charset: 'UTF-8', bom: false });
+  assert.equal(r.pieces.length, 2);
+  assert.equal(r.pieces[0], a);
+  assert.equal(r.pieces[1], c);
+});
+
+test('UTF-8 is not validated here, so invalid bytes pass through for the framer to report', async () => {
+  const bad = Buffer.from([0x61, 0xff, 0x0a]);
+  const r = await decode(undefined, [bad]);
+  assert.deepEqual(Buffer.concat(r.pieces), bad);
+});
+
+test('each BOM is detected and removed, however the first bytes are split', async () => {
+  const cases: Array<[string, Buffer]> = [
+    ['UTF-8', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(TEXT, 'utf8')])],
+    ['UTF-16LE', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(TEXT, 'utf16le')])],
+    ['UTF-16BE', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(TEXT, 'utf16le').swap16()])],
+  ];
+  for (const [charset, bytes] of cases) {
+    for (const chunks of splits(bytes)) {
+      const r = await decode(undefined, chunks);
+      assert.equal(r.text, TEXT, `${charset} in ${chunks.length} chunks`);
+      assert.deepEqual(r.info, { charset, bom: true });
+    }
+  }
+});
+
+test('a BOM matching the named charset is removed', async () => {
+  const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(TEXT, 'utf16le')]);
+  assert.equal((await decode('utf-16le', [le])).text, TEXT);
+  const u8 = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(TEXT)]);
+  assert.deepEqual((await decode('UTF8', [u8])).info, { charset: 'UTF-8', bom: true });
+});
+
+test('UTF-16 named: the BOM picks the byte order, LE without one', async () => {
+  const be = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(TEXT, 'utf16le').swap16()]);
+  const withBom = await decode('UTF-16', [be]);
+  assert.equal(withBom.text, TEXT);
+  assert.deepEqual(withBom.info, { charset: 'UTF-16BE', bom: true });
+  const noBom = await decode('UTF-16', [Buffer.from(TEXT, 'utf16le')]);
+  assert.equal(noBom.text, TEXT);
+  assert.deepEqual(noBom.info, { charset: 'UTF-16LE', bom: false });
+});
+
+test('UTF-16LE and BE without BOM, with characters and surrogate pairs split across chunks', async () => {
+  const le = Buffer.from(TEXT, 'utf16le');
+  const be = Buffer.from(TEXT, 'utf16le').swap16();
+  for (const chunks of splits(le)) assert.equal((await decode('UTF-16LE', chunks)).text, TEXT);
+  for (const chunks of splits(be)) assert.equal((await decode('UTF-16BE', chunks)).text, TEXT);
+});
+
+test('single-byte charsets decode to UTF-8', async () => {
+  const latin1 = Buffer.from([0x69, 0x64, 0x0a, 0xe9, 0x74, 0xe9, 0x0a]);
+  for (const chunks of splits(latin1)) {
+    const r = await decode('latin1', chunks);
+    assert.equal(r.text, 'id\nété\n');
+    assert.deepEqual(r.info, { charset: 'ISO-8859-1', bom: false });
+  }
+  assert.equal((await decode('ISO-8859-15', [Buffer.from([0xa4])])).text, '€');
+  assert.equal((await decode('WINDOWS-1252', [Buffer.from([0x80, 0x9c])])).text, '€œ');
+  assert.equal((await decode('cp1251', [Buffer.from([0xcf, 0xf0, 0xe8])])).text, 'При');
+});
+
+test('a multi-byte charset keeps a character split across chunks', async () => {
+  const sjis = iconv.encode('名前\n', 'Shift_JIS');
+  for (const chunks of splits(sjis)) assert.equal((await decode('Shift_JIS', chunks)).text, '名前\n');
+});
+
+test('a BOM of another charset than the named one fails before any output', async () => {
+  const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a\n', 'utf16le')]);
+  const { stream, info } = createDecoder('ISO-8859-1');
+  const pieces: Buffer[] = [];
+  stream.on('data', (b: Buffer) => pieces.push(b));
+  const failed = new Promise<unknown>((resolve) => stream.on('error', resolve));
+  stream.end(le);
+  const isMismatch = (e: unknown) =>
+    e instanceof SluiceError &&
+    e.code === 'E_ENCODING' &&
+    e.line === 1 &&
+    e.option === '--charset' &&
+    e.message.startsWith('the file starts with a UTF-16LE byte-order mark but --charset is ISO-8859-1');
+  assert.ok(isMismatch(await failed));
+  await assert.rejects(info, isMismatch);
+  assert.deepEqual(pieces, []);
+  await assert.rejects(decode('UTF-16BE', [le]), (e: unknown) => e instanceof SluiceError && e.code === 'E_ENCODING');
+  await assert.rejects(decode('UTF-8', [le]), (e: unknown) => e instanceof SluiceError && e.code === 'E_ENCODING');
+});
+
+test('short or empty input', async () => {
+  assert.deepEqual(await decode(undefined, []), { text: '', pieces: [], info: { charset: 'UTF-8', bom: false } });
+  assert.deepEqual((await decode('UTF-16', [])).info, { charset: 'UTF-16LE', bom: false });
+  assert.equal((await decode(undefined, [Buffer.from('a')])).text, 'a');
+  // The start of a BOM without the rest is data.
+  const partial = await decode(undefined, [Buffer.from([0xef, 0xbb])]);
+  assert.deepEqual(Buffer.concat(partial.pieces), Buffer.from([0xef, 0xbb]));
+  assert.equal(partial.info.bom, false);
+  assert.equal((await decode(undefined, bytewise(Buffer.from([0xef, 0x61, 0x62])))).pieces.length > 0, true);
+  assert.deepEqual((await decode(undefined, [Buffer.from([0xff, 0x61])])).info, { charset: 'UTF-8', bom: false });
+});
+
+test('info settles as soon as the first bytes are seen', async () => {
+  const { stream, info } = createDecoder(undefined);
+  stream.resume();
+  stream.write(Buffer.from([0xff]));
+  let seen: DecodeInfo | undefined;
+  void info.then((i) => (seen = i));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(seen, undefined);
+  stream.write(Buffer.from([0xfe, 0x61, 0x00]));
+  assert.deepEqual(await info, { charset: 'UTF-16LE', bom: true });
+  stream.end();
+});
+
+test('info rejects when the stream is destroyed before any byte', async () => {
+  const { stream, info } = createDecoder(undefined);
+  stream.destroy();
+  await assert.rejects(info, (e: unknown) => e instanceof SluiceError);
+});
+
+test('checkCharset gives canonical names for the usual spellings', () => {
+  const names: Record<string, string> = {
+    'utf-8': 'UTF-8',
+    utf8: 'UTF-8',
+    'UTF-16le': 'UTF-16LE',
+    ucs2: 'UTF-16LE',
+    utf16be: 'UTF-16BE',
+    'utf-16': 'UTF-16',
+    latin1: 'ISO-8859-1',
+    'iso-8859-1': 'ISO-8859-1',
+    ISO_8859_15: 'ISO-8859-15',
+    latin9: 'ISO-8859-15',
+    'WINDOWS-1252': 'WINDOWS-1252',
+    cp1252: 'WINDOWS-1252',
+    cp1251: 'WINDOWS-1251',
+    'koi8-r': 'KOI8-R',
+    cp437: 'CP437',
+    Shift_JIS: 'SHIFT_JIS',
+  };
+  for (const [given, canonical] of Object.entries(names)) assert.equal(checkCharset(given), canonical, given);
+});
+
+test('an unknown charset is a usage error naming valid ones', () => {
+  for (const bad of ['klingon', '', 'base64']) {
+    assert.throws(
+      () => checkCharset(bad),
+      (e: unknown) =>
+        e instanceof SluiceError &&
+        e.code === 'E_USAGE' &&
+        e.option === '--charset' &&
+        e.message.includes(`"${bad}"`) &&
+        /UTF-8.*ISO-8859-1.*WINDOWS-1252/.test(e.message),
+    );
+  }
+  assert.throws(() => createDecoder('klingon'), (e: unknown) => e instanceof SluiceError && e.code === 'E_USAGE');
+});

@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { decodeRow, encodeRow, RowSpool } from '../../../src/report/spool.js';
+import { ROW_STATUSES, type RowOutcome } from '../../../src/report/types.js';
+
+/** Deterministic rows exercising every field, absent fields, unicode and line breaks. */
+function makeRow(i: number): RowOutcome {
+  const status = ROW_STATUSES[i % ROW_STATUSES.length]!;
+  const row: RowOutcome = { line: i + 2, status, id: i % 7 === 0 ? null : i };
+  if (status === 'updated') row.changed = i % 2 === 0 ? ['name', 'org_id'] : [];
+  if (status === 'error' || status === 'skipped') row.message = `row ${i}: bad "value"\r\nsecond line\u2028 ünï 🚀`;
+  if (i % 5 === 0) row.warnings = [`warn ${i}`, 'line\nbreak'];
+  if (i % 3 !== 0) row.cells = [`n${i}`, '', 'a,b', 'x'.repeat(i % 50), 'é\u0000\t'];
+  // an explicitly undefined field must come back absent
+  if (i % 11 === 0) row.message = undefined;
+  return row;
+}
+
+function withoutUndefined(row: RowOutcome): RowOutcome {
+  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== undefined)) as unknown as RowOutcome;
+}
+
+async function collect(it: AsyncIterable<RowOutcome>): Promise<RowOutcome[]> {
+  const out: RowOutcome[] = [];
+  for await (const r of it) out.push(r);
+  return out;
+}
+
+test('encode/decode round trip leaves absent fields absent', () => {
+  const minimal: RowOutcome = { line: 2, status: 'created', id: 5 };
+  assert.equal(encodeRow(minimal), '[2,0,5]');
+  assert.deepEqual(decodeRow(encodeRow(minimal)), minimal);
+  const withCellsOnly: RowOutcome = { line: 3, status: 'error', id: null, cells: ['a'] };
+  assert.deepEqual(decodeRow(encodeRow(withCellsOnly)), withCellsOnly);
+  const full: RowOutcome = { line: 4, status: 'updated', id: 1, changed: [], message: '', warnings: ['w'], cells: [] };
+  assert.deepEqual(decodeRow(encodeRow(full)), full);
+  assert.throws(() => decodeRow('[1,99,null]'), { code: 'E_INTERNAL' });
+  assert.throws(() => decodeRow('not json'), { code: 'E_INTERNAL' });
+});
+
+test('spool round trip of 100k rows keeps order and every field', async () => {
+  const spool = RowSpool.create();
+  try {
+    const N = 100_000;
+    for (let i = 0; i < N; i++) spool.append(makeRow(i));
+    assert.equal(spool.count, N);
+    // larger than one write buffer and one read chunk, so boundaries are crossed
+    assert.ok(statSync(spool.path).size > 0);
+    let i = 0;
+    for await (const row of spool.rows()) {
+      assert.deepStrictEqual(row, withoutUndefined(makeRow(i)), `row ${i}`);
+      i++;
+    }
+    assert.equal(i, N);
+    assert.ok(statSync(spool.path).size > 1 << 20);
+  } finally {
+    spool.close();
+  }
+});
+
+test('rows() can be called more than once and sees later appends', async () => {
+  const spool = RowSpool.create();
+  try {
+    assert.deepEqual(await collect(spool.rows()), []);
+    spool.append(makeRow(0));
+    spool.append(makeRow(1));
+    const first = await collect(spool.rows());
+    assert.deepEqual(first.map((r) => r.line), [2, 3]);
+    spool.append(makeRow(2));
+    assert.deepEqual((await collect(spool.rows())).map((r) => r.line), [2, 3, 4]);
+    assert.deepEqual((await collect(spool.rows())).map((r) => r.line), [2, 3, 4]);
+    assert.equal(readFileSync(spool.path, 'utf8').split('\n').length, 4);
+  } finally {
+    spool.close();
+  }
+});
+
+test('breaking out of the iteration early is fine', async () => {
+  const spool = RowSpool.create();
+  try {
+    for (let i = 0; i < 1000; i++) spool.append(makeRow(i));
+    let seen = 0;
+    for await (const row of spool.rows()) {
+      assert.equal(row.line, seen + 2);
+      if (++seen === 10) break;
+    }
+    assert.equal(seen, 10);
+    assert.equal((await collect(spool.rows())).length, 1000);
+  } finally {
+    spool.close();
+  }
+});
+
+test('close() removes the file and its directory, and is safe twice', () => {
+  const parent = mkdtempSync(join(tmpdir(), 'sluice-spool-test-'));
+  try {
+    const spool = RowSpool.create(parent);
+    assert.equal(dirname(dirname(spool.path)), parent);
+    spool.append(makeRow(1));
+    assert.ok(existsSync(spool.path));
+    spool.close();
+    assert.ok(!existsSync(spool.path));
+    assert.deepEqual(readdirSync(parent), []);
+    spool.close();
+    assert.throws(() => spool.append(makeRow(2)), { code: 'E_INTERNAL' });
+    assert.throws(() => spool.rows(), { code: 'E_INTERNAL' });
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('the spool file is private to its owner', () => {
+  const spool = RowSpool.create();
+  try {
+    if (process.platform !== 'win32') {
+      assert.equal(statSync(spool.path).mode & 0o077, 0);
+      assert.equal(statSync(dirname(spool.path)).mode & 0o077, 0);
+    }
+  } finally {
+    spool.close();
+  }
+});
