@@ -23,7 +23,8 @@ export const IMPORT_SPECS: Record<string, OptionSpec> = {
   log: { type: 'string', value: 'FILE', help: 'write the details table of every row to FILE' },
   progress: { type: 'string', value: 'auto|bar|json|none', help: 'progress on stderr', default: 'auto (a bar when stderr is a terminal)' },
   db: { type: 'string', value: 'F', help: 'database file, created with the cmdb model if missing', default: 'SLUICE_DB or ./sluice.db' },
-  workers: { type: 'string', value: 'N', help: 'parser threads', default: 'CPU cores - 1' },
+  workers: { type: 'string', value: 'N', help: 'parser threads', default: 'CPU cores - 1, at most 4' },
+  'frame-bytes': { type: 'string', value: 'N', help: 'bytes of input per batch handed to a parser thread', default: '524288' },
 };
 
 export function toRawOptions(a: Record<string, string | boolean | undefined>): RawImportOptions {
@@ -48,6 +49,7 @@ export function toRawOptions(a: Record<string, string | boolean | undefined>): R
     progress: s('progress') as RawImportOptions['progress'],
     db: s('db'),
     workers: s('workers') === undefined ? undefined : (s('workers') as unknown as number),
+    frameBytes: s('frame-bytes') === undefined ? undefined : (s('frame-bytes') as unknown as number),
   };
 }
 

@@ -119,7 +119,7 @@ export function normalizeImportOptions(raw: RawImportOptions): ImportOptions {
     log: raw.log,
     progress: oneOf('--progress', raw.progress, PROGRESS, 'auto'),
     workers: positiveInt('--workers', raw.workers, defaultWorkers()),
-    frameBytes: positiveInt('--frame-bytes', raw.frameBytes, 512 * 1024, 1024),
+    frameBytes: positiveInt('--frame-bytes', raw.frameBytes, 512 * 1024, 1),
     maxRecordBytes: positiveInt('--max-record-bytes', raw.maxRecordBytes, 16 * 1024 * 1024, 1024),
     user: raw.user,
   };

@@ -45,7 +45,7 @@ function displayName(key: string, given: string): string {
   if ((m = /^windows(\d+)$/.exec(name))) return `WINDOWS-${m[1]}`;
   if ((m = /^utf(\d+)(le|be)?$/.exec(name))) return `UTF-${m[1]}${(m[2] ?? '').toUpperCase()}`;
   if ((m = /^koi8([a-z])$/.exec(name))) return `KOI8-${m[1]!.toUpperCase()}`;
-  if (/^cp\d+$/.test(name)) return name.toUpperCase();
+  if (/^cp\d+$/.test(key)) return name.toUpperCase();
   return given.toUpperCase();
 }
 

@@ -102,6 +102,8 @@ function summaryObject(s: RunSummary): Record<string, unknown> {
     outcome: s.outcome,
     last_committed_line: s.lastCommittedLine,
     stopped: s.stopMessage,
+    rows_per_s: s.rowsPerS,
+    peak_rss_bytes: s.peakRssBytes,
   };
 }
 

@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import { SluiceError } from '../engine/errors.js';
 import { ROW_STATUSES, type RowOutcome, type RowStatus } from './types.js';
 
-const FLUSH_CHARS = 1 << 20;
+const WRITE_BUFFER = 1 << 20;
+// A UTF-16 code unit never takes more than 3 bytes in UTF-8.
+const MAX_UTF8_PER_UNIT = 3;
 const READ_CHUNK = 1 << 20;
 const LF = 0x0a;
 
@@ -83,7 +85,9 @@ export class RowSpool {
   readonly path: string;
   private readonly dir: string;
   private fd: number;
-  private pending = '';
+  private readonly buf = Buffer.allocUnsafe(WRITE_BUFFER);
+  private used = 0;
+  /** bytes already in the file */
   private bytes = 0;
   private n = 0;
   private closed = false;
@@ -115,19 +119,29 @@ export class RowSpool {
 
   append(row: RowOutcome): void {
     if (this.closed) throw new SluiceError('E_INTERNAL', 'row spool used after close()');
-    this.pending += encodeRow(row) + '\n';
+    const rec = encodeRow(row) + '\n';
+    const worst = rec.length * MAX_UTF8_PER_UNIT;
+    if (worst > WRITE_BUFFER - this.used) this.flush();
+    if (worst > WRITE_BUFFER) {
+      this.writeAll(Buffer.from(rec, 'utf8'));
+    } else {
+      this.used += this.buf.write(rec, this.used, 'utf8');
+    }
     this.n++;
-    if (this.pending.length >= FLUSH_CHARS) this.flush();
   }
 
   /** Writes buffered rows to the file. */
   flush(): void {
-    if (this.pending === '') return;
-    const buf = Buffer.from(this.pending, 'utf8');
-    this.pending = '';
+    if (this.used === 0) return;
+    const n = this.used;
+    this.used = 0;
+    this.writeAll(this.buf.subarray(0, n));
+  }
+
+  private writeAll(data: Buffer): void {
     let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off, this.bytes + off);
-    this.bytes += buf.length;
+    while (off < data.length) off += writeSync(this.fd, data, off, data.length - off, this.bytes + off);
+    this.bytes += data.length;
   }
 
   /**
@@ -144,7 +158,6 @@ export class RowSpool {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.pending = '';
     live.delete(this);
     try {
       closeSync(this.fd);

@@ -178,6 +178,7 @@ test('checkCharset gives canonical names for the usual spellings', () => {
     'koi8-r': 'KOI8-R',
     cp437: 'CP437',
     Shift_JIS: 'SHIFT_JIS',
+    gb2312: 'GB2312',
   };
   for (const [given, canonical] of Object.entries(names)) assert.equal(checkCharset(given), canonical, given);
 });

@@ -150,7 +150,7 @@ test('every split point: byte by byte and all two-way splits', () => {
       // Where the input is split must not change where frames are cut.
       assert.deepEqual(texts(frames), texts(whole), `split at ${i}, target ${targetBytes}`);
     }
-    assert.deepEqual(texts(bytewise).length > 0, true);
+    assert.deepEqual(texts(bytewise), texts(whole), `byte by byte, target ${targetBytes}`);
   }
 });
 
@@ -226,6 +226,15 @@ test('a record over the limit fails while it grows, before the end of input', ()
     (e: unknown) => e instanceof SluiceError && e.code === 'E_MALFORMED' && e.line === 3 && /1 KiB limit/.test(e.message),
   );
   assert.ok(pushed < 11, `failed only after ${pushed} pushes`);
+});
+
+test('a record over the limit after a CR that ended a push names its own line', () => {
+  const f = new Framer(opts({ maxRecordBytes: 16 }));
+  f.push(Buffer.from('h\n1\r'));
+  assert.throws(
+    () => f.push(Buffer.from('x'.repeat(40))),
+    (e: unknown) => e instanceof SluiceError && e.code === 'E_MALFORMED' && e.line === 3,
+  );
 });
 
 test('a record of exactly maxRecordBytes is accepted', () => {

@@ -78,6 +78,21 @@ test('rows() can be called more than once and sees later appends', async () => {
   }
 });
 
+test('a row larger than the write buffer keeps its place', async () => {
+  const spool = RowSpool.create();
+  try {
+    const huge: RowOutcome = { line: 3, status: 'error', id: null, message: 'é🚀\n'.repeat(200_000), cells: ['x'.repeat(300_000)] };
+    spool.append(makeRow(0));
+    spool.append(huge);
+    spool.append(makeRow(2));
+    const back = await collect(spool.rows());
+    assert.deepEqual(back.map((r) => r.line), [2, 3, 4]);
+    assert.deepStrictEqual(back[1], huge);
+  } finally {
+    spool.close();
+  }
+});
+
 test('breaking out of the iteration early is fine', async () => {
   const spool = RowSpool.create();
   try {
