@@ -182,7 +182,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     });
     change = await writer.start();
     const cfg: WorkerConfig = { dbPath: o.db, plan, delimiter: separator, quote: o.qualifier, dateFormat: o.dateFormat, keepCells: filter !== null && (o.output === 'details' || o.log !== undefined) };
-    pool = new Piscina({ filename: workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000 });
+    pool = new Piscina({ filename: workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: { maxOldGenerationSizeMb: 256 } });
     void dates;
 
     // In flight: dispatched to the pool, not yet acknowledged by the writer.

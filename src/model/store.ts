@@ -15,8 +15,8 @@ export function configure(db: DB, role: 'writer' | 'reader'): void {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('temp_store = MEMORY');
-  db.pragma(`cache_size = ${role === 'writer' ? -262144 : -65536}`);
-  db.pragma('mmap_size = 268435456');
+  // Page caches are the largest memory users; their sizes bound the process's RSS.
+  db.pragma(`cache_size = ${role === 'writer' ? -32768 : -8192}`);
 }
 
 export function resolveModel(name: string | undefined): Model {

@@ -29,8 +29,7 @@ let state: State | undefined;
 function init(): State {
   const cfg = workerData as WorkerConfig;
   const db = new Database(cfg.dbPath, { readonly: true, fileMustExist: true, timeout: 10_000 });
-  db.pragma('cache_size = -65536');
-  db.pragma('mmap_size = 268435456');
+  db.pragma('cache_size = -8192');
   return {
     cfg,
     model: readModel(db, cfg.dbPath),

@@ -17,7 +17,7 @@ export class WriterClient {
   private readonly ready: Promise<number>;
 
   constructor(cfg: WriterConfig) {
-    this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg });
+    this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg, resourceLimits: { maxOldGenerationSizeMb: 256 } });
     let onReady!: (m: FromWriter) => void;
     let onFail!: (e: Error) => void;
     this.ready = new Promise<FromWriter>((res, rej) => {

@@ -71,9 +71,18 @@ export function detailsTable(stdout: string): string {
 
 export type DetailsRow = Record<string, string>;
 
-/** The details table parsed into objects keyed by column name. */
+const REPORT_COLUMNS = ['line', 'status', 'id', 'message'];
+
+/**
+ * The details table parsed into objects: `line`, `status`, `id`, `message`, then the input
+ * columns by name (`input:<name>` for an input column named like a report column, e.g. id).
+ */
 export function detailsOf(stdout: string): DetailsRow[] {
-  return parse(detailsTable(stdout), { columns: true, relax_column_count: false }) as DetailsRow[];
+  const records = parse(detailsTable(stdout), { relax_column_count: false }) as string[][];
+  const header = records[0] as string[];
+  assert.deepEqual(header.slice(0, 4), REPORT_COLUMNS);
+  const keys = header.map((h, i) => (i >= 4 && REPORT_COLUMNS.includes(h) ? `input:${h}` : h));
+  return records.slice(1).map((rec) => Object.fromEntries(keys.map((k, i) => [k, rec[i] as string])));
 }
 
 /** The details row of a given physical line. */

@@ -149,8 +149,11 @@ test('JSON head + rows + tail is one valid document with the right fields', () =
   const parsed = JSON.parse(doc) as Record<string, unknown>;
   assert.deepEqual(Object.keys(parsed), [
     'class', 'simulate', 'change', 'created', 'updated', 'unchanged', 'deleted', 'skipped',
-    'errors', 'warnings', 'lines', 'elapsed_s', 'outcome', 'last_committed_line', 'stopped', 'rows',
+    'errors', 'warnings', 'lines', 'elapsed_s', 'outcome', 'last_committed_line', 'stopped',
+    'rows_per_s', 'peak_rss_bytes', 'rows',
   ]);
+  assert.equal(parsed.rows_per_s, 4.05);
+  assert.equal(parsed.peak_rss_bytes, 50_000_000);
   assert.equal(parsed.class, 'Person');
   assert.equal(parsed.simulate, false);
   assert.equal(parsed.change, 7);
