@@ -1,0 +1,75 @@
+/** Options every scenario takes, and their defaults from the environment. */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { rowsFromEnv } from '../../fixtures/generate.js';
+import { parseOnly } from '../peers/parse-only.js';
+import { peerB } from '../peers/node-naive.js';
+import { peerA } from '../peers/sqlite-cli.js';
+import type { Contestant, ContestantId } from './contestant.js';
+import { defaultResultsDir, defaultWorkDir } from './paths.js';
+import { sluiceContestant } from './sluice.js';
+
+export interface ScenarioOptions {
+  /** data rows of the Person feed (default BENCH_ROWS, else 1,000,000) */
+  rows?: number;
+  /** where fixtures are generated (default fixtures/.generated) */
+  fixtureDir?: string;
+  /** scratch databases (default fixtures/.generated/bench-work) */
+  workDir?: string;
+  /** where the JSON result goes (default bench/results); null writes none */
+  resultsDir?: string | null;
+  /** which contestants run (default BENCH_CONTESTANTS, else all) */
+  contestants?: ContestantId[];
+  /** the table (default stdout) */
+  print?: (text: string) => void;
+  /** progress lines (default stderr) */
+  log?: (line: string) => void;
+}
+
+export interface Resolved {
+  rows: number;
+  fixtureDir: string | undefined;
+  workDir: string;
+  resultsDir: string | null;
+  contestants: Contestant[];
+  print: (text: string) => void;
+  log: (line: string) => void;
+}
+
+export const ALL_CONTESTANTS: readonly Contestant[] = [parseOnly, sluiceContestant, peerA, peerB];
+
+function contestantsFromEnv(): ContestantId[] | undefined {
+  const v = process.env.BENCH_CONTESTANTS?.trim();
+  if (!v) return undefined;
+  const ids = v.split(',').map((s) => s.trim());
+  const valid = ALL_CONTESTANTS.map((c) => c.id as string);
+  const bad = ids.filter((id) => !valid.includes(id));
+  if (bad.length > 0) throw new Error(`BENCH_CONTESTANTS: "${bad.join(',')}" is not valid (valid: ${valid.join(', ')})`);
+  return ids as ContestantId[];
+}
+
+export function resolveOptions(o: ScenarioOptions): Resolved {
+  const ids = o.contestants ?? contestantsFromEnv();
+  return {
+    rows: o.rows ?? rowsFromEnv(),
+    fixtureDir: o.fixtureDir,
+    workDir: resolve(o.workDir ?? defaultWorkDir()),
+    resultsDir: o.resultsDir === null ? null : resolve(o.resultsDir ?? defaultResultsDir()),
+    contestants: ids ? ALL_CONTESTANTS.filter((c) => ids.includes(c.id)) : [...ALL_CONTESTANTS],
+    print: o.print ?? ((t) => process.stdout.write(t)),
+    log: o.log ?? ((l) => process.stderr.write(`${l}\n`)),
+  };
+}
+
+/** True when the module at `url` is the script node was started with. */
+export function isMain(url: string): boolean {
+  return process.argv[1] !== undefined && url === pathToFileURL(resolve(process.argv[1])).href;
+}
+
+/** Entry point of a runnable scenario file: errors become a message and exit code 1. */
+export function runMain(fn: () => Promise<unknown>): void {
+  fn().catch((err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,63 @@
+/** A scenario's figures as an aligned plain-text table, and as JSON under bench/results/. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ScenarioResult, localDate } from './scenario.js';
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const mb = (b: number | null): string => (b === null ? '-' : (b / (1024 * 1024)).toFixed(1));
+
+function table(head: string[], rows: string[][], alignLeft: number[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (alignLeft.includes(i) ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function formatScenario(r: ScenarioResult): string {
+  const rows = r.contestants.map((c) => [
+    c.label,
+    c.error ? 'FAILED' : c.wall_s.toFixed(2),
+    c.error ? '-' : int(c.rows_per_s),
+    mb(c.peak_rss_bytes),
+    c.person_rows === null ? '-' : int(c.person_rows),
+  ]);
+  const out = [
+    `== ${r.title}: ${r.rows.toLocaleString('en-US')} rows, ${(r.file_bytes / 1e6).toFixed(1)} MB`,
+    table(['contestant', 'wall s', 'rows/s', 'peak RSS MiB', 'Person rows'], rows, [0]),
+    '',
+  ];
+  const ratioLines: [string, number | null | undefined][] = [
+    ['sluice / peer A, wall', r.ratios.sluice_vs_peer_a_wall],
+    ['sluice / peer B, wall', r.ratios.sluice_vs_peer_b_wall],
+    ['sluice / peer A, peak RSS', r.ratios.sluice_vs_peer_a_rss],
+    ['sluice / peer B, peak RSS', r.ratios.sluice_vs_peer_b_rss],
+    ['sluice rate / parse-only rate', r.ratios.sluice_rate_vs_parse_only],
+  ];
+  for (const [label, v] of ratioLines) if (v !== undefined && v !== null) out.push(`${label.padEnd(30)} ${v.toFixed(2)}`);
+  for (const t of r.targets) {
+    const verdict = t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED';
+    out.push(`target: ${t.label.padEnd(40)} ${t.value === null ? '-' : t.value.toFixed(2)}  (limit ${t.limit})  ${verdict}`);
+  }
+  const sl = r.contestants.find((c) => c.id === 'sluice')?.report;
+  if (sl) {
+    out.push(
+      `sluice report: lines ${String(sl.lines)}, created ${String(sl.created)}, updated ${String(sl.updated)}, unchanged ${String(sl.unchanged)}, errors ${String(sl.errors)}, its own rows/s ${String(sl.rows_per_s)}`,
+    );
+  }
+  for (const w of r.warnings) out.push(`WARNING: ${w}`);
+  const m = r.machine;
+  out.push(`machine: ${m.cpus} × ${m.cpu_model}, node ${m.node}, sqlite3 CLI ${m.sqlite_cli}, better-sqlite3 SQLite ${m.sqlite_library}, load average ${m.load_average_1m}`);
+  out.push(`start: ${r.start}`);
+  return out.join('\n') + '\n';
+}
+
+/** bench/results/<YYYY-MM-DD>-<scenario>.json; a later run the same day replaces it. */
+export function writeResult(dir: string, r: ScenarioResult): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${localDate(new Date(r.date))}-${r.scenario}.json`);
+  writeFileSync(path, JSON.stringify(r, null, 2) + '\n');
+  return path;
+}

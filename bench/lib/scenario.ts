@@ -1,0 +1,189 @@
+/**
+ * One scenario: every contestant on its own fresh copy of the same starting database, one
+ * after the other in the same run, then the checks that make the figures comparable (the same
+ * Person rows at the end) and the ratios the performance contract is stated in.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Contestant, ContestantId } from './contestant.js';
+import { copyDb, personState, removeDb } from './db.js';
+import { type Machine, machine } from './machine.js';
+
+export interface ContestantResult {
+  id: ContestantId;
+  label: string;
+  wall_s: number;
+  rows_per_s: number;
+  peak_rss_bytes: number | null;
+  exit_code: number | null;
+  /** data rows the contestant says it processed */
+  rows_reported: number | null;
+  /** Person rows in its database afterwards (null for the parse-only rate) */
+  person_rows: number | null;
+  email_digest: string | null;
+  content_digest: string | null;
+  report: Record<string, unknown> | null;
+  error: string | null;
+  command: string;
+  /** the database it left, when kept for a later scenario */
+  db: string | null;
+}
+
+export interface TargetSpec {
+  label: string;
+  /** ratio name in ScenarioResult.ratios, or an absolute figure computed by the scenario */
+  value: (r: Omit<ScenarioResult, 'targets'>) => number | null;
+  limit: number;
+  unit?: string;
+}
+
+export interface TargetResult {
+  label: string;
+  value: number | null;
+  limit: number;
+  met: boolean | null;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  title: string;
+  date: string;
+  rows: number;
+  file: string;
+  file_bytes: number;
+  machine: Machine;
+  /** how the starting database was made */
+  start: string;
+  contestants: ContestantResult[];
+  ratios: Record<string, number | null>;
+  targets: TargetResult[];
+  warnings: string[];
+}
+
+export interface ScenarioSpec {
+  scenario: string;
+  title: string;
+  file: string;
+  /** data rows in the file */
+  rows: number;
+  /** copied for each contestant that uses a database */
+  startDb: string | null;
+  start: string;
+  workDir: string;
+  contestants: Contestant[];
+  /** what Sluice's report must say */
+  expected?: Partial<Record<'created' | 'updated' | 'unchanged' | 'errors' | 'lines', number>>;
+  /** Person rows every contestant must leave */
+  expectedPersons?: number;
+  targets?: TargetSpec[];
+  /** contestants whose database is kept (the others are removed once checked) */
+  keep?: ContestantId[];
+  log?: (line: string) => void;
+}
+
+function ratio(a: number | undefined | null, b: number | undefined | null): number | null {
+  if (a === undefined || a === null || b === undefined || b === null || b === 0) return null;
+  return Math.round((a / b) * 1000) / 1000;
+}
+
+export function localDate(d = new Date()): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
+  const log = spec.log ?? (() => {});
+  mkdirSync(spec.workDir, { recursive: true });
+  const m = machine();
+  const results: ContestantResult[] = [];
+  const warnings: string[] = [];
+
+  for (const c of spec.contestants) {
+    const db = join(spec.workDir, `${spec.scenario}-${c.id}.db`);
+    if (c.usesDb) {
+      if (spec.startDb === null) throw new Error(`${spec.scenario}: ${c.id} needs a starting database`);
+      copyDb(spec.startDb, db);
+      c.prepare?.(db);
+    }
+    log(`  ${c.label} ...`);
+    const run = await c.run({ db, file: spec.file, workDir: spec.workDir });
+    const state = c.usesDb && run.measured.exitCode !== null ? personState(db) : null;
+    const keep = c.usesDb && (spec.keep ?? []).includes(c.id) && run.error === null;
+    if (c.usesDb && !keep) removeDb(db);
+    const r: ContestantResult = {
+      id: c.id,
+      label: c.label,
+      wall_s: Math.round(run.measured.wallS * 1000) / 1000,
+      rows_per_s: run.measured.wallS > 0 ? Math.round(spec.rows / run.measured.wallS) : 0,
+      peak_rss_bytes: run.measured.peakRssBytes,
+      exit_code: run.measured.exitCode,
+      rows_reported: run.rows,
+      person_rows: state?.count ?? null,
+      email_digest: state?.emailDigest ?? null,
+      content_digest: state?.contentDigest ?? null,
+      report: run.report,
+      error: run.error,
+      command: run.measured.command,
+      db: keep ? db : null,
+    };
+    results.push(r);
+    log(`  ${c.label}: ${r.wall_s.toFixed(2)} s${r.error ? ` — FAILED: ${r.error}` : ''}`);
+    if (r.error) warnings.push(`${c.label} failed: ${r.error} (command: ${r.command})`);
+    else if (r.rows_reported !== null && r.rows_reported !== spec.rows) warnings.push(`${c.label} reports ${r.rows_reported} rows, the file has ${spec.rows}`);
+  }
+
+  warnings.push(...consistency(results, spec));
+
+  const by = (id: ContestantId): ContestantResult | undefined => results.find((r) => r.id === id && r.error === null);
+  const sl = by('sluice');
+  const ratios: Record<string, number | null> = {
+    sluice_vs_peer_a_wall: ratio(sl?.wall_s, by('peer_a')?.wall_s),
+    sluice_vs_peer_b_wall: ratio(sl?.wall_s, by('peer_b')?.wall_s),
+    sluice_vs_peer_a_rss: ratio(sl?.peak_rss_bytes, by('peer_a')?.peak_rss_bytes),
+    sluice_vs_peer_b_rss: ratio(sl?.peak_rss_bytes, by('peer_b')?.peak_rss_bytes),
+    sluice_rate_vs_parse_only: ratio(sl?.rows_per_s, by('parse_only')?.rows_per_s),
+  };
+  const partial = {
+    scenario: spec.scenario,
+    title: spec.title,
+    date: new Date().toISOString(),
+    rows: spec.rows,
+    file: spec.file,
+    file_bytes: statSync(spec.file).size,
+    machine: m,
+    start: spec.start,
+    contestants: results,
+    ratios,
+    warnings,
+  };
+  const targets = (spec.targets ?? []).map((t) => {
+    const value = t.value(partial);
+    return { label: t.label, value, limit: t.limit, met: value === null ? null : value <= t.limit };
+  });
+  return { ...partial, targets };
+}
+
+/** The contestants must end in the same state, or their times do not measure the same work. */
+function consistency(results: ContestantResult[], spec: ScenarioSpec): string[] {
+  const out: string[] = [];
+  const withDb = results.filter((r) => r.person_rows !== null);
+  const list = (f: (r: ContestantResult) => string | number | null): string => withDb.map((r) => `${r.label} ${String(f(r))}`).join(', ');
+  if (new Set(withDb.map((r) => r.person_rows)).size > 1) out.push(`Person rows differ: ${list((r) => r.person_rows)}`);
+  else if (new Set(withDb.map((r) => r.email_digest)).size > 1) out.push(`same Person row count but different emails: ${list((r) => r.email_digest?.slice(0, 12) ?? null)}`);
+  else if (new Set(withDb.map((r) => r.content_digest)).size > 1) out.push(`same emails but different attribute values: ${list((r) => r.content_digest?.slice(0, 12) ?? null)}`);
+  if (spec.expectedPersons !== undefined) {
+    for (const r of withDb) if (r.person_rows !== spec.expectedPersons) out.push(`${r.label} left ${r.person_rows} Person rows, expected ${spec.expectedPersons}`);
+  }
+  const sl = results.find((r) => r.id === 'sluice');
+  if (sl?.report && spec.expected) {
+    for (const [k, v] of Object.entries(spec.expected)) {
+      if (sl.report[k] !== v) out.push(`sluice reports ${k} = ${String(sl.report[k])}, expected ${v}`);
+    }
+  }
+  return out;
+}
+
+export function describeFile(path: string, rows: number): string {
+  const mb = statSync(path).size / 1e6;
+  return `${rows.toLocaleString('en-US')} rows, ${mb.toFixed(1)} MB (${basename(path)})`;
+}
