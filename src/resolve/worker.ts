@@ -4,10 +4,9 @@
  */
 import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { parse, type Options as CsvOptions } from 'csv-parse/sync';
-import { SluiceError, asSluiceError } from '../engine/errors.js';
+import { asSluiceError } from '../engine/errors.js';
+import { type CsvOptions, parseRecords } from '../input/parse.js';
 import { assertUtf8 } from '../input/utf8.js';
-import { LineCounter } from '../input/lines.js';
 import type { Model } from '../model/types.js';
 import { readModel } from '../model/store.js';
 import { compileDateFormat } from '../rows/dates.js';
@@ -34,46 +33,15 @@ function init(): State {
     cfg,
     model: readModel(db, cfg.dbPath),
     lookup: new Lookup(db),
-    parseOptions: {
-      delimiter: cfg.delimiter,
-      quote: cfg.quote ?? false,
-      record_delimiter: ['\r\n', '\n', '\r'],
-      relax_column_count: true,
-      trim: true,
-      skip_empty_lines: true,
-      info: true,
-    },
+    parseOptions: { delimiter: cfg.delimiter.charCodeAt(0), quote: cfg.quote === null ? -1 : cfg.quote.charCodeAt(0) },
     dates: compileDateFormat(cfg.dateFormat),
   };
-}
-
-interface CsvErrorLike {
-  code?: string;
-  lines?: number;
-  message: string;
 }
 
 function parseFrame(s: State, task: ParseTask): { records: string[][]; lines: Int32Array } {
   const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
   assertUtf8(buf, task.firstLine);
-  let parsed: { record: string[]; info: { bytes: number } }[];
-  try {
-    parsed = parse(buf, s.parseOptions) as unknown as typeof parsed;
-  } catch (err) {
-    const e = err as CsvErrorLike;
-    const line = task.firstLine + Math.max(0, (e.lines ?? 1) - 1);
-    const why = e.message.replace(/ at line \d+.*$/s, '').replace(/^[A-Za-z ]+: /, '');
-    throw new SluiceError('E_MALFORMED', `malformed CSV on line ${line}: ${why}`, { line, cause: err });
-  }
-  const counter = new LineCounter(buf, task.firstLine);
-  const lines = new Int32Array(parsed.length);
-  const records: string[][] = new Array(parsed.length);
-  for (let i = 0; i < parsed.length; i++) {
-    const p = parsed[i] as { record: string[]; info: { bytes: number } };
-    lines[i] = counter.next(p.info.bytes);
-    records[i] = p.record;
-  }
-  return { records, lines };
+  return parseRecords(buf, task.firstLine, s.parseOptions);
 }
 
 export default function run(task: ParseTask): WorkerReply {
