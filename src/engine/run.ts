@@ -303,5 +303,9 @@ function lookupIndexes(model: Model, cls: ClassDef, plan: ImportPlan): { cls: st
   if (plan.keys.length > 0) out.push({ cls: cls.name, cols: plan.keys });
   for (const g of plan.refs) if (!(g.subs.length === 1 && g.subs[0] === 'id')) out.push({ cls: g.target, cols: g.subs });
   for (const l of plan.links) if (l.itemAttr !== 'id' && model.classes.has(l.target)) out.push({ cls: l.target, cols: [l.itemAttr] });
+  // Deleting checks every reference into the class.
+  if (plan.action === 'delete') {
+    for (const other of model.classes.values()) for (const a of other.attributes) if (a.type === 'ref' && a.target === cls.name) out.push({ cls: other.name, cols: [a.code] });
+  }
   return out;
 }

@@ -67,16 +67,13 @@ export function classDDL(cls: ClassDef): string[] {
   for (const a of cls.attributes) if (a.type !== 'links') cols.push(`${q(a.code)} ${sqlType(a)}`);
   const out = [`CREATE TABLE ${t} (${cols.join(', ')})`];
   out.push(`CREATE UNIQUE INDEX ${q(`${cls.name}__source`)} ON ${t}(source, source_id) WHERE source IS NOT NULL AND source_id IS NOT NULL`);
-  if (cls.reconciliation.length > 0) {
-    out.push(`CREATE INDEX IF NOT EXISTS ${q(lookupIndexName(cls.name, cls.reconciliation))} ON ${t}(${cls.reconciliation.map(q).join(', ')})`);
-  }
+  // Lookup indexes (keys, references, referrers) are created by the run that needs them:
+  // every index slows every insert, and most feeds use only a few of them.
   for (const a of cls.attributes) {
     if (a.unique) {
       const where = isTextual(a) ? `${q(a.code)} IS NOT NULL AND ${q(a.code)} <> ''` : `${q(a.code)} IS NOT NULL`;
       out.push(`CREATE UNIQUE INDEX ${q(`${cls.name}__u_${a.code}`)} ON ${t}(${q(a.code)}) WHERE ${where}`);
     }
-    // Referrer checks on delete and reference lookups by id need these.
-    if (a.type === 'ref') out.push(`CREATE INDEX IF NOT EXISTS ${q(lookupIndexName(cls.name, [a.code]))} ON ${t}(${q(a.code)})`);
     if (a.type === 'links' && a.linkTable) {
       const lt = q(a.linkTable);
       out.push(`CREATE TABLE ${lt} (from_id INTEGER NOT NULL, to_id INTEGER NOT NULL, PRIMARY KEY (from_id, to_id)) WITHOUT ROWID`);

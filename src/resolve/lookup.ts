@@ -69,7 +69,7 @@ export class Lookup {
       }
       const sql = this.batchSql(table, attrs, size, fetch);
       const seen = new Map<string, Match>();
-      for (const r of this.stmt(sql).iterate(...params) as IterableIterator<Scalar[]>) {
+      for (const r of this.stmt(sql).all(...params) as Scalar[][]) {
         const key = tupleKey(r.slice(1, 1 + attrs.length));
         const prev = seen.get(key);
         if (prev) {

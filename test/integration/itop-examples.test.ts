@@ -55,10 +55,12 @@ describe('iTop documentation examples (SPEC §1)', () => {
       assert.equal(s.Created, '1');
       assert.equal(s.Issues, '0');
       assert.equal(s['Reconciliation Keys'], 'email');
+      assert.equal(s.Warnings, '1', 'an empty reconciliation key carries a warning');
       const rows = detailsOf(first.stdout);
       assert.equal(rows.length, 1);
       assert.equal(rows[0]?.status, 'created');
       assert.equal(rows[0]?.line, '2');
+      assert.match(rows[0]?.message ?? '', /warning: .*empty/);
 
       const people = query<Record<string, unknown>>(sb.db, 'SELECT * FROM Person');
       assert.equal(people.length, 1);
@@ -79,7 +81,7 @@ describe('iTop documentation examples (SPEC §1)', () => {
       assert.equal(s2.Unchanged, '1');
       assert.equal(s2.Created, '0');
       assert.equal(s2.Updated, '0');
-      assert.deepEqual(detailsOf(again.stdout).map((r) => r.status), ['unchanged']);
+      assert.deepEqual(detailsOf(again.stdout).map((r) => r.status), ['unchanged'], 'the empty key matches the object whose key is empty');
       assert.equal(countOf(sb.db, 'Person'), 1);
       assert.equal(countOf(sb.db, '_sluice_history'), historyBefore, 'an unchanged row writes no history');
     } finally {

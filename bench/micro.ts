@@ -1,0 +1,158 @@
+/**
+ * Stage micro-benchmarks (SPEC §8) on an in-memory sample of the benchmark feed: frame,
+ * parse, map+cast and resolve, each alone, on one thread. They show where a row's time goes;
+ * the end-to-end scenarios show what the stages add up to.
+ *
+ *   node dist/bench/micro.js        (BENCH_MICRO_ROWS=N to change the sample, default 20,000)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { parse, type Options as CsvOptions } from 'csv-parse/sync';
+import { Bench } from 'tinybench';
+import { DEFAULT_SEED, PERSON_HEADER, organizationRows, personLine, personRow } from '../fixtures/generate.js';
+import { type Frame, Framer } from '../src/input/frame.js';
+import { ensureLookupIndex } from '../src/model/schema.js';
+import { initStore, resolveModel } from '../src/model/store.js';
+import type { ClassDef, Model } from '../src/model/types.js';
+import { Lookup } from '../src/resolve/lookup.js';
+import { resolveChunk } from '../src/resolve/resolve.js';
+import { compileDateFormat } from '../src/rows/dates.js';
+import { buildPlan } from '../src/rows/header.js';
+import { type MappedRows, mapRows } from '../src/rows/map.js';
+import type { ImportPlan } from '../src/rows/plan.js';
+import { isMain, runMain } from './lib/options.js';
+
+/** As the engine's defaults (src/engine/options.ts) and worker (src/resolve/worker.ts). */
+const FRAME_BYTES = 512 * 1024;
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+const READ_CHUNK = 1 << 20;
+const PARSE_OPTIONS: CsvOptions = {
+  delimiter: ',',
+  quote: '"',
+  record_delimiter: ['\r\n', '\n', '\r'],
+  relax_column_count: true,
+  trim: true,
+  skip_empty_lines: true,
+  info: true,
+};
+
+interface Parsed {
+  records: string[][];
+  lines: Int32Array;
+  bytes: number;
+}
+
+function sampleBytes(rows: number): Buffer {
+  const parts = [PERSON_HEADER];
+  for (let k = 0; k < rows; k++) parts.push(personLine(personRow(DEFAULT_SEED, k)));
+  return Buffer.from(parts.join('\n') + '\n', 'utf8');
+}
+
+/** Frames as the engine reads them: the file arrives in 1 MiB chunks. */
+function frameAll(bytes: Buffer): Frame[] {
+  const framer = new Framer({ quote: 0x22, targetBytes: FRAME_BYTES, maxRecordBytes: MAX_RECORD_BYTES });
+  const out: Frame[] = [];
+  for (let at = 0; at < bytes.length; at += READ_CHUNK) out.push(...framer.push(bytes.subarray(at, at + READ_CHUNK)));
+  out.push(...framer.end());
+  return out;
+}
+
+function parseFrame(f: Frame): Parsed {
+  const parsed = parse(f.bytes, PARSE_OPTIONS) as unknown as { record: string[] }[];
+  const lines = new Int32Array(parsed.length);
+  for (let i = 0; i < parsed.length; i++) lines[i] = f.firstLine + i;
+  return { records: parsed.map((p) => p.record), lines, bytes: f.bytes.length };
+}
+
+/** A database with the organizations, and the sample's people when `withPeople`. */
+function stageDb(path: string, model: Model, rows: number, withPeople: boolean): Database.Database {
+  initStore(path, model);
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  const person = model.classes.get('Person') as ClassDef;
+  db.exec(ensureLookupIndex(person, ['email']));
+  const addOrg = db.prepare(`INSERT INTO "Organization"(name, code, status) VALUES (?, ?, 'active')`);
+  const orgId = new Map<string, number>();
+  const addPerson = db.prepare(
+    `INSERT INTO "Person"(first_name, name, email, phone, mobile_phone, function, employee_number, status, notify, org_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  db.transaction(() => {
+    for (const [name, code] of organizationRows()) orgId.set(name as string, Number(addOrg.run(name, code).lastInsertRowid));
+    if (!withPeople) return;
+    for (let k = 0; k < rows; k++) {
+      const p = personRow(DEFAULT_SEED, k);
+      addPerson.run(p.first_name, p.name, p.email, p.phone, p.mobile_phone, p.function, p.employee_number, p.status, p.notify, orgId.get(p.org) ?? null);
+    }
+  })();
+  db.close();
+  // Read-only with the worker's settings: resolve runs against the committed state.
+  const ro = new Database(path, { readonly: true, fileMustExist: true });
+  ro.pragma('cache_size = -65536');
+  ro.pragma('mmap_size = 268435456');
+  return ro;
+}
+
+export async function micro(opts: { rows?: number; time?: number; iterations?: number } = {}): Promise<Bench> {
+  const rows = opts.rows ?? Number(process.env.BENCH_MICRO_ROWS ?? 20_000);
+  const bytes = sampleBytes(rows);
+  const frames = frameAll(bytes);
+  const header = frames[0] as Frame;
+  const dataFrames = frames.slice(1);
+  const parsed = dataFrames.map(parseFrame);
+
+  const model = resolveModel('cmdb');
+  const person = model.classes.get('Person') as ClassDef;
+  const headerCells = (parse(header.bytes, { ...PARSE_OPTIONS, info: false }) as string[][])[0] as string[];
+  const plan: ImportPlan = buildPlan(model, person, headerCells, { keys: ['email'], action: 'upsert', ignoreEmpty: false });
+  const mapOpts = { dates: compileDateFormat(undefined), keepCells: false };
+  const mapAll = (): MappedRows[] => parsed.map((p) => mapRows(model, plan, p.records, p.lines, mapOpts));
+
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-micro-'));
+  const emptyDb = stageDb(join(dir, 'empty.db'), model, rows, false);
+  const fullDb = stageDb(join(dir, 'full.db'), model, rows, true);
+  const emptyLookup = new Lookup(emptyDb);
+  const fullLookup = new Lookup(fullDb);
+
+  // resolveChunk fills in the mapped rows it is given, so each iteration gets fresh ones.
+  let mapped: MappedRows[] = [];
+  const freshMapped = (): void => {
+    mapped = mapAll();
+  };
+  const resolveAll = (lookup: Lookup) => (): void => {
+    mapped.forEach((m, i) => resolveChunk(model, plan, lookup, m, i, parsed[i]?.bytes ?? 0));
+  };
+
+  const bench = new Bench({
+    name: `stages, ${rows.toLocaleString('en-US')} rows (${(bytes.length / 1e6).toFixed(1)} MB)`,
+    time: opts.time ?? 1000,
+    // The slow stages take a good fraction of a second per sample; a few samples suffice.
+    iterations: opts.iterations ?? 8,
+  });
+  bench
+    .add('frame', () => frameAll(bytes))
+    .add('parse (csv-parse sync, per frame)', () => dataFrames.map(parseFrame))
+    .add('map+cast', () => mapAll())
+    .add('resolve, empty Person table', resolveAll(emptyLookup), { beforeEach: freshMapped })
+    .add('resolve, every email matches', resolveAll(fullLookup), { beforeEach: freshMapped });
+  try {
+    await bench.run();
+  } finally {
+    emptyDb.close();
+    fullDb.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  process.stdout.write(`${bench.name}: ${dataFrames.length} frames of up to ${FRAME_BYTES / 1024} KiB\n`);
+  console.table(bench.table());
+  const rates = bench.tasks.map((t) => {
+    const r = t.result;
+    const mean = r.state === 'completed' ? r.latency.mean : NaN;
+    return { stage: t.name, 'rows/s (one thread)': Number.isFinite(mean) ? Math.round((rows * 1000) / mean).toLocaleString('en-US') : '-' };
+  });
+  console.table(rates);
+  return bench;
+}
+
+if (isMain(import.meta.url)) runMain(() => micro());

@@ -1,0 +1,56 @@
+/**
+ * `make bench`: every scenario in one invocation, each contestant measured in the same run.
+ *
+ *   node dist/bench/run.js
+ *
+ * Environment: BENCH_ROWS (default 1,000,000), BENCH_MEMORY=1 (the 10M-row memory scenario,
+ * also on with BENCH_ROWS=10000000), BENCH_CONTESTANTS=sluice,peer_a,peer_b,parse_only,
+ * BENCH_SLUICE_ARGS (extra arguments for every measured sluice import).
+ */
+import { removeDb } from './lib/db.js';
+import { isMain, resolveOptions, runMain, type ScenarioOptions } from './lib/options.js';
+import type { ContestantResult, ScenarioResult } from './lib/scenario.js';
+import { initialLoad } from './scenarios/initial-load.js';
+import { memory, memoryRequested } from './scenarios/memory.js';
+import { nightly } from './scenarios/nightly.js';
+
+export interface BenchOutcome {
+  results: ScenarioResult[];
+}
+
+export async function runAll(opts: ScenarioOptions = {}): Promise<BenchOutcome> {
+  const o = resolveOptions(opts);
+  const results: ScenarioResult[] = [];
+  const init = await initialLoad({ ...opts, rows: o.rows, keepSluiceDb: true });
+  results.push(init.result);
+  try {
+    // The nightly reload starts from the database Sluice's initial load left, as in production.
+    const night = await nightly({ ...opts, rows: o.rows, baseline: init.sluiceDb });
+    results.push(night.result);
+  } finally {
+    if (init.sluiceDb) removeDb(init.sluiceDb);
+  }
+  if (memoryRequested(o.rows)) {
+    const known = new Map<number, ContestantResult>();
+    const sl = init.result.contestants.find((c) => c.id === 'sluice');
+    if (sl && sl.error === null) known.set(o.rows, sl);
+    const mem = await memory({ ...opts, rows: Math.max(o.rows, 10_000_000), known });
+    results.push(mem.result);
+  }
+  o.print(summary(results));
+  return { results };
+}
+
+function summary(results: ScenarioResult[]): string {
+  const lines = ['== targets'];
+  for (const r of results) {
+    for (const t of r.targets) {
+      const verdict = t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED';
+      lines.push(`${r.scenario.padEnd(13)} ${t.label.padEnd(40)} ${t.value === null ? '-' : t.value.toFixed(2)}  ${verdict}`);
+    }
+    for (const w of r.warnings) lines.push(`${r.scenario.padEnd(13)} WARNING: ${w}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+if (isMain(import.meta.url)) runMain(() => runAll());

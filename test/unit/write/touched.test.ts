@@ -1,0 +1,155 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Scalar } from '../../../src/model/types.js';
+import { tupleKey } from '../../../src/resolve/tuple.js';
+import { TouchedIds, TouchedKeys } from '../../../src/write/touched.js';
+
+/** Deterministic pseudo-random numbers (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A key shaped like the ones the writer records: tupleKey of one to three typed values. */
+function randomKey(r: () => number, tag: string): string {
+  const n = 1 + Math.floor(r() * 3);
+  const values: Scalar[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = r();
+    if (x < 0.5) values.push(`${tag}${Math.floor(r() * 1e12).toString(36)}@example.com`);
+    else if (x < 0.9) values.push(Math.floor(r() * 1e9));
+    else values.push(x < 0.95 ? null : '');
+  }
+  return tupleKey(values);
+}
+
+const SPACES = [1, 2, 16, 17, 18];
+
+describe('TouchedKeys', () => {
+  it('has no false negatives over 100k random keys in several spaces', () => {
+    const f = new TouchedKeys();
+    const r = rng(1);
+    const added: [number, string][] = [];
+    for (let i = 0; i < 100_000; i++) {
+      const space = SPACES[i % SPACES.length] as number;
+      const key = randomKey(r, 'p');
+      f.add(space, key);
+      added.push([space, key]);
+    }
+    let missing = 0;
+    for (const [space, key] of added) if (!f.has(space, key)) missing++;
+    assert.equal(missing, 0);
+  });
+
+  it('has no false negatives for short, empty and non-ASCII keys', () => {
+    const f = new TouchedKeys();
+    const keys = ['', '\u0000', 's', 'n0', 'n-1', 's\u001fs', 'sÉmile', 's😀', 's' + 'x'.repeat(10_000), tupleKey(['a', null, 3])];
+    for (const k of keys) f.add(1, k);
+    for (const k of keys) assert.ok(f.has(1, k), JSON.stringify(k.slice(0, 20)));
+  });
+
+  it('keeps false positives under 1% for 1M absent keys after 1M inserts', () => {
+    const f = new TouchedKeys();
+    const r = rng(2);
+    for (let i = 0; i < 1_000_000; i++) f.add(SPACES[i % SPACES.length] as number, randomKey(r, 'in'));
+    let falsePositives = 0;
+    const absent = 1_000_000;
+    for (let i = 0; i < absent; i++) {
+      // a different tag keeps these keys out of the inserted set
+      if (f.has(SPACES[i % SPACES.length] as number, randomKey(r, 'out'))) falsePositives++;
+    }
+    assert.ok(falsePositives / absent < 0.01, `false-positive rate ${((100 * falsePositives) / absent).toFixed(3)}%`);
+  });
+
+  it('keeps false positives low for sequential keys (ids, counters, near-identical emails)', () => {
+    const f = new TouchedKeys();
+    for (let i = 0; i < 200_000; i++) {
+      f.add(1, tupleKey([i]));
+      f.add(1, tupleKey([`user${i}@corp.example`]));
+    }
+    let fp = 0;
+    for (let i = 200_000; i < 400_000; i++) {
+      if (f.has(1, tupleKey([i]))) fp++;
+      if (f.has(1, tupleKey([`user${i}@corp.example`]))) fp++;
+    }
+    assert.ok(fp / 400_000 < 0.01, `false-positive rate ${((100 * fp) / 400_000).toFixed(3)}%`);
+  });
+
+  it('keeps spaces independent (mostly)', () => {
+    const f = new TouchedKeys();
+    const r = rng(3);
+    const keys: string[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      const k = randomKey(r, 's');
+      keys.push(k);
+      f.add(1, k);
+    }
+    for (const other of [2, 16, 17, 1 ^ 0x80]) {
+      let leaks = 0;
+      for (const k of keys) if (f.has(other, k)) leaks++;
+      assert.ok(leaks / keys.length < 0.01, `space ${other}: ${leaks} of ${keys.length} keys of space 1 found`);
+    }
+    assert.ok(keys.every((k) => f.has(1, k)));
+  });
+
+  it('starts empty', () => {
+    const f = new TouchedKeys();
+    const r = rng(4);
+    let hits = 0;
+    for (let i = 0; i < 10_000; i++) if (f.has(1, randomKey(r, 'e'))) hits++;
+    assert.equal(hits, 0);
+  });
+
+  it('stays free of false negatives when a small filter saturates', () => {
+    const f = new TouchedKeys(10);
+    const r = rng(5);
+    const keys = Array.from({ length: 20_000 }, () => randomKey(r, 'x'));
+    for (const k of keys) f.add(7, k);
+    assert.ok(keys.every((k) => f.has(7, k)));
+  });
+});
+
+describe('TouchedIds', () => {
+  it('answers for ids around word boundaries', () => {
+    const s = new TouchedIds();
+    const ids = [0, 1, 30, 31, 32, 33, 63, 64, 95, 96, 1023, 1024];
+    for (const id of ids) s.add(id);
+    for (let id = 0; id < 2000; id++) assert.equal(s.has(id), ids.includes(id), `id ${id}`);
+  });
+
+  it('grows past its initial size and keeps what it had', () => {
+    const s = new TouchedIds();
+    const ids = [5, 32_767, 32_768, 32_769, 65_535, 65_536, 1_000_003, 50_000_000];
+    for (const id of ids) s.add(id);
+    for (const id of ids) assert.ok(s.has(id), `id ${id}`);
+    for (const id of [4, 6, 32_766, 32_770, 65_534, 65_537, 1_000_002, 1_000_004, 49_999_999, 50_000_001, 50_000_032, 2_000_000_000]) {
+      assert.equal(s.has(id), false, `id ${id}`);
+    }
+  });
+
+  it('has no false negatives for many random ids', () => {
+    const s = new TouchedIds();
+    const r = rng(6);
+    const ids = new Set<number>();
+    for (let i = 0; i < 100_000; i++) ids.add(1 + Math.floor(r() * 5_000_000));
+    for (const id of ids) s.add(id);
+    for (const id of ids) assert.ok(s.has(id), `id ${id}`);
+    let extra = 0;
+    for (let id = 1; id <= 5_000_000; id += 97) if (s.has(id) && !ids.has(id)) extra++;
+    assert.equal(extra, 0);
+  });
+
+  it('never loses an id at or above 2^32', () => {
+    const s = new TouchedIds();
+    for (const id of [2 ** 32, 2 ** 32 + 31, 2 ** 40 + 5, 2 ** 52 + 64]) {
+      s.add(id);
+      assert.ok(s.has(id), `id ${id}`);
+    }
+  });
+});
