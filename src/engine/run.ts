@@ -18,7 +18,8 @@ import { assertUtf8 } from '../input/utf8.js';
 import { findClass } from '../model/load.js';
 import { openStore, currentUser } from '../model/store.js';
 import type { ClassDef, Model } from '../model/types.js';
-import type { ParseTask, ResolvedChunk, WorkerConfig, WorkerReply } from '../resolve/protocol.js';
+import { encodeError, errorOf } from '../resolve/codec.js';
+import type { ParseTask, WorkerConfig } from '../resolve/protocol.js';
 import { RowSpool } from '../report/spool.js';
 import { type Counts, emptyCounts, type Outcome, type RowOutcome, type RunSummary } from '../report/types.js';
 import { compileDateFormat } from '../rows/dates.js';
@@ -147,18 +148,20 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   };
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const record = (chunk: ResolvedChunk, applied: AppliedChunk): void => {
+  const record = (applied: AppliedChunk): void => {
+    const rows = applied.rows;
+    if (!rows) return;
     for (let i = 0; i < applied.count; i++) {
       const status = applied.status[i] as Status;
       if (!filter?.(status)) continue;
       const row: RowOutcome = {
-        line: chunk.line[i] as number,
+        line: rows.line[i] as number,
         status: STATUS_NAMES[status],
         id: status === Status.Error || applied.id[i] === 0 ? null : (applied.id[i] as number),
         changed: applied.changed[i]?.split(','),
         message: applied.message[i] ?? undefined,
-        warnings: chunk.warn[i]?.split('\n'),
-        cells: chunk.cells?.[i],
+        warnings: rows.warn[i]?.split('\n'),
+        cells: rows.cells?.[i],
       };
       spool?.append(row);
     }
@@ -179,6 +182,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       plan,
       run: { user: o.user ?? currentUser(), comment: o.comment, file: o.input ? o.file : o.file === '-' ? '(stdin)' : o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize },
       indexes: lookupIndexes(model, cls, plan),
+      wantRows: filter !== null,
     });
     change = await writer.start();
     const cfg: WorkerConfig = { dbPath: o.db, plan, delimiter: separator, quote: o.qualifier, dateFormat: o.dateFormat, keepCells: filter !== null && (o.output === 'details' || o.log !== undefined) };
@@ -187,17 +191,18 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
 
     // In flight: dispatched to the pool, not yet acknowledged by the writer.
     const window = o.workers * 2 + 2;
-    const inflight: Promise<WorkerReply>[] = [];
+    const inflight: Promise<Uint8Array>[] = [];
     let seq = 0;
     let stopped = false;
     const w = writer;
     const drainOne = async (): Promise<void> => {
-      const reply = await (inflight.shift() as Promise<WorkerReply>);
-      if (!reply.ok) throw SluiceError.fromJSON(reply.error);
-      const applied = await w.apply(reply.chunk, lines);
+      const bytes = await (inflight.shift() as Promise<Uint8Array>);
+      const failed = errorOf(bytes);
+      if (failed) throw SluiceError.fromJSON(failed);
+      const applied = await w.apply(bytes, lines);
       lines += applied.count;
       lastCommittedLine = applied.lastCommittedLine;
-      record(reply.chunk, applied);
+      record(applied);
       if (applied.stop) {
         stopped = true;
         stopMessage = applied.stop.message;
@@ -211,9 +216,8 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       if (next.done) break;
       const f = next.value;
       const task: ParseTask = { seq: seq++, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), firstLine: f.firstLine };
-      const reply = p.run(task, { transferList: [f.bytes.buffer as ArrayBuffer] }) as Promise<WorkerReply>;
-      reply.catch(() => {});
-      inflight.push(reply.catch((e: Error) => ({ ok: false as const, error: new SluiceError('E_WORKER', `a worker thread failed: ${e.message}`).toJSON() })));
+      const reply = p.run(task, { transferList: [f.bytes.buffer as ArrayBuffer] }) as Promise<Uint8Array>;
+      inflight.push(reply.catch((e: Error) => encodeError(new SluiceError('E_WORKER', `a worker thread failed: ${e.message}`).toJSON())));
       while (inflight.length >= window && !stopped) await drainOne();
     }
     while (inflight.length > 0 && !stopped && !abort.signal.aborted) await drainOne();

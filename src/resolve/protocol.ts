@@ -1,4 +1,3 @@
-import type { SerializedError } from '../engine/errors.js';
 import type { Scalar } from '../model/types.js';
 import type { ImportPlan } from '../rows/plan.js';
 
@@ -46,11 +45,13 @@ export interface ResolvedChunk {
   /** per row × link spec: target ids, or undefined to leave the set as it is */
   links: (number[] | undefined)[];
   matchBy: Uint8Array;
-  /** the looked-up tuple: key attrs, [id] or [source, source_id] */
-  matchTuple: (Scalar[] | null)[];
+  /** the id column's value, 0 when empty */
+  rowId: Float64Array;
+  /** 1: the single match already holds every value the row sets (unchanged, unless the run touched it); 2: it differs */
+  diff: Uint8Array;
   matchCount: Int32Array;
   matchId: Float64Array;
-  /** plan.fetch columns of the single matched object */
+  /** plan.fetch columns of the single matched object (null when diff is 1: not needed) */
   current: (Scalar[] | null)[];
   /** per row × link spec: current member ids of the single matched object */
   currentLinks: (number[] | null)[];
@@ -62,5 +63,3 @@ export interface ResolvedChunk {
   sourceId: (string | null)[];
   cells: string[][] | null;
 }
-
-export type WorkerReply = { ok: true; chunk: ResolvedChunk } | { ok: false; error: SerializedError };

@@ -101,6 +101,7 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
 
   const matchBy = new Uint8Array(n);
   const matchTuple: (Scalar[] | null)[] = new Array(n).fill(null);
+  const rowId = new Float64Array(n);
   const byId: Scalar[][] = [];
   const bySource: Scalar[][] = [];
   const byKeys: Scalar[][] = [];
@@ -109,6 +110,7 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     let t: Scalar[];
     if (m.id[i] !== null) {
       matchBy[i] = MatchBy.Id;
+      rowId[i] = m.id[i] as number;
       byId.push((t = [m.id[i] as number]));
     } else if (m.source[i] !== null && m.sourceId[i] !== null) {
       matchBy[i] = MatchBy.Source;
@@ -148,6 +150,23 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     for (let i = 0; i < n; i++) if (matchCount[i] === 1) currentLinks[i * nLinks + li] = members.get(matchId[i] as number) ?? [];
   });
 
+  const diff = new Uint8Array(n);
+  if (plan.action === 'upsert' || plan.action === 'update') {
+    const fetchIndex = plan.slots.map((code) => plan.fetch.indexOf(code));
+    const password = plan.slots.map((code) => cls.byCode.get(code)?.type === 'password');
+    const srcIdx = plan.fetch.indexOf('source');
+    for (let i = 0; i < n; i++) {
+      const cur = current[i];
+      if (matchCount[i] !== 1 || !cur) continue;
+      diff[i] = sameAsCurrent(m, i, nSlots, nLinks, cur, fetchIndex, password, srcIdx, currentLinks, links) ? 1 : 2;
+      if (diff[i] === 1) {
+        // The writer needs the old values only to write a change; unchanged rows travel light.
+        current[i] = null;
+        for (let li = 0; li < nLinks; li++) currentLinks[i * nLinks + li] = null;
+      }
+    }
+  }
+
   for (let i = 0; i < n; i++) {
     const w = m.warn[i];
     if (w) warn[i] = w.join('\n');
@@ -162,7 +181,8 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     values: m.values,
     links,
     matchBy,
-    matchTuple,
+    rowId,
+    diff,
     matchCount,
     matchId,
     current,
@@ -173,4 +193,34 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     sourceId: m.sourceId,
     cells: m.cells,
   };
+}
+
+function sameAsCurrent(
+  m: MappedRows,
+  i: number,
+  nSlots: number,
+  nLinks: number,
+  cur: Scalar[],
+  fetchIndex: number[],
+  password: boolean[],
+  srcIdx: number,
+  currentLinks: (number[] | null)[],
+  links: (number[] | undefined)[],
+): boolean {
+  const base = i * nSlots;
+  for (let s = 0; s < nSlots; s++) {
+    const v = m.values[base + s];
+    if (v === undefined) continue;
+    // Password hashes are salted: only the writer can tell whether a password changed.
+    if (password[s] || v !== cur[fetchIndex[s] as number]) return false;
+  }
+  if (m.source[i] !== null && m.source[i] !== cur[srcIdx]) return false;
+  if (m.sourceId[i] !== null && m.sourceId[i] !== cur[srcIdx + 1]) return false;
+  for (let li = 0; li < nLinks; li++) {
+    const next = links[i * nLinks + li];
+    if (next === undefined) continue;
+    const prev = currentLinks[i * nLinks + li] ?? [];
+    if (prev.length !== next.length || prev.some((id, k) => id !== next[k])) return false;
+  }
+  return true;
 }

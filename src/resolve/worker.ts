@@ -4,6 +4,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { move } from 'piscina';
 import { asSluiceError } from '../engine/errors.js';
 import { type CsvOptions, parseRecords } from '../input/parse.js';
 import { assertUtf8 } from '../input/utf8.js';
@@ -12,7 +13,8 @@ import { readModel } from '../model/store.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { mapRows, type MappedRows } from '../rows/map.js';
 import { Lookup } from './lookup.js';
-import type { ParseTask, ResolvedChunk, WorkerConfig, WorkerReply } from './protocol.js';
+import { encodeChunk, encodeError } from './codec.js';
+import type { ParseTask, ResolvedChunk, WorkerConfig } from './protocol.js';
 import { resolveChunk } from './resolve.js';
 
 interface State {
@@ -44,15 +46,16 @@ function parseFrame(s: State, task: ParseTask): { records: string[][]; lines: In
   return parseRecords(buf, task.firstLine, s.parseOptions);
 }
 
-export default function run(task: ParseTask): WorkerReply {
+/** Returns the encoded chunk (or error), transferred back to the main thread. */
+export default function run(task: ParseTask): Uint8Array {
   try {
     state ??= init();
     const s = state;
     const { records, lines } = parseFrame(s, task);
     const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, keepCells: s.cfg.keepCells });
     const chunk: ResolvedChunk = resolveChunk(s.model, s.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength);
-    return { ok: true, chunk };
+    return move(encodeChunk(chunk)) as Uint8Array;
   } catch (err) {
-    return { ok: false, error: asSluiceError(err).toJSON() };
+    return move(encodeError(asSluiceError(err).toJSON())) as Uint8Array;
   }
 }

@@ -55,6 +55,8 @@ export interface AppliedChunk {
   /** set when the run stopped at this chunk (first error in all-or-nothing mode) */
   stop: { line: number; message: string } | null;
   lastCommittedLine: number | null;
+  /** when the report keeps rows: each row's line, warnings and input cells */
+  rows: { line: Int32Array; warn: (string | null)[]; cells: string[][] | null } | null;
 }
 
 /** Lookup "spaces" in the touched-keys filter. */
@@ -178,7 +180,7 @@ export class Applier {
   }
 
   /** Apply one chunk of resolved rows, in order. */
-  apply(chunk: ResolvedChunk, linesSoFar: number): AppliedChunk {
+  apply(chunk: ResolvedChunk, linesSoFar: number, wantRows: boolean): AppliedChunk {
     const n = chunk.count;
     const out: AppliedChunk = {
       seq: chunk.seq,
@@ -189,6 +191,7 @@ export class Applier {
       changed: new Array(n).fill(null),
       stop: null,
       lastCommittedLine: this.lastCommittedLine,
+      rows: wantRows ? { line: chunk.line, warn: chunk.warn, cells: chunk.cells } : null,
     };
     for (let i = 0; i < n; i++) {
       const r = this.applyRow(chunk, i);
@@ -284,19 +287,20 @@ export class Applier {
     let id: number | null = count > 0 ? (c.matchId[i] as number) : null;
     let current = c.current[i] ?? null;
     let currentLinks: (number[] | null)[] = plan.links.map((_, li) => c.currentLinks[i * plan.links.length + li] ?? null);
+    let sameAsSnapshot = c.diff[i] === 1;
     if (by !== MatchBy.None) {
-      let t = c.matchTuple[i] as Scalar[];
-      if (by === MatchBy.Keys && reResolved) t = keyTuple(plan, this.cls, values, base);
+      const t = by === MatchBy.Id ? [c.rowId[i] as number] : by === MatchBy.Source ? [c.source[i] ?? null, c.sourceId[i] ?? null] : keyTuple(plan, this.cls, values, base);
       const key = tupleKey(t);
       const recheck =
         by === MatchBy.Id ? this.touchedIds.has(t[0] as number) : this.touchedKeys.has(by === MatchBy.Source ? SPACE_SOURCE : SPACE_KEYS, key) || (by === MatchBy.Keys && reResolved);
-      if (recheck || (count === 1 && this.touchedIds.has(id as number))) {
+      if (recheck || (count === 1 && this.touchedIds.has(id as number)) || (count === 1 && current === null && !sameAsSnapshot)) {
         this.flushWrites();
         const attrs = by === MatchBy.Id ? ['id'] : by === MatchBy.Source ? ['source', 'source_id'] : plan.keys;
         const r = this.lookup.resolve(this.cls.name, attrs, [t], plan.fetch).get(key) as Match;
         count = r.count;
         id = r.id;
         current = r.row;
+        sameAsSnapshot = false;
         currentLinks = plan.links.map((l) => (r.count === 1 ? (this.lookup.linkMembers(l.linkTable, [r.id as number]).get(r.id as number) ?? []) : null));
       }
     }
@@ -304,13 +308,14 @@ export class Applier {
     if (count > 1) return err(`ambiguous reconciliation: ${count} objects match ${plan.keyLabels.length && by === MatchBy.Keys ? `on ${plan.keyLabels.join(', ')}` : ''}`.trimEnd());
     const action = plan.action;
     if (count === 0) {
-      if (by === MatchBy.Id) return err(`no ${this.cls.name} with id ${String((c.matchTuple[i] as Scalar[])[0])}`);
+      if (by === MatchBy.Id) return err(`no ${this.cls.name} with id ${c.rowId[i]}`);
       if (action === 'update' || action === 'delete') return { status: Status.Skipped, id: null, message: `no matching ${this.cls.name} to ${action}`, changed: null };
       return this.create(c, i, base);
     }
     const objectId = id as number;
     if (action === 'insert') return { status: Status.Skipped, id: objectId, message: `${this.cls.name} ${objectId} already exists (--action insert)`, changed: null };
     if (action === 'delete') return this.remove(objectId, current as Scalar[]);
+    if (sameAsSnapshot) return { status: Status.Unchanged, id: objectId, message: null, changed: null };
     return this.update(c, i, base, objectId, current as Scalar[], currentLinks);
   }
 

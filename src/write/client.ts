@@ -1,6 +1,5 @@
 import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../engine/errors.js';
-import type { ResolvedChunk } from '../resolve/protocol.js';
 import type { AppliedChunk } from './apply.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
@@ -50,16 +49,17 @@ export class WriterClient {
     return this.ready;
   }
 
-  private request(m: ToWriter): Promise<FromWriter> {
+  private request(m: ToWriter, transfer: ArrayBuffer[] = []): Promise<FromWriter> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending.push({ resolve, reject });
-      this.worker.postMessage(m);
+      this.worker.postMessage(m, transfer);
     });
   }
 
-  async apply(chunk: ResolvedChunk, linesSoFar: number): Promise<AppliedChunk> {
-    const m = await this.request({ type: 'chunk', chunk, linesSoFar });
+  /** Apply an encoded chunk; its buffer is transferred to the writer. */
+  async apply(bytes: Uint8Array, linesSoFar: number): Promise<AppliedChunk> {
+    const m = await this.request({ type: 'chunk', bytes, linesSoFar }, [bytes.buffer as ArrayBuffer]);
     return (m as Extract<FromWriter, { type: 'applied' }>).result;
   }
 

@@ -1,5 +1,4 @@
 import type { SerializedError } from '../engine/errors.js';
-import type { ResolvedChunk } from '../resolve/protocol.js';
 import type { Counts } from '../report/types.js';
 import type { ImportPlan } from '../rows/plan.js';
 import type { AppliedChunk, RunInfo } from './apply.js';
@@ -10,10 +9,13 @@ export interface WriterConfig {
   run: RunInfo;
   /** lookup tuples (class, columns) that need an index before the run */
   indexes: { cls: string; cols: string[] }[];
+  /** send back each row's line, warnings and cells (the report keeps rows) */
+  wantRows: boolean;
 }
 
 export type ToWriter =
-  | { type: 'chunk'; chunk: ResolvedChunk; linesSoFar: number }
+  /** `bytes`: a chunk encoded by resolve/codec.ts, transferred */
+  | { type: 'chunk'; bytes: Uint8Array; linesSoFar: number }
   | { type: 'finish'; ok: boolean; outcome: string; lines: number };
 
 export type FromWriter =

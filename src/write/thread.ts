@@ -5,6 +5,7 @@ import { asSluiceError } from '../engine/errors.js';
 import { ensureLookupIndex } from '../model/schema.js';
 import { configure, readModel } from '../model/store.js';
 import type { ClassDef } from '../model/types.js';
+import { decodeChunk } from '../resolve/codec.js';
 import { Applier, dbError } from './apply.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
@@ -36,7 +37,7 @@ port.on('message', (m: ToWriter) => {
   if (!a) return;
   try {
     if (m.type === 'chunk') {
-      send({ type: 'applied', result: a.apply(m.chunk, m.linesSoFar) });
+      send({ type: 'applied', result: a.apply(decodeChunk(m.bytes), m.linesSoFar, cfg.wantRows) });
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
       db?.close();
