@@ -36,6 +36,9 @@ function malformed(line: number, message: string): never {
 /** Parse whole records from `bytes` (a frame: it starts and ends on record boundaries). */
 export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions): ParsedRecords {
   const { delimiter, quote } = opts;
+  // Spaces and tabs around cells are trimmed, except the one that separates cells.
+  const sp = delimiter === SP ? -2 : SP;
+  const tab = delimiter === TAB ? -2 : TAB;
   // Decoding the frame once and slicing the string is several times cheaper than decoding each field.
   const text = bytes.toString('utf8');
   const n = text.length;
@@ -51,7 +54,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
     if (atRecordStart) {
       // Blank or whitespace-only lines between records are not records.
       let j = i;
-      while (j < n && (text.charCodeAt(j) === SP || text.charCodeAt(j) === TAB)) j++;
+      while (j < n && (text.charCodeAt(j) === sp || text.charCodeAt(j) === tab)) j++;
       const c = text.charCodeAt(j);
       if (j < n && (c === LF || c === CR)) {
         i = j + (c === CR && text.charCodeAt(j + 1) === LF ? 2 : 1);
@@ -65,7 +68,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
     }
     // One field, starting at i.
     let s = i;
-    while (s < n && (text.charCodeAt(s) === SP || text.charCodeAt(s) === TAB)) s++;
+    while (s < n && (text.charCodeAt(s) === sp || text.charCodeAt(s) === tab)) s++;
     if (s < n && text.charCodeAt(s) === quote) {
       const startLine = line;
       let j = s + 1;
@@ -89,7 +92,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
       if (hasDoubled) value = value.replaceAll(String.fromCharCode(quote) + String.fromCharCode(quote), String.fromCharCode(quote));
       fields.push(value);
       j++;
-      while (j < n && (text.charCodeAt(j) === SP || text.charCodeAt(j) === TAB)) j++;
+      while (j < n && (text.charCodeAt(j) === sp || text.charCodeAt(j) === tab)) j++;
       if (j >= n) {
         i = j;
         break;
@@ -120,7 +123,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
       j++;
     }
     let e = j;
-    while (e > s && (text.charCodeAt(e - 1) === SP || text.charCodeAt(e - 1) === TAB)) e--;
+    while (e > s && (text.charCodeAt(e - 1) === sp || text.charCodeAt(e - 1) === tab)) e--;
     fields.push(e > s ? text.slice(s, e) : '');
     if (j >= n) {
       i = j;

@@ -105,7 +105,7 @@ export function openStore(path: string, opts: { create: boolean; readonly?: bool
   }
   const db = wrapOpen(path, () => new Database(path, { readonly: opts.readonly === true, fileMustExist: true, timeout: 10_000 }));
   try {
-    if (!opts.readonly) configure(db, 'writer');
+    if (!opts.readonly) wrapOpen(path, () => (configure(db, 'writer'), db));
     return { db, model: readModel(db, path) };
   } catch (err) {
     db.close();

@@ -44,6 +44,7 @@ export function formatSummary(s: RunSummary): string {
     `#Skipped: ${c.skipped}`,
     `#Elapsed: ${s.elapsedS.toFixed(3)}s`,
     `#Rows/s: ${Math.round(s.rowsPerS)}`,
+    `#Peak memory: ${Math.round(s.peakRssBytes / 1048576)} MB`,
   ];
   if (s.change !== null) lines.push(`#Change: ${s.change}`);
   lines.push(`#Result: ${s.outcome}`);

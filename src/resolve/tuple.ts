@@ -16,7 +16,8 @@ export function tupleKey(values: readonly Scalar[]): string {
 
 function valueKey(v: Scalar): string {
   if (v === null) return '\u0000';
-  if (typeof v === 'string') return `s${v}`;
+  // The length prefix keeps a separator character inside a value from joining two tuples.
+  if (typeof v === 'string') return `s${v.length}:${v}`;
   if (typeof v === 'number') return `n${v}`;
   return v ? 'n1' : 'n0';
 }

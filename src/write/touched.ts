@@ -14,8 +14,9 @@ export class TouchedKeys {
   }
 
   add(space: number, key: string): void {
-    let h1 = hash(key, 0x811c9dc5 ^ space);
-    const h2 = hash(key, 0x01000193 + space) | 1;
+    hash2(key, space);
+    let h1 = H[0] as number;
+    const h2 = (H[1] as number) | 1;
     for (let k = 0; k < 5; k++) {
       const bit = h1 & this.mask;
       this.bits[bit >>> 5] = (this.bits[bit >>> 5] as number) | (1 << (bit & 31));
@@ -24,8 +25,9 @@ export class TouchedKeys {
   }
 
   has(space: number, key: string): boolean {
-    let h1 = hash(key, 0x811c9dc5 ^ space);
-    const h2 = hash(key, 0x01000193 + space) | 1;
+    hash2(key, space);
+    let h1 = H[0] as number;
+    const h2 = (H[1] as number) | 1;
     for (let k = 0; k < 5; k++) {
       const bit = h1 & this.mask;
       if (((this.bits[bit >>> 5] as number) & (1 << (bit & 31))) === 0) return false;
@@ -35,16 +37,25 @@ export class TouchedKeys {
   }
 }
 
-function hash(s: string, seed: number): number {
-  let h = seed | 0;
+const H = new Uint32Array(2);
+
+/** Two independent 32-bit hashes of the key in one pass (FNV-1a and a multiplicative mix), into H. */
+function hash2(s: string, seed: number): void {
+  let a = (0x811c9dc5 ^ seed) | 0;
+  let b = (0x9e3779b9 + seed) | 0;
   for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b + c, 0x5bd1e995) ^ (b >>> 15);
   }
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  h ^= h >>> 12;
-  return h >>> 0;
+  a ^= a >>> 15;
+  a = Math.imul(a, 0x2c1b3c6d);
+  a ^= a >>> 12;
+  b ^= b >>> 13;
+  b = Math.imul(b, 0x297a2d39);
+  b ^= b >>> 16;
+  H[0] = a;
+  H[1] = b;
 }
 
 /** Object ids are dense integers: one bit each, grown on demand. */

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { SluiceError } from '../../../src/engine/errors.js';
 import { CMDB_MODEL } from '../../../src/model/cmdb.js';
 import { buildModel } from '../../../src/model/load.js';
-import { lookupIndexName } from '../../../src/model/schema.js';
+import { ensureLookupIndex, lookupIndexName } from '../../../src/model/schema.js';
 import { initStore, openStore, readModel, resolveModel } from '../../../src/model/store.js';
 
 /** A fresh directory per test, removed afterwards. */
@@ -90,21 +90,33 @@ describe('initStore with the cmdb model', () => {
     assert.ok(!columns(db, 'Team').includes('persons_list'));
   });
 
-  it('creates the source, reconciliation, unique and reference indexes of every class', (t) => {
+  it('creates the source and unique indexes of every class', (t) => {
     const { db } = freshCmdb(t);
     const indexes = objects(db, 'index');
     const model = buildModel(CMDB_MODEL, 'cmdb');
     for (const cls of model.classes.values()) {
       assert.ok(indexes.has(`${cls.name}__source`), `${cls.name}__source`);
-      if (cls.reconciliation.length > 0) assert.ok(indexes.has(lookupIndexName(cls.name, cls.reconciliation)), `reconciliation index of ${cls.name}`);
-      for (const a of cls.attributes) {
-        if (a.type === 'ref') assert.ok(indexes.has(lookupIndexName(cls.name, [a.code])), `reference index ${cls.name}.${a.code}`);
-        if (a.unique) assert.ok(indexes.has(`${cls.name}__u_${a.code}`), `unique index ${cls.name}.${a.code}`);
-      }
+      for (const a of cls.attributes) if (a.unique) assert.ok(indexes.has(`${cls.name}__u_${a.code}`), `unique index ${cls.name}.${a.code}`);
     }
-    assert.ok(indexes.has('Person__k_name_first_name_org_id'));
+    assert.ok(indexes.has('Profile__u_name'));
     assert.ok(indexes.has('UserLocal__u_login'));
     assert.ok(indexes.has('_sluice_history__change'));
+    assert.ok(indexes.has('_sluice_history__object'));
+  });
+
+  it('adds a lookup index on demand, once, and lookups use it', (t) => {
+    const { path } = freshCmdb(t);
+    const db = new Database(path);
+    t.after(() => db.close());
+    const person = buildModel(CMDB_MODEL, 'cmdb').classes.get('Person');
+    assert.ok(person);
+    const name = lookupIndexName('Person', ['email', 'org_id']);
+    assert.ok(!objects(db, 'index').has(name));
+    db.exec(ensureLookupIndex(person, ['email', 'org_id']));
+    db.exec(ensureLookupIndex(person, ['email', 'org_id']));
+    assert.ok(objects(db, 'index').has(name));
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM Person WHERE email = ? AND org_id = ?`).all('a', 1) as { detail: string }[]).map((r) => r.detail).join('\n');
+    assert.ok(plan.includes(name), plan);
   });
 
   it('enforces the unique indexes, except on empty values', (t) => {
@@ -193,10 +205,9 @@ describe('initStore with a custom model', () => {
     const types = Object.fromEntries((db.prepare(`SELECT name, type FROM pragma_table_info('Box')`).all() as { name: string; type: string }[]).map((r) => [r.name, r.type]));
     assert.deepEqual(types, { id: 'INTEGER', source: 'TEXT', source_id: 'TEXT', code: 'INTEGER', tag_id: 'INTEGER' });
     const indexes = objects(db, 'index');
-    assert.ok(indexes.has('Tag__k_label'));
     assert.ok(indexes.has('Box__u_code'));
-    assert.ok(indexes.has('Box__k_tag_id'));
-    assert.ok(!indexes.has('Box__k_'), 'no reconciliation index for a class without reconciliation');
+    assert.ok(indexes.has('Tag__u_label'));
+    assert.ok(indexes.has('Box_tags__to'));
     assert.deepEqual(db.prepare(`SELECT label, weight FROM Tag ORDER BY id`).all(), [
       { label: 'red', weight: 1.5 },
       { label: 'blue', weight: null },

@@ -85,6 +85,7 @@ const GOLDEN_SUMMARY = [
   '#Skipped: 1',
   '#Elapsed: 1.235s',
   '#Rows/s: 4',
+  '#Peak memory: 48 MB',
   '#Change: 7',
   '#Result: committed',
   '',

@@ -16,11 +16,16 @@ function rng(seed: number): () => number {
   };
 }
 
-/** A key shaped like the ones the writer records: tupleKey of one to three typed values. */
+/**
+ * A key shaped like the ones the writer records: tupleKey of one to three typed values.
+ * The first value carries `tag` and a counter, so keys made with different tags never
+ * coincide and every hit on an absent key is a false positive.
+ */
+let serial = 0;
 function randomKey(r: () => number, tag: string): string {
   const n = 1 + Math.floor(r() * 3);
-  const values: Scalar[] = [];
-  for (let i = 0; i < n; i++) {
+  const values: Scalar[] = [`${tag}${serial++}.${Math.floor(r() * 1e6)}@example.com`];
+  for (let i = 1; i < n; i++) {
     const x = r();
     if (x < 0.5) values.push(`${tag}${Math.floor(r() * 1e12).toString(36)}@example.com`);
     else if (x < 0.9) values.push(Math.floor(r() * 1e9));

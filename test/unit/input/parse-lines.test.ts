@@ -1,37 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parse } from 'csv-parse/sync';
-import { LineCounter } from '../../../src/input/lines.js';
+import { parseRecords } from '../../../src/input/parse.js';
 
-interface Parsed {
-  record: string[];
-  info: { bytes: number };
-}
-
-/**
- * Parse `text` as a frame the way the worker does and return each record with the
- * line LineCounter gives it.
- */
+/** The records of `text` parsed as a frame, with the start line parseRecords gives each. */
 function startLines(text: string, firstLine = 1, delimiter = ','): { records: string[][]; lines: number[] } {
-  const buf = Buffer.from(text, 'utf8');
-  const parsed = parse(buf, {
-    delimiter,
-    quote: '"',
-    record_delimiter: ['\r\n', '\n', '\r'],
-    relax_column_count: true,
-    trim: true,
-    skip_empty_lines: true,
-    info: true,
-  }) as unknown as Parsed[];
-  const counter = new LineCounter(buf, firstLine);
-  return { records: parsed.map((p) => p.record), lines: parsed.map((p) => counter.next(p.info.bytes)) };
+  const r = parseRecords(Buffer.from(text, 'utf8'), firstLine, { delimiter: delimiter.charCodeAt(0), quote: 34 });
+  return { records: r.records, lines: [...r.lines] };
 }
 
 function lines(text: string, firstLine = 1, delimiter = ','): number[] {
   return startLines(text, firstLine, delimiter).lines;
 }
 
-describe('LineCounter: line terminators', () => {
+describe('parseRecords: line terminators', () => {
   it('counts LF', () => {
     assert.deepEqual(lines('a,b\nc,d\ne,f\n'), [1, 2, 3]);
   });
@@ -59,7 +40,7 @@ describe('LineCounter: line terminators', () => {
   });
 });
 
-describe('LineCounter: quoted line breaks', () => {
+describe('parseRecords: quoted line breaks', () => {
   it('gives the line a multi-line record starts on, and counts its breaks for the next one', () => {
     const r = startLines('a,"x\ny"\nc,d\n');
     assert.deepEqual(r.records, [['a', 'x\ny'], ['c', 'd']]);
@@ -81,7 +62,7 @@ describe('LineCounter: quoted line breaks', () => {
   });
 });
 
-describe('LineCounter: blank lines between records', () => {
+describe('parseRecords: blank lines between records', () => {
   it('skips empty lines', () => {
     assert.deepEqual(lines('a\n\n\nb\n'), [1, 4]);
     assert.deepEqual(lines('a\r\n\r\nb\r\n'), [1, 3]);

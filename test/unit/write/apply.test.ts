@@ -1,0 +1,491 @@
+import { describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { parseRecords } from '../../../src/input/parse.js';
+import { configure, initStore, readModel, resolveModel } from '../../../src/model/store.js';
+import type { ClassDef, Model } from '../../../src/model/types.js';
+import { Lookup } from '../../../src/resolve/lookup.js';
+import type { ResolvedChunk } from '../../../src/resolve/protocol.js';
+import { resolveChunk } from '../../../src/resolve/resolve.js';
+import { compileDateFormat } from '../../../src/rows/dates.js';
+import { buildPlan } from '../../../src/rows/header.js';
+import { mapRows } from '../../../src/rows/map.js';
+import type { Action, ImportPlan } from '../../../src/rows/plan.js';
+import { type AppliedChunk, Applier, type RunInfo, STATUS_NAMES } from '../../../src/write/apply.js';
+import { MASK, verifyPassword } from '../../../src/write/password.js';
+
+type DB = Database.Database;
+
+interface Store {
+  path: string;
+  /** the writer's connection, WAL, like the writer thread's */
+  writer: DB;
+  /** a read-only connection, like a worker's: it sees committed state only */
+  reader: DB;
+  model: Model;
+}
+
+/** A fresh cmdb database with the organization "IT" committed. */
+function fresh(t: TestContext): Store & { it: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-apply-'));
+  const path = join(dir, 'cmdb.db');
+  initStore(path, resolveModel('cmdb'));
+  const writer = new Database(path, { fileMustExist: true });
+  configure(writer, 'writer');
+  const reader = new Database(path, { readonly: true, fileMustExist: true });
+  t.after(() => {
+    reader.close();
+    writer.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const it = Number(writer.prepare(`INSERT INTO Organization (name, status) VALUES ('IT', 'active')`).run().lastInsertRowid);
+  return { path, writer, reader, model: readModel(writer, path), it };
+}
+
+
+
+const iso = compileDateFormat(undefined);
+
+/** One import run driven by hand: header plan, worker-side resolution, the Applier. */
+class Run {
+  readonly plan: ImportPlan;
+  readonly applier: Applier;
+  private readonly lookup: Lookup;
+  private seq = 0;
+  private linesSoFar = 0;
+
+  constructor(
+    private readonly store: Store,
+    className: string,
+    header: string[],
+    opts: { keys?: string[]; action?: Action; ignoreEmpty?: boolean } = {},
+    run: Partial<RunInfo> = {},
+  ) {
+    const cls = store.model.classes.get(className) as ClassDef;
+    this.plan = buildPlan(store.model, cls, header, { keys: opts.keys, action: opts.action ?? 'upsert', ignoreEmpty: opts.ignoreEmpty ?? false });
+    this.lookup = new Lookup(store.reader);
+    this.applier = new Applier(store.writer, store.model, this.plan, {
+      user: 'tester',
+      comment: 'unit',
+      file: 'feed.csv',
+      simulate: false,
+      stopOnError: true,
+      chunkSize: 0,
+      ...run,
+    });
+    this.applier.begin(className, this.plan.action);
+  }
+
+  /** Parse, map and resolve a frame of data records against the committed state, as a worker does. */
+  resolve(body: string, firstLine: number): ResolvedChunk {
+    const buf = Buffer.from(body, 'utf8');
+    const { records, lines } = parseRecords(buf, firstLine, { delimiter: 44, quote: 34 });
+    const mapped = mapRows(this.store.model, this.plan, records, lines, { dates: iso, keepCells: false });
+    return resolveChunk(this.store.model, this.plan, this.lookup, mapped, this.seq++, buf.byteLength);
+  }
+
+  apply(chunk: ResolvedChunk): AppliedChunk {
+    const out = this.applier.apply(chunk, this.linesSoFar, false);
+    this.linesSoFar += out.count;
+    return out;
+  }
+
+  finish(ok = true, outcome = ok ? 'committed' : 'rolled back'): number | null {
+    return this.applier.finish(ok, outcome, this.linesSoFar);
+  }
+}
+
+function statuses(out: AppliedChunk): string[] {
+  return Array.from(out.status.slice(0, out.count), (s) => STATUS_NAMES[s] as string);
+}
+
+/** A failure message that shows what the writer said about each row. */
+function explain(out: AppliedChunk): string {
+  return statuses(out)
+    .map((s, i) => `${s}${out.message[i] ? `: ${out.message[i]}` : ''}`)
+    .join('\n');
+}
+
+function count(db: DB, sql: string, ...params: unknown[]): number {
+  return db.prepare(sql).pluck().get(...params) as number;
+}
+
+interface HistoryRow {
+  object_id: number;
+  op: string;
+  changes: Record<string, [unknown, unknown]>;
+}
+
+function history(db: DB, change: number): HistoryRow[] {
+  return (db.prepare(`SELECT object_id, op, changes FROM _sluice_history WHERE change_id = ? ORDER BY id`).all(change) as { object_id: number; op: string; changes: string }[]).map((h) => ({
+    object_id: h.object_id,
+    op: h.op,
+    changes: JSON.parse(h.changes) as Record<string, [unknown, unknown]>,
+  }));
+}
+
+function changeRow(db: DB, id: number): Record<string, unknown> {
+  const row = db.prepare(`SELECT * FROM _sluice_change WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+  assert.ok(row, `change ${id} is recorded`);
+  return row;
+}
+
+const PERSON = ['Last Name', 'Email', 'Phone', 'Organization->Name'];
+
+describe('Applier: sequential semantics', () => {
+  it('updates, within one chunk, the object an earlier row created (the writer re-checks)', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const chunk = run.resolve('Doe,jd@x.org,111,IT\nDoe,jd@x.org,222,IT\nDoe,jd@x.org,222,IT\n', 2);
+    const out = run.apply(chunk);
+    assert.deepEqual(statuses(out), ['created', 'updated', 'unchanged'], explain(out));
+    assert.equal(out.id[1], out.id[0]);
+    assert.equal(out.id[2], out.id[0]);
+    assert.equal(out.changed[1], 'phone');
+    const change = run.finish();
+    assert.ok(change);
+    assert.deepEqual(s.writer.prepare(`SELECT id, name, email, phone, org_id FROM Person`).all(), [{ id: out.id[0], name: 'Doe', email: 'jd@x.org', phone: '222', org_id: s.it }]);
+    assert.deepEqual(run.applier.counts, { created: 1, updated: 1, unchanged: 1, deleted: 0, skipped: 0, errors: 0, warnings: 0 });
+  });
+
+  it('sees, in a later chunk resolved before the earlier one was written, what the earlier one did', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const first = run.resolve('Doe,jd@x.org,111,IT\n', 2);
+    const second = run.resolve('Doe,jd@x.org,333,IT\nRoe,rr@x.org,,IT\n', 3);
+    const a = run.apply(first);
+    const b = run.apply(second);
+    assert.deepEqual(statuses(a), ['created']);
+    assert.deepEqual(statuses(b), ['updated', 'created'], explain(b));
+    assert.equal(b.id[0], a.id[0]);
+    run.finish();
+    assert.equal(count(s.writer, `SELECT count(*) FROM Person`), 2);
+    assert.equal(s.writer.prepare(`SELECT phone FROM Person WHERE email = 'jd@x.org'`).pluck().get(), '333');
+  });
+
+  it('does not let a row match an object whose key an earlier row changed', (t) => {
+    const s = fresh(t);
+    const p = Number(s.writer.prepare(`INSERT INTO Person (name, email, org_id) VALUES ('Old', 'a@x.org', ?)`).run(s.it).lastInsertRowid);
+    const run = new Run(s, 'Person', ['id', 'Last Name', 'Email', 'Organization->Name'], { keys: ['email'] });
+    // the worker sees a@x.org on object p for the second row; the first row moves p to b@x.org
+    const first = run.resolve(`${p},Old,b@x.org,IT\n`, 2);
+    const second = run.resolve(`,New,a@x.org,IT\n`, 3);
+    const a = run.apply(first);
+    const b = run.apply(second);
+    assert.deepEqual(statuses(a), ['updated'], explain(a));
+    assert.equal(a.changed[0], 'email');
+    assert.deepEqual(statuses(b), ['created'], explain(b));
+    assert.notEqual(b.id[0], p);
+    run.finish();
+    assert.deepEqual(s.writer.prepare(`SELECT name, email FROM Person ORDER BY id`).all(), [
+      { name: 'Old', email: 'b@x.org' },
+      { name: 'New', email: 'a@x.org' },
+    ]);
+  });
+
+  it('resolves a self-reference to a person created earlier in the same run', (t) => {
+    const s = fresh(t);
+    const header = ['Last Name', 'Email', 'Organization->Name', 'manager_id->email'];
+    const run = new Run(s, 'Person', header, { keys: ['email'] }, { stopOnError: false });
+    const first = run.resolve('Boss,boss@x.org,IT,\n', 2);
+    const second = run.resolve('Emp,emp@x.org,IT,boss@x.org\nLost,lost@x.org,IT,nobody@x.org\n', 3);
+    const a = run.apply(first);
+    const b = run.apply(second);
+    assert.deepEqual(statuses(a), ['created']);
+    assert.deepEqual(statuses(b), ['created', 'error'], explain(b));
+    assert.match(b.message[1] as string, /no Person matches "nobody@x\.org"/);
+    run.finish();
+    const emp = s.writer.prepare(`SELECT manager_id FROM Person WHERE email = 'emp@x.org'`).pluck().get();
+    assert.equal(emp, a.id[0]);
+  });
+
+  it('resolves a self-reference to a person created by the row just before, in the same chunk', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', ['Last Name', 'Email', 'Organization->Name', 'manager_id->email'], { keys: ['email'] });
+    const out = run.apply(run.resolve('Boss,boss@x.org,IT,\nEmp,emp@x.org,IT,boss@x.org\n', 2));
+    assert.deepEqual(statuses(out), ['created', 'created'], explain(out));
+    run.finish();
+    assert.equal(s.writer.prepare(`SELECT manager_id FROM Person WHERE id = ?`).pluck().get(out.id[1]), out.id[0]);
+  });
+
+  it('does not resolve a self-reference to a person created after the row', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', ['Last Name', 'Email', 'Organization->Name', 'manager_id->email'], { keys: ['email'] }, { stopOnError: false });
+    const out = run.apply(run.resolve('Emp,emp@x.org,IT,boss@x.org\nBoss,boss@x.org,IT,\n', 2));
+    assert.deepEqual(statuses(out), ['error', 'created'], explain(out));
+  });
+});
+
+describe('Applier: transactions', () => {
+  const BODY = 'A,a@x.org,,IT\nB,b@x.org,,Nope\nC,c@x.org,,IT\n';
+
+  it('stops at the first error row with its line, and finish(false) rolls back and records the change', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const out = run.apply(run.resolve(BODY, 2));
+    assert.equal(out.count, 2);
+    assert.deepEqual(statuses(out), ['created', 'error']);
+    assert.ok(out.stop);
+    assert.equal(out.stop.line, 3);
+    assert.match(out.stop.message, /^line 3: column "Organization->Name": no Organization matches "Nope"; existing values: IT$/);
+    assert.equal(out.lastCommittedLine, null);
+    const change = run.finish(false, 'rolled back');
+    assert.equal(typeof change, 'number');
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 0);
+    const c = changeRow(s.reader, change as number);
+    assert.equal(c.outcome, 'rolled back');
+    assert.equal(c.class, 'Person');
+    assert.equal(c.action, 'upsert');
+    assert.equal(c.user, 'tester');
+    assert.equal(c.comment, 'unit');
+    assert.equal(c.file, 'feed.csv');
+    assert.equal(c.errors, 1);
+    assert.ok(c.finished_at);
+    assert.deepEqual(history(s.reader, change as number), []);
+  });
+
+  it('skips error rows and commits the others without stopOnError', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] }, { stopOnError: false });
+    const out = run.apply(run.resolve(BODY, 2));
+    assert.equal(out.count, 3);
+    assert.equal(out.stop, null);
+    assert.deepEqual(statuses(out), ['created', 'error', 'created']);
+    assert.equal(out.id[1], 0);
+    const change = run.finish(true, 'committed') as number;
+    assert.deepEqual(s.reader.prepare(`SELECT email FROM Person ORDER BY id`).pluck().all(), ['a@x.org', 'c@x.org']);
+    const c = changeRow(s.reader, change);
+    assert.equal(c.outcome, 'committed');
+    assert.equal(c.created, 2);
+    assert.equal(c.errors, 1);
+    assert.equal(c.lines, 3);
+  });
+
+  it('commits every chunkSize rows and keeps the committed chunks when the run stops', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] }, { chunkSize: 2 });
+    assert.equal(run.applier.lastCommittedLine, 0);
+    const first = run.resolve('A,a@x.org,,IT\nB,b@x.org,,IT\nC,c@x.org,,IT\n', 2);
+    const second = run.resolve('D,d@x.org,,IT\nE,e@x.org,,IT\nF,f@x.org,,Nope\n', 5);
+    const a = run.apply(first);
+    assert.equal(a.lastCommittedLine, 3);
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 2, 'the reader sees the first committed chunk');
+    const b = run.apply(second);
+    assert.deepEqual(statuses(b), ['created', 'created', 'error']);
+    assert.equal(b.lastCommittedLine, 5);
+    assert.equal(b.stop?.line, 7);
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 4);
+    const change = run.finish(false, 'rolled back') as number;
+    assert.equal(run.applier.lastCommittedLine, 5);
+    assert.deepEqual(s.reader.prepare(`SELECT email FROM Person ORDER BY id`).pluck().all(), ['a@x.org', 'b@x.org', 'c@x.org', 'd@x.org']);
+    // one change record for the run, created in the first chunk and kept
+    assert.equal(count(s.reader, `SELECT count(*) FROM _sluice_change WHERE class = 'Person'`), 1);
+    assert.equal(changeRow(s.reader, change).outcome, 'rolled back');
+    assert.deepEqual(history(s.reader, change).map((h) => h.op), ['create', 'create', 'create', 'create']);
+  });
+
+  it('records the lines applied so far at each chunk commit', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] }, { chunkSize: 3 });
+    run.apply(run.resolve('A,a@x.org,,IT\nB,b@x.org,,IT\n', 2));
+    run.apply(run.resolve('C,c@x.org,,IT\nD,d@x.org,,IT\n', 4));
+    const change = run.applier.changeId;
+    assert.equal(changeRow(s.reader, change).lines, 3);
+    assert.equal(changeRow(s.reader, change).outcome, 'running');
+    run.finish();
+    assert.equal(changeRow(s.reader, change).lines, 4);
+    assert.equal(changeRow(s.reader, change).outcome, 'committed');
+  });
+
+  it('keeps everything in one transaction without chunkSize', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const out = run.apply(run.resolve('A,a@x.org,,IT\nB,b@x.org,,IT\n', 2));
+    assert.equal(out.lastCommittedLine, null);
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 0);
+    run.finish();
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 2);
+  });
+
+  it('rolls back a simulated run, even with chunkSize', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] }, { simulate: true, chunkSize: 1 });
+    const out = run.apply(run.resolve('A,a@x.org,,IT\nB,b@x.org,,IT\n', 2));
+    assert.deepEqual(statuses(out), ['created', 'created']);
+    assert.equal(run.finish(true, 'simulated'), null);
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 0);
+  });
+});
+
+describe('Applier: history', () => {
+  it('records old and new values for create, update and delete', (t) => {
+    const s = fresh(t);
+    const create = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const c1 = create.apply(create.resolve('Doe,jd@x.org,111,IT\n', 2));
+    const id = c1.id[0] as number;
+    const change1 = create.finish() as number;
+    assert.deepEqual(history(s.reader, change1), [
+      {
+        object_id: id,
+        op: 'create',
+        // attributes absent from the file get their defaults; empty values are not listed
+        changes: { name: [null, 'Doe'], status: [null, 'active'], org_id: [null, s.it], email: [null, 'jd@x.org'], phone: [null, '111'], notify: [null, 'yes'] },
+      },
+    ]);
+
+    const update = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const u = update.apply(update.resolve('Doe,jd@x.org,222,IT\n', 2));
+    assert.deepEqual(statuses(u), ['updated']);
+    const change2 = update.finish() as number;
+    assert.deepEqual(history(s.reader, change2), [{ object_id: id, op: 'update', changes: { phone: ['111', '222'] } }]);
+
+    const remove = new Run(s, 'Person', ['Email'], { action: 'delete', keys: ['email'] });
+    const d = remove.apply(remove.resolve('jd@x.org\n', 2));
+    assert.deepEqual(statuses(d), ['deleted'], explain(d));
+    assert.equal(d.id[0], id);
+    const change3 = remove.finish() as number;
+    const h = history(s.reader, change3);
+    assert.equal(h.length, 1);
+    assert.equal(h[0]?.op, 'delete');
+    assert.equal(h[0]?.object_id, id);
+    assert.deepEqual(h[0]?.changes.email, ['jd@x.org', null]);
+    assert.deepEqual(h[0]?.changes.name, ['Doe', null]);
+    assert.deepEqual(h[0]?.changes.org_id, [s.it, null]);
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 0);
+    assert.equal(changeRow(s.reader, change3).deleted, 1);
+  });
+
+  it('writes no history for unchanged rows', (t) => {
+    const s = fresh(t);
+    s.writer.prepare(`INSERT INTO Person (name, email, phone, org_id, status, notify) VALUES ('Doe', 'jd@x.org', '111', ?, 'active', 'yes')`).run(s.it);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const out = run.apply(run.resolve('Doe,jd@x.org,111,IT\n', 2));
+    assert.deepEqual(statuses(out), ['unchanged'], explain(out));
+    const change = run.finish() as number;
+    assert.deepEqual(history(s.reader, change), []);
+    assert.equal(changeRow(s.reader, change).unchanged, 1);
+  });
+});
+
+describe('Applier: actions and row errors', () => {
+  it('refuses to delete an object still referenced, naming the referrers', (t) => {
+    const s = fresh(t);
+    const empty = Number(s.writer.prepare(`INSERT INTO Organization (name) VALUES ('Empty')`).run().lastInsertRowid);
+    const person = Number(s.writer.prepare(`INSERT INTO Person (name, org_id) VALUES ('Doe', ?)`).run(s.it).lastInsertRowid);
+    const location = Number(s.writer.prepare(`INSERT INTO Location (name, org_id) VALUES ('Paris', ?)`).run(s.it).lastInsertRowid);
+    const run = new Run(s, 'Organization', ['Name'], { action: 'delete' }, { stopOnError: false });
+    const out = run.apply(run.resolve('IT\nEmpty\nGhost\n', 2));
+    assert.deepEqual(statuses(out), ['error', 'deleted', 'skipped'], explain(out));
+    const message = out.message[0] as string;
+    assert.ok(message.startsWith(`cannot delete Organization ${s.it}: still referenced by `), message);
+    assert.ok(message.includes(`Location.org_id of ${location}`), message);
+    assert.ok(message.includes(`Person.org_id of ${person}`), message);
+    assert.equal(out.id[1], empty);
+    assert.equal(out.message[2], 'no matching Organization to delete');
+    run.finish();
+    assert.deepEqual(s.reader.prepare(`SELECT name FROM Organization ORDER BY id`).pluck().all(), ['IT']);
+  });
+
+  it('names link-set referrers too', (t) => {
+    const s = fresh(t);
+    const admin = s.writer.prepare(`SELECT id FROM Profile WHERE name = 'Administrator'`).pluck().get() as number;
+    const user = Number(s.writer.prepare(`INSERT INTO UserLocal (login) VALUES ('root')`).run().lastInsertRowid);
+    s.writer.prepare(`INSERT INTO UserLocal_profile_list (from_id, to_id) VALUES (?, ?)`).run(user, admin);
+    const run = new Run(s, 'Profile', ['Name'], { action: 'delete' });
+    const out = run.apply(run.resolve('Administrator\n', 2));
+    assert.deepEqual(statuses(out), ['error']);
+    assert.ok(out.message[0]?.includes(`UserLocal.profile_list of ${user}`), out.message[0] ?? '');
+  });
+
+  it('skips existing objects with --action insert and missing ones with --action update', (t) => {
+    const s = fresh(t);
+    s.writer.prepare(`INSERT INTO Person (name, email, org_id) VALUES ('Doe', 'jd@x.org', ?)`).run(s.it);
+    const insert = new Run(s, 'Person', PERSON, { keys: ['email'], action: 'insert' });
+    const a = insert.apply(insert.resolve('Doe,jd@x.org,1,IT\nNew,new@x.org,2,IT\n', 2));
+    assert.deepEqual(statuses(a), ['skipped', 'created'], explain(a));
+    assert.match(a.message[0] as string, /already exists \(--action insert\)/);
+    insert.finish();
+    const update = new Run(s, 'Person', PERSON, { keys: ['email'], action: 'update' });
+    const b = update.apply(update.resolve('Doe,jd@x.org,9,IT\nGhost,ghost@x.org,9,IT\n', 2));
+    assert.deepEqual(statuses(b), ['updated', 'skipped'], explain(b));
+    assert.equal(b.message[1], 'no matching Person to update');
+    update.finish();
+    assert.equal(s.reader.prepare(`SELECT phone FROM Person WHERE email = 'jd@x.org'`).pluck().get(), '9');
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person WHERE email = 'ghost@x.org'`), 0);
+  });
+
+  it('reports a missing mandatory attribute on create', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', ['Last Name', 'Email'], { keys: ['email'] }, { stopOnError: false });
+    const out = run.apply(run.resolve('Doe,jd@x.org\n', 2));
+    assert.deepEqual(statuses(out), ['error']);
+    assert.match(out.message[0] as string, /missing mandatory org_id \(Organization\)/);
+  });
+
+  it('reports an ambiguous reconciliation', (t) => {
+    const s = fresh(t);
+    s.writer.prepare(`INSERT INTO Person (name, email, org_id) VALUES ('A', 'same@x.org', ?), ('B', 'same@x.org', ?)`).run(s.it, s.it);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] }, { stopOnError: false });
+    const out = run.apply(run.resolve('C,same@x.org,1,IT\n', 2));
+    assert.deepEqual(statuses(out), ['error']);
+    assert.match(out.message[0] as string, /^ambiguous reconciliation: 2 objects match/);
+  });
+});
+
+describe('Applier: passwords', () => {
+  const HEADER = ['Login', 'Password'];
+
+  it('stores a salted hash, never the password, and an identical password is unchanged', (t) => {
+    const s = fresh(t);
+    const create = new Run(s, 'UserLocal', HEADER, { keys: ['login'] });
+    const a = create.apply(create.resolve('jdoe,secret\njdoe,secret\n', 2));
+    assert.deepEqual(statuses(a), ['created', 'unchanged'], explain(a));
+    const change1 = create.finish() as number;
+    const stored = s.reader.prepare(`SELECT password FROM UserLocal WHERE login = 'jdoe'`).pluck().get() as string;
+    assert.notEqual(stored, 'secret');
+    assert.match(stored, /^scrypt\$/);
+    assert.ok(verifyPassword('secret', stored));
+    const h1 = history(s.reader, change1);
+    assert.deepEqual(h1[0]?.changes.password, [null, MASK]);
+    assert.ok(!JSON.stringify(h1).includes('secret'));
+
+    const same = new Run(s, 'UserLocal', HEADER, { keys: ['login'] });
+    const b = same.apply(same.resolve('jdoe,secret\n', 2));
+    assert.deepEqual(statuses(b), ['unchanged'], explain(b));
+    same.finish();
+    assert.equal(s.reader.prepare(`SELECT password FROM UserLocal WHERE login = 'jdoe'`).pluck().get(), stored);
+
+    const other = new Run(s, 'UserLocal', HEADER, { keys: ['login'] });
+    const c = other.apply(other.resolve('jdoe,n3w-pass\n', 2));
+    assert.deepEqual(statuses(c), ['updated'], explain(c));
+    assert.equal(c.changed[0], 'password');
+    const change3 = other.finish() as number;
+    const updated = s.reader.prepare(`SELECT password FROM UserLocal WHERE login = 'jdoe'`).pluck().get() as string;
+    assert.ok(verifyPassword('n3w-pass', updated));
+    assert.ok(!verifyPassword('secret', updated));
+    assert.deepEqual(history(s.reader, change3), [{ object_id: a.id[0], op: 'update', changes: { password: [MASK, MASK] } }]);
+  });
+});
+
+describe('Applier: link sets', () => {
+  it('creates and replaces a link set as a whole', (t) => {
+    const s = fresh(t);
+    const ids = Object.fromEntries((s.reader.prepare(`SELECT name, id FROM Profile`).all() as { name: string; id: number }[]).map((r) => [r.name, r.id]));
+    const header = ['Login', 'Profiles'];
+    const create = new Run(s, 'UserLocal', header, { keys: ['login'] });
+    const a = create.apply(create.resolve('support,profileid->name:Configuration Manager|profileid->name:Change Supervisor\n', 2));
+    assert.deepEqual(statuses(a), ['created'], explain(a));
+    create.finish();
+    const members = (): number[] => s.reader.prepare(`SELECT to_id FROM UserLocal_profile_list WHERE from_id = ? ORDER BY to_id`).pluck().all(a.id[0]) as number[];
+    assert.deepEqual(members(), [ids['Configuration Manager'], ids['Change Supervisor']].sort((x, y) => (x as number) - (y as number)));
+    const replace = new Run(s, 'UserLocal', header, { keys: ['login'] });
+    const b = replace.apply(replace.resolve('support,Portal user\n', 2));
+    assert.deepEqual(statuses(b), ['updated'], explain(b));
+    assert.equal(b.changed[0], 'profile_list');
+    replace.finish();
+    assert.deepEqual(members(), [ids['Portal user']]);
+  });
+});
