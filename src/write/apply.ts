@@ -83,6 +83,9 @@ export class Applier {
   /** for each stored attribute, its value slot or -1 */
   private readonly storedSlot: number[];
   private readonly storedIndex = new Map<string, number>();
+  private readonly defaults: Scalar[];
+  private readonly jsonKeys: string[];
+  private readonly mandatoryLinks: Attribute[];
   private readonly fetchIndex = new Map<string, number>();
   private readonly slotAttrs: Attribute[];
   private readonly insertStmt: Stmt;
@@ -112,9 +115,12 @@ export class Applier {
     this.lastCommittedLine = run.chunkSize > 0 && !run.simulate ? 0 : null;
     this.stored = this.cls.attributes.filter((a) => a.type !== 'links');
     this.storedSlot = this.stored.map((a) => plan.slots.indexOf(a.code));
-    this.stored.forEach((a, k) => this.storedIndex.set(a.code, k + 2));
-    this.storedIndex.set('source', 0);
-    this.storedIndex.set('source_id', 1);
+    this.stored.forEach((a, k) => this.storedIndex.set(a.code, k + 3));
+    this.storedIndex.set('source', 1);
+    this.storedIndex.set('source_id', 2);
+    this.defaults = this.stored.map(defaultValue);
+    this.jsonKeys = this.stored.map((a) => `${JSON.stringify(a.code)}:`);
+    this.mandatoryLinks = this.cls.attributes.filter((a) => a.type === 'links' && a.mandatory);
     plan.fetch.forEach((c, i) => this.fetchIndex.set(c, i));
     this.slotAttrs = plan.slots.map((c) => this.cls.byCode.get(c) as Attribute);
     const t = q(this.cls.name);
@@ -321,33 +327,38 @@ export class Applier {
 
   private create(c: ResolvedChunk, i: number, base: number): RowPlan {
     const plan = this.plan;
-    const row: Scalar[] = new Array(this.stored.length + 2);
-    row[0] = c.source[i] ?? null;
-    row[1] = c.sourceId[i] ?? null;
-    const changes: Record<string, [Scalar, Scalar]> = {};
-    const missing: string[] = [];
+    // [id, source, source_id, ...stored attributes]: the insert's parameters.
+    const row: Scalar[] = new Array(this.stored.length + 3);
+    row[1] = c.source[i] ?? null;
+    row[2] = c.sourceId[i] ?? null;
+    // History of a create holds the new values only (the old ones are all null).
+    let json = '';
+    let missing: string[] | null = null;
     for (let a = 0; a < this.stored.length; a++) {
       const attr = this.stored[a] as Attribute;
       const slot = this.storedSlot[a] as number;
       let v: Scalar | undefined = slot >= 0 ? c.values[base + slot] : undefined;
-      if (v === undefined) v = defaultValue(attr);
-      if (attr.mandatory && (v === null || v === '')) missing.push(describe(attr));
-      if (attr.type === 'password' && typeof v === 'string' && v !== '') v = hashPassword(v);
-      row[a + 2] = v;
-      if (v !== null && v !== '') changes[attr.code] = [null, attr.type === 'password' ? MASK : v];
+      if (v === undefined) v = this.defaults[a] as Scalar;
+      if (v === null || v === '') {
+        if (attr.mandatory) (missing ??= []).push(describe(attr));
+      } else {
+        if (attr.type === 'password') v = hashPassword(v as string);
+        json += (json === '' ? '{' : ',') + (this.jsonKeys[a] as string) + (attr.type === 'password' ? `"${MASK}"` : JSON.stringify(v));
+      }
+      row[a + 3] = v;
     }
     const links = plan.links.map((_, li) => c.links[i * plan.links.length + li]);
-    for (const a of this.cls.attributes) {
-      if (a.type !== 'links' || !a.mandatory) continue;
+    for (const a of this.mandatoryLinks) {
       const li = plan.links.findIndex((l) => l.attr === a.code);
-      if (li < 0 || (links[li]?.length ?? 0) === 0) missing.push(describe(a));
+      if (li < 0 || (links[li]?.length ?? 0) === 0) (missing ??= []).push(describe(a));
     }
-    if (missing.length > 0) return err(`missing mandatory ${missing.join(', ')}`);
+    if (missing) return err(`missing mandatory ${missing.join(', ')}`);
     const id = this.nextId;
-    if (this.creates) this.creates.add([id, ...row]);
+    row[0] = id;
+    if (this.creates) this.creates.add(row);
     else {
       try {
-        this.insertStmt.run(id, ...row);
+        this.insertStmt.run(row);
       } catch (e) {
         return err(constraintMessage(e, this.cls));
       }
@@ -357,9 +368,9 @@ export class Applier {
       const ids = links[li];
       if (!ids || ids.length === 0) return;
       for (const to of ids) this.linkInsert[li]?.run(id, to);
-      changes[l.attr] = [[] as never, ids as never];
+      json += `${json === '' ? '{' : ','}${JSON.stringify(l.attr)}:${JSON.stringify(ids)}`;
     });
-    this.history(id, 'create', changes);
+    this.historyRows.add([this.changeId, this.cls.name, id, 'create', json === '' ? '{}' : `${json}}`]);
     this.touchedIds.add(id);
     this.touchFrom(id, (code) => row[this.storedIndex.get(code) as number] ?? null);
     return { status: Status.Created, id, message: null, changed: null };
@@ -443,10 +454,10 @@ export class Applier {
       if (ids.length > 0) users.push(`${r.label} of ${ids.join(', ')}${ids.length === 3 ? '…' : ''}`);
     }
     if (users.length > 0) return err(`cannot delete ${this.cls.name} ${id}: still referenced by ${users.join('; ')}`);
-    const changes: Record<string, [Scalar, Scalar]> = {};
+    const changes: Record<string, Scalar> = {};
     this.plan.fetch.forEach((code, k) => {
       const v = current[k] ?? null;
-      if (v !== null && v !== '') changes[code] = [this.cls.byCode.get(code)?.type === 'password' ? MASK : v, null];
+      if (v !== null && v !== '') changes[code] = this.cls.byCode.get(code)?.type === 'password' ? MASK : v;
     });
     for (const s of this.ownLinkDeletes) s.run(id);
     this.deleteStmt.run(id);
@@ -467,7 +478,7 @@ export class Applier {
     }
   }
 
-  private history(id: number, op: string, changes: Record<string, [Scalar, Scalar]>): void {
+  private history(id: number, op: string, changes: Record<string, unknown>): void {
     this.historyRows.add([this.changeId, this.cls.name, id, op, JSON.stringify(changes)]);
   }
 }
