@@ -54,7 +54,6 @@ export const META_DDL = [
     changes TEXT NOT NULL
   )`,
   `CREATE INDEX _sluice_history__change ON _sluice_history(change_id)`,
-  `CREATE INDEX _sluice_history__object ON _sluice_history(class, object_id)`,
 ];
 
 function isTextual(a: Attribute): boolean {
