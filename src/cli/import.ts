@@ -1,3 +1,5 @@
+import { closeSync, openSync } from 'node:fs';
+import { SluiceError } from '../engine/errors.js';
 import { normalizeImportOptions, type RawImportOptions } from '../engine/options.js';
 import { runImport } from '../engine/run.js';
 import { writeDetailsFile, writeReport } from '../report/format.js';
@@ -60,6 +62,7 @@ export async function importCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const o = normalizeImportOptions(toRawOptions(a));
+  if (o.log !== undefined) checkWritable(o.log);
   const progress = progressSink(o.progress);
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
@@ -79,5 +82,15 @@ export async function importCommand(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Fail before reading anything when the log file cannot be written. */
+function checkWritable(path: string): void {
+  try {
+    closeSync(openSync(path, 'w'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SluiceError('E_USAGE', `--log: cannot write ${path} (${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'permission denied' : code})`, { option: '--log', cause: err });
   }
 }

@@ -49,6 +49,12 @@ export function reportError(err: unknown): number {
   return exitCodeFor(e);
 }
 
+// A reader that goes away (`sluice … | head`) is not an error worth a message.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
