@@ -263,8 +263,9 @@ export class Applier {
       const t = c.selfRefTuple[k];
       if (!t) continue;
       const touched = sg.group.subs.length === 1 && sg.group.subs[0] === 'id' ? this.touchedIds.has(t[0] as number) : this.touchedKeys.has(sg.space, tupleKey(t));
-      if (touched) {
-            const r = this.lookup.resolve(this.cls.name, sg.group.subs, [t]).get(tupleKey(t)) as Match;
+      // An error is re-resolved too: its message lists values that exist when this row applies.
+      if (touched || c.selfRefError[k] !== null) {
+        const r = this.lookup.resolve(this.cls.name, sg.group.subs, [t]).get(tupleKey(t)) as Match;
         c.selfRefError[k] = r.count === 1 ? null : refMessage(this.lookup, plan.header, sg.group, t, r);
         values[base + sg.group.slot] = r.count === 1 ? r.id : null;
         reResolved = true;

@@ -50,7 +50,12 @@ export interface Step {
 export async function makeTemplate(steps: readonly Step[]): Promise<Template> {
   const t = sandbox();
   let n = 0;
-  for (const s of steps) await importOk(t, s.cls, `template-${n++}.csv`, s.content, s.args ?? []);
+  try {
+    for (const s of steps) await importOk(t, s.cls, `template-${n++}.csv`, s.content, s.args ?? []);
+  } catch (err) {
+    t.cleanup();
+    throw err;
+  }
   return {
     sandbox: t,
     fresh() {
@@ -152,12 +157,13 @@ export function idOf(db: string, table: string, column: string, value: unknown):
   return (rows[0] as { id: number }).id;
 }
 
+/** A history entry; `changes` is `{attr: [old, new]}` for an update, `{attr: value}` for a create or delete. */
 export interface HistoryRow {
   change_id: number;
   class: string;
   object_id: number;
   op: string;
-  changes: Record<string, [unknown, unknown]>;
+  changes: Record<string, unknown>;
 }
 
 export function historyOf(db: string, changeId: number): HistoryRow[] {
@@ -165,7 +171,7 @@ export function historyOf(db: string, changeId: number): HistoryRow[] {
     db,
     'SELECT change_id, class, object_id, op, changes FROM _sluice_history WHERE change_id = ? ORDER BY id',
     changeId,
-  ).map((h) => ({ ...h, changes: JSON.parse(h.changes) as Record<string, [unknown, unknown]> }));
+  ).map((h) => ({ ...h, changes: JSON.parse(h.changes) as Record<string, unknown> }));
 }
 
 /** The attribute codes an `updated` row lists in the details message (`changed: a, b`). */

@@ -22,7 +22,7 @@ const LOGIN_CSV = `Contact (person)->Email,Login,Language,Password,Profiles
 function stable(text: string): string {
   return text
     .split('\n')
-    .filter((l) => !/^#(Elapsed|Rows\/s|Data Size|Change):/.test(l))
+    .filter((l) => !/^#(Elapsed|Rows\/s|Peak memory|Data Size|Change):/.test(l))
     .join('\n')
     .replace(/"(elapsed_s|rows_per_s|peak_rss_bytes|change)":[0-9.e+-]+/g, '');
 }

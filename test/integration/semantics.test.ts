@@ -79,6 +79,7 @@ describe('import semantics (SPEC §2)', () => {
     ids.sales = idOf(db, 'Organization', 'name', 'Sales');
     ids.support = idOf(db, 'Organization', 'name', 'Support');
     assert.equal(countOf(db, 'Organization'), 5);
+    assert.equal(countOf(db, 'Location'), 3, 'Location reconciles on name + org_id: two HQs in two organizations');
     assert.equal(countOf(db, 'Person'), 5);
   });
   after(() => template.sandbox.cleanup());
@@ -492,7 +493,8 @@ noname@x.org,,,Sales
         assert.equal(hist.length, 1);
         assert.equal(hist[0]?.op, 'delete');
         assert.equal(hist[0]?.object_id, charlie);
-        assert.deepEqual(hist[0]?.changes.email, ['cid@x.org', null], 'a delete records the old values');
+        assert.equal(hist[0]?.changes.email, 'cid@x.org', 'a delete records the old values');
+        assert.equal(hist[0]?.changes.name, 'Charlie');
 
         const orgs = await importOk(sb, 'Organization', 'o.csv', 'name\nSupport\nIT Department\n', ['--action', 'delete', ...LENIENT], 1);
         const orows = detailsOf(orgs.stdout);
@@ -639,9 +641,10 @@ Bad,Bea,Nowhere,bea@x.org,
         const crt = hist.find((h) => h.op === 'create');
         assert.ok(crt);
         assert.equal(crt.object_id, idOf(sb.db, 'Person', 'email', 'tia@x.org'));
-        assert.deepEqual(crt.changes.name, [null, 'Tango']);
-        assert.deepEqual(crt.changes.email, [null, 'tia@x.org']);
-        assert.deepEqual(crt.changes.org_id, [null, ids.sales]);
+        // a create lists the new values (README "Change tracking")
+        assert.equal(crt.changes.name, 'Tango');
+        assert.equal(crt.changes.email, 'tia@x.org');
+        assert.equal(crt.changes.org_id, ids.sales);
       } finally {
         sb.cleanup();
       }
