@@ -15,7 +15,7 @@ export const IMPORT_SPECS: Record<string, OptionSpec> = {
   separator: { type: 'string', value: 'X', help: 'field separator: , ; tab | or any one character', default: 'detected from the header line' },
   qualifier: { type: 'string', value: 'X', help: 'text qualifier (empty for none)', default: '"' },
   'date-format': { type: 'string', value: 'X', help: 'date format, PHP (d/m/Y H:i) or strftime (%d/%m/%Y) style', default: 'ISO 8601' },
-  format: { type: 'string', value: 'csv', help: 'input format', default: 'csv' },
+  format: { type: 'string', value: 'csv|json', help: 'input format; json: an array of objects or one object per line, keys as column names', default: 'json for .json/.ndjson files, else csv' },
   'ignore-empty': { type: 'boolean', help: 'leave attributes untouched when their cell is empty' },
   'no-stop-on-error': { type: 'boolean', help: 'skip rows in error and commit the others (exit 1 if any)' },
   'chunk-size': { type: 'string', value: 'N', help: 'commit every N rows', default: 'one transaction' },

@@ -2,14 +2,21 @@
 /** The `sluice` command: a thin adapter from arguments to the engine. */
 import { readFileSync } from 'node:fs';
 import { SluiceError, exitCodeFor } from '../engine/errors.js';
+import { changesCommand, historyCommand } from './changes.js';
+import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
 import { initCommand } from './init.js';
+import { schemaCommand } from './schema.js';
 
 const USAGE = `Usage: sluice <command> [options]
 
 Commands:
   init      create a database from a model (built-in: cmdb)
   import    import a CSV/TSV file into a class, reconciling every row
+  export    write a class as CSV, TSV or JSON that import reads back
+  schema    list the classes and attributes: what a header can name
+  changes   list the import runs, newest first
+  history   show what one run changed, attribute by attribute
 
 Run "sluice <command> --help" for the options of a command.
 `;
@@ -36,8 +43,16 @@ async function main(argv: string[]): Promise<number> {
       return initCommand(rest);
     case 'import':
       return importCommand(rest);
+    case 'export':
+      return exportCommand(rest);
+    case 'schema':
+      return schemaCommand(rest);
+    case 'changes':
+      return changesCommand(rest);
+    case 'history':
+      return historyCommand(rest);
     default:
-      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import; see sluice --help)`);
+      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history; see sluice --help)`);
   }
 }
 

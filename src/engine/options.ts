@@ -27,7 +27,8 @@ export interface ImportOptions {
   /** null = no qualifier */
   qualifier: string | null;
   dateFormat: string | undefined;
-  format: 'csv';
+  /** csv (also TSV and other separators) or json (an array of objects, or one object per line) */
+  format: 'csv' | 'json';
   ignoreEmpty: boolean;
   stopOnError: boolean;
   chunkSize: number;
@@ -96,8 +97,8 @@ export function normalizeImportOptions(raw: RawImportOptions): ImportOptions {
   if (separator !== undefined && separator === qualifier) bad('--qualifier', `cannot be the same character as --separator ("${separator}")`);
   const charset = raw.charset === undefined || raw.charset === '' ? undefined : checkCharset(raw.charset);
   if (raw.dateFormat !== undefined) compileDateFormat(raw.dateFormat);
-  const format = raw.format === undefined ? 'csv' : raw.format;
-  if (format !== 'csv') bad('--format', `"${String(format)}" is not supported for import yet (valid: csv)`);
+  const format = raw.format === undefined ? (/\.(nd)?json$/i.test(raw.file ?? '') ? 'json' : 'csv') : (String(raw.format).toLowerCase() as 'csv' | 'json');
+  if (format !== 'csv' && format !== 'json') bad('--format', `"${String(raw.format)}" is not valid (valid: csv, json; json is detected from a .json or .ndjson file name)`);
   return {
     db: raw.db ?? process.env.SLUICE_DB ?? 'sluice.db',
     className: raw.className,

@@ -13,6 +13,7 @@ import { parse } from 'csv-parse/sync';
 import { Piscina } from 'piscina';
 import { createDecoder, type DecodeInfo } from '../input/decode.js';
 import { type Frame, Framer } from '../input/frame.js';
+import { JsonFramer, jsonHeader } from '../input/json.js';
 import { detectSeparator, separatorName } from '../input/separator.js';
 import { assertUtf8 } from '../input/utf8.js';
 import { findClass } from '../model/load.js';
@@ -137,7 +138,10 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   const decoder = createDecoder(o.charset);
   const stream = source.pipe(byteCounter((n) => (bytesRead += n))).pipe(decoder.stream);
   source.on('error', (e) => decoder.stream.destroy(new SluiceError('E_USAGE', `--file: cannot read ${o.file}: ${e.message}`, { option: '--file', cause: e })));
-  const framer = new Framer({ quote: o.qualifier === null ? null : o.qualifier.charCodeAt(0), targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes });
+  const framer =
+    o.format === 'json'
+      ? new JsonFramer({ targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes })
+      : new Framer({ quote: o.qualifier === null ? null : o.qualifier.charCodeAt(0), targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes });
 
   let writer: WriterClient | null = null;
   let pool: Piscina | null = null;
@@ -172,9 +176,17 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     const first = await frames.next();
     decodeInfo = await decoder.info.catch(() => decodeInfo);
     if (first.done) throw new SluiceError('E_MALFORMED', 'the file is empty; the first line must be a header naming the columns', { line: 1 });
-    const h = readHeader(first.value, o);
-    header = h.cells;
-    separator = h.separator;
+    // A CSV header is a record of its own; a JSON header is the keys of the first object, which is data too.
+    let firstData: Frame | null = null;
+    if (o.format === 'json') {
+      assertUtf8(first.value.bytes, first.value.firstLine);
+      header = jsonHeader(first.value);
+      firstData = first.value;
+    } else {
+      const h = readHeader(first.value, o);
+      header = h.cells;
+      separator = h.separator;
+    }
     plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty });
 
     writer = new WriterClient({
@@ -185,7 +197,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       wantRows: filter !== null,
     });
     change = await writer.start();
-    const cfg: WorkerConfig = { dbPath: o.db, plan, delimiter: separator, quote: o.qualifier, dateFormat: o.dateFormat, keepCells: filter !== null && (o.output === 'details' || o.log !== undefined) };
+    const cfg: WorkerConfig = { dbPath: o.db, plan, format: o.format, delimiter: separator, quote: o.qualifier, dateFormat: o.dateFormat, keepCells: filter !== null && (o.output === 'details' || o.log !== undefined) };
     pool = new Piscina({ filename: workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: { maxOldGenerationSizeMb: 256 } });
     void dates;
 
@@ -212,9 +224,15 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     const p = pool;
     for (;;) {
       if (abort.signal.aborted || stopped) break;
-      const next = await frames.next();
-      if (next.done) break;
-      const f = next.value;
+      let f: Frame;
+      if (firstData) {
+        f = firstData;
+        firstData = null;
+      } else {
+        const next = await frames.next();
+        if (next.done) break;
+        f = next.value;
+      }
       const task: ParseTask = { seq: seq++, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), firstLine: f.firstLine };
       const reply = p.run(task, { transferList: [f.bytes.buffer as ArrayBuffer] }) as Promise<Uint8Array>;
       inflight.push(reply.catch((e: Error) => encodeError(new SluiceError('E_WORKER', `a worker thread failed: ${e.message}`).toJSON())));
@@ -268,8 +286,8 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   const e = elapsed();
   const summary: RunSummary = {
     className: cls.name,
-    separator: separatorName(separator),
-    qualifier: o.qualifier ?? '',
+    separator: o.format === 'json' ? 'none (JSON)' : separatorName(separator),
+    qualifier: o.format === 'json' ? 'none (JSON)' : (o.qualifier ?? ''),
     charset: decodeInfo.charset,
     dateFormat: dates.format,
     dataSize: bytesRead,
@@ -296,7 +314,7 @@ function lastLineOf(lines: number): number {
 }
 
 /** Frames of the decoded stream; the first is the header record alone. */
-async function* framesOf(stream: AsyncIterable<Buffer>, framer: Framer): AsyncGenerator<Frame> {
+async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer): Frame[]; end(): Frame[] }): AsyncGenerator<Frame> {
   for await (const chunk of stream) yield* framer.push(chunk);
   yield* framer.end();
 }

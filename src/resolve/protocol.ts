@@ -14,6 +14,7 @@ export const enum MatchBy {
 export interface WorkerConfig {
   dbPath: string;
   plan: ImportPlan;
+  format: 'csv' | 'json';
   delimiter: string;
   quote: string | null;
   dateFormat: string | undefined;

@@ -6,6 +6,7 @@ import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { move } from 'piscina';
 import { asSluiceError } from '../engine/errors.js';
+import { objectsToRecords, splitObjects } from '../input/json.js';
 import { type CsvOptions, parseRecords } from '../input/parse.js';
 import { assertUtf8 } from '../input/utf8.js';
 import type { Model } from '../model/types.js';
@@ -40,10 +41,20 @@ function init(): State {
   };
 }
 
-function parseFrame(s: State, task: ParseTask): { records: string[][]; lines: Int32Array } {
+interface Parsed {
+  records: (string | undefined)[][];
+  lines: Int32Array;
+  errors: (string | null)[] | null;
+}
+
+function parseFrame(s: State, task: ParseTask): Parsed {
   const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
   assertUtf8(buf, task.firstLine);
-  return parseRecords(buf, task.firstLine, s.parseOptions);
+  if (s.cfg.format === 'json') {
+    const text = buf.toString('utf8');
+    return objectsToRecords(text, splitObjects(text, task.firstLine), s.cfg.plan.header);
+  }
+  return { ...parseRecords(buf, task.firstLine, s.parseOptions), errors: null };
 }
 
 /** Returns the encoded chunk (or error), transferred back to the main thread. */
@@ -51,8 +62,9 @@ export default function run(task: ParseTask): Uint8Array {
   try {
     state ??= init();
     const s = state;
-    const { records, lines } = parseFrame(s, task);
+    const { records, lines, errors } = parseFrame(s, task);
     const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, keepCells: s.cfg.keepCells });
+    if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
     const chunk: ResolvedChunk = resolveChunk(s.model, s.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength);
     return move(encodeChunk(chunk)) as Uint8Array;
   } catch (err) {

@@ -77,8 +77,11 @@ function cut(s: string): string {
   return s.length > 60 ? `${s.slice(0, 57)}…` : s;
 }
 
-/** Map and cast the records of one frame. Pure: no I/O. */
-export function mapRows(model: Model, plan: ImportPlan, records: string[][], lines: Int32Array, opts: MapOptions): MappedRows {
+/**
+ * Map and cast the records of one frame. Pure: no I/O. An `undefined` cell (a key
+ * missing from a JSON object) leaves its attribute as it is.
+ */
+export function mapRows(model: Model, plan: ImportPlan, records: (string | undefined)[][], lines: Int32Array, opts: MapOptions): MappedRows {
   const p = prepare(model, plan);
   const n = records.length;
   const nSlots = plan.slots.length;
@@ -100,9 +103,9 @@ export function mapRows(model: Model, plan: ImportPlan, records: string[][], lin
     cells: opts.keepCells ? new Array(n) : null,
   };
   for (let i = 0; i < n; i++) {
-    const rec = records[i] as string[];
+    const rec = records[i] as (string | undefined)[];
     if (out.cells) {
-      const cells = rec.slice();
+      const cells = rec.map((c) => c ?? '');
       for (const c of p.passwordColumns) if (c < cells.length && cells[c] !== '') cells[c] = '******';
       out.cells[i] = cells;
     }
@@ -117,7 +120,8 @@ export function mapRows(model: Model, plan: ImportPlan, records: string[][], lin
     const base = i * nSlots;
     for (let c = 0; c < width; c++) {
       const spec = plan.columns[c];
-      const cell = rec[c] as string;
+      const cell = rec[c] ?? '';
+      if (rec[c] === undefined && (spec?.kind === 'scalar' || spec?.kind === 'links')) continue;
       switch (spec?.kind) {
         case 'scalar': {
           const attr = p.slotAttrs[spec.slot] as Attribute;
@@ -158,8 +162,9 @@ export function mapRows(model: Model, plan: ImportPlan, records: string[][], lin
       const subs = p.subAttrs[g] as Attribute[];
       let allEmpty = true;
       let anyNull = false;
+      if (group.columns.every((col) => rec[col] === undefined)) continue;
       for (const col of group.columns) {
-        const cell = rec[col] as string;
+        const cell = rec[col] ?? '';
         if (cell === NULL_CELL) anyNull = true;
         else if (cell !== '') allEmpty = false;
       }
@@ -170,7 +175,7 @@ export function mapRows(model: Model, plan: ImportPlan, records: string[][], lin
       const tuple: Scalar[] = [];
       let ok = true;
       group.columns.forEach((col, k) => {
-        const cell = rec[col] as string;
+        const cell = rec[col] ?? '';
         const attr = subs[k] as Attribute;
         if (cell === '' || cell === NULL_CELL) {
           tuple.push(cell === NULL_CELL ? null : emptyValue(attr));

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SluiceError } from '../../../src/engine/errors.js';
+import { JsonFramer, jsonHeader, objectsToRecords, splitObjects } from '../../../src/input/json.js';
+
+function frames(text: string, target = 1, pieces = 1): { text: string; line: number }[] {
+  const f = new JsonFramer({ targetBytes: target, maxRecordBytes: 1 << 20 });
+  const bytes = Buffer.from(text);
+  const out = [];
+  const step = Math.max(1, Math.ceil(bytes.length / pieces));
+  for (let i = 0; i < bytes.length; i += step) out.push(...f.push(bytes.subarray(i, i + step)));
+  out.push(...f.end());
+  return out.map((fr) => ({ text: fr.bytes.toString('utf8'), line: fr.firstLine }));
+}
+
+const isMalformed = (line: number, re: RegExp) => (e: unknown) => e instanceof SluiceError && e.code === 'E_MALFORMED' && e.line === line && re.test(e.message);
+
+describe('JsonFramer', () => {
+  it('cuts an array between whole objects, at any chunk split', () => {
+    const text = '[\n {"a": "x}"},\n {"a": "{\\"y"},\r\n {"b": [1, 2]}\n]\n';
+    for (const pieces of [1, 3, 7, text.length]) {
+      const f = frames(text, 1, pieces);
+      assert.deepEqual(f.map((x) => x.text), ['{"a": "x}"}', '{"a": "{\\"y"}', '{"b": [1, 2]}'], `pieces ${pieces}`);
+      assert.deepEqual(f.map((x) => x.line), [2, 3, 4]);
+    }
+  });
+
+  it('reads one object per line and groups objects up to the target size', () => {
+    const text = '{"a":1}\n{"a":2}\n{"a":3}\n';
+    const f = frames(text, 15);
+    assert.deepEqual(f.map((x) => x.text), ['{"a":1}\n{"a":2}', '{"a":3}']);
+    assert.deepEqual(f.map((x) => x.line), [1, 3]);
+  });
+
+  it('rejects what is not an array of objects or objects in a row, naming the line', () => {
+    assert.throws(() => frames('\n\n"text"'), isMalformed(3, /expected an object/));
+    assert.throws(() => frames('[{"a":1} {"a":2}]'), isMalformed(1, /expected "," or "\]"/));
+    assert.throws(() => frames('[{"a":1},\n{"a":2}'), isMalformed(2, /array is not closed/));
+    assert.throws(() => frames('{"a":1}\n{"a":"open\n'), isMalformed(2, /string is not closed/));
+    assert.throws(() => frames('[{"a":1}] x'), isMalformed(1, /after the end/));
+  });
+
+  it('stops on an object over the size limit', () => {
+    const f = new JsonFramer({ targetBytes: 10, maxRecordBytes: 32 });
+    assert.throws(() => f.push(Buffer.from(`\n{"a": "${'x'.repeat(100)}"}`)), isMalformed(2, /larger than the 32-byte limit/));
+  });
+});
+
+describe('JSON objects to records', () => {
+  it('splits a frame into objects with their lines', () => {
+    const text = '{"a":"}"},\n{"a":\n1}';
+    assert.deepEqual(splitObjects(text, 5), [{ start: 0, end: 9, line: 5 }, { start: 11, end: 19, line: 6 }]);
+  });
+
+  it('maps keys to header columns: missing = undefined, null = <NULL>, lists joined with |', () => {
+    const text = '{"name":"A","org":null,"tags":["x",2],"n":1.5,"b":true}\n{"name":"B"}\n{"name":"C","zzz":1}\n{"name":{"x":1}}';
+    const r = objectsToRecords(text, splitObjects(text, 1), ['name', 'org', 'tags', 'n', 'b']);
+    assert.deepEqual(r.records[0], ['A', '<NULL>', 'x|2', '1.5', 'true']);
+    assert.deepEqual(r.records[1], ['B', undefined, undefined, undefined, undefined]);
+    assert.deepEqual([...r.lines], [1, 2, 3, 4]);
+    assert.equal(r.errors[0], null);
+    assert.match(r.errors[2] ?? '', /key "zzz" is not among the columns/);
+    assert.match(r.errors[3] ?? '', /nested objects/);
+  });
+
+  it('stops on invalid JSON inside an object, naming its line', () => {
+    const text = '{"a":1}\n{"a":tru}';
+    assert.throws(() => objectsToRecords(text, splitObjects(text, 1), ['a']), isMalformed(2, /JSON/));
+  });
+
+  it('takes the header from the first object', () => {
+    const f = new JsonFramer({ targetBytes: 1, maxRecordBytes: 1024 }).push(Buffer.from('[{"Last Name":"x","Email":"e"},'));
+    assert.deepEqual(jsonHeader(f[0] as NonNullable<(typeof f)[0]>), ['Last Name', 'Email']);
+  });
+});
