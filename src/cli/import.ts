@@ -4,7 +4,7 @@ import { normalizeImportOptions, type RawImportOptions } from '../engine/options
 import { runImport } from '../engine/run.js';
 import { writeDetailsFile, writeReport } from '../report/format.js';
 import { progressSink } from '../report/progress.js';
-import { helpText, parseCommand, type OptionSpec } from './args.js';
+import { type Aliases, applyParamFile, helpText, parseCommand, type OptionSpec } from './args.js';
 
 export const IMPORT_SPECS: Record<string, OptionSpec> = {
   class: { type: 'string', value: 'C', help: 'class to import into (sluice schema lists them)' },
@@ -27,6 +27,21 @@ export const IMPORT_SPECS: Record<string, OptionSpec> = {
   db: { type: 'string', value: 'F', help: 'database file, created with the cmdb model if missing', default: 'SLUICE_DB or ./sluice.db' },
   workers: { type: 'string', value: 'N', help: 'parser threads', default: 'CPU cores - 1, at most 4' },
   'frame-bytes': { type: 'string', value: 'N', help: 'bytes of input per batch handed to a parser thread', default: '524288' },
+  'param-file': { type: 'string', value: 'F', help: 'read options from F: "key = value" lines, # comments; the command line wins' },
+  'no-localize': { type: 'boolean', help: 'accepted for iTop scripts; headers may use codes or labels either way' },
+};
+
+/** iTop's import.php argument names. */
+export const IMPORT_ALIASES: Aliases = {
+  csvfile: 'file',
+  reconciliationkeys: 'keys',
+  reconciliation_keys: 'keys',
+  date_format: 'date-format',
+  no_stop_on_import_error: 'no-stop-on-error',
+  max_chunk_size: 'chunk-size',
+  param_file: 'param-file',
+  no_localize: 'no-localize',
+  charset_encoding: 'charset',
 };
 
 export function toRawOptions(a: Record<string, string | boolean | undefined>): RawImportOptions {
@@ -56,11 +71,12 @@ export function toRawOptions(a: Record<string, string | boolean | undefined>): R
 }
 
 export async function importCommand(argv: string[]): Promise<number> {
-  const a = parseCommand('import', argv, IMPORT_SPECS);
+  const a = parseCommand('import', argv, IMPORT_SPECS, IMPORT_ALIASES);
   if (a.help) {
-    process.stdout.write(helpText('import', '--class C --file F|- [options]', IMPORT_SPECS, 'sluice import --class Person --file people.csv --keys email --output details'));
+    process.stdout.write(helpText('import', '--class C --file F|- [options]', IMPORT_SPECS, 'sluice import --class Person --file people.csv --keys email --output details', IMPORT_ALIASES));
     return 0;
   }
+  if (typeof a['param-file'] === 'string') applyParamFile('import', a['param-file'], a, IMPORT_SPECS, IMPORT_ALIASES);
   const o = normalizeImportOptions(toRawOptions(a));
   if (o.log !== undefined) checkWritable(o.log);
   const progress = progressSink(o.progress);

@@ -138,7 +138,7 @@ export function classText(c: ClassInfo): string {
   const row = (code: string, label: string, type: string, rest: string): string =>
     `  ${code.padEnd(wCode)}  ${label.padEnd(wLabel)}  ${type.padEnd(wType)}  ${rest}`.trimEnd();
   lines.push(row(head.code, head.label, head.type, 'NOTES'));
-  const valueIndent = ' '.repeat(2 + wCode + 2 + 2);
+  const valueIndent = ' '.repeat(2 + wCode + 2);
   for (const a of c.attributes) {
     lines.push(row(a.code, a.label, typeText(a), notes(a).join('; ')));
     if (a.values) wrapValues(a.values, 72).forEach((l, i) => lines.push(`${valueIndent}${i === 0 ? 'values: ' : '        '}${l}`));

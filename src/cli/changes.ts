@@ -1,0 +1,166 @@
+/**
+ * `sluice changes` lists the recorded runs (`_sluice_change`); `sluice history` shows
+ * what one of them did to each object, streamed from `_sluice_history`.
+ */
+import { SluiceError } from '../engine/errors.js';
+import { ExportSink } from '../export/sink.js';
+import { HISTORY_COLUMNS, type HistoryEntry, csvRecord, expandHistory, jsonRecord, textLine } from '../export/history.js';
+import { openStore } from '../model/store.js';
+import { csvLine } from '../report/csv.js';
+import { helpText, parseCommand, type OptionSpec } from './args.js';
+
+const DB: OptionSpec = { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' };
+
+const CHANGES_SPECS: Record<string, OptionSpec> = {
+  limit: { type: 'string', value: 'N', help: 'show the N most recent runs', default: '20' },
+  format: { type: 'string', value: 'text|json', help: 'text for a terminal, json for scripts', default: 'text' },
+  db: DB,
+};
+
+const HISTORY_SPECS: Record<string, OptionSpec> = {
+  change: { type: 'string', value: 'N', help: 'the run to show (its id, as sluice changes lists it)' },
+  format: { type: 'string', value: 'text|csv|json', help: 'text for a terminal; csv and json give one record per object and attribute', default: 'text' },
+  raw: { type: 'boolean', help: "csv: write values starting with = + - @ as they are (by default they get a ' prefix against spreadsheet formulas)" },
+  db: DB,
+};
+
+export interface ChangeRow {
+  id: number;
+  user: string;
+  started_at: string;
+  finished_at: string | null;
+  comment: string;
+  class: string;
+  file: string;
+  action: string;
+  outcome: string;
+  lines: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  skipped: number;
+  errors: number;
+  warnings: number;
+}
+
+const CHANGE_COLUMNS = 'id, user, started_at, finished_at, comment, class, file, action, outcome, lines, created, updated, unchanged, deleted, skipped, errors, warnings';
+
+function formatOf(value: unknown, valid: readonly string[]): string {
+  const f = ((value as string | undefined) ?? valid[0] as string).toLowerCase();
+  if (!valid.includes(f)) throw new SluiceError('E_USAGE', `--format: "${String(value)}" is not valid (valid: ${valid.join(', ')})`, { option: '--format' });
+  return f;
+}
+
+function positiveInt(option: string, value: string): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < 1) throw new SluiceError('E_USAGE', `${option}: "${value}" is not valid (a whole number of at least 1)`, { option });
+  return n;
+}
+
+function dbPath(a: Record<string, unknown>): string {
+  return (a.db as string | undefined) ?? process.env.SLUICE_DB ?? 'sluice.db';
+}
+
+function duration(c: ChangeRow): string {
+  if (c.finished_at === null) return 'not finished';
+  const ms = Date.parse(c.finished_at) - Date.parse(c.started_at);
+  if (!Number.isFinite(ms)) return '';
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** One run as a short block: what, when, by whom, and its counts. */
+export function changeText(c: ChangeRow): string {
+  const lines = [
+    `change ${c.id}  ${c.outcome}  ${c.class}  ${c.action}  by ${c.user}`,
+    `  started   ${c.started_at}${c.finished_at === null ? '  (not finished)' : `  finished ${c.finished_at} (${duration(c)})`}`,
+    `  file      ${c.file === '' ? '-' : c.file}  (${c.lines} line${c.lines === 1 ? '' : 's'})`,
+    `  counts    created ${c.created}, updated ${c.updated}, unchanged ${c.unchanged}, deleted ${c.deleted}, skipped ${c.skipped}, errors ${c.errors}, warnings ${c.warnings}`,
+  ];
+  if (c.comment !== '') lines.push(`  comment   ${c.comment.replace(/\r\n|[\r\n]/g, ' ')}`);
+  return lines.join('\n') + '\n';
+}
+
+export function changesCommand(argv: string[]): number {
+  const a = parseCommand('changes', argv, CHANGES_SPECS);
+  if (a.help) {
+    process.stdout.write(helpText('changes', '[--limit N] [--format text|json] [--db F]', CHANGES_SPECS, 'sluice changes --limit 5'));
+    return 0;
+  }
+  const format = formatOf(a.format, ['text', 'json']);
+  const limit = a.limit === undefined ? 20 : positiveInt('--limit', a.limit as string);
+  const { db } = openStore(dbPath(a), { create: false, readonly: true });
+  let rows: ChangeRow[];
+  let total: number;
+  try {
+    rows = db.prepare(`SELECT ${CHANGE_COLUMNS} FROM _sluice_change ORDER BY id DESC LIMIT ?`).all(limit) as ChangeRow[];
+    total = db.prepare('SELECT count(*) FROM _sluice_change').pluck().get() as number;
+  } finally {
+    db.close();
+  }
+  if (format === 'json') {
+    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    return 0;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('no changes recorded yet\n');
+    return 0;
+  }
+  process.stdout.write(rows.map(changeText).join('\n'));
+  if (total > rows.length) process.stdout.write(`\n(the ${rows.length} most recent of ${total} changes; --limit N shows more)\n`);
+  return 0;
+}
+
+export async function historyCommand(argv: string[]): Promise<number> {
+  const a = parseCommand('history', argv, HISTORY_SPECS);
+  if (a.help) {
+    process.stdout.write(helpText('history', '--change N [--format text|csv|json] [--db F]', HISTORY_SPECS, 'sluice history --change 3 --format csv > change-3.csv'));
+    return 0;
+  }
+  if (a.change === undefined) throw new SluiceError('E_USAGE', '--change: is required (the id of a run; sluice changes lists them)', { option: '--change' });
+  const id = positiveInt('--change', a.change as string);
+  const format = formatOf(a.format, ['text', 'csv', 'json']);
+  const { db, model } = openStore(dbPath(a), { create: false, readonly: true });
+  try {
+    // One snapshot for the change and its entries.
+    db.exec('BEGIN');
+    const change = db.prepare(`SELECT ${CHANGE_COLUMNS} FROM _sluice_change WHERE id = ?`).get(id) as ChangeRow | undefined;
+    if (!change) {
+      const r = db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM _sluice_change').get() as { lo: number | null; hi: number | null };
+      const valid = r.lo === null ? 'the database has no changes yet' : `valid: ${r.lo}${r.hi === r.lo ? '' : `–${r.hi}`}; sluice changes lists them`;
+      throw new SluiceError('E_USAGE', `--change: there is no change ${id} (${valid})`, { option: '--change' });
+    }
+    const isLinks = (cls: string, attr: string): boolean => model.classes.get(cls)?.byCode.get(attr)?.type === 'links';
+    const guard = a.raw !== true;
+    const sink = new ExportSink(process.stdout, 'UTF-8');
+    try {
+      if (format === 'text') sink.add(changeText(change) + '\n');
+      else if (format === 'csv') sink.add(csvLine(HISTORY_COLUMNS) + '\n');
+      else sink.add('[');
+      let first = true;
+      const entries = db.prepare('SELECT class, object_id, op, changes FROM _sluice_history WHERE change_id = ? ORDER BY id').iterate(id) as IterableIterator<HistoryEntry>;
+      let n = 0;
+      for (const e of entries) {
+        n++;
+        let text = '';
+        for (const c of expandHistory(e, isLinks)) {
+          if (format === 'text') text += textLine(c);
+          else if (format === 'csv') text += csvRecord(c, guard);
+          else {
+            text += (first ? '\n' : ',\n') + jsonRecord(c);
+            first = false;
+          }
+        }
+        if (sink.add(text)) await sink.flush();
+      }
+      if (format === 'json') sink.add(first ? ']\n' : '\n]\n');
+      if (format === 'text' && n === 0) sink.add(change.outcome === 'committed' ? '(no object was created, updated or deleted)\n' : `(nothing kept: the run was ${change.outcome})\n`);
+      await sink.finish();
+    } finally {
+      sink.release();
+    }
+  } finally {
+    db.close();
+  }
+  return 0;
+}

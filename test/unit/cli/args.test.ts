@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { applyParamFile, parseCommand } from '../../../src/cli/args.js';
+import { IMPORT_ALIASES, IMPORT_SPECS, toRawOptions } from '../../../src/cli/import.js';
+import { SluiceError } from '../../../src/engine/errors.js';
+
+const parse = (argv: string[]) => parseCommand('import', argv, IMPORT_SPECS, IMPORT_ALIASES);
+const isUsage = (re: RegExp) => (e: unknown) => e instanceof SluiceError && e.code === 'E_USAGE' && re.test(e.message);
+
+describe('import arguments', () => {
+  it("accepts every iTop alias and form and maps it to Sluice's option", () => {
+    const a = parse([
+      '--csvfile=people.csv',
+      'class=Person',
+      '--reconciliationkeys=email,name',
+      '--date_format', 'd/m/Y',
+      '--no_stop_on_import_error',
+      '--max_chunk_size=500',
+      '--simulate=1',
+      '--no_localize=1',
+      '--output=details',
+      '--charset=ISO-8859-1',
+    ]);
+    assert.deepEqual(
+      { file: a.file, class: a.class, keys: a.keys, df: a['date-format'], nse: a['no-stop-on-error'], chunk: a['chunk-size'], sim: a.simulate, out: a.output, cs: a.charset },
+      { file: 'people.csv', class: 'Person', keys: 'email,name', df: 'd/m/Y', nse: true, chunk: '500', sim: true, out: 'details', cs: 'ISO-8859-1' },
+    );
+    const raw = toRawOptions(a);
+    assert.equal(raw.stopOnError, false);
+    assert.equal(raw.simulate, true);
+  });
+
+  it('reads a switch set to 0 as off', () => {
+    assert.equal(parse(['--simulate=0', '--class', 'Person']).simulate, undefined);
+    assert.throws(() => parse(['--simulate=maybe']), isUsage(/--simulate="maybe" is not valid/));
+  });
+
+  it('refuses conflicting spellings of one option, naming both', () => {
+    assert.throws(() => parse(['--file', 'a.csv', '--csvfile=b.csv']), isUsage(/--file and --csvfile both set --file/));
+    assert.deepEqual(parse(['--file', 'a.csv', '--csvfile=a.csv']).file, 'a.csv');
+  });
+
+  it('refuses unknown options and stray arguments', () => {
+    assert.throws(() => parse(['--auth_user=admin']), isUsage(/unknown option --auth_user/));
+    assert.throws(() => parse(['stray']), isUsage(/unexpected argument "stray"/));
+    assert.throws(() => parse(['--class']), isUsage(/--class needs a value/));
+  });
+});
+
+describe('param files', () => {
+  it('fills options the command line left out; the command line wins', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-args-'));
+    try {
+      const file = join(dir, 'params.txt');
+      writeFileSync(file, '# nightly feed\nclass = Person\ncsvfile = "from-file.csv"\nreconciliationkeys = email # the key\nsimulate = 1\n\ncomment = nightly load\n');
+      const a = parse(['--file', 'cli.csv', '--param_file', file]);
+      applyParamFile('import', a['param-file'] as string, a, IMPORT_SPECS, IMPORT_ALIASES);
+      assert.equal(a.file, 'cli.csv');
+      assert.equal(a.class, 'Person');
+      assert.equal(a.keys, 'email');
+      assert.equal(a.simulate, true);
+      assert.equal(a.comment, 'nightly load');
+      writeFileSync(file, 'class = Person\nbogus = 1\n');
+      assert.throws(() => applyParamFile('import', file, parse([]), IMPORT_SPECS, IMPORT_ALIASES), isUsage(/line 2: unknown key "bogus"/));
+      writeFileSync(file, 'just words\n');
+      assert.throws(() => applyParamFile('import', file, parse([]), IMPORT_SPECS, IMPORT_ALIASES), isUsage(/line 1: expected "key = value"/));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
