@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { parse, type Options as CsvOptions } from 'csv-parse/sync';
+import { parse } from 'csv-parse/sync';
 import { Bench } from 'tinybench';
 import { DEFAULT_SEED, PERSON_HEADER, organizationRows, personLine, personRow } from '../fixtures/generate.js';
 import { type Frame, Framer } from '../src/input/frame.js';
+import { parseRecords } from '../src/input/parse.js';
 import { ensureLookupIndex } from '../src/model/schema.js';
 import { initStore, resolveModel } from '../src/model/store.js';
 import type { ClassDef, Model } from '../src/model/types.js';
@@ -28,15 +29,7 @@ import { isMain, runMain } from './lib/options.js';
 const FRAME_BYTES = 512 * 1024;
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 const READ_CHUNK = 1 << 20;
-const PARSE_OPTIONS: CsvOptions = {
-  delimiter: ',',
-  quote: '"',
-  record_delimiter: ['\r\n', '\n', '\r'],
-  relax_column_count: true,
-  trim: true,
-  skip_empty_lines: true,
-  info: true,
-};
+const PARSE_OPTIONS = { delimiter: 0x2c, quote: 0x22 };
 
 interface Parsed {
   records: string[][];
@@ -60,10 +53,8 @@ function frameAll(bytes: Buffer): Frame[] {
 }
 
 function parseFrame(f: Frame): Parsed {
-  const parsed = parse(f.bytes, PARSE_OPTIONS) as unknown as { record: string[] }[];
-  const lines = new Int32Array(parsed.length);
-  for (let i = 0; i < parsed.length; i++) lines[i] = f.firstLine + i;
-  return { records: parsed.map((p) => p.record), lines, bytes: f.bytes.length };
+  const { records, lines } = parseRecords(f.bytes, f.firstLine, PARSE_OPTIONS);
+  return { records, lines, bytes: f.bytes.length };
 }
 
 /** A database with the organizations, and the sample's people when `withPeople`. */
@@ -104,7 +95,7 @@ export async function micro(opts: { rows?: number; time?: number; iterations?: n
 
   const model = resolveModel('cmdb');
   const person = model.classes.get('Person') as ClassDef;
-  const headerCells = (parse(header.bytes, { ...PARSE_OPTIONS, info: false }) as string[][])[0] as string[];
+  const headerCells = (parse(header.bytes) as string[][])[0] as string[];
   const plan: ImportPlan = buildPlan(model, person, headerCells, { keys: ['email'], action: 'upsert', ignoreEmpty: false });
   const mapOpts = { dates: compileDateFormat(undefined), keepCells: false };
   const mapAll = (): MappedRows[] => parsed.map((p) => mapRows(model, plan, p.records, p.lines, mapOpts));
@@ -132,7 +123,7 @@ export async function micro(opts: { rows?: number; time?: number; iterations?: n
   });
   bench
     .add('frame', () => frameAll(bytes))
-    .add('parse (csv-parse sync, per frame)', () => dataFrames.map(parseFrame))
+    .add('parse (parseRecords, per frame)', () => dataFrames.map(parseFrame))
     .add('map+cast', () => mapAll())
     .add('resolve, empty Person table', resolveAll(emptyLookup), { beforeEach: freshMapped })
     .add('resolve, every email matches', resolveAll(fullLookup), { beforeEach: freshMapped });

@@ -11,7 +11,7 @@ import { removeDb } from './lib/db.js';
 import { isMain, resolveOptions, runMain, type ScenarioOptions } from './lib/options.js';
 import type { ContestantResult, ScenarioResult } from './lib/scenario.js';
 import { initialLoad } from './scenarios/initial-load.js';
-import { memory, memoryRequested } from './scenarios/memory.js';
+import { MEMORY_ROWS, memory, memoryRequested } from './scenarios/memory.js';
 import { nightly } from './scenarios/nightly.js';
 
 export interface BenchOutcome {
@@ -23,10 +23,14 @@ export async function runAll(opts: ScenarioOptions = {}): Promise<BenchOutcome> 
   const results: ScenarioResult[] = [];
   const init = await initialLoad({ ...opts, rows: o.rows, keepSluiceDb: true });
   results.push(init.result);
+  const failed: string[] = [];
   try {
     // The nightly reload starts from the database Sluice's initial load left, as in production.
     const night = await nightly({ ...opts, rows: o.rows, baseline: init.sluiceDb });
     results.push(night.result);
+  } catch (err) {
+    // One scenario that cannot run must not hide the figures of the others.
+    failed.push(`nightly: not measured: ${(err as Error).message}`);
   } finally {
     if (init.sluiceDb) removeDb(init.sluiceDb);
   }
@@ -34,14 +38,19 @@ export async function runAll(opts: ScenarioOptions = {}): Promise<BenchOutcome> 
     const known = new Map<number, ContestantResult>();
     const sl = init.result.contestants.find((c) => c.id === 'sluice');
     if (sl && sl.error === null) known.set(o.rows, sl);
-    const mem = await memory({ ...opts, rows: Math.max(o.rows, 10_000_000), known });
-    results.push(mem.result);
+    try {
+      const mem = await memory({ ...opts, rows: Math.max(o.rows, MEMORY_ROWS), known });
+      results.push(mem.result);
+    } catch (err) {
+      failed.push(`memory: not measured: ${(err as Error).message}`);
+    }
   }
-  o.print(summary(results));
+  o.print(summary(results, failed));
+  if (failed.length > 0) process.exitCode = 1;
   return { results };
 }
 
-function summary(results: ScenarioResult[]): string {
+function summary(results: ScenarioResult[], failed: string[]): string {
   const lines = ['== targets'];
   for (const r of results) {
     for (const t of r.targets) {
@@ -50,6 +59,7 @@ function summary(results: ScenarioResult[]): string {
     }
     for (const w of r.warnings) lines.push(`${r.scenario.padEnd(13)} WARNING: ${w}`);
   }
+  for (const f of failed) lines.push(`FAILED: ${f}`);
   return lines.join('\n') + '\n';
 }
 

@@ -1,8 +1,12 @@
-/** The machine a result was measured on: figures from different machines do not compare. */
+/**
+ * What a result was measured on — the machine and the source revision: figures from different
+ * machines, or of different code, do not compare.
+ */
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import Database from 'better-sqlite3';
 import { SQLITE3 } from './paths.js';
+import { repoRoot } from '../../fixtures/generate.js';
 
 export interface Machine {
   cpus: number;
@@ -45,4 +49,15 @@ export function machine(): Machine {
     sqlite_library: sqliteLibraryVersion(),
     load_average_1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   };
+}
+
+/** `git describe`-like: the commit, with "+dirty" when src/ has uncommitted changes. */
+export function sourceRevision(): string {
+  const git = (args: string[]): string => execFileSync('git', args, { cwd: repoRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const head = git(['rev-parse', '--short=12', 'HEAD']);
+    return git(['status', '--porcelain', '--', 'src']) === '' ? head : `${head}+dirty`;
+  } catch {
+    return 'unknown';
+  }
 }

@@ -20,6 +20,8 @@ export interface ScenarioOptions {
   resultsDir?: string | null;
   /** which contestants run (default BENCH_CONTESTANTS, else all) */
   contestants?: ContestantId[];
+  /** rounds per contestant (default BENCH_REPEAT, else 1); the figures are medians */
+  repeat?: number;
   /** the table (default stdout) */
   print?: (text: string) => void;
   /** progress lines (default stderr) */
@@ -32,6 +34,7 @@ export interface Resolved {
   workDir: string;
   resultsDir: string | null;
   contestants: Contestant[];
+  repeat: number;
   print: (text: string) => void;
   log: (line: string) => void;
 }
@@ -48,6 +51,14 @@ function contestantsFromEnv(): ContestantId[] | undefined {
   return ids as ContestantId[];
 }
 
+function repeatFromEnv(): number {
+  const v = process.env.BENCH_REPEAT?.trim();
+  if (!v) return 1;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_REPEAT: "${v}" is not a whole number of at least 1`);
+  return n;
+}
+
 export function resolveOptions(o: ScenarioOptions): Resolved {
   const ids = o.contestants ?? contestantsFromEnv();
   return {
@@ -56,6 +67,7 @@ export function resolveOptions(o: ScenarioOptions): Resolved {
     workDir: resolve(o.workDir ?? defaultWorkDir()),
     resultsDir: o.resultsDir === null ? null : resolve(o.resultsDir ?? defaultResultsDir()),
     contestants: ids ? ALL_CONTESTANTS.filter((c) => ids.includes(c.id)) : [...ALL_CONTESTANTS],
+    repeat: o.repeat ?? repeatFromEnv(),
     print: o.print ?? ((t) => process.stdout.write(t)),
     log: o.log ?? ((l) => process.stderr.write(`${l}\n`)),
   };

@@ -1,6 +1,7 @@
 /** A scenario's figures as an aligned plain-text table, and as JSON under bench/results/. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_ROWS } from '../../fixtures/generate.js';
 import { type ScenarioResult, localDate } from './scenario.js';
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -17,16 +18,19 @@ function table(head: string[], rows: string[][], alignLeft: number[]): string {
 }
 
 export function formatScenario(r: ScenarioResult): string {
+  const rounds = r.contestants.some((c) => c.walls_s.length > 1);
   const rows = r.contestants.map((c) => [
     c.label,
     c.error ? 'FAILED' : c.wall_s.toFixed(2),
     c.error ? '-' : int(c.rows_per_s),
     mb(c.peak_rss_bytes),
     c.person_rows === null ? '-' : int(c.person_rows),
+    ...(rounds ? [c.walls_s.map((w) => w.toFixed(2)).join(' ')] : []),
   ]);
+  const head = [rounds ? 'wall s (median)' : 'wall s', 'rows/s', 'peak RSS MiB', 'Person rows', ...(rounds ? ['rounds, wall s'] : [])];
   const out = [
     `== ${r.title}: ${r.rows.toLocaleString('en-US')} rows, ${(r.file_bytes / 1e6).toFixed(1)} MB`,
-    table(['contestant', 'wall s', 'rows/s', 'peak RSS MiB', 'Person rows'], rows, [0]),
+    table(['contestant', ...head], rows, rounds ? [0, head.length] : [0]),
     '',
   ];
   const ratioLines: [string, number | null | undefined][] = [
@@ -39,7 +43,7 @@ export function formatScenario(r: ScenarioResult): string {
   for (const [label, v] of ratioLines) if (v !== undefined && v !== null) out.push(`${label.padEnd(30)} ${v.toFixed(2)}`);
   for (const t of r.targets) {
     const verdict = t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED';
-    out.push(`target: ${t.label.padEnd(40)} ${t.value === null ? '-' : t.value.toFixed(2)}  (limit ${t.limit})  ${verdict}`);
+    out.push(`target: ${t.label.padEnd(40)} ${t.value === null ? '-' : t.value.toFixed(2)}  (limit ${t.limit.toFixed(2)})  ${verdict}`);
   }
   const sl = r.contestants.find((c) => c.id === 'sluice')?.report;
   if (sl) {
@@ -50,14 +54,23 @@ export function formatScenario(r: ScenarioResult): string {
   for (const w of r.warnings) out.push(`WARNING: ${w}`);
   const m = r.machine;
   out.push(`machine: ${m.cpus} × ${m.cpu_model}, node ${m.node}, sqlite3 CLI ${m.sqlite_cli}, better-sqlite3 SQLite ${m.sqlite_library}, load average ${m.load_average_1m}`);
-  out.push(`start: ${r.start}`);
+  out.push(`source: ${r.revision}; start: ${r.start}`);
   return out.join('\n') + '\n';
 }
 
-/** bench/results/<YYYY-MM-DD>-<scenario>.json; a later run the same day replaces it. */
+/**
+ * bench/results/<YYYY-MM-DD>-<scenario>.json; a later run the same day replaces it. Runs at
+ * another size than the contract's get the size in the name, so a quick trial never replaces
+ * the figures the contract is judged on.
+ */
+export function resultName(r: Pick<ScenarioResult, 'date' | 'scenario' | 'rows'>): string {
+  const standard = r.scenario === 'memory' || r.rows === DEFAULT_ROWS;
+  return `${localDate(new Date(r.date))}-${r.scenario}${standard ? '' : `-${r.rows}`}.json`;
+}
+
 export function writeResult(dir: string, r: ScenarioResult): string {
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${localDate(new Date(r.date))}-${r.scenario}.json`);
+  const path = join(dir, resultName(r));
   writeFileSync(path, JSON.stringify(r, null, 2) + '\n');
   return path;
 }

@@ -1,40 +1,37 @@
 /**
- * The parse-only rate (SPEC §8): csv-parse over the file's bytes with the options Sluice's
- * workers use (src/resolve/worker.ts), counting records and nothing else. It is the ceiling of
- * one thread's decode+parse stage; Sluice spreads that stage over its worker threads.
+ * The parse-only rate (SPEC §8): the file framed and parsed on one thread exactly as Sluice
+ * does it (src/input/frame.ts, then src/input/parse.ts as in src/resolve/worker.ts), counting
+ * records and nothing else. It is the ceiling of one thread's decode+parse stage; Sluice
+ * spreads the parse over its worker threads.
  *
  *   node dist/bench/peers/parse-only.js FILE   → {"rows": N}   (data rows, header excluded)
  */
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parse, type Options } from 'csv-parse';
+import { Framer } from '../../src/input/frame.js';
+import { parseRecords } from '../../src/input/parse.js';
 import { type Contestant, type ContestantRun, type RunInput, failure, lastJsonLine } from '../lib/contestant.js';
 import { measure } from '../lib/measure.js';
 import { PARSE_ONLY } from '../lib/paths.js';
 
-/** As in src/resolve/worker.ts, for a comma-separated file with the default qualifier. */
-export const SLUICE_PARSE_OPTIONS: Options = {
-  delimiter: ',',
-  quote: '"',
-  record_delimiter: ['\r\n', '\n', '\r'],
-  relax_column_count: true,
-  trim: true,
-  skip_empty_lines: true,
-  info: true,
-};
-
-export function countRecords(file: string): Promise<number> {
-  return new Promise((done, fail) => {
-    let n = 0;
-    const parser = createReadStream(file, { highWaterMark: 1 << 20 }).pipe(parse(SLUICE_PARSE_OPTIONS));
-    // Draining in a loop on 'readable' costs less per record than async iteration.
-    parser.on('readable', () => {
-      while (parser.read() !== null) n++;
-    });
-    parser.on('end', () => done(n));
-    parser.on('error', fail);
-  });
+export async function countRecords(file: string): Promise<number> {
+  const framer = new Framer({ quote: 34, targetBytes: 512 * 1024, maxRecordBytes: 16 * 1024 * 1024 });
+  const opts = { delimiter: 44, quote: 34 };
+  let n = 0;
+  let header = true;
+  const count = (frames: { bytes: Buffer; firstLine: number }[]): void => {
+    for (const f of frames) {
+      if (header) {
+        header = false;
+        continue;
+      }
+      n += parseRecords(f.bytes, f.firstLine, opts).records.length;
+    }
+  };
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) count(framer.push(chunk as Buffer));
+  count(framer.end());
+  return n;
 }
 
 export async function runParseOnly(input: RunInput): Promise<ContestantRun> {
@@ -46,7 +43,7 @@ export async function runParseOnly(input: RunInput): Promise<ContestantRun> {
 
 export const parseOnly: Contestant = {
   id: 'parse_only',
-  label: 'parse only (csv-parse)',
+  label: 'parse only (frame + parse)',
   usesDb: false,
   run: runParseOnly,
 };

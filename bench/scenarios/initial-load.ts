@@ -41,6 +41,7 @@ export async function initialLoad(opts: InitialLoadOptions = {}): Promise<Initia
     start: 'sluice init (cmdb model) + 1,000 organizations imported with sluice; peer A adds a unique index on Person(email) beforehand, untimed',
     workDir: o.workDir,
     contestants: o.contestants,
+    repeat: o.repeat,
     expected: { lines: o.rows, created: o.rows, updated: 0, unchanged: 0, errors: 0 },
     expectedPersons: o.rows,
     keep: opts.keepSluiceDb ? ['sluice'] : [],

@@ -13,7 +13,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureFixtures } from '../../fixtures/generate.js';
 import { createTemplate } from '../lib/db.js';
-import { machine } from '../lib/machine.js';
+import { machine, sourceRevision } from '../lib/machine.js';
 import { type ScenarioOptions, isMain, resolveOptions, runMain } from '../lib/options.js';
 import { formatScenario, writeResult } from '../lib/report.js';
 import { type ContestantResult, type ScenarioResult, describeFile, runScenario } from '../lib/scenario.js';
@@ -55,6 +55,7 @@ async function sluiceLoad(rows: number, opts: MemoryOptions): Promise<ScenarioRe
     start: 'sluice init (cmdb model) + 1,000 organizations imported with sluice',
     workDir: o.workDir,
     contestants: o.contestants,
+    repeat: o.repeat,
     expected: { lines: rows, created: rows, errors: 0 },
     expectedPersons: rows,
     log: o.log,
@@ -93,6 +94,7 @@ export async function memory(opts: MemoryOptions = {}): Promise<MemoryOutcome> {
     file: fx.initial,
     file_bytes: statSync(fx.initial).size,
     machine: (bigRun as ScenarioResult | null)?.machine ?? machine(),
+    revision: sourceRevision(),
     start: 'sluice init (cmdb model) + 1,000 organizations imported with sluice',
     contestants: [big, base].filter((c): c is ContestantResult => c !== null),
     ratios: { sluice_peak_rss_growth: growth },

@@ -59,6 +59,7 @@ export async function nightly(opts: NightlyOptions = {}): Promise<NightlyOutcome
       start: `the database after sluice's initial load of ${o.rows} rows; peer A swaps its email index for a unique one beforehand, untimed`,
       workDir: o.workDir,
       contestants: o.contestants,
+    repeat: o.repeat,
       expected: { lines: e.rows, created: e.created, updated: e.updated, unchanged: e.unchanged, errors: 0 },
       expectedPersons: o.rows + e.created,
       log: o.log,

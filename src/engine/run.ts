@@ -38,7 +38,8 @@ export interface ImportHooks {
 }
 
 export interface ProgressEvent {
-  bytesRead: number;
+  /** input bytes of the frames applied so far */
+  bytesDone: number;
   totalBytes: number | null;
   lines: number;
   counts: Counts;
@@ -201,25 +202,31 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     pool = new Piscina({ filename: workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: { maxOldGenerationSizeMb: 256 } });
     void dates;
 
+    hooks.onProgress?.({ bytesDone: 0, totalBytes, lines, counts, elapsedS: elapsed() });
     // In flight: dispatched to the pool, not yet acknowledged by the writer.
     const window = o.workers * 2 + 2;
     const inflight: Promise<Uint8Array>[] = [];
+    // Progress counts the bytes of applied frames, not of reads ahead of them.
+    const inflightBytes: number[] = [];
+    let bytesDone = o.format === 'json' ? 0 : first.value.bytes.byteLength;
     let seq = 0;
     let stopped = false;
     const w = writer;
     const drainOne = async (): Promise<void> => {
       const bytes = await (inflight.shift() as Promise<Uint8Array>);
+      bytesDone += inflightBytes.shift() ?? 0;
       const failed = errorOf(bytes);
       if (failed) throw SluiceError.fromJSON(failed);
       const applied = await w.apply(bytes, lines);
       lines += applied.count;
       lastCommittedLine = applied.lastCommittedLine;
+      counts = applied.counts;
       record(applied);
       if (applied.stop) {
         stopped = true;
         stopMessage = applied.stop.message;
       }
-      hooks.onProgress?.({ bytesRead, totalBytes, lines, counts, elapsedS: elapsed() });
+      hooks.onProgress?.({ bytesDone: bytesDone, totalBytes, lines, counts, elapsedS: elapsed() });
     };
     const p = pool;
     for (;;) {
@@ -233,6 +240,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
         if (next.done) break;
         f = next.value;
       }
+      inflightBytes.push(f.bytes.byteLength);
       const task: ParseTask = { seq: seq++, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), firstLine: f.firstLine };
       const reply = p.run(task, { transferList: [f.bytes.buffer as ArrayBuffer] }) as Promise<Uint8Array>;
       inflight.push(reply.catch((e: Error) => encodeError(new SluiceError('E_WORKER', `a worker thread failed: ${e.message}`).toJSON())));

@@ -22,7 +22,7 @@ function bar(out: NodeJS.WriteStream): ProgressSink {
       if (now - last < 100) return;
       last = now;
       const rate = p.elapsedS > 0 ? Math.round(p.lines / p.elapsedS) : 0;
-      const frac = p.totalBytes ? Math.min(1, p.bytesRead / p.totalBytes) : null;
+      const frac = p.totalBytes ? Math.min(1, p.bytesDone / p.totalBytes) : null;
       const width = 30;
       const filled = frac === null ? 0 : Math.round(frac * width);
       const eta = frac && frac > 0 ? clock((p.elapsedS / frac) * (1 - frac)) : '?';
@@ -44,7 +44,10 @@ function json(out: NodeJS.WritableStream): ProgressSink {
         started = true;
         out.write(`${JSON.stringify({ event: 'start', total_bytes: p.totalBytes })}\n`);
       }
-      out.write(`${JSON.stringify({ event: 'progress', bytes: p.bytesRead, total_bytes: p.totalBytes, lines: p.lines, elapsed_s: Number(p.elapsedS.toFixed(3)) })}\n`);
+      const c = p.counts;
+      out.write(
+        `${JSON.stringify({ event: 'progress', bytes: p.bytesDone, total_bytes: p.totalBytes, lines: p.lines, created: c.created, updated: c.updated, unchanged: c.unchanged, deleted: c.deleted, skipped: c.skipped, errors: c.errors, elapsed_s: Number(p.elapsedS.toFixed(3)) })}\n`,
+      );
     },
     done(s) {
       const c = s.counts;

@@ -54,6 +54,8 @@ export interface AppliedChunk {
   /** set when the run stopped at this chunk (first error in all-or-nothing mode) */
   stop: { line: number; message: string } | null;
   lastCommittedLine: number | null;
+  /** the run's counts after this chunk */
+  counts: Counts;
   /** when the report keeps rows: each row's line, warnings and input cells */
   rows: { line: Int32Array; warn: (string | null)[]; cells: string[][] | null } | null;
 }
@@ -185,6 +187,7 @@ export class Applier {
       stop: null,
       lastCommittedLine: this.lastCommittedLine,
       rows: wantRows ? { line: chunk.line, warn: chunk.warn, cells: chunk.cells } : null,
+      counts: this.counts,
     };
     for (let i = 0; i < n; i++) {
       const r = this.applyRow(chunk, i);
@@ -203,6 +206,7 @@ export class Applier {
       if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize) this.commitChunk(linesSoFar + i + 1);
     }
     out.lastCommittedLine = this.lastCommittedLine;
+    out.counts = { ...this.counts };
     return out;
   }
 
