@@ -55,7 +55,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(p
     process.exitCode = 2;
   } else {
     countRecords(file).then(
-      (n) => process.stdout.write(JSON.stringify({ rows: Math.max(0, n - 1) }) + '\n'),
+      (n) => process.stdout.write(JSON.stringify({ rows: n }) + '\n'),
       (err: unknown) => {
         process.stderr.write(`parse-only: ${(err as Error).message}\n`);
         process.exitCode = 1;

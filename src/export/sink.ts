@@ -53,12 +53,11 @@ export class ExportSink {
     this.buf = '';
     const head = text === '' ? null : this.encode(text);
     const tail = this.encoder?.end();
-    const chunk = head === null ? (tail ?? null) : tail && tail.length > 0 ? Buffer.concat([toBuffer(head), tail]) : head;
-    if (chunk !== null && chunk.length > 0) {
-      await new Promise<void>((resolve, reject) => {
-        this.out.write(chunk, (err?: Error | null) => (err ? reject(err) : resolve()));
-      });
-    }
+    const chunk = head === null ? (tail ?? Buffer.alloc(0)) : tail && tail.length > 0 ? Buffer.concat([toBuffer(head), tail]) : head;
+    // Written even when empty: its callback runs once every earlier chunk has been taken.
+    await new Promise<void>((resolve, reject) => {
+      this.out.write(chunk, (err?: Error | null) => (err ? reject(err) : resolve()));
+    });
     if (this.failure !== null) throw this.failure;
   }
 

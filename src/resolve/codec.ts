@@ -2,16 +2,68 @@
  * Resolved chunks cross two thread boundaries (worker → main → writer). They are
  * serialized once in the worker into one buffer that is transferred, not copied,
  * so the main thread forwards bytes without ever decoding them.
+ *
+ * The value slots, the bulk of a chunk, travel as one string joined with NUL:
+ * splitting it is about three times cheaper for the writer than deserializing an
+ * array of small strings, and the writer is the stage that bounds an initial load.
  */
 import { deserialize, serialize } from 'node:v8';
 import type { SerializedError } from '../engine/errors.js';
+import type { Model, Scalar } from '../model/types.js';
+import type { ImportPlan } from '../rows/plan.js';
 import type { ResolvedChunk } from './protocol.js';
 
 const OK = 1;
 const FAILED = 0;
+const SEP = '\u0000';
+const NULL = '\u0001';
+const ABSENT = '\u0002';
+
+/** Which value slots hold numbers (integers, decimals, booleans, reference ids). */
+export function numericSlots(model: Model, plan: ImportPlan): boolean[] {
+  const cls = model.classes.get(plan.className);
+  return plan.slots.map((code) => {
+    const t = cls?.byCode.get(code)?.type;
+    return t === 'integer' || t === 'decimal' || t === 'boolean' || t === 'ref';
+  });
+}
+
+/** The slots joined, or null when a value holds one of the marker characters. */
+function pack(values: readonly (Scalar | undefined)[]): string | null {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null) parts[i] = NULL;
+    else if (v === undefined) parts[i] = ABSENT;
+    else if (typeof v === 'string') {
+      if (v.includes(SEP) || v === NULL || v === ABSENT) return null;
+      parts[i] = v;
+    } else parts[i] = String(v);
+  }
+  return parts.join(SEP);
+}
+
+function unpack(text: string, numeric: readonly boolean[]): (Scalar | undefined)[] {
+  if (text === '') return [];
+  const parts = text.split(SEP);
+  const width = numeric.length;
+  const out = new Array<Scalar | undefined>(parts.length);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i] as string;
+    out[i] = p === NULL ? null : p === ABSENT ? undefined : numeric[i % width] ? Number(p) : p;
+  }
+  return out;
+}
+
+interface Wire extends Omit<ResolvedChunk, 'values'> {
+  values: (Scalar | undefined)[] | null;
+  packed: string | null;
+}
 
 export function encodeChunk(chunk: ResolvedChunk): Uint8Array {
-  return frame(OK, serialize(chunk));
+  const packed = pack(chunk.values);
+  const wire: Wire = { ...chunk, values: packed === null ? chunk.values : null, packed };
+  return frame(OK, serialize(wire));
 }
 
 export function encodeError(error: SerializedError): Uint8Array {
@@ -32,6 +84,8 @@ export function errorOf(bytes: Uint8Array): SerializedError | null {
   return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1).toString('utf8')) as SerializedError;
 }
 
-export function decodeChunk(bytes: Uint8Array): ResolvedChunk {
-  return deserialize(Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1)) as ResolvedChunk;
+export function decodeChunk(bytes: Uint8Array, numeric: readonly boolean[]): ResolvedChunk {
+  const wire = deserialize(Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1)) as Wire;
+  const values = wire.packed === null ? (wire.values ?? []) : unpack(wire.packed, numeric);
+  return { ...wire, values } as ResolvedChunk;
 }

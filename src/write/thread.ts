@@ -5,7 +5,7 @@ import { asSluiceError } from '../engine/errors.js';
 import { ensureLookupIndex } from '../model/schema.js';
 import { configure, readModel } from '../model/store.js';
 import type { ClassDef } from '../model/types.js';
-import { decodeChunk } from '../resolve/codec.js';
+import { decodeChunk, numericSlots } from '../resolve/codec.js';
 import { Applier, dbError } from './apply.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
@@ -14,6 +14,7 @@ const port = parentPort as NonNullable<typeof parentPort>;
 const send = (m: FromWriter): void => port.postMessage(m);
 
 let applier: Applier | undefined;
+let numeric: boolean[] = [];
 let db: Database.Database | undefined;
 
 try {
@@ -25,6 +26,7 @@ try {
   } catch (e) {
     throw dbError(e, 'prepare lookup indexes');
   }
+  numeric = numericSlots(model, cfg.plan);
   applier = new Applier(db, model, cfg.plan, cfg.run);
   applier.begin(cfg.plan.className, cfg.plan.action);
   send({ type: 'ready', change: applier.changeId });
@@ -37,7 +39,7 @@ port.on('message', (m: ToWriter) => {
   if (!a) return;
   try {
     if (m.type === 'chunk') {
-      send({ type: 'applied', result: a.apply(decodeChunk(m.bytes), m.linesSoFar, cfg.wantRows) });
+      send({ type: 'applied', result: a.apply(decodeChunk(m.bytes, numeric), m.linesSoFar, cfg.wantRows) });
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
       db?.close();

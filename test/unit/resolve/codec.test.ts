@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SluiceError } from '../../../src/engine/errors.js';
+import { decodeChunk, encodeChunk, encodeError, errorOf } from '../../../src/resolve/codec.js';
+import type { ResolvedChunk } from '../../../src/resolve/protocol.js';
+import type { Scalar } from '../../../src/model/types.js';
+
+function chunk(values: (Scalar | undefined)[], count: number): ResolvedChunk {
+  return {
+    seq: 3,
+    byteLength: 99,
+    count,
+    line: Int32Array.from({ length: count }, (_, i) => i + 2),
+    error: new Array(count).fill(null),
+    warn: new Array(count).fill(null),
+    values,
+    links: [],
+    matchBy: new Uint8Array(count),
+    matchCount: new Int32Array(count),
+    matchId: new Float64Array(count),
+    rowId: new Float64Array(count),
+    diff: new Uint8Array(count),
+    current: new Array(count).fill(null),
+    currentLinks: [],
+    selfRefTuple: [],
+    selfRefError: [],
+    source: new Array(count).fill(null),
+    sourceId: new Array(count).fill(null),
+    cells: null,
+  };
+}
+
+describe('chunk codec', () => {
+  const numeric = [false, true, false];
+
+  it('round-trips values of every kind through the packed form', () => {
+    const values: (Scalar | undefined)[] = ['a', 1, null, '', 0, undefined, 'é, "x"\n', 1.5, 'z', 'tab\there', -7, '1'];
+    const back = decodeChunk(encodeChunk(chunk(values, 4)), numeric);
+    assert.deepEqual(back.values, values);
+    assert.deepEqual([...back.line], [2, 3, 4, 5]);
+    assert.equal(back.seq, 3);
+  });
+
+  it('falls back to plain arrays when a value holds a marker character', () => {
+    const values: (Scalar | undefined)[] = ['a\u0000b', 2, '\u0001', '\u0002', 3, null];
+    assert.deepEqual(decodeChunk(encodeChunk(chunk(values, 2)), numeric).values, values);
+  });
+
+  it('carries worker errors separately', () => {
+    const e = new SluiceError('E_MALFORMED', 'bad line 7', { line: 7 }).toJSON();
+    assert.deepEqual(errorOf(encodeError(e)), JSON.parse(JSON.stringify(e)));
+    assert.equal(errorOf(encodeChunk(chunk([], 0))), null);
+  });
+});
