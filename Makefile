@@ -28,5 +28,21 @@ demo: build
 bench: build
 	node dist/bench/run.js
 
+# clinic doctor and flame on scenario 1 (initial load) at a size that runs in about a minute.
+PROFILE_ROWS ?= 300000
+PROFILE_DIR := fixtures/.generated/profile
+PROFILE_IMPORT = dist/src/cli/main.js import --db $(PROFILE_DIR)/profile.db --class Person --keys email --progress none \
+	--file fixtures/.generated/persons-initial-$(PROFILE_ROWS).csv
+profile: build
+	node dist/fixtures/generate.js --rows $(PROFILE_ROWS)
+	@mkdir -p $(PROFILE_DIR)
+	@for tool in flame doctor; do \
+	  rm -f $(PROFILE_DIR)/profile.db*; \
+	  node dist/src/cli/main.js import --db $(PROFILE_DIR)/profile.db --class Organization --file fixtures/.generated/organizations.csv --progress none >/dev/null || exit 1; \
+	  NO_INSIGHT=1 npx clinic $$tool --dest $(PROFILE_DIR) -- node $(PROFILE_IMPORT) \
+	    || echo "clinic $$tool could not analyse this run (see bench/README.md)"; \
+	done
+	@echo "reports: $(PROFILE_DIR)/*.html"
+
 clean:
 	rm -rf dist node_modules/.installed
