@@ -1,5 +1,5 @@
 /**
- * runExport: a class streamed out of the store as a file `sluice import` reads back.
+ * openExport: a class streamed out of the store as a file `sluice import` reads back.
  *
  *   read-only connection, one snapshot ─▶ SELECT … ORDER BY id (.iterate(), one row at a time)
  *     ─▶ RowFormatter (pure) ─▶ ExportSink (charset, 64 Ki-character writes, waits for 'drain')
@@ -64,7 +64,6 @@ class Job implements ExportJob {
   async write(out: NodeJS.WritableStream, signal?: AbortSignal): Promise<ExportStats> {
     const { sql, layout } = exportQuery(this.cls, this.columns);
     const shared = this.columns.map((c) => (c.kind === 'links' && c.itemAttr !== 'id' ? new Set(this.db.prepare(sharedItemsQuery(c.target, c.itemAttr)).pluck().all() as Scalar[]) : null));
-    this.checkSharedRefs();
     const fmt = new RowFormatter(this.columns, layout, { format: this.o.format, separator: this.o.separator, guard: this.o.guard, shared });
     const stmt = this.db.prepare(sql).raw(true);
     const sink = new ExportSink(out, this.o.charset);
@@ -78,6 +77,8 @@ class Job implements ExportJob {
       }
       sink.add(fmt.footer());
       await sink.finish();
+      // Only a warning depends on it, so it runs after the data (same snapshot) rather than delaying the first byte.
+      this.checkSharedRefs();
     } finally {
       sink.release();
     }
@@ -101,7 +102,7 @@ class Job implements ExportJob {
       const n = this.db.prepare(sharedRefsQuery(this.cls, code, g.target, g.subs)).pluck().get() as number;
       if (n > 0) {
         this.notes.push(
-          `${n} ${this.cls.name} object${n === 1 ? '' : 's'} reference${n === 1 ? 's' : ''} a ${g.target.name} whose ${g.subs.join(' + ')} another ${g.target.name} shares: ` +
+          `${n} ${this.cls.name} object${n === 1 ? '' : 's'} reference${n === 1 ? 's' : ''} ${/^[AEIOU]/i.test(g.target.name) ? 'an' : 'a'} ${g.target.name} whose ${g.subs.join(' + ')} another ${g.target.name} shares: ` +
             `import will report ${g.headers.join(', ')} as ambiguous (add sub-columns with --columns, or export ${code} as an id)`,
         );
       }

@@ -120,7 +120,8 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
   for (const s of slots) fetch.add(s);
   for (const k of keys) fetch.add(k);
   for (const g of refs) if (g.target === cls.name) for (const s of g.subs) if (s !== 'id') fetch.add(s);
-  for (const a of cls.attributes) if (a.type !== 'links' && (a.mandatory || a.unique)) fetch.add(a.code);
+  // A delete's history keeps every old value, so it reads them all.
+  for (const a of cls.attributes) if (a.type !== 'links' && (a.mandatory || a.unique || opts.action === 'delete')) fetch.add(a.code);
 
   return {
     className: cls.name,
