@@ -3,7 +3,7 @@
  * what one of them did to each object, streamed from `_sluice_history`.
  */
 import { SluiceError } from '../engine/errors.js';
-import { ExportSink } from '../export/sink.js';
+import { TextSink } from '../report/sink.js';
 import { HISTORY_COLUMNS, type HistoryEntry, csvRecord, expandHistory, jsonRecord, textLine } from '../export/history.js';
 import { openStore } from '../model/store.js';
 import { csvLine } from '../report/csv.js';
@@ -132,7 +132,7 @@ export async function historyCommand(argv: string[]): Promise<number> {
     }
     const isLinks = (cls: string, attr: string): boolean => model.classes.get(cls)?.byCode.get(attr)?.type === 'links';
     const guard = a.raw !== true;
-    const sink = new ExportSink(process.stdout, 'UTF-8');
+    const sink = new TextSink(process.stdout, 'UTF-8');
     try {
       if (format === 'text') sink.add(changeText(change) + '\n');
       else if (format === 'csv') sink.add(csvLine(HISTORY_COLUMNS) + '\n');

@@ -2,7 +2,7 @@
  * openExport: a class streamed out of the store as a file `sluice import` reads back.
  *
  *   read-only connection, one snapshot ─▶ SELECT … ORDER BY id (.iterate(), one row at a time)
- *     ─▶ RowFormatter (pure) ─▶ ExportSink (charset, 64 Ki-character writes, waits for 'drain')
+ *     ─▶ RowFormatter (pure) ─▶ TextSink (charset, 64 Ki-character writes, waits for 'drain')
  *
  * Memory holds one row and one chunk of output whatever the size of the class; the
  * connection is read-only, so an export runs beside an import (WAL) and sees the
@@ -17,7 +17,7 @@ import { type ExportColumn, defaultColumns, requestedColumns } from './columns.j
 import type { ExportOptions } from './options.js';
 import { exportQuery, hasSourceQuery, sharedItemsQuery, sharedRefsQuery } from './query.js';
 import { type ExportStats, RowFormatter } from './rows.js';
-import { ExportSink } from './sink.js';
+import { TextSink } from '../report/sink.js';
 
 export interface ExportJob {
   readonly cls: ClassDef;
@@ -66,7 +66,7 @@ class Job implements ExportJob {
     const shared = this.columns.map((c) => (c.kind === 'links' && c.itemAttr !== 'id' ? new Set(this.db.prepare(sharedItemsQuery(c.target, c.itemAttr)).pluck().all() as Scalar[]) : null));
     const fmt = new RowFormatter(this.columns, layout, { format: this.o.format, separator: this.o.separator, guard: this.o.guard, shared });
     const stmt = this.db.prepare(sql).raw(true);
-    const sink = new ExportSink(out, this.o.charset);
+    const sink = new TextSink(out, this.o.charset);
     try {
       sink.add(fmt.header());
       for (const row of stmt.iterate() as IterableIterator<Scalar[]>) {

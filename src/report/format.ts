@@ -5,6 +5,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { csvLine } from './csv.js';
+import { TextSink } from './sink.js';
 import type { RowOutcome, RunSummary } from './types.js';
 
 export type ReportKind = 'summary' | 'details' | 'json' | 'retcode';
@@ -132,85 +133,7 @@ export function jsonTail(): string {
   return ']}\n';
 }
 
-/**
- * Gathers small strings into large writes and waits for 'drain' when the
- * destination is full. An 'error' on the stream fails the next write instead
- * of crashing the process for want of a listener.
- */
-class Sink {
-  private buf = '';
-  private failure: Error | null = null;
-  private readonly onError = (err: Error): void => {
-    this.failure ??= err;
-  };
-
-  constructor(
-    private readonly out: NodeJS.WritableStream,
-    private readonly chunkChars = 64 * 1024,
-  ) {
-    out.on('error', this.onError);
-  }
-
-  /** Buffers `s`; true when the caller should `await flush()` (kept synchronous: it runs once per row). */
-  add(s: string): boolean {
-    this.buf += s;
-    return this.buf.length >= this.chunkChars;
-  }
-
-  async write(s: string): Promise<void> {
-    if (this.add(s)) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.failure !== null) throw this.failure;
-    if (this.buf === '') return;
-    const chunk = this.buf;
-    this.buf = '';
-    if (!this.out.write(chunk)) await this.drained();
-    if (this.failure !== null) throw this.failure;
-  }
-
-  /**
-   * Writes what is left and waits until the stream has taken it, so a failure
-   * on the last chunks (EPIPE, a full disk) rejects the report instead of
-   * surfacing after it resolved.
-   */
-  async finish(): Promise<void> {
-    if (this.failure !== null) throw this.failure;
-    const chunk = this.buf;
-    this.buf = '';
-    if (chunk !== '') {
-      await new Promise<void>((resolve, reject) => {
-        this.out.write(chunk, (err?: Error | null) => (err ? reject(err) : resolve()));
-      });
-    }
-    if (this.failure !== null) throw this.failure;
-  }
-
-  release(): void {
-    this.out.removeListener('error', this.onError);
-  }
-
-  private drained(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const done = (err?: Error): void => {
-        this.out.removeListener('drain', onDrain);
-        this.out.removeListener('error', onFail);
-        this.out.removeListener('close', onClose);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      const onDrain = (): void => done();
-      const onFail = (err: Error): void => done(err);
-      const onClose = (): void => done(this.failure ?? new Error('report output closed before all rows were written'));
-      this.out.on('drain', onDrain);
-      this.out.on('error', onFail);
-      this.out.on('close', onClose);
-    });
-  }
-}
-
-async function writeDetailsTable(sink: Sink, columns: readonly string[], rows: AsyncIterable<RowOutcome> | null): Promise<void> {
+async function writeDetailsTable(sink: TextSink, columns: readonly string[], rows: AsyncIterable<RowOutcome> | null): Promise<void> {
   await sink.write(csvLine(detailsHeader(columns)) + '\n');
   if (rows === null) return;
   for await (const row of rows) {
@@ -229,7 +152,7 @@ export async function writeReport(
   s: RunSummary,
   rows: AsyncIterable<RowOutcome> | null,
 ): Promise<void> {
-  const sink = new Sink(out);
+  const sink = new TextSink(out);
   try {
     switch (kind) {
       case 'summary':
@@ -272,7 +195,7 @@ export async function writeDetailsFile(path: string, columns: readonly string[],
   // The rejection is observed by the final await or the catch below; without this
   // early handler an open() failure would surface as an unhandled rejection first.
   closed.catch(() => undefined);
-  const sink = new Sink(file);
+  const sink = new TextSink(file);
   try {
     await writeDetailsTable(sink, columns, rows);
     await sink.finish();

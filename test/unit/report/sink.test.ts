@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import iconv from 'iconv-lite';
-import { ExportSink } from '../../../src/export/sink.js';
+import { TextSink } from '../../../src/report/sink.js';
 
 /** A slow destination that records what it got and how much was ever waiting in its buffer. */
 function slowSink(highWaterMark: number): { stream: Writable; chunks: Buffer[]; maxPending: () => number } {
@@ -24,16 +24,16 @@ function slowSink(highWaterMark: number): { stream: Writable; chunks: Buffer[]; 
   return { stream, chunks, maxPending: () => maxPending };
 }
 
-async function pump(sink: ExportSink, lines: number, line: (i: number) => string): Promise<void> {
+async function pump(sink: TextSink, lines: number, line: (i: number) => string): Promise<void> {
   for (let i = 0; i < lines; i++) if (sink.add(line(i))) await sink.flush();
   await sink.finish();
   sink.release();
 }
 
-describe('ExportSink', () => {
+describe('TextSink', () => {
   it('waits for the destination: no more than one chunk is ever queued beyond its buffer', async () => {
     const { stream, chunks, maxPending } = slowSink(16 * 1024);
-    const sink = new ExportSink(stream, 'UTF-8', 8 * 1024);
+    const sink = new TextSink(stream, 'UTF-8', 8 * 1024);
     await pump(sink, 20_000, (i) => `row ${i},some text to make it longer\n`);
     const text = Buffer.concat(chunks).toString('utf8');
     assert.equal(text.split('\n').length - 1, 20_000);
@@ -44,18 +44,18 @@ describe('ExportSink', () => {
 
   it('encodes in the requested charset', async () => {
     const { stream, chunks } = slowSink(1024);
-    await pump(new ExportSink(stream, 'ISO-8859-1', 4), 2, (i) => (i === 0 ? 'Zoë,' : 'café\n'));
+    await pump(new TextSink(stream, 'ISO-8859-1', 4), 2, (i) => (i === 0 ? 'Zoë,' : 'café\n'));
     assert.deepEqual(Buffer.concat(chunks), Buffer.from([0x5a, 0x6f, 0xeb, 0x2c, 0x63, 0x61, 0x66, 0xe9, 0x0a]));
     const utf16 = slowSink(1024);
-    await pump(new ExportSink(utf16.stream, 'UTF-16LE'), 1, () => 'é💧\n');
+    await pump(new TextSink(utf16.stream, 'UTF-16LE'), 1, () => 'é💧\n');
     assert.equal(iconv.decode(Buffer.concat(utf16.chunks), 'utf-16le'), 'é💧\n');
   });
 
   it('notices characters the charset cannot hold', async () => {
-    const latin1 = new ExportSink(slowSink(1024).stream, 'ISO-8859-1');
+    const latin1 = new TextSink(slowSink(1024).stream, 'ISO-8859-1');
     await pump(latin1, 1, () => 'price €5\n');
     assert.equal(latin1.lossy, true);
-    const cp1252 = new ExportSink(slowSink(1024).stream, 'WINDOWS-1252');
+    const cp1252 = new TextSink(slowSink(1024).stream, 'WINDOWS-1252');
     await pump(cp1252, 1, () => 'price €5\n');
     assert.equal(cp1252.lossy, false);
   });
@@ -66,7 +66,7 @@ describe('ExportSink', () => {
         cb(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
       },
     });
-    const sink = new ExportSink(broken, 'UTF-8', 4);
+    const sink = new TextSink(broken, 'UTF-8', 4);
     await assert.rejects(pump(sink, 100, () => 'some row\n'), /no space left/);
   });
 });

@@ -1,8 +1,8 @@
 /**
- * The stream side of an export: gathers records into large writes, encodes them in
- * the output charset and waits for 'drain' whenever the destination is full, so a
- * slow reader (a pipe, a network disk) holds the export back instead of letting
- * memory grow. The bound is one chunk of text plus the stream's own buffer.
+ * The stream side of every report and export: gathers text into large writes,
+ * encodes it in the output charset and waits for 'drain' whenever the destination
+ * is full, so a slow reader (a pipe, a network disk) holds the writer back instead
+ * of letting memory grow. The bound is one chunk of text plus the stream's buffer.
  */
 import iconv from 'iconv-lite';
 
@@ -10,7 +10,7 @@ export const CHUNK_CHARS = 64 * 1024;
 
 const UNICODE = /^UTF-(8|16|16LE|16BE|32|32LE|32BE)$/;
 
-export class ExportSink {
+export class TextSink {
   private buf = '';
   private failure: Error | null = null;
   private readonly encoder: { write(s: string): Buffer; end(): Buffer | undefined } | null;
@@ -23,7 +23,7 @@ export class ExportSink {
 
   constructor(
     private readonly out: NodeJS.WritableStream,
-    private readonly charset: string,
+    private readonly charset = 'UTF-8',
     private readonly chunkChars = CHUNK_CHARS,
   ) {
     this.encoder = charset === 'UTF-8' ? null : iconv.getEncoder(charset);
@@ -35,6 +35,10 @@ export class ExportSink {
   add(s: string): boolean {
     this.buf += s;
     return this.buf.length >= this.chunkChars;
+  }
+
+  async write(s: string): Promise<void> {
+    if (this.add(s)) await this.flush();
   }
 
   async flush(): Promise<void> {
@@ -83,7 +87,7 @@ export class ExportSink {
       };
       const onDrain = (): void => done();
       const onFail = (err: Error): void => done(err);
-      const onClose = (): void => done(this.failure ?? new Error('the output was closed before the export finished'));
+      const onClose = (): void => done(this.failure ?? new Error('the output was closed before everything was written'));
       this.out.on('drain', onDrain);
       this.out.on('error', onFail);
       this.out.on('close', onClose);
