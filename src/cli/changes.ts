@@ -8,6 +8,7 @@ import { HISTORY_COLUMNS, type HistoryEntry, csvRecord, expandHistory, jsonRecor
 import { openStore } from '../model/store.js';
 import { csvLine } from '../report/csv.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
+import type { Counts } from '../report/types.js';
 
 const DB: OptionSpec = { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' };
 
@@ -24,7 +25,8 @@ const HISTORY_SPECS: Record<string, OptionSpec> = {
   db: DB,
 };
 
-export interface ChangeRow {
+/** A row of _sluice_change: who ran what, and the run's counts. */
+export interface ChangeRow extends Counts {
   id: number;
   user: string;
   started_at: string;
@@ -35,13 +37,6 @@ export interface ChangeRow {
   action: string;
   outcome: string;
   lines: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  skipped: number;
-  errors: number;
-  warnings: number;
 }
 
 const CHANGE_COLUMNS = 'id, user, started_at, finished_at, comment, class, file, action, outcome, lines, created, updated, unchanged, deleted, skipped, errors, warnings';
