@@ -85,7 +85,11 @@ export async function importCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const r = await runImport(o, { signal: stop.signal, onProgress: (p) => progress.update(p) });
+    const r = await runImport(o, {
+      signal: stop.signal,
+      onProgress: (p) => progress.update(p),
+      onWaiting: () => process.stderr.write(`sluice: another import is writing to ${o.db}; waiting for it to finish…\n`),
+    });
     progress.done(r.summary);
     try {
       if (o.log !== undefined && r.rows) await writeDetailsFile(o.log, r.summary.columns, r.rows.rows());

@@ -33,6 +33,8 @@ import type { ImportOptions } from './options.js';
 
 export interface ImportHooks {
   signal?: AbortSignal;
+  /** called when another run holds the database's write lock and this one waits for it */
+  onWaiting?: () => void;
   /** called after each applied frame */
   onProgress?: (p: ProgressEvent) => void;
 }
@@ -134,6 +136,8 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   let failure: SluiceError | null = null;
   let stopMessage: string | null = null;
   let interrupted = false;
+  /** the writer holds the run (its change record exists) */
+  let writerReady = false;
 
   const source = openSource(o);
   const decoder = createDecoder(o.charset);
@@ -196,8 +200,9 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       run: { user: o.user ?? currentUser(), comment: o.comment, file: o.input ? o.file : o.file === '-' ? '(stdin)' : o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize },
       indexes: lookupIndexes(model, cls, plan),
       wantRows: filter !== null,
-    });
+    }, hooks.onWaiting);
     change = await writer.start();
+    writerReady = true;
     const cfg: WorkerConfig = { dbPath: o.db, plan, format: o.format, delimiter: separator, quote: o.qualifier, dateFormat: o.dateFormat, keepCells: filter !== null && (o.output === 'details' || o.log !== undefined) };
     pool = new Piscina({ filename: workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: { maxOldGenerationSizeMb: 256 } });
     void dates;
@@ -264,7 +269,8 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     failure = asSluiceError(err);
     stream.destroy();
     // Before the writer holds the run, nothing was recorded: the error is the whole answer.
-    if (!writer) {
+    if (!writer || !writerReady) {
+      await writer?.terminate();
       spool?.close();
       throw failure;
     }

@@ -15,7 +15,7 @@ export class WriterClient {
   private failure: SluiceError | null = null;
   private readonly ready: Promise<number>;
 
-  constructor(cfg: WriterConfig) {
+  constructor(cfg: WriterConfig, onWaiting: () => void = () => {}) {
     this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg, resourceLimits: { maxOldGenerationSizeMb: 256 } });
     let onReady!: (m: FromWriter) => void;
     let onFail!: (e: Error) => void;
@@ -25,6 +25,10 @@ export class WriterClient {
     }).then((m) => (m as Extract<FromWriter, { type: 'ready' }>).change);
     this.pending.push({ resolve: onReady, reject: onFail });
     this.worker.on('message', (m: FromWriter) => {
+      if (m.type === 'waiting') {
+        onWaiting();
+        return;
+      }
       const p = this.pending.shift();
       if (m.type === 'failed') {
         this.fail(SluiceError.fromJSON(m.error), p);

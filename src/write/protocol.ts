@@ -19,6 +19,8 @@ export type ToWriter =
   | { type: 'finish'; ok: boolean; outcome: string; lines: number };
 
 export type FromWriter =
+  /** another run holds the write lock; this one waits (not a reply) */
+  | { type: 'waiting' }
   | { type: 'ready'; change: number }
   | { type: 'applied'; result: AppliedChunk }
   | { type: 'finished'; change: number | null; counts: Counts; lastCommittedLine: number | null }

@@ -13,6 +13,28 @@ const cfg = workerData as WriterConfig;
 const port = parentPort as NonNullable<typeof parentPort>;
 const send = (m: FromWriter): void => port.postMessage(m);
 
+/** How long a run waits for another one holding the write lock before it gives up. */
+const LOCK_WAIT_MS = Number(process.env.SLUICE_LOCK_WAIT_MS ?? 600_000);
+
+/** Take the write lock; when another import holds it, say so and wait for it. */
+function lock(d: Database.Database): void {
+  d.pragma('busy_timeout = 0');
+  try {
+    d.exec('BEGIN IMMEDIATE');
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw dbError(e, 'start a write transaction');
+    send({ type: 'waiting' });
+    d.pragma(`busy_timeout = ${LOCK_WAIT_MS}`);
+    try {
+      d.exec('BEGIN IMMEDIATE');
+    } catch (e2) {
+      throw dbError(e2, `start a write transaction after waiting ${Math.round(LOCK_WAIT_MS / 1000)} s for another import`);
+    }
+  } finally {
+    d.pragma('busy_timeout = 10000');
+  }
+}
+
 let applier: Applier | undefined;
 let numeric: boolean[] = [];
 let db: Database.Database | undefined;
@@ -21,8 +43,11 @@ try {
   db = new Database(cfg.dbPath, { fileMustExist: true, timeout: 10_000 });
   configure(db, 'writer');
   const model = readModel(db, cfg.dbPath);
+  lock(db);
   try {
     for (const ix of cfg.indexes) db.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
+    // Committed before the run so the workers' connections see the new indexes.
+    db.exec('COMMIT');
   } catch (e) {
     throw dbError(e, 'prepare lookup indexes');
   }
