@@ -44,6 +44,8 @@ export interface ImportOptions {
   /** a record larger than this stops the run */
   maxRecordBytes: number;
   user: string | undefined;
+  /** the pool's worker module (a URL); the default is resolve/worker.js. For embedding and fault tests. */
+  workerFile: string | undefined;
 }
 
 /** The raw shape accepted by normalizeImportOptions: what a CLI, an HTTP form or a test passes. */
@@ -123,5 +125,6 @@ export function normalizeImportOptions(raw: RawImportOptions): ImportOptions {
     frameBytes: positiveInt('--frame-bytes', raw.frameBytes, 512 * 1024, 1),
     maxRecordBytes: positiveInt('--max-record-bytes', raw.maxRecordBytes, 16 * 1024 * 1024, 1024),
     user: raw.user,
+    workerFile: raw.workerFile,
   };
 }

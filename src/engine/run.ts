@@ -204,7 +204,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     change = await writer.start();
     writerReady = true;
     const cfg: WorkerConfig = { dbPath: o.db, plan, format: o.format, delimiter: separator, quote: o.qualifier, dateFormat: o.dateFormat, keepCells: filter !== null && (o.output === 'details' || o.log !== undefined) };
-    pool = new Piscina({ filename: workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: { maxOldGenerationSizeMb: 256 } });
     void dates;
 
     hooks.onProgress?.({ bytesDone: 0, totalBytes, lines, counts, elapsedS: elapsed() });
