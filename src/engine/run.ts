@@ -157,6 +157,14 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   };
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
 
+  // The workers' read-only connections close before the writer's, so the writer is the
+  // last connection and checkpoints the WAL into the database file.
+  const closePool = async (): Promise<void> => {
+    const p = pool;
+    pool = null;
+    if (p) await p.destroy();
+  };
+
   const record = (applied: AppliedChunk): void => {
     const rows = applied.rows;
     if (!rows) return;
@@ -254,12 +262,14 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     while (inflight.length > 0 && !stopped && !abort.signal.aborted) await drainOne();
     if (interrupted) throw new SluiceError('E_INTERRUPTED', 'interrupted; the open transaction was rolled back');
     if (stopped) {
+      await closePool();
       const fin = await writer.finish(false, 'rolled back', lines);
       change = fin.change;
       counts = fin.counts;
       lastCommittedLine = fin.lastCommittedLine;
       failure = new SluiceError('E_ROW', stopMessage ?? 'stopped', {});
     } else {
+      await closePool();
       const fin = await writer.finish(true, o.simulate ? 'simulated' : 'committed', lines);
       change = fin.change;
       counts = fin.counts;
@@ -276,6 +286,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     }
     {
       try {
+        await closePool();
         const fin = await writer.finish(false, failure.code === 'E_INTERRUPTED' ? 'interrupted' : 'failed', lines);
         change = fin.change;
         counts = fin.counts;
@@ -293,7 +304,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     source.destroy();
-    if (pool) await pool.destroy();
+    await closePool();
   }
 
   const outcome: Outcome = interrupted || failure?.code === 'E_INTERRUPTED' ? 'interrupted' : failure ? 'rolled back' : o.simulate ? 'simulated' : 'committed';
@@ -319,7 +330,8 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     stopMessage,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
-  const exitCode = failure ? exitCodeFor(failure) : counts.errors > 0 ? 1 : 0;
+  // A database failure once the run holds the write lock (a full disk) has rolled back: that is exit 3, not a set-up error.
+  const exitCode = failure ? (failure.code === 'E_DB' ? 3 : exitCodeFor(failure)) : counts.errors > 0 ? 1 : 0;
   return { summary, rows: spool, exitCode, error: failure };
 }
 

@@ -78,7 +78,8 @@ port.on('message', (m: ToWriter) => {
       // The connection may be unusable (disk full); closing it rolls back.
     }
     db?.close();
-    send({ type: 'failed', error: asSluiceError(e).toJSON() });
+    const failure = (e as { code?: string }).code?.startsWith('SQLITE_') ? dbError(e, 'write to the database') : asSluiceError(e);
+    send({ type: 'failed', error: failure.toJSON() });
     port.close();
   }
 });
