@@ -1,5 +1,4 @@
 import { SluiceError } from '../engine/errors.js';
-import { countLineBreaks } from './utf8.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -87,8 +86,10 @@ export class Framer {
 
     const nul = chunk.indexOf(0);
     if (nul !== -1) {
-      const from = this.crAtEnd && chunk[0] === LF ? 1 : 0;
-      const line = this.line + countLineBreaks(chunk, from, nul);
+      // The bytes before the NUL first, so that a record passing the size limit there is
+      // reported as it would be had the chunk ended at the NUL.
+      this.push(chunk.subarray(0, nul));
+      const line = this.line;
       throw new SluiceError('E_MALFORMED', `binary data (NUL byte) on line ${line}; this does not look like a text file`, {
         line,
       });
@@ -102,7 +103,10 @@ export class Framer {
       if (chunk[0] === LF) pos = 1;
       if (this.boundaryAtCr) {
         this.boundaryAtCr = false;
+        // The record ends after the LF of its CRLF, which counts toward its size.
+        if (this.offset + pos - this.recordStart > this.maxRecordBytes) throw this.tooLarge();
         this.recordStart = this.offset + pos;
+        this.recordLine = this.line;
         if (!this.headerDone || this.pendingBytes + pos >= this.targetBytes) {
           out.push(this.cut(chunk, 0, pos, this.line));
           seg = pos;
@@ -151,9 +155,8 @@ export class Framer {
         line++;
         this.crAtEnd = true;
         if (!inQuote) {
+          // The record ends here or after an LF first in the next chunk: recordStart moves then.
           if (this.offset + len - this.recordStart > max) throw this.tooLarge();
-          this.recordStart = this.offset + len;
-          this.recordLine = line;
           this.boundaryAtCr = true;
         }
         break;

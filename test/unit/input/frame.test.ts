@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { Framer, type Frame, type FramerOptions } from '../../../src/input/frame.js';
 import { SluiceError } from '../../../src/engine/errors.js';
 
@@ -237,6 +238,29 @@ test('a record over the limit after a CR that ended a push names its own line', 
   );
 });
 
+test('a CRLF split between two pushes counts toward the record size limit', () => {
+  const o = opts({ maxRecordBytes: 3 });
+  const tooLarge = (e: unknown) =>
+    e instanceof SluiceError && e.code === 'E_MALFORMED' && e.line === 2 && /record starting on line 2 is larger than the 3-byte limit/.test(e.message);
+  assert.throws(() => frameChunks([Buffer.from('h\nab\r\ncd\n')], o), tooLarge);
+  assert.throws(() => frameChunks([Buffer.from('h\nab\r'), Buffer.from('\ncd\n')], o), tooLarge);
+  // A lone CR ending the push is the whole line break: three bytes, within the limit.
+  assert.deepEqual(texts(frameChunks([Buffer.from('h\nab\r'), Buffer.from('cd\n')], o)), ['h\n', 'ab\r', 'cd\n']);
+});
+
+test('a NUL byte after a record over the limit reports the record, however the input is split', () => {
+  const o = opts({ maxRecordBytes: 4 });
+  const input = Buffer.from('h\n12345678\n\0\n');
+  const tooLarge = (e: unknown) => e instanceof SluiceError && e.line === 2 && /larger than/.test(e.message);
+  assert.throws(() => frameChunks([input], o), tooLarge);
+  assert.throws(() => frameChunks([input.subarray(0, 8), input.subarray(8)], o), tooLarge);
+  // A NUL that comes before the record passes the limit is binary data.
+  const early = Buffer.from('h\n12\x00345678\n');
+  const binary = (e: unknown) => e instanceof SluiceError && e.line === 2 && /NUL byte/.test(e.message);
+  assert.throws(() => frameChunks([early], o), binary);
+  assert.throws(() => frameChunks([early.subarray(0, 5), early.subarray(5)], o), binary);
+});
+
 test('a record of exactly maxRecordBytes is accepted', () => {
   const frames = frameChunks([Buffer.from('h\n1234567\n')], opts({ maxRecordBytes: 8 }));
   assert.deepEqual(texts(frames), ['h\n', '1234567\n']);
@@ -289,4 +313,43 @@ test('frame bytes own their ArrayBuffer, so they can be transferred', () => {
 
 test('a line break as qualifier is refused', () => {
   assert.throws(() => new Framer(opts({ quote: 0x0a })), (e: unknown) => e instanceof SluiceError && e.code === 'E_USAGE');
+});
+
+type Outcome = { frames: Array<{ hex: string; firstLine: number; endLine: number }> } | { error: { code: string; message: string; line: number | undefined } };
+
+function outcome(chunks: Buffer[], o: FramerOptions): Outcome {
+  try {
+    return { frames: frameChunks(chunks, o).map((f) => ({ hex: f.bytes.toString('hex'), firstLine: f.firstLine, endLine: f.endLine })) };
+  } catch (e) {
+    assert.ok(e instanceof SluiceError, String(e));
+    return { error: { code: e.code, message: e.message, line: e.line } };
+  }
+}
+
+/** Pieces that matter to the framer: qualifiers of either kind, every line break, a multi-byte character, a NUL. */
+const PIECE = fc.oneof(
+  { arbitrary: fc.constantFrom('a', 'bc', ',', '"', '""', "'", '\r', '\n', '\r\n', '\r\r', 'é'), weight: 20 },
+  { arbitrary: fc.constant('\0'), weight: 1 },
+);
+
+test('frames, line numbers and errors do not depend on where the input is split (seeded property)', () => {
+  fc.assert(
+    fc.property(
+      fc.array(PIECE, { maxLength: 40 }).map((p) => Buffer.from(p.join(''))),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      fc.constantFrom(Q, 0x27, null),
+      fc.integer({ min: 1, max: 16 }),
+      fc.integer({ min: 1, max: 12 }),
+      (input, cuts, quote, targetBytes, maxRecordBytes) => {
+        const o = opts({ quote, targetBytes, maxRecordBytes });
+        const at = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
+        const chunks = [0, ...at].map((from, k) => input.subarray(from, at[k] ?? input.length));
+        const whole = outcome([input], o);
+        const ctx = `input ${JSON.stringify(input.toString('latin1'))}, cuts ${JSON.stringify(at)}`;
+        assert.deepEqual(outcome(chunks, o), whole, ctx);
+        assert.deepEqual(outcome([...input].map((b) => Buffer.from([b])), o), whole, `byte by byte: ${ctx}`);
+      },
+    ),
+    { seed: 0xf4a3e, numRuns: 3000 },
+  );
 });
