@@ -8,6 +8,8 @@ export interface DecodeInfo {
   bom: boolean;
 }
 
+const CR = 0x0d;
+
 const EXAMPLES = 'UTF-8, UTF-16LE, UTF-16BE, ISO-8859-1, ISO-8859-15, WINDOWS-1252 or WINDOWS-1251';
 
 // iconv-lite knows these, but they are transfer encodings, not character sets.
@@ -95,7 +97,8 @@ function sniffBom(head: Buffer, final: boolean): Sniffed | undefined {
  *
  * UTF-8 input is passed through unvalidated and uncopied: it is validated per frame, where an
  * error can name its line. Other charsets are decoded by iconv-lite, whose decoders keep a
- * character split across chunks until its last byte arrives.
+ * character split across chunks until its last byte arrives. UTF-16 that ends inside a
+ * character fails with E_ENCODING naming the last line.
  */
 export function createDecoder(charset: string | undefined): { stream: Transform; info: Promise<DecodeInfo> } {
   const named = charset === undefined ? undefined : checkCharset(charset);
@@ -144,8 +147,23 @@ export function createDecoder(charset: string | undefined): { stream: Transform;
       throw err;
     }
     if (effective !== 'UTF-8') decoder = decoderFor(effective, false);
+    if (effective === 'UTF-16LE' || effective === 'UTF-16BE') utf16 = effective;
     resolveInfo({ charset: effective, bom: sniffed.bom !== null });
     return sniffed.length === 0 ? bytes : bytes.subarray(sniffed.length);
+  };
+
+  // UTF-16 input whose last character is cut must not pass: iconv-lite drops a lone last byte
+  // and a lone high surrogate would become U+FFFD. Counting the bytes and the lines decoded
+  // lets the error name the line, as invalid UTF-8 does.
+  let utf16: string | null = null;
+  /** bytes given to the decoder */
+  let bytesIn = 0;
+  let line = 1;
+  let crLast = false;
+  const countLines = (text: string): void => {
+    if (text.length === 0) return;
+    line += countLineBreaks(text, crLast);
+    crLast = text.charCodeAt(text.length - 1) === CR;
   };
 
   // A high surrogate whose low half has not been decoded yet: encoded alone it would become U+FFFD.
@@ -154,14 +172,22 @@ export function createDecoder(charset: string | undefined): { stream: Transform;
     let text = carry + decoded;
     carry = '';
     const last = text.charCodeAt(text.length - 1);
-    if (!final && last >= 0xd800 && last <= 0xdbff) {
+    const highLast = last >= 0xd800 && last <= 0xdbff;
+    if (highLast && !final) {
       carry = text.slice(-1);
       text = text.slice(0, -1);
+    }
+    if (utf16 !== null) {
+      countLines(text);
+      if (final && (highLast || bytesIn % 2 !== 0)) {
+        throw new SluiceError('E_ENCODING', `invalid ${utf16} on line ${line}: the input ends in the middle of a character`, { line });
+      }
     }
     return text.length === 0 ? undefined : Buffer.from(text, 'utf8');
   };
   const convert = (bytes: Buffer): Buffer | undefined => {
     if (decoder === null) return bytes.length === 0 ? undefined : bytes;
+    bytesIn += bytes.length;
     return toUtf8(decoder.write(bytes), false);
   };
 
@@ -211,6 +237,16 @@ export function createDecoder(charset: string | undefined): { stream: Transform;
     }
   });
   return { stream, info };
+}
+
+/** Line breaks in text: LF, CRLF and a lone CR each count once; crBefore: the text before ended with CR. */
+function countLineBreaks(text: string, crBefore: boolean): number {
+  let n = 0;
+  for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 1)) n++;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
+    if (i === 0 ? !crBefore : text.charCodeAt(i - 1) !== CR) n++;
+  }
+  return n;
 }
 
 function decoderFor(name: string, stripBom: boolean): iconv.DecoderStream {

@@ -3,7 +3,7 @@
  * come back exactly; random mutations of a valid file end in a consistent database (exit 0/1)
  * or in a one-sentence error naming a line (exit 2/3) that wrote nothing; and the named cases
  * bad-input.test.ts does not cover: a 200 MB line from stdin in bounded memory, a character cut
- * at EOF, more duplicate headers, 5,000 columns, SQL-looking identifiers and values, and
+ * at EOF (UTF-8 and UTF-16), more duplicate headers, 5,000 columns, SQL-looking identifiers and values, and
  * path-looking file names.
  */
 import assert from 'node:assert/strict';
@@ -34,6 +34,7 @@ import {
   SEPARATORS,
   cellArb,
   describeMutations,
+  encode,
   fcParams as params,
   layoutArb,
   mutate,
@@ -372,6 +373,25 @@ describe('hostile input through the CLI', () => {
           assert.equal(r.code, 3, show(r));
           assert.match(r.stderr, /invalid UTF-8 on line 4\b/, show(r));
           assertNoStack(r.stderr);
+          assertNothingWritten(sb.db, snap);
+        }),
+      );
+    }
+
+    for (const [encoding, ch, drop] of [
+      ['UTF-16LE', 'é', 1],
+      ['UTF-16BE', 'é', 1],
+      ['UTF-16LE', '😀', 2],
+      ['UTF-16BE', '😀', 3],
+    ] as const) {
+      test(`${encoding} with a byte-order mark, ${ch} losing ${drop} of its ${ch.length * 2} bytes: exit 3, invalid ${encoding} on line 4, nothing written`, async () =>
+        withFresh(async (sb) => {
+          const snap = snapshot(sb.db);
+          const text = `${HEAD}${ROWS}Charlie,Cid,c@x.org,"${ORG.replaceAll('"', '""')}",Caf${ch}`;
+          const bytes = encode(text, encoding === 'UTF-16LE' ? 'utf16le-bom' : 'utf16be-bom');
+          const r = await importRun(sb, 'Person', sb.file('cut16.csv', bytes.subarray(0, bytes.length - drop)), []);
+          assert.equal(r.code, 3, show(r));
+          assert.equal(r.stderr, `sluice: invalid ${encoding} on line 4: the input ends in the middle of a character\n`, show(r));
           assertNothingWritten(sb.db, snap);
         }),
       );

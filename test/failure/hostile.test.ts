@@ -3,7 +3,8 @@
  * stages (createDecoder → Framer → assertUtf8 → parseRecords per frame) cut into random chunks
  * and many small frames. A valid document gives back exactly its records and their start lines;
  * a mutated one ends in records or in a SluiceError E_MALFORMED / E_ENCODING naming a line that
- * exists, and agrees with the same document judged in one piece.
+ * exists, and agrees with the same document judged in one piece. A character cut at the end of
+ * the file is an encoding error on the last line, in UTF-8 and in UTF-16.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -15,6 +16,7 @@ import {
   chunkingArb,
   describeMutations,
   documentArb,
+  encode,
   fcParams as params,
   mutate,
   mutationArb,
@@ -148,6 +150,33 @@ describe('hostile CSV input through decode → frame → parse', () => {
         },
       ),
       params(0x5e1ce04, 300),
+    );
+  });
+
+  test('a UTF-16 file cut inside its last character (odd length, lone high surrogate) is invalid UTF-16 on its last line', { timeout: 60_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        documentArb({ encodings: ['utf16le-bom', 'utf16be-bom'] }),
+        fc.constantFrom('é', '中', '😀', '𝄞'),
+        fc.integer({ min: 1, max: 3 }),
+        chunkingArb,
+        targetBytesArb,
+        async (doc, ch, drop, chunks, targetBytes) => {
+          const tail = encode(`x${ch}`, doc.encoding).subarray(2);
+          // A character of the BMP is two bytes, so only one can go; a surrogate pair can lose 1 to 3.
+          const keep = tail.length - Math.min(drop, tail.length - 3);
+          const bytes = Buffer.concat([doc.bytes, tail.subarray(0, keep)]);
+          const line = 1 + breaksIn(doc.text);
+          const name = doc.encoding === 'utf16le-bom' ? 'UTF-16LE' : 'UTF-16BE';
+          const got = await outcomeOf(bytes, doc.sep, chunks, targetBytes);
+          const ctx = `${show(doc)}\ntail ${tail.subarray(0, keep).toString('hex')}, chunks ${JSON.stringify(chunks)}, targetBytes ${targetBytes}`;
+          assert.ok(!got.ok, `accepted\n${ctx}`);
+          assert.equal(got.code, 'E_ENCODING', `${got.message}\n${ctx}`);
+          assert.equal(got.message, `invalid ${name} on line ${line}: the input ends in the middle of a character`, ctx);
+          assert.equal(got.line, line, ctx);
+        },
+      ),
+      params(0x5e1ce05, 300),
     );
   });
 

@@ -92,6 +92,57 @@ test('UTF-16LE and BE without BOM, with characters and surrogate pairs split acr
   for (const chunks of splits(be)) assert.equal((await decode('UTF-16BE', chunks)).text, TEXT);
 });
 
+test('UTF-16 cut inside its last character is invalid UTF-16 on the last line, however it is split', async () => {
+  const le = (t: string): Buffer => Buffer.from(t, 'utf16le');
+  const be = (t: string): Buffer => Buffer.from(t, 'utf16le').swap16();
+  const BOM = { le: Buffer.from([0xff, 0xfe]), be: Buffer.from([0xfe, 0xff]) };
+  const body = 'id,name\r\né,😀\n';
+  const cases: Array<[string | undefined, string, Buffer, number]> = [];
+  for (const [charset, bom, enc] of [
+    [undefined, BOM.le, le],
+    [undefined, BOM.be, be],
+    ['UTF-16LE', Buffer.alloc(0), le],
+    ['UTF-16BE', Buffer.alloc(0), be],
+    ['UTF-16', Buffer.alloc(0), le],
+  ] as const) {
+    const name = charset === 'UTF-16BE' || bom === BOM.be ? 'UTF-16BE' : 'UTF-16LE';
+    const full = Buffer.concat([bom, enc(body + 'x')]);
+    // An odd number of bytes: the last character lost its second byte.
+    cases.push([charset, name, full.subarray(0, full.length - 1), 3]);
+    // A high surrogate without its low half: a character outside the BMP cut in two.
+    const astral = Buffer.concat([bom, enc(body + '😀')]);
+    cases.push([charset, name, astral.subarray(0, astral.length - 2), 3]);
+    cases.push([charset, name, astral.subarray(0, astral.length - 1), 3]);
+    // The cut character is alone on the first line.
+    cases.push([charset, name, Buffer.concat([bom, enc('a')]).subarray(0, bom.length + 1), 1]);
+    cases.push([charset, name, Buffer.concat([bom, enc('\r')]).subarray(0, bom.length + 1), 1]);
+    // CR, CRLF and LF each end a line, also when a chunk ends between CR and LF.
+    const breaks = Buffer.concat([bom, enc('a\r\r\n\n😀')]);
+    cases.push([charset, name, breaks.subarray(0, bom.length + 11), 4]);
+    cases.push([charset, name, breaks.subarray(0, bom.length + 12), 4]);
+  }
+  for (const [charset, name, bytes, line] of cases) {
+    for (const chunks of splits(bytes)) {
+      await assert.rejects(
+        decode(charset, chunks),
+        (e: unknown) =>
+          e instanceof SluiceError &&
+          e.code === 'E_ENCODING' &&
+          e.line === line &&
+          e.message === `invalid ${name} on line ${line}: the input ends in the middle of a character`,
+        `${charset ?? 'BOM'} ${bytes.toString('hex')} in ${chunks.length} chunks`,
+      );
+    }
+  }
+});
+
+test('UTF-16 ending on a whole character or a whole surrogate pair is accepted', async () => {
+  for (const text of ['a', '😀', 'a\r\n😀', '']) {
+    const bytes = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]);
+    for (const chunks of splits(bytes)) assert.equal((await decode(undefined, chunks)).text, text);
+  }
+});
+
 test('single-byte charsets decode to UTF-8', async () => {
   const latin1 = Buffer.from([0x69, 0x64, 0x0a, 0xe9, 0x74, 0xe9, 0x0a]);
   for (const chunks of splits(latin1)) {
