@@ -359,6 +359,22 @@ describe('Applier: history', () => {
     assert.equal(changeRow(s.reader, change3).deleted, 1);
   });
 
+  it('keeps file order across creates and updates in one chunk, each create with its values when created', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const out = run.apply(run.resolve('Doe,jd@x.org,111,IT\nRoe,rr@x.org,,IT\nDoe,jd@x.org,222,IT\nPoe,ep@x.org,333,IT\nRoe,rr@x.org,444,IT\n', 2));
+    assert.deepEqual(statuses(out), ['created', 'created', 'updated', 'created', 'updated'], explain(out));
+    const [jd, rr, , ep] = Array.from(out.id);
+    const change = run.finish() as number;
+    assert.deepEqual(history(s.reader, change), [
+      { object_id: jd, op: 'create', changes: { name: 'Doe', status: 'active', org_id: s.it, email: 'jd@x.org', phone: '111', notify: 'yes' } },
+      { object_id: rr, op: 'create', changes: { name: 'Roe', status: 'active', org_id: s.it, email: 'rr@x.org', notify: 'yes' } },
+      { object_id: jd, op: 'update', changes: { phone: ['111', '222'] } },
+      { object_id: ep, op: 'create', changes: { name: 'Poe', status: 'active', org_id: s.it, email: 'ep@x.org', phone: '333', notify: 'yes' } },
+      { object_id: rr, op: 'update', changes: { phone: ['', '444'] } },
+    ]);
+  });
+
   it('writes no history for unchanged rows', (t) => {
     const s = fresh(t);
     s.writer.prepare(`INSERT INTO Person (name, email, phone, org_id, status, notify) VALUES ('Doe', 'jd@x.org', '111', ?, 'active', 'yes')`).run(s.it);
