@@ -22,6 +22,46 @@ export interface ErrorContext {
   cause?: unknown;
 }
 
+// Characters a message must not print as they are: C0 and C1 controls and DEL, lone surrogates,
+// and the invisible ones that move or reorder text on a terminal (line and paragraph
+// separators, bidirectional controls, the byte-order mark).
+const UNSAFE = /[\p{Cc}\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]/gu;
+const UNSAFE_QUOTED = /[\\"\p{Cc}\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]/gu;
+
+function escapeChar(c: string): string {
+  switch (c) {
+    case '\n':
+      return '\\n';
+    case '\r':
+      return '\\r';
+    case '\t':
+      return '\\t';
+    case '\\':
+    case '"':
+      return `\\${c}`;
+  }
+  const n = c.charCodeAt(0);
+  return n < 0x80 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+}
+
+/** Text with control and invisible characters escaped (`\r`, `\x1b`, `\u0085`), so it prints as one plain line. */
+export function escapeControls(text: string): string {
+  return text.replace(UNSAFE, escapeChar);
+}
+
+/**
+ * Input text as a message quotes it: in double quotes, cut to `max` characters (never inside a
+ * surrogate pair), with quotes, backslashes and control characters escaped.
+ */
+export function quoted(text: string, max = 60): string {
+  let t = text;
+  if (t.length > max) {
+    const chars = Array.from(t);
+    if (chars.length > max) t = chars.slice(0, max - 1).join('') + '…';
+  }
+  return `"${t.replace(UNSAFE_QUOTED, escapeChar)}"`;
+}
+
 export class SluiceError extends Error {
   readonly code: SluiceErrorCode;
   readonly line: number | undefined;
@@ -30,7 +70,9 @@ export class SluiceError extends Error {
   readonly option: string | undefined;
 
   constructor(code: SluiceErrorCode, message: string, ctx: ErrorContext = {}) {
-    super(message, ctx.cause === undefined ? undefined : { cause: ctx.cause });
+    // Input a message quotes goes through quoted(); escaping here as well covers text from
+    // libraries (csv-parse, JSON.parse) and file paths.
+    super(escapeControls(message), ctx.cause === undefined ? undefined : { cause: ctx.cause });
     this.name = 'SluiceError';
     this.code = code;
     this.line = ctx.line;

@@ -4,7 +4,7 @@
  * can be parsed on its own; `splitObjects` finds the objects inside a frame again,
  * with the line each starts on. Both are string-aware depth scanners.
  */
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError, quoted } from '../engine/errors.js';
 import type { Frame } from './frame.js';
 
 const LF = 10;
@@ -215,14 +215,14 @@ export function objectsToRecords(text: string, spans: JsonObjectSpan[], header: 
     for (const [key, v] of Object.entries(obj)) {
       const k = index.get(key);
       if (k === undefined) {
-        problems.push(`key "${key}" is not among the columns (the keys of the first object: ${header.join(', ')})`);
+        problems.push(`key ${quoted(key)} is not among the columns (the keys of the first object: ${header.map((h) => quoted(h)).join(', ')})`);
         continue;
       }
       if (v === null) rec[k] = '<NULL>';
       else if (typeof v === 'string') rec[k] = v;
       else if (typeof v === 'number' || typeof v === 'boolean') rec[k] = String(v);
       else if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number')) rec[k] = v.join('|');
-      else problems.push(`key "${key}": ${Array.isArray(v) ? 'a list may hold only strings and numbers' : 'nested objects are not supported'}`);
+      else problems.push(`key ${quoted(key)}: ${Array.isArray(v) ? 'a list may hold only strings and numbers' : 'nested objects are not supported'}`);
     }
     if (problems.length > 0) errors[r] = problems.join('; ');
   });

@@ -9,7 +9,7 @@
  * csv-parse still parses the header line and serves as the reference these
  * semantics are tested against.
  */
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError, quoted } from '../engine/errors.js';
 
 export interface CsvOptions {
   /** separator byte */
@@ -111,7 +111,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
         atRecordStart = true;
         continue;
       }
-      malformed(line, `unexpected ${printable(c)} after the closing quote of field ${fields.length} (a quote inside a quoted field must be doubled)`);
+      malformed(line, `unexpected character ${describeChar(text, j)} after the closing quote of field ${fields.length} (a quote inside a quoted field must be doubled)`);
     }
     // Unquoted field: up to the next delimiter or line break.
     let j = s;
@@ -147,6 +147,9 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
   return { records, lines: Int32Array.from(lines) };
 }
 
-function printable(c: number): string {
-  return c >= 33 && c < 127 ? `"${String.fromCharCode(c)}"` : `byte 0x${c.toString(16).padStart(2, '0')}`;
+/** The character at text[i] for a message: quoted, with its code point unless it is printable ASCII. */
+function describeChar(text: string, i: number): string {
+  const cp = text.codePointAt(i) as number;
+  const q = quoted(String.fromCodePoint(cp));
+  return cp >= 33 && cp < 127 ? q : `${q} (U+${cp.toString(16).toUpperCase().padStart(4, '0')})`;
 }

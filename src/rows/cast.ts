@@ -1,4 +1,4 @@
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError, quoted } from '../engine/errors.js';
 import type { Attribute, Scalar } from '../model/types.js';
 import { ISO_8601, type DateParser } from './dates.js';
 
@@ -59,17 +59,6 @@ function fail(message: string): Cast {
   return { ok: false, message };
 }
 
-const QUOTE_MAX = 60;
-
-/** The cell as it appears in a message: JSON-quoted, cut to about 60 characters. */
-export function quote(value: string): string {
-  if (value.length <= QUOTE_MAX) return JSON.stringify(value);
-  // cut on code points so a surrogate pair is never split
-  const cps = Array.from(value);
-  if (cps.length <= QUOTE_MAX) return JSON.stringify(value);
-  return JSON.stringify(cps.slice(0, QUOTE_MAX - 1).join('') + '…');
-}
-
 function codePointLength(s: string, limit: number): number {
   // UTF-16 length is an upper bound; count only when it could exceed the limit
   if (s.length <= limit) return s.length;
@@ -99,10 +88,10 @@ function patternOf(attr: Attribute, source: string): RegExp {
 function castString(attr: Attribute, cell: string): Cast {
   const max = attr.maxLength;
   if (max !== undefined && codePointLength(cell, max) > max) {
-    return fail(`${quote(cell)} is longer than ${max} character${max === 1 ? '' : 's'}`);
+    return fail(`${quoted(cell)} is longer than ${max} character${max === 1 ? '' : 's'}`);
   }
   if (attr.pattern !== undefined && !patternOf(attr, attr.pattern).test(cell)) {
-    return fail(`${quote(cell)} does not match the pattern ${attr.pattern}`);
+    return fail(`${quoted(cell)} does not match the pattern ${attr.pattern}`);
   }
   return ok(cell);
 }
@@ -124,10 +113,10 @@ function isDigits(s: string, signed: boolean): boolean {
 }
 
 function castInteger(text: string, cell: string): Cast {
-  if (!isDigits(text, true)) return fail(`${quote(cell)} is not an integer`);
+  if (!isDigits(text, true)) return fail(`${quoted(cell)} is not an integer`);
   const n = Number(text);
   if (!Number.isSafeInteger(n)) {
-    return fail(`${quote(cell)} is out of range for an integer (at most ±${Number.MAX_SAFE_INTEGER})`);
+    return fail(`${quoted(cell)} is out of range for an integer (at most ±${Number.MAX_SAFE_INTEGER})`);
   }
   return ok(n === 0 ? 0 : n); // no -0 in the database
 }
@@ -137,10 +126,10 @@ const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 function castDecimal(text: string, cell: string): Cast {
   if (!DECIMAL.test(text)) {
     const hint = text.includes(',') ? ' (use . as the decimal point)' : '';
-    return fail(`${quote(cell)} is not a decimal number${hint}`);
+    return fail(`${quoted(cell)} is not a decimal number${hint}`);
   }
   const n = Number(text);
-  if (!Number.isFinite(n)) return fail(`${quote(cell)} is out of range for a decimal number`);
+  if (!Number.isFinite(n)) return fail(`${quoted(cell)} is out of range for a decimal number`);
   return ok(n === 0 ? 0 : n);
 }
 
@@ -151,7 +140,7 @@ const BOOLEANS: ReadonlyMap<string, number> = new Map([
 
 function castBoolean(text: string, cell: string): Cast {
   const v = BOOLEANS.get(text) ?? BOOLEANS.get(text.toLowerCase());
-  return v === undefined ? fail(`${quote(cell)} is not a boolean (valid: yes/no, true/false, 1/0, y/n)`) : ok(v);
+  return v === undefined ? fail(`${quoted(cell)} is not a boolean (valid: yes/no, true/false, 1/0, y/n)`) : ok(v);
 }
 
 interface EnumLookup {
@@ -192,7 +181,7 @@ function castEnum(attr: Attribute, text: string, cell: string): Cast {
   if (values !== undefined && Object.hasOwn(values, text)) return ok(text);
   const e = enumLookup(attr);
   const code = e.byLower.get(text.toLowerCase());
-  return code === undefined ? fail(`${quote(cell)} is not a valid value ${e.valid}`) : ok(code);
+  return code === undefined ? fail(`${quoted(cell)} is not a valid value ${e.valid}`) : ok(code);
 }
 
 function castRef(text: string, cell: string): Cast {
@@ -200,7 +189,7 @@ function castRef(text: string, cell: string): Cast {
     const n = Number(text);
     if (n >= 1 && Number.isSafeInteger(n)) return ok(n);
   }
-  return fail(`${quote(cell)} is not an object id (a positive integer)`);
+  return fail(`${quoted(cell)} is not an object id (a positive integer)`);
 }
 
 function dateMessage(cell: string, dates: DateParser, withTime: boolean): string {
@@ -208,9 +197,9 @@ function dateMessage(cell: string, dates: DateParser, withTime: boolean): string
   if (!withTime) {
     // a date written with a time of day is the likeliest mistake; say so
     if (dates.parseDateTime(cell.trim()) !== null) {
-      return `${quote(cell)} has a time of day; a date accepts only midnight (format ${iso ? 'YYYY-MM-DD (ISO 8601)' : dates.format})`;
+      return `${quoted(cell)} has a time of day; a date accepts only midnight (format ${iso ? 'YYYY-MM-DD (ISO 8601)' : dates.format})`;
     }
-    return `${quote(cell)} is not a date in the format ${iso ? 'YYYY-MM-DD (ISO 8601)' : dates.format}`;
+    return `${quoted(cell)} is not a date in the format ${iso ? 'YYYY-MM-DD (ISO 8601)' : dates.format}`;
   }
-  return `${quote(cell)} is not a date and time in the format ${iso ? 'YYYY-MM-DD HH:MM:SS (ISO 8601)' : dates.format}`;
+  return `${quoted(cell)} is not a date and time in the format ${iso ? 'YYYY-MM-DD HH:MM:SS (ISO 8601)' : dates.format}`;
 }

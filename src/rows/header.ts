@@ -1,4 +1,4 @@
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError, quoted } from '../engine/errors.js';
 import { findAttribute } from '../model/load.js';
 import type { Attribute, ClassDef, Model } from '../model/types.js';
 import type { Action, ColumnSpec, ImportPlan, LinkSpec, RefGroup } from './plan.js';
@@ -41,7 +41,7 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
 
   const claim = (target: string, i: number, name: string): void => {
     const prev = seen.get(target);
-    if (prev !== undefined) headerError(`column ${i + 1} "${name}" maps to the same attribute as column ${prev + 1} "${header[prev]}"; each attribute may appear once`, name);
+    if (prev !== undefined) headerError(`column ${i + 1} ${quoted(name)} maps to the same attribute as column ${prev + 1} ${quoted(header[prev] as string)}; each attribute may appear once`, name);
     seen.set(target, i);
   };
 
@@ -62,22 +62,22 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
       const head = name.slice(0, arrow).trim();
       const tail = name.slice(arrow + 2).trim();
       const attr = findAttribute(cls, head);
-      if (!attr) headerError(`unknown column "${name}": ${cls.name} has no attribute "${head}" (${validColumns(cls)})`, name);
-      if (attr.type !== 'ref') headerError(`column "${name}": ${attr.code} is a ${attr.type}, only references (${refCodes(cls)}) take ->`, name);
-      if (tail.includes('->')) headerError(`column "${name}": references go one level deep (attr->sub)`, name);
+      if (!attr) headerError(`unknown column ${quoted(name)}: ${cls.name} has no attribute ${quoted(head)} (${validColumns(cls)})`, name);
+      if (attr.type !== 'ref') headerError(`column ${quoted(name)}: ${attr.code} is a ${attr.type}, only references (${refCodes(cls)}) take ->`, name);
+      if (tail.includes('->')) headerError(`column ${quoted(name)}: references go one level deep (attr->sub)`, name);
       const target = model.classes.get(attr.target as string) as ClassDef;
       const subAttr = tail.toLowerCase() === 'id' ? 'id' : findAttribute(target, tail)?.code;
-      if (subAttr === undefined) headerError(`unknown column "${name}": ${target.name} has no attribute "${tail}" (valid: id, ${describeAttrs(target)})`, name);
+      if (subAttr === undefined) headerError(`unknown column ${quoted(name)}: ${target.name} has no attribute ${quoted(tail)} (valid: id, ${describeAttrs(target)})`, name);
       if (subAttr !== 'id') {
         const t = target.byCode.get(subAttr) as Attribute;
-        if (t.type === 'links' || t.type === 'password') headerError(`column "${name}": ${target.name}.${t.code} is a ${t.type} and cannot identify a reference`, name);
+        if (t.type === 'links' || t.type === 'password') headerError(`column ${quoted(name)}: ${target.name}.${t.code} is a ${t.type} and cannot identify a reference`, name);
       }
       claim(`${attr.code}->${subAttr}`, i, name);
       columns.push(refColumn(refs, slots, attr, subAttr, i));
       return;
     }
     const attr = findAttribute(cls, name);
-    if (!attr) headerError(`unknown column "${name}" (${validColumns(cls)})`, name);
+    if (!attr) headerError(`unknown column ${quoted(name)} (${validColumns(cls)})`, name);
     if (attr.type === 'links') {
       claim(attr.code, i, name);
       const target = model.classes.get(attr.target as string) as ClassDef;
@@ -105,7 +105,7 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
 
   for (const g of refs) {
     const mixed = g.subs.includes('id') && g.subs.length > 1;
-    if (mixed) headerError(`columns ${g.columns.map((c) => `"${header[c]}"`).join(' and ')} give ${g.attr} both as an id and by attributes; use one or the other`, header[g.columns[0] as number]);
+    if (mixed) headerError(`columns ${g.columns.map((c) => quoted(header[c] as string)).join(' and ')} give ${g.attr} both as an id and by attributes; use one or the other`, header[g.columns[0] as number]);
   }
 
   const { keys, keyLabels } = chooseKeys(cls, refs, slots, opts.keys);
@@ -172,10 +172,10 @@ function chooseKeys(cls: ClassDef, refs: RefGroup[], slots: string[], requested:
     const name = raw.trim();
     const head = name.includes('->') ? name.slice(0, name.indexOf('->')).trim() : name;
     const attr = findAttribute(cls, head);
-    if (!attr) throw new SluiceError('E_USAGE', `unknown key "${name}" for --keys: ${cls.name} has no such attribute (${describeAttrs(cls)})`, { option: '--keys' });
-    if (attr.type === 'links' || attr.type === 'password') throw new SluiceError('E_USAGE', `--keys "${name}": a ${attr.type} attribute cannot be a reconciliation key`, { option: '--keys' });
+    if (!attr) throw new SluiceError('E_USAGE', `unknown key ${quoted(name)} for --keys: ${cls.name} has no such attribute (${describeAttrs(cls)})`, { option: '--keys' });
+    if (attr.type === 'links' || attr.type === 'password') throw new SluiceError('E_USAGE', `--keys ${quoted(name)}: a ${attr.type} attribute cannot be a reconciliation key`, { option: '--keys' });
     if (!slots.includes(attr.code)) {
-      throw new SluiceError('E_USAGE', `--keys "${name}": the file has no column for ${attr.code} (${attr.label}); a key must be one of the file's columns (${slots.join(', ') || 'none'})`, { option: '--keys' });
+      throw new SluiceError('E_USAGE', `--keys ${quoted(name)}: the file has no column for ${attr.code} (${attr.label}); a key must be one of the file's columns (${slots.join(', ') || 'none'})`, { option: '--keys' });
     }
     if (!keys.includes(attr.code)) keys.push(attr.code);
   }

@@ -1,3 +1,4 @@
+import { quoted } from '../engine/errors.js';
 import { findAttribute } from '../model/load.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
 import { castValue, emptyValue, type CastOptions } from './cast.js';
@@ -41,6 +42,8 @@ const ID_ATTR: Attribute = {
 export interface MapOptions {
   dates: DateParser;
   keepCells: boolean;
+  /** rows already settled (matched by fingerprint): their cells are kept but not mapped */
+  skip?: Uint8Array | null;
 }
 
 /** Per-plan lookups resolved once, so the per-row loop only indexes arrays. */
@@ -71,10 +74,6 @@ function prepare(model: Model, plan: ImportPlan): Prepared {
   p = { slotAttrs, subAttrs, passwordColumns, targets };
   prepared.set(plan, p);
   return p;
-}
-
-function cut(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 57)}…` : s;
 }
 
 /**
@@ -109,13 +108,14 @@ export function mapRows(model: Model, plan: ImportPlan, records: (string | undef
       for (const c of p.passwordColumns) if (c < cells.length && cells[c] !== '') cells[c] = '******';
       out.cells[i] = cells;
     }
+    if (opts.skip?.[i]) continue;
     if (rec.length !== width) {
       out.error[i] = `the row has ${rec.length} field${rec.length === 1 ? '' : 's'}, the header has ${width}`;
       continue;
     }
     let errors: string[] | null = null;
     const fail = (col: number, msg: string): void => {
-      (errors ??= []).push(`column "${plan.header[col]}": ${msg}`);
+      (errors ??= []).push(`column ${quoted(plan.header[col] as string)}: ${msg}`);
     };
     const base = i * nSlots;
     for (let c = 0; c < width; c++) {
@@ -144,7 +144,7 @@ export function mapRows(model: Model, plan: ImportPlan, records: (string | undef
           if (cell !== '' && cell !== NULL_CELL) {
             const r = castValue(ID_ATTR, cell, castOpts);
             if (r.ok && typeof r.value === 'number' && r.value > 0) out.id[i] = r.value;
-            else fail(c, `"${cut(cell)}" is not an object id (a positive integer)`);
+            else fail(c, `${quoted(cell)} is not an object id (a positive integer)`);
           }
           break;
         case 'source':
@@ -219,13 +219,13 @@ function parseLinkCell(
     if (m) {
       const key = (m[1] as string).trim();
       if (key.toLowerCase() !== link.itemKey.toLowerCase() && key.toLowerCase() !== link.target.toLowerCase()) {
-        fail(`item "${cut(text)}": "${key}" is not the item key of ${link.label} (write ${link.itemKey}->attribute:value or just the value)`);
+        fail(`item ${quoted(text)}: ${quoted(key)} is not the item key of ${link.label} (write ${link.itemKey}->attribute:value or just the value)`);
         continue;
       }
       const attrName = (m[2] as string).trim();
       attr = attrName.toLowerCase() === 'id' ? ID_ATTR : findAttribute(target, attrName);
       if (!attr || attr.type === 'links' || attr.type === 'password') {
-        fail(`item "${cut(text)}": ${target.name} has no attribute "${attrName}" to identify an item (valid: ${target.attributes.filter((a) => a.type !== 'links' && a.type !== 'password').map((a) => a.code).join(', ')})`);
+        fail(`item ${quoted(text)}: ${target.name} has no attribute ${quoted(attrName)} to identify an item (valid: ${target.attributes.filter((a) => a.type !== 'links' && a.type !== 'password').map((a) => a.code).join(', ')})`);
         continue;
       }
       value = (m[3] as string).trim();
@@ -234,7 +234,7 @@ function parseLinkCell(
     }
     const r = castValue(attr, value, castOpts);
     if (!r.ok) {
-      fail(`item "${cut(text)}": ${r.message}`);
+      fail(`item ${quoted(text)}: ${r.message}`);
       continue;
     }
     items.push({ attr: attr.code, value: r.value, text });

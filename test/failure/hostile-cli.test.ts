@@ -40,6 +40,7 @@ import {
   mutate,
   mutationArb,
   physicalLines,
+  rawControl,
   runStages,
   serialize,
   softMutationArb,
@@ -135,13 +136,13 @@ function show(r: CliResult): string {
 }
 
 /**
- * Exit 2: a `sluice: …` sentence on stderr, no stack, nothing written at all. The sentence is one
- * line unless it quotes input that holds line breaks (`oneLine: false`).
+ * Exit 2: a one-line `sluice: …` sentence on stderr (line breaks it quotes from the input are
+ * escaped), no stack, nothing written at all.
  */
-function assertUsageError(r: CliResult, db: string, snap: Snapshot, ctx = '', oneLine = true): void {
+function assertUsageError(r: CliResult, db: string, snap: Snapshot, ctx = ''): void {
   assert.equal(r.code, 2, `${show(r)}\n${ctx}`);
   assertNoStack(r.stderr);
-  assert.match(r.stderr, oneLine ? /^sluice: \S.*\n$/ : /^sluice: \S[\s\S]*\n$/, `not a sluice: message\n${show(r)}\n${ctx}`);
+  assert.match(r.stderr, /^sluice: \S.*\n$/, `not a one-line sluice: message\n${show(r)}\n${ctx}`);
   assertUntouched(db, snap);
 }
 
@@ -227,7 +228,8 @@ describe('hostile input through the CLI', () => {
             assertNoStack(r.stdout);
             assert.ok(r.code === 0 || r.code === 1 || r.code === 2 || r.code === 3, ctx);
             if (r.code === 2) {
-              assertUsageError(r, sb.db, snap, ctx, false);
+              assertUsageError(r, sb.db, snap, ctx);
+              assert.equal(rawControl(r.stderr.slice(0, -1)), null, `a raw control character\n${ctx}`);
               assert.match(r.stderr, /column/, ctx);
               return;
             }
@@ -397,6 +399,63 @@ describe('hostile input through the CLI', () => {
       );
     }
 
+  });
+
+  describe('control characters from the input are escaped in messages', () => {
+    /** Nothing but the final line break may act on a terminal. */
+    const assertPlain = (r: CliResult): void => {
+      assert.match(r.stderr, /^sluice: [^\n]*\n$/, show(r));
+      assert.equal(rawControl(r.stderr.slice(0, -1)), null, show(r));
+    };
+    const ORG_CELL = `"${ORG.replaceAll('"', '""')}"`;
+
+    for (const [what, header, shown] of [
+      ['an escape sequence', 'name,first_name,org\x1b[2J\x1b[H,email', '"org\\x1b[2J\\x1b[H"'],
+      ['a quoted CR and LF', 'name,"first\r\nname",org_id->name', '"first\\r\\nname"'],
+      ['a C1 control (NEL) and a CSI', 'name,first\u0085name\u009b,org_id->name', '"first\\u0085name\\u009b"'],
+      ['a right-to-left override', 'name,\u202eeman_tsrif,org_id->name', '"\\u202eeman_tsrif"'],
+      ['BEL, backspace and DEL', 'name,a\x07\x08\x7fb,org_id->name', '"a\\x07\\x08\\x7fb"'],
+    ] as const) {
+      test(`a header name with ${what}: exit 2, one line, the name escaped`, async () =>
+        withFresh(async (sb) => {
+          const snap = snapshot(sb.db);
+          const r = await importRun(sb, 'Person', sb.file('ctl.csv', `${header}\nA,B,C,D\n`), []);
+          assertUsageError(r, sb.db, snap);
+          assert.ok(r.stderr.startsWith(`sluice: unknown column ${shown} (valid columns for Person`), show(r));
+          assertPlain(r);
+        }),
+      );
+    }
+
+    for (const [what, file, message] of [
+      ['a cell in an error', `id,name,first_name,org_id->name\n1\x1b]0;pwned\x07,A,B,${ORG_CELL}\n`, 'sluice: line 2: column "id": "1\\x1b]0;pwned\\x07" is not an object id (a positive integer)\n'],
+      ['a character after a closing quote', `name,first_name,org_id->name\n"A"\x1b[31m,B,${ORG_CELL}\n`, 'sluice: malformed CSV on line 2: unexpected character "\\x1b" (U+001B) after the closing quote of field 1 (a quote inside a quoted field must be doubled)\n'],
+      ['a header the CSV library rejects', `"name"\x1b[0m,first_name\nA,B\n`, 'sluice: malformed header on line 1: Invalid Closing Quote: got "\\x1b"'],
+      ['a NUL in a header name', 'name,first\0name\nA,B\n', 'sluice: binary data (NUL byte) on line 1; this does not look like a text file\n'],
+    ] as const) {
+      test(`${what}: exit 3, one line, escaped`, async () =>
+        withFresh(async (sb) => {
+          const snap = snapshot(sb.db);
+          const r = await importRun(sb, 'Person', sb.file('ctl.csv', file), []);
+          assert.equal(r.code, 3, show(r));
+          assert.ok(r.stderr.startsWith(message), show(r));
+          assertPlain(r);
+          assertNothingWritten(sb.db, snap);
+        }),
+      );
+    }
+
+    test('a JSON key with control characters: exit 3, the key escaped', async () =>
+      withFresh(async (sb) => {
+        const snap = snapshot(sb.db);
+        const json = JSON.stringify([{ name: 'A', first_name: 'B', 'org_id->name': ORG }, { name: 'C', 'x\u001b[8m\u0085': 1 }]);
+        const r = await importRun(sb, 'Person', sb.file('ctl.json', json), []);
+        assert.equal(r.code, 3, show(r));
+        assert.ok(r.stderr.startsWith('sluice: line 1: key "x\\x1b[8m\\u0085" is not among the columns'), show(r));
+        assertPlain(r);
+        assertNothingWritten(sb.db, snap);
+      }),
+    );
   });
 
   describe('headers', () => {

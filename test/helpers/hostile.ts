@@ -263,6 +263,18 @@ export function oracle(body: Buffer, sep: string): Oracle {
   }
 }
 
+/**
+ * The first character of text a terminal would act on or hide (C0 and C1 controls, DEL,
+ * bidirectional controls, line and paragraph separators, the BOM, a lone surrogate), or null.
+ */
+export function rawControl(text: string): string | null {
+  for (const ch of text) {
+    const c = ch.codePointAt(0) as number;
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x61c || c === 0x200e || c === 0x200f || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c === 0xfeff || (c >= 0xd800 && c <= 0xdfff)) return ch;
+  }
+  return null;
+}
+
 export type Mutation =
   | { kind: 'flip'; pos: number; bit: number }
   | { kind: 'set'; pos: number; byte: number }

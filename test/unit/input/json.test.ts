@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SluiceError } from '../../../src/engine/errors.js';
+import { rawControl } from '../../helpers/hostile.js';
 import { JsonFramer, jsonHeader, objectsToRecords, splitObjects } from '../../../src/input/json.js';
 
 function frames(text: string, target = 1, pieces = 1): { text: string; line: number }[] {
@@ -61,6 +62,20 @@ describe('JSON objects to records', () => {
     assert.equal(r.errors[0], null);
     assert.match(r.errors[2] ?? '', /key "zzz" is not among the columns/);
     assert.match(r.errors[3] ?? '', /nested objects/);
+  });
+
+  it('quotes keys with control characters escaped', () => {
+    const text = '{"name":"A","\\u001b[2Jx\\r":1,"\\u0085":{}}';
+    const r = objectsToRecords(text, splitObjects(text, 1), ['name', '\u202e', '\u0085']);
+    assert.equal(r.errors[0], 'key "\\x1b[2Jx\\r" is not among the columns (the keys of the first object: "name", "\\u202e", "\\u0085"); key "\\u0085": nested objects are not supported');
+  });
+
+  it('escapes control characters that a JSON syntax error quotes from the input', () => {
+    const text = '{"a":tru\x1bHe}';
+    assert.throws(
+      () => objectsToRecords(text, splitObjects(text, 1), ['a']),
+      (e: unknown) => e instanceof SluiceError && e.message.includes('tru\\x1bHe') && rawControl(e.message) === null,
+    );
   });
 
   it('stops on invalid JSON inside an object, naming its line', () => {

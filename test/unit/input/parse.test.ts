@@ -59,6 +59,25 @@ describe('parseRecords', () => {
     assert.throws(() => recs('"ab"c,d\n'), (e: unknown) => e instanceof SluiceError && e.line === 1 && /after the closing quote/.test(e.message));
   });
 
+  it('names the character after a closing quote by its code point, escaped when it is not printable', () => {
+    const message = (s: string): string => {
+      try {
+        recs(s);
+      } catch (e) {
+        assert.ok(e instanceof SluiceError);
+        return e.message;
+      }
+      assert.fail(`accepted ${JSON.stringify(s)}`);
+    };
+    const after = 'after the closing quote of field 1 (a quote inside a quoted field must be doubled)';
+    assert.equal(message('"ab"c,d\n'), `malformed CSV on line 1: unexpected character "c" ${after}`);
+    assert.equal(message('"ab"é\n'), `malformed CSV on line 1: unexpected character "é" (U+00E9) ${after}`);
+    assert.equal(message('"ab"😀\n'), `malformed CSV on line 1: unexpected character "😀" (U+1F600) ${after}`);
+    assert.equal(message('"ab"\x1b[2J\n'), `malformed CSV on line 1: unexpected character "\\x1b" (U+001B) ${after}`);
+    assert.equal(message('"ab"\u0085\n'), `malformed CSV on line 1: unexpected character "\\u0085" (U+0085) ${after}`);
+    assert.equal(message('"ab"\u202e\n'), `malformed CSV on line 1: unexpected character "\\u202e" (U+202E) ${after}`);
+  });
+
   it('rejects an unclosed quote with the line it opened on', () => {
     assert.throws(() => recs('a\n"b\n\nc', 3), (e: unknown) => e instanceof SluiceError && e.line === 4 && /not closed/.test(e.message));
   });

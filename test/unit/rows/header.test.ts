@@ -5,6 +5,7 @@ import { CMDB_MODEL } from '../../../src/model/cmdb.js';
 import { buildModel } from '../../../src/model/load.js';
 import type { ClassDef } from '../../../src/model/types.js';
 import { buildPlan, type PlanOptions } from '../../../src/rows/header.js';
+import { rawControl } from '../../helpers/hostile.js';
 import type { Action, ImportPlan } from '../../../src/rows/plan.js';
 
 const model = buildModel(CMDB_MODEL, 'cmdb');
@@ -159,6 +160,22 @@ describe('buildPlan: header errors', () => {
   it('rejects an empty header cell, naming its position', () => {
     const e = planError('Person', ['email', '  ', 'phone'], {}, 'E_HEADER', 'column 2 has an empty header');
     assert.equal(e.column, '#2');
+  });
+
+  it('quotes header names with control characters escaped, cut to 60 characters', () => {
+    const e = planError('Person', ['email', 'na\x1b[2Jme\r\u0085\u202e'], {}, 'E_HEADER', 'unknown column "na\\x1b[2Jme\\r\\u0085\\u202e"');
+    assert.equal(rawControl(e.message), null);
+    planError('Person', ['email', 'Email\x07'], {}, 'E_HEADER', 'unknown column "Email\\x07"');
+    planError('Person', ['org_id->na\x1bme'], {}, 'E_HEADER', 'unknown column "org_id->na\\x1bme"', 'no attribute "na\\x1bme"');
+    planError('Person', ['email->x\ty'], {}, 'E_HEADER', 'column "email->x\\ty"');
+    planError('Person', ['name', `${'x'.repeat(5000)}\x1b`], {}, 'E_HEADER', `unknown column "${'x'.repeat(59)}…"`);
+    planError('Person', ['email', 'Email', '\x1b'], {}, 'E_HEADER', 'column 2 "Email"');
+    const dup = planError('Person', ['na"me', 'email', 'EMAIL'], {}, 'E_HEADER', 'unknown column "na\\"me"');
+    assert.equal(dup.column, 'na"me');
+  });
+
+  it('quotes a --keys name with control characters escaped', () => {
+    planError('Person', ['name', 'email'], { keys: ['email\x1b[0m'] }, 'E_USAGE', 'unknown key "email\\x1b[0m" for --keys');
   });
 
   it('rejects source without source_id and source_id without source', () => {

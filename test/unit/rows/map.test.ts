@@ -7,6 +7,7 @@ import { compileDateFormat } from '../../../src/rows/dates.js';
 import { buildPlan } from '../../../src/rows/header.js';
 import { mapRows, NULL_CELL, type MappedRows } from '../../../src/rows/map.js';
 import type { ImportPlan } from '../../../src/rows/plan.js';
+import { rawControl } from '../../helpers/hostile.js';
 
 const model = buildModel(CMDB_MODEL, 'cmdb');
 const iso = compileDateFormat(undefined);
@@ -117,6 +118,16 @@ describe('mapRows: cast errors', () => {
     assert.equal(m.error[4], null);
   });
 
+  it('quotes header names and cells with control characters escaped', () => {
+    const p = plan('Person', ['id', 'email']);
+    const m = map(p, [['1\x1b[0m', 'a'], [`${'9'.repeat(100)}\r\n`, 'b']]);
+    assert.equal(m.error[0], 'column "id": "1\\x1b[0m" is not an object id (a positive integer)');
+    assert.equal(m.error[1], `column "id": "${'9'.repeat(59)}…" is not an object id (a positive integer)`);
+    // Blanks around a header name are trimmed, so a name with a vertical tab or a BOM is still a column.
+    const padded = plan('Person', ['\ufeffid\x0b', 'email']);
+    assert.equal(map(padded, [['x', 'a']]).error[0], 'column "\\ufeffid\\x0b": "x" is not an object id (a positive integer)');
+  });
+
   it('reads source and source_id, empty or <NULL> as null', () => {
     const p = plan('Person', ['source', 'source_id', 'email']);
     const m = map(p, [['ad', '42', 'a'], ['', '', 'b'], [NULL_CELL, '7', 'c']]);
@@ -217,6 +228,13 @@ describe('mapRows: link cells', () => {
     const m = map(p, [['a', 'profileid->label:Administrator']]);
     assert.ok(m.error[0]?.includes('Profile has no attribute "label"'), m.error[0] ?? '');
     assert.ok(m.error[0]?.includes('valid: name, description'));
+  });
+
+  it('quotes items and keys with control characters escaped', () => {
+    const m = map(p, [['a', 'profileid->\x1bname:x|\u009bq->id:1']]);
+    assert.ok(m.error[0]?.includes('item "profileid->\\x1bname:x": Profile has no attribute "\\x1bname"'), m.error[0] ?? '');
+    assert.ok(m.error[0]?.includes('item "\\u009bq->id:1": "\\u009bq" is not the item key'), m.error[0] ?? '');
+    assert.equal(rawControl(m.error[0] as string), null);
   });
 
   it('rejects an item value that does not cast', () => {
