@@ -120,9 +120,24 @@ export function exitCodeFor(err: unknown): number {
   }
 }
 
-/** Wrap anything thrown into a SluiceError, keeping the original as `cause`. */
+/** What an SQLite result code means for the user, by primary code. */
+const SQLITE_HINTS: Record<string, string> = {
+  SQLITE_READONLY: 'the database is read-only to this process',
+  SQLITE_FULL: 'the disk is full',
+  SQLITE_BUSY: 'another process is writing to the database',
+};
+
+/**
+ * Wrap anything thrown into a SluiceError, keeping the original as `cause`: an SQLite error
+ * (better-sqlite3 sets `code` to SQLITE_…) is E_DB, anything else E_INTERNAL.
+ */
 export function asSluiceError(err: unknown): SluiceError {
   if (err instanceof SluiceError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    const hint = SQLITE_HINTS[code.split('_', 2).join('_')] ?? message;
+    return new SluiceError('E_DB', `database error: ${hint} (${code})`, { cause: err });
+  }
   return new SluiceError('E_INTERNAL', message, { cause: err });
 }

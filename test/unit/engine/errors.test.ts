@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SluiceError, escapeControls, quoted } from '../../../src/engine/errors.js';
+import { SluiceError, asSluiceError, escapeControls, exitCodeFor, quoted } from '../../../src/engine/errors.js';
 import { rawControl } from '../../helpers/hostile.js';
 
 describe('quoted', () => {
@@ -60,5 +60,29 @@ describe('SluiceError', () => {
     const e = new SluiceError('E_MALFORMED', 'malformed header on line 1: Invalid Closing Quote: got "\x1b" at line 1\r\n');
     assert.equal(e.message, 'malformed header on line 1: Invalid Closing Quote: got "\\x1b" at line 1\\r\\n');
     assert.equal(SluiceError.fromJSON(e.toJSON()).message, e.message);
+  });
+});
+
+describe('asSluiceError', () => {
+  const sqlite = (code: string, message: string): Error => Object.assign(new Error(message), { code });
+
+  it('makes a database error that escaped its caller E_DB, a sentence with the SQLite code, exit 2', () => {
+    const cause = sqlite('SQLITE_READONLY', 'attempt to write a readonly database');
+    const e = asSluiceError(cause);
+    assert.equal(e.code, 'E_DB');
+    assert.equal(e.message, 'database error: the database is read-only to this process (SQLITE_READONLY)');
+    assert.equal(e.cause, cause);
+    assert.equal(exitCodeFor(e), 2);
+    assert.equal(asSluiceError(sqlite('SQLITE_READONLY_DBMOVED', 'x')).message, 'database error: the database is read-only to this process (SQLITE_READONLY_DBMOVED)');
+    assert.equal(asSluiceError(sqlite('SQLITE_FULL', 'database or disk is full')).message, 'database error: the disk is full (SQLITE_FULL)');
+    assert.equal(asSluiceError(sqlite('SQLITE_IOERR_WRITE', 'disk I/O error')).message, 'database error: disk I/O error (SQLITE_IOERR_WRITE)');
+  });
+
+  it('keeps a SluiceError and makes anything else E_INTERNAL', () => {
+    const s = new SluiceError('E_ROW', 'x');
+    assert.equal(asSluiceError(s), s);
+    assert.equal(asSluiceError(new Error('boom')).code, 'E_INTERNAL');
+    assert.equal(asSluiceError(Object.assign(new Error('no'), { code: 'ENOENT' })).code, 'E_INTERNAL');
+    assert.equal(asSluiceError('text').message, 'text');
   });
 });
