@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { CLI } from './cli.js';
+import { prng } from './random.js';
 
 // ------------------------------------------------------------------ feeds and model
 
@@ -36,18 +37,6 @@ export const valueKey = (v: Values): string => v.join('\u001f');
 
 export function csvCell(value: string): string {
   return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
-/** A small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class FeedWriter {

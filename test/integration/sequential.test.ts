@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Sandbox, query } from '../helpers/cli.js';
 import { type DetailsRow, type Template, csvText, detailsOf, idOf, importOk, makeTemplate, maxChangeId } from '../helpers/fixtures.js';
+import { prng } from '../helpers/random.js';
 
 const HEADER = ['id', 'source', 'source_id', 'email', 'name', 'first_name', 'org_id->name', 'manager_id->email', 'function'];
 const ORGS = 'name\nIT Department\nSales\n';
@@ -21,18 +22,6 @@ function templatePersons(): string {
   for (let k = 0; k < OLD; k++) rows.push([`Old${k}`, 'T', 'Sales', `old${k}@x.org`]);
   rows.push(['Twin', 'One', 'Sales', 'twin@x.org'], ['Twin', 'Two', 'Sales', 'twin@x.org']);
   return csvText(rows);
-}
-
-/** Deterministic pseudo-random numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Expect {
@@ -64,7 +53,7 @@ interface Known {
 }
 
 function generate(known: Known, db: () => string): Feeds {
-  const rnd = mulberry32(20240611);
+  const rnd = prng(20240611);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
   const byEmail = (email: string) => (): number => idOf(db(), 'Person', 'email', email);
 

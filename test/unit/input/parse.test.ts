@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { SluiceError } from '../../../src/engine/errors.js';
 import { parseRecords } from '../../../src/input/parse.js';
+import { prngInt } from '../../helpers/random.js';
 
 const COMMA = { delimiter: 44, quote: 34 };
 const recs = (s: string, first = 1, opts = COMMA) => parseRecords(Buffer.from(s), first, opts);
@@ -83,11 +84,7 @@ describe('parseRecords', () => {
   });
 
   it('agrees with csv-parse on random well-formed documents', () => {
-    let seed = 42;
-    const rand = (n: number): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
-    };
+    const rand = prngInt(42);
     const pieces = ['a', 'b c', 'é', '日', ' ', '1.5', '', 'x'];
     for (let doc = 0; doc < 300; doc++) {
       const rows: string[] = [];

@@ -3,18 +3,7 @@ import assert from 'node:assert/strict';
 import type { Scalar } from '../../../src/model/types.js';
 import { tupleKey } from '../../../src/resolve/tuple.js';
 import { TouchedIds, TouchedKeys } from '../../../src/write/touched.js';
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../helpers/random.js';
 
 /**
  * A key shaped like the ones the writer records: tupleKey of one to three typed values.
@@ -39,7 +28,7 @@ const SPACES = [1, 2, 16, 17, 18];
 describe('TouchedKeys', () => {
   it('has no false negatives over 100k random keys in several spaces', () => {
     const f = new TouchedKeys();
-    const r = rng(1);
+    const r = prng(1);
     const added: [number, string][] = [];
     for (let i = 0; i < 100_000; i++) {
       const space = SPACES[i % SPACES.length] as number;
@@ -61,7 +50,7 @@ describe('TouchedKeys', () => {
 
   it('keeps false positives under 1% for 1M absent keys after 1M inserts', () => {
     const f = new TouchedKeys();
-    const r = rng(2);
+    const r = prng(2);
     for (let i = 0; i < 1_000_000; i++) f.add(SPACES[i % SPACES.length] as number, randomKey(r, 'in'));
     let falsePositives = 0;
     const absent = 1_000_000;
@@ -88,7 +77,7 @@ describe('TouchedKeys', () => {
 
   it('keeps spaces independent (mostly)', () => {
     const f = new TouchedKeys();
-    const r = rng(3);
+    const r = prng(3);
     const keys: string[] = [];
     for (let i = 0; i < 100_000; i++) {
       const k = randomKey(r, 's');
@@ -105,7 +94,7 @@ describe('TouchedKeys', () => {
 
   it('starts empty', () => {
     const f = new TouchedKeys();
-    const r = rng(4);
+    const r = prng(4);
     let hits = 0;
     for (let i = 0; i < 10_000; i++) if (f.has(1, randomKey(r, 'e'))) hits++;
     assert.equal(hits, 0);
@@ -113,7 +102,7 @@ describe('TouchedKeys', () => {
 
   it('stays free of false negatives when a small filter saturates', () => {
     const f = new TouchedKeys(10);
-    const r = rng(5);
+    const r = prng(5);
     const keys = Array.from({ length: 20_000 }, () => randomKey(r, 'x'));
     for (const k of keys) f.add(7, k);
     assert.ok(keys.every((k) => f.has(7, k)));
@@ -140,7 +129,7 @@ describe('TouchedIds', () => {
 
   it('has no false negatives for many random ids', () => {
     const s = new TouchedIds();
-    const r = rng(6);
+    const r = prng(6);
     const ids = new Set<number>();
     for (let i = 0; i < 100_000; i++) ids.add(1 + Math.floor(r() * 5_000_000));
     for (const id of ids) s.add(id);
