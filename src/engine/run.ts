@@ -208,6 +208,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       run: { user: o.user ?? currentUser(), comment: o.comment, file: o.input ? o.file : o.file === '-' ? '(stdin)' : o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize },
       indexes: lookupIndexes(model, cls, plan),
       wantRows: filter !== null,
+      dateFormat: o.dateFormat,
     }, hooks.onWaiting);
     change = await writer.start();
     writerReady = true;

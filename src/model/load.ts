@@ -32,6 +32,7 @@ export function buildModel(file: ModelFile, fileName = 'model'): Model {
       const where = `${fileName}: ${name}.${code}`;
       if (!IDENT.test(code)) fail(`${where}: attribute code must be letters, digits and _`, fileName);
       if (RESERVED.has(code.toLowerCase())) fail(`${where}: "${code}" is reserved (id, source, source_id exist on every class)`, fileName);
+      if (code.startsWith('_')) fail(`${where}: attribute codes starting with _ are reserved for Sluice's own columns`, fileName);
       if ([...byCode.keys()].some((c) => c.toLowerCase() === code.toLowerCase())) fail(`${where}: declared twice`, fileName);
       const attr = buildAttribute(name, code, a, where, fileName);
       attributes.push(attr);

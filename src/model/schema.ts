@@ -18,6 +18,14 @@ export function sqlType(a: Attribute): string {
   }
 }
 
+/** The column holding each object's record fingerprint (resolve/fingerprint.ts); not an attribute. */
+export const FP_COLUMN = '_fp';
+
+/** Index DDL for the fingerprint column; partial, so objects written without one cost nothing. */
+export function fingerprintIndexDDL(cls: ClassDef): string {
+  return `CREATE INDEX IF NOT EXISTS ${q(`${cls.name}__fp`)} ON ${q(cls.name)}(${FP_COLUMN}) WHERE ${FP_COLUMN} IS NOT NULL`;
+}
+
 /** The name of the index that serves lookups on a tuple of columns of a class. */
 export function lookupIndexName(cls: string, cols: readonly string[]): string {
   return `${cls}__k_${cols.join('_')}`;
@@ -64,8 +72,10 @@ export function classDDL(cls: ClassDef): string[] {
   const t = q(cls.name);
   const cols = ['id INTEGER PRIMARY KEY', 'source TEXT', 'source_id TEXT'];
   for (const a of cls.attributes) if (a.type !== 'links') cols.push(`${q(a.code)} ${sqlType(a)}`);
+  cols.push(`${FP_COLUMN} INTEGER`);
   const out = [`CREATE TABLE ${t} (${cols.join(', ')})`];
   out.push(`CREATE UNIQUE INDEX ${q(`${cls.name}__source`)} ON ${t}(source, source_id) WHERE source IS NOT NULL AND source_id IS NOT NULL`);
+  out.push(fingerprintIndexDDL(cls));
   // Lookup indexes (keys, references, referrers) are created by the run that needs them:
   // every index slows every insert, and most feeds use only a few of them.
   for (const a of cls.attributes) {

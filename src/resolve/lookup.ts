@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { q } from '../model/schema.js';
+import { FP_COLUMN, q } from '../model/schema.js';
 import type { Scalar } from '../model/types.js';
 import { hasEmpty, tupleKey } from './tuple.js';
 
@@ -108,6 +108,46 @@ export class Lookup {
     out.set(key, { count, id: first[0] as number, row: null });
   }
 
+  /**
+   * Objects of `table` by record fingerprint, for the rows flagged in `want`. Keys are the
+   * fingerprints as doubles (`fingerprintDouble`), values the object id, or -1 when several
+   * objects share the fingerprint. A double that stands for two of the queried fingerprints
+   * is left out: those rows take the ordinary path.
+   */
+  fingerprints(table: string, fps: BigInt64Array, want: Uint8Array): Map<number, number> {
+    const halves = new Int32Array(fps.buffer, fps.byteOffset, fps.length * 2);
+    const byDouble = new Map<number, number>();
+    const pending: number[] = [];
+    for (let i = 0; i < fps.length; i++) {
+      if (!want[i]) continue;
+      const d = fingerprintDouble(halves, i);
+      const seen = byDouble.get(d);
+      if (seen === undefined) {
+        byDouble.set(d, i);
+        pending.push(i);
+      } else if (seen >= 0 && fps[seen] !== fps[i]) byDouble.set(d, -1);
+    }
+    const size = BATCH_SIZES[BATCH_SIZES.length - 1] as number;
+    const sql = `SELECT ${FP_COLUMN}, id FROM ${q(table)} WHERE ${FP_COLUMN} IN (${new Array(size).fill('?').join(', ')})`;
+    let s = this.stmts.get(sql);
+    if (!s) {
+      // Read back as doubles: making a BigInt of every result costs more than telling them apart.
+      s = this.db.prepare(sql).raw(true);
+      this.stmts.set(sql, s);
+    }
+    const out = new Map<number, number>();
+    const params = new Array<bigint>(size);
+    for (let k = 0; k < pending.length; k += size) {
+      const n = Math.min(size, pending.length - k);
+      for (let j = 0; j < size; j++) params[j] = fps[pending[k + Math.min(j, n - 1)] as number] as bigint;
+      for (const [d, id] of s.all(...params) as [number, number][]) {
+        if ((byDouble.get(d) ?? -1) < 0) continue;
+        out.set(d, out.has(d) ? -1 : id);
+      }
+    }
+    return out;
+  }
+
   /** The current members of link sets, per owner id. */
   linkMembers(linkTable: string, ownerIds: Iterable<number>): Map<number, number[]> {
     const out = new Map<number, number[]>();
@@ -125,4 +165,9 @@ export class Lookup {
     const rows = this.stmt(`SELECT DISTINCT ${q(attr)} FROM ${q(table)} WHERE ${q(attr)} IS NOT NULL AND ${q(attr)} <> '' ORDER BY ${q(attr)} LIMIT 3`).all() as Scalar[][];
     return rows.map((r) => String(r[0]));
   }
+}
+
+/** Fingerprint i of a BigInt64Array seen as Int32 halves, as the nearest double (as SQLite returns it). */
+export function fingerprintDouble(halves: Int32Array, i: number): number {
+  return (halves[i * 2 + 1] as number) * 4294967296 + ((halves[i * 2] as number) >>> 0);
 }

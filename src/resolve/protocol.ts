@@ -8,6 +8,8 @@ export const enum MatchBy {
   Id = 1,
   Source = 2,
   Keys = 3,
+  /** the record's fingerprint is that of exactly one object (matchId): unchanged unless the run touched it */
+  Fingerprint = 4,
 }
 
 /** Everything a worker needs, passed once as workerData. */
@@ -63,4 +65,12 @@ export interface ResolvedChunk {
   source: (string | null)[];
   sourceId: (string | null)[];
   cells: string[][] | null;
+  /** each row's record fingerprint, stored with the object it writes; null when the run uses none */
+  fp: BigInt64Array | null;
+  /**
+   * The cells of the rows matched by fingerprint, in row order, each row's header-width
+   * cells joined with NUL (which no input holds): the writer maps them itself when an
+   * earlier row of the run touched the object.
+   */
+  fpCells: string | null;
 }

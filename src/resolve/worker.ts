@@ -15,6 +15,7 @@ import { compileDateFormat } from '../rows/dates.js';
 import { mapRows, type MappedRows } from '../rows/map.js';
 import { Lookup } from './lookup.js';
 import { encodeChunk, encodeError } from './codec.js';
+import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, fingerprintSeed, fingerprintsApply, matchRecords } from './fingerprint.js';
 import type { ParseTask, ResolvedChunk, WorkerConfig } from './protocol.js';
 import { resolveChunk } from './resolve.js';
 
@@ -24,6 +25,9 @@ interface State {
   lookup: Lookup;
   parseOptions: CsvOptions;
   dates: ReturnType<typeof compileDateFormat>;
+  /** null when this run's rows cannot be matched by fingerprint */
+  seed: FingerprintSeed | null;
+  fingerprints: FingerprintIndex | null;
 }
 
 let state: State | undefined;
@@ -32,14 +36,20 @@ function init(): State {
   const cfg = workerData as WorkerConfig;
   const db = new Database(cfg.dbPath, { readonly: true, fileMustExist: true, timeout: 10_000 });
   db.pragma('cache_size = -8192');
+  const model = readModel(db, cfg.dbPath);
+  const lookup = new Lookup(db);
+  const useFingerprints = fingerprintsApply(cfg.plan, cfg.format);
   return {
     cfg,
-    model: readModel(db, cfg.dbPath),
-    lookup: new Lookup(db),
+    model,
+    lookup,
     parseOptions: { delimiter: cfg.delimiter.charCodeAt(0), quote: cfg.quote === null ? -1 : cfg.quote.charCodeAt(0) },
     dates: compileDateFormat(cfg.dateFormat),
+    seed: useFingerprints ? fingerprintSeed(db, model, cfg.plan, cfg) : null,
+    fingerprints: useFingerprints ? (FingerprintTable.load(db, cfg.plan.className) ?? new FingerprintQueries(lookup, cfg.plan.className)) : null,
   };
 }
+
 
 interface Parsed {
   records: (string | undefined)[][];
@@ -63,9 +73,10 @@ export default function run(task: ParseTask): Uint8Array {
     state ??= init();
     const s = state;
     const { records, lines, errors } = parseFrame(s, task);
-    const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, keepCells: s.cfg.keepCells });
+    const fp = s.seed && s.fingerprints && !errors ? matchRecords(s.fingerprints, s.cfg.plan, records, s.seed) : null;
+    const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, keepCells: s.cfg.keepCells, skip: fp?.hit.some((id) => id > 0) ? Uint8Array.from(fp.hit, (id) => (id > 0 ? 1 : 0)) : null });
     if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
-    const chunk: ResolvedChunk = resolveChunk(s.model, s.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength);
+    const chunk: ResolvedChunk = resolveChunk(s.model, s.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength, fp);
     return move(encodeChunk(chunk)) as Uint8Array;
   } catch (err) {
     return move(encodeError(asSluiceError(err).toJSON())) as Uint8Array;

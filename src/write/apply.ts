@@ -5,13 +5,16 @@
  */
 import type Database from 'better-sqlite3';
 import { SluiceError } from '../engine/errors.js';
-import { q } from '../model/schema.js';
+import { FP_COLUMN, q } from '../model/schema.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
 import { emptyValue } from '../rows/cast.js';
+import { compileDateFormat, type DateParser } from '../rows/dates.js';
+import { mapRows } from '../rows/map.js';
 import type { ImportPlan, RefGroup } from '../rows/plan.js';
 import { Lookup, type Match } from '../resolve/lookup.js';
 import { MatchBy, type ResolvedChunk } from '../resolve/protocol.js';
-import { keyTuple, refMessage } from '../resolve/resolve.js';
+import { bumpGeneration } from '../resolve/fingerprint.js';
+import { keyTuple, refMessage, resolveChunk } from '../resolve/resolve.js';
 import { tupleKey } from '../resolve/tuple.js';
 import { type Counts, emptyCounts } from '../report/types.js';
 import { MASK, hashPassword, verifyPassword } from './password.js';
@@ -107,16 +110,25 @@ export class Applier {
   private readonly ownLinkDeletes: Stmt[];
   private readonly referrers: { label: string; stmt: Stmt }[];
   private readonly selfGroups: { group: RefGroup; index: number; space: number }[];
+  private readonly refreshFpStmt: Stmt;
+  /** a row matched by fingerprint whose object the run touched is mapped here, with these dates */
+  private readonly dates: DateParser;
+  private splitFor: ResolvedChunk | null = null;
+  private splitCells: string[] = [];
+  /** whether the open transaction changed an object (the class's generation moves on at commit) */
+  private changedInTx = false;
   private inTx = false;
   private rowsInTx = 0;
   private lastLine = 0;
 
   constructor(
     private readonly db: DB,
-    model: Model,
+    private readonly model: Model,
     private readonly plan: ImportPlan,
     private readonly run: RunInfo,
+    dates: DateParser = compileDateFormat(undefined),
   ) {
+    this.dates = dates;
     this.cls = model.classes.get(plan.className) as ClassDef;
     this.lookup = new Lookup(db);
     this.lastCommittedLine = run.chunkSize > 0 && !run.simulate ? 0 : null;
@@ -133,7 +145,8 @@ export class Applier {
     const t = q(this.cls.name);
     const cols = ['source', 'source_id', ...this.stored.map((a) => a.code)];
     // One-row statements: measured faster in better-sqlite3 than multi-row VALUES of 64 or 256 rows.
-    this.insertStmt = db.prepare(`INSERT INTO ${t} (id, ${cols.map(q).join(', ')}) VALUES (?, ${cols.map(() => '?').join(', ')})`);
+    this.insertStmt = db.prepare(`INSERT INTO ${t} (id, ${cols.map(q).join(', ')}, ${FP_COLUMN}) VALUES (?, ${cols.map(() => '?').join(', ')}, ?)`);
+    this.refreshFpStmt = db.prepare(`UPDATE ${t} SET ${FP_COLUMN} = ? WHERE id = ? AND ${FP_COLUMN} IS NOT ?`);
     this.historyStmt = db.prepare(`INSERT INTO _sluice_history (change_id, class, object_id, op, changes) VALUES (?, ?, ?, ?, ?)`);
     this.createHistoryStmt = plan.links.length > 0 ? null : db.prepare(createHistorySql(this.cls, this.stored));
     this.deleteStmt = db.prepare(`DELETE FROM ${t} WHERE id = ?`);
@@ -179,6 +192,7 @@ export class Applier {
 
   private commitChunk(lines: number): void {
     this.flushCreates();
+    this.bumpIfChanged();
     this.updateChange('running', lines);
     this.db.exec('COMMIT');
     this.lastCommittedLine = this.lastLine;
@@ -246,6 +260,7 @@ export class Applier {
     }
     if (ok) {
       this.flushCreates();
+      this.bumpIfChanged();
       this.updateChange(outcome, lines);
       this.db.exec('COMMIT');
       return this.changeId;
@@ -269,6 +284,12 @@ export class Applier {
 
   private applyRow(c: ResolvedChunk, i: number): RowPlan {
     if (c.error[i] !== null) return err(c.error[i] as string);
+    if (c.matchBy[i] === MatchBy.Fingerprint) {
+      const id = c.matchId[i] as number;
+      if (!this.touchedIds.has(id)) return { status: Status.Unchanged, id, message: null, changed: null };
+      // An earlier row of this run changed the object: this row is mapped and resolved as any other.
+      return this.applyRow(this.remap(c, i), 0);
+    }
     const plan = this.plan;
     const nSlots = plan.slots.length;
     const base = i * nSlots;
@@ -322,14 +343,50 @@ export class Applier {
     const objectId = id as number;
     if (action === 'insert') return { status: Status.Skipped, id: objectId, message: `${this.cls.name} ${objectId} already exists (--action insert)`, changed: null };
     if (action === 'delete') return this.remove(objectId, current as Scalar[]);
-    if (sameAsSnapshot) return { status: Status.Unchanged, id: objectId, message: null, changed: null };
+    if (sameAsSnapshot) return this.unchanged(c, i, objectId);
     return this.update(c, i, base, objectId, current as Scalar[], currentLinks);
+  }
+
+  /** The fingerprint to store with the object a row writes: none for a row with warnings. */
+  private fingerprint(c: ResolvedChunk, i: number): bigint | null {
+    const fp = c.fp?.[i];
+    return fp === undefined || fp === 0n || c.warn[i] !== null ? null : fp;
+  }
+
+  /** An unchanged row still records its fingerprint, so the next run of the same feed can skip it. */
+  private unchanged(c: ResolvedChunk, i: number, id: number): RowPlan {
+    const fp = this.fingerprint(c, i);
+    if (fp !== null) this.refreshFpStmt.run(fp, id, fp);
+    return { status: Status.Unchanged, id, message: null, changed: null };
+  }
+
+  /** Row i (matched by fingerprint) as a chunk of its own, mapped and resolved against the run's own state. */
+  private remap(c: ResolvedChunk, i: number): ResolvedChunk {
+    const width = this.plan.header.length;
+    if (this.splitFor !== c) {
+      this.splitFor = c;
+      this.splitCells = (c.fpCells ?? '').split('\u0000');
+    }
+    let k = 0;
+    for (let j = 0; j < i; j++) if (c.matchBy[j] === MatchBy.Fingerprint) k++;
+    const cells = this.splitCells.slice(k * width, (k + 1) * width);
+    const mapped = mapRows(this.model, this.plan, [cells], Int32Array.of(c.line[i] as number), { dates: this.dates, keepCells: false });
+    const one = resolveChunk(this.model, this.plan, this.lookup, mapped, c.seq, 0);
+    one.fp = BigInt64Array.of(c.fp?.[i] ?? 0n);
+    one.warn[0] = c.warn[i] ?? null;
+    return one;
+  }
+
+  private bumpIfChanged(): void {
+    if (!this.changedInTx) return;
+    bumpGeneration(this.db, this.cls.name);
+    this.changedInTx = false;
   }
 
   private create(c: ResolvedChunk, i: number, base: number): RowPlan {
     const plan = this.plan;
     // [id (null: assigned), source, source_id, ...stored attributes]: the insert's parameters.
-    const row: Scalar[] = new Array(this.stored.length + 3);
+    const row: Scalar[] = new Array(this.stored.length + 4);
     row[1] = c.source[i] ?? null;
     row[2] = c.sourceId[i] ?? null;
     // History of a create holds the new values only (the old ones are all null).
@@ -355,12 +412,14 @@ export class Applier {
     }
     if (missing) return err(`missing mandatory ${missing.join(', ')}`);
     row[0] = null;
+    (row as unknown[])[this.stored.length + 3] = this.fingerprint(c, i);
     let id: number;
     try {
       id = Number(this.insertStmt.run(row).lastInsertRowid);
     } catch (e) {
       return err(constraintMessage(e, this.cls));
     }
+    this.changedInTx = true;
     plan.links.forEach((l, li) => {
       const ids = links[li];
       if (!ids || ids.length === 0) return;
@@ -425,8 +484,11 @@ export class Applier {
       changes[l.attr] = [prev as never, next as never];
     });
     const changed = Object.keys(changes);
-    if (changed.length === 0) return { status: Status.Unchanged, id, message: null, changed: null };
-    if (sets.length > 0) {
+    if (changed.length === 0) return this.unchanged(c, i, id);
+    // Any write of the object replaces its fingerprint: with this row's, or with none.
+    sets.push(FP_COLUMN);
+    params.push(this.fingerprint(c, i) as never);
+    {
       const key = sets.join(',');
       let stmt = this.updateStmts.get(key);
       if (!stmt) {
@@ -439,6 +501,7 @@ export class Applier {
         return err(constraintMessage(e, this.cls));
       }
     }
+    this.changedInTx = true;
     for (const li of linkChanges) {
       this.linkDelete[li]?.run(id);
       for (const to of c.links[i * plan.links.length + li] as number[]) this.linkInsert[li]?.run(id, to);
@@ -464,6 +527,7 @@ export class Applier {
     });
     for (const s of this.ownLinkDeletes) s.run(id);
     this.deleteStmt.run(id);
+    this.changedInTx = true;
     this.history(id, 'delete', changes);
     this.touchedIds.add(id);
     this.touchFrom(id, (code) => current[this.fetchIndex.get(code) as number] ?? null);

@@ -11,6 +11,8 @@ export interface WriterConfig {
   indexes: { cls: string; cols: string[] }[];
   /** send back each row's line, warnings and cells (the report keeps rows) */
   wantRows: boolean;
+  /** --date-format, for rows the writer maps itself (matched by fingerprint, touched by the run) */
+  dateFormat: string | undefined;
 }
 
 export type ToWriter =

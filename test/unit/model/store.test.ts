@@ -80,11 +80,11 @@ describe('initStore with the cmdb model', () => {
     assert.equal(tables.size, 8 + 3 + 3);
   });
 
-  it('stores every non-links attribute as a column after id, source, source_id', (t) => {
+  it('stores every non-links attribute as a column after id, source, source_id, then the record fingerprint', (t) => {
     const { db } = freshCmdb(t);
     const model = buildModel(CMDB_MODEL, 'cmdb');
     for (const cls of model.classes.values()) {
-      const expected = ['id', 'source', 'source_id', ...cls.attributes.filter((a) => a.type !== 'links').map((a) => a.code)];
+      const expected = ['id', 'source', 'source_id', ...cls.attributes.filter((a) => a.type !== 'links').map((a) => a.code), '_fp'];
       assert.deepEqual(columns(db, cls.name), expected, cls.name);
     }
     assert.ok(!columns(db, 'Team').includes('persons_list'));
@@ -96,6 +96,7 @@ describe('initStore with the cmdb model', () => {
     const model = buildModel(CMDB_MODEL, 'cmdb');
     for (const cls of model.classes.values()) {
       assert.ok(indexes.has(`${cls.name}__source`), `${cls.name}__source`);
+      assert.ok(indexes.has(`${cls.name}__fp`), `${cls.name}__fp`);
       for (const a of cls.attributes) if (a.unique) assert.ok(indexes.has(`${cls.name}__u_${a.code}`), `unique index ${cls.name}.${a.code}`);
     }
     assert.ok(indexes.has('Profile__u_name'));
@@ -203,7 +204,7 @@ describe('initStore with a custom model', () => {
     t.after(() => db.close());
     assert.deepEqual([...objects(db, 'table')].sort(), ['Box', 'Box_tags', 'Tag', '_sluice_change', '_sluice_history', '_sluice_meta']);
     const types = Object.fromEntries((db.prepare(`SELECT name, type FROM pragma_table_info('Box')`).all() as { name: string; type: string }[]).map((r) => [r.name, r.type]));
-    assert.deepEqual(types, { id: 'INTEGER', source: 'TEXT', source_id: 'TEXT', code: 'INTEGER', tag_id: 'INTEGER' });
+    assert.deepEqual(types, { id: 'INTEGER', source: 'TEXT', source_id: 'TEXT', code: 'INTEGER', tag_id: 'INTEGER', _fp: 'INTEGER' });
     const indexes = objects(db, 'index');
     assert.ok(indexes.has('Box__u_code'));
     assert.ok(indexes.has('Tag__u_label'));

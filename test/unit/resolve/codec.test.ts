@@ -27,6 +27,8 @@ function chunk(values: (Scalar | undefined)[], count: number): ResolvedChunk {
     source: new Array(count).fill(null),
     sourceId: new Array(count).fill(null),
     cells: null,
+    fp: null,
+    fpCells: null,
   };
 }
 
@@ -38,6 +40,16 @@ describe('chunk codec', () => {
     const back = decodeChunk(encodeChunk(chunk(values, 4)), numeric);
     assert.deepEqual(back.values, values);
     assert.deepEqual([...back.line], [2, 3, 4, 5]);
+    assert.equal(back.fp, null);
+  });
+
+  it('carries 64-bit fingerprints and the matched rows\' cells exactly', () => {
+    const c = chunk(['a', 1, null, 'b', 2, 'c'], 2);
+    c.fp = BigInt64Array.of(-(2n ** 63n), 2n ** 63n - 1n);
+    c.fpCells = 'x\u0000y';
+    const back = decodeChunk(encodeChunk(c), numeric);
+    assert.deepEqual([...(back.fp ?? [])], [-(2n ** 63n), 2n ** 63n - 1n]);
+    assert.equal(back.fpCells, 'x\u0000y');
     assert.equal(back.seq, 3);
   });
 

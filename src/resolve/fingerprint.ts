@@ -1,0 +1,246 @@
+/**
+ * Record fingerprints: the shortcut that lets a nightly feed skip the rows it already
+ * imported. Every write of an object by an import stores, in the object's `_fp`
+ * column, a 64-bit hash of the record that produced it under that run's mapping; any
+ * other write of the object stores another fingerprint or NULL. So when a record
+ * hashes to the `_fp` of exactly one object, that object still holds what this very
+ * record would write: the row is unchanged, with no mapping, no key lookup and no write.
+ *
+ * What the hash covers (the "salt"): the parsed cells of the record, the plan (class,
+ * header, keys, action, empty-cell handling), the separator, qualifier and date format,
+ * and the generation of every class the record's references and link sets resolve in
+ * — an import that changes a class bumps its generation, since a renamed organization
+ * could make the same text resolve elsewhere.
+ *
+ * Sequential semantics still hold: the writer treats a fingerprint match as unchanged
+ * only when no earlier row of the run touched the object; otherwise it maps and
+ * resolves the row's cells itself, in file order. Fingerprints are used only where a
+ * record cannot change what it matches: CSV input, upsert or update, a reconciliation
+ * key, and no reference into the imported class itself.
+ */
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { FP_COLUMN, fingerprintIndexDDL, q } from '../model/schema.js';
+import type { ClassDef, Model } from '../model/types.js';
+import type { ImportPlan } from '../rows/plan.js';
+import { type Lookup, fingerprintDouble } from './lookup.js';
+import type { FingerprintMatches } from './resolve.js';
+
+type DB = Database.Database;
+
+/** Give a class table created before fingerprints its column and index (inside the caller's transaction). */
+export function ensureFingerprintColumn(db: DB, cls: ClassDef): void {
+  const cols = db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(cls.name) as string[];
+  if (!cols.includes(FP_COLUMN)) db.exec(`ALTER TABLE ${q(cls.name)} ADD COLUMN ${FP_COLUMN} INTEGER`);
+  db.exec(fingerprintIndexDDL(cls));
+}
+
+/** The `_sluice_meta` key counting the committed runs that changed a class. */
+export function generationKey(className: string): string {
+  return `generation:${className}`;
+}
+
+/** Count one more change of `className`; run in the transaction that commits it. */
+export function bumpGeneration(db: DB, className: string): void {
+  db.prepare(`INSERT INTO _sluice_meta (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`).run(generationKey(className));
+}
+
+/** Whether records of this plan can be matched by fingerprint at all (see the module comment). */
+export function fingerprintsApply(plan: ImportPlan, format: 'csv' | 'json'): boolean {
+  if (format !== 'csv') return false;
+  if (plan.action !== 'upsert' && plan.action !== 'update') return false;
+  if (plan.keys.length === 0) return false;
+  if (plan.refs.some((g) => g.target === plan.className)) return false;
+  return !plan.links.some((l) => l.target === plan.className);
+}
+
+export interface FingerprintSeed {
+  a: number;
+  b: number;
+}
+
+/** The two 32-bit seeds of this run's fingerprints: a digest of everything that shapes a row besides its cells. */
+export function fingerprintSeed(db: DB, model: Model, plan: ImportPlan, parse: { delimiter: string; quote: string | null; dateFormat: string | undefined }): FingerprintSeed {
+  const targets = [...new Set([...plan.refs.map((g) => g.target), ...plan.links.map((l) => l.target)])].sort();
+  const gen = db.prepare(`SELECT value FROM _sluice_meta WHERE key = ?`).pluck();
+  const generations = targets.map((t) => [t, String(gen.get(generationKey(t)) ?? '0')]);
+  const cls = model.classes.get(plan.className) as ClassDef;
+  const signature = JSON.stringify({
+    v: 1,
+    plan,
+    attributes: cls.attributes,
+    parse: [parse.delimiter, parse.quote, parse.dateFormat ?? null],
+    generations,
+  });
+  const d = createHash('sha256').update(signature).digest();
+  return { a: d.readInt32LE(0), b: d.readInt32LE(4) };
+}
+
+/**
+ * Hash the cells of one record into two 32-bit lanes, written as the low and high
+ * halves of `out[index]` (a BigInt64Array seen through `halves`, its Int32Array view),
+ * so no BigInt is made per record.
+ */
+export function hashCells(cells: readonly (string | undefined)[], seed: FingerprintSeed, halves: Int32Array, index: number): void {
+  let a = seed.a;
+  let b = seed.b;
+  for (let k = 0; k < cells.length; k++) {
+    const s = cells[k] ?? '';
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x5bd1e995);
+      a ^= a >>> 15;
+      b = Math.imul(b ^ c, 0x27d4eb2d);
+      b = (b << 13) | (b >>> 19);
+    }
+    // The end of a cell is a symbol no UTF-16 unit can be.
+    a = Math.imul(a ^ 0x10000, 0x5bd1e995);
+    a ^= a >>> 15;
+    b = Math.imul(b ^ 0x10000, 0x27d4eb2d);
+    b = (b << 13) | (b >>> 19);
+  }
+  halves[index * 2] = fmix(a ^ cells.length);
+  halves[index * 2 + 1] = fmix(b ^ Math.imul(cells.length, 0x9e3779b1));
+}
+
+/** MurmurHash3's finalizer: every input bit affects every output bit. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** Where a worker finds the objects holding each fingerprint: per row, the object id, 0 for none. */
+export interface FingerprintIndex {
+  find(fp: BigInt64Array, want: Uint8Array): Float64Array;
+}
+
+/** Up to this many fingerprinted objects a worker holds them in memory (12 bytes a slot, half full at most). */
+export const TABLE_CAP = 2_000_000;
+const PAGE = 65_536;
+
+/**
+ * The fingerprints of a class as they were committed when the run began, in an
+ * open-addressing hash table: a lookup is a few array reads, where a query costs
+ * microseconds. Stale entries are harmless: a fingerprint match counts only for an
+ * object the run has not touched, and the writer checks that.
+ */
+export class FingerprintTable implements FingerprintIndex {
+  /** per slot: low half, high half, id (0: empty, -1: several objects) */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+
+  private constructor(capacity: number) {
+    let size = 1024;
+    while (size < capacity * 2) size *= 2;
+    this.slots = new Int32Array(size * 3);
+    this.mask = size - 1;
+  }
+
+  /** The committed fingerprints of `className`, or null when there are more than `cap` (or ids beyond 32 bits). */
+  static load(db: DB, className: string, cap = TABLE_CAP): FingerprintTable | null {
+    const t = q(className);
+    const [count, maxId] = db.prepare(`SELECT count(${FP_COLUMN}), max(id) FROM ${t} WHERE ${FP_COLUMN} IS NOT NULL`).raw(true).get() as [number, number | null];
+    if (count > cap || (maxId ?? 0) >= 2 ** 31) return null;
+    const table = new FingerprintTable(count);
+    if (count === 0) return table;
+    // One string per page of rows: fetching rows one by one costs three times as much.
+    const page = db
+      .prepare(`SELECT group_concat(printf('%016x%08x', ${FP_COLUMN}, id), '') FROM (SELECT ${FP_COLUMN}, id FROM ${t} WHERE ${FP_COLUMN} IS NOT NULL AND id > ? ORDER BY id LIMIT ${PAGE})`)
+      .pluck();
+    let last = 0;
+    for (;;) {
+      const text = page.get(last) as string | null;
+      if (!text) break;
+      for (let o = 0; o < text.length; o += 24) {
+        table.add(parseInt(text.slice(o + 8, o + 16), 16) | 0, parseInt(text.slice(o, o + 8), 16) | 0, parseInt(text.slice(o + 16, o + 24), 16));
+      }
+      last = parseInt(text.slice(text.length - 8), 16);
+    }
+    return table;
+  }
+
+  private add(lo: number, hi: number, id: number): void {
+    const s = this.slots;
+    let k = lo & this.mask;
+    for (;;) {
+      const at = k * 3;
+      if (s[at + 2] === 0) {
+        s[at] = lo;
+        s[at + 1] = hi;
+        s[at + 2] = id;
+        return;
+      }
+      if (s[at] === lo && s[at + 1] === hi) {
+        s[at + 2] = -1;
+        return;
+      }
+      k = (k + 1) & this.mask;
+    }
+  }
+
+  find(fp: BigInt64Array, want: Uint8Array): Float64Array {
+    const halves = new Int32Array(fp.buffer, fp.byteOffset, fp.length * 2);
+    const out = new Float64Array(fp.length);
+    const s = this.slots;
+    for (let i = 0; i < fp.length; i++) {
+      if (!want[i]) continue;
+      const lo = halves[i * 2] as number;
+      const hi = halves[i * 2 + 1] as number;
+      let k = lo & this.mask;
+      for (;;) {
+        const at = k * 3;
+        const id = s[at + 2] as number;
+        if (id === 0) break;
+        if (s[at] === lo && s[at + 1] === hi) {
+          if (id > 0) out[i] = id;
+          break;
+        }
+        k = (k + 1) & this.mask;
+      }
+    }
+    return out;
+  }
+}
+
+/** The same, by queries on the fingerprint index: for classes too large to hold in memory. */
+export class FingerprintQueries implements FingerprintIndex {
+  constructor(
+    private readonly lookup: Lookup,
+    private readonly className: string,
+  ) {}
+
+  find(fp: BigInt64Array, want: Uint8Array): Float64Array {
+    const halves = new Int32Array(fp.buffer, fp.byteOffset, fp.length * 2);
+    const found = this.lookup.fingerprints(this.className, fp, want);
+    const out = new Float64Array(fp.length);
+    if (found.size === 0) return out;
+    for (let i = 0; i < fp.length; i++) {
+      if (!want[i]) continue;
+      const id = found.get(fingerprintDouble(halves, i));
+      if (id !== undefined && id > 0) out[i] = id;
+    }
+    return out;
+  }
+}
+
+/** Hash every well-formed record and find the objects that already hold what it would write. */
+export function matchRecords(index: FingerprintIndex, plan: ImportPlan, records: (string | undefined)[][], seed: FingerprintSeed): FingerprintMatches {
+  const n = records.length;
+  const width = plan.header.length;
+  const fp = new BigInt64Array(n);
+  const halves = new Int32Array(fp.buffer);
+  const want = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const rec = records[i] as (string | undefined)[];
+    if (rec.length !== width) continue;
+    hashCells(rec, seed, halves, i);
+    want[i] = 1;
+  }
+  const hit = index.find(fp, want);
+  const cells: string[] = [];
+  for (let i = 0; i < n; i++) if (hit[i]) cells.push((records[i] as string[]).join('\u0000'));
+  return { fp, hit, cells: cells.length > 0 ? cells.join('\u0000') : null };
+}

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import Database from 'better-sqlite3';
+import { buildModel } from '../../../src/model/load.js';
+import { CMDB_MODEL } from '../../../src/model/cmdb.js';
+import { FingerprintQueries, FingerprintTable, type FingerprintSeed, fingerprintsApply, hashCells } from '../../../src/resolve/fingerprint.js';
+import { Lookup } from '../../../src/resolve/lookup.js';
+import { buildPlan } from '../../../src/rows/header.js';
+import type { Action } from '../../../src/rows/plan.js';
+import { prngInt } from '../../helpers/random.js';
+
+const SEED: FingerprintSeed = { a: 0x1234567, b: -0x7654321 };
+
+function fp(cells: string[], seed = SEED): bigint {
+  const out = new BigInt64Array(1);
+  hashCells(cells, seed, new Int32Array(out.buffer), 0);
+  return out[0] as bigint;
+}
+
+describe('hashCells', () => {
+  it('is a function of the cells and the seed', () => {
+    assert.equal(fp(['a', 'b,c', 'é']), fp(['a', 'b,c', 'é']));
+    assert.notEqual(fp(['a', 'b']), fp(['a', 'b'], { a: SEED.a, b: SEED.b + 1 }));
+    assert.notEqual(fp(['a', 'b']), fp(['a', 'b'], { a: SEED.a + 1, b: SEED.b }));
+  });
+
+  it('tells apart cells that concatenate alike, empty cells and their number', () => {
+    const variants = [['ab', 'c'], ['a', 'bc'], ['abc'], ['abc', ''], ['', 'abc'], ['a', 'b', 'c'], ['a', '', 'bc'], [], [''], ['', '']];
+    const seen = new Set(variants.map((v) => fp(v)));
+    assert.equal(seen.size, variants.length);
+  });
+
+  it('gives distinct fingerprints to many similar records (no collision in 200,000)', () => {
+    const seen = new Set<bigint>();
+    for (let k = 0; k < 200_000; k++) seen.add(fp([`p${k}@x.org`, 'Name', String(k % 97), '+1 555']));
+    assert.equal(seen.size, 200_000);
+  });
+});
+
+function store(t: TestContext, fps: (bigint | null)[]): Database.Database {
+  const db = new Database(':memory:');
+  t.after(() => db.close());
+  db.exec('CREATE TABLE Thing (id INTEGER PRIMARY KEY, _fp INTEGER); CREATE INDEX Thing__fp ON Thing(_fp) WHERE _fp IS NOT NULL');
+  const ins = db.prepare('INSERT INTO Thing (_fp) VALUES (?)');
+  for (const f of fps) ins.run(f);
+  return db;
+}
+
+describe('FingerprintTable and FingerprintQueries', () => {
+  it('find the one object holding a fingerprint, and none when several share it', (t) => {
+    const db = store(t, [5n, -(2n ** 63n), null, 2n ** 63n - 1n, 5n, 42n]);
+    const probe = BigInt64Array.of(5n, -(2n ** 63n), 2n ** 63n - 1n, 42n, 43n, 0n);
+    const want = Uint8Array.of(1, 1, 1, 1, 1, 0);
+    const expected = [0, 2, 4, 6, 0, 0];
+    assert.deepEqual([...(FingerprintTable.load(db, 'Thing') as FingerprintTable).find(probe, want)], expected);
+    assert.deepEqual([...new FingerprintQueries(new Lookup(db), 'Thing').find(probe, want)], expected);
+  });
+
+  it('agree on random fingerprints, including ones that differ only below a double\'s precision', (t) => {
+    const next = prngInt(11);
+    const rand64 = (): bigint => BigInt.asIntN(64, (BigInt(next(2 ** 30)) << 34n) ^ (BigInt(next(2 ** 30)) << 4n) ^ BigInt(next(16)));
+    const stored: bigint[] = [];
+    for (let k = 0; k < 3000; k++) {
+      const v = rand64();
+      stored.push(v);
+      // a neighbour one apart: the same double, another fingerprint
+      if (k % 10 === 0) stored.push(v + 1n);
+    }
+    const db = store(t, stored);
+    const probes = BigInt64Array.from([...stored.slice(0, 1500), ...Array.from({ length: 500 }, rand64), ...stored.slice(0, 50).map((v) => v - 1n)]);
+    const want = new Uint8Array(probes.length).fill(1);
+    const table = (FingerprintTable.load(db, 'Thing') as FingerprintTable).find(probes, want);
+    const queries = new FingerprintQueries(new Lookup(db), 'Thing').find(probes, want);
+    const ids = new Map(stored.map((v, i) => [v, i + 1]));
+    // Queries tell the results apart by their double: a probe sharing it with another one is skipped, never misnamed.
+    const byDouble = new Map<number, Set<bigint>>();
+    for (const v of probes) byDouble.set(Number(v), (byDouble.get(Number(v)) ?? new Set()).add(v));
+    let sharp = 0;
+    for (let i = 0; i < probes.length; i++) {
+      const id = ids.get(probes[i] as bigint) ?? 0;
+      assert.equal(table[i], id, `table, probe ${i}`);
+      const alone = (byDouble.get(Number(probes[i])) as Set<bigint>).size === 1;
+      if (alone) sharp++;
+      assert.equal(queries[i], alone ? id : 0, `queries, probe ${i}`);
+    }
+    assert.ok(sharp > 1000 && sharp < probes.length, `both kinds of probe are there (${sharp} of ${probes.length} alone)`);
+  });
+
+  it('is not loaded beyond its cap', (t) => {
+    const db = store(t, [1n, 2n, 3n]);
+    assert.equal(FingerprintTable.load(db, 'Thing', 2), null);
+    assert.notEqual(FingerprintTable.load(db, 'Thing', 3), null);
+  });
+});
+
+describe('fingerprintsApply', () => {
+  const model = buildModel(CMDB_MODEL, 'cmdb');
+  const plan = (header: string[], keys: string[] | undefined, action: Action = 'upsert') =>
+    buildPlan(model, model.classes.get('Person') as never, header, { keys, action, ignoreEmpty: false });
+
+  it('applies to CSV upserts and updates reconciled by key', () => {
+    assert.equal(fingerprintsApply(plan(['email', 'name'], ['email']), 'csv'), true);
+    assert.equal(fingerprintsApply(plan(['email', 'name'], ['email'], 'update'), 'csv'), true);
+  });
+
+  it('does not apply to JSON, other actions, or references into the class itself', () => {
+    assert.equal(fingerprintsApply(plan(['email', 'name'], ['email']), 'json'), false);
+    assert.equal(fingerprintsApply(plan(['email', 'name'], ['email'], 'insert'), 'csv'), false);
+    assert.equal(fingerprintsApply(plan(['email'], ['email'], 'delete'), 'csv'), false);
+    assert.equal(fingerprintsApply(plan(['email', 'name', 'manager_id->email'], ['email']), 'csv'), false);
+  });
+});
