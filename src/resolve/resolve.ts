@@ -1,3 +1,4 @@
+import { quoted } from '../engine/errors.js';
 import type { ClassDef, Model, Scalar } from '../model/types.js';
 import { emptyValue } from '../rows/cast.js';
 import type { LinkItem, MappedRows } from '../rows/map.js';
@@ -8,8 +9,8 @@ import { hasEmpty, tupleKey } from './tuple.js';
 
 /** The message for a reference that matched nothing, or several objects. */
 export function refMessage(lookup: Lookup, header: string[], group: RefGroup, tuple: readonly Scalar[], m: Match): string {
-  const col = group.columns.map((c) => `"${header[c]}"`).join(' + ');
-  const value = tuple.map((v) => (v === null ? '<NULL>' : `"${String(v)}"`)).join(' + ');
+  const col = group.columns.map((c) => quoted(header[c] ?? '')).join(' + ');
+  const value = tuple.map((v) => (v === null ? '<NULL>' : quoted(String(v)))).join(' + ');
   if (m.count > 1) return `column ${col}: ambiguous: ${m.count} ${group.target} objects match ${value}`;
   const sample = lookup.sample(group.target, group.subs[0] as string);
   const existing = sample.length > 0 ? `; existing values: ${sample.join(', ')}` : `; there are no ${group.target} objects yet`;
@@ -101,8 +102,8 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
         if (r.count === 1) ids.add(r.id as number);
         else if (r.count === 0) {
           const sample = lookup.sample(l.target, it.attr);
-          addError(i, `column "${plan.header[l.column]}": unknown item "${it.text}" (no ${l.target} with ${it.attr} "${String(it.value)}"${sample.length ? `; existing: ${sample.join(', ')}` : ''})`);
-        } else addError(i, `column "${plan.header[l.column]}": item "${it.text}" is ambiguous: ${r.count} ${l.target} objects match`);
+          addError(i, `column ${quoted(plan.header[l.column] ?? '')}: unknown item ${quoted(it.text)} (no ${l.target} with ${it.attr} ${quoted(String(it.value))}${sample.length ? `; existing: ${sample.map((v) => quoted(v)).join(', ')}` : ''})`);
+        } else addError(i, `column ${quoted(plan.header[l.column] ?? '')}: item ${quoted(it.text)} is ambiguous: ${r.count} ${l.target} objects match`);
       }
       links[i * nLinks + li] = [...ids].sort((a, b) => a - b);
     }

@@ -1,7 +1,7 @@
 /** The writer thread: the only connection that writes. A thin adapter over Applier. */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { asSluiceError } from '../engine/errors.js';
+import { SluiceError, asSluiceError } from '../engine/errors.js';
 import { ensureLookupIndex } from '../model/schema.js';
 import { configure, readModel } from '../model/store.js';
 import type { ClassDef } from '../model/types.js';
@@ -14,6 +14,13 @@ import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 const cfg = workerData as WriterConfig;
 const port = parentPort as NonNullable<typeof parentPort>;
 const send = (m: FromWriter): void => port.postMessage(m);
+
+/** A database failure names the database, so a user with several knows which one to fix. */
+function named(e: unknown): SluiceError {
+  const err = asSluiceError(e);
+  if (err.code !== 'E_DB' || err.message.includes(cfg.dbPath)) return err;
+  return new SluiceError('E_DB', `database ${cfg.dbPath}: ${err.message}`, { option: err.option ?? '--db', cause: e });
+}
 
 /** How long a run waits for another one holding the write lock before it gives up. */
 const LOCK_WAIT_MS = Number(process.env.SLUICE_LOCK_WAIT_MS ?? 600_000);
@@ -59,7 +66,7 @@ try {
   applier.begin(cfg.plan.className, cfg.plan.action);
   send({ type: 'ready', change: applier.changeId });
 } catch (e) {
-  send({ type: 'failed', error: asSluiceError(e).toJSON() });
+  send({ type: 'failed', error: named(e).toJSON() });
 }
 
 port.on('message', (m: ToWriter) => {
@@ -81,7 +88,7 @@ port.on('message', (m: ToWriter) => {
       // The connection may be unusable (disk full); closing it rolls back.
     }
     db?.close();
-    const failure = (e as { code?: string }).code?.startsWith('SQLITE_') ? dbError(e, 'write to the database') : asSluiceError(e);
+    const failure = named((e as { code?: string }).code?.startsWith('SQLITE_') ? dbError(e, 'write to the database') : e);
     send({ type: 'failed', error: failure.toJSON() });
     port.close();
   }

@@ -139,7 +139,7 @@ describe('an import into a database this process cannot write (SPEC §9)', () =>
     });
   }
 
-  test('the database file is read-only: the message names the database', { timeout: 60_000, todo: 'the writer does not name the database path in this message yet' }, async (t) => {
+  test('the database file is read-only: the message names the database', { timeout: 60_000 }, async (t) => {
     const c = protectedCopy((sb) => [sb.db]);
     if (!c) {
       t.skip('neither chattr +i nor a read-only mode stops this process from writing a file here');
