@@ -209,6 +209,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       indexes: lookupIndexes(model, cls, plan),
       wantRows: filter !== null,
       dateFormat: o.dateFormat,
+      csv: { delimiter: separator.charCodeAt(0), quote: o.qualifier === null ? -1 : o.qualifier.charCodeAt(0) },
     }, hooks.onWaiting);
     change = await writer.start();
     writerReady = true;

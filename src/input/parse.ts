@@ -153,3 +153,66 @@ function describeChar(text: string, i: number): string {
   const q = quoted(String.fromCodePoint(cp));
   return cp >= 33 && cp < 127 ? q : `${q} (U+${cp.toString(16).toUpperCase().padStart(4, '0')})`;
 }
+
+export interface RecordSpans {
+  /** byte offset where each record starts (its leading blanks included) */
+  start: Int32Array;
+  /** byte offset just past each record, before its line break */
+  end: Int32Array;
+  /** physical line on which each record starts */
+  lines: Int32Array;
+}
+
+/**
+ * Where the records of a frame are, without parsing them: a quote toggles, a line break
+ * outside quotes ends a record, blank lines are skipped as parseRecords skips them.
+ * For well-formed CSV the spans are exactly parseRecords' records; for malformed CSV
+ * they may not be, so a span is trusted only once it is known to hold one record (it
+ * parses alone to one record, or its bytes are those of a record that did).
+ */
+export function scanRecords(bytes: Uint8Array, firstLine: number, opts: CsvOptions): RecordSpans {
+  const { delimiter, quote } = opts;
+  const sp = delimiter === SP ? -2 : SP;
+  const tab = delimiter === TAB ? -2 : TAB;
+  const n = bytes.length;
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const lines: number[] = [];
+  let line = firstLine;
+  let i = 0;
+  while (i < n) {
+    let j = i;
+    while (j < n && (bytes[j] === sp || bytes[j] === tab)) j++;
+    if (j >= n) break;
+    let c = bytes[j] as number;
+    if (c === LF || c === CR) {
+      i = j + (c === CR && bytes[j + 1] === LF ? 2 : 1);
+      line++;
+      continue;
+    }
+    starts.push(i);
+    lines.push(line);
+    let inQuotes = false;
+    for (;;) {
+      if (j >= n) {
+        ends.push(n);
+        i = n;
+        break;
+      }
+      c = bytes[j] as number;
+      if (c === quote) inQuotes = !inQuotes;
+      else if (c === LF || c === CR) {
+        const crlf = c === CR && bytes[j + 1] === LF;
+        line++;
+        if (!inQuotes) {
+          ends.push(j);
+          i = j + (crlf ? 2 : 1);
+          break;
+        }
+        if (crlf) j++;
+      }
+      j++;
+    }
+  }
+  return { start: Int32Array.from(starts), end: Int32Array.from(ends), lines: Int32Array.from(lines) };
+}

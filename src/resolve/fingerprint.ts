@@ -24,15 +24,26 @@ import { FP_COLUMN, fingerprintIndexDDL, q } from '../model/schema.js';
 import type { ClassDef, Model } from '../model/types.js';
 import type { ImportPlan } from '../rows/plan.js';
 import { type Lookup, fingerprintDouble } from './lookup.js';
-import type { FingerprintMatches } from './resolve.js';
 
 type DB = Database.Database;
 
-/** Give a class table created before fingerprints its column and index (inside the caller's transaction). */
-export function ensureFingerprintColumn(db: DB, cls: ClassDef): void {
+/**
+ * Before a run (inside the caller's transaction): give a class table created before
+ * fingerprints its column, and say whether any object has a fingerprint. When none
+ * has, the fingerprint index is dropped for the run and built once at its end: the
+ * run's workers need no index on an empty set, and one sorted build is far cheaper
+ * than a million random inserts into it.
+ */
+export function prepareFingerprints(db: DB, cls: ClassDef): { deferIndex: boolean } {
   const cols = db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(cls.name) as string[];
   if (!cols.includes(FP_COLUMN)) db.exec(`ALTER TABLE ${q(cls.name)} ADD COLUMN ${FP_COLUMN} INTEGER`);
-  db.exec(fingerprintIndexDDL(cls));
+  const any = db.prepare(`SELECT 1 FROM ${q(cls.name)} WHERE ${FP_COLUMN} IS NOT NULL LIMIT 1`).get() !== undefined;
+  if (any) {
+    db.exec(fingerprintIndexDDL(cls));
+    return { deferIndex: false };
+  }
+  db.exec(`DROP INDEX IF EXISTS ${q(`${cls.name}__fp`)}`);
+  return { deferIndex: true };
 }
 
 /** The `_sluice_meta` key counting the committed runs that changed a class. */
@@ -77,30 +88,23 @@ export function fingerprintSeed(db: DB, model: Model, plan: ImportPlan, parse: {
 }
 
 /**
- * Hash the cells of one record into two 32-bit lanes, written as the low and high
- * halves of `out[index]` (a BigInt64Array seen through `halves`, its Int32Array view),
- * so no BigInt is made per record.
+ * Hash the raw bytes of one record, `bytes[start..end)`, into two 32-bit lanes, written
+ * as the low and high halves of entry `index` of a BigInt64Array seen through `halves`,
+ * its Int32Array view, so no BigInt is made per record. A record need not be parsed to
+ * be matched.
  */
-export function hashCells(cells: readonly (string | undefined)[], seed: FingerprintSeed, halves: Int32Array, index: number): void {
+export function hashBytes(bytes: Uint8Array, start: number, end: number, seed: FingerprintSeed, halves: Int32Array, index: number): void {
   let a = seed.a;
   let b = seed.b;
-  for (let k = 0; k < cells.length; k++) {
-    const s = cells[k] ?? '';
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x5bd1e995);
-      a ^= a >>> 15;
-      b = Math.imul(b ^ c, 0x27d4eb2d);
-      b = (b << 13) | (b >>> 19);
-    }
-    // The end of a cell is a symbol no UTF-16 unit can be.
-    a = Math.imul(a ^ 0x10000, 0x5bd1e995);
+  for (let i = start; i < end; i++) {
+    const c = bytes[i] as number;
+    a = Math.imul(a ^ c, 0x5bd1e995);
     a ^= a >>> 15;
-    b = Math.imul(b ^ 0x10000, 0x27d4eb2d);
+    b = Math.imul(b ^ c, 0x27d4eb2d);
     b = (b << 13) | (b >>> 19);
   }
-  halves[index * 2] = fmix(a ^ cells.length);
-  halves[index * 2 + 1] = fmix(b ^ Math.imul(cells.length, 0x9e3779b1));
+  halves[index * 2] = fmix(a ^ (end - start));
+  halves[index * 2 + 1] = fmix(b ^ Math.imul(end - start, 0x9e3779b1));
 }
 
 /** MurmurHash3's finalizer: every input bit affects every output bit. */
@@ -224,23 +228,4 @@ export class FingerprintQueries implements FingerprintIndex {
     }
     return out;
   }
-}
-
-/** Hash every well-formed record and find the objects that already hold what it would write. */
-export function matchRecords(index: FingerprintIndex, plan: ImportPlan, records: (string | undefined)[][], seed: FingerprintSeed): FingerprintMatches {
-  const n = records.length;
-  const width = plan.header.length;
-  const fp = new BigInt64Array(n);
-  const halves = new Int32Array(fp.buffer);
-  const want = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const rec = records[i] as (string | undefined)[];
-    if (rec.length !== width) continue;
-    hashCells(rec, seed, halves, i);
-    want[i] = 1;
-  }
-  const hit = index.find(fp, want);
-  const cells: string[] = [];
-  for (let i = 0; i < n; i++) if (hit[i]) cells.push((records[i] as string[]).join('\u0000'));
-  return { fp, hit, cells: cells.length > 0 ? cells.join('\u0000') : null };
 }

@@ -8,8 +8,24 @@ export const enum MatchBy {
   Id = 1,
   Source = 2,
   Keys = 3,
-  /** the record's fingerprint is that of exactly one object (matchId): unchanged unless the run touched it */
-  Fingerprint = 4,
+}
+
+/**
+ * Rows whose record fingerprint is that of exactly one object (resolve/fingerprint.ts):
+ * unchanged unless an earlier row of the run touched the object. They are not parsed or
+ * mapped in the worker and travel as these columns only, outside the chunk's other rows.
+ */
+export interface HitRows {
+  /** each row's position among all the rows of the frame, ascending */
+  row: Int32Array;
+  id: Float64Array;
+  line: Int32Array;
+  /** the record's bytes in the frame: frame[start .. end) */
+  start: Int32Array;
+  end: Int32Array;
+  fp: BigInt64Array;
+  /** input cells for the report, when it shows them */
+  cells: string[][] | null;
 }
 
 /** Everything a worker needs, passed once as workerData. */
@@ -65,12 +81,10 @@ export interface ResolvedChunk {
   source: (string | null)[];
   sourceId: (string | null)[];
   cells: string[][] | null;
-  /** each row's record fingerprint, stored with the object it writes; null when the run uses none */
+  /** each row's record fingerprint, stored with the object it writes (0: none); null when the run uses none */
   fp: BigInt64Array | null;
-  /**
-   * The cells of the rows matched by fingerprint, in row order, each row's header-width
-   * cells joined with NUL (which no input holds): the writer maps them itself when an
-   * earlier row of the run touched the object.
-   */
-  fpCells: string | null;
+  /** rows matched by fingerprint, besides the `count` rows above */
+  hits: HitRows | null;
+  /** the frame's bytes, for the writer to parse a matched row whose object the run touched */
+  frame: Uint8Array | null;
 }

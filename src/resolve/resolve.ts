@@ -25,17 +25,8 @@ export function keyTuple(plan: ImportPlan, cls: ClassDef, values: readonly (Scal
   });
 }
 
-/** Rows matched by record fingerprint before mapping (resolve/fingerprint.ts). */
-export interface FingerprintMatches {
-  fp: BigInt64Array;
-  /** per row: the id of the one object with the row's fingerprint, or 0 */
-  hit: Float64Array;
-  /** the matched rows' cells, see ResolvedChunk.fpCells */
-  cells: string | null;
-}
-
 /** Resolve the references, link items and reconciliation matches of one frame in bulk. */
-export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: MappedRows, seq: number, byteLength: number, fp: FingerprintMatches | null = null): ResolvedChunk {
+export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: MappedRows, seq: number, byteLength: number): ResolvedChunk {
   const n = m.count;
   const cls = model.classes.get(plan.className) as ClassDef;
   const nSlots = plan.slots.length;
@@ -117,10 +108,6 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
   const byKeys: Scalar[][] = [];
   for (let i = 0; i < n; i++) {
     if (error[i] !== null) continue;
-    if (fp && (fp.hit[i] as number) > 0) {
-      matchBy[i] = MatchBy.Fingerprint;
-      continue;
-    }
     let t: Scalar[];
     if (m.id[i] !== null) {
       matchBy[i] = MatchBy.Id;
@@ -156,13 +143,6 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     if (r.count === 1) {
       current[i] = r.row;
       owners.push(r.id as number);
-    }
-  }
-  if (fp) {
-    for (let i = 0; i < n; i++) {
-      if (matchBy[i] !== MatchBy.Fingerprint) continue;
-      matchCount[i] = 1;
-      matchId[i] = fp.hit[i] as number;
     }
   }
   const currentLinks: (number[] | null)[] = new Array(n * nLinks).fill(null);
@@ -213,8 +193,9 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     source: m.source,
     sourceId: m.sourceId,
     cells: m.cells,
-    fp: fp?.fp ?? null,
-    fpCells: fp?.cells ?? null,
+    fp: null,
+    hits: null,
+    frame: null,
   };
 }
 

@@ -7,16 +7,16 @@ import Database from 'better-sqlite3';
 import { move } from 'piscina';
 import { asSluiceError } from '../engine/errors.js';
 import { objectsToRecords, splitObjects } from '../input/json.js';
-import { type CsvOptions, parseRecords } from '../input/parse.js';
+import { type CsvOptions, parseRecords, scanRecords } from '../input/parse.js';
 import { assertUtf8 } from '../input/utf8.js';
 import type { Model } from '../model/types.js';
 import { readModel } from '../model/store.js';
 import { compileDateFormat } from '../rows/dates.js';
-import { mapRows, type MappedRows } from '../rows/map.js';
+import { mapRows, type MappedRows, reportCells } from '../rows/map.js';
 import { Lookup } from './lookup.js';
 import { encodeChunk, encodeError } from './codec.js';
-import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, fingerprintSeed, fingerprintsApply, matchRecords } from './fingerprint.js';
-import type { ParseTask, ResolvedChunk, WorkerConfig } from './protocol.js';
+import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, fingerprintSeed, fingerprintsApply, hashBytes } from './fingerprint.js';
+import type { HitRows, ParseTask, ResolvedChunk, WorkerConfig } from './protocol.js';
 import { resolveChunk } from './resolve.js';
 
 interface State {
@@ -51,20 +51,83 @@ function init(): State {
 }
 
 
-interface Parsed {
-  records: (string | undefined)[][];
-  lines: Int32Array;
-  errors: (string | null)[] | null;
+/** Parse, map and resolve records: the ordinary path of every row. */
+function resolveRecords(s: State, task: ParseTask, records: (string | undefined)[][], lines: Int32Array, errors: (string | null)[] | null = null): ResolvedChunk {
+  const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, keepCells: s.cfg.keepCells });
+  if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
+  return resolveChunk(s.model, s.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength);
 }
 
-function parseFrame(s: State, task: ParseTask): Parsed {
-  const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
-  assertUtf8(buf, task.firstLine);
-  if (s.cfg.format === 'json') {
-    const text = buf.toString('utf8');
-    return objectsToRecords(text, splitObjects(text, task.firstLine), s.cfg.plan.header);
+function sameLines(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * A CSV frame when the run uses fingerprints: every record is hashed from its bytes;
+ * the ones matching an object skip parsing and mapping, the others take the ordinary
+ * path. A fingerprint is kept only for a span known to hold exactly one record.
+ */
+function fingerprintedFrame(s: State, task: ParseTask, buf: Buffer, seed: FingerprintSeed, index: FingerprintIndex): ResolvedChunk {
+  const opts = s.parseOptions;
+  const spans = scanRecords(buf, task.firstLine, opts);
+  const n = spans.start.length;
+  const fp = new BigInt64Array(n);
+  const halves = new Int32Array(fp.buffer);
+  for (let i = 0; i < n; i++) hashBytes(buf, spans.start[i] as number, spans.end[i] as number, seed, halves, i);
+  const hit = index.find(fp, new Uint8Array(n).fill(1));
+  let hits = 0;
+  for (let i = 0; i < n; i++) if ((hit[i] as number) > 0) hits++;
+  if (hits === 0) {
+    const parsed = parseRecords(buf, task.firstLine, opts);
+    const chunk = resolveRecords(s, task, parsed.records, parsed.lines);
+    if (sameLines(parsed.lines, spans.lines)) chunk.fp = fp;
+    return chunk;
   }
-  return { ...parseRecords(buf, task.firstLine, s.parseOptions), errors: null };
+  const h: HitRows = {
+    row: new Int32Array(hits),
+    id: new Float64Array(hits),
+    line: new Int32Array(hits),
+    start: new Int32Array(hits),
+    end: new Int32Array(hits),
+    fp: new BigInt64Array(hits),
+    cells: s.cfg.keepCells ? [] : null,
+  };
+  const records: string[][] = [];
+  const lines = new Int32Array(n - hits);
+  const missFp = new BigInt64Array(n - hits);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const start = spans.start[i] as number;
+    const end = spans.end[i] as number;
+    const line = spans.lines[i] as number;
+    if ((hit[i] as number) > 0) {
+      h.row[k] = i;
+      h.id[k] = hit[i] as number;
+      h.line[k] = line;
+      h.start[k] = start;
+      h.end[k] = end;
+      h.fp[k] = fp[i] as bigint;
+      h.cells?.push(reportCells(s.model, s.cfg.plan, parseRecords(buf.subarray(start, end), line, opts).records[0] ?? []));
+      k++;
+      continue;
+    }
+    const one = parseRecords(buf.subarray(start, end), line, opts);
+    if (one.records.length !== 1) {
+      // The span is not one record (malformed CSV): the frame takes the ordinary path, without fingerprints.
+      const parsed = parseRecords(buf, task.firstLine, opts);
+      return resolveRecords(s, task, parsed.records, parsed.lines);
+    }
+    lines[records.length] = line;
+    missFp[records.length] = fp[i] as bigint;
+    records.push(one.records[0] as string[]);
+  }
+  const chunk = resolveRecords(s, task, records, lines);
+  chunk.fp = missFp;
+  chunk.hits = h;
+  chunk.frame = buf;
+  return chunk;
 }
 
 /** Returns the encoded chunk (or error), transferred back to the main thread. */
@@ -72,11 +135,18 @@ export default function run(task: ParseTask): Uint8Array {
   try {
     state ??= init();
     const s = state;
-    const { records, lines, errors } = parseFrame(s, task);
-    const fp = s.seed && s.fingerprints && !errors ? matchRecords(s.fingerprints, s.cfg.plan, records, s.seed) : null;
-    const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, keepCells: s.cfg.keepCells, skip: fp?.hit.some((id) => id > 0) ? Uint8Array.from(fp.hit, (id) => (id > 0 ? 1 : 0)) : null });
-    if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
-    const chunk: ResolvedChunk = resolveChunk(s.model, s.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength, fp);
+    const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
+    assertUtf8(buf, task.firstLine);
+    let chunk: ResolvedChunk;
+    if (s.cfg.format === 'json') {
+      const text = buf.toString('utf8');
+      const { records, lines, errors } = objectsToRecords(text, splitObjects(text, task.firstLine), s.cfg.plan.header);
+      chunk = resolveRecords(s, task, records, lines, errors);
+    } else if (s.seed && s.fingerprints) chunk = fingerprintedFrame(s, task, buf, s.seed, s.fingerprints);
+    else {
+      const { records, lines } = parseRecords(buf, task.firstLine, s.parseOptions);
+      chunk = resolveRecords(s, task, records, lines);
+    }
     return move(encodeChunk(chunk)) as Uint8Array;
   } catch (err) {
     return move(encodeError(asSluiceError(err).toJSON())) as Uint8Array;

@@ -42,8 +42,6 @@ const ID_ATTR: Attribute = {
 export interface MapOptions {
   dates: DateParser;
   keepCells: boolean;
-  /** rows already settled (matched by fingerprint): their cells are kept but not mapped */
-  skip?: Uint8Array | null;
 }
 
 /** Per-plan lookups resolved once, so the per-row loop only indexes arrays. */
@@ -76,6 +74,18 @@ function prepare(model: Model, plan: ImportPlan): Prepared {
   return p;
 }
 
+/** A record's cells as the report shows them: passwords masked. */
+function maskedCells(p: Prepared, rec: readonly (string | undefined)[]): string[] {
+  const cells = rec.map((c) => c ?? '');
+  for (const c of p.passwordColumns) if (c < cells.length && cells[c] !== '') cells[c] = '******';
+  return cells;
+}
+
+/** The report's cells of a record that is not mapped (matched by fingerprint). */
+export function reportCells(model: Model, plan: ImportPlan, rec: readonly (string | undefined)[]): string[] {
+  return maskedCells(prepare(model, plan), rec);
+}
+
 /**
  * Map and cast the records of one frame. Pure: no I/O. An `undefined` cell (a key
  * missing from a JSON object) leaves its attribute as it is.
@@ -103,12 +113,7 @@ export function mapRows(model: Model, plan: ImportPlan, records: (string | undef
   };
   for (let i = 0; i < n; i++) {
     const rec = records[i] as (string | undefined)[];
-    if (out.cells) {
-      const cells = rec.map((c) => c ?? '');
-      for (const c of p.passwordColumns) if (c < cells.length && cells[c] !== '') cells[c] = '******';
-      out.cells[i] = cells;
-    }
-    if (opts.skip?.[i]) continue;
+    if (out.cells) out.cells[i] = maskedCells(p, rec);
     if (rec.length !== width) {
       out.error[i] = `the row has ${rec.length} field${rec.length === 1 ? '' : 's'}, the header has ${width}`;
       continue;

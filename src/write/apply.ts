@@ -5,14 +5,15 @@
  */
 import type Database from 'better-sqlite3';
 import { SluiceError } from '../engine/errors.js';
-import { FP_COLUMN, q } from '../model/schema.js';
+import { FP_COLUMN, fingerprintIndexDDL, q } from '../model/schema.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
 import { emptyValue } from '../rows/cast.js';
 import { compileDateFormat, type DateParser } from '../rows/dates.js';
 import { mapRows } from '../rows/map.js';
 import type { ImportPlan, RefGroup } from '../rows/plan.js';
 import { Lookup, type Match } from '../resolve/lookup.js';
-import { MatchBy, type ResolvedChunk } from '../resolve/protocol.js';
+import { type HitRows, MatchBy, type ResolvedChunk } from '../resolve/protocol.js';
+import { type CsvOptions, parseRecords } from '../input/parse.js';
 import { bumpGeneration } from '../resolve/fingerprint.js';
 import { keyTuple, refMessage, resolveChunk } from '../resolve/resolve.js';
 import { tupleKey } from '../resolve/tuple.js';
@@ -111,10 +112,11 @@ export class Applier {
   private readonly referrers: { label: string; stmt: Stmt }[];
   private readonly selfGroups: { group: RefGroup; index: number; space: number }[];
   private readonly refreshFpStmt: Stmt;
-  /** a row matched by fingerprint whose object the run touched is mapped here, with these dates */
+  /** a row matched by fingerprint whose object the run touched is parsed and mapped here, with these options */
   private readonly dates: DateParser;
-  private splitFor: ResolvedChunk | null = null;
-  private splitCells: string[] = [];
+  private readonly csv: CsvOptions;
+  /** the fingerprint index was dropped for this run: built by the commit that ends it */
+  private readonly deferFpIndex: boolean;
   /** whether the open transaction changed an object (the class's generation moves on at commit) */
   private changedInTx = false;
   private inTx = false;
@@ -126,9 +128,11 @@ export class Applier {
     private readonly model: Model,
     private readonly plan: ImportPlan,
     private readonly run: RunInfo,
-    dates: DateParser = compileDateFormat(undefined),
+    parsing: { dates?: DateParser; csv?: CsvOptions; deferFpIndex?: boolean } = {},
   ) {
-    this.dates = dates;
+    this.deferFpIndex = parsing.deferFpIndex ?? false;
+    this.dates = parsing.dates ?? compileDateFormat(undefined);
+    this.csv = parsing.csv ?? { delimiter: 44, quote: 34 };
     this.cls = model.classes.get(plan.className) as ClassDef;
     this.lookup = new Lookup(db);
     this.lastCommittedLine = run.chunkSize > 0 && !run.simulate ? 0 : null;
@@ -201,7 +205,13 @@ export class Applier {
 
   /** Apply one chunk of resolved rows, in order. */
   apply(chunk: ResolvedChunk, linesSoFar: number, wantRows: boolean): AppliedChunk {
-    const n = chunk.count;
+    const hits = chunk.hits;
+    const nHits = hits ? hits.row.length : 0;
+    const n = chunk.count + nHits;
+    // Rows matched by fingerprint travel apart; merged back in file order here.
+    const line = nHits === 0 ? chunk.line : new Int32Array(n);
+    const warn = nHits === 0 ? chunk.warn : new Array<string | null>(n).fill(null);
+    const cells = nHits === 0 || !chunk.cells ? chunk.cells : new Array<string[]>(n);
     const out: AppliedChunk = {
       seq: chunk.seq,
       count: n,
@@ -211,20 +221,38 @@ export class Applier {
       changed: new Array(n).fill(null),
       stop: null,
       lastCommittedLine: this.lastCommittedLine,
-      rows: wantRows ? { line: chunk.line, warn: chunk.warn, cells: chunk.cells } : null,
+      rows: wantRows ? { line, warn, cells } : null,
       counts: this.counts,
     };
+    let h = 0;
+    let m = 0;
     for (let i = 0; i < n; i++) {
-      const r = this.applyRow(chunk, i);
+      let r: RowPlan;
+      if (hits && h < nHits && hits.row[h] === i) {
+        r = this.applyHit(chunk, h);
+        if (nHits > 0) {
+          line[i] = hits.line[h] as number;
+          if (cells) cells[i] = hits.cells?.[h] ?? [];
+        }
+        h++;
+      } else {
+        r = this.applyRow(chunk, m);
+        if (nHits > 0) {
+          line[i] = chunk.line[m] as number;
+          warn[i] = chunk.warn[m] ?? null;
+          if (cells) cells[i] = chunk.cells?.[m] ?? [];
+        }
+        m++;
+      }
       out.status[i] = r.status;
       out.id[i] = r.id ?? 0;
       out.message[i] = r.message;
       out.changed[i] = r.changed;
-      this.count(r.status, chunk.warn[i] !== null);
-      this.lastLine = chunk.line[i] as number;
+      this.count(r.status, warn[i] !== null);
+      this.lastLine = line[i] as number;
       if (r.status === Status.Error && this.run.stopOnError) {
         out.count = i + 1;
-        out.stop = { line: chunk.line[i] as number, message: `line ${chunk.line[i]}: ${r.message}` };
+        out.stop = { line: line[i] as number, message: `line ${line[i]}: ${r.message}` };
         break;
       }
       this.rowsInTx++;
@@ -261,6 +289,7 @@ export class Applier {
     if (ok) {
       this.flushCreates();
       this.bumpIfChanged();
+      if (this.deferFpIndex) this.db.exec(fingerprintIndexDDL(this.cls));
       this.updateChange(outcome, lines);
       this.db.exec('COMMIT');
       return this.changeId;
@@ -284,12 +313,6 @@ export class Applier {
 
   private applyRow(c: ResolvedChunk, i: number): RowPlan {
     if (c.error[i] !== null) return err(c.error[i] as string);
-    if (c.matchBy[i] === MatchBy.Fingerprint) {
-      const id = c.matchId[i] as number;
-      if (!this.touchedIds.has(id)) return { status: Status.Unchanged, id, message: null, changed: null };
-      // An earlier row of this run changed the object: this row is mapped and resolved as any other.
-      return this.applyRow(this.remap(c, i), 0);
-    }
     const plan = this.plan;
     const nSlots = plan.slots.length;
     const base = i * nSlots;
@@ -360,21 +383,22 @@ export class Applier {
     return { status: Status.Unchanged, id, message: null, changed: null };
   }
 
-  /** Row i (matched by fingerprint) as a chunk of its own, mapped and resolved against the run's own state. */
-  private remap(c: ResolvedChunk, i: number): ResolvedChunk {
-    const width = this.plan.header.length;
-    if (this.splitFor !== c) {
-      this.splitFor = c;
-      this.splitCells = (c.fpCells ?? '').split('\u0000');
-    }
-    let k = 0;
-    for (let j = 0; j < i; j++) if (c.matchBy[j] === MatchBy.Fingerprint) k++;
-    const cells = this.splitCells.slice(k * width, (k + 1) * width);
-    const mapped = mapRows(this.model, this.plan, [cells], Int32Array.of(c.line[i] as number), { dates: this.dates, keepCells: false });
+  /**
+   * A row matched by fingerprint: unchanged, unless an earlier row of this run touched its
+   * object; then it is parsed, mapped and resolved here, against the run's own state.
+   */
+  private applyHit(c: ResolvedChunk, h: number): RowPlan {
+    const hits = c.hits as HitRows;
+    const id = hits.id[h] as number;
+    if (!this.touchedIds.has(id)) return { status: Status.Unchanged, id, message: null, changed: null };
+    const frame = c.frame as Uint8Array;
+    const start = hits.start[h] as number;
+    const bytes = Buffer.from(frame.buffer, frame.byteOffset + start, (hits.end[h] as number) - start);
+    const { records, lines } = parseRecords(bytes, hits.line[h] as number, this.csv);
+    const mapped = mapRows(this.model, this.plan, records, lines, { dates: this.dates, keepCells: false });
     const one = resolveChunk(this.model, this.plan, this.lookup, mapped, c.seq, 0);
-    one.fp = BigInt64Array.of(c.fp?.[i] ?? 0n);
-    one.warn[0] = c.warn[i] ?? null;
-    return one;
+    one.fp = BigInt64Array.of(hits.fp[h] as bigint);
+    return this.applyRow(one, 0);
   }
 
   private bumpIfChanged(): void {

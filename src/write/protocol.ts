@@ -1,5 +1,6 @@
 import type { SerializedError } from '../engine/errors.js';
 import type { Counts } from '../report/types.js';
+import type { CsvOptions } from '../input/parse.js';
 import type { ImportPlan } from '../rows/plan.js';
 import type { AppliedChunk, RunInfo } from './apply.js';
 
@@ -11,8 +12,9 @@ export interface WriterConfig {
   indexes: { cls: string; cols: string[] }[];
   /** send back each row's line, warnings and cells (the report keeps rows) */
   wantRows: boolean;
-  /** --date-format, for rows the writer maps itself (matched by fingerprint, touched by the run) */
+  /** --date-format and the CSV bytes, for rows the writer parses and maps itself (matched by fingerprint, touched by the run) */
   dateFormat: string | undefined;
+  csv: CsvOptions;
 }
 
 export type ToWriter =

@@ -6,7 +6,7 @@ import { ensureLookupIndex } from '../model/schema.js';
 import { configure, readModel } from '../model/store.js';
 import type { ClassDef } from '../model/types.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
-import { ensureFingerprintColumn } from '../resolve/fingerprint.js';
+import { prepareFingerprints } from '../resolve/fingerprint.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { Applier, dbError } from './apply.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
@@ -47,6 +47,7 @@ function lock(d: Database.Database): void {
 let applier: Applier | undefined;
 let numeric: boolean[] = [];
 let db: Database.Database | undefined;
+let fingerprints = { deferIndex: false };
 
 try {
   db = new Database(cfg.dbPath, { fileMustExist: true, timeout: 10_000 });
@@ -55,14 +56,14 @@ try {
   lock(db);
   try {
     for (const ix of cfg.indexes) db.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
-    ensureFingerprintColumn(db, model.classes.get(cfg.plan.className) as ClassDef);
+    fingerprints = prepareFingerprints(db, model.classes.get(cfg.plan.className) as ClassDef);
     // Committed before the run so the workers' connections see the new indexes.
     db.exec('COMMIT');
   } catch (e) {
     throw dbError(e, 'prepare lookup indexes');
   }
   numeric = numericSlots(model, cfg.plan);
-  applier = new Applier(db, model, cfg.plan, cfg.run, compileDateFormat(cfg.dateFormat));
+  applier = new Applier(db, model, cfg.plan, cfg.run, { dates: compileDateFormat(cfg.dateFormat), csv: cfg.csv, deferFpIndex: fingerprints.deferIndex });
   applier.begin(cfg.plan.className, cfg.plan.action);
   send({ type: 'ready', change: applier.changeId });
 } catch (e) {

@@ -82,8 +82,25 @@ describe('record fingerprints', () => {
     template.sandbox.cleanup();
   });
 
-  test('every object an import writes records the fingerprint of its record', () => {
+  test('every object an import writes records the fingerprint of its record, and the index on them is built at the end', () => {
     assert.equal(fingerprinted(template.sandbox.db), PEOPLE);
+    assert.deepEqual(query(template.sandbox.db, `SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'Person__fp'`), [{ name: 'Person__fp' }]);
+  });
+
+  test('a json report, which keeps no input cells, is that of the ordinary path', async () => {
+    const withFp = fresh();
+    const without = fresh();
+    exec(without.db, 'UPDATE Person SET _fp = NULL');
+    const feed = mixedFeed(5, 150);
+    const strip = (stdout: string): unknown => {
+      const j = JSON.parse(stdout) as Record<string, unknown>;
+      for (const k of ['elapsed_s', 'rows_per_s', 'peak_rss_bytes', 'started_at', 'finished_at']) delete j[k];
+      return j;
+    };
+    const a = await importOk(withFp, 'Person', 'feed.csv', feed, ['--keys', 'email', '--output', 'json']);
+    const b = await importOk(without, 'Person', 'feed.csv', feed, ['--keys', 'email', '--output', 'json']);
+    assert.deepEqual(strip(a.stdout), strip(b.stdout));
+    assert.deepEqual(data(withFp.db), data(without.db));
   });
 
   test('a re-run of the same file is all unchanged and writes nothing', async () => {

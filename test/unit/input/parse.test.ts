@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { SluiceError } from '../../../src/engine/errors.js';
-import { parseRecords } from '../../../src/input/parse.js';
+import { parseRecords, scanRecords } from '../../../src/input/parse.js';
 import { prngInt } from '../../helpers/random.js';
 
 const COMMA = { delimiter: 44, quote: 34 };
@@ -109,3 +109,74 @@ describe('parseRecords', () => {
     }
   });
 });
+
+describe('scanRecords', () => {
+  it('finds exactly the records parseRecords parses, with their start lines, on random well-formed documents', () => {
+    const rand = prngInt(4242);
+    const pieces = ['a', 'b c', 'é', '日', ' ', '\t', '1.5', '', 'x'];
+    const eols = ['\n', '\r\n', '\r'];
+    for (let doc = 0; doc < 600; doc++) {
+      const sep = [',', ';', '\t', ' '][rand(4)] as string;
+      const opts = { delimiter: sep.charCodeAt(0), quote: 34 };
+      const parts: string[] = [];
+      const nrows = 1 + rand(6);
+      for (let r = 0; r < nrows; r++) {
+        if (rand(5) === 0) parts.push(['', ' ', '\t '][rand(3)] as string);
+        const cells: string[] = [];
+        for (let c = 1 + rand(4); c > 0; c--) {
+          let v = '';
+          for (let k = rand(4); k > 0; k--) v += pieces[rand(pieces.length)];
+          v = v.replaceAll(sep, '');
+          if (rand(3) === 0) cells.push(`${rand(2) ? ' ' : ''}"${v}${['', '""', '\n', '\r\n', '\r', sep][rand(6)]}${v}"`);
+          else cells.push(v.trim() === '' ? '' : v.trim());
+        }
+        const line = cells.join(sep);
+        parts.push(line.trim() === '' ? 'z' : line);
+      }
+      const eol = eols[rand(3)] as string;
+      const text = parts.join(eol) + (rand(2) ? eol : '');
+      const bytes = Buffer.from(text);
+      const first = 1 + rand(50);
+      const parsed = parseRecords(bytes, first, opts);
+      const spans = scanRecords(bytes, first, opts);
+      const what = `document ${doc}: ${JSON.stringify(text)}`;
+      assert.deepEqual([...spans.lines], [...parsed.lines], what);
+      for (let i = 0; i < spans.start.length; i++) {
+        const alone = parseRecords(bytes.subarray(spans.start[i], spans.end[i]), spans.lines[i] as number, opts);
+        assert.deepEqual(alone.records, [parsed.records[i]], `${what}, record ${i}`);
+      }
+    }
+  });
+
+  it('never fails on malformed input, and a span that is not one record does not parse as one', () => {
+    const rand = prngInt(77);
+    const alphabet = ['a', ',', '"', '\n', '\r', ' ', 'é'];
+    for (let doc = 0; doc < 1500; doc++) {
+      let text = '';
+      for (let k = rand(30); k > 0; k--) text += alphabet[rand(alphabet.length)];
+      const bytes = Buffer.from(text);
+      const spans = scanRecords(bytes, 1, COMMA);
+      assert.equal(spans.start.length, spans.end.length);
+      for (let i = 0; i < spans.start.length; i++) assert.ok((spans.start[i] as number) <= (spans.end[i] as number) && (spans.end[i] as number) <= bytes.length, `document ${doc}`);
+      let whole: ReturnType<typeof parseRecords> | null = null;
+      try {
+        whole = parseRecords(bytes, 1, COMMA);
+      } catch {
+        continue;
+      }
+      // Where the whole document parses, every span that parses alone to one record is that record.
+      const same = spans.start.length === whole.records.length && spans.lines.every((l, i) => l === whole?.lines[i]);
+      if (!same) continue;
+      for (let i = 0; i < spans.start.length; i++) {
+        let alone: string[][] | null = null;
+        try {
+          alone = parseRecords(bytes.subarray(spans.start[i], spans.end[i]), spans.lines[i] as number, COMMA).records;
+        } catch {
+          continue;
+        }
+        if (alone.length === 1) assert.deepEqual(alone[0], whole.records[i], `document ${doc}: ${JSON.stringify(text)}`);
+      }
+    }
+  });
+});
+

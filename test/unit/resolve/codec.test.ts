@@ -28,7 +28,8 @@ function chunk(values: (Scalar | undefined)[], count: number): ResolvedChunk {
     sourceId: new Array(count).fill(null),
     cells: null,
     fp: null,
-    fpCells: null,
+    hits: null,
+    frame: null,
   };
 }
 
@@ -43,13 +44,16 @@ describe('chunk codec', () => {
     assert.equal(back.fp, null);
   });
 
-  it('carries 64-bit fingerprints and the matched rows\' cells exactly', () => {
+  it('carries 64-bit fingerprints, the rows matched by fingerprint and the frame exactly', () => {
     const c = chunk(['a', 1, null, 'b', 2, 'c'], 2);
     c.fp = BigInt64Array.of(-(2n ** 63n), 2n ** 63n - 1n);
-    c.fpCells = 'x\u0000y';
+    c.hits = { row: Int32Array.of(1), id: Float64Array.of(7), line: Int32Array.of(3), start: Int32Array.of(4), end: Int32Array.of(9), fp: BigInt64Array.of(-5n), cells: null };
+    c.frame = Buffer.from('abc\nd,e,f\n');
     const back = decodeChunk(encodeChunk(c), numeric);
     assert.deepEqual([...(back.fp ?? [])], [-(2n ** 63n), 2n ** 63n - 1n]);
-    assert.equal(back.fpCells, 'x\u0000y');
+    assert.deepEqual([...(back.hits?.fp ?? [])], [-5n]);
+    assert.deepEqual([...(back.hits?.id ?? [])], [7]);
+    assert.equal(Buffer.from(back.frame ?? []).toString(), 'abc\nd,e,f\n');
     assert.equal(back.seq, 3);
   });
 
