@@ -87,6 +87,15 @@ describe('FingerprintTable and FingerprintQueries', () => {
     assert.ok(sharp > 1000 && sharp < probes.length, `both kinds of probe are there (${sharp} of ${probes.length} alone)`);
   });
 
+  it('loads page by page without losing objects that share a fingerprint across a page boundary', (t) => {
+    const db = store(t, [9n, 9n, 9n, 1n, -(2n ** 63n), 4n, 4n, 7n]);
+    const probe = BigInt64Array.of(9n, 1n, -(2n ** 63n), 4n, 7n);
+    const want = new Uint8Array(probe.length).fill(1);
+    for (const pageRows of [1, 2, 3, 100]) {
+      assert.deepEqual([...(FingerprintTable.load(db, 'Thing', 100, pageRows) as FingerprintTable).find(probe, want)], [0, 4, 5, 0, 8], `pages of ${pageRows}`);
+    }
+  });
+
   it('is not loaded beyond its cap', (t) => {
     const db = store(t, [1n, 2n, 3n]);
     assert.equal(FingerprintTable.load(db, 'Thing', 2), null);
