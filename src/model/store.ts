@@ -14,7 +14,9 @@ type DB = Database.Database;
 export function configure(db: DB, role: 'writer' | 'reader'): void {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('temp_store = MEMORY');
+  // Sorts for index builds and statement journals go to temporary files: in memory they
+  // grow with the table (an index built over 3M rows took 85 MB more at its peak).
+  db.pragma('temp_store = FILE');
   // Page caches are the largest memory users; their sizes bound the process's RSS.
   db.pragma(`cache_size = ${role === 'writer' ? -32768 : -8192}`);
 }
