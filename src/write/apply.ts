@@ -230,10 +230,8 @@ export class Applier {
       let r: RowPlan;
       if (hits && h < nHits && hits.row[h] === i) {
         r = this.applyHit(chunk, h);
-        if (nHits > 0) {
-          line[i] = hits.line[h] as number;
-          if (cells) cells[i] = hits.cells?.[h] ?? [];
-        }
+        line[i] = hits.line[h] as number;
+        if (cells) cells[i] = hits.cells?.[h] ?? [];
         h++;
       } else {
         r = this.applyRow(chunk, m);
@@ -461,8 +459,6 @@ export class Applier {
   }
 
   private update(c: ResolvedChunk, i: number, base: number, id: number, current: Scalar[], currentLinks: (number[] | null)[]): RowPlan {
-    // The object may be one whose create history is still pending: that history holds the values before this change.
-    this.flushCreates();
     const plan = this.plan;
     const sets: string[] = [];
     const params: Scalar[] = [];
@@ -509,21 +505,21 @@ export class Applier {
     });
     const changed = Object.keys(changes);
     if (changed.length === 0) return this.unchanged(c, i, id);
+    // The object may be one whose create history is still pending: that history holds the values before this change.
+    this.flushCreates();
     // Any write of the object replaces its fingerprint: with this row's, or with none.
     sets.push(FP_COLUMN);
     params.push(this.fingerprint(c, i) as never);
-    {
-      const key = sets.join(',');
-      let stmt = this.updateStmts.get(key);
-      if (!stmt) {
-        stmt = this.db.prepare(`UPDATE ${q(this.cls.name)} SET ${sets.map((s) => `${q(s)} = ?`).join(', ')} WHERE id = ?`);
-        this.updateStmts.set(key, stmt);
-      }
-      try {
-        stmt.run(...params, id);
-      } catch (e) {
-        return err(constraintMessage(e, this.cls));
-      }
+    const key = sets.join(',');
+    let stmt = this.updateStmts.get(key);
+    if (!stmt) {
+      stmt = this.db.prepare(`UPDATE ${q(this.cls.name)} SET ${sets.map((s) => `${q(s)} = ?`).join(', ')} WHERE id = ?`);
+      this.updateStmts.set(key, stmt);
+    }
+    try {
+      stmt.run(...params, id);
+    } catch (e) {
+      return err(constraintMessage(e, this.cls));
     }
     this.changedInTx = true;
     for (const li of linkChanges) {
@@ -537,7 +533,6 @@ export class Applier {
   }
 
   private remove(id: number, current: Scalar[]): RowPlan {
-    this.flushCreates();
     const users: string[] = [];
     for (const r of this.referrers) {
       const ids = r.stmt.all(id) as number[];
@@ -549,6 +544,8 @@ export class Applier {
       const v = current[k] ?? null;
       if (v !== null && v !== '') changes[code] = this.cls.byCode.get(code)?.type === 'password' ? MASK : v;
     });
+    // The object may be one whose create history is still pending.
+    this.flushCreates();
     for (const s of this.ownLinkDeletes) s.run(id);
     this.deleteStmt.run(id);
     this.changedInTx = true;

@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Counts } from '../../src/report/types.js';
 import { runCli, sandbox, type Sandbox } from '../helpers/cli.js';
 import {
   ORGS,
@@ -120,13 +121,7 @@ function pointsOf(size: Size, chunked: boolean, rows: Record<ScenarioName, numbe
   return pts;
 }
 
-interface JsonReport {
-  created: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  skipped: number;
-  errors: number;
+interface JsonReport extends Omit<Counts, 'warnings'> {
   lines: number;
   change: number;
   rows?: { line: number; status: string }[];

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { CLI } from './cli.js';
+import type { Counts } from '../../src/report/types.js';
 import { prng } from './random.js';
 
 // ------------------------------------------------------------------ feeds and model
@@ -234,17 +235,12 @@ export function untouchedTables(db: Database.Database): string {
   return JSON.stringify(parts);
 }
 
-export interface ChangeRow {
+/** A `_sluice_change` row: its run's counts (but warnings) and what it was. */
+export interface ChangeRow extends Omit<Counts, 'warnings'> {
   id: number;
   class: string;
   outcome: string;
   lines: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  skipped: number;
-  errors: number;
 }
 
 export function changesAfter(db: Database.Database, id: number): ChangeRow[] {
