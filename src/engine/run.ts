@@ -111,6 +111,17 @@ function readHeader(frame: Frame, o: ImportOptions): { cells: string[]; separato
 
 const workerFile = new URL('../resolve/worker.js', import.meta.url).href;
 
+/**
+ * Piscina loads a worker module with require() first. Where Node can require() an ES
+ * module, two workers doing so at once can abort the process ("IsGraphAsync must be used
+ * on an instantiated module", seen with --workers 2); without it Piscina falls back to
+ * import(), which is safe.
+ */
+const WORKER_EXEC_ARGV = [
+  ...process.execArgv,
+  ...((process.features as { require_module?: boolean }).require_module ? ['--no-experimental-require-module'] : []),
+];
+
 export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
@@ -214,7 +225,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     change = await writer.start();
     writerReady = true;
     const cfg: WorkerConfig = { dbPath: o.db, plan, format: o.format, delimiter: separator, quote: o.qualifier, dateFormat: o.dateFormat, keepCells: filter !== null && (o.output === 'details' || o.log !== undefined) };
-    pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: { maxOldGenerationSizeMb: 256 }, execArgv: WORKER_EXEC_ARGV });
     void dates;
 
     hooks.onProgress?.({ bytesDone: 0, totalBytes, lines, counts, elapsedS: elapsed() });
