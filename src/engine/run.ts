@@ -222,9 +222,19 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       dateFormat: o.dateFormat,
       csv: { delimiter: separator.charCodeAt(0), quote: o.qualifier === null ? -1 : o.qualifier.charCodeAt(0) },
     }, hooks.onWaiting);
-    change = await writer.start();
+    const ready = await writer.start();
+    change = ready.change;
     writerReady = true;
-    const cfg: WorkerConfig = { dbPath: o.db, plan, format: o.format, delimiter: separator, quote: o.qualifier, dateFormat: o.dateFormat, keepCells: filter !== null && (o.output === 'details' || o.log !== undefined) };
+    const cfg: WorkerConfig = {
+      dbPath: o.db,
+      plan,
+      format: o.format,
+      delimiter: separator,
+      quote: o.qualifier,
+      dateFormat: o.dateFormat,
+      keepCells: filter !== null && (o.output === 'details' || o.log !== undefined),
+      emptyClass: ready.emptyClass,
+    };
     pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: { maxOldGenerationSizeMb: 256 }, execArgv: WORKER_EXEC_ARGV });
     void dates;
 

@@ -55,14 +55,28 @@ function unpack(text: string, numeric: readonly boolean[]): (Scalar | undefined)
   return out;
 }
 
-interface Wire extends Omit<ResolvedChunk, 'values'> {
+/**
+ * Per-row columns that are usually all null (no errors, no warnings, nothing fetched):
+ * such a column travels as its length alone. Deserializing arrays of nulls cost the
+ * writer more than the rest of a chunk together.
+ */
+const SPARSE = ['error', 'warn', 'current', 'currentLinks', 'selfRefTuple', 'selfRefError', 'source', 'sourceId', 'links'] as const;
+type Sparse = (typeof SPARSE)[number];
+
+type Wire = Omit<ResolvedChunk, 'values' | Sparse> & {
   values: (Scalar | undefined)[] | null;
   packed: string | null;
+} & { [K in Sparse]: ResolvedChunk[K] | number };
+
+function allNull(a: readonly unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== null) return false;
+  return true;
 }
 
 export function encodeChunk(chunk: ResolvedChunk): Uint8Array {
   const packed = pack(chunk.values);
-  const wire: Wire = { ...chunk, values: packed === null ? chunk.values : null, packed };
+  const wire = { ...chunk, values: packed === null ? chunk.values : null, packed } as Wire;
+  for (const k of SPARSE) if (allNull(chunk[k])) wire[k] = chunk[k].length;
   return frame(OK, serialize(wire));
 }
 
@@ -87,5 +101,10 @@ export function errorOf(bytes: Uint8Array): SerializedError | null {
 export function decodeChunk(bytes: Uint8Array, numeric: readonly boolean[]): ResolvedChunk {
   const wire = deserialize(Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1)) as Wire;
   const values = wire.packed === null ? (wire.values ?? []) : unpack(wire.packed, numeric);
-  return { ...wire, values } as ResolvedChunk;
+  const out = { ...wire, values } as unknown as ResolvedChunk;
+  for (const k of SPARSE) {
+    const v = wire[k];
+    if (typeof v === 'number') (out as unknown as Record<Sparse, unknown[]>)[k] = new Array<null>(v).fill(null);
+  }
+  return out;
 }

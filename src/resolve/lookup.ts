@@ -23,10 +23,25 @@ const BATCH_SIZES = [1, 4, 16, 64, 256];
  * Bulk lookups of value tuples on a class's columns through prepared statements.
  * The same code serves the workers (committed state) and the writer (in-run state).
  */
+export interface LookupOptions {
+  /** classes known to hold no object: every lookup on them is answered "no match" without a query */
+  empty?: readonly string[];
+  /** called before a query on a class's columns (the writer builds an index it deferred) */
+  beforeQuery?: (table: string) => void;
+}
+
 export class Lookup {
   private readonly stmts = new Map<string, Stmt>();
+  private readonly empty: ReadonlySet<string>;
+  private readonly beforeQuery: ((table: string) => void) | undefined;
 
-  constructor(private readonly db: DB) {}
+  constructor(
+    private readonly db: DB,
+    opts: LookupOptions = {},
+  ) {
+    this.empty = new Set(opts.empty ?? []);
+    this.beforeQuery = opts.beforeQuery;
+  }
 
   private stmt(sql: string): Stmt {
     let s = this.stmts.get(sql);
@@ -44,10 +59,13 @@ export class Lookup {
   resolve(table: string, attrs: readonly string[], tuples: Iterable<readonly Scalar[]>, fetch: readonly string[] = []): Map<string, Match> {
     const out = new Map<string, Match>();
     const pending: (readonly Scalar[])[] = [];
+    const none = this.empty.has(table);
+    if (!none) this.beforeQuery?.(table);
     for (const t of tuples) {
       const k = tupleKey(t);
       if (out.has(k)) continue;
       out.set(k, NO_MATCH);
+      if (none) continue;
       if (hasEmpty(t)) this.resolveOne(table, attrs, t, fetch, out, k);
       else pending.push(t);
     }

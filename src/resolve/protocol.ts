@@ -38,6 +38,11 @@ export interface WorkerConfig {
   dateFormat: string | undefined;
   /** keep the input cells of each row (details output, --log) */
   keepCells: boolean;
+  /**
+   * The imported class held no object when the writer took the write lock: its lookups
+   * need no query (whatever the run creates, the writer re-checks).
+   */
+  emptyClass: boolean;
 }
 
 export interface ParseTask {

@@ -37,7 +37,7 @@ function init(): State {
   const db = new Database(cfg.dbPath, { readonly: true, fileMustExist: true, timeout: 10_000 });
   db.pragma('cache_size = -8192');
   const model = readModel(db, cfg.dbPath);
-  const lookup = new Lookup(db);
+  const lookup = new Lookup(db, { empty: cfg.emptyClass ? [cfg.plan.className] : [] });
   const useFingerprints = fingerprintsApply(cfg.plan, cfg.format);
   return {
     cfg,

@@ -94,6 +94,9 @@ export class Applier {
   private readonly fetchIndex = new Map<string, number>();
   private readonly slotAttrs: Attribute[];
   private readonly insertStmt: Stmt;
+  /** positions in a create's row of the columns its insert sets (the fingerprint follows) */
+  private readonly insertCols: number[];
+  private readonly insertParams: Scalar[];
   private readonly historyStmt: Stmt;
   /**
    * History rows of plain creates are written set-wise, one statement per run of
@@ -117,6 +120,12 @@ export class Applier {
   private readonly csv: CsvOptions;
   /** the fingerprint index was dropped for this run: built by the commit that ends it */
   private readonly deferFpIndex: boolean;
+  /**
+   * Lookup indexes on the imported class left out while it fills (it was empty): built by
+   * the commit that ends the run, or before the first query the run makes on the class.
+   * The touched-keys filter answers most re-checks without one.
+   */
+  private deferredIndexes: string[];
   /** whether the open transaction changed an object (the class's generation moves on at commit) */
   private changedInTx = false;
   private inTx = false;
@@ -128,13 +137,18 @@ export class Applier {
     private readonly model: Model,
     private readonly plan: ImportPlan,
     private readonly run: RunInfo,
-    parsing: { dates?: DateParser; csv?: CsvOptions; deferFpIndex?: boolean } = {},
+    parsing: { dates?: DateParser; csv?: CsvOptions; deferFpIndex?: boolean; deferredIndexes?: readonly string[] } = {},
   ) {
     this.deferFpIndex = parsing.deferFpIndex ?? false;
+    this.deferredIndexes = [...(parsing.deferredIndexes ?? [])];
     this.dates = parsing.dates ?? compileDateFormat(undefined);
     this.csv = parsing.csv ?? { delimiter: 44, quote: 34 };
     this.cls = model.classes.get(plan.className) as ClassDef;
-    this.lookup = new Lookup(db);
+    this.lookup = new Lookup(db, {
+      beforeQuery: (table) => {
+        if (table === plan.className) this.buildDeferredIndexes();
+      },
+    });
     this.lastCommittedLine = run.chunkSize > 0 && !run.simulate ? 0 : null;
     this.stored = this.cls.attributes.filter((a) => a.type !== 'links');
     this.storedSlot = this.stored.map((a) => plan.slots.indexOf(a.code));
@@ -147,12 +161,23 @@ export class Applier {
     plan.fetch.forEach((c, i) => this.fetchIndex.set(c, i));
     this.slotAttrs = plan.slots.map((c) => this.cls.byCode.get(c) as Attribute);
     const t = q(this.cls.name);
-    const cols = ['source', 'source_id', ...this.stored.map((a) => a.code)];
-    // One-row statements: measured faster in better-sqlite3 than multi-row VALUES of 64 or 256 rows.
-    this.insertStmt = db.prepare(`INSERT INTO ${t} (id, ${cols.map(q).join(', ')}, ${FP_COLUMN}) VALUES (?, ${cols.map(() => '?').join(', ')}, ?)`);
+    // A create sets only the columns this plan can fill: the others keep their null, and every
+    // bound parameter costs. Positions are those of the row `create` builds.
+    this.insertCols = [];
+    if (plan.sourceColumn >= 0) this.insertCols.push(1, 2);
+    this.stored.forEach((_, k) => {
+      if ((this.storedSlot[k] as number) >= 0 || this.defaults[k] !== null) this.insertCols.push(k + 3);
+    });
+    const cols = this.insertCols.map((k) => (k === 1 ? 'source' : k === 2 ? 'source_id' : (this.stored[k - 3] as Attribute).code));
+    // One-row statements with spread parameters: measured faster in better-sqlite3 than an array
+    // of parameters, and than multi-row VALUES of 64 or 256 rows.
+    this.insertStmt = db.prepare(`INSERT INTO ${t} (${[...cols.map(q), FP_COLUMN].join(', ')}) VALUES (${[...cols, FP_COLUMN].map(() => '?').join(', ')})`);
+    this.insertParams = new Array(cols.length + 1);
     this.refreshFpStmt = db.prepare(`UPDATE ${t} SET ${FP_COLUMN} = ? WHERE id = ? AND ${FP_COLUMN} IS NOT ?`);
     this.historyStmt = db.prepare(`INSERT INTO _sluice_history (change_id, class, object_id, op, changes) VALUES (?, ?, ?, ?, ?)`);
-    this.createHistoryStmt = plan.links.length > 0 ? null : db.prepare(createHistorySql(this.cls, this.stored));
+    // Attributes a create leaves null or empty have no place in its history.
+    const inHistory = this.stored.filter((_, k) => (this.storedSlot[k] as number) >= 0 || (this.defaults[k] !== null && this.defaults[k] !== ''));
+    this.createHistoryStmt = plan.links.length > 0 ? null : db.prepare(createHistorySql(this.cls, inHistory));
     this.deleteStmt = db.prepare(`DELETE FROM ${t} WHERE id = ?`);
     this.linkDelete = plan.links.map((l) => db.prepare(`DELETE FROM ${q(l.linkTable)} WHERE from_id = ?`));
     this.linkInsert = plan.links.map((l) => db.prepare(`INSERT INTO ${q(l.linkTable)} (from_id, to_id) VALUES (?, ?)`));
@@ -287,6 +312,7 @@ export class Applier {
     if (ok) {
       this.flushCreates();
       this.bumpIfChanged();
+      this.buildDeferredIndexes();
       if (this.deferFpIndex) this.db.exec(fingerprintIndexDDL(this.cls));
       this.updateChange(outcome, lines);
       this.db.exec('COMMIT');
@@ -399,6 +425,10 @@ export class Applier {
     return this.applyRow(one, 0);
   }
 
+  private buildDeferredIndexes(): void {
+    for (const ddl of this.deferredIndexes.splice(0)) this.db.exec(ddl);
+  }
+
   private bumpIfChanged(): void {
     if (!this.changedInTx) return;
     bumpGeneration(this.db, this.cls.name);
@@ -408,7 +438,7 @@ export class Applier {
   private create(c: ResolvedChunk, i: number, base: number): RowPlan {
     const plan = this.plan;
     // [id (null: assigned), source, source_id, ...stored attributes]: the insert's parameters.
-    const row: Scalar[] = new Array(this.stored.length + 4);
+    const row: Scalar[] = new Array(this.stored.length + 3);
     row[1] = c.source[i] ?? null;
     row[2] = c.sourceId[i] ?? null;
     // History of a create holds the new values only (the old ones are all null).
@@ -433,11 +463,13 @@ export class Applier {
       if (li < 0 || (links[li]?.length ?? 0) === 0) (missing ??= []).push(describe(a));
     }
     if (missing) return err(`missing mandatory ${missing.join(', ')}`);
-    row[0] = null;
-    (row as unknown[])[this.stored.length + 3] = this.fingerprint(c, i);
+    const params = this.insertParams;
+    const cols = this.insertCols;
+    for (let k = 0; k < cols.length; k++) params[k] = row[cols[k] as number] as Scalar;
+    (params as unknown[])[cols.length] = this.fingerprint(c, i);
     let id: number;
     try {
-      id = Number(this.insertStmt.run(row).lastInsertRowid);
+      id = Number(this.insertStmt.run(...params).lastInsertRowid);
     } catch (e) {
       return err(constraintMessage(e, this.cls));
     }

@@ -4,6 +4,11 @@ import type { AppliedChunk } from './apply.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
 type Finished = Extract<FromWriter, { type: 'finished' }>;
+/** The run holds the write lock: its change id, and whether the imported class was empty then. */
+export interface Ready {
+  change: number;
+  emptyClass: boolean;
+}
 
 /**
  * The main thread's handle on the writer thread. Replies come back in request
@@ -13,7 +18,7 @@ export class WriterClient {
   private readonly worker: Worker;
   private readonly pending: { resolve: (m: FromWriter) => void; reject: (e: Error) => void }[] = [];
   private failure: SluiceError | null = null;
-  private readonly ready: Promise<number>;
+  private readonly ready: Promise<Ready>;
 
   constructor(cfg: WriterConfig, onWaiting: () => void = () => {}) {
     this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg, resourceLimits: { maxOldGenerationSizeMb: 256 } });
@@ -22,7 +27,10 @@ export class WriterClient {
     this.ready = new Promise<FromWriter>((res, rej) => {
       onReady = res;
       onFail = rej;
-    }).then((m) => (m as Extract<FromWriter, { type: 'ready' }>).change);
+    }).then((m) => {
+      const r = m as Extract<FromWriter, { type: 'ready' }>;
+      return { change: r.change, emptyClass: r.emptyClass };
+    });
     this.pending.push({ resolve: onReady, reject: onFail });
     this.worker.on('message', (m: FromWriter) => {
       if (m.type === 'waiting') {
@@ -49,7 +57,7 @@ export class WriterClient {
   }
 
   /** Resolves with the change id once the writer holds the write transaction. */
-  start(): Promise<number> {
+  start(): Promise<Ready> {
     return this.ready;
   }
 

@@ -25,7 +25,8 @@ export type ToWriter =
 export type FromWriter =
   /** another run holds the write lock; this one waits (not a reply) */
   | { type: 'waiting' }
-  | { type: 'ready'; change: number }
+  /** `emptyClass`: the imported class held no object when the run took the write lock */
+  | { type: 'ready'; change: number; emptyClass: boolean }
   | { type: 'applied'; result: AppliedChunk }
   | { type: 'finished'; change: number | null; counts: Counts; lastCommittedLine: number | null }
   | { type: 'failed'; error: SerializedError };

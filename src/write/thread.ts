@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SluiceError, asSluiceError } from '../engine/errors.js';
-import { ensureLookupIndex } from '../model/schema.js';
+import { ensureLookupIndex, lookupIndexName, q } from '../model/schema.js';
 import { configure, readModel } from '../model/store.js';
 import type { ClassDef } from '../model/types.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
@@ -48,6 +48,8 @@ let applier: Applier | undefined;
 let numeric: boolean[] = [];
 let db: Database.Database | undefined;
 let fingerprints = { deferIndex: false };
+let emptyClass = false;
+const deferredIndexes: string[] = [];
 
 try {
   db = new Database(cfg.dbPath, { fileMustExist: true, timeout: 10_000 });
@@ -55,17 +57,31 @@ try {
   const model = readModel(db, cfg.dbPath);
   lock(db);
   try {
-    for (const ix of cfg.indexes) db.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
-    fingerprints = prepareFingerprints(db, model.classes.get(cfg.plan.className) as ClassDef);
+    const cls = model.classes.get(cfg.plan.className) as ClassDef;
+    emptyClass = db.prepare(`SELECT 1 FROM ${q(cls.name)} LIMIT 1`).get() === undefined;
+    for (const ix of cfg.indexes) {
+      // Into an empty class, rows go in without the lookup indexes on it; sorted at the end,
+      // building one costs half what growing it row by row does (see Applier).
+      if (emptyClass && ix.cls === cls.name) {
+        db.exec(`DROP INDEX IF EXISTS ${q(lookupIndexName(ix.cls, ix.cols))}`);
+        deferredIndexes.push(ensureLookupIndex(cls, ix.cols));
+      } else db.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
+    }
+    fingerprints = prepareFingerprints(db, cls);
     // Committed before the run so the workers' connections see the new indexes.
     db.exec('COMMIT');
   } catch (e) {
     throw dbError(e, 'prepare lookup indexes');
   }
   numeric = numericSlots(model, cfg.plan);
-  applier = new Applier(db, model, cfg.plan, cfg.run, { dates: compileDateFormat(cfg.dateFormat), csv: cfg.csv, deferFpIndex: fingerprints.deferIndex });
+  applier = new Applier(db, model, cfg.plan, cfg.run, {
+    dates: compileDateFormat(cfg.dateFormat),
+    csv: cfg.csv,
+    deferFpIndex: fingerprints.deferIndex,
+    deferredIndexes,
+  });
   applier.begin(cfg.plan.className, cfg.plan.action);
-  send({ type: 'ready', change: applier.changeId });
+  send({ type: 'ready', change: applier.changeId, emptyClass });
 } catch (e) {
   send({ type: 'failed', error: named(e).toJSON() });
 }

@@ -57,6 +57,17 @@ describe('chunk codec', () => {
     assert.equal(back.seq, 3);
   });
 
+  it('restores per-row columns that travel as "all null" exactly, and keeps the others', () => {
+    const c = chunk(['a', 1, null, 'b', 2, 'c'], 2);
+    c.warn = [null, 'w'];
+    c.selfRefTuple = [null, null];
+    const back = decodeChunk(encodeChunk(c), numeric);
+    assert.deepEqual(back.warn, [null, 'w']);
+    for (const k of ['error', 'current', 'source', 'sourceId', 'selfRefTuple'] as const) assert.deepEqual(back[k], [null, null], k);
+    assert.deepEqual(back.selfRefError, []);
+    assert.deepEqual(back.currentLinks, []);
+  });
+
   it('falls back to plain arrays when a value holds a marker character', () => {
     const values: (Scalar | undefined)[] = ['a\u0000b', 2, '\u0001', '\u0002', 3, null];
     assert.deepEqual(decodeChunk(encodeChunk(chunk(values, 2)), numeric).values, values);

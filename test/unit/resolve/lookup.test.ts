@@ -105,6 +105,18 @@ describe('Lookup.resolve', () => {
     assert.deepEqual(get(m, ['c']), { count: 0, id: null, row: null });
   });
 
+  it('answers "no match" without a query for a class it is told is empty, and calls beforeQuery for the others', (t) => {
+    const { db } = fresh(t, [{ code: 'a' }, { code: '' }]);
+    const queried: string[] = [];
+    const lookup = new Lookup(db, { empty: ['Item'], beforeQuery: (table) => queried.push(table) });
+    const m = lookup.resolve('Item', ['code'], [['a'], [''], ['b']], ['n']);
+    for (const v of ['a', '', 'b']) assert.deepEqual(get(m, [v]), { count: 0, id: null, row: null });
+    assert.equal(queried.length, 0);
+    const plain = new Lookup(db, { beforeQuery: (table) => queried.push(table) });
+    assert.equal(get(plain.resolve('Item', ['code'], [['a']]), ['a']).count, 1);
+    assert.deepEqual(queried, ['Item']);
+  });
+
   it('returns an empty row without fetch columns', (t) => {
     const { lookup, ids } = fresh(t, [{ code: 'a' }]);
     assert.deepEqual(get(lookup.resolve('Item', ['code'], [['a']]), ['a']), { count: 1, id: ids[0], row: [] });

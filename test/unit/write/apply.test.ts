@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parseRecords } from '../../../src/input/parse.js';
 import { configure, initStore, readModel, resolveModel } from '../../../src/model/store.js';
+import { ensureLookupIndex, lookupIndexName, q } from '../../../src/model/schema.js';
 import type { ClassDef, Model } from '../../../src/model/types.js';
 import { Lookup } from '../../../src/resolve/lookup.js';
 import type { ResolvedChunk } from '../../../src/resolve/protocol.js';
@@ -61,12 +62,17 @@ class Run {
     private readonly store: Store,
     className: string,
     header: string[],
-    opts: { keys?: string[]; action?: Action; ignoreEmpty?: boolean } = {},
+    opts: { keys?: string[]; action?: Action; ignoreEmpty?: boolean; deferKeyIndex?: boolean } = {},
     run: Partial<RunInfo> = {},
   ) {
     const cls = store.model.classes.get(className) as ClassDef;
     this.plan = buildPlan(store.model, cls, header, { keys: opts.keys, action: opts.action ?? 'upsert', ignoreEmpty: opts.ignoreEmpty ?? false });
-    this.lookup = new Lookup(store.reader);
+    // As the writer thread sets up a run into an empty class: the workers answer its lookups
+    // without a query, and its key index is left to the Applier.
+    const defer = opts.deferKeyIndex === true;
+    if (defer) store.writer.exec(`DROP INDEX IF EXISTS ${q(lookupIndexName(className, this.plan.keys))}`);
+    this.lookup = new Lookup(store.reader, { empty: defer ? [className] : [] });
+    const parsing = defer ? { deferredIndexes: [ensureLookupIndex(cls, this.plan.keys)] } : {};
     this.applier = new Applier(store.writer, store.model, this.plan, {
       user: 'tester',
       comment: 'unit',
@@ -75,7 +81,7 @@ class Run {
       stopOnError: true,
       chunkSize: 0,
       ...run,
-    });
+    }, parsing);
     this.applier.begin(className, this.plan.action);
   }
 
@@ -216,6 +222,63 @@ describe('Applier: sequential semantics', () => {
     const run = new Run(s, 'Person', ['Last Name', 'Email', 'Organization->Name', 'manager_id->email'], { keys: ['email'] }, { stopOnError: false });
     const out = run.apply(run.resolve('Emp,emp@x.org,IT,boss@x.org\nBoss,boss@x.org,IT,\n', 2));
     assert.deepEqual(statuses(out), ['error', 'created'], explain(out));
+  });
+});
+
+describe('Applier: a run into an empty class, its key index deferred', () => {
+  const KEY_INDEX = lookupIndexName('Person', ['email']);
+  const hasIndex = (db: DB): boolean => count(db, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?`, KEY_INDEX) === 1;
+
+  it('builds the index before the first query on the class, and answers as it would with it', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'], deferKeyIndex: true });
+    const first = run.apply(run.resolve('Doe,jd@x.org,111,IT\nRoe,rr@x.org,,IT\n', 2));
+    assert.deepEqual(statuses(first), ['created', 'created'], explain(first));
+    assert.equal(hasIndex(s.writer), false, 'no query yet: still deferred');
+    const second = run.apply(run.resolve('Doe,jd@x.org,222,IT\nPoe,pp@x.org,,IT\nRoe,rr@x.org,,IT\n', 4));
+    assert.deepEqual(statuses(second), ['updated', 'created', 'unchanged'], explain(second));
+    assert.equal(hasIndex(s.writer), true, 'the re-check of jd@x.org built it');
+    assert.equal(second.id[0], first.id[0]);
+    assert.equal(second.id[2], first.id[1]);
+    run.finish();
+    assert.deepEqual(s.reader.prepare(`SELECT email, phone FROM Person ORDER BY id`).all(), [
+      { email: 'jd@x.org', phone: '222' },
+      { email: 'rr@x.org', phone: '' },
+      { email: 'pp@x.org', phone: '' },
+    ]);
+  });
+
+  it('builds it with the commit that ends the run when nothing queried the class', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'], deferKeyIndex: true });
+    run.apply(run.resolve('A,a@x.org,,IT\nB,b@x.org,,IT\n', 2));
+    assert.equal(hasIndex(s.writer), false);
+    run.finish();
+    assert.equal(hasIndex(s.reader), true);
+    const plan = s.reader.prepare(`EXPLAIN QUERY PLAN SELECT id FROM Person WHERE email = ?`).all('a@x.org') as { detail: string }[];
+    assert.match(plan.map((p) => p.detail).join(' '), new RegExp(KEY_INDEX));
+  });
+
+  it('with chunk commits, matches a key an earlier committed chunk created', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'], deferKeyIndex: true }, { chunkSize: 1 });
+    const a = run.apply(run.resolve('A,a@x.org,1,IT\n', 2));
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 1, 'committed');
+    const b = run.apply(run.resolve('A,a@x.org,2,IT\nB,b@x.org,,IT\n', 3));
+    assert.deepEqual(statuses(b), ['updated', 'created'], explain(b));
+    assert.equal(b.id[0], a.id[0]);
+    run.finish();
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 2);
+    assert.equal(hasIndex(s.reader), true);
+  });
+
+  it('leaves nothing of a simulated run behind', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'], deferKeyIndex: true }, { simulate: true });
+    const out = run.apply(run.resolve('A,a@x.org,,IT\nA,a@x.org,9,IT\n', 2));
+    assert.deepEqual(statuses(out), ['created', 'updated'], explain(out));
+    assert.equal(run.finish(true, 'simulated'), null);
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 0);
   });
 });
 
