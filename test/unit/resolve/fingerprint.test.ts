@@ -3,7 +3,7 @@ import { describe, it, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { buildModel } from '../../../src/model/load.js';
 import { CMDB_MODEL } from '../../../src/model/cmdb.js';
-import { FingerprintQueries, FingerprintTable, type FingerprintSeed, fingerprintsApply, hashBytes } from '../../../src/resolve/fingerprint.js';
+import { FingerprintQueries, FingerprintTable, type FingerprintSeed, fingerprintsApply, hashBytes, readFingerprintPage } from '../../../src/resolve/fingerprint.js';
 import { Lookup } from '../../../src/resolve/lookup.js';
 import { buildPlan } from '../../../src/rows/header.js';
 import type { Action } from '../../../src/rows/plan.js';
@@ -46,6 +46,22 @@ function store(t: TestContext, fps: (bigint | null)[]): Database.Database {
   for (const f of fps) ins.run(f);
   return db;
 }
+
+describe('readFingerprintPage', () => {
+  it('rebuilds every 64-bit fingerprint exactly from its decimal digits, with its id', () => {
+    const next = prngInt(7);
+    const fps: bigint[] = [0n, 1n, -1n, 2n ** 32n, 2n ** 32n - 1n, -(2n ** 32n), 2n ** 63n - 1n, -(2n ** 63n), -(2n ** 63n) + 1n, 4294967296n * 12345n];
+    for (let i = 0; i < 2000; i++) fps.push(BigInt.asIntN(64, (BigInt(next(2 ** 30)) << 34n) ^ (BigInt(next(2 ** 30)) << 4n) ^ BigInt(next(16))));
+    const ids = fps.map((_, i) => (i * 7919) % 2 ** 31);
+    const text = fps.map((f, i) => `${f},${ids[i]}`).join(',');
+    const out = new Int32Array(fps.length * 3);
+    assert.equal(readFingerprintPage(text, out), fps.length);
+    const halves = new Int32Array(BigInt64Array.from(fps).buffer);
+    for (let i = 0; i < fps.length; i++) {
+      assert.deepEqual([out[i * 3], out[i * 3 + 1], out[i * 3 + 2]], [halves[i * 2], halves[i * 2 + 1], ids[i]], `fingerprint ${fps[i]}`);
+    }
+  });
+});
 
 describe('FingerprintTable and FingerprintQueries', () => {
   it('find the one object holding a fingerprint, and none when several share it', (t) => {
