@@ -21,7 +21,10 @@ export function sqlType(a: Attribute): string {
 /** The column holding each object's record fingerprint (resolve/fingerprint.ts); not an attribute. */
 export const FP_COLUMN = '_fp';
 
-/** Index DDL for the fingerprint column; partial, so objects written without one cost nothing. */
+/**
+ * Index DDL for the fingerprint column, for classes too large for the workers' in-memory
+ * fingerprint table (resolve/fingerprint.ts); partial, so objects written without one cost nothing.
+ */
 export function fingerprintIndexDDL(cls: ClassDef): string {
   return `CREATE INDEX IF NOT EXISTS ${q(`${cls.name}__fp`)} ON ${q(cls.name)}(${FP_COLUMN}) WHERE ${FP_COLUMN} IS NOT NULL`;
 }
@@ -75,7 +78,6 @@ export function classDDL(cls: ClassDef): string[] {
   cols.push(`${FP_COLUMN} INTEGER`);
   const out = [`CREATE TABLE ${t} (${cols.join(', ')})`];
   out.push(`CREATE UNIQUE INDEX ${q(`${cls.name}__source`)} ON ${t}(source, source_id) WHERE source IS NOT NULL AND source_id IS NOT NULL`);
-  out.push(fingerprintIndexDDL(cls));
   // Lookup indexes (keys, references, referrers) are created by the run that needs them:
   // every index slows every insert, and most feeds use only a few of them.
   for (const a of cls.attributes) {

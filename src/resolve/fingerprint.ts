@@ -29,21 +29,21 @@ type DB = Database.Database;
 
 /**
  * Before a run (inside the caller's transaction): give a class table created before
- * fingerprints its column, and say whether any object has a fingerprint. When none
- * has, the fingerprint index is dropped for the run and built once at its end: the
- * run's workers need no index on an empty set, and one sorted build is far cheaper
- * than a million random inserts into it.
+ * fingerprints its column, and keep the fingerprint index only where it serves. Workers
+ * hold up to TABLE_CAP fingerprints in memory, read from the table itself; only a class
+ * with more objects than that is matched by queries, which need the index. Anywhere
+ * else the index would cost every write a random insert and every load a sort.
  */
-export function prepareFingerprints(db: DB, cls: ClassDef): { deferIndex: boolean } {
+export function prepareFingerprints(db: DB, cls: ClassDef): void {
   const cols = db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(cls.name) as string[];
   if (!cols.includes(FP_COLUMN)) db.exec(`ALTER TABLE ${q(cls.name)} ADD COLUMN ${FP_COLUMN} INTEGER`);
-  const any = db.prepare(`SELECT 1 FROM ${q(cls.name)} WHERE ${FP_COLUMN} IS NOT NULL LIMIT 1`).get() !== undefined;
-  if (any) {
-    db.exec(fingerprintIndexDDL(cls));
-    return { deferIndex: false };
-  }
-  db.exec(`DROP INDEX IF EXISTS ${q(`${cls.name}__fp`)}`);
-  return { deferIndex: true };
+  ensureFingerprintIndex(db, cls);
+}
+
+/** Build the fingerprint index when the class has outgrown the in-memory table, else drop it. */
+export function ensureFingerprintIndex(db: DB, cls: ClassDef, cap = TABLE_CAP): void {
+  const maxId = (db.prepare(`SELECT max(id) FROM ${q(cls.name)}`).pluck().get() as number | null) ?? 0;
+  db.exec(maxId > cap ? fingerprintIndexDDL(cls) : `DROP INDEX IF EXISTS ${q(`${cls.name}__fp`)}`);
 }
 
 /** The `_sluice_meta` key counting the committed runs that changed a class. */
@@ -196,27 +196,26 @@ export class FingerprintTable implements FingerprintIndex {
   /** The committed fingerprints of `className`, or null when there are more than `cap` (or ids beyond 32 bits). */
   static load(db: DB, className: string, cap = TABLE_CAP, pageRows = PAGE): FingerprintTable | null {
     const t = q(className);
-    const [count, maxId] = db.prepare(`SELECT count(${FP_COLUMN}), max(id) FROM ${t} WHERE ${FP_COLUMN} IS NOT NULL`).raw(true).get() as [number, number | null];
-    if (count > cap || (maxId ?? 0) >= 2 ** 31) return null;
-    const table = new FingerprintTable(count);
-    if (count === 0) return table;
-    // One string per page, read from the fingerprint index in its order (a twentieth of
-    // the table's pages): fetching rows one by one costs three times as much, and SQLite
-    // writes integers as decimals twice as fast as through printf. Pages go by
-    // (fingerprint, id), so objects sharing a fingerprint are never split unseen.
-    const page = (after: string): Database.Statement =>
-      db
-        .prepare(`SELECT group_concat(${FP_COLUMN} || ',' || id, ',') FROM (SELECT ${FP_COLUMN}, id FROM ${t} WHERE ${FP_COLUMN} IS NOT NULL${after} ORDER BY ${FP_COLUMN}, id LIMIT ${pageRows})`)
-        .pluck();
-    const next = page(` AND (${FP_COLUMN}, id) > (?, ?)`);
+    const maxId = (db.prepare(`SELECT max(id) FROM ${t}`).pluck().get() as number | null) ?? 0;
+    if (maxId >= 2 ** 31) return null;
+    // Ids are distinct: never more fingerprints than the largest id.
+    const table = new FingerprintTable(Math.min(maxId, cap));
+    // One string per page, read from the table in id order: fetching rows one by one costs
+    // three times as much, and SQLite writes integers as decimals twice as fast as through
+    // printf. Objects sharing a fingerprint are told apart wherever their pages fall: the
+    // table marks a fingerprint seen twice.
+    const next = db
+      .prepare(`SELECT group_concat(${FP_COLUMN} || ',' || id, ',') FROM (SELECT ${FP_COLUMN}, id FROM ${t} NOT INDEXED WHERE id > ? AND ${FP_COLUMN} IS NOT NULL ORDER BY id LIMIT ${pageRows})`)
+      .pluck();
     const triples = new Int32Array(pageRows * 3);
-    let text = page('').get() as string | null;
+    let loaded = 0;
+    let text = maxId === 0 ? null : (next.get(0) as string | null);
     while (text) {
       const n = readFingerprintPage(text, triples);
+      loaded += n;
+      if (loaded > cap) return null;
       for (let k = 0; k < n; k++) table.add(triples[k * 3] as number, triples[k * 3 + 1] as number, triples[k * 3 + 2] as number);
-      const last = text.lastIndexOf(',');
-      const fp = BigInt(text.slice(text.lastIndexOf(',', last - 1) + 1, last));
-      text = next.get(fp, triples[(n - 1) * 3 + 2] as number) as string | null;
+      text = next.get(triples[(n - 1) * 3 + 2] as number) as string | null;
     }
     return table;
   }

@@ -47,7 +47,6 @@ function lock(d: Database.Database): void {
 let applier: Applier | undefined;
 let numeric: boolean[] = [];
 let db: Database.Database | undefined;
-let fingerprints = { deferIndex: false };
 let emptyClass = false;
 const deferredIndexes: string[] = [];
 
@@ -67,7 +66,7 @@ try {
         deferredIndexes.push(ensureLookupIndex(cls, ix.cols));
       } else db.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
     }
-    fingerprints = prepareFingerprints(db, cls);
+    prepareFingerprints(db, cls);
     // Committed before the run so the workers' connections see the new indexes.
     db.exec('COMMIT');
   } catch (e) {
@@ -77,7 +76,6 @@ try {
   applier = new Applier(db, model, cfg.plan, cfg.run, {
     dates: compileDateFormat(cfg.dateFormat),
     csv: cfg.csv,
-    deferFpIndex: fingerprints.deferIndex,
     deferredIndexes,
   });
   applier.begin(cfg.plan.className, cfg.plan.action);

@@ -3,7 +3,8 @@ import { describe, it, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { buildModel } from '../../../src/model/load.js';
 import { CMDB_MODEL } from '../../../src/model/cmdb.js';
-import { FingerprintQueries, FingerprintTable, type FingerprintSeed, fingerprintsApply, hashBytes, readFingerprintPage } from '../../../src/resolve/fingerprint.js';
+import type { ClassDef } from '../../../src/model/types.js';
+import { FingerprintQueries, FingerprintTable, type FingerprintSeed, ensureFingerprintIndex, fingerprintsApply, hashBytes, readFingerprintPage } from '../../../src/resolve/fingerprint.js';
 import { Lookup } from '../../../src/resolve/lookup.js';
 import { buildPlan } from '../../../src/rows/header.js';
 import type { Action } from '../../../src/rows/plan.js';
@@ -110,6 +111,25 @@ describe('FingerprintTable and FingerprintQueries', () => {
     for (const pageRows of [1, 2, 3, 100]) {
       assert.deepEqual([...(FingerprintTable.load(db, 'Thing', 100, pageRows) as FingerprintTable).find(probe, want)], [0, 4, 5, 0, 8], `pages of ${pageRows}`);
     }
+  });
+
+  it('reads the table itself, skipping objects without a fingerprint, with or without the index', (t) => {
+    const db = store(t, [null, 5n, null, null, 6n, 5n, null, 8n]);
+    const probe = BigInt64Array.of(5n, 6n, 8n, 3n);
+    const want = new Uint8Array(probe.length).fill(1);
+    for (const pageRows of [1, 2, 100]) assert.deepEqual([...(FingerprintTable.load(db, 'Thing', 100, pageRows) as FingerprintTable).find(probe, want)], [0, 5, 8, 0], `pages of ${pageRows}`);
+    db.exec('DROP INDEX Thing__fp');
+    assert.deepEqual([...(FingerprintTable.load(db, 'Thing', 4, 2) as FingerprintTable).find(probe, want)], [0, 5, 8, 0], 'four fingerprints within a cap of four, eight ids');
+  });
+
+  it('keeps the index only for a class larger than the in-memory table', (t) => {
+    const db = store(t, [1n, 2n, 3n]);
+    const cls = { name: 'Thing' } as ClassDef;
+    const hasIndex = (): boolean => db.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'Thing__fp'`).pluck().get() === 1;
+    ensureFingerprintIndex(db, cls, 3);
+    assert.equal(hasIndex(), false);
+    ensureFingerprintIndex(db, cls, 2);
+    assert.equal(hasIndex(), true);
   });
 
   it('is not loaded beyond its cap', (t) => {

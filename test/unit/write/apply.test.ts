@@ -384,6 +384,20 @@ describe('Applier: transactions', () => {
 });
 
 describe('Applier: history', () => {
+  it('writes a create\'s history in one form, whether all its attributes are set or some are empty', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const out = run.apply(run.resolve('"O""Brien \\ é\t",jd@x.org,111,IT\n"O""Brien \\ é\t",rr@x.org,,IT\n', 2));
+    assert.deepEqual(statuses(out), ['created', 'created'], explain(out));
+    const change = run.finish() as number;
+    const raw = s.reader.prepare(`SELECT changes FROM _sluice_history WHERE change_id = ? ORDER BY id`).pluck().all(change);
+    const name = 'O"Brien \\ é\t';
+    assert.deepEqual(raw, [
+      JSON.stringify({ name, status: 'active', org_id: s.it, email: 'jd@x.org', phone: '111', notify: 'yes' }),
+      JSON.stringify({ name, status: 'active', org_id: s.it, email: 'rr@x.org', notify: 'yes' }),
+    ]);
+  });
+
   it('records old and new values for create, update and delete', (t) => {
     const s = fresh(t);
     const create = new Run(s, 'Person', PERSON, { keys: ['email'] });
