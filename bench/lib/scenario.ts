@@ -3,6 +3,7 @@
  * after the other in the same run, then the checks that make the figures comparable (the same
  * Person rows at the end) and the ratios the performance contract is stated in.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Contestant, ContestantId } from './contestant.js';
@@ -97,6 +98,15 @@ export function localDate(d = new Date()): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
 }
 
+/** Write back the page cache's dirty pages (hundreds of MB after a load), untimed. */
+function settleDisk(): void {
+  try {
+    execFileSync('sync', { stdio: 'ignore', timeout: 120_000 });
+  } catch {
+    // Without `sync` the runs are only noisier.
+  }
+}
+
 export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const log = spec.log ?? (() => {});
   mkdirSync(spec.workDir, { recursive: true });
@@ -117,6 +127,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
         c.prepare?.(db);
       }
       log(`  ${c.label}${repeat > 1 ? ` (round ${round}/${repeat})` : ''} ...`);
+      // Each contestant starts without the previous one's writes still being flushed to disk.
+      settleDisk();
       const run = await c.run({ db, file: spec.file, workDir: spec.workDir });
       let state: PersonState | null = null;
       if (c.usesDb && run.measured.exitCode !== null) {
