@@ -149,23 +149,20 @@ export class Applier {
     this.lastCommittedLine = run.chunkSize > 0 && !run.simulate ? 0 : null;
     this.stored = this.cls.attributes.filter((a) => a.type !== 'links');
     this.storedSlot = this.stored.map((a) => plan.slots.indexOf(a.code));
-    this.stored.forEach((a, k) => this.storedIndex.set(a.code, k + 3));
-    this.storedIndex.set('source', 1);
-    this.storedIndex.set('source_id', 2);
+    // A create's values, in this order (`create` builds its row so).
+    const rowColumns = ['source', 'source_id', ...this.stored.map((a) => a.code)];
+    rowColumns.forEach((code, k) => this.storedIndex.set(code, k));
     this.defaults = this.stored.map(defaultValue);
     this.jsonKeys = this.stored.map((a) => `${JSON.stringify(a.code)}:`);
     this.mandatoryLinks = this.cls.attributes.filter((a) => a.type === 'links' && a.mandatory);
     plan.fetch.forEach((c, i) => this.fetchIndex.set(c, i));
     this.slotAttrs = plan.slots.map((c) => this.cls.byCode.get(c) as Attribute);
     const t = q(this.cls.name);
-    // A create sets only the columns this plan can fill: the others keep their null, and every
-    // bound parameter costs. Positions are those of the row `create` builds.
-    this.insertCols = [];
-    if (plan.sourceColumn >= 0) this.insertCols.push(1, 2);
-    this.stored.forEach((_, k) => {
-      if ((this.storedSlot[k] as number) >= 0 || this.defaults[k] !== null) this.insertCols.push(k + 3);
-    });
-    const cols = this.insertCols.map((k) => (k === 1 ? 'source' : k === 2 ? 'source_id' : (this.stored[k - 3] as Attribute).code));
+    // A create sets only what this plan can fill (its columns, defaults): the rest keeps its
+    // null, and every bound parameter costs.
+    const fromPlan = (k: number): boolean => (this.storedSlot[k] as number) >= 0;
+    this.insertCols = rowColumns.map((_, k) => k).filter((k) => (k < 2 ? plan.sourceColumn >= 0 : fromPlan(k - 2) || this.defaults[k - 2] !== null));
+    const cols = this.insertCols.map((k) => rowColumns[k] as string);
     // One-row statements with spread parameters: measured faster in better-sqlite3 than an array
     // of parameters, and than multi-row VALUES of 64 or 256 rows.
     this.insertStmt = db.prepare(`INSERT INTO ${t} (${[...cols.map(q), FP_COLUMN].join(', ')}) VALUES (${[...cols, FP_COLUMN].map(() => '?').join(', ')})`);
@@ -173,7 +170,7 @@ export class Applier {
     this.refreshFpStmt = db.prepare(`UPDATE ${t} SET ${FP_COLUMN} = ? WHERE id = ? AND ${FP_COLUMN} IS NOT ?`);
     this.historyStmt = db.prepare(`INSERT INTO _sluice_history (change_id, class, object_id, op, changes) VALUES (?, ?, ?, ?, ?)`);
     // Attributes a create leaves null or empty have no place in its history.
-    const inHistory = this.stored.filter((_, k) => (this.storedSlot[k] as number) >= 0 || (this.defaults[k] !== null && this.defaults[k] !== ''));
+    const inHistory = this.stored.filter((_, k) => fromPlan(k) || (this.defaults[k] !== null && this.defaults[k] !== ''));
     this.createHistoryStmt = plan.links.length > 0 ? null : db.prepare(createHistorySql(this.cls, inHistory));
     this.deleteStmt = db.prepare(`DELETE FROM ${t} WHERE id = ?`);
     this.linkDelete = plan.links.map((l) => db.prepare(`DELETE FROM ${q(l.linkTable)} WHERE from_id = ?`));
@@ -435,10 +432,10 @@ export class Applier {
 
   private create(c: ResolvedChunk, i: number, base: number): RowPlan {
     const plan = this.plan;
-    // [id (null: assigned), source, source_id, ...stored attributes]: the insert's parameters.
-    const row: Scalar[] = new Array(this.stored.length + 3);
-    row[1] = c.source[i] ?? null;
-    row[2] = c.sourceId[i] ?? null;
+    // [source, source_id, ...stored attributes]; the insert binds the ones in insertCols.
+    const row: Scalar[] = new Array(this.stored.length + 2);
+    row[0] = c.source[i] ?? null;
+    row[1] = c.sourceId[i] ?? null;
     // History of a create holds the new values only (the old ones are all null).
     let json = '';
     let missing: string[] | null = null;
@@ -453,7 +450,7 @@ export class Applier {
         if (attr.type === 'password') v = hashPassword(v as string);
         if (!this.createHistoryStmt) json += (json === '' ? '{' : ',') + (this.jsonKeys[a] as string) + (attr.type === 'password' ? `"${MASK}"` : JSON.stringify(v));
       }
-      row[a + 3] = v;
+      row[a + 2] = v;
     }
     const links = plan.links.map((_, li) => c.links[i * plan.links.length + li]);
     for (const a of this.mandatoryLinks) {
