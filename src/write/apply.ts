@@ -196,9 +196,10 @@ export class Applier {
     this.changeId = Number(info.lastInsertRowid);
   }
 
+  /** Open a write transaction, unless the caller holds one for the run already (write/lock.ts). */
   private beginTx(): void {
     try {
-      this.db.exec('BEGIN IMMEDIATE');
+      if (!this.db.inTransaction) this.db.exec('BEGIN IMMEDIATE');
     } catch (err) {
       throw dbError(err, 'start a write transaction');
     }

@@ -4,11 +4,12 @@ import Database from 'better-sqlite3';
 import { SluiceError, asSluiceError } from '../engine/errors.js';
 import { ensureLookupIndex, lookupIndexName, q } from '../model/schema.js';
 import { configure, readModel } from '../model/store.js';
-import type { ClassDef } from '../model/types.js';
+import type { ClassDef, Model } from '../model/types.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
 import { prepareFingerprints } from '../resolve/fingerprint.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { Applier, dbError } from './apply.js';
+import { lock, prepareUnderLock } from './lock.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
 const cfg = workerData as WriterConfig;
@@ -22,56 +23,37 @@ function named(e: unknown): SluiceError {
   return new SluiceError('E_DB', `database ${cfg.dbPath}: ${err.message}`, { option: err.option ?? '--db', cause: e });
 }
 
-/** How long a run waits for another one holding the write lock before it gives up. */
-const LOCK_WAIT_MS = Number(process.env.SLUICE_LOCK_WAIT_MS ?? 600_000);
-
-/** Take the write lock; when another import holds it, say so and wait for it. */
-function lock(d: Database.Database): void {
-  d.pragma('busy_timeout = 0');
-  try {
-    d.exec('BEGIN IMMEDIATE');
-  } catch (e) {
-    if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw dbError(e, 'start a write transaction');
-    send({ type: 'waiting' });
-    d.pragma(`busy_timeout = ${LOCK_WAIT_MS}`);
-    try {
-      d.exec('BEGIN IMMEDIATE');
-    } catch (e2) {
-      throw dbError(e2, `start a write transaction after waiting ${Math.round(LOCK_WAIT_MS / 1000)} s for another import`);
-    }
-  } finally {
-    d.pragma('busy_timeout = 10000');
-  }
-}
-
 let applier: Applier | undefined;
 let numeric: boolean[] = [];
 let db: Database.Database | undefined;
-let emptyClass = false;
-const deferredIndexes: string[] = [];
+
+/**
+ * What a run finds and sets up before it starts: whether the imported class is empty, and
+ * then which of its lookup indexes wait for the run's end; the other lookup indexes exist.
+ */
+function prepareRun(d: Database.Database, model: Model): { emptyClass: boolean; deferredIndexes: string[] } {
+  const cls = model.classes.get(cfg.plan.className) as ClassDef;
+  const emptyClass = d.prepare(`SELECT 1 FROM ${q(cls.name)} LIMIT 1`).get() === undefined;
+  const deferredIndexes: string[] = [];
+  for (const ix of cfg.indexes) {
+    // Into an empty class, rows go in without the lookup indexes on it; sorted at the end,
+    // building one costs half what growing it row by row does (see Applier).
+    if (emptyClass && ix.cls === cls.name) {
+      d.exec(`DROP INDEX IF EXISTS ${q(lookupIndexName(ix.cls, ix.cols))}`);
+      deferredIndexes.push(ensureLookupIndex(cls, ix.cols));
+    } else d.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
+  }
+  prepareFingerprints(d, cls);
+  return { emptyClass, deferredIndexes };
+}
 
 try {
   db = new Database(cfg.dbPath, { fileMustExist: true, timeout: 10_000 });
   configure(db, 'writer');
   const model = readModel(db, cfg.dbPath);
-  lock(db);
-  try {
-    const cls = model.classes.get(cfg.plan.className) as ClassDef;
-    emptyClass = db.prepare(`SELECT 1 FROM ${q(cls.name)} LIMIT 1`).get() === undefined;
-    for (const ix of cfg.indexes) {
-      // Into an empty class, rows go in without the lookup indexes on it; sorted at the end,
-      // building one costs half what growing it row by row does (see Applier).
-      if (emptyClass && ix.cls === cls.name) {
-        db.exec(`DROP INDEX IF EXISTS ${q(lookupIndexName(ix.cls, ix.cols))}`);
-        deferredIndexes.push(ensureLookupIndex(cls, ix.cols));
-      } else db.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
-    }
-    prepareFingerprints(db, cls);
-    // Committed before the run so the workers' connections see the new indexes.
-    db.exec('COMMIT');
-  } catch (e) {
-    throw dbError(e, 'prepare lookup indexes');
-  }
+  const d = db;
+  // The indexes are committed before the run so the workers' connections see them.
+  const { emptyClass, deferredIndexes } = prepareUnderLock(d, () => prepareRun(d, model), () => lock(d, () => send({ type: 'waiting' })));
   numeric = numericSlots(model, cfg.plan);
   applier = new Applier(db, model, cfg.plan, cfg.run, {
     dates: compileDateFormat(cfg.dateFormat),
