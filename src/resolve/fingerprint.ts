@@ -168,7 +168,7 @@ function fmix(h: number): number {
 
 /** Where a worker finds the objects holding each fingerprint: per row, the object id, 0 for none. */
 export interface FingerprintIndex {
-  find(fp: BigInt64Array, want: Uint8Array): Float64Array;
+  find(fp: BigInt64Array): Float64Array;
 }
 
 /** Up to this many fingerprinted objects a worker holds them in memory (12 bytes a slot, half full at most). */
@@ -239,12 +239,11 @@ export class FingerprintTable implements FingerprintIndex {
     }
   }
 
-  find(fp: BigInt64Array, want: Uint8Array): Float64Array {
+  find(fp: BigInt64Array): Float64Array {
     const halves = new Int32Array(fp.buffer, fp.byteOffset, fp.length * 2);
     const out = new Float64Array(fp.length);
     const s = this.slots;
     for (let i = 0; i < fp.length; i++) {
-      if (!want[i]) continue;
       const lo = halves[i * 2] as number;
       const hi = halves[i * 2 + 1] as number;
       let k = lo & this.mask;
@@ -270,13 +269,12 @@ export class FingerprintQueries implements FingerprintIndex {
     private readonly className: string,
   ) {}
 
-  find(fp: BigInt64Array, want: Uint8Array): Float64Array {
+  find(fp: BigInt64Array): Float64Array {
     const halves = new Int32Array(fp.buffer, fp.byteOffset, fp.length * 2);
-    const found = this.lookup.fingerprints(this.className, fp, want);
+    const found = this.lookup.fingerprints(this.className, fp);
     const out = new Float64Array(fp.length);
     if (found.size === 0) return out;
     for (let i = 0; i < fp.length; i++) {
-      if (!want[i]) continue;
       const id = found.get(fingerprintDouble(halves, i));
       if (id !== undefined && id > 0) out[i] = id;
     }

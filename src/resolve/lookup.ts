@@ -127,17 +127,16 @@ export class Lookup {
   }
 
   /**
-   * Objects of `table` by record fingerprint, for the rows flagged in `want`. Keys are the
+   * Objects of `table` by record fingerprint. Keys are the
    * fingerprints as doubles (`fingerprintDouble`), values the object id, or -1 when several
    * objects share the fingerprint. A double that stands for two of the queried fingerprints
    * is left out: those rows take the ordinary path.
    */
-  fingerprints(table: string, fps: BigInt64Array, want: Uint8Array): Map<number, number> {
+  fingerprints(table: string, fps: BigInt64Array): Map<number, number> {
     const halves = new Int32Array(fps.buffer, fps.byteOffset, fps.length * 2);
     const byDouble = new Map<number, number>();
     const pending: number[] = [];
     for (let i = 0; i < fps.length; i++) {
-      if (!want[i]) continue;
       const d = fingerprintDouble(halves, i);
       const seen = byDouble.get(d);
       if (seen === undefined) {

@@ -76,7 +76,7 @@ function fingerprintedFrame(s: State, task: ParseTask, buf: Buffer, seed: Finger
   const fp = new BigInt64Array(n);
   const halves = new Int32Array(fp.buffer);
   for (let i = 0; i < n; i++) hashBytes(buf, spans.start[i] as number, spans.end[i] as number, seed, halves, i);
-  const hit = index.find(fp, new Uint8Array(n).fill(1));
+  const hit = index.find(fp);
   let hits = 0;
   for (let i = 0; i < n; i++) if ((hit[i] as number) > 0) hits++;
   if (hits === 0) {

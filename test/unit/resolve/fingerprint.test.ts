@@ -68,10 +68,9 @@ describe('FingerprintTable and FingerprintQueries', () => {
   it('find the one object holding a fingerprint, and none when several share it', (t) => {
     const db = store(t, [5n, -(2n ** 63n), null, 2n ** 63n - 1n, 5n, 42n]);
     const probe = BigInt64Array.of(5n, -(2n ** 63n), 2n ** 63n - 1n, 42n, 43n, 0n);
-    const want = Uint8Array.of(1, 1, 1, 1, 1, 0);
     const expected = [0, 2, 4, 6, 0, 0];
-    assert.deepEqual([...(FingerprintTable.load(db, 'Thing') as FingerprintTable).find(probe, want)], expected);
-    assert.deepEqual([...new FingerprintQueries(new Lookup(db), 'Thing').find(probe, want)], expected);
+    assert.deepEqual([...(FingerprintTable.load(db, 'Thing') as FingerprintTable).find(probe)], expected);
+    assert.deepEqual([...new FingerprintQueries(new Lookup(db), 'Thing').find(probe)], expected);
   });
 
   it('agree on random fingerprints, including ones that differ only below a double\'s precision', (t) => {
@@ -86,9 +85,8 @@ describe('FingerprintTable and FingerprintQueries', () => {
     }
     const db = store(t, stored);
     const probes = BigInt64Array.from([...stored.slice(0, 1500), ...Array.from({ length: 500 }, rand64), ...stored.slice(0, 50).map((v) => v - 1n)]);
-    const want = new Uint8Array(probes.length).fill(1);
-    const table = (FingerprintTable.load(db, 'Thing') as FingerprintTable).find(probes, want);
-    const queries = new FingerprintQueries(new Lookup(db), 'Thing').find(probes, want);
+    const table = (FingerprintTable.load(db, 'Thing') as FingerprintTable).find(probes);
+    const queries = new FingerprintQueries(new Lookup(db), 'Thing').find(probes);
     const ids = new Map(stored.map((v, i) => [v, i + 1]));
     // Queries tell the results apart by their double: a probe sharing it with another one is skipped, never misnamed.
     const byDouble = new Map<number, Set<bigint>>();
@@ -107,19 +105,17 @@ describe('FingerprintTable and FingerprintQueries', () => {
   it('loads page by page without losing objects that share a fingerprint across a page boundary', (t) => {
     const db = store(t, [9n, 9n, 9n, 1n, -(2n ** 63n), 4n, 4n, 7n]);
     const probe = BigInt64Array.of(9n, 1n, -(2n ** 63n), 4n, 7n);
-    const want = new Uint8Array(probe.length).fill(1);
     for (const pageRows of [1, 2, 3, 100]) {
-      assert.deepEqual([...(FingerprintTable.load(db, 'Thing', 100, pageRows) as FingerprintTable).find(probe, want)], [0, 4, 5, 0, 8], `pages of ${pageRows}`);
+      assert.deepEqual([...(FingerprintTable.load(db, 'Thing', 100, pageRows) as FingerprintTable).find(probe)], [0, 4, 5, 0, 8], `pages of ${pageRows}`);
     }
   });
 
   it('reads the table itself, skipping objects without a fingerprint, with or without the index', (t) => {
     const db = store(t, [null, 5n, null, null, 6n, 5n, null, 8n]);
     const probe = BigInt64Array.of(5n, 6n, 8n, 3n);
-    const want = new Uint8Array(probe.length).fill(1);
-    for (const pageRows of [1, 2, 100]) assert.deepEqual([...(FingerprintTable.load(db, 'Thing', 100, pageRows) as FingerprintTable).find(probe, want)], [0, 5, 8, 0], `pages of ${pageRows}`);
+    for (const pageRows of [1, 2, 100]) assert.deepEqual([...(FingerprintTable.load(db, 'Thing', 100, pageRows) as FingerprintTable).find(probe)], [0, 5, 8, 0], `pages of ${pageRows}`);
     db.exec('DROP INDEX Thing__fp');
-    assert.deepEqual([...(FingerprintTable.load(db, 'Thing', 4, 2) as FingerprintTable).find(probe, want)], [0, 5, 8, 0], 'four fingerprints within a cap of four, eight ids');
+    assert.deepEqual([...(FingerprintTable.load(db, 'Thing', 4, 2) as FingerprintTable).find(probe)], [0, 5, 8, 0], 'four fingerprints within a cap of four, eight ids');
   });
 
   it('keeps the index only for a class larger than the in-memory table', (t) => {
