@@ -4,7 +4,8 @@
  */
 import { SluiceError } from '../engine/errors.js';
 import { TextSink } from '../report/sink.js';
-import { HISTORY_COLUMNS, type HistoryEntry, csvRecord, expandHistory, jsonRecord, textLine } from '../export/history.js';
+import { HISTORY_COLUMNS, csvRecord, expandHistory, jsonRecord, textLine } from '../export/history.js';
+import { changeEntries } from '../export/history-read.js';
 import { openStore } from '../model/store.js';
 import { csvLine } from '../report/csv.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
@@ -133,7 +134,7 @@ export async function historyCommand(argv: string[]): Promise<number> {
       else if (format === 'csv') sink.add(csvLine(HISTORY_COLUMNS) + '\n');
       else sink.add('[');
       let first = true;
-      const entries = db.prepare('SELECT class, object_id, op, changes FROM _sluice_history WHERE change_id = ? ORDER BY id').iterate(id) as IterableIterator<HistoryEntry>;
+      const entries = changeEntries(db, model, id);
       let n = 0;
       for (const e of entries) {
         n++;

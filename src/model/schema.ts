@@ -55,16 +55,29 @@ export const META_DDL = [
     warnings INTEGER NOT NULL DEFAULT 0,
     outcome TEXT NOT NULL
   )`,
-  // One row per object per change; `changes` is a JSON object attr → [old, new].
+  // One row per object per change; `changes` is a JSON object attr → [old, new]. A bulk
+  // create of consecutive objects is one row for the range object_id..last_object_id (see
+  // export/history-read.ts).
   `CREATE TABLE _sluice_history (
     id INTEGER PRIMARY KEY,
     change_id INTEGER NOT NULL,
     class TEXT NOT NULL,
     object_id INTEGER NOT NULL,
     op TEXT NOT NULL,
-    changes TEXT NOT NULL
+    changes TEXT NOT NULL,
+    last_object_id INTEGER
   )`,
   `CREATE INDEX _sluice_history__change ON _sluice_history(change_id)`,
+  `CREATE INDEX _sluice_history__object ON _sluice_history(object_id)`,
+];
+
+/**
+ * What a database created before history ranges needs before a run writes one: the
+ * range's last id, and the index that finds an object's later entries (export/history-read.ts).
+ */
+export const HISTORY_UPGRADE_DDL = [
+  `ALTER TABLE _sluice_history ADD COLUMN last_object_id INTEGER`,
+  `CREATE INDEX IF NOT EXISTS _sluice_history__object ON _sluice_history(object_id)`,
 ];
 
 function isTextual(a: Attribute): boolean {

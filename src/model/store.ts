@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { SluiceError } from '../engine/errors.js';
 import { CMDB_MODEL } from './cmdb.js';
 import { buildModel, loadModelFile } from './load.js';
-import { modelDDL, q } from './schema.js';
+import { HISTORY_UPGRADE_DDL, modelDDL, q } from './schema.js';
 import type { Model, ModelFile } from './types.js';
 
 export const SCHEMA_VERSION = '1';
@@ -87,6 +87,16 @@ export function currentUser(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** Whether the history table has the column of ranges (databases created before it do not). */
+export function historyHasRanges(db: DB): boolean {
+  return (db.prepare(`SELECT 1 FROM pragma_table_info('_sluice_history') WHERE name = 'last_object_id'`).get() as unknown) !== undefined;
+}
+
+/** Before a run (inside the caller's transaction): bring an older database's history table up to date. */
+export function upgradeHistory(db: DB): void {
+  if (!historyHasRanges(db)) for (const sql of HISTORY_UPGRADE_DDL) db.exec(sql);
 }
 
 /** Read the model a database was created with. */

@@ -28,11 +28,22 @@ export interface LookupOptions {
   empty?: readonly string[];
   /** called before a query on a class's columns (the writer builds an index it deferred) */
   beforeQuery?: (table: string) => void;
+  /**
+   * classes no other writer changes while this connection is used (every class but the
+   * imported one, during a run): their answers are kept, up to CACHE_CAP tuples per kind of
+   * lookup, so a reference repeated across frames costs one query
+   */
+  stable?: readonly string[];
 }
+
+/** Answers kept per kind of lookup on a stable class (tuples of a few short values: about 2 MB). */
+const CACHE_CAP = 20_000;
 
 export class Lookup {
   private readonly stmts = new Map<string, Stmt>();
   private readonly empty: ReadonlySet<string>;
+  private readonly stable: ReadonlySet<string>;
+  private readonly cache = new Map<string, Map<string, Match>>();
   private readonly beforeQuery: ((table: string) => void) | undefined;
 
   constructor(
@@ -40,7 +51,23 @@ export class Lookup {
     opts: LookupOptions = {},
   ) {
     this.empty = new Set(opts.empty ?? []);
+    this.stable = new Set(opts.stable ?? []);
     this.beforeQuery = opts.beforeQuery;
+  }
+
+  /** Whether `table` is known to hold no object: every lookup on it answers "no match". */
+  isEmpty(table: string): boolean {
+    return this.empty.has(table);
+  }
+
+  /** The kept answers of one kind of lookup on a stable class, or null when it is not stable. */
+  private cached(table: string, attrs: readonly string[], fetch: readonly string[]): Map<string, Match> | null {
+    if (!this.stable.has(table)) return null;
+    const kind = JSON.stringify([table, attrs, fetch]);
+    let c = this.cache.get(kind);
+    if (!c) this.cache.set(kind, (c = new Map()));
+    else if (c.size > CACHE_CAP) c.clear();
+    return c;
   }
 
   private stmt(sql: string): Stmt {
@@ -61,11 +88,13 @@ export class Lookup {
     const pending: (readonly Scalar[])[] = [];
     const none = this.empty.has(table);
     if (!none) this.beforeQuery?.(table);
+    const kept = none ? null : this.cached(table, attrs, fetch);
     for (const t of tuples) {
       const k = tupleKey(t);
       if (out.has(k)) continue;
-      out.set(k, NO_MATCH);
-      if (none) continue;
+      const known = kept?.get(k);
+      out.set(k, known ?? NO_MATCH);
+      if (none || known) continue;
       if (hasEmpty(t)) this.resolveOne(table, attrs, t, fetch, out, k);
       else pending.push(t);
     }
@@ -99,6 +128,7 @@ export class Lookup {
       for (const [k, m] of seen) out.set(k, m);
       i += n;
     }
+    if (kept) for (const t of pending) kept.set(tupleKey(t), out.get(tupleKey(t)) as Match);
     return out;
   }
 

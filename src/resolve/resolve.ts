@@ -17,12 +17,19 @@ export function refMessage(lookup: Lookup, header: string[], group: RefGroup, tu
   return `column ${col}: no ${group.target} matches ${value}${existing}`;
 }
 
+const keySlots = new WeakMap<ImportPlan, { slot: number; empty: Scalar }[]>();
+
 /** Reconciliation tuple of a row from its value slots (empty cells count as empty values). */
 export function keyTuple(plan: ImportPlan, cls: ClassDef, values: readonly (Scalar | undefined)[], base: number): Scalar[] {
-  return plan.keys.map((k) => {
-    const v = values[base + plan.slots.indexOf(k)];
-    return v === undefined ? emptyValue(cls.byCode.get(k) as never) : v;
-  });
+  let keys = keySlots.get(plan);
+  if (!keys) keySlots.set(plan, (keys = plan.keys.map((k) => ({ slot: plan.slots.indexOf(k), empty: emptyValue(cls.byCode.get(k) as never) }))));
+  const out = new Array<Scalar>(keys.length);
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k] as { slot: number; empty: Scalar };
+    const v = values[base + key.slot];
+    out[k] = v === undefined ? key.empty : v;
+  }
+  return out;
 }
 
 /** Resolve the references, link items and reconciliation matches of one frame in bulk. */
@@ -124,17 +131,21 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     } else continue;
     matchTuple[i] = t;
   }
-  const found = [
-    new Map<string, Match>(),
-    lookup.resolve(plan.className, ['id'], byId, plan.fetch),
-    lookup.resolve(plan.className, ['source', 'source_id'], bySource, plan.fetch),
-    lookup.resolve(plan.className, plan.keys, byKeys, plan.fetch),
-  ];
+  // Into a class that was empty, nothing matches (the writer re-checks what the run creates).
+  const none = lookup.isEmpty(plan.className);
+  const found = none
+    ? []
+    : [
+        new Map<string, Match>(),
+        lookup.resolve(plan.className, ['id'], byId, plan.fetch),
+        lookup.resolve(plan.className, ['source', 'source_id'], bySource, plan.fetch),
+        lookup.resolve(plan.className, plan.keys, byKeys, plan.fetch),
+      ];
   const matchCount = new Int32Array(n);
   const matchId = new Float64Array(n);
   const current: (Scalar[] | null)[] = new Array(n).fill(null);
   const owners: number[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n && !none; i++) {
     const t = matchTuple[i];
     if (!t) continue;
     const r = (found[matchBy[i] as number] as Map<string, Match>).get(tupleKey(t)) as Match;

@@ -37,7 +37,9 @@ function init(): State {
   const db = new Database(cfg.dbPath, { readonly: true, fileMustExist: true, timeout: 10_000 });
   db.pragma('cache_size = -8192');
   const model = readModel(db, cfg.dbPath);
-  const lookup = new Lookup(db, { empty: cfg.emptyClass ? [cfg.plan.className] : [] });
+  // Only the imported class changes during the run: answers on the others are kept.
+  const stable = [...model.classes.keys()].filter((c) => c !== cfg.plan.className);
+  const lookup = new Lookup(db, { empty: cfg.emptyClass ? [cfg.plan.className] : [], stable });
   const useFingerprints = fingerprintsApply(cfg.plan, cfg.format);
   return {
     cfg,

@@ -99,12 +99,15 @@ export class Applier {
   private readonly insertParams: Scalar[];
   private readonly historyStmt: Stmt;
   /**
-   * History rows of plain creates are written set-wise, one statement per run of
-   * consecutive new ids, from the rows as stored: a per-row statement and the JSON
-   * built in JavaScript cost as much as the insert itself. Null when the plan has link
-   * sets (their ids are not in the row).
+   * Plain creates of consecutive new ids share one history row, the range, whose values
+   * are read back from the objects (export/history-read.ts): a copy of every value cost
+   * the initial load as much again as the objects themselves. Null when the plan has link
+   * sets (their ids are not in the row) or passwords (a later change of one records no
+   * old value to read back).
    */
   private readonly createHistoryStmt: Stmt | null;
+  /** the attribute codes a range's creates record, as its `changes` (a JSON array) */
+  private readonly rangeAttributes: string;
   private pendingFirst = 0;
   private pendingLast = -1;
   private readonly updateStmts = new Map<string, Stmt>();
@@ -171,7 +174,11 @@ export class Applier {
     this.historyStmt = db.prepare(`INSERT INTO _sluice_history (change_id, class, object_id, op, changes) VALUES (?, ?, ?, ?, ?)`);
     // Attributes a create leaves null or empty have no place in its history.
     const inHistory = this.stored.filter((_, k) => fromPlan(k) || (this.defaults[k] !== null && this.defaults[k] !== ''));
-    this.createHistoryStmt = plan.links.length > 0 ? null : db.prepare(createHistorySql(this.cls, inHistory));
+    this.rangeAttributes = JSON.stringify(inHistory.map((a) => a.code));
+    this.createHistoryStmt =
+      plan.links.length > 0 || inHistory.some((a) => a.type === 'password')
+        ? null
+        : db.prepare(`INSERT INTO _sluice_history (change_id, class, object_id, last_object_id, op, changes) VALUES (?, ?, ?, ?, 'create', ?)`);
     this.deleteStmt = db.prepare(`DELETE FROM ${t} WHERE id = ?`);
     this.linkDelete = plan.links.map((l) => db.prepare(`DELETE FROM ${q(l.linkTable)} WHERE from_id = ?`));
     this.linkInsert = plan.links.map((l) => db.prepare(`INSERT INTO ${q(l.linkTable)} (from_id, to_id) VALUES (?, ?)`));
@@ -594,10 +601,10 @@ export class Applier {
     }
   }
 
-  /** Write the history rows of the creates still pending, from the rows as created. */
+  /** Write the history range of the creates still pending. */
   private flushCreates(): void {
     if (this.pendingLast < this.pendingFirst) return;
-    this.createHistoryStmt?.run(this.changeId, this.cls.name, this.pendingFirst, this.pendingLast);
+    this.createHistoryStmt?.run(this.changeId, this.cls.name, this.pendingFirst, this.pendingLast, this.rangeAttributes);
     this.pendingFirst = 0;
     this.pendingLast = -1;
   }
@@ -605,28 +612,6 @@ export class Applier {
   private history(id: number, op: string, changes: Record<string, unknown>): void {
     this.historyStmt.run(this.changeId, this.cls.name, id, op, JSON.stringify(changes));
   }
-}
-
-/** A string literal for SQL text; used only for attribute codes from the model and fixed markers. */
-function sqlText(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`;
-}
-
-/**
- * The create history of a range of new objects as the per-row path writes it: a JSON object of
- * the attributes that are neither null nor empty, passwords masked.
- */
-function createHistorySql(cls: ClassDef, stored: Attribute[]): string {
-  const members = stored.map((a) => {
-    const col = q(a.code);
-    const value = a.type === 'password' ? sqlText(`${JSON.stringify(a.code)}:${JSON.stringify(MASK)}`) : `${sqlText(`${JSON.stringify(a.code)}:`)} || json_quote(${col})`;
-    return `CASE WHEN ${col} IS NULL OR ${col} = '' THEN NULL ELSE ${value} END`;
-  });
-  // Most rows set every attribute: json_object builds the same text for them in half the time.
-  const allSet = stored.map((a) => `${q(a.code)} <> ''`).join(' AND ');
-  const whole = `json_object(${stored.map((a) => `${sqlText(a.code)}, ${a.type === 'password' ? sqlText(MASK) : q(a.code)}`).join(', ')})`;
-  const json = members.length === 0 ? `'{}'` : `CASE WHEN ${allSet} THEN ${whole} ELSE '{' || concat_ws(',', ${members.join(', ')}) || '}' END`;
-  return `INSERT INTO _sluice_history (change_id, class, object_id, op, changes) SELECT ?, ?, id, 'create', ${json} FROM ${q(cls.name)} WHERE id BETWEEN ? AND ? ORDER BY id`;
 }
 
 function err(message: string): RowPlan {

@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SluiceError, asSluiceError } from '../engine/errors.js';
 import { ensureLookupIndex, lookupIndexName, q } from '../model/schema.js';
-import { configure, readModel } from '../model/store.js';
+import { configure, readModel, upgradeHistory } from '../model/store.js';
 import type { ClassDef, Model } from '../model/types.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
 import { prepareFingerprints } from '../resolve/fingerprint.js';
@@ -44,6 +44,7 @@ function prepareRun(d: Database.Database, model: Model): { emptyClass: boolean; 
     } else d.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
   }
   prepareFingerprints(d, cls);
+  upgradeHistory(d);
   return { emptyClass, deferredIndexes };
 }
 

@@ -22,7 +22,7 @@ import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Counts } from '../../src/report/types.js';
-import { runCli, sandbox, type Sandbox } from '../helpers/cli.js';
+import { historyEntriesSql, runCli, sandbox, type Sandbox } from '../helpers/cli.js';
 import {
   ORGS,
   type Feed,
@@ -155,7 +155,7 @@ for (const size of SIZES) {
         baseDb,
         baseState: readState(d).state,
         baseUntouched: untouchedTables(d),
-        baseHistory: scalar<number>(d, 'SELECT count(*) FROM _sluice_history'),
+        baseHistory: scalar<number>(d, historyEntriesSql()),
         baseMaxChange: scalar<number>(d, 'SELECT max(id) FROM _sluice_change'),
         reference,
       }));
@@ -270,7 +270,7 @@ for (const size of SIZES) {
               if (!k.sent) assert.equal(match, total, 'a run that finished committed every row');
 
               const changes = changesAfter(d, s.baseMaxChange);
-              const history = scalar<number>(d, 'SELECT count(*) FROM _sluice_history');
+              const history = scalar<number>(d, historyEntriesSql());
               if (match === 0) {
                 assert.deepEqual(changes, [], 'nothing committed: no change record');
                 assert.equal(history, s.baseHistory, 'nothing committed: no history');

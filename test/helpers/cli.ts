@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { changeEntries } from '../../src/export/history-read.js';
+import { readModel } from '../../src/model/store.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -57,6 +59,25 @@ export function query<T = Record<string, unknown>>(db: string, sql: string, ...p
   const d = new Database(db, { readonly: true, fileMustExist: true });
   try {
     return d.prepare(sql).all(...params) as T[];
+  } finally {
+    d.close();
+  }
+}
+
+/** SQL for the number of history entries (one per object) of the rows matching `where`: a range row counts each object. */
+export function historyEntriesSql(where = 'true'): string {
+  return `SELECT coalesce(sum(CASE WHEN last_object_id IS NULL THEN 1 ELSE last_object_id - object_id + 1 END), 0) AS n FROM _sluice_history WHERE ${where}`;
+}
+
+/** The history entries of every change from `firstChange` on, one per object, in order (ranges expanded as `sluice history` does). */
+export function historyEntries(db: string, firstChange = 0): { change_id: number; class: string; object_id: number; op: string; changes: string }[] {
+  const d = new Database(db, { readonly: true, fileMustExist: true });
+  try {
+    const model = readModel(d, db);
+    const out: { change_id: number; class: string; object_id: number; op: string; changes: string }[] = [];
+    const ids = d.prepare('SELECT id FROM _sluice_change WHERE id >= ? ORDER BY id').pluck().all(firstChange) as number[];
+    for (const id of ids) for (const e of changeEntries(d, model, id)) out.push({ change_id: id, ...e });
+    return out;
   } finally {
     d.close();
   }

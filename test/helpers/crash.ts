@@ -247,17 +247,21 @@ export function changesAfter(db: Database.Database, id: number): ChangeRow[] {
   return db.prepare('SELECT id, class, outcome, lines, created, updated, unchanged, deleted, skipped, errors FROM _sluice_change WHERE id > ? ORDER BY id').all(id) as ChangeRow[];
 }
 
-/** History rows of one change by operation, and the created objects that no longer exist. */
+/** History entries of one change by operation (a range row counts each object), and the created objects that no longer exist. */
 export function historyOf(db: Database.Database, change: number): { total: number; ops: Record<string, number>; orphans: number } {
   const ops: Record<string, number> = {};
   let total = 0;
-  for (const r of db.prepare('SELECT op, count(*) AS n FROM _sluice_history WHERE change_id = ? GROUP BY op').all(change) as { op: string; n: number }[]) {
+  const byOp = 'SELECT op, sum(CASE WHEN last_object_id IS NULL THEN 1 ELSE last_object_id - object_id + 1 END) AS n FROM _sluice_history WHERE change_id = ? GROUP BY op';
+  for (const r of db.prepare(byOp).all(change) as { op: string; n: number }[]) {
     ops[r.op] = r.n;
     total += r.n;
   }
   const orphans = (
     db
-      .prepare(`SELECT count(*) AS n FROM _sluice_history h WHERE h.change_id = ? AND h.class = 'Person' AND NOT EXISTS (SELECT 1 FROM Person p WHERE p.id = h.object_id)`)
+      .prepare(
+        `SELECT coalesce(sum(coalesce(h.last_object_id, h.object_id) - h.object_id + 1 - (SELECT count(*) FROM Person p WHERE p.id BETWEEN h.object_id AND coalesce(h.last_object_id, h.object_id))), 0) AS n
+         FROM _sluice_history h WHERE h.change_id = ? AND h.class = 'Person'`,
+      )
       .get(change) as { n: number }
   ).n;
   return { total, ops, orphans };

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { type CliResult, type Sandbox, query, runCli, sandbox } from './cli.js';
+import { type CliResult, type Sandbox, historyEntries, historyEntriesSql, query, runCli, sandbox } from './cli.js';
 
 /** The two organizations iTop's documentation examples expect. */
 export const ITOP_ORGS_CSV = 'Name\nMy Company/Department\nIT Department\n';
@@ -118,7 +118,7 @@ const WATCHED = ['Organization', 'Location', 'Person', 'Team', 'UserLocal', 'Ser
 export function snapshot(db: string): Snapshot {
   const counts: Record<string, number> = {};
   for (const t of WATCHED) counts[t] = countOf(db, t);
-  return { counts, history: countOf(db, '_sluice_history'), changes: maxChangeId(db), persons: query(db, 'SELECT * FROM Person ORDER BY id') };
+  return { counts, history: historyCount(db), changes: maxChangeId(db), persons: query(db, 'SELECT * FROM Person ORDER BY id') };
 }
 
 /**
@@ -167,11 +167,14 @@ export interface HistoryRow {
 }
 
 export function historyOf(db: string, changeId: number): HistoryRow[] {
-  return query<{ change_id: number; class: string; object_id: number; op: string; changes: string }>(
-    db,
-    'SELECT change_id, class, object_id, op, changes FROM _sluice_history WHERE change_id = ? ORDER BY id',
-    changeId,
-  ).map((h) => ({ ...h, changes: JSON.parse(h.changes) as Record<string, unknown> }));
+  return historyEntries(db, changeId)
+    .filter((h) => h.change_id === changeId)
+    .map((h) => ({ ...h, changes: JSON.parse(h.changes) as Record<string, unknown> }));
+}
+
+/** History entries in the database, one per object and change (a range row counts each of its objects). */
+export function historyCount(db: string): number {
+  return (query<{ n: number }>(db, historyEntriesSql())[0] as { n: number }).n;
 }
 
 /** The attribute codes an `updated` row lists in the details message (`changed: a, b`). */

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { type Sandbox, query } from '../helpers/cli.js';
+import { type Sandbox, historyEntries, query } from '../helpers/cli.js';
 import { type Template, countOf, csvText, detailsOf, idOf, importOk, makeTemplate } from '../helpers/fixtures.js';
 import { prngInt } from '../helpers/random.js';
 
@@ -191,8 +191,8 @@ describe('record fingerprints', () => {
         assert.equal(comparable(a.stdout), comparable(b.stdout), `feed ${seed}`);
         assert.deepEqual(data(withFp.db), data(without.db), `feed ${seed}`);
         assert.deepEqual(
-          query(withFp.db, 'SELECT object_id, op, changes FROM _sluice_history ORDER BY id'),
-          query(without.db, 'SELECT object_id, op, changes FROM _sluice_history ORDER BY id'),
+          historyEntries(withFp.db).map((h) => [h.object_id, h.op, h.changes]),
+          historyEntries(without.db).map((h) => [h.object_id, h.op, h.changes]),
           `feed ${seed}`,
         );
         const statuses = new Set(detailsOf(a.stdout).map((d) => d.status));

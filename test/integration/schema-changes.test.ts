@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { runCli, sandbox } from '../helpers/cli.js';
 import { assertNoStack, idOf, importOk, maxChangeId } from '../helpers/fixtures.js';
@@ -204,6 +205,42 @@ describe('sluice changes and sluice history', () => {
     const text = await runCli(['history', '--db', box.db, '--change', String(ids.second)]);
     assert.match(text.stdout, new RegExp(`\\nOrganization ${ids.beta} +update {2}code: "B1" → "=B2"\\n`));
     assert.match(text.stdout, new RegExp(`\\nOrganization ${ids.delta} +create {2}name = "Delta"\\n`));
+  });
+
+  it('shows a first load as created, whatever later runs changed or deleted', async () => {
+    const r = await runCli(['history', '--db', box.db, '--change', String(ids.first), '--format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout) as HistoryJson[];
+    assert.deepEqual(
+      rows.map((x) => [x.object_id, x.operation, x.attribute, x.old, x.new]),
+      [ids.acme, ids.beta, ids.beta + 1].flatMap((id, k) => [
+        [id, 'create', 'name', null, ['Acme', 'Beta', 'Gamma'][k]],
+        [id, 'create', 'code', null, ['A1', 'B1', 'G1'][k]],
+        [id, 'create', 'status', null, 'active'],
+      ]),
+    );
+  });
+
+  it('reads and upgrades a database made before history ranges', async () => {
+    const old = sandbox();
+    try {
+      assert.equal((await runCli(['init', '--db', old.db])).code, 0);
+      const d = new Database(old.db);
+      d.exec('DROP INDEX _sluice_history__object; ALTER TABLE _sluice_history DROP COLUMN last_object_id');
+      d.close();
+      const seed = await runCli(['history', '--db', old.db, '--change', String(maxChangeId(old.db)), '--format', 'csv']);
+      assert.equal(seed.code, 0, seed.stderr);
+      assert.match(seed.stdout, /,Profile,create,name,,Portal user\n/);
+      await importOk(old, 'Organization', 'more.csv', 'name\nBeta\nGamma\n');
+      const after = await runCli(['history', '--db', old.db, '--change', String(maxChangeId(old.db)), '--format', 'csv']);
+      assert.equal(after.code, 0, after.stderr);
+      assert.deepEqual(
+        (parse(after.stdout, { columns: true }) as Record<string, string>[]).filter((x) => x.attribute === 'name').map((x) => x.new),
+        ['Beta', 'Gamma'],
+      );
+    } finally {
+      old.cleanup();
+    }
   });
 
   it('writes history as CSV that parses back, guarded unless --raw', async () => {

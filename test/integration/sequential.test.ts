@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Sandbox, query } from '../helpers/cli.js';
+import { type Sandbox, historyEntries, query } from '../helpers/cli.js';
 import { type DetailsRow, type Template, csvText, detailsOf, idOf, importOk, makeTemplate, maxChangeId } from '../helpers/fixtures.js';
 import { prng } from '../helpers/random.js';
 
@@ -294,7 +294,7 @@ describe('sequential semantics: the same result whatever the batching (SPEC §2)
           reports,
           details,
           persons: query(sb.db, 'SELECT * FROM Person ORDER BY id'),
-          history: query(sb.db, 'SELECT change_id, class, object_id, op, changes FROM _sluice_history WHERE change_id >= ? ORDER BY id', firstChange).map((h) => ({
+          history: historyEntries(sb.db, firstChange).map((h) => ({
             ...h,
             change_id: changes.indexOf((h as { change_id: number }).change_id),
           })),

@@ -109,7 +109,8 @@ describe('initStore with the cmdb model', () => {
     assert.ok(indexes.has('Profile__u_name'));
     assert.ok(indexes.has('UserLocal__u_login'));
     assert.ok(indexes.has('_sluice_history__change'));
-    assert.ok(!indexes.has('_sluice_history__object'), 'history is read by change, not by object: no second index to maintain');
+    // A bulk create's range is read back through the later entries of its objects (export/history-read.ts).
+    assert.ok(indexes.has('_sluice_history__object'));
   });
 
   it('adds a lookup index on demand, once, and lookups use it', (t) => {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { changeEntries } from '../../../src/export/history-read.js';
 import { parseRecords } from '../../../src/input/parse.js';
 import { configure, initStore, readModel, resolveModel } from '../../../src/model/store.js';
 import { ensureLookupIndex, lookupIndexName, q } from '../../../src/model/schema.js';
@@ -125,8 +126,9 @@ interface HistoryRow {
   changes: Record<string, [unknown, unknown]>;
 }
 
+/** The history of a change as `sluice history` reads it: one entry per object, ranges expanded. */
 function history(db: DB, change: number): HistoryRow[] {
-  return (db.prepare(`SELECT object_id, op, changes FROM _sluice_history WHERE change_id = ? ORDER BY id`).all(change) as { object_id: number; op: string; changes: string }[]).map((h) => ({
+  return [...changeEntries(db, readModel(db, 'test'), change)].map((h) => ({
     object_id: h.object_id,
     op: h.op,
     changes: JSON.parse(h.changes) as Record<string, [unknown, unknown]>,
@@ -390,7 +392,7 @@ describe('Applier: history', () => {
     const out = run.apply(run.resolve('"O""Brien \\ é\t",jd@x.org,111,IT\n"O""Brien \\ é\t",rr@x.org,,IT\n', 2));
     assert.deepEqual(statuses(out), ['created', 'created'], explain(out));
     const change = run.finish() as number;
-    const raw = s.reader.prepare(`SELECT changes FROM _sluice_history WHERE change_id = ? ORDER BY id`).pluck().all(change);
+    const raw = [...changeEntries(s.reader, s.model, change)].map((h) => h.changes);
     const name = 'O"Brien \\ é\t';
     assert.deepEqual(raw, [
       JSON.stringify({ name, status: 'active', org_id: s.it, email: 'jd@x.org', phone: '111', notify: 'yes' }),
@@ -434,6 +436,58 @@ describe('Applier: history', () => {
     assert.deepEqual(h[0]?.changes.org_id, s.it);
     assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 0);
     assert.equal(changeRow(s.reader, change3).deleted, 1);
+    // the create still lists the values it wrote, after the update and the delete
+    assert.deepEqual(history(s.reader, change1), [
+      { object_id: id, op: 'create', changes: { name: 'Doe', status: 'active', org_id: s.it, email: 'jd@x.org', phone: '111', notify: 'yes' } },
+    ]);
+  });
+
+  it('stores a bulk create as one range and reads each object back as it was created', (t) => {
+    const s = fresh(t);
+    const create = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const c = create.apply(create.resolve('Doe,jd@x.org,111,IT\nRoe,rr@x.org,,IT\nPoe,ep@x.org,333,IT\n', 2));
+    assert.deepEqual(statuses(c), ['created', 'created', 'created'], explain(c));
+    const [jd, rr, ep] = Array.from(c.id) as [number, number, number];
+    const change1 = create.finish() as number;
+    const rows = s.reader.prepare(`SELECT object_id, last_object_id, op, changes FROM _sluice_history WHERE change_id = ?`).all(change1);
+    assert.deepEqual(rows, [{ object_id: jd, last_object_id: ep, op: 'create', changes: JSON.stringify(['name', 'status', 'org_id', 'email', 'phone', 'notify']) }]);
+    const created = [
+      { object_id: jd, op: 'create', changes: { name: 'Doe', status: 'active', org_id: s.it, email: 'jd@x.org', phone: '111', notify: 'yes' } },
+      { object_id: rr, op: 'create', changes: { name: 'Roe', status: 'active', org_id: s.it, email: 'rr@x.org', notify: 'yes' } },
+      { object_id: ep, op: 'create', changes: { name: 'Poe', status: 'active', org_id: s.it, email: 'ep@x.org', phone: '333', notify: 'yes' } },
+    ];
+    assert.deepEqual(history(s.reader, change1), created);
+
+    // Later runs: two updates of one object, the last object deleted (its id is then used again), one removed outside Sluice.
+    for (const phone of ['222', '']) {
+      const update = new Run(s, 'Person', PERSON, { keys: ['email'] });
+      assert.deepEqual(statuses(update.apply(update.resolve(`Doe,jd@x.org,${phone},IT\nRoe,rr@x.org,5${phone},IT\n`, 2))), ['updated', 'updated']);
+      update.finish();
+    }
+    const remove = new Run(s, 'Person', ['Email'], { action: 'delete', keys: ['email'] });
+    assert.deepEqual(statuses(remove.apply(remove.resolve('ep@x.org\n', 2))), ['deleted']);
+    remove.finish();
+    const again = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const a = again.apply(again.resolve('Zoe,zz@x.org,999,IT\n', 2));
+    assert.equal(a.id[0], ep, 'the id of the deleted object is used again');
+    again.finish();
+    assert.deepEqual(history(s.reader, change1), created);
+
+    s.writer.prepare(`DELETE FROM Person WHERE id = ?`).run(rr);
+    assert.deepEqual(history(s.reader, change1)[1], { object_id: rr, op: 'create', changes: {} }, 'values gone with the object');
+  });
+
+  it('writes per-object creates where a range could not be read back (passwords, link sets)', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'UserLocal', ['Login', 'Password'], { keys: ['login'] });
+    const out = run.apply(run.resolve('alice,secret-1\nbob,secret-2\n', 2));
+    assert.deepEqual(statuses(out), ['created', 'created'], explain(out));
+    const change = run.finish() as number;
+    assert.equal(count(s.reader, `SELECT count(*) FROM _sluice_history WHERE change_id = ? AND last_object_id IS NULL`, change), 2);
+    assert.deepEqual(
+      history(s.reader, change).map((h) => h.changes.password),
+      [MASK, MASK],
+    );
   });
 
   it('keeps file order across creates and updates in one chunk, each create with its values when created', (t) => {
