@@ -146,6 +146,9 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   let lastCommittedLine: number | null = null;
   let failure: SluiceError | null = null;
   let stopMessage: string | null = null;
+  // Sent to the writer, not yet acknowledged (at most two): the next chunk waits in its queue
+  // while it applies one, so it never idles while this thread reads and reports.
+  const applying: Promise<void>[] = [];
   let interrupted = false;
   /** the writer holds the run (its change record exists) */
   let writerReady = false;
@@ -248,12 +251,9 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     let seq = 0;
     let stopped = false;
     const w = writer;
-    const drainOne = async (): Promise<void> => {
-      const bytes = await (inflight.shift() as Promise<Uint8Array>);
-      bytesDone += inflightBytes.shift() ?? 0;
-      const failed = errorOf(bytes);
-      if (failed) throw SluiceError.fromJSON(failed);
-      const applied = await w.apply(bytes, lines);
+    const acknowledged = (applied: AppliedChunk, frameBytes: number): void => {
+      if (stopped) return;
+      bytesDone += frameBytes;
       lines += applied.count;
       lastCommittedLine = applied.lastCommittedLine;
       counts = applied.counts;
@@ -263,6 +263,21 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
         stopMessage = applied.stop.message;
       }
       hooks.onProgress?.({ bytesDone: bytesDone, totalBytes, lines, counts, elapsedS: elapsed() });
+    };
+    /** Wait for the oldest chunk the writer has; its failure is thrown here, in order. */
+    const settleOne = async (): Promise<void> => {
+      await applying.shift();
+    };
+    const drainOne = async (): Promise<void> => {
+      const bytes = await (inflight.shift() as Promise<Uint8Array>);
+      const frameBytes = inflightBytes.shift() ?? 0;
+      const failed = errorOf(bytes);
+      if (failed) throw SluiceError.fromJSON(failed);
+      const done = w.apply(bytes).then((applied) => acknowledged(applied, frameBytes));
+      // Awaited in order by settleOne; marked handled so a failure waits for its turn.
+      done.catch(() => undefined);
+      applying.push(done);
+      while (applying.length >= 2) await settleOne();
     };
     const p = pool;
     for (;;) {
@@ -280,9 +295,13 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       const task: ParseTask = { seq: seq++, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), firstLine: f.firstLine };
       const reply = p.run(task, { transferList: [f.bytes.buffer as ArrayBuffer] }) as Promise<Uint8Array>;
       inflight.push(reply.catch((e: Error) => encodeError(new SluiceError('E_WORKER', `a worker thread failed: ${e.message}`).toJSON())));
-      while (inflight.length >= window && !stopped) await drainOne();
+      while (inflight.length + applying.length >= window && !stopped) {
+        if (inflight.length > 0) await drainOne();
+        else await settleOne();
+      }
     }
     while (inflight.length > 0 && !stopped && !abort.signal.aborted) await drainOne();
+    while (applying.length > 0) await settleOne();
     if (interrupted) throw new SluiceError('E_INTERRUPTED', 'interrupted; the open transaction was rolled back');
     if (stopped) {
       await closePool();
@@ -309,6 +328,8 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     }
     {
       try {
+        // What the writer was given before the failure is acknowledged first, in order.
+        for (const a of applying.splice(0)) await a.catch(() => undefined);
         await closePool();
         const fin = await writer.finish(false, failure.code === 'E_INTERRUPTED' ? 'interrupted' : 'failed', lines);
         change = fin.change;

@@ -289,6 +289,22 @@ export class Applier {
     return out;
   }
 
+  /** The result of a chunk that arrived after the run stopped: no row of it is applied. */
+  nothingApplied(): AppliedChunk {
+    return {
+      seq: -1,
+      count: 0,
+      status: new Uint8Array(0),
+      id: new Float64Array(0),
+      message: [],
+      changed: [],
+      stop: null,
+      lastCommittedLine: this.lastCommittedLine,
+      rows: null,
+      counts: { ...this.counts },
+    };
+  }
+
   private count(s: Status, warned: boolean): void {
     const c = this.counts;
     if (s === Status.Created) c.created++;

@@ -69,9 +69,13 @@ export class WriterClient {
     });
   }
 
-  /** Apply an encoded chunk; its buffer is transferred to the writer. */
-  async apply(bytes: Uint8Array, linesSoFar: number): Promise<AppliedChunk> {
-    const m = await this.request({ type: 'chunk', bytes, linesSoFar }, [bytes.buffer as ArrayBuffer]);
+  /**
+   * Apply an encoded chunk; its buffer is transferred to the writer. Chunks are applied in
+   * the order they are sent; one sent after a chunk that stopped the run is not applied
+   * (its result has no rows).
+   */
+  async apply(bytes: Uint8Array): Promise<AppliedChunk> {
+    const m = await this.request({ type: 'chunk', bytes }, [bytes.buffer as ArrayBuffer]);
     return (m as Extract<FromWriter, { type: 'applied' }>).result;
   }
 

@@ -19,7 +19,7 @@ export interface WriterConfig {
 
 export type ToWriter =
   /** `bytes`: a chunk encoded by resolve/codec.ts, transferred */
-  | { type: 'chunk'; bytes: Uint8Array; linesSoFar: number }
+  | { type: 'chunk'; bytes: Uint8Array }
   | { type: 'finish'; ok: boolean; outcome: string; lines: number };
 
 export type FromWriter =

@@ -24,6 +24,9 @@ function named(e: unknown): SluiceError {
 }
 
 let applier: Applier | undefined;
+/** rows handled so far, and whether a chunk stopped the run (the chunks sent after it are not applied) */
+let lines = 0;
+let stopped = false;
 let numeric: boolean[] = [];
 let db: Database.Database | undefined;
 
@@ -72,7 +75,10 @@ port.on('message', (m: ToWriter) => {
   if (!a) return;
   try {
     if (m.type === 'chunk') {
-      send({ type: 'applied', result: a.apply(decodeChunk(m.bytes, numeric), m.linesSoFar, cfg.wantRows) });
+      const result = stopped ? a.nothingApplied() : a.apply(decodeChunk(m.bytes, numeric), lines, cfg.wantRows);
+      lines += result.count;
+      stopped ||= result.stop !== null;
+      send({ type: 'applied', result });
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
       db?.close();
