@@ -252,7 +252,6 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     let stopped = false;
     const w = writer;
     const acknowledged = (applied: AppliedChunk, frameBytes: number): void => {
-      if (stopped) return;
       bytesDone += frameBytes;
       lines += applied.count;
       lastCommittedLine = applied.lastCommittedLine;

@@ -107,9 +107,9 @@ function parsed(changes: string): Record<string, unknown> {
 
 /**
  * An object's values when it was created: from its row now (null when it is gone) or its
- * delete, walking its later entries (oldest first) back. Exported for tests.
+ * delete, walking its later entries (oldest first) back.
  */
-export function createdValues(attrs: readonly string[], now: readonly Scalar[] | null, later: readonly LaterEntry[]): (Scalar | undefined)[] {
+function createdValues(attrs: readonly string[], now: readonly Scalar[] | null, later: readonly LaterEntry[]): (Scalar | undefined)[] {
   let end = later.findIndex((l) => l.op === 'delete');
   let values: (Scalar | undefined)[];
   if (end >= 0) {

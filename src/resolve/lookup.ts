@@ -86,6 +86,7 @@ export class Lookup {
   resolve(table: string, attrs: readonly string[], tuples: Iterable<readonly Scalar[]>, fetch: readonly string[] = []): Map<string, Match> {
     const out = new Map<string, Match>();
     const pending: (readonly Scalar[])[] = [];
+    const pendingKeys: string[] = [];
     const none = this.empty.has(table);
     if (!none) this.beforeQuery?.(table);
     const kept = none ? null : this.cached(table, attrs, fetch);
@@ -96,7 +97,10 @@ export class Lookup {
       out.set(k, known ?? NO_MATCH);
       if (none || known) continue;
       if (hasEmpty(t)) this.resolveOne(table, attrs, t, fetch, out, k);
-      else pending.push(t);
+      else {
+        pending.push(t);
+        pendingKeys.push(k);
+      }
     }
     let i = 0;
     while (i < pending.length) {
@@ -128,7 +132,7 @@ export class Lookup {
       for (const [k, m] of seen) out.set(k, m);
       i += n;
     }
-    if (kept) for (const t of pending) kept.set(tupleKey(t), out.get(tupleKey(t)) as Match);
+    if (kept) for (const k of pendingKeys) kept.set(k, out.get(k) as Match);
     return out;
   }
 

@@ -131,29 +131,28 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     } else continue;
     matchTuple[i] = t;
   }
-  // Into a class that was empty, nothing matches (the writer re-checks what the run creates).
-  const none = lookup.isEmpty(plan.className);
-  const found = none
-    ? []
-    : [
-        new Map<string, Match>(),
-        lookup.resolve(plan.className, ['id'], byId, plan.fetch),
-        lookup.resolve(plan.className, ['source', 'source_id'], bySource, plan.fetch),
-        lookup.resolve(plan.className, plan.keys, byKeys, plan.fetch),
-      ];
   const matchCount = new Int32Array(n);
   const matchId = new Float64Array(n);
   const current: (Scalar[] | null)[] = new Array(n).fill(null);
   const owners: number[] = [];
-  for (let i = 0; i < n && !none; i++) {
-    const t = matchTuple[i];
-    if (!t) continue;
-    const r = (found[matchBy[i] as number] as Map<string, Match>).get(tupleKey(t)) as Match;
-    matchCount[i] = r.count;
-    matchId[i] = r.id ?? 0;
-    if (r.count === 1) {
-      current[i] = r.row;
-      owners.push(r.id as number);
+  // Into a class that was empty nothing matches (the writer re-checks what the run creates).
+  if (!lookup.isEmpty(plan.className)) {
+    const found = [
+      new Map<string, Match>(),
+      lookup.resolve(plan.className, ['id'], byId, plan.fetch),
+      lookup.resolve(plan.className, ['source', 'source_id'], bySource, plan.fetch),
+      lookup.resolve(plan.className, plan.keys, byKeys, plan.fetch),
+    ];
+    for (let i = 0; i < n; i++) {
+      const t = matchTuple[i];
+      if (!t) continue;
+      const r = (found[matchBy[i] as number] as Map<string, Match>).get(tupleKey(t)) as Match;
+      matchCount[i] = r.count;
+      matchId[i] = r.id ?? 0;
+      if (r.count === 1) {
+        current[i] = r.row;
+        owners.push(r.id as number);
+      }
     }
   }
   const currentLinks: (number[] | null)[] = new Array(n * nLinks).fill(null);

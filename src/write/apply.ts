@@ -132,6 +132,9 @@ export class Applier {
   private inTx = false;
   private rowsInTx = 0;
   private lastLine = 0;
+  /** rows handled by the chunks applied so far, and whether one of them stopped the run */
+  private rowsHandled = 0;
+  private stopped = false;
 
   constructor(
     private readonly db: DB,
@@ -230,8 +233,13 @@ export class Applier {
     this.beginTx();
   }
 
-  /** Apply one chunk of resolved rows, in order. */
-  apply(chunk: ResolvedChunk, linesSoFar: number, wantRows: boolean): AppliedChunk {
+  /**
+   * Apply one chunk of resolved rows, in order. A chunk that comes after one that stopped
+   * the run (the main thread sends the next before it hears of the stop) is not applied.
+   */
+  apply(chunk: ResolvedChunk, wantRows: boolean): AppliedChunk {
+    if (this.stopped) return this.nothingApplied();
+    const linesSoFar = this.rowsHandled;
     const hits = chunk.hits;
     const nHits = hits ? hits.row.length : 0;
     const n = chunk.count + nHits;
@@ -284,13 +292,15 @@ export class Applier {
       if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize) this.commitChunk(linesSoFar + i + 1);
     }
     this.flushCreates();
+    this.rowsHandled += out.count;
+    this.stopped = out.stop !== null;
     out.lastCommittedLine = this.lastCommittedLine;
     out.counts = { ...this.counts };
     return out;
   }
 
   /** The result of a chunk that arrived after the run stopped: no row of it is applied. */
-  nothingApplied(): AppliedChunk {
+  private nothingApplied(): AppliedChunk {
     return {
       seq: -1,
       count: 0,

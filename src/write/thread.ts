@@ -24,9 +24,6 @@ function named(e: unknown): SluiceError {
 }
 
 let applier: Applier | undefined;
-/** rows handled so far, and whether a chunk stopped the run (the chunks sent after it are not applied) */
-let lines = 0;
-let stopped = false;
 let numeric: boolean[] = [];
 let db: Database.Database | undefined;
 
@@ -75,10 +72,7 @@ port.on('message', (m: ToWriter) => {
   if (!a) return;
   try {
     if (m.type === 'chunk') {
-      const result = stopped ? a.nothingApplied() : a.apply(decodeChunk(m.bytes, numeric), lines, cfg.wantRows);
-      lines += result.count;
-      stopped ||= result.stop !== null;
-      send({ type: 'applied', result });
+      send({ type: 'applied', result: a.apply(decodeChunk(m.bytes, numeric), cfg.wantRows) });
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
       db?.close();

@@ -64,18 +64,21 @@ export function query<T = Record<string, unknown>>(db: string, sql: string, ...p
   }
 }
 
-/** SQL for the number of history entries (one per object) of the rows matching `where`: a range row counts each object. */
+/** SQL: the number of history entries (one per object) a row of `_sluice_history` holds; a range row counts each of its objects. */
+export const ENTRIES_OF_ROW = 'CASE WHEN last_object_id IS NULL THEN 1 ELSE last_object_id - object_id + 1 END';
+
+/** SQL for the number of history entries of the rows matching `where`. */
 export function historyEntriesSql(where = 'true'): string {
-  return `SELECT coalesce(sum(CASE WHEN last_object_id IS NULL THEN 1 ELSE last_object_id - object_id + 1 END), 0) AS n FROM _sluice_history WHERE ${where}`;
+  return `SELECT coalesce(sum(${ENTRIES_OF_ROW}), 0) AS n FROM _sluice_history WHERE ${where}`;
 }
 
-/** The history entries of every change from `firstChange` on, one per object, in order (ranges expanded as `sluice history` does). */
-export function historyEntries(db: string, firstChange = 0): { change_id: number; class: string; object_id: number; op: string; changes: string }[] {
+/** The history entries of the changes from `firstChange` to `lastChange`, one per object, in order (ranges expanded as `sluice history` does). */
+export function historyEntries(db: string, firstChange = 0, lastChange = Number.MAX_SAFE_INTEGER): { change_id: number; class: string; object_id: number; op: string; changes: string }[] {
   const d = new Database(db, { readonly: true, fileMustExist: true });
   try {
     const model = readModel(d, db);
     const out: { change_id: number; class: string; object_id: number; op: string; changes: string }[] = [];
-    const ids = d.prepare('SELECT id FROM _sluice_change WHERE id >= ? ORDER BY id').pluck().all(firstChange) as number[];
+    const ids = d.prepare('SELECT id FROM _sluice_change WHERE id BETWEEN ? AND ? ORDER BY id').pluck().all(firstChange, lastChange) as number[];
     for (const id of ids) for (const e of changeEntries(d, model, id)) out.push({ change_id: id, ...e });
     return out;
   } finally {

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { CLI } from './cli.js';
+import { CLI, ENTRIES_OF_ROW } from './cli.js';
 import type { Counts } from '../../src/report/types.js';
 import { prng } from './random.js';
 
@@ -251,7 +251,7 @@ export function changesAfter(db: Database.Database, id: number): ChangeRow[] {
 export function historyOf(db: Database.Database, change: number): { total: number; ops: Record<string, number>; orphans: number } {
   const ops: Record<string, number> = {};
   let total = 0;
-  const byOp = 'SELECT op, sum(CASE WHEN last_object_id IS NULL THEN 1 ELSE last_object_id - object_id + 1 END) AS n FROM _sluice_history WHERE change_id = ? GROUP BY op';
+  const byOp = `SELECT op, sum(${ENTRIES_OF_ROW}) AS n FROM _sluice_history WHERE change_id = ? GROUP BY op`;
   for (const r of db.prepare(byOp).all(change) as { op: string; n: number }[]) {
     ops[r.op] = r.n;
     total += r.n;
@@ -259,7 +259,7 @@ export function historyOf(db: Database.Database, change: number): { total: numbe
   const orphans = (
     db
       .prepare(
-        `SELECT coalesce(sum(coalesce(h.last_object_id, h.object_id) - h.object_id + 1 - (SELECT count(*) FROM Person p WHERE p.id BETWEEN h.object_id AND coalesce(h.last_object_id, h.object_id))), 0) AS n
+        `SELECT coalesce(sum(${ENTRIES_OF_ROW} - (SELECT count(*) FROM Person p WHERE p.id BETWEEN h.object_id AND coalesce(h.last_object_id, h.object_id))), 0) AS n
          FROM _sluice_history h WHERE h.change_id = ? AND h.class = 'Person'`,
       )
       .get(change) as { n: number }

@@ -167,9 +167,7 @@ export interface HistoryRow {
 }
 
 export function historyOf(db: string, changeId: number): HistoryRow[] {
-  return historyEntries(db, changeId)
-    .filter((h) => h.change_id === changeId)
-    .map((h) => ({ ...h, changes: JSON.parse(h.changes) as Record<string, unknown> }));
+  return historyEntries(db, changeId, changeId).map((h) => ({ ...h, changes: JSON.parse(h.changes) as Record<string, unknown> }));
 }
 
 /** History entries in the database, one per object and change (a range row counts each of its objects). */

@@ -95,7 +95,7 @@ class Run {
   }
 
   apply(chunk: ResolvedChunk): AppliedChunk {
-    const out = this.applier.apply(chunk, this.linesSoFar, false);
+    const out = this.applier.apply(chunk, false);
     this.linesSoFar += out.count;
     return out;
   }
@@ -310,6 +310,22 @@ describe('Applier: transactions', () => {
     assert.equal(c.errors, 1);
     assert.ok(c.finished_at);
     assert.deepEqual(history(s.reader, change as number), []);
+  });
+
+  it('applies no chunk that arrives after one stopped the run', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] }, { chunkSize: 1 });
+    const first = run.apply(run.resolve(BODY, 2));
+    assert.equal(first.stop?.line, 3);
+    const countsAtStop = { ...first.counts };
+    // The main thread sends the next chunk before it hears of the stop.
+    const next = run.apply(run.resolve('D,d@x.org,,IT\n', 5));
+    assert.equal(next.count, 0);
+    assert.equal(next.stop, null);
+    assert.deepEqual(next.counts, countsAtStop);
+    assert.equal(next.lastCommittedLine, first.lastCommittedLine);
+    run.finish(false, 'rolled back');
+    assert.deepEqual(s.reader.prepare(`SELECT email FROM Person`).pluck().all(), ['a@x.org'], 'the committed chunk only');
   });
 
   it('skips error rows and commits the others without stopOnError', (t) => {
