@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { Bench } from 'tinybench';
 import { DEFAULT_SEED, PERSON_HEADER, organizationRows, personLine, personRow } from '../fixtures/generate.js';
+import { DEFAULT_FRAME_BYTES } from '../src/engine/threads.js';
 import { type Frame, Framer } from '../src/input/frame.js';
 import { parseRecords } from '../src/input/parse.js';
 import { ensureLookupIndex } from '../src/model/schema.js';
@@ -26,7 +27,7 @@ import type { ImportPlan } from '../src/rows/plan.js';
 import { isMain, runMain } from './lib/options.js';
 
 /** As the engine's defaults (src/engine/options.ts) and worker (src/resolve/worker.ts). */
-const FRAME_BYTES = 512 * 1024;
+const FRAME_BYTES = DEFAULT_FRAME_BYTES;
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 const READ_CHUNK = 1 << 20;
 const PARSE_OPTIONS = { delimiter: 0x2c, quote: 0x22 };

@@ -9,6 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { DEFAULT_FRAME_BYTES } from '../../src/engine/threads.js';
 import { Framer } from '../../src/input/frame.js';
 import { parseRecords } from '../../src/input/parse.js';
 import { type Contestant, type ContestantRun, type RunInput, failure, lastJsonLine } from '../lib/contestant.js';
@@ -16,7 +17,7 @@ import { measure } from '../lib/measure.js';
 import { PARSE_ONLY } from '../lib/paths.js';
 
 export async function countRecords(file: string): Promise<number> {
-  const framer = new Framer({ quote: 34, targetBytes: 512 * 1024, maxRecordBytes: 16 * 1024 * 1024 });
+  const framer = new Framer({ quote: 34, targetBytes: DEFAULT_FRAME_BYTES, maxRecordBytes: 16 * 1024 * 1024 });
   const opts = { delimiter: 44, quote: 34 };
   let n = 0;
   let header = true;

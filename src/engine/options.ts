@@ -4,6 +4,7 @@ import { checkCharset } from '../input/decode.js';
 import { compileDateFormat } from '../rows/dates.js';
 import type { Action } from '../rows/plan.js';
 import { SluiceError } from './errors.js';
+import { DEFAULT_FRAME_BYTES } from './threads.js';
 
 export type OutputKind = 'summary' | 'details' | 'json' | 'retcode';
 export type ProgressKind = 'auto' | 'bar' | 'json' | 'none';
@@ -122,7 +123,7 @@ export function normalizeImportOptions(raw: RawImportOptions): ImportOptions {
     log: raw.log,
     progress: oneOf('--progress', raw.progress, PROGRESS, 'auto'),
     workers: positiveInt('--workers', raw.workers, defaultWorkers()),
-    frameBytes: positiveInt('--frame-bytes', raw.frameBytes, 512 * 1024, 1),
+    frameBytes: positiveInt('--frame-bytes', raw.frameBytes, DEFAULT_FRAME_BYTES, 1),
     maxRecordBytes: positiveInt('--max-record-bytes', raw.maxRecordBytes, 16 * 1024 * 1024, 1024),
     user: raw.user,
     workerFile: raw.workerFile,

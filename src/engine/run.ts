@@ -30,6 +30,7 @@ import { type AppliedChunk, STATUS_NAMES, Status } from '../write/apply.js';
 import { WriterClient } from '../write/client.js';
 import { SluiceError, asSluiceError, exitCodeFor } from './errors.js';
 import type { ImportOptions } from './options.js';
+import { THREAD_RESOURCE_LIMITS, frameTarget } from './threads.js';
 
 export interface ImportHooks {
   signal?: AbortSignal;
@@ -238,7 +239,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       keepCells: filter !== null && (o.output === 'details' || o.log !== undefined),
       emptyClass: ready.emptyClass,
     };
-    pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: { maxOldGenerationSizeMb: 256 }, execArgv: WORKER_EXEC_ARGV });
+    pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: THREAD_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
     void dates;
 
     hooks.onProgress?.({ bytesDone: 0, totalBytes, lines, counts, elapsedS: elapsed() });
@@ -256,6 +257,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       lines += applied.count;
       lastCommittedLine = applied.lastCommittedLine;
       counts = applied.counts;
+      if (framer instanceof Framer) framer.resize(frameTarget(o.frameBytes, applied.count, applied.hits));
       record(applied);
       if (applied.stop) {
         stopped = true;

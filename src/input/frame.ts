@@ -35,7 +35,7 @@ export interface FramerOptions {
  */
 export class Framer {
   private readonly quote: number;
-  private readonly targetBytes: number;
+  private targetBytes: number;
   private readonly maxRecordBytes: number;
 
   /** Pieces of the frame being built that came from earlier chunks. */
@@ -71,6 +71,11 @@ export class Framer {
     this.quote = q ?? -1;
     this.targetBytes = opts.targetBytes;
     this.maxRecordBytes = opts.maxRecordBytes;
+  }
+
+  /** Aim for frames of this size from the next cut on (the run sizes frames by the work they carry). */
+  resize(targetBytes: number): void {
+    if (targetBytes >= 1) this.targetBytes = targetBytes;
   }
 
   /**

@@ -50,6 +50,8 @@ export interface AppliedChunk {
   seq: number;
   /** rows handled; fewer than the chunk's when the run stopped inside it */
   count: number;
+  /** rows of the chunk matched by fingerprint: not parsed or mapped by the worker */
+  hits: number;
   status: Uint8Array;
   id: Float64Array;
   message: (string | null)[];
@@ -250,6 +252,7 @@ export class Applier {
     const out: AppliedChunk = {
       seq: chunk.seq,
       count: n,
+      hits: nHits,
       status: new Uint8Array(n),
       id: new Float64Array(n),
       message: new Array(n).fill(null),
@@ -304,6 +307,7 @@ export class Applier {
     return {
       seq: -1,
       count: 0,
+      hits: 0,
       status: new Uint8Array(0),
       id: new Float64Array(0),
       message: [],

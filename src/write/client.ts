@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../engine/errors.js';
+import { THREAD_RESOURCE_LIMITS } from '../engine/threads.js';
 import type { AppliedChunk } from './apply.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
@@ -21,7 +22,7 @@ export class WriterClient {
   private readonly ready: Promise<Ready>;
 
   constructor(cfg: WriterConfig, onWaiting: () => void = () => {}) {
-    this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg, resourceLimits: THREAD_RESOURCE_LIMITS });
     let onReady!: (m: FromWriter) => void;
     let onFail!: (e: Error) => void;
     this.ready = new Promise<FromWriter>((res, rej) => {

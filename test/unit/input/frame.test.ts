@@ -179,6 +179,22 @@ test('frames are cut at the first record boundary once they reach the target siz
   );
 });
 
+test('resize changes where the next frames are cut, not the ones already cut', () => {
+  const header = 'h\n';
+  const records = Array.from({ length: 10 }, (_, i) => `row-${String(i).padStart(4, '0')}\n`); // 10 bytes each
+  const f = new Framer(opts({ targetBytes: 25 }));
+  const frames = [...f.push(Buffer.from(header + records.slice(0, 3).join('')))];
+  assert.deepEqual(texts(frames), [header, records.slice(0, 3).join('')]);
+  f.resize(45);
+  frames.push(...f.push(Buffer.from(records.slice(3).join(''))), ...f.end());
+  // With the first target the rest would be cut 3-5, 6-8, 9.
+  assert.deepEqual(texts(frames.slice(2)), [records.slice(3, 8).join(''), records.slice(8).join('')]);
+  // A size below one byte is ignored.
+  const g = new Framer(opts({ targetBytes: 25 }));
+  g.resize(0);
+  assert.deepEqual(texts([...g.push(Buffer.from(header + records.join(''))), ...g.end()]).length, 5);
+});
+
 test('the header is a frame of its own even when the target is large', () => {
   const frames = frameChunks([Buffer.from('a,b\n1,2\n3,4\n')], opts({ targetBytes: 1 << 20 }));
   assert.deepEqual(texts(frames), ['a,b\n', '1,2\n3,4\n']);
