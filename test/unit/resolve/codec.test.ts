@@ -44,6 +44,11 @@ describe('chunk codec', () => {
     assert.equal(back.fp, null);
   });
 
+  it('keeps a single empty value: it joins to the same text as no value at all', () => {
+    assert.deepEqual(decodeChunk(encodeChunk(chunk([''], 1)), [false]).values, ['']);
+    assert.deepEqual(decodeChunk(encodeChunk(chunk([], 0)), [false]).values, []);
+  });
+
   it('carries 64-bit fingerprints, the rows matched by fingerprint and the frame exactly', () => {
     const c = chunk(['a', 1, null, 'b', 2, 'c'], 2);
     c.fp = BigInt64Array.of(-(2n ** 63n), 2n ** 63n - 1n);
