@@ -1,6 +1,7 @@
 /**
  * Stage micro-benchmarks (SPEC §8) on an in-memory sample of the benchmark feed: frame,
- * parse, map+cast and resolve, each alone, on one thread. They show where a row's time goes;
+ * parse, map+cast, resolve, the chunk codec between the threads, write planning and the
+ * writer, each alone, on one thread. They show where a row's time goes;
  * the end-to-end scenarios show what the stages add up to.
  *
  *   node dist/bench/micro.js        (BENCH_MICRO_ROWS=N to change the sample, default 20,000)
@@ -16,14 +17,17 @@ import { DEFAULT_FRAME_BYTES } from '../src/engine/threads.js';
 import { type Frame, Framer } from '../src/input/frame.js';
 import { parseRecords } from '../src/input/parse.js';
 import { ensureLookupIndex } from '../src/model/schema.js';
-import { initStore, resolveModel } from '../src/model/store.js';
+import { configure, initStore, resolveModel } from '../src/model/store.js';
 import type { ClassDef, Model } from '../src/model/types.js';
+import { decodeChunk, encodeChunk, numericSlots } from '../src/resolve/codec.js';
 import { Lookup } from '../src/resolve/lookup.js';
+import type { ResolvedChunk } from '../src/resolve/protocol.js';
 import { resolveChunk } from '../src/resolve/resolve.js';
 import { compileDateFormat } from '../src/rows/dates.js';
 import { buildPlan } from '../src/rows/header.js';
 import { type MappedRows, mapRows } from '../src/rows/map.js';
 import type { ImportPlan } from '../src/rows/plan.js';
+import { Applier, type RunInfo } from '../src/write/apply.js';
 import { isMain, runMain } from './lib/options.js';
 
 /** As the engine's defaults (src/engine/options.ts) and worker (src/resolve/worker.ts). */
@@ -116,6 +120,32 @@ export async function micro(opts: { rows?: number; time?: number; iterations?: n
     mapped.forEach((m, i) => resolveChunk(model, plan, lookup, m, i, parsed[i]?.bytes ?? 0));
   };
 
+  // The writer's stages apply chunks as they arrive from the workers (encoded, then decoded),
+  // in a simulated run: every iteration rolls back and starts from the same state.
+  const numeric = numericSlots(model, plan);
+  const resolvedFrom = (lookup: Lookup): ResolvedChunk[] => mapAll().map((m, i) => resolveChunk(model, plan, lookup, m, i, parsed[i]?.bytes ?? 0));
+  const resolvedEmpty = resolvedFrom(emptyLookup);
+  const encodedEmpty = resolvedEmpty.map(encodeChunk);
+  const encodedFull = resolvedFrom(fullLookup).map(encodeChunk);
+  let chunks: ResolvedChunk[] = [];
+  const decodeAll = (encoded: Uint8Array[]) => (): void => {
+    chunks = encoded.map((b) => decodeChunk(b, numeric));
+  };
+  const run: RunInfo = { user: 'bench', comment: '', file: 'micro.csv', simulate: true, stopOnError: false, chunkSize: 0 };
+  const writers = [join(dir, 'empty.db'), join(dir, 'full.db')].map((path) => {
+    const db = new Database(path);
+    configure(db, 'writer');
+    return db;
+  });
+  const applyAll = (db: Database.Database, expect: 'created' | 'unchanged') => (): void => {
+    const a = new Applier(db, model, plan, run);
+    a.begin(plan.className, plan.action);
+    for (const c of chunks) a.apply(c, false);
+    a.finish(true, 'simulated', rows);
+    // A stage that did other work than it is named for would measure nothing useful.
+    if (a.counts[expect] !== rows) throw new Error(`writer stage: ${a.counts[expect]} rows ${expect}, expected ${rows}: ${JSON.stringify(a.counts)}`);
+  };
+
   const bench = new Bench({
     name: `stages, ${rows.toLocaleString('en-US')} rows (${(bytes.length / 1e6).toFixed(1)} MB)`,
     time: opts.time ?? 1000,
@@ -127,10 +157,14 @@ export async function micro(opts: { rows?: number; time?: number; iterations?: n
     .add('parse (parseRecords, per frame)', () => dataFrames.map(parseFrame))
     .add('map+cast', () => mapAll())
     .add('resolve, empty Person table', resolveAll(emptyLookup), { beforeEach: freshMapped })
-    .add('resolve, every email matches', resolveAll(fullLookup), { beforeEach: freshMapped });
+    .add('resolve, every email matches', resolveAll(fullLookup), { beforeEach: freshMapped })
+    .add('chunk codec: encode + decode (worker to writer)', () => resolvedEmpty.forEach((c) => decodeChunk(encodeChunk(c), numeric)))
+    .add('write planning: every row unchanged (no write)', applyAll(writers[1] as Database.Database, 'unchanged'), { beforeEach: decodeAll(encodedFull) })
+    .add('writer: every row a create (insert, history, touched keys)', applyAll(writers[0] as Database.Database, 'created'), { beforeEach: decodeAll(encodedEmpty) });
   try {
     await bench.run();
   } finally {
+    for (const w of writers) w.close();
     emptyDb.close();
     fullDb.close();
     rmSync(dir, { recursive: true, force: true });

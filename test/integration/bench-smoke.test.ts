@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ContestantId } from '../../bench/lib/contestant.js';
 import type { ContestantResult, ScenarioResult } from '../../bench/lib/scenario.js';
+import { micro } from '../../bench/micro.js';
 import { initialLoad } from '../../bench/scenarios/initial-load.js';
 import { nightly } from '../../bench/scenarios/nightly.js';
 import { nightlyCounts } from '../../fixtures/generate.js';
@@ -108,5 +109,16 @@ describe('benchmark harness at 20,000 rows', { timeout: 120_000 }, () => {
     assert.deepEqual(byId(r, 'peer_b').report, { rows: e.rows, created: e.created, updated: e.updated, unchanged: e.unchanged, errors: 0 });
     // Absent rows stay: the import is an upsert, not a full synchronization.
     assert.notEqual(byId(r, 'sluice').email_digest, byId(initial, 'sluice').email_digest);
+  });
+});
+
+describe('stage micro-benchmarks', { timeout: 120_000 }, () => {
+  it('run every stage of SPEC §8 to completion on a small sample', async () => {
+    const bench = await micro({ rows: 300, time: 1, iterations: 1 });
+    assert.deepEqual(
+      bench.tasks.map((t) => t.name.split(/[ :,(]/)[0]),
+      ['frame', 'parse', 'map+cast', 'resolve', 'resolve', 'chunk', 'write', 'writer'],
+    );
+    for (const t of bench.tasks) assert.equal(t.result.state, 'completed', `${t.name}: ${JSON.stringify(t.result)}`);
   });
 });
