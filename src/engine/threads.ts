@@ -14,6 +14,9 @@ export const THREAD_RESOURCE_LIMITS = { maxOldGenerationSizeMb: 256, maxYoungGen
 /** `--frame-bytes` when not given. */
 export const DEFAULT_FRAME_BYTES = 64 * 1024;
 
+/** Bytes of one read of the input file. */
+export const READ_BYTES = 64 * 1024;
+
 /** How far frames grow when most of their rows are matched by fingerprint. */
 export const MAX_FRAME_GROWTH = 8;
 
