@@ -3,6 +3,9 @@
  * lookup's answer differ from the committed state the worker saw?"; a false positive
  * only costs one re-check query, a false negative is impossible.
  */
+/** Bits a key sets in its block. */
+const PROBES = 7;
+
 export class TouchedKeys {
   private readonly bits: Uint32Array;
   /** blocks of 512 bits (16 words, one cache line): a key's bits all fall in one */
@@ -24,48 +27,41 @@ export class TouchedKeys {
     this.blockMask = (1 << (bits - 9)) - 1;
   }
 
-  private hash(space: number, key: string): void {
-    if (key === this.lastKey && space === this.lastSpace) {
-      H[0] = this.lastA;
-      H[1] = this.lastB;
-      return;
+  /**
+   * Sets (`set`) or tests the key's bits; for a test, whether all are set. The hashes of
+   * the last key are kept for the next call with the same key.
+   */
+  private probe(space: number, key: string, set: boolean): boolean {
+    if (key !== this.lastKey || space !== this.lastSpace) {
+      hash2(key, space);
+      this.lastKey = key;
+      this.lastSpace = space;
+      this.lastA = H[0] as number;
+      this.lastB = H[1] as number;
     }
-    hash2(key, space);
-    this.lastKey = key;
-    this.lastSpace = space;
-    this.lastA = H[0] as number;
-    this.lastB = H[1] as number;
-  }
-
-  add(space: number, key: string): void {
-    this.hash(space, key);
-    const a = H[0] as number;
+    const a = this.lastA;
     const base = (a & this.blockMask) << 4;
-    let p = H[1] as number;
+    const bits = this.bits;
+    let p = this.lastB;
     for (let k = 0; k < PROBES; k++) {
       const bit = p >>> 23;
       const w = base + (bit >>> 5);
-      this.bits[w] = (this.bits[w] as number) | (1 << (bit & 31));
-      p = Math.imul(p ^ (p >>> 16), 0x9e3779b1) ^ a;
-    }
-  }
-
-  has(space: number, key: string): boolean {
-    this.hash(space, key);
-    const a = H[0] as number;
-    const base = (a & this.blockMask) << 4;
-    let p = H[1] as number;
-    for (let k = 0; k < PROBES; k++) {
-      const bit = p >>> 23;
-      if (((this.bits[base + (bit >>> 5)] as number) & (1 << (bit & 31))) === 0) return false;
+      const m = 1 << (bit & 31);
+      if (set) bits[w] = (bits[w] as number) | m;
+      else if (((bits[w] as number) & m) === 0) return false;
       p = Math.imul(p ^ (p >>> 16), 0x9e3779b1) ^ a;
     }
     return true;
   }
-}
 
-/** Bits a key sets in its block. */
-const PROBES = 7;
+  add(space: number, key: string): void {
+    this.probe(space, key, true);
+  }
+
+  has(space: number, key: string): boolean {
+    return this.probe(space, key, false);
+  }
+}
 
 const H = new Uint32Array(2);
 

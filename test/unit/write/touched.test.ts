@@ -92,6 +92,24 @@ describe('TouchedKeys', () => {
     assert.ok(keys.every((k) => f.has(1, k)));
   });
 
+  it('keeps two filters apart when their calls interleave on the same keys', () => {
+    const a = new TouchedKeys();
+    // another size: the same key's bits fall elsewhere
+    const b = new TouchedKeys(20);
+    const r = prng(6);
+    const keys = Array.from({ length: 2_000 }, () => randomKey(r, 'i'));
+    for (const k of keys) {
+      a.add(1, k);
+      assert.equal(b.has(1, k), false, 'b holds nothing yet');
+      assert.ok(a.has(1, k));
+    }
+    let inB = 0;
+    for (const k of keys) if (b.has(1, k)) inB++;
+    assert.equal(inB, 0);
+    for (const k of keys) b.add(2, k);
+    assert.ok(keys.every((k) => a.has(1, k) && b.has(2, k)));
+  });
+
   it('starts empty', () => {
     const f = new TouchedKeys();
     const r = prng(4);
