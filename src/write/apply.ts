@@ -95,8 +95,6 @@ export class Applier {
   private readonly mandatoryLinks: Attribute[];
   private readonly fetchIndex = new Map<string, number>();
   private readonly slotAttrs: Attribute[];
-  /** the value slots of the reconciliation keys; null when a create may store other key values than it looked up */
-  private readonly keySlots: number[] | null;
   private readonly insertStmt: Stmt;
   /** positions in a create's row of the columns its insert sets (the fingerprint follows) */
   private readonly insertCols: number[];
@@ -167,8 +165,6 @@ export class Applier {
     this.mandatoryLinks = this.cls.attributes.filter((a) => a.type === 'links' && a.mandatory);
     plan.fetch.forEach((c, i) => this.fetchIndex.set(c, i));
     this.slotAttrs = plan.slots.map((c) => this.cls.byCode.get(c) as Attribute);
-    const keySlots = plan.keys.map((k) => plan.slots.indexOf(k));
-    this.keySlots = keySlots.every((slot) => slot >= 0 && this.slotAttrs[slot]?.type !== 'password') ? keySlots : null;
     const t = q(this.cls.name);
     // A create sets only what this plan can fill (its columns, defaults): the rest keeps its
     // null, and every bound parameter costs.
@@ -401,12 +397,9 @@ export class Applier {
     let current = c.current[i] ?? null;
     let currentLinks: (number[] | null)[] = plan.links.length === 0 ? NO_LINKS : plan.links.map((_, li) => c.currentLinks[i * plan.links.length + li] ?? null);
     let sameAsSnapshot = c.diff[i] === 1;
-    // The reconciliation key looked up: a create records the same one as touched.
-    let keysKey: string | null = null;
     if (by !== MatchBy.None) {
       const t = by === MatchBy.Id ? [c.rowId[i] as number] : by === MatchBy.Source ? [c.source[i] ?? null, c.sourceId[i] ?? null] : keyTuple(plan, this.cls, values, base);
       const key = tupleKey(t);
-      if (by === MatchBy.Keys) keysKey = key;
       const recheck =
         by === MatchBy.Id ? this.touchedIds.has(t[0] as number) : this.touchedKeys.has(by === MatchBy.Source ? SPACE_SOURCE : SPACE_KEYS, key) || (by === MatchBy.Keys && reResolved);
       if (recheck || (count === 1 && this.touchedIds.has(id as number)) || (count === 1 && current === null && !sameAsSnapshot)) {
@@ -425,7 +418,7 @@ export class Applier {
     if (count === 0) {
       if (by === MatchBy.Id) return err(`no ${this.cls.name} with id ${c.rowId[i]}`);
       if (action === 'update' || action === 'delete') return { status: Status.Skipped, id: null, message: `no matching ${this.cls.name} to ${action}`, changed: null };
-      return this.create(c, i, base, keysKey);
+      return this.create(c, i, base);
     }
     const objectId = id as number;
     if (action === 'insert') return { status: Status.Skipped, id: objectId, message: `${this.cls.name} ${objectId} already exists (--action insert)`, changed: null };
@@ -490,7 +483,7 @@ export class Applier {
     this.changedInTx = false;
   }
 
-  private create(c: ResolvedChunk, i: number, base: number, keysKey: string | null): RowPlan {
+  private create(c: ResolvedChunk, i: number, base: number): RowPlan {
     const plan = this.plan;
     // [source, source_id, ...stored attributes]; the insert binds the ones in insertCols.
     const row: Scalar[] = new Array(this.stored.length + 2);
@@ -541,7 +534,7 @@ export class Applier {
       this.pendingLast = id;
     } else this.historyStmt.run(this.changeId, this.cls.name, id, 'create', json === '' ? '{}' : `${json}}`);
     this.touchedIds.add(id);
-    this.touchFrom(id, (code) => row[this.storedIndex.get(code) as number] ?? null, keysKey !== null && this.storesKeyAsLooked(c.values, base) ? keysKey : null);
+    this.touchFrom(id, (code) => row[this.storedIndex.get(code) as number] ?? null);
     return { status: Status.Created, id, message: null, changed: null };
   }
 
@@ -642,21 +635,11 @@ export class Applier {
     return { status: Status.Deleted, id, message: null, changed: null };
   }
 
-  /**
-   * Whether a create stores its key values exactly as the row's key lookup used them:
-   * every key has a value in the row (an absent one would take its default) and none is
-   * a password (stored hashed).
-   */
-  private storesKeyAsLooked(values: readonly (Scalar | undefined)[], base: number): boolean {
-    if (this.keySlots === null) return false;
-    for (const slot of this.keySlots) if (values[base + slot] === undefined) return false;
-    return true;
-  }
-
   /** Record the tuples this object has (before or after a change) in every lookup space the run uses. */
-  private touchFrom(id: number, get: (code: string) => Scalar, keysKey: string | null = null): void {
+  private touchFrom(id: number, get: (code: string) => Scalar): void {
     this.touchedIds.add(id);
-    if (this.plan.keys.length > 0) this.touchedKeys.add(SPACE_KEYS, keysKey ?? tupleKey(this.plan.keys.map(get)));
+    // A create adds the key its lookup just asked about: the filter still has its hashes.
+    if (this.plan.keys.length > 0) this.touchedKeys.add(SPACE_KEYS, tupleKey(this.plan.keys.map(get)));
     if (this.plan.sourceColumn >= 0) this.touchedKeys.add(SPACE_SOURCE, tupleKey([get('source'), get('source_id')]));
     for (const sg of this.selfGroups) {
       if (sg.group.subs[0] === 'id' && sg.group.subs.length === 1) continue;
