@@ -52,6 +52,7 @@ export interface AppliedChunk {
   count: number;
   /** rows of the chunk matched by fingerprint: not parsed or mapped by the worker */
   hits: number;
+  /** each row's outcome; empty in what the writer sends when the report keeps no rows (`withoutRows`) */
   status: Uint8Array;
   id: Float64Array;
   message: (string | null)[];
@@ -344,9 +345,8 @@ export class Applier {
     if (ok) {
       this.flushCreates();
       this.bumpIfChanged();
-      this.buildDeferredIndexes();
       // A run that grew the class past the in-memory fingerprint table leaves it its index.
-      ensureFingerprintIndex(this.db, this.cls);
+      this.buildDeferredIndexes(true);
       this.updateChange(outcome, lines);
       this.db.exec('COMMIT');
       return this.changeId;
@@ -459,18 +459,23 @@ export class Applier {
   }
 
   /**
-   * An index build is a sort: SQLite's sorter takes a buffer the size of the page cache
-   * for each of its threads. With one helper thread and the cache at a quarter while it
-   * runs, the sort uses both cores (the workers are done by then) in the memory the cache
-   * had: the end of a 1M-row initial load took about a second less.
+   * Build the lookup indexes left out while the class filled, and with `fingerprints` the
+   * fingerprint index when the class now needs one. An index build is a sort: SQLite's
+   * sorter takes a buffer the size of the page cache for each of its threads. With one
+   * helper thread and the cache at a quarter while it runs, the sort uses both cores (the
+   * workers are done by then) in the memory the cache had: the end of a 1M-row initial
+   * load took about a second less, and the fingerprint index of a 10M-row load no longer
+   * set the run's peak memory.
    */
-  private buildDeferredIndexes(): void {
-    if (this.deferredIndexes.length === 0) return;
+  private buildDeferredIndexes(fingerprints = false): void {
+    const ddls = this.deferredIndexes.splice(0);
+    if (ddls.length === 0 && !fingerprints) return;
     const cache = this.db.pragma('cache_size', { simple: true }) as number;
     this.db.pragma(`cache_size = ${Math.trunc(cache / 4)}`);
     this.db.pragma('threads = 1');
     try {
-      for (const ddl of this.deferredIndexes.splice(0)) this.db.exec(ddl);
+      for (const ddl of ddls) this.db.exec(ddl);
+      if (fingerprints) ensureFingerprintIndex(this.db, this.cls);
     } finally {
       this.db.pragma('threads = 0');
       this.db.pragma(`cache_size = ${cache}`);
@@ -659,6 +664,18 @@ export class Applier {
     this.historyStmt.run(this.changeId, this.cls.name, id, op, JSON.stringify(changes));
   }
 }
+
+/**
+ * A chunk's result without its rows' outcomes, for a run whose report keeps none: the
+ * main thread reads only the counts then, and cloning the per-row arrays cost both
+ * threads time and the main thread's young generation its garbage.
+ */
+export function withoutRows(a: AppliedChunk): AppliedChunk {
+  return { ...a, status: NO_STATUS, id: NO_IDS, message: NO_LINKS, changed: NO_LINKS, rows: null };
+}
+
+const NO_STATUS = new Uint8Array(0);
+const NO_IDS = new Float64Array(0);
 
 /** A plan without link sets: one shared empty list instead of one per row. */
 const NO_LINKS: never[] = Object.freeze([]) as never[];

@@ -8,7 +8,7 @@ import type { ClassDef, Model } from '../model/types.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
 import { prepareFingerprints } from '../resolve/fingerprint.js';
 import { compileDateFormat } from '../rows/dates.js';
-import { Applier, dbError } from './apply.js';
+import { Applier, dbError, withoutRows } from './apply.js';
 import { lock, prepareUnderLock } from './lock.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
@@ -72,7 +72,8 @@ port.on('message', (m: ToWriter) => {
   if (!a) return;
   try {
     if (m.type === 'chunk') {
-      send({ type: 'applied', result: a.apply(decodeChunk(m.bytes, numeric), cfg.wantRows) });
+      const result = a.apply(decodeChunk(m.bytes, numeric), cfg.wantRows);
+      send({ type: 'applied', result: cfg.wantRows ? result : withoutRows(result) });
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
       db?.close();

@@ -16,7 +16,7 @@ import { compileDateFormat } from '../../../src/rows/dates.js';
 import { buildPlan } from '../../../src/rows/header.js';
 import { mapRows } from '../../../src/rows/map.js';
 import type { Action, ImportPlan } from '../../../src/rows/plan.js';
-import { type AppliedChunk, Applier, type RunInfo, STATUS_NAMES } from '../../../src/write/apply.js';
+import { type AppliedChunk, Applier, type RunInfo, STATUS_NAMES, withoutRows } from '../../../src/write/apply.js';
 import { MASK, verifyPassword } from '../../../src/write/password.js';
 
 type DB = Database.Database;
@@ -259,6 +259,28 @@ describe('Applier: a run into an empty class, its key index deferred', () => {
     assert.equal(hasIndex(s.reader), true);
     const plan = s.reader.prepare(`EXPLAIN QUERY PLAN SELECT id FROM Person WHERE email = ?`).all('a@x.org') as { detail: string }[];
     assert.match(plan.map((p) => p.detail).join(' '), new RegExp(KEY_INDEX));
+  });
+
+  it('sorts every index the commit builds with a quarter of the page cache and one helper thread, then restores both', (t) => {
+    const s = fresh(t);
+    s.writer.pragma('cache_size = -4000');
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'], deferKeyIndex: true });
+    run.apply(run.resolve('A,a@x.org,,IT\nB,b@x.org,,IT\n', 2));
+    // Each statement the end of the run executes, with the cache size and threads it ran under.
+    const seen: { sql: string; cache: unknown; threads: unknown }[] = [];
+    const exec = s.writer.exec.bind(s.writer);
+    s.writer.exec = (sql: string) => {
+      seen.push({ sql, cache: s.writer.pragma('cache_size', { simple: true }), threads: s.writer.pragma('threads', { simple: true }) });
+      return exec(sql);
+    };
+    run.finish();
+    const keyIndex = seen.find((e) => e.sql.includes(lookupIndexName('Person', ['email'])));
+    const fpIndex = seen.find((e) => e.sql.includes('Person__fp'));
+    assert.deepEqual(keyIndex && { cache: keyIndex.cache, threads: keyIndex.threads }, { cache: -1000, threads: 1 }, 'the key index');
+    // With this few objects the fingerprint index is dropped, not built, under the same settings.
+    assert.deepEqual(fpIndex && { cache: fpIndex.cache, threads: fpIndex.threads }, { cache: -1000, threads: 1 }, 'the fingerprint index');
+    assert.equal(s.writer.pragma('cache_size', { simple: true }), -4000);
+    assert.equal(s.writer.pragma('threads', { simple: true }), 0);
   });
 
   it('with chunk commits, matches a key an earlier committed chunk created', (t) => {
@@ -651,5 +673,23 @@ describe('Applier: link sets', () => {
     assert.equal(b.changed[0], 'profile_list');
     replace.finish();
     assert.deepEqual(members(), [ids['Portal user']]);
+  });
+});
+
+describe('Applier: what the writer sends when the report keeps no rows', () => {
+  it('keeps the counts, the stop and the commit point, and none of the per-row arrays', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const out = run.apply(run.resolve('A,a@x.org,,IT\nB,b@x.org,,Nope\nC,c@x.org,,IT\n', 2));
+    const sent = withoutRows(out);
+    assert.deepEqual(
+      { seq: sent.seq, count: sent.count, hits: sent.hits, stop: sent.stop, lastCommittedLine: sent.lastCommittedLine, counts: sent.counts, rows: sent.rows },
+      { seq: out.seq, count: 2, hits: 0, stop: out.stop, lastCommittedLine: null, counts: out.counts, rows: null },
+    );
+    assert.equal(sent.counts.created, 1);
+    assert.equal(sent.counts.errors, 1);
+    assert.deepEqual([sent.status.length, sent.id.length, sent.message.length, sent.changed.length], [0, 0, 0, 0]);
+    // The applier's own result is left whole.
+    assert.deepEqual(STATUS_NAMES[out.status[1] as number], "error");
   });
 });
