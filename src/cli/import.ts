@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { SluiceError } from '../engine/errors.js';
 import { normalizeImportOptions, type RawImportOptions } from '../engine/options.js';
-import { runImport } from '../engine/run.js';
+import { runImportOnThread } from '../engine/coordinator.js';
 import { writeDetailsFile, writeReport } from '../report/format.js';
 import { progressSink } from '../report/progress.js';
 import { type Aliases, applyParamFile, helpText, parseCommand, type OptionSpec } from './args.js';
@@ -85,7 +85,7 @@ export async function importCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const r = await runImport(o, {
+    const r = await runImportOnThread(o, {
       signal: stop.signal,
       onProgress: (p) => progress.update(p),
       onWaiting: () => process.stderr.write(`sluice: another import is writing to ${o.db}; waiting for it to finish…\n`),

@@ -3,8 +3,9 @@
  *
  *   source → decode → frame → [pool: parse · map · cast · resolve] → order → [writer] → report
  *
- * The main thread reads, frames and re-sequences; at most `window` frames are in flight
- * between the reader and the writer's acknowledgement, which is the backpressure bound.
+ * The thread that calls it (the run thread; the CLI starts one, engine/coordinator.ts)
+ * reads, frames and re-sequences; at most `window` frames are in flight between the
+ * reader and the writer's acknowledgement, which is the backpressure bound.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -121,7 +122,7 @@ const workerFile = new URL('../resolve/worker.js', import.meta.url).href;
  * on an instantiated module", seen with --workers 2); without it Piscina falls back to
  * import(), which is safe.
  */
-const WORKER_EXEC_ARGV = [
+export const WORKER_EXEC_ARGV = [
   ...process.execArgv,
   ...((process.features as { require_module?: boolean }).require_module ? ['--no-experimental-require-module'] : []),
 ];

@@ -80,6 +80,13 @@ export function decodeRow(text: string, path = 'spool'): RowOutcome {
   return row;
 }
 
+/** What a spool handed to another thread carries: its directory, size and row count. */
+export interface SpoolHandOver {
+  dir: string;
+  bytes: number;
+  count: number;
+}
+
 export class RowSpool {
   /** The spool file; it lives in its own private temporary directory. */
   readonly path: string;
@@ -92,10 +99,14 @@ export class RowSpool {
   private n = 0;
   private closed = false;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, kept?: SpoolHandOver) {
     this.dir = dir;
     this.path = join(dir, 'rows.jsonl');
-    this.fd = openSync(this.path, 'wx', 0o600);
+    this.fd = openSync(this.path, kept ? 'r+' : 'wx', 0o600);
+    if (kept) {
+      this.bytes = kept.bytes;
+      this.n = kept.count;
+    }
   }
 
   /** A new spool under `dir` (default: the OS temporary directory). */
@@ -108,6 +119,28 @@ export class RowSpool {
       rmSync(spoolDir, { recursive: true, force: true });
       throw err;
     }
+    installExitHook();
+    live.add(spool);
+    return spool;
+  }
+
+  /**
+   * Give the spool to another thread (engine/coordinator.ts): its rows are written out and
+   * its file stays, for `adopt` there; this object is closed without deleting it.
+   */
+  handOver(): SpoolHandOver {
+    if (this.closed) throw new SluiceError('E_INTERNAL', 'row spool used after close()');
+    this.flush();
+    this.closed = true;
+    live.delete(this);
+    closeSync(this.fd);
+    this.fd = -1;
+    return { dir: this.dir, bytes: this.bytes, count: this.n };
+  }
+
+  /** Take over a spool another thread handed over; closing it deletes its file. */
+  static adopt(kept: SpoolHandOver): RowSpool {
+    const spool = new RowSpool(kept.dir, kept);
     installExitHook();
     live.add(spool);
     return spool;

@@ -1,7 +1,7 @@
 /**
  * Resolved chunks cross two thread boundaries (worker → main → writer). They are
  * serialized once in the worker into one buffer that is transferred, not copied,
- * so the main thread forwards bytes without ever decoding them.
+ * so the run thread forwards bytes without ever decoding them.
  *
  * The value slots, the bulk of a chunk, travel as one string joined with NUL:
  * splitting it is about three times cheaper for the writer than deserializing an

@@ -132,7 +132,7 @@ function fingerprintedFrame(s: State, task: ParseTask, buf: Buffer, seed: Finger
   return chunk;
 }
 
-/** Returns the encoded chunk (or error), transferred back to the main thread. */
+/** Returns the encoded chunk (or error), transferred back to the run thread. */
 export default function run(task: ParseTask): Uint8Array {
   try {
     state ??= init();

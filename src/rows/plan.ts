@@ -1,6 +1,6 @@
 /**
  * The import plan: what each input column feeds, the reconciliation key and the
- * lookups the run needs. Built once from the header in the main thread, then handed
+ * lookups the run needs. Built once from the header in the run thread, then handed
  * (structured-cloned) to every worker and to the writer.
  */
 export type ColumnSpec =

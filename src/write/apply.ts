@@ -45,7 +45,7 @@ export interface RunInfo {
   chunkSize: number;
 }
 
-/** The writer's verdict on each row of a chunk (columnar, sent back to the main thread). */
+/** The writer's verdict on each row of a chunk (columnar, sent back to the run thread). */
 export interface AppliedChunk {
   seq: number;
   /** rows handled; fewer than the chunk's when the run stopped inside it */
@@ -238,7 +238,7 @@ export class Applier {
 
   /**
    * Apply one chunk of resolved rows, in order. A chunk that comes after one that stopped
-   * the run (the main thread sends the next before it hears of the stop) is not applied.
+   * the run (the run thread sends the next before it hears of the stop) is not applied.
    */
   apply(chunk: ResolvedChunk, wantRows: boolean): AppliedChunk {
     if (this.stopped) return this.nothingApplied();
@@ -667,8 +667,8 @@ export class Applier {
 
 /**
  * A chunk's result without its rows' outcomes, for a run whose report keeps none: the
- * main thread reads only the counts then, and cloning the per-row arrays cost both
- * threads time and the main thread's young generation its garbage.
+ * run thread reads only the counts then, and cloning the per-row arrays cost both
+ * threads time and the run thread's young generation its garbage.
  */
 export function withoutRows(a: AppliedChunk): AppliedChunk {
   return { ...a, status: NO_STATUS, id: NO_IDS, message: NO_LINKS, changed: NO_LINKS, rows: null };

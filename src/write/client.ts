@@ -12,7 +12,7 @@ export interface Ready {
 }
 
 /**
- * The main thread's handle on the writer thread. Replies come back in request
+ * The run thread's handle on the writer thread. Replies come back in request
  * order; a failure of the thread rejects every pending request.
  */
 export class WriterClient {

@@ -138,3 +138,26 @@ test('the spool file is private to its owner', () => {
     spool.close();
   }
 });
+
+test('a spool handed over keeps its file and rows for the thread that adopts it, which deletes it on close', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'sluice-spool-test-'));
+  try {
+    const spool = RowSpool.create(parent);
+    const rows = Array.from({ length: 50 }, (_, i) => makeRow(i));
+    for (const r of rows) spool.append(r);
+    const kept = spool.handOver();
+    assert.deepEqual({ bytes: kept.bytes > 0, count: kept.count }, { bytes: true, count: 50 });
+    assert.ok(existsSync(spool.path), 'the file stays');
+    assert.throws(() => spool.append(rows[0] as RowOutcome), { code: 'E_INTERNAL' });
+    spool.close();
+    assert.ok(existsSync(spool.path), 'closing the handed-over spool leaves the file to its new owner');
+    const adopted = RowSpool.adopt(kept);
+    assert.equal(adopted.count, 50);
+    assert.deepEqual(await collect(adopted.rows()), rows.map(withoutUndefined));
+    adopted.close();
+    assert.equal(existsSync(adopted.path), false);
+    assert.deepEqual(readdirSync(parent), []);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});

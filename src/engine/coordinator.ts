@@ -1,0 +1,55 @@
+/**
+ * A CLI import runs runImport on a thread of its own, whose heap can be bounded: the
+ * main thread's V8 heap is sized before any code runs, and its young generation grows
+ * with the length of the run (see COORDINATOR_RESOURCE_LIMITS). The main thread keeps
+ * the terminal: it draws progress, forwards an interrupt, and writes the report.
+ */
+import { Worker } from 'node:worker_threads';
+import { type SerializedError, SluiceError } from './errors.js';
+import type { ImportOptions } from './options.js';
+import { type ImportHooks, type ImportResult, type ProgressEvent, WORKER_EXEC_ARGV, runImport } from './run.js';
+import type { RunSummary } from '../report/types.js';
+import { RowSpool, type SpoolHandOver } from '../report/spool.js';
+import { COORDINATOR_RESOURCE_LIMITS } from './threads.js';
+
+export type ToCoordinator = { type: 'abort' };
+
+export type FromCoordinator =
+  | { type: 'progress'; progress: ProgressEvent }
+  | { type: 'waiting' }
+  | { type: 'done'; summary: RunSummary; rows: SpoolHandOver | null; exitCode: number; error: SerializedError | null }
+  | { type: 'failed'; error: SerializedError };
+
+const threadFile = new URL('./coordinator-thread.js', import.meta.url);
+
+/**
+ * runImport on its own thread. Input from standard input or an open stream stays on this
+ * thread: a worker thread has no standard input of its own.
+ */
+export function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
+  if (o.input !== undefined || o.file === '-') return runImport(o, hooks);
+  return new Promise<ImportResult>((resolve, reject) => {
+    const worker = new Worker(threadFile, { workerData: o, resourceLimits: COORDINATOR_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
+    let settled = false;
+    const onAbort = (): void => worker.postMessage({ type: 'abort' } satisfies ToCoordinator);
+    hooks.signal?.addEventListener('abort', onAbort, { once: true });
+    if (hooks.signal?.aborted) onAbort();
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      hooks.signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    worker.on('message', (m: FromCoordinator) => {
+      if (m.type === 'progress') hooks.onProgress?.(m.progress);
+      else if (m.type === 'waiting') hooks.onWaiting?.();
+      else if (m.type === 'failed') settle(() => reject(SluiceError.fromJSON(m.error)));
+      else
+        settle(() =>
+          resolve({ summary: m.summary, rows: m.rows ? RowSpool.adopt(m.rows) : null, exitCode: m.exitCode, error: m.error ? SluiceError.fromJSON(m.error) : null }),
+        );
+    });
+    worker.on('error', (e) => settle(() => reject(new SluiceError('E_INTERNAL', `the import thread failed: ${e.message}`))));
+    worker.on('exit', (code) => settle(() => reject(new SluiceError('E_INTERNAL', `the import thread ended (exit code ${code}) before the run did`))));
+  });
+}
