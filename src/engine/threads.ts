@@ -39,7 +39,7 @@ export function frameTarget(frameBytes: number, rows: number, hits: number): num
  * and re-sequences, and its garbage is the framework's (streams, promises, messages) and
  * the 64 KiB read buffers, which are freed only when a scavenge finds them dead. On the
  * main thread V8 grows the young generation with the bytes that survive its scavenges, so
- * with the length of the run: 16 MB at 1M rows, 32 MB by 3M, and with it the dead read
+ * with the length of the run: 8 MB at 1M rows, 32 MB at 10M, and with it the dead read
  * buffers held between scavenges (the allocator's heap grew from 13 MiB to 36 MiB). A
  * 6 MB young generation (2 MB semi-spaces) keeps both at their size whatever the file.
  */

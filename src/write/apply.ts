@@ -666,12 +666,12 @@ export class Applier {
 }
 
 /**
- * A chunk's result without its rows' outcomes, for a run whose report keeps none: the
- * run thread reads only the counts then, and cloning the per-row arrays cost both
- * threads time and the run thread's young generation its garbage.
+ * A chunk's result without its rows' outcomes, for a run whose report keeps none (`rows`
+ * is null then already): the run thread reads only the counts, and cloning the per-row
+ * arrays cost both threads time and the run thread's young generation its garbage.
  */
 export function withoutRows(a: AppliedChunk): AppliedChunk {
-  return { ...a, status: NO_STATUS, id: NO_IDS, message: NO_LINKS, changed: NO_LINKS, rows: null };
+  return { ...a, status: NO_STATUS, id: NO_IDS, message: NO_LINKS, changed: NO_LINKS };
 }
 
 const NO_STATUS = new Uint8Array(0);
