@@ -39,8 +39,13 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
   // Spaces and tabs around cells are trimmed, except the one that separates cells.
   const sp = delimiter === SP ? -2 : SP;
   const tab = delimiter === TAB ? -2 : TAB;
-  // Decoding the frame once and slicing the string is several times cheaper than decoding each field.
-  const text = bytes.toString('utf8');
+  // The frame is read as Latin-1, one character per byte: the characters that structure
+  // CSV are ASCII and never occur inside a UTF-8 sequence, so offsets in `text` are byte
+  // offsets. A field holding a byte above 0x7f is decoded from its bytes as UTF-8; the
+  // others are slices of `text`. Decoding the whole frame as UTF-8 made every value a
+  // two-byte string as soon as one character of the frame was beyond U+00FF, which
+  // doubled what each later stage copied, hashed and transferred.
+  const text = bytes.toString('latin1');
   const n = text.length;
   const records: string[][] = [];
   const lines: number[] = [];
@@ -73,9 +78,11 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
       const startLine = line;
       let j = s + 1;
       let hasDoubled = false;
+      let high = 0;
       for (;;) {
         if (j >= n) malformed(startLine, 'a quoted field is not closed before the end of the file');
         const c = text.charCodeAt(j);
+        high |= c;
         if (c === quote) {
           if (text.charCodeAt(j + 1) === quote) {
             hasDoubled = true;
@@ -88,7 +95,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
         else if (c === CR && text.charCodeAt(j + 1) !== LF) line++;
         j++;
       }
-      let value = text.slice(s + 1, j);
+      let value = high & 0x80 ? bytes.toString('utf8', s + 1, j) : text.slice(s + 1, j);
       if (hasDoubled) value = value.replaceAll(String.fromCharCode(quote) + String.fromCharCode(quote), String.fromCharCode(quote));
       fields.push(value);
       j++;
@@ -111,20 +118,22 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
         atRecordStart = true;
         continue;
       }
-      malformed(line, `unexpected character ${describeChar(text, j)} after the closing quote of field ${fields.length} (a quote inside a quoted field must be doubled)`);
+      malformed(line, `unexpected character ${describeChar(bytes, j)} after the closing quote of field ${fields.length} (a quote inside a quoted field must be doubled)`);
     }
     // Unquoted field: up to the next delimiter or line break.
     let j = s;
     let c = 0;
+    let high = 0;
     while (j < n) {
       c = text.charCodeAt(j);
+      high |= c;
       if (c === delimiter || c === LF || c === CR) break;
       if (c === quote) malformed(line, `a quote inside the unquoted field ${fields.length + 1} (quote the whole field and double the quote, or use --qualifier to change the quote character)`);
       j++;
     }
     let e = j;
     while (e > s && (text.charCodeAt(e - 1) === sp || text.charCodeAt(e - 1) === tab)) e--;
-    fields.push(e > s ? text.slice(s, e) : '');
+    fields.push(e > s ? (high & 0x80 ? bytes.toString('utf8', s, e) : text.slice(s, e)) : '');
     if (j >= n) {
       i = j;
       break;
@@ -147,9 +156,9 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
   return { records, lines: Int32Array.from(lines) };
 }
 
-/** The character at text[i] for a message: quoted, with its code point unless it is printable ASCII. */
-function describeChar(text: string, i: number): string {
-  const cp = text.codePointAt(i) as number;
+/** The character at byte i for a message: quoted, with its code point unless it is printable ASCII. */
+function describeChar(bytes: Buffer, i: number): string {
+  const cp = bytes.toString('utf8', i, Math.min(i + 4, bytes.length)).codePointAt(0) as number;
   const q = quoted(String.fromCodePoint(cp));
   return cp >= 33 && cp < 127 ? q : `${q} (U+${cp.toString(16).toUpperCase().padStart(4, '0')})`;
 }

@@ -49,6 +49,15 @@ describe('parseRecords', () => {
     assert.deepEqual(recs('Zoë,Ünal,日本\n').records, [['Zoë', 'Ünal', '日本']]);
   });
 
+  it('decodes multi-byte UTF-8 in quoted, trimmed and doubled-quote fields next to ASCII ones', () => {
+    const text = '  "Łódź ""x"" , y" ,  ś  ,plain,"a\nż"\nascii,"q",😀,é\n';
+    assert.deepEqual(recs(text).records, [
+      ['Łódź "x" , y', 'ś', 'plain', 'a\nż'],
+      ['ascii', 'q', '😀', 'é'],
+    ]);
+    assert.deepEqual(Array.from(recs(text, 4).lines), [4, 6]);
+  });
+
   it('rejects a quote inside an unquoted field, naming the line', () => {
     assert.throws(
       () => recs('a,b\nc,d"e\n', 7),

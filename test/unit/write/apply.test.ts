@@ -227,6 +227,93 @@ describe('Applier: sequential semantics', () => {
   });
 });
 
+describe('Applier: creates written in batches', () => {
+  /** `n` persons, one per line: Name<k>,p<k>@x.org,<k>,IT */
+  const persons = (n: number, from = 0): string => Array.from({ length: n }, (_, k) => `Name${from + k},p${from + k}@x.org,${from + k},IT\n`).join('');
+
+  it('gives a run of creates consecutive ids in file order, with the counts and one history range', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const out = run.apply(run.resolve(persons(40), 2));
+    assert.equal(out.count, 40);
+    assert.ok(statuses(out).every((st) => st === 'created'), explain(out));
+    for (let k = 1; k < 40; k++) assert.equal(out.id[k], (out.id[0] as number) + k, `row ${k}`);
+    assert.deepEqual(run.applier.counts, { created: 40, updated: 0, unchanged: 0, deleted: 0, skipped: 0, errors: 0, warnings: 0 });
+    const change = run.finish() as number;
+    const rows = s.reader.prepare(`SELECT id, email, phone FROM Person ORDER BY id`).all() as { id: number; email: string; phone: string }[];
+    assert.deepEqual(rows.map((r) => [r.id, r.email, r.phone]), Array.from({ length: 40 }, (_, k) => [out.id[k], `p${k}@x.org`, String(k)]));
+    assert.equal(count(s.reader, `SELECT count(*) FROM _sluice_history WHERE change_id = ?`, change), 1, 'one range row');
+    assert.deepEqual(history(s.reader, change).map((h) => h.object_id), Array.from(out.id));
+  });
+
+  it('reports the row that breaks a unique constraint inside a batch, and writes the others', (t) => {
+    const s = fresh(t);
+    // Reconciled on the description, so a second row with a used name is a create that fails.
+    const run = new Run(s, 'Profile', ['Name', 'Description'], { keys: ['description'] }, { stopOnError: false });
+    const body = Array.from({ length: 20 }, (_, k) => `${k === 9 ? 'P3' : `P${k}`},d${k}\n`).join('');
+    const out = run.apply(run.resolve(body, 2));
+    assert.deepEqual(statuses(out), Array.from({ length: 20 }, (_, k) => (k === 9 ? 'error' : 'created')), explain(out));
+    assert.match(out.message[9] as string, /^name must be unique/);
+    assert.equal(out.id[9], 0);
+    assert.equal(new Set(Array.from(out.id).filter((id) => id > 0)).size, 19);
+    assert.equal(run.applier.counts.created, 19);
+    assert.equal(run.applier.counts.errors, 1);
+    run.finish();
+    const names = s.reader.prepare(`SELECT name FROM Profile WHERE description LIKE 'd%' ORDER BY id`).pluck().all();
+    assert.deepEqual(names, Array.from({ length: 20 }, (_, k) => `P${k}`).filter((_, k) => k !== 9));
+  });
+
+  it('stops at that row when the run stops on errors: the rows after it are not applied or counted', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Profile', ['Name', 'Description'], { keys: ['description'] });
+    const body = Array.from({ length: 20 }, (_, k) => `${k === 9 ? 'P3' : `P${k}`},d${k}\n`).join('');
+    const out = run.apply(run.resolve(body, 2));
+    assert.equal(out.count, 10);
+    assert.deepEqual(statuses(out), [...Array<string>(9).fill('created'), 'error'], explain(out));
+    assert.ok(out.stop);
+    assert.equal(out.stop.line, 11);
+    assert.deepEqual(run.applier.counts, { created: 9, updated: 0, unchanged: 0, deleted: 0, skipped: 0, errors: 1, warnings: 0 });
+    // A chunk sent after the stop is not applied.
+    assert.equal(run.apply(run.resolve('P50,d50\n', 22)).count, 0);
+  });
+
+  it('commits at the chunk size inside a run of creates', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] }, { chunkSize: 7 });
+    const out = run.apply(run.resolve(persons(20), 2));
+    assert.ok(statuses(out).every((st) => st === 'created'), explain(out));
+    assert.equal(out.lastCommittedLine, 15, 'rows 1–14 (lines 2–15) in two commits');
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 14);
+    run.finish();
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 20);
+  });
+
+  it('updates by id a person created earlier in the same chunk', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', ['id', ...PERSON], { keys: ['email'] });
+    // The table is empty: the first create gets id 1, which the worker found nowhere.
+    const out = run.apply(run.resolve(`,Doe,jd@x.org,111,IT\n,Roe,rr@x.org,,IT\n1,Doe,jd@x.org,222,IT\n`, 2));
+    assert.deepEqual(statuses(out), ['created', 'created', 'updated'], explain(out));
+    assert.equal(out.id[0], 1);
+    assert.equal(out.id[2], 1);
+    run.finish();
+    assert.equal(s.reader.prepare(`SELECT phone FROM Person WHERE id = 1`).pluck().get(), '222');
+  });
+
+  it('records history in file order when creates wait for their batch and an update follows', (t) => {
+    const s = fresh(t);
+    const p = Number(s.writer.prepare(`INSERT INTO Person (name, email, phone, org_id) VALUES ('Old', 'old@x.org', '1', ?)`).run(s.it).lastInsertRowid);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    const out = run.apply(run.resolve(`${persons(3)}Old,old@x.org,2,IT\n${persons(2, 3)}`, 2));
+    assert.deepEqual(statuses(out), ['created', 'created', 'created', 'updated', 'created', 'created'], explain(out));
+    const change = run.finish() as number;
+    assert.deepEqual(
+      history(s.reader, change).map((h) => [h.object_id, h.op]),
+      [[out.id[0], 'create'], [out.id[1], 'create'], [out.id[2], 'create'], [p, 'update'], [out.id[4], 'create'], [out.id[5], 'create']],
+    );
+  });
+});
+
 describe('Applier: a run into an empty class, its key index deferred', () => {
   const KEY_INDEX = lookupIndexName('Person', ['email']);
   const hasIndex = (db: DB): boolean => count(db, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?`, KEY_INDEX) === 1;
