@@ -426,7 +426,7 @@ export class Applier {
       const k = i * plan.refs.length + sg.index;
       const t = c.selfRefTuple[k];
       if (!t) continue;
-      const touched = sg.group.subs.length === 1 && sg.group.subs[0] === 'id' ? this.touchedIds.has(t[0] as number) : this.touchedKeys.has(sg.space, tupleKey(t));
+      const touched = sg.group.subs.length === 1 && sg.group.subs[0] === 'id' ? this.touchedIds.has(t[0] as number) : this.touchedKeys.has(sg.space, t);
       // An error is re-resolved too: its message lists values that exist when this row applies.
       if (touched || c.selfRefError[k] !== null) {
         const r = this.lookup.resolve(this.cls.name, sg.group.subs, [t]).get(tupleKey(t)) as Match;
@@ -445,12 +445,11 @@ export class Applier {
     let sameAsSnapshot = c.diff[i] === 1;
     if (by !== MatchBy.None) {
       const t = by === MatchBy.Id ? [c.rowId[i] as number] : by === MatchBy.Source ? [c.source[i] ?? null, c.sourceId[i] ?? null] : keyTuple(plan, this.cls, values, base);
-      const key = tupleKey(t);
       const recheck =
-        by === MatchBy.Id ? this.touchedIds.has(t[0] as number) : this.touchedKeys.has(by === MatchBy.Source ? SPACE_SOURCE : SPACE_KEYS, key) || (by === MatchBy.Keys && reResolved);
+        by === MatchBy.Id ? this.touchedIds.has(t[0] as number) : this.touchedKeys.has(by === MatchBy.Source ? SPACE_SOURCE : SPACE_KEYS, t) || (by === MatchBy.Keys && reResolved);
       if (recheck || (count === 1 && this.touchedIds.has(id as number)) || (count === 1 && current === null && !sameAsSnapshot)) {
             const attrs = by === MatchBy.Id ? ['id'] : by === MatchBy.Source ? ['source', 'source_id'] : plan.keys;
-        const r = this.lookup.resolve(this.cls.name, attrs, [t], plan.fetch).get(key) as Match;
+        const r = this.lookup.resolve(this.cls.name, attrs, [t], plan.fetch).get(tupleKey(t)) as Match;
         count = r.count;
         id = r.id;
         current = r.row;
@@ -759,11 +758,11 @@ export class Applier {
   /** Record the tuples of an object, by its values, in every lookup space the run uses. */
   private touchKeys(get: (code: string) => Scalar): void {
     // A create adds the key its lookup just asked about: the filter still has its hashes.
-    if (this.plan.keys.length > 0) this.touchedKeys.add(SPACE_KEYS, tupleKey(this.plan.keys.map(get)));
-    if (this.plan.sourceColumn >= 0) this.touchedKeys.add(SPACE_SOURCE, tupleKey([get('source'), get('source_id')]));
+    if (this.plan.keys.length > 0) this.touchedKeys.add(SPACE_KEYS, this.plan.keys.map(get));
+    if (this.plan.sourceColumn >= 0) this.touchedKeys.add(SPACE_SOURCE, [get('source'), get('source_id')]);
     for (const sg of this.selfGroups) {
       if (sg.group.subs[0] === 'id' && sg.group.subs.length === 1) continue;
-      this.touchedKeys.add(sg.space, tupleKey(sg.group.subs.map(get)));
+      this.touchedKeys.add(sg.space, sg.group.subs.map(get));
     }
   }
 

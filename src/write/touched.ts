@@ -3,6 +3,8 @@
  * lookup's answer differ from the committed state the worker saw?"; a false positive
  * only costs one re-check query, a false negative is impossible.
  */
+import type { Scalar } from '../model/types.js';
+
 /** Bits a key sets in its block. */
 const PROBES = 7;
 
@@ -10,8 +12,8 @@ export class TouchedKeys {
   private readonly bits: Uint32Array;
   /** blocks of 512 bits (16 words, one cache line): a key's bits all fall in one */
   private readonly blockMask: number;
-  /** The last key hashed, and its hashes: a create asks about its key, then adds it. */
-  private lastKey: string | null = null;
+  /** The last tuple hashed, and its hashes: a create asks about its key, then adds it. */
+  private lastTuple: readonly Scalar[] | null = null;
   private lastSpace = -1;
   private lastA = 0;
   private lastB = 0;
@@ -28,13 +30,13 @@ export class TouchedKeys {
   }
 
   /**
-   * Sets (`set`) or tests the key's bits; for a test, whether all are set. The hashes of
-   * the last key are kept for the next call with the same key.
+   * Sets (`set`) or tests the tuple's bits; for a test, whether all are set. The hashes of
+   * the last tuple are kept for the next call with the same values.
    */
-  private probe(space: number, key: string, set: boolean): boolean {
-    if (key !== this.lastKey || space !== this.lastSpace) {
-      hash2(key, space);
-      this.lastKey = key;
+  private probe(space: number, tuple: readonly Scalar[], set: boolean): boolean {
+    if (space !== this.lastSpace || !sameValues(tuple, this.lastTuple)) {
+      hashTuple(tuple, space);
+      this.lastTuple = tuple;
       this.lastSpace = space;
       this.lastA = H[0] as number;
       this.lastB = H[1] as number;
@@ -54,26 +56,52 @@ export class TouchedKeys {
     return true;
   }
 
-  add(space: number, key: string): void {
-    this.probe(space, key, true);
+  add(space: number, tuple: readonly Scalar[]): void {
+    this.probe(space, tuple, true);
   }
 
-  has(space: number, key: string): boolean {
-    return this.probe(space, key, false);
+  has(space: number, tuple: readonly Scalar[]): boolean {
+    return this.probe(space, tuple, false);
   }
 }
 
-const H = new Uint32Array(2);
+function sameValues(a: readonly Scalar[], b: readonly Scalar[] | null): boolean {
+  if (b === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
-/** Two independent 32-bit hashes of the key in one pass (FNV-1a and a multiplicative mix), into H. */
-function hash2(s: string, seed: number): void {
-  let a = (0x811c9dc5 ^ seed) | 0;
-  let b = (0x9e3779b9 + seed) | 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b + c, 0x5bd1e995) ^ (b >>> 15);
+const H = new Uint32Array(2);
+const F64 = new Float64Array(1);
+const F64_WORDS = new Int32Array(F64.buffer);
+
+/**
+ * Two independent 32-bit hashes of a tuple in one pass (FNV-1a and a multiplicative mix),
+ * into H. Hashed as values, not as a string made of them: each value's type tag, then a
+ * string's length and characters, or a number's bits (true and false as 1 and 0, like the
+ * tuple keys of resolve/tuple.ts), so 5 and "5" stay apart and ("ab", "c") is not ("a", "bc").
+ */
+function hashTuple(tuple: readonly Scalar[], seed: number): void {
+  A = (0x811c9dc5 ^ seed) | 0;
+  B = (0x9e3779b9 + seed) | 0;
+  for (let k = 0; k < tuple.length; k++) {
+    const v = tuple[k];
+    if (v === null || v === undefined) mix(1);
+    else if (typeof v === 'string') {
+      for (let i = 0; i < v.length; i++) mix(v.charCodeAt(i));
+      mix(2);
+      mix(v.length);
+    } else {
+      const n = typeof v === 'number' ? v : v ? 1 : 0;
+      // 0 and -0 are one value (NaN joins them: a false positive at worst).
+      F64[0] = n === 0 || n !== n ? 0 : n;
+      mix(3);
+      mix(F64_WORDS[0] as number);
+      mix(F64_WORDS[1] as number);
+    }
   }
+  let a = A;
+  let b = B;
   a ^= a >>> 15;
   a = Math.imul(a, 0x2c1b3c6d);
   a ^= a >>> 12;
@@ -82,6 +110,14 @@ function hash2(s: string, seed: number): void {
   b ^= b >>> 16;
   H[0] = a;
   H[1] = b;
+}
+
+let A = 0;
+let B = 0;
+
+function mix(c: number): void {
+  A = Math.imul(A ^ c, 0x01000193);
+  B = Math.imul(B + c, 0x5bd1e995) ^ (B >>> 15);
 }
 
 /** Object ids are dense integers: one bit each, grown on demand. */
