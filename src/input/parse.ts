@@ -33,8 +33,11 @@ function malformed(line: number, message: string): never {
   throw new SluiceError('E_MALFORMED', `malformed CSV on line ${line}: ${message}`, { line });
 }
 
-/** Parse whole records from `bytes` (a frame: it starts and ends on record boundaries). */
-export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions): ParsedRecords {
+/**
+ * Parse whole records from `bytes` (a frame: it starts and ends on record boundaries).
+ * With `spans`, each record's byte range is pushed to it, as scanRecords finds it.
+ */
+export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions, spans?: { start: number[]; end: number[] }): ParsedRecords {
   const { delimiter, quote } = opts;
   // Spaces and tabs around cells are trimmed, except the one that separates cells.
   const sp = delimiter === SP ? -2 : SP;
@@ -70,6 +73,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
       recordLine = line;
       fields = [];
       atRecordStart = false;
+      spans?.start.push(i);
     }
     // One field, starting at i.
     let s = i;
@@ -111,6 +115,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
         continue;
       }
       if (c === LF || c === CR) {
+        spans?.end.push(j);
         i = j + (c === CR && text.charCodeAt(j + 1) === LF ? 2 : 1);
         line++;
         records.push(fields);
@@ -143,6 +148,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
       if (i >= n) fields.push('');
       continue;
     }
+    spans?.end.push(j);
     i = j + (c === CR && text.charCodeAt(j + 1) === LF ? 2 : 1);
     line++;
     records.push(fields);
@@ -150,6 +156,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions)
     atRecordStart = true;
   }
   if (!atRecordStart) {
+    spans?.end.push(n);
     records.push(fields);
     lines.push(recordLine);
   }

@@ -73,6 +73,18 @@ function sameLines(a: Int32Array, b: Int32Array): boolean {
  */
 function fingerprintedFrame(s: State, task: ParseTask, buf: Buffer, seed: FingerprintSeed, index: FingerprintIndex): ResolvedChunk {
   const opts = s.parseOptions;
+  // Into a class that was empty no record can match: the parse finds the spans to hash.
+  if (s.cfg.emptyClass) {
+    const spans = { start: [] as number[], end: [] as number[] };
+    const parsed = parseRecords(buf, task.firstLine, opts, spans);
+    const n = spans.start.length;
+    const fp = new BigInt64Array(n);
+    const halves = new Int32Array(fp.buffer);
+    for (let i = 0; i < n; i++) hashBytes(buf, spans.start[i] as number, spans.end[i] as number, seed, halves, i);
+    const chunk = resolveRecords(s, task, parsed.records, parsed.lines);
+    chunk.fp = fp;
+    return chunk;
+  }
   const spans = scanRecords(buf, task.firstLine, opts);
   const n = spans.start.length;
   const fp = new BigInt64Array(n);

@@ -120,7 +120,7 @@ describe('parseRecords', () => {
 });
 
 describe('scanRecords', () => {
-  it('finds exactly the records parseRecords parses, with their start lines, on random well-formed documents', () => {
+  it('finds exactly the records parseRecords parses, with their start lines and the spans it reports, on random well-formed documents', () => {
     const rand = prngInt(4242);
     const pieces = ['a', 'b c', 'é', '日', ' ', '\t', '1.5', '', 'x'];
     const eols = ['\n', '\r\n', '\r'];
@@ -150,6 +150,10 @@ describe('scanRecords', () => {
       const spans = scanRecords(bytes, first, opts);
       const what = `document ${doc}: ${JSON.stringify(text)}`;
       assert.deepEqual([...spans.lines], [...parsed.lines], what);
+      // The spans the parse reports are the scan's.
+      const found = { start: [] as number[], end: [] as number[] };
+      assert.deepEqual(parseRecords(bytes, first, opts, found), parsed, what);
+      assert.deepEqual([found.start, found.end], [[...spans.start], [...spans.end]], what);
       for (let i = 0; i < spans.start.length; i++) {
         const alone = parseRecords(bytes.subarray(spans.start[i], spans.end[i]), spans.lines[i] as number, opts);
         assert.deepEqual(alone.records, [parsed.records[i]], `${what}, record ${i}`);
