@@ -3,8 +3,8 @@
  * serialized once in the worker into one buffer that is transferred, not copied,
  * so the run thread forwards bytes without ever decoding them.
  *
- * The value slots, the bulk of a chunk, travel as one string joined with NUL:
- * splitting it is about three times cheaper for the writer than deserializing an
+ * The value slots, the bulk of a chunk, travel as one string per slot joined with NUL:
+ * splitting them is about three times cheaper for the writer than deserializing an
  * array of small strings, and the writer is the stage that bounds an initial load.
  */
 import { deserialize, serialize } from 'node:v8';
@@ -29,33 +29,41 @@ export function numericSlots(model: Model, plan: ImportPlan): boolean[] {
 }
 
 /**
- * The slots joined, or null when a value holds one of the marker characters. Built by
- * concatenation: V8 keeps it as a rope until it is serialized, which measured about half
- * the cost of filling an array of parts and joining it.
+ * Each slot's values down the rows joined, or null when a value holds one of the marker
+ * characters. Built by concatenation: V8 keeps it as a rope until it is serialized, which
+ * measured about half the cost of filling an array of parts and joining it. One string
+ * per slot, so that a value beyond U+00FF makes its own column a two-byte string, not the
+ * whole chunk.
  */
-function pack(values: readonly (Scalar | undefined)[]): string | null {
-  let out = '';
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    let part: string;
-    if (typeof v === 'string') {
-      if ((v.length === 1 && (v === NULL || v === ABSENT)) || v.includes(SEP)) return null;
-      part = v;
-    } else part = v === null ? NULL : v === undefined ? ABSENT : String(v);
-    out = i === 0 ? part : out + SEP + part;
+function pack(values: readonly (Scalar | undefined)[], count: number): string[] | null {
+  if (count === 0) return [];
+  const width = values.length / count;
+  const cols = new Array<string>(width).fill('');
+  for (let r = 0; r < count; r++) {
+    for (let k = 0; k < width; k++) {
+      const v = values[r * width + k];
+      let part: string;
+      if (typeof v === 'string') {
+        if ((v.length === 1 && (v === NULL || v === ABSENT)) || v.includes(SEP)) return null;
+        part = v;
+      } else part = v === null ? NULL : v === undefined ? ABSENT : String(v);
+      cols[k] = r === 0 ? part : (cols[k] as string) + SEP + part;
+    }
   }
-  return out;
+  return cols;
 }
 
-function unpack(text: string, numeric: readonly boolean[], count: number): (Scalar | undefined)[] {
-  // One empty value joins to the same '' as none at all.
-  if (count === 0) return [];
-  const parts = text.split(SEP);
+function unpack(cols: readonly string[], numeric: readonly boolean[], count: number): (Scalar | undefined)[] {
   const width = numeric.length;
-  const out = new Array<Scalar | undefined>(parts.length);
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i] as string;
-    out[i] = p === NULL ? null : p === ABSENT ? undefined : numeric[i % width] ? Number(p) : p;
+  const out = new Array<Scalar | undefined>(count * width);
+  if (count === 0) return out;
+  for (let k = 0; k < width; k++) {
+    const parts = (cols[k] as string).split(SEP);
+    const num = numeric[k] === true;
+    for (let r = 0; r < count; r++) {
+      const p = parts[r] as string;
+      out[r * width + k] = p === NULL ? null : p === ABSENT ? undefined : num ? Number(p) : p;
+    }
   }
   return out;
 }
@@ -70,7 +78,7 @@ type Sparse = (typeof SPARSE)[number];
 
 type Wire = Omit<ResolvedChunk, 'values' | Sparse> & {
   values: (Scalar | undefined)[] | null;
-  packed: string | null;
+  packed: string[] | null;
 } & { [K in Sparse]: ResolvedChunk[K] | number };
 
 function allNull(a: readonly unknown[]): boolean {
@@ -79,7 +87,7 @@ function allNull(a: readonly unknown[]): boolean {
 }
 
 export function encodeChunk(chunk: ResolvedChunk): Uint8Array {
-  const packed = pack(chunk.values);
+  const packed = pack(chunk.values, chunk.count);
   const wire = { ...chunk, values: packed === null ? chunk.values : null, packed } as Wire;
   for (const k of SPARSE) if (allNull(chunk[k])) wire[k] = chunk[k].length;
   return frame(OK, serialize(wire));
@@ -105,7 +113,7 @@ export function errorOf(bytes: Uint8Array): SerializedError | null {
 
 export function decodeChunk(bytes: Uint8Array, numeric: readonly boolean[]): ResolvedChunk {
   const wire = deserialize(Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1)) as Wire;
-  const values = wire.packed === null ? (wire.values ?? []) : unpack(wire.packed, numeric, wire.count * numeric.length);
+  const values = wire.packed === null ? (wire.values ?? []) : unpack(wire.packed, numeric, wire.count);
   const out = { ...wire, values } as unknown as ResolvedChunk;
   for (const k of SPARSE) {
     const v = wire[k];

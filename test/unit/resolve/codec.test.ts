@@ -44,6 +44,11 @@ describe('chunk codec', () => {
     assert.equal(back.fp, null);
   });
 
+  it('round-trips columns of empty values and characters beyond U+00FF, slot by slot', () => {
+    const values: (Scalar | undefined)[] = ['Łódź', 1, '', '', 2, '', 'ś😀', 3, ''];
+    assert.deepEqual(decodeChunk(encodeChunk(chunk(values, 3)), numeric).values, values);
+  });
+
   it('keeps a single empty value: it joins to the same text as no value at all', () => {
     assert.deepEqual(decodeChunk(encodeChunk(chunk([''], 1)), [false]).values, ['']);
     assert.deepEqual(decodeChunk(encodeChunk(chunk([], 0)), [false]).values, []);
