@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { FP_COLUMN, q } from '../model/schema.js';
 import type { Scalar } from '../model/types.js';
-import { hasEmpty, tupleKey } from './tuple.js';
+import { type TupleKey, hasEmpty, tupleKey } from './tuple.js';
 
 type DB = Database.Database;
 type Stmt = Database.Statement;
@@ -43,7 +43,7 @@ export class Lookup {
   private readonly stmts = new Map<string, Stmt>();
   private readonly empty: ReadonlySet<string>;
   private readonly stable: ReadonlySet<string>;
-  private readonly cache = new Map<string, Map<string, Match>>();
+  private readonly cache = new Map<string, Map<TupleKey, Match>>();
   private readonly beforeQuery: ((table: string) => void) | undefined;
 
   constructor(
@@ -61,7 +61,7 @@ export class Lookup {
   }
 
   /** The kept answers of one kind of lookup on a stable class, or null when it is not stable. */
-  private cached(table: string, attrs: readonly string[], fetch: readonly string[]): Map<string, Match> | null {
+  private cached(table: string, attrs: readonly string[], fetch: readonly string[]): Map<TupleKey, Match> | null {
     if (!this.stable.has(table)) return null;
     const kind = JSON.stringify([table, attrs, fetch]);
     let c = this.cache.get(kind);
@@ -83,10 +83,10 @@ export class Lookup {
    * Resolve each distinct tuple of `attrs` values on `table`. Returns a map from
    * tupleKey to the match; `fetch` columns are returned for single matches.
    */
-  resolve(table: string, attrs: readonly string[], tuples: Iterable<readonly Scalar[]>, fetch: readonly string[] = []): Map<string, Match> {
-    const out = new Map<string, Match>();
+  resolve(table: string, attrs: readonly string[], tuples: Iterable<readonly Scalar[]>, fetch: readonly string[] = []): Map<TupleKey, Match> {
+    const out = new Map<TupleKey, Match>();
     const pending: (readonly Scalar[])[] = [];
-    const pendingKeys: string[] = [];
+    const pendingKeys: TupleKey[] = [];
     const none = this.empty.has(table);
     if (!none) this.beforeQuery?.(table);
     const kept = none ? null : this.cached(table, attrs, fetch);
@@ -119,7 +119,7 @@ export class Lookup {
         for (const v of t) params.push(v);
       }
       const sql = this.batchSql(table, attrs, size, fetch);
-      const seen = new Map<string, Match>();
+      const seen = new Map<TupleKey, Match>();
       for (const r of this.stmt(sql).all(...params) as Scalar[][]) {
         const key = tupleKey(r.slice(1, 1 + attrs.length));
         const prev = seen.get(key);
@@ -147,7 +147,7 @@ export class Lookup {
   }
 
   /** Tuples with empty values match by IS, which IN cannot express; they may match many objects. */
-  private resolveOne(table: string, attrs: readonly string[], t: readonly Scalar[], fetch: readonly string[], out: Map<string, Match>, key: string): void {
+  private resolveOne(table: string, attrs: readonly string[], t: readonly Scalar[], fetch: readonly string[], out: Map<TupleKey, Match>, key: TupleKey): void {
     const where = attrs.map((a) => `${q(a)} IS ?`).join(' AND ');
     const rows = this.stmt(`SELECT ${['id', ...fetch].map(q).join(', ')} FROM ${q(table)} WHERE ${where} ORDER BY id LIMIT 2`).all(...t) as Scalar[][];
     if (rows.length === 0) return;

@@ -5,7 +5,7 @@ import type { LinkItem, MappedRows } from '../rows/map.js';
 import type { ImportPlan, RefGroup } from '../rows/plan.js';
 import type { Lookup, Match } from './lookup.js';
 import { MatchBy, type ResolvedChunk } from './protocol.js';
-import { hasEmpty, tupleKey } from './tuple.js';
+import { type TupleKey, hasEmpty, tupleKey } from './tuple.js';
 
 /** The message for a reference that matched nothing, or several objects. */
 export function refMessage(lookup: Lookup, header: string[], group: RefGroup, tuple: readonly Scalar[], m: Match): string {
@@ -89,7 +89,7 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
         list.push([it.value]);
       }
     }
-    const found = new Map<string, Map<string, Match>>();
+    const found = new Map<string, Map<TupleKey, Match>>();
     for (const [attr, tuples] of byAttr) found.set(attr, lookup.resolve(l.target, [attr], tuples));
     for (let i = 0; i < n; i++) {
       const items: LinkItem[] | undefined = m.linkItems[i * nLinks + li];
@@ -138,7 +138,7 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
   // Into a class that was empty nothing matches (the writer re-checks what the run creates).
   if (!lookup.isEmpty(plan.className)) {
     const found = [
-      new Map<string, Match>(),
+      new Map<TupleKey, Match>(),
       lookup.resolve(plan.className, ['id'], byId, plan.fetch),
       lookup.resolve(plan.className, ['source', 'source_id'], bySource, plan.fetch),
       lookup.resolve(plan.className, plan.keys, byKeys, plan.fetch),
@@ -146,7 +146,7 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     for (let i = 0; i < n; i++) {
       const t = matchTuple[i];
       if (!t) continue;
-      const r = (found[matchBy[i] as number] as Map<string, Match>).get(tupleKey(t)) as Match;
+      const r = (found[matchBy[i] as number] as Map<TupleKey, Match>).get(tupleKey(t)) as Match;
       matchCount[i] = r.count;
       matchId[i] = r.id ?? 0;
       if (r.count === 1) {

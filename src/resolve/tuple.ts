@@ -1,11 +1,18 @@
 import type { Scalar } from '../model/types.js';
 
 /**
- * A string that identifies a tuple of stored values, for Map keys and touched-key
- * filters. Types are tagged so 5 and "5" stay distinct.
+ * What identifies a tuple of stored values among tuples of the same attributes, for Map
+ * keys: a one-value tuple is its value (a Map tells 5 from "5"; true and false count as 1
+ * and 0), longer ones a string with each value's type tagged. A one-value tuple needs no
+ * string built and hashed, and most lookups (references, keys) are of one value.
  */
-export function tupleKey(values: readonly Scalar[]): string {
-  if (values.length === 1) return valueKey(values[0] as Scalar);
+export type TupleKey = string | number | null;
+
+export function tupleKey(values: readonly Scalar[]): TupleKey {
+  if (values.length === 1) {
+    const v = values[0] as Scalar;
+    return typeof v === 'boolean' ? (v ? 1 : 0) : v;
+  }
   let out = '';
   for (let i = 0; i < values.length; i++) {
     if (i > 0) out += '\u001f';

@@ -8,7 +8,7 @@ import { buildModel } from '../../../src/model/load.js';
 import { initStore } from '../../../src/model/store.js';
 import type { Scalar } from '../../../src/model/types.js';
 import { Lookup, type Match } from '../../../src/resolve/lookup.js';
-import { hasEmpty, tupleKey } from '../../../src/resolve/tuple.js';
+import { type TupleKey, hasEmpty, tupleKey } from '../../../src/resolve/tuple.js';
 
 const MODEL = buildModel({
   classes: {
@@ -43,7 +43,7 @@ function fresh(t: TestContext, rows: Array<{ code?: Scalar; n?: Scalar; tag?: Sc
   return { db, lookup: new Lookup(db), ids };
 }
 
-function get(m: Map<string, Match>, tuple: Scalar[]): Match {
+function get(m: Map<TupleKey, Match>, tuple: Scalar[]): Match {
   const r = m.get(tupleKey(tuple));
   assert.ok(r, `an answer for ${JSON.stringify(tuple)}`);
   return r;
