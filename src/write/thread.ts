@@ -1,5 +1,5 @@
 /** The writer thread: the only connection that writes. A thin adapter over Applier. */
-import { parentPort, workerData } from 'node:worker_threads';
+import { Worker, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SluiceError, asSluiceError } from '../engine/errors.js';
 import { ensureLookupIndex, lookupIndexName, q } from '../model/schema.js';
@@ -8,7 +8,7 @@ import type { ClassDef, Model } from '../model/types.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
 import { prepareFingerprints } from '../resolve/fingerprint.js';
 import { compileDateFormat } from '../rows/dates.js';
-import { Applier, dbError, withoutRows } from './apply.js';
+import { Applier, type CheckpointAside, dbError, withoutRows } from './apply.js';
 import { lock, prepareUnderLock } from './lock.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
@@ -22,6 +22,27 @@ function named(e: unknown): SluiceError {
   if (err.code !== 'E_DB' || err.message.includes(cfg.dbPath)) return err;
   return new SluiceError('E_DB', `database ${cfg.dbPath}: ${err.message}`, { option: err.option ?? '--db', cause: e });
 }
+
+const checkpointFile = new URL('./checkpoint-thread.js', import.meta.url);
+/** Longest wait for the checkpoint thread; past it the writer's own checkpoint at close does the rest. */
+const CHECKPOINT_WAIT_MS = 120_000;
+
+/** A checkpoint on a thread of its own (write/checkpoint-thread.ts), waited for with its flag. */
+const checkpointAside: CheckpointAside = () => {
+  const done = new SharedArrayBuffer(4);
+  const flag = new Int32Array(done);
+  let worker: Worker | null = null;
+  try {
+    worker = new Worker(checkpointFile, { workerData: { dbPath: cfg.dbPath, done }, execArgv: process.execArgv });
+    worker.unref();
+  } catch {
+    Atomics.store(flag, 0, 1);
+  }
+  return () => {
+    Atomics.wait(flag, 0, 0, CHECKPOINT_WAIT_MS);
+    void worker;
+  };
+};
 
 let applier: Applier | undefined;
 let numeric: boolean[] = [];
@@ -60,6 +81,7 @@ try {
     dates: compileDateFormat(cfg.dateFormat),
     csv: cfg.csv,
     deferredIndexes,
+    checkpointAside,
   });
   applier.begin(cfg.plan.className, cfg.plan.action);
   send({ type: 'ready', change: applier.changeId, emptyClass });

@@ -16,7 +16,7 @@ import { compileDateFormat } from '../../../src/rows/dates.js';
 import { buildPlan } from '../../../src/rows/header.js';
 import { mapRows } from '../../../src/rows/map.js';
 import type { Action, ImportPlan } from '../../../src/rows/plan.js';
-import { type AppliedChunk, Applier, type RunInfo, STATUS_NAMES, withoutRows } from '../../../src/write/apply.js';
+import { type AppliedChunk, Applier, type CheckpointAside, type RunInfo, STATUS_NAMES, withoutRows } from '../../../src/write/apply.js';
 import { MASK, verifyPassword } from '../../../src/write/password.js';
 
 type DB = Database.Database;
@@ -63,7 +63,7 @@ class Run {
     private readonly store: Store,
     className: string,
     header: string[],
-    opts: { keys?: string[]; action?: Action; ignoreEmpty?: boolean; deferKeyIndex?: boolean } = {},
+    opts: { keys?: string[]; action?: Action; ignoreEmpty?: boolean; deferKeyIndex?: boolean; checkpointAside?: CheckpointAside } = {},
     run: Partial<RunInfo> = {},
   ) {
     const cls = store.model.classes.get(className) as ClassDef;
@@ -73,7 +73,7 @@ class Run {
     const defer = opts.deferKeyIndex === true;
     if (defer) store.writer.exec(`DROP INDEX IF EXISTS ${q(lookupIndexName(className, this.plan.keys))}`);
     this.lookup = new Lookup(store.reader, { empty: defer ? [className] : [] });
-    const parsing = defer ? { deferredIndexes: [ensureLookupIndex(cls, this.plan.keys)] } : {};
+    const parsing = { ...(defer ? { deferredIndexes: [ensureLookupIndex(cls, this.plan.keys)] } : {}), checkpointAside: opts.checkpointAside };
     this.applier = new Applier(store.writer, store.model, this.plan, {
       user: 'tester',
       comment: 'unit',
@@ -368,6 +368,49 @@ describe('Applier: a run into an empty class, its key index deferred', () => {
     assert.deepEqual(fpIndex && { cache: fpIndex.cache, threads: fpIndex.threads }, { cache: -1000, threads: 1 }, 'the fingerprint index');
     assert.equal(s.writer.pragma('cache_size', { simple: true }), -4000);
     assert.equal(s.writer.pragma('threads', { simple: true }), 0);
+  });
+
+  it('commits the rows, then builds the index in a transaction of its own while a checkpoint runs aside', (t) => {
+    const s = fresh(t);
+    const seen: string[] = [];
+    const aside: CheckpointAside = () => {
+      // The rows are committed and the index not built yet when the checkpoint starts.
+      seen.push(`start: ${count(s.reader, `SELECT count(*) FROM Person`)} rows, index ${hasIndex(s.reader)}`);
+      const other = new Database(s.path, { fileMustExist: true });
+      const [r] = other.pragma('wal_checkpoint(PASSIVE)') as { busy: number; checkpointed: number }[];
+      other.close();
+      seen.push(`checkpointed ${r && r.busy === 0 && r.checkpointed > 0}`);
+      return () => seen.push(`join: index ${hasIndex(s.reader)}`);
+    };
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'], deferKeyIndex: true, checkpointAside: aside });
+    run.apply(run.resolve('A,a@x.org,,IT\nB,b@x.org,,IT\n', 2));
+    const change = run.finish() as number;
+    assert.deepEqual(seen, ['start: 2 rows, index false', 'checkpointed true', 'join: index true']);
+    assert.equal(changeRow(s.reader, change).outcome, 'committed');
+    assert.equal(s.writer.pragma('wal_autocheckpoint', { simple: true }), 1000, 'the writer checkpoints again');
+  });
+
+  it('keeps the committed rows when the index cannot be built, for the next run to build it', (t) => {
+    const s = fresh(t);
+    s.writer.pragma('busy_timeout = 0');
+    let other: DB | null = null;
+    // Another writer takes the database between the two transactions.
+    const aside: CheckpointAside = () => {
+      other = new Database(s.path, { fileMustExist: true });
+      other.exec('BEGIN IMMEDIATE');
+      return () => {
+        other?.exec('ROLLBACK');
+        other?.close();
+      };
+    };
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'], deferKeyIndex: true, checkpointAside: aside });
+    run.apply(run.resolve('A,a@x.org,,IT\nB,b@x.org,,IT\n', 2));
+    const change = run.finish() as number;
+    assert.ok(other, 'the checkpoint was started');
+    assert.equal(changeRow(s.reader, change).outcome, 'committed');
+    assert.equal(count(s.reader, `SELECT count(*) FROM Person`), 2);
+    assert.equal(hasIndex(s.reader), false);
+    assert.equal(s.writer.inTransaction, false);
   });
 
   it('with chunk commits, matches a key an earlier committed chunk created', (t) => {
