@@ -191,11 +191,16 @@ export function scanRecords(bytes: Uint8Array, firstLine: number, opts: CsvOptio
   const sp = delimiter === SP ? -2 : SP;
   const tab = delimiter === TAB ? -2 : TAB;
   const n = bytes.length;
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const starts: number[] = [];
   const ends: number[] = [];
   const lines: number[] = [];
   let line = firstLine;
   let i = 0;
+  // The next quote and CR at or after the current record (n: none): a record with neither
+  // before its LF is that line, which Buffer#indexOf finds several times faster than a loop.
+  let nextQuote = -1;
+  let nextCR = -1;
   while (i < n) {
     let j = i;
     while (j < n && (bytes[j] === sp || bytes[j] === tab)) j++;
@@ -208,6 +213,15 @@ export function scanRecords(bytes: Uint8Array, firstLine: number, opts: CsvOptio
     }
     starts.push(i);
     lines.push(line);
+    if (nextQuote < j) nextQuote = quote < 0 ? n : indexOrEnd(buf, quote, j);
+    if (nextCR < j) nextCR = indexOrEnd(buf, CR, j);
+    const lf = indexOrEnd(buf, LF, j);
+    if (lf < nextQuote && lf < nextCR) {
+      ends.push(lf);
+      i = lf < n ? lf + 1 : n;
+      if (lf < n) line++;
+      continue;
+    }
     let inQuotes = false;
     for (;;) {
       if (j >= n) {
@@ -231,4 +245,10 @@ export function scanRecords(bytes: Uint8Array, firstLine: number, opts: CsvOptio
     }
   }
   return { start: Int32Array.from(starts), end: Int32Array.from(ends), lines: Int32Array.from(lines) };
+}
+
+/** The offset of the first `byte` at or after `from`, or the buffer's length. */
+function indexOrEnd(buf: Buffer, byte: number, from: number): number {
+  const k = buf.indexOf(byte, from);
+  return k < 0 ? buf.length : k;
 }
