@@ -97,6 +97,11 @@ export class Applier {
   /** for each stored attribute, its value slot or -1 */
   private readonly storedSlot: number[];
   private readonly storedIndex = new Map<string, number>();
+  /** where a create's row holds each value of its key tuples (touchRow): the keys, and each self-reference group's */
+  private readonly keyPos: number[];
+  private readonly selfPos: number[][];
+  /** a create's row while it is built (its values are copied to the insert's parameters) */
+  private readonly row: Scalar[];
   private readonly defaults: Scalar[];
   private readonly jsonKeys: string[];
   private readonly mandatoryLinks: Attribute[];
@@ -225,6 +230,10 @@ export class Applier {
       }
     }
     this.selfGroups = plan.refs.map((group, index) => ({ group, index, space: SPACE_REF + index })).filter((g) => g.group.target === plan.className);
+    const pos = (code: string): number => this.storedIndex.get(code) ?? -1;
+    this.keyPos = plan.keys.map(pos);
+    this.selfPos = this.selfGroups.map((sg) => sg.group.subs.map(pos));
+    this.row = new Array<Scalar>(rowColumns.length);
   }
 
   /** Open the run: the change record is written in the first transaction. */
@@ -581,7 +590,7 @@ export class Applier {
   private create(c: ResolvedChunk, i: number, base: number, at: number): RowPlan {
     const plan = this.plan;
     // [source, source_id, ...stored attributes]; the insert binds the ones in insertCols.
-    const row: Scalar[] = new Array(this.stored.length + 2);
+    const row = this.row;
     row[0] = c.source[i] ?? null;
     row[1] = c.sourceId[i] ?? null;
     // History of a create holds the new values only (the old ones are all null).
@@ -614,7 +623,7 @@ export class Applier {
       for (let k = 0; k < cols.length; k++) params[p++] = row[cols[k] as number] as Scalar;
       (params as unknown[])[p] = this.fingerprint(c, i);
       this.queued.push(at);
-      this.touchKeys((code) => row[this.storedIndex.get(code) as number] ?? null);
+      this.touchRow(row);
       return QUEUED;
     }
     const params = this.insertParams;
@@ -635,7 +644,8 @@ export class Applier {
     });
     if (this.createHistoryStmt) this.addToRange(id);
     else this.historyStmt.run(this.changeId, this.cls.name, id, 'create', json === '' ? '{}' : `${json}}`);
-    this.touchFrom(id, (code) => row[this.storedIndex.get(code) as number] ?? null);
+    this.touchedIds.add(id);
+    this.touchRow(row);
     return { status: Status.Created, id, message: null, changed: null };
   }
 
@@ -809,6 +819,25 @@ export class Applier {
       if (sg.group.subs[0] === 'id' && sg.group.subs.length === 1) continue;
       this.touchedKeys.add(sg.space, sg.group.subs.map(get));
     }
+  }
+
+  /** touchKeys for a create, by the positions of the key values in its row. */
+  private touchRow(row: readonly Scalar[]): void {
+    const tuple = (positions: readonly number[]): Scalar[] => {
+      const t = new Array<Scalar>(positions.length);
+      for (let k = 0; k < positions.length; k++) {
+        const p = positions[k] as number;
+        t[k] = p >= 0 ? (row[p] ?? null) : null;
+      }
+      return t;
+    };
+    // A create adds the key its lookup just asked about: the filter still has its hashes.
+    if (this.keyPos.length > 0) this.touchedKeys.add(SPACE_KEYS, tuple(this.keyPos));
+    if (this.plan.sourceColumn >= 0) this.touchedKeys.add(SPACE_SOURCE, [row[0] ?? null, row[1] ?? null]);
+    this.selfGroups.forEach((sg, g) => {
+      if (sg.group.subs[0] === 'id' && sg.group.subs.length === 1) return;
+      this.touchedKeys.add(sg.space, tuple(this.selfPos[g] as number[]));
+    });
   }
 
   /** Write the history range of the creates still pending. */

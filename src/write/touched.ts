@@ -82,26 +82,39 @@ const F64_WORDS = new Int32Array(F64.buffer);
  * tuple keys of resolve/tuple.ts), so 5 and "5" stay apart and ("ab", "c") is not ("a", "bc").
  */
 function hashTuple(tuple: readonly Scalar[], seed: number): void {
-  A = (0x811c9dc5 ^ seed) | 0;
-  B = (0x9e3779b9 + seed) | 0;
+  // Local lanes, the mixing step written out where it is used: kept in registers, where
+  // module-level lanes were a memory load and store for every character.
+  let a = (0x811c9dc5 ^ seed) | 0;
+  let b = (0x9e3779b9 + seed) | 0;
   for (let k = 0; k < tuple.length; k++) {
     const v = tuple[k];
-    if (v === null || v === undefined) mix(1);
+    let tag: number;
+    let x = 0;
+    let y = 0;
+    if (v === null || v === undefined) tag = 1;
     else if (typeof v === 'string') {
-      for (let i = 0; i < v.length; i++) mix(v.charCodeAt(i));
-      mix(2);
-      mix(v.length);
+      for (let i = 0; i < v.length; i++) {
+        const c = v.charCodeAt(i);
+        a = Math.imul(a ^ c, 0x01000193);
+        b = Math.imul(b + c, 0x5bd1e995) ^ (b >>> 15);
+      }
+      tag = 2;
+      x = v.length;
     } else {
       const n = typeof v === 'number' ? v : v ? 1 : 0;
       // 0 and -0 are one value (NaN joins them: a false positive at worst).
       F64[0] = n === 0 || n !== n ? 0 : n;
-      mix(3);
-      mix(F64_WORDS[0] as number);
-      mix(F64_WORDS[1] as number);
+      tag = 3;
+      x = F64_WORDS[0] as number;
+      y = F64_WORDS[1] as number;
     }
+    a = Math.imul(a ^ tag, 0x01000193);
+    b = Math.imul(b + tag, 0x5bd1e995) ^ (b >>> 15);
+    a = Math.imul(a ^ x, 0x01000193);
+    b = Math.imul(b + x, 0x5bd1e995) ^ (b >>> 15);
+    a = Math.imul(a ^ y, 0x01000193);
+    b = Math.imul(b + y, 0x5bd1e995) ^ (b >>> 15);
   }
-  let a = A;
-  let b = B;
   a ^= a >>> 15;
   a = Math.imul(a, 0x2c1b3c6d);
   a ^= a >>> 12;
@@ -110,14 +123,6 @@ function hashTuple(tuple: readonly Scalar[], seed: number): void {
   b ^= b >>> 16;
   H[0] = a;
   H[1] = b;
-}
-
-let A = 0;
-let B = 0;
-
-function mix(c: number): void {
-  A = Math.imul(A ^ c, 0x01000193);
-  B = Math.imul(B + c, 0x5bd1e995) ^ (B >>> 15);
 }
 
 /** Object ids are dense integers: one bit each, grown on demand. */
