@@ -10,7 +10,7 @@ import type { ImportOptions } from './options.js';
 import { type ImportHooks, type ImportResult, type ProgressEvent, WORKER_EXEC_ARGV, runImport } from './run.js';
 import type { RunSummary } from '../report/types.js';
 import { RowSpool, type SpoolHandOver } from '../report/spool.js';
-import { COORDINATOR_RESOURCE_LIMITS, gcOnOwnThreads } from './threads.js';
+import { COORDINATOR_RESOURCE_LIMITS } from './threads.js';
 
 export type ToCoordinator = { type: 'abort' };
 
@@ -28,7 +28,6 @@ const threadFile = new URL('./coordinator-thread.js', import.meta.url);
  */
 export function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
   if (o.input !== undefined || o.file === '-') return runImport(o, hooks);
-  gcOnOwnThreads();
   return new Promise<ImportResult>((resolve, reject) => {
     const worker = new Worker(threadFile, { workerData: o, resourceLimits: COORDINATOR_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
     let settled = false;

@@ -31,7 +31,7 @@ import { type AppliedChunk, STATUS_NAMES, Status } from '../write/apply.js';
 import { WriterClient } from '../write/client.js';
 import { SluiceError, asSluiceError, exitCodeFor } from './errors.js';
 import type { ImportOptions } from './options.js';
-import { READ_BYTES, THREAD_RESOURCE_LIMITS, frameTarget, gcOnOwnThreads } from './threads.js';
+import { READ_BYTES, THREAD_RESOURCE_LIMITS, frameTarget } from './threads.js';
 
 export interface ImportHooks {
   signal?: AbortSignal;
@@ -128,7 +128,6 @@ export const WORKER_EXEC_ARGV = [
 ];
 
 export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
-  gcOnOwnThreads();
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
   const totalBytes = await checkFile(o);

@@ -3,23 +3,6 @@
  * and the frames they are handed.
  */
 
-import { setFlagsFromString } from 'node:v8';
-
-/**
- * Garbage collection on each thread's own time, without V8's helper threads. A run keeps
- * three JavaScript threads busy (reader, worker, writer) on machines with few cores; the
- * helpers of their parallel scavenges competed with them for those cores and spun waiting
- * for each other: with them off, a 1M-row initial load on two cores took a fifth less
- * time and half the system time. Set before the run's first thread starts, so every
- * thread's heap is made so; it is a process-wide V8 setting.
- */
-export function gcOnOwnThreads(): void {
-  if (gcSet) return;
-  gcSet = true;
-  setFlagsFromString('--single-threaded-gc');
-}
-let gcSet = false;
-
 /**
  * Heap limits of the pool's workers and of the writer thread. Their garbage is short-lived
  * (a frame's cells, strings and arrays die once the frame is applied), and a young
