@@ -66,6 +66,15 @@ function sameLines(a: Int32Array, b: Int32Array): boolean {
   return true;
 }
 
+/** The fingerprint of each record span of a frame. */
+function hashSpans(buf: Buffer, spans: { start: ArrayLike<number>; end: ArrayLike<number> }, seed: FingerprintSeed): BigInt64Array {
+  const n = spans.start.length;
+  const fp = new BigInt64Array(n);
+  const halves = new Int32Array(fp.buffer);
+  for (let i = 0; i < n; i++) hashBytes(buf, spans.start[i] as number, spans.end[i] as number, seed, halves, i);
+  return fp;
+}
+
 /**
  * A CSV frame when the run uses fingerprints: every record is hashed from its bytes;
  * the ones matching an object skip parsing and mapping, the others take the ordinary
@@ -77,19 +86,13 @@ function fingerprintedFrame(s: State, task: ParseTask, buf: Buffer, seed: Finger
   if (s.cfg.emptyClass) {
     const spans = { start: [] as number[], end: [] as number[] };
     const parsed = parseRecords(buf, task.firstLine, opts, spans);
-    const n = spans.start.length;
-    const fp = new BigInt64Array(n);
-    const halves = new Int32Array(fp.buffer);
-    for (let i = 0; i < n; i++) hashBytes(buf, spans.start[i] as number, spans.end[i] as number, seed, halves, i);
     const chunk = resolveRecords(s, task, parsed.records, parsed.lines);
-    chunk.fp = fp;
+    chunk.fp = hashSpans(buf, spans, seed);
     return chunk;
   }
   const spans = scanRecords(buf, task.firstLine, opts);
   const n = spans.start.length;
-  const fp = new BigInt64Array(n);
-  const halves = new Int32Array(fp.buffer);
-  for (let i = 0; i < n; i++) hashBytes(buf, spans.start[i] as number, spans.end[i] as number, seed, halves, i);
+  const fp = hashSpans(buf, spans, seed);
   const hit = index.find(fp);
   let hits = 0;
   for (let i = 0; i < n; i++) if ((hit[i] as number) > 0) hits++;

@@ -203,9 +203,9 @@ export class Applier {
     const cols = this.insertCols.map((k) => rowColumns[k] as string);
     // One-row statements with spread parameters: measured faster in better-sqlite3 than an array
     // of parameters, and than multi-row VALUES of 64 or 256 rows.
-    this.insertStmt = db.prepare(`INSERT INTO ${t} (${[...cols.map(q), FP_COLUMN].join(', ')}) VALUES (${[...cols, FP_COLUMN].map(() => '?').join(', ')})`);
-    this.insertParams = new Array(cols.length + 1);
     this.insertSql = { head: `INSERT INTO ${t} (${[...cols.map(q), FP_COLUMN].join(', ')}) VALUES `, row: `(${[...cols, FP_COLUMN].map(() => '?').join(', ')})` };
+    this.insertStmt = db.prepare(this.insertSql.head + this.insertSql.row);
+    this.insertParams = new Array(cols.length + 1);
     this.refreshFpStmt = db.prepare(`UPDATE ${t} SET ${FP_COLUMN} = ? WHERE id = ? AND ${FP_COLUMN} IS NOT ?`);
     this.historyStmt = db.prepare(`INSERT INTO _sluice_history (change_id, class, object_id, op, changes) VALUES (?, ?, ?, ?, ?)`);
     // Attributes a create leaves null or empty have no place in its history.
@@ -448,14 +448,10 @@ export class Applier {
     const join = aside();
     try {
       this.db.exec('BEGIN IMMEDIATE');
-      try {
-        this.buildDeferredIndexes(true);
-        this.db.exec('COMMIT');
-      } catch (e) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        if (!(e as { code?: string }).code?.startsWith('SQLITE_')) throw e;
-      }
+      this.buildDeferredIndexes(true);
+      this.db.exec('COMMIT');
     } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
       if (!(e as { code?: string }).code?.startsWith('SQLITE_')) throw e;
     } finally {
       join();
@@ -807,12 +803,6 @@ export class Applier {
   /** Record the tuples this object has (before or after a change) in every lookup space the run uses. */
   private touchFrom(id: number, get: (code: string) => Scalar): void {
     this.touchedIds.add(id);
-    this.touchKeys(get);
-  }
-
-  /** Record the tuples of an object, by its values, in every lookup space the run uses. */
-  private touchKeys(get: (code: string) => Scalar): void {
-    // A create adds the key its lookup just asked about: the filter still has its hashes.
     if (this.plan.keys.length > 0) this.touchedKeys.add(SPACE_KEYS, this.plan.keys.map(get));
     if (this.plan.sourceColumn >= 0) this.touchedKeys.add(SPACE_SOURCE, [get('source'), get('source_id')]);
     for (const sg of this.selfGroups) {
@@ -821,7 +811,7 @@ export class Applier {
     }
   }
 
-  /** touchKeys for a create, by the positions of the key values in its row. */
+  /** touchFrom's keys for a create, by the positions of the key values in its row. */
   private touchRow(row: readonly Scalar[]): void {
     const tuple = (positions: readonly number[]): Scalar[] => {
       const t = new Array<Scalar>(positions.length);

@@ -31,16 +31,13 @@ const CHECKPOINT_WAIT_MS = 120_000;
 const checkpointAside: CheckpointAside = () => {
   const done = new SharedArrayBuffer(4);
   const flag = new Int32Array(done);
-  let worker: Worker | null = null;
   try {
-    worker = new Worker(checkpointFile, { workerData: { dbPath: cfg.dbPath, done }, execArgv: process.execArgv });
-    worker.unref();
+    new Worker(checkpointFile, { workerData: { dbPath: cfg.dbPath, done }, execArgv: process.execArgv }).unref();
   } catch {
     Atomics.store(flag, 0, 1);
   }
   return () => {
     Atomics.wait(flag, 0, 0, CHECKPOINT_WAIT_MS);
-    void worker;
   };
 };
 
