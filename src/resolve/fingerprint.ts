@@ -125,7 +125,6 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number, seed: F
   halves[index * 2 + 1] = fmix(b ^ Math.imul(end - start, 0x9e3779b1));
 }
 
-/** Eight hex digits at `o` as a 32-bit integer. */
 /**
  * Reads the decimal integers of a page ("fingerprint,id,fingerprint,id,…") into `out` as
  * [low half, high half, id] triples; a fingerprint's 64 bits are rebuilt exactly from its
