@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { Bench } from 'tinybench';
-import { DEFAULT_SEED, PERSON_HEADER, organizationRows, personLine, personRow } from '../fixtures/generate.js';
+import { DEFAULT_SEED, PERSON_HEADER, organizationRows, personLine, personRow, wholeNumberFromEnv } from '../fixtures/generate.js';
 import { DEFAULT_FRAME_BYTES } from '../src/engine/threads.js';
 import { type Frame, Framer } from '../src/input/frame.js';
 import { parseRecords } from '../src/input/parse.js';
@@ -91,7 +91,7 @@ function stageDb(path: string, model: Model, rows: number, withPeople: boolean):
 }
 
 export async function micro(opts: { rows?: number; time?: number; iterations?: number } = {}): Promise<Bench> {
-  const rows = opts.rows ?? Number(process.env.BENCH_MICRO_ROWS ?? 20_000);
+  const rows = opts.rows ?? wholeNumberFromEnv('BENCH_MICRO_ROWS', 20_000);
   const bytes = sampleBytes(rows);
   const frames = frameAll(bytes);
   const header = frames[0] as Frame;

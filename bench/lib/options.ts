@@ -1,7 +1,7 @@
 /** Options every scenario takes, and their defaults from the environment. */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { rowsFromEnv } from '../../fixtures/generate.js';
+import { SettingError, rowsFromEnv, wholeNumberFromEnv } from '../../fixtures/generate.js';
 import { parseOnly } from '../peers/parse-only.js';
 import { peerB } from '../peers/node-naive.js';
 import { peerA } from '../peers/sqlite-cli.js';
@@ -47,16 +47,8 @@ function contestantsFromEnv(): ContestantId[] | undefined {
   const ids = v.split(',').map((s) => s.trim());
   const valid = ALL_CONTESTANTS.map((c) => c.id as string);
   const bad = ids.filter((id) => !valid.includes(id));
-  if (bad.length > 0) throw new Error(`BENCH_CONTESTANTS: "${bad.join(',')}" is not valid (valid: ${valid.join(', ')})`);
+  if (bad.length > 0) throw new SettingError(`BENCH_CONTESTANTS: "${bad.join(',')}" is not valid (valid: ${valid.join(', ')})`);
   return ids as ContestantId[];
-}
-
-function repeatFromEnv(): number {
-  const v = process.env.BENCH_REPEAT?.trim();
-  if (!v) return 1;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_REPEAT: "${v}" is not a whole number of at least 1`);
-  return n;
 }
 
 export function resolveOptions(o: ScenarioOptions): Resolved {
@@ -67,7 +59,7 @@ export function resolveOptions(o: ScenarioOptions): Resolved {
     workDir: resolve(o.workDir ?? defaultWorkDir()),
     resultsDir: o.resultsDir === null ? null : resolve(o.resultsDir ?? defaultResultsDir()),
     contestants: ids ? ALL_CONTESTANTS.filter((c) => ids.includes(c.id)) : [...ALL_CONTESTANTS],
-    repeat: o.repeat ?? repeatFromEnv(),
+    repeat: o.repeat ?? wholeNumberFromEnv('BENCH_REPEAT', 1),
     print: o.print ?? ((t) => process.stdout.write(t)),
     log: o.log ?? ((l) => process.stderr.write(`${l}\n`)),
   };
@@ -78,10 +70,14 @@ export function isMain(url: string): boolean {
   return process.argv[1] !== undefined && url === pathToFileURL(resolve(process.argv[1])).href;
 }
 
-/** Entry point of a runnable scenario file: errors become a message and exit code 1. */
+/**
+ * Entry point of a runnable scenario file: a setting that is not valid is its message and
+ * exit code 2; any other failure keeps its stack (it is the harness's own) and exit code 1.
+ */
 export function runMain(fn: () => Promise<unknown>): void {
   fn().catch((err: unknown) => {
-    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 1;
+    const setting = err instanceof SettingError;
+    process.stderr.write(`bench: ${setting ? err.message : ((err as Error).stack ?? String(err))}\n`);
+    process.exitCode = setting ? 2 : 1;
   });
 }

@@ -4,9 +4,11 @@
  * the same work. No timing is asserted.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { ContestantId } from '../../bench/lib/contestant.js';
 import type { ContestantResult, ScenarioResult } from '../../bench/lib/scenario.js';
@@ -121,4 +123,23 @@ describe('stage micro-benchmarks', { timeout: 120_000 }, () => {
     );
     for (const t of bench.tasks) assert.equal(t.result.state, 'completed', `${t.name}: ${JSON.stringify(t.result)}`);
   });
+});
+
+describe('benchmark settings', () => {
+  const runJs = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
+  const microJs = fileURLToPath(new URL('../../bench/micro.js', import.meta.url));
+  for (const [script, name, value] of [
+    [runJs, 'BENCH_ROWS', 'many'],
+    [runJs, 'BENCH_REPEAT', '0'],
+    [runJs, 'BENCH_CONTESTANTS', 'sluice,peer_z'],
+    [microJs, 'BENCH_MICRO_ROWS', '-5'],
+  ] as const) {
+    it(`reject ${name}=${value} with a message naming it, exit 2 and no stack trace`, () => {
+      const r = spawnSync(process.execPath, [script], { env: { ...process.env, [name]: value }, encoding: 'utf8' });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^bench: ${name}: "[^"]*" is not`));
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+      assert.equal(r.stdout, '');
+    });
+  }
 });
