@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { Bench } from 'tinybench';
 import { DEFAULT_SEED, PERSON_HEADER, organizationRows, personLine, personRow, wholeNumberFromEnv } from '../fixtures/generate.js';
-import { DEFAULT_FRAME_BYTES } from '../src/engine/threads.js';
+import { DEFAULT_FRAME_BYTES } from '../src/base/threads.js';
 import { type Frame, Framer } from '../src/input/frame.js';
 import { parseRecords } from '../src/input/parse.js';
 import { ensureLookupIndex } from '../src/model/schema.js';

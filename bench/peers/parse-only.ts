@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_FRAME_BYTES } from '../../src/engine/threads.js';
+import { DEFAULT_FRAME_BYTES } from '../../src/base/threads.js';
 import { Framer } from '../../src/input/frame.js';
 import { parseRecords } from '../../src/input/parse.js';
 import { type Contestant, type ContestantRun, type RunInput, failure, lastJsonLine } from '../lib/contestant.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';

@@ -2,7 +2,7 @@
  * `sluice changes` lists the recorded runs (`_sluice_change`); `sluice history` shows
  * what one of them did to each object, streamed from `_sluice_history`.
  */
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { TextSink } from '../report/sink.js';
 import { HISTORY_COLUMNS, csvRecord, expandHistory, jsonRecord, textLine } from '../export/history.js';
 import { changeEntries } from '../export/history-read.js';

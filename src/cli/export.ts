@@ -1,6 +1,6 @@
 import { createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { normalizeExportOptions } from '../export/options.js';
 import { type ExportJob, openExport } from '../export/run.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';

@@ -1,5 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { normalizeImportOptions, type RawImportOptions } from '../engine/options.js';
 import { runImportOnThread } from '../engine/coordinator.js';
 import { writeDetailsFile, writeReport } from '../report/format.js';

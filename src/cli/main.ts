@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `sluice` command: a thin adapter from arguments to the engine. */
 import { readFileSync } from 'node:fs';
-import { SluiceError, exitCodeFor } from '../engine/errors.js';
+import { SluiceError, exitCodeFor } from '../base/errors.js';
 import { changesCommand, historyCommand } from './changes.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';

@@ -2,7 +2,7 @@
  * `sluice schema`: the model stored in a database, told as what a file header can name.
  * The descriptions are built by pure functions (tested directly); the command prints them.
  */
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { defaultColumns, defaultRefSubs, linkItemAttr } from '../export/columns.js';
 import { findClass } from '../model/load.js';
 import { openStore } from '../model/store.js';

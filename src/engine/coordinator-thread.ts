@@ -3,7 +3,7 @@
  * its result carried by messages.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { asSluiceError } from './errors.js';
+import { asSluiceError } from '../base/errors.js';
 import type { FromCoordinator, ToCoordinator } from './coordinator.js';
 import type { ImportOptions } from './options.js';
 import { runImport } from './run.js';

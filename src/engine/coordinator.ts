@@ -5,12 +5,12 @@
  * the terminal: it draws progress, forwards an interrupt, and writes the report.
  */
 import { Worker } from 'node:worker_threads';
-import { type SerializedError, SluiceError } from './errors.js';
+import { type SerializedError, SluiceError } from '../base/errors.js';
 import type { ImportOptions } from './options.js';
-import { type ImportHooks, type ImportResult, type ProgressEvent, WORKER_EXEC_ARGV, runImport } from './run.js';
-import type { RunSummary } from '../report/types.js';
+import { type ImportHooks, type ImportResult, WORKER_EXEC_ARGV, runImport } from './run.js';
+import type { ProgressEvent, RunSummary } from '../report/types.js';
 import { RowSpool, type SpoolHandOver } from '../report/spool.js';
-import { COORDINATOR_RESOURCE_LIMITS } from './threads.js';
+import { COORDINATOR_RESOURCE_LIMITS } from '../base/threads.js';
 
 export type ToCoordinator = { type: 'abort' };
 

@@ -3,8 +3,8 @@ import type { Readable } from 'node:stream';
 import { checkCharset } from '../input/decode.js';
 import { compileDateFormat } from '../rows/dates.js';
 import type { Action } from '../rows/plan.js';
-import { SluiceError } from './errors.js';
-import { DEFAULT_FRAME_BYTES } from './threads.js';
+import { SluiceError } from '../base/errors.js';
+import { DEFAULT_FRAME_BYTES } from '../base/threads.js';
 
 export type OutputKind = 'summary' | 'details' | 'json' | 'retcode';
 export type ProgressKind = 'auto' | 'bar' | 'json' | 'none';

@@ -23,15 +23,15 @@ import type { ClassDef, Model } from '../model/types.js';
 import { encodeError, errorOf } from '../resolve/codec.js';
 import type { ParseTask, WorkerConfig } from '../resolve/protocol.js';
 import { RowSpool } from '../report/spool.js';
-import { type Counts, emptyCounts, type Outcome, type RowOutcome, type RunSummary } from '../report/types.js';
+import { emptyCounts, type Outcome, type ProgressEvent, type RowOutcome, type RunSummary } from '../report/types.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { buildPlan } from '../rows/header.js';
 import type { ImportPlan } from '../rows/plan.js';
 import { type AppliedChunk, STATUS_NAMES, Status } from '../write/apply.js';
 import { WriterClient } from '../write/client.js';
-import { SluiceError, asSluiceError, exitCodeFor } from './errors.js';
+import { SluiceError, asSluiceError, exitCodeFor } from '../base/errors.js';
 import type { ImportOptions } from './options.js';
-import { READ_BYTES, THREAD_RESOURCE_LIMITS, frameTarget } from './threads.js';
+import { READ_BYTES, THREAD_RESOURCE_LIMITS, frameTarget } from '../base/threads.js';
 
 export interface ImportHooks {
   signal?: AbortSignal;
@@ -39,15 +39,6 @@ export interface ImportHooks {
   onWaiting?: () => void;
   /** called after each applied frame */
   onProgress?: (p: ProgressEvent) => void;
-}
-
-export interface ProgressEvent {
-  /** input bytes of the frames applied so far */
-  bytesDone: number;
-  totalBytes: number | null;
-  lines: number;
-  counts: Counts;
-  elapsedS: number;
 }
 
 export interface ImportResult {

@@ -3,7 +3,7 @@
  * the same attributes (rows/header.ts is the reader this mirrors). Pure: the model in,
  * a column list out; every problem is a usage error naming --columns.
  */
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { findAttribute } from '../model/load.js';
 import type { AttrType, Attribute, ClassDef, Model } from '../model/types.js';
 

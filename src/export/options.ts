@@ -1,5 +1,5 @@
 /** Export options, checked in one place before the database is opened; every message names the option. */
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { checkCharset } from '../input/decode.js';
 import { splitColumns } from './columns.js';
 import type { ExportFormat } from './rows.js';

@@ -9,7 +9,7 @@
  * state as of its first read.
  */
 import type Database from 'better-sqlite3';
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { findClass } from '../model/load.js';
 import { openStore } from '../model/store.js';
 import type { ClassDef, Scalar } from '../model/types.js';

@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import iconv from 'iconv-lite';
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 
 export interface DecodeInfo {
   /** Canonical display name, e.g. 'UTF-8', 'UTF-16LE', 'ISO-8859-1'. */

@@ -1,4 +1,4 @@
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 
 const LF = 0x0a;
 const CR = 0x0d;

@@ -4,7 +4,7 @@
  * can be parsed on its own; `splitObjects` finds the objects inside a frame again,
  * with the line each starts on. Both are string-aware depth scanners.
  */
-import { SluiceError, quoted } from '../engine/errors.js';
+import { SluiceError, quoted } from '../base/errors.js';
 import type { Frame } from './frame.js';
 
 const LF = 10;

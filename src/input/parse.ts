@@ -9,7 +9,7 @@
  * csv-parse still parses the header line and serves as the reference these
  * semantics are tested against.
  */
-import { SluiceError, quoted } from '../engine/errors.js';
+import { SluiceError, quoted } from '../base/errors.js';
 
 export interface CsvOptions {
   /** separator byte */

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 
 const LF = 0x0a;
 const CR = 0x0d;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { ATTR_TYPES, type Attribute, type AttributeFile, type ClassDef, type Model, type ModelFile } from './types.js';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import Database from 'better-sqlite3';
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { CMDB_MODEL } from './cmdb.js';
 import { buildModel, loadModelFile } from './load.js';
 import { HISTORY_UPGRADE_DDL, modelDDL, q } from './schema.js';

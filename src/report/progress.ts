@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../engine/run.js';
+import type { ProgressEvent } from './types.js';
 import type { RunSummary } from './types.js';
 
 export interface ProgressSink {

@@ -10,7 +10,7 @@
 import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { ROW_STATUSES, type RowOutcome, type RowStatus } from './types.js';
 
 const WRITE_BUFFER = 1 << 20;

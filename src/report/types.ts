@@ -32,6 +32,16 @@ export function emptyCounts(): Counts {
   return { created: 0, updated: 0, unchanged: 0, deleted: 0, skipped: 0, errors: 0, warnings: 0 };
 }
 
+/** Where a run stands, after each applied frame. */
+export interface ProgressEvent {
+  /** input bytes of the frames applied so far */
+  bytesDone: number;
+  totalBytes: number | null;
+  lines: number;
+  counts: Counts;
+  elapsedS: number;
+}
+
 /** How the run ended. */
 export type Outcome = 'committed' | 'rolled back' | 'simulated' | 'interrupted' | 'failed';
 

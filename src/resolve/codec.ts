@@ -8,7 +8,7 @@
  * array of small strings, and the writer is the stage that bounds an initial load.
  */
 import { deserialize, serialize } from 'node:v8';
-import type { SerializedError } from '../engine/errors.js';
+import type { SerializedError } from '../base/errors.js';
 import type { Model, Scalar } from '../model/types.js';
 import type { ImportPlan } from '../rows/plan.js';
 import type { ResolvedChunk } from './protocol.js';

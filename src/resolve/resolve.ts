@@ -1,4 +1,4 @@
-import { quoted } from '../engine/errors.js';
+import { quoted } from '../base/errors.js';
 import type { ClassDef, Model, Scalar } from '../model/types.js';
 import { emptyValue } from '../rows/cast.js';
 import type { LinkItem, MappedRows } from '../rows/map.js';

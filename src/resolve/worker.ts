@@ -5,7 +5,7 @@
 import { workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { move } from 'piscina';
-import { asSluiceError } from '../engine/errors.js';
+import { asSluiceError } from '../base/errors.js';
 import { objectsToRecords, splitObjects } from '../input/json.js';
 import { type CsvOptions, parseRecords, scanRecords } from '../input/parse.js';
 import { assertUtf8 } from '../input/utf8.js';

@@ -1,4 +1,4 @@
-import { SluiceError, quoted } from '../engine/errors.js';
+import { SluiceError, quoted } from '../base/errors.js';
 import type { Attribute, Scalar } from '../model/types.js';
 import { ISO_8601, type DateParser } from './dates.js';
 

@@ -1,4 +1,4 @@
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 
 /**
  * Date parsing for `--date-format` (SPEC §2 "Values"). A format is compiled once;

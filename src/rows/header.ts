@@ -1,4 +1,4 @@
-import { SluiceError, quoted } from '../engine/errors.js';
+import { SluiceError, quoted } from '../base/errors.js';
 import { findAttribute } from '../model/load.js';
 import type { Attribute, ClassDef, Model } from '../model/types.js';
 import type { Action, ColumnSpec, ImportPlan, LinkSpec, RefGroup } from './plan.js';

@@ -1,4 +1,4 @@
-import { quoted } from '../engine/errors.js';
+import { quoted } from '../base/errors.js';
 import { findAttribute } from '../model/load.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
 import { castValue, emptyValue, type CastOptions } from './cast.js';

@@ -4,7 +4,7 @@
  * is exactly that of applying the rows one at a time (SPEC §2, the invariant).
  */
 import type Database from 'better-sqlite3';
-import { SluiceError } from '../engine/errors.js';
+import { SluiceError } from '../base/errors.js';
 import { FP_COLUMN, q } from '../model/schema.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
 import { emptyValue } from '../rows/cast.js';

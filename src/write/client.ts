@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import { SluiceError } from '../engine/errors.js';
-import { THREAD_RESOURCE_LIMITS } from '../engine/threads.js';
+import { SluiceError } from '../base/errors.js';
+import { THREAD_RESOURCE_LIMITS } from '../base/threads.js';
 import type { AppliedChunk } from './apply.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 

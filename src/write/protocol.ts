@@ -1,4 +1,4 @@
-import type { SerializedError } from '../engine/errors.js';
+import type { SerializedError } from '../base/errors.js';
 import type { Counts } from '../report/types.js';
 import type { CsvOptions } from '../input/parse.js';
 import type { ImportPlan } from '../rows/plan.js';

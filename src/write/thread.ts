@@ -1,7 +1,7 @@
 /** The writer thread: the only connection that writes. A thin adapter over Applier. */
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { SluiceError, asSluiceError } from '../engine/errors.js';
+import { SluiceError, asSluiceError } from '../base/errors.js';
 import { ensureLookupIndex, lookupIndexName, q } from '../model/schema.js';
 import { configure, readModel, upgradeHistory } from '../model/store.js';
 import type { ClassDef, Model } from '../model/types.js';

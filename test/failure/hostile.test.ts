@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { SluiceError } from '../../src/engine/errors.js';
+import { SluiceError } from '../../src/base/errors.js';
 import {
   type Document,
   breaksIn,

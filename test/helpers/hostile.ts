@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
-import { SluiceError } from '../../src/engine/errors.js';
+import { SluiceError } from '../../src/base/errors.js';
 import { createDecoder } from '../../src/input/decode.js';
 import { type Frame, Framer } from '../../src/input/frame.js';
 import { parseRecords } from '../../src/input/parse.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { applyParamFile, parseCommand } from '../../../src/cli/args.js';
 import { IMPORT_ALIASES, IMPORT_SPECS, toRawOptions } from '../../../src/cli/import.js';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 
 const parse = (argv: string[]) => parseCommand('import', argv, IMPORT_SPECS, IMPORT_ALIASES);
 const isUsage = (re: RegExp) => (e: unknown) => e instanceof SluiceError && e.code === 'E_USAGE' && re.test(e.message);

@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runImportOnThread } from '../../../src/engine/coordinator.js';
 import { type RawImportOptions, normalizeImportOptions } from '../../../src/engine/options.js';
-import { type ImportResult, type ProgressEvent, runImport } from '../../../src/engine/run.js';
+import { type ImportResult, runImport } from '../../../src/engine/run.js';
+import type { ProgressEvent } from '../../../src/report/types.js';
 import type { RowOutcome } from '../../../src/report/types.js';
 import { runCli, sandbox, type Sandbox } from '../../helpers/cli.js';
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 import { defaultColumns, defaultRefSubs, requestedColumns, splitColumns } from '../../../src/export/columns.js';
 import { CMDB_MODEL } from '../../../src/model/cmdb.js';
 import { buildModel } from '../../../src/model/load.js';

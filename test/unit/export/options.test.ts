@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 import { normalizeExportOptions } from '../../../src/export/options.js';
 
 function usageError(fn: () => unknown, option: string, pattern: RegExp): void {

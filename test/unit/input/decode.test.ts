@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import iconv from 'iconv-lite';
 import { checkCharset, createDecoder, type DecodeInfo } from '../../../src/input/decode.js';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 
 interface Decoded {
   text: string;

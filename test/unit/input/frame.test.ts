@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Framer, type Frame, type FramerOptions } from '../../../src/input/frame.js';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 
 const Q = 0x22;
 

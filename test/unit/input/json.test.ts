@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 import { rawControl } from '../../helpers/hostile.js';
 import { JsonFramer, jsonHeader, objectsToRecords, splitObjects } from '../../../src/input/json.js';
 

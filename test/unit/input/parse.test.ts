@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 import { parseRecords, scanRecords } from '../../../src/input/parse.js';
 import { prngInt } from '../../helpers/random.js';
 

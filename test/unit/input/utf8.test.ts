@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import { assertUtf8, countLineBreaks, firstInvalidUtf8 } from '../../../src/input/utf8.js';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 
 function b(...parts: Array<string | number[]>): Buffer {
   return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));

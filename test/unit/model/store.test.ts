@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 import { CMDB_MODEL } from '../../../src/model/cmdb.js';
 import { buildModel } from '../../../src/model/load.js';
 import { ensureLookupIndex, lookupIndexName } from '../../../src/model/schema.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 import { decodeChunk, encodeChunk, encodeError, errorOf } from '../../../src/resolve/codec.js';
 import type { ResolvedChunk } from '../../../src/resolve/protocol.js';
 import type { Scalar } from '../../../src/model/types.js';

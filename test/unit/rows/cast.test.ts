@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { castValue, emptyValue, type Cast, type CastOptions } from '../../../src/rows/cast.js';
 import { compileDateFormat } from '../../../src/rows/dates.js';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 import type { Attribute, AttrType } from '../../../src/model/types.js';
 
 function attr(type: AttrType, extra: Partial<Attribute> = {}): Attribute {

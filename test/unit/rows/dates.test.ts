@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileDateFormat } from '../../../src/rows/dates.js';
-import { SluiceError } from '../../../src/engine/errors.js';
+import { SluiceError } from '../../../src/base/errors.js';
 
 function throwsUsage(format: string, mentions: RegExp): void {
   assert.throws(

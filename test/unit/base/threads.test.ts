@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_FRAME_GROWTH, frameTarget } from '../../../src/engine/threads.js';
+import { MAX_FRAME_GROWTH, frameTarget } from '../../../src/base/threads.js';
 
 test('frames keep their size while the workers parse every row', () => {
   assert.equal(frameTarget(65536, 500, 0), 65536);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SluiceError, asSluiceError, escapeControls, exitCodeFor, quoted } from '../../../src/engine/errors.js';
+import { SluiceError, asSluiceError, escapeControls, exitCodeFor, quoted } from '../../../src/base/errors.js';
 import { rawControl } from '../../helpers/hostile.js';
 
 describe('quoted', () => {
