@@ -1,5 +1,5 @@
 /** Test helpers: a fresh temporary directory per test and the built CLI as a child process. */
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,62 @@ export function runCli(args: string[], opts: { input?: string | Buffer; env?: Re
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** A CLI process the test drives: it writes the child's stdin and waits for what its stderr says. */
+export interface RunningCli {
+  child: ChildProcessWithoutNullStreams;
+  /** Resolves once stderr (all of it so far) matches `re`; rejects if the process ends first. */
+  stderrMatches(re: RegExp): Promise<void>;
+  /** Resolves when the process has ended. */
+  done: Promise<CliResult>;
+}
+
+/**
+ * Start the built CLI and leave it running. A test that needs an import to be busy while
+ * something else happens feeds it with `--file -` and holds its stdin open: the import keeps
+ * its write lock (and its open transaction) until the test ends the input, however fast it is.
+ */
+export function startCli(args: string[], opts: { env?: Record<string, string> } = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let closed = false;
+  const waiters: { re: RegExp; resolve: () => void; reject: (e: Error) => void }[] = [];
+  const check = (): void => {
+    for (let k = waiters.length - 1; k >= 0; k--) {
+      const w = waiters[k] as (typeof waiters)[number];
+      if (w.re.test(stderr)) {
+        waiters.splice(k, 1);
+        w.resolve();
+      }
+    }
+  };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    check();
+  });
+  child.stdin.on('error', () => {});
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      closed = true;
+      check();
+      for (const w of waiters.splice(0)) w.reject(new Error(`the process ended (${String(code ?? signal)}) before its stderr matched ${String(w.re)}:\n${stderr}`));
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    child,
+    done,
+    stderrMatches: (re) =>
+      new Promise<void>((resolve, reject) => {
+        if (re.test(stderr)) resolve();
+        else if (closed) reject(new Error(`the process has ended; stderr did not match ${String(re)}:\n${stderr}`));
+        else waiters.push({ re, resolve, reject });
+      }),
+  };
 }
 
 /** Query a database directly (read-only). */

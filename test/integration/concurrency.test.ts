@@ -1,32 +1,35 @@
+/**
+ * Two processes on one database. Each test holds the busy state itself: either an import
+ * fed through stdin that the test keeps open (it holds the write lock and its open
+ * transaction until the test ends its input), or a write transaction the test opens on its
+ * own connection. Nothing depends on how fast an import runs.
+ */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
-import { CLI, query, runCli, sandbox, type Sandbox } from '../helpers/cli.js';
+import { type RunningCli, query, runCli, sandbox, startCli, type Sandbox } from '../helpers/cli.js';
 
-function people(n: number): string {
-  let s = 'name,first_name,org_id->name,email\n';
-  for (let i = 0; i < n; i++) s += `N${i},F${i},Sales,p${i}@x.org\n`;
+const HEADER = 'name,first_name,org_id->name,email\n';
+
+function people(from: number, to: number, domain: string): string {
+  let s = '';
+  for (let i = from; i < to; i++) s += `N${i},F${i},Sales,p${i}@${domain}\n`;
   return s;
 }
 
-/** Start a long import and resolve once it holds the write lock (its first progress event with lines). */
-function startLongImport(db: string, file: string): { done: Promise<number | null>; writing: Promise<void> } {
-  const child = spawn(process.execPath, [CLI, 'import', '--db', db, '--class', 'Person', '--file', file, '--keys', 'email', '--progress', 'json', '--frame-bytes', '65536']);
-  let err = '';
-  let signalled = false;
-  const writing = new Promise<void>((resolve) => {
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      if (!signalled && /"lines":[1-9]/.test(err)) {
-        signalled = true;
-        resolve();
-      }
-    });
-  });
-  child.stdout.resume();
-  const done = new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { done, writing };
+/**
+ * An import of Person rows from stdin, `rows` of them sent; resolves once it has applied
+ * some of them, so it holds the write lock with rows written and not committed. The
+ * caller ends it with `finish`.
+ */
+async function heldImport(db: string, domain: string, rows: number): Promise<RunningCli & { finish: (more?: string) => void }> {
+  const cli = startCli(['import', '--db', db, '--class', 'Person', '--file', '-', '--keys', 'email', '--progress', 'json', '--frame-bytes', '4096']);
+  cli.child.stdin.write(HEADER + people(0, rows, domain));
+  await cli.stderrMatches(/"lines":[1-9]/);
+  return { ...cli, finish: (more = '') => cli.child.stdin.end(more) };
 }
+
+const count = (db: string, sql: string): number => (query<{ n: number }>(db, sql)[0] as { n: number }).n;
 
 describe('two imports into one database', () => {
   let box: Sandbox;
@@ -37,37 +40,51 @@ describe('two imports into one database', () => {
   });
   after(() => box.cleanup());
 
-  it('the second waits for the first, says so, and both commit', { timeout: 120_000 }, async () => {
-    const long = startLongImport(box.db, box.file('big.csv', people(150_000)));
-    await long.writing;
-    const second = await runCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('o2.csv', 'name\nMarketing\n'), '--progress', 'none']);
-    assert.equal(await long.done, 0);
-    assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stderr, /another import is writing to .*; waiting for it to finish/);
-    assert.equal(query<{ n: number }>(box.db, 'SELECT count(*) AS n FROM Person')[0]?.n, 150_000);
-    assert.equal(query(box.db, "SELECT id FROM Organization WHERE name = 'Marketing'").length, 1);
+  it('the second waits for the first, says so, and both commit', { timeout: 60_000 }, async () => {
+    const first = await heldImport(box.db, 'x.org', 3000);
+    const second = startCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('o2.csv', 'name\nMarketing\n'), '--progress', 'none']);
+    await second.stderrMatches(/another import is writing to .*; waiting for it to finish/);
+    // The first still has input to come: the second must not have written anything yet.
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Marketing'"), 0);
+    first.finish(people(3000, 4000, 'x.org'));
+    const [a, b] = await Promise.all([first.done, second.done]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@x.org'"), 4000);
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Marketing'"), 1);
+    const runs = query<{ class: string }>(box.db, "SELECT class FROM _sluice_change WHERE outcome = 'committed' ORDER BY id DESC LIMIT 2");
+    assert.deepEqual(runs.map((r) => r.class), ['Organization', 'Person'], 'the waiting import committed after the first');
     assert.equal(query<{ integrity_check: string }>(box.db, 'PRAGMA integrity_check')[0]?.integrity_check, 'ok');
   });
 
-  it('a reader exports while an import writes', { timeout: 120_000 }, async () => {
-    const long = startLongImport(box.db, box.file('big2.csv', people(150_000).replaceAll('@x.org', '@y.org')));
-    await long.writing;
-    const exp = await runCli(['export', '--db', box.db, '--class', 'Organization']);
+  it('a reader exports while an import writes, and sees only what is committed', { timeout: 60_000 }, async () => {
+    const writer = await heldImport(box.db, 'y.org', 3000);
+    const exp = await runCli(['export', '--db', box.db, '--class', 'Person', '--columns', 'email']);
     assert.equal(exp.code, 0, exp.stderr);
-    assert.match(exp.stdout, /^Sales,/m);
-    assert.equal(await long.done, 0);
+    assert.match(exp.stdout, /^p0@x\.org$/m, 'committed rows are exported');
+    assert.doesNotMatch(exp.stdout, /@y\.org/, 'rows of the open transaction are not');
+    writer.finish();
+    const r = await writer.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@y.org'"), 3000);
   });
 
-  it('past its wait limit, the second is refused cleanly and writes nothing', { timeout: 120_000 }, async () => {
-    const changesBefore = query(box.db, 'SELECT id FROM _sluice_change').length;
-    const long = startLongImport(box.db, box.file('big3.csv', people(150_000).replaceAll('@x.org', '@z.org')));
-    await long.writing;
-    const second = await runCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('o3.csv', 'name\nLegal\n'), '--progress', 'none'], { env: { SLUICE_LOCK_WAIT_MS: '300' } });
-    assert.equal(await long.done, 0);
-    assert.equal(second.code, 2);
-    assert.match(second.stderr, /cannot start a write transaction after waiting .* another process is writing/);
-    assert.doesNotMatch(second.stderr, /\n\s+at /);
-    assert.equal(query(box.db, "SELECT id FROM Organization WHERE name = 'Legal'").length, 0);
-    assert.equal(query(box.db, 'SELECT id FROM _sluice_change').length, changesBefore + 1, 'only the long run is recorded');
+  it('past its wait limit, the second is refused cleanly and writes nothing', { timeout: 60_000 }, async () => {
+    const changesBefore = count(box.db, 'SELECT count(*) AS n FROM _sluice_change');
+    // The test holds the write lock itself for as long as the second import may wait.
+    const holder = new Database(box.db);
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      const second = await runCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('o3.csv', 'name\nLegal\n'), '--progress', 'none'], { env: { SLUICE_LOCK_WAIT_MS: '300' } });
+      assert.equal(second.code, 2, second.stderr);
+      assert.match(second.stderr, /another import is writing to .*; waiting for it to finish/);
+      assert.match(second.stderr, /cannot start a write transaction after waiting .* another process is writing/);
+      assert.doesNotMatch(second.stderr, /\n\s+at /);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Legal'"), 0);
+    assert.equal(count(box.db, 'SELECT count(*) AS n FROM _sluice_change'), changesBefore, 'the refused run is not recorded');
   });
 });
