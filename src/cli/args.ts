@@ -39,8 +39,10 @@ function flagValue(command: string, shown: string, value: string): boolean {
  * Rewrite iTop-style arguments into canonical ones: `key=value` and `--key=value`
  * forms, aliases (`--csvfile` → `--file`), and switches given a value
  * (`--simulate=1`). The same option given twice with different values is refused.
+ * A switch turned off (`--simulate=0`) is left out of the arguments and named in `off`,
+ * so that it still overrides a param file.
  */
-export function canonicalArgs(command: string, argv: string[], specs: Record<string, OptionSpec>, aliases: Aliases): string[] {
+export function canonicalArgs(command: string, argv: string[], specs: Record<string, OptionSpec>, aliases: Aliases, off: Set<string> = new Set()): string[] {
   const out: string[] = [];
   const seen = new Map<string, { shown: string; value: string }>();
   for (let i = 0; i < argv.length; i++) {
@@ -60,10 +62,8 @@ export function canonicalArgs(command: string, argv: string[], specs: Record<str
       continue;
     }
     let value: string;
-    if (spec.type === 'boolean') {
-      if (eq > 0 && !flagValue(command, shown, a.slice(eq + 1))) continue;
-      value = 'true';
-    } else if (eq > 0) value = a.slice(eq + 1);
+    if (spec.type === 'boolean') value = eq > 0 && !flagValue(command, shown, a.slice(eq + 1)) ? 'false' : 'true';
+    else if (eq > 0) value = a.slice(eq + 1);
     else {
       const next = argv[i + 1];
       if (next === undefined || (next.startsWith('--') && next.length > 2)) throw usage(`sluice ${command}: ${shown} needs a value`, shown);
@@ -75,7 +75,9 @@ export function canonicalArgs(command: string, argv: string[], specs: Record<str
       throw usage(`sluice ${command}: ${prev.shown} and ${shown} both set --${canon} ("${prev.value}" and "${value}"); give it once`, shown);
     }
     seen.set(canon, { shown, value });
-    out.push(spec.type === 'boolean' ? `--${canon}` : `--${canon}=${value}`);
+    if (spec.type !== 'boolean') out.push(`--${canon}=${value}`);
+    else if (value === 'true') out.push(`--${canon}`);
+    else off.add(canon);
   }
   return out;
 }
@@ -85,11 +87,14 @@ export function parseCommand(command: string, argv: string[], specs: Record<stri
   const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
   for (const [name, s] of Object.entries(specs)) options[name] = { type: s.type };
   try {
-    const { values, positionals } = parseArgs({ args: canonicalArgs(command, argv, specs, aliases), options, strict: true, allowPositionals: true });
+    const off = new Set<string>();
+    const { values, positionals } = parseArgs({ args: canonicalArgs(command, argv, specs, aliases, off), options, strict: true, allowPositionals: true });
     if (positionals.length > 0) {
       throw usage(`sluice ${command}: unexpected argument "${positionals[0]}" (options start with --; see sluice ${command} --help)`);
     }
-    return values as Parsed;
+    const parsed = values as Parsed;
+    for (const name of off) parsed[name] = false;
+    return parsed;
   } catch (err) {
     if (err instanceof SluiceError) throw err;
     const msg = (err as Error).message;
@@ -106,9 +111,10 @@ export function parseCommand(command: string, argv: string[], specs: Record<stri
 }
 
 /**
- * Fill in options from a param file: `key = value` lines, `#` starts a comment,
- * keys spelled as on the command line (with or without --, aliases allowed).
- * What the command line gave wins.
+ * Fill in options from a param file: `key = value` lines, `#` starts a comment at the start
+ * of a line or after a blank (see paramValue: `comment = ticket #123` keeps its `#`), keys spelled as
+ * on the command line (with or without --, aliases allowed). What the command line gave
+ * wins, a switch turned off there (`--simulate=0`) included.
  */
 export function applyParamFile(command: string, path: string, parsed: Parsed, specs: Record<string, OptionSpec>, aliases: Aliases): void {
   let text: string;
@@ -118,22 +124,35 @@ export function applyParamFile(command: string, path: string, parsed: Parsed, sp
     throw usage(`--param-file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, '--param-file');
   }
   text.split(/\r\n|\n|\r/).forEach((raw, k) => {
-    const line = raw.replace(/(^|\s)#.*$/, '').trim();
-    if (line === '') return;
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
     const eq = line.indexOf('=');
     const where = `${path} line ${k + 1}`;
     if (eq <= 0) throw usage(`--param-file ${where}: expected "key = value", found "${line}"`, '--param-file');
     const key = line.slice(0, eq).trim().replace(/^--/, '');
-    let value = line.slice(eq + 1).trim();
-    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) value = value.slice(1, -1);
+    const value = paramValue(line.slice(eq + 1).trim());
     const canon = canonical(key, specs, aliases);
     const spec = specs[canon];
     if (!spec || canon === 'param-file') {
       throw usage(`--param-file ${where}: unknown key "${key}" (valid: ${Object.keys(specs).filter((s) => s !== 'param-file').join(', ')})`, '--param-file');
     }
     if (parsed[canon] !== undefined) return;
-    parsed[canon] = spec.type === 'boolean' ? flagValue(command, key, value) || undefined : value;
+    parsed[canon] = spec.type === 'boolean' ? flagValue(command, key, value) : value;
   });
+}
+
+/**
+ * A param file value: a quoted one is taken whole up to its closing quote; otherwise a `#`
+ * after a blank and before a blank or the end of the line starts a comment
+ * (`keys = email # the key`), and any other `#` is part of the value (`ticket #123`).
+ */
+function paramValue(text: string): string {
+  const q = text[0];
+  if (q === '"' || q === "'") {
+    const close = text.indexOf(q, 1);
+    if (close > 0 && /^\s*(#.*)?$/.test(text.slice(close + 1))) return text.slice(1, close);
+  }
+  return text.replace(/(^|\s)#(\s.*)?$/, '').trim();
 }
 
 export function helpText(command: string, synopsis: string, specs: Record<string, OptionSpec>, example: string, aliases: Aliases = {}): string {

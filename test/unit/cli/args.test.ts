@@ -34,7 +34,8 @@ describe('import arguments', () => {
   });
 
   it('reads a switch set to 0 as off', () => {
-    assert.equal(parse(['--simulate=0', '--class', 'Person']).simulate, undefined);
+    assert.equal(parse(['--simulate=0', '--class', 'Person']).simulate, false);
+    assert.equal(toRawOptions(parse(['--simulate=0', '--class', 'Person'])).simulate, false);
     assert.throws(() => parse(['--simulate=maybe']), isUsage(/--simulate="maybe" is not valid/));
   });
 
@@ -63,6 +64,16 @@ describe('param files', () => {
       assert.equal(a.keys, 'email');
       assert.equal(a.simulate, true);
       assert.equal(a.comment, 'nightly load');
+      writeFileSync(file, 'comment = ticket #123\nkeys = "email # not a comment" # but this is\n  # an indented comment\nsimulate = 1\nno_stop_on_import_error = 1\n');
+      const b = parse(['--simulate=0', '--no_stop_on_import_error=0', '--param_file', file]);
+      applyParamFile('import', b['param-file'] as string, b, IMPORT_SPECS, IMPORT_ALIASES);
+      assert.equal(b.comment, 'ticket #123', 'a # inside a value is part of it');
+      assert.equal(b.keys, 'email # not a comment', 'a quoted value is taken whole');
+      assert.equal(b.simulate, false, 'a switch turned off on the command line wins over the file');
+      assert.equal(b['no-stop-on-error'], false, 'also under its iTop name');
+      const c = parse(['--param_file', file]);
+      applyParamFile('import', c['param-file'] as string, c, IMPORT_SPECS, IMPORT_ALIASES);
+      assert.equal(c.simulate, true, 'without the command line, the file turns it on');
       writeFileSync(file, 'class = Person\nbogus = 1\n');
       assert.throws(() => applyParamFile('import', file, parse([]), IMPORT_SPECS, IMPORT_ALIASES), isUsage(/line 2: unknown key "bogus"/));
       writeFileSync(file, 'just words\n');
