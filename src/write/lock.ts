@@ -7,6 +7,11 @@ type DB = Database.Database;
 /** How long a run waits for another one holding the write lock before it gives up. */
 export const LOCK_WAIT_MS = Number(process.env.SLUICE_LOCK_WAIT_MS ?? 600_000);
 
+/** A wait limit in words: milliseconds below a second, else seconds as given (1.5 s, 600 s). */
+export function waited(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Number((ms / 1000).toFixed(3))} s`;
+}
+
 /** Take the write lock; when another import holds it, say so (`onWaiting`) and wait for it. */
 export function lock(d: DB, onWaiting: () => void): void {
   d.pragma('busy_timeout = 0');
@@ -19,7 +24,7 @@ export function lock(d: DB, onWaiting: () => void): void {
     try {
       d.exec('BEGIN IMMEDIATE');
     } catch (e2) {
-      throw dbError(e2, `start a write transaction after waiting ${Math.round(LOCK_WAIT_MS / 1000)} s for another import`);
+      throw dbError(e2, `start a write transaction after waiting ${waited(LOCK_WAIT_MS)} for another import`);
     }
   } finally {
     d.pragma('busy_timeout = 10000');

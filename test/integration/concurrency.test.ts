@@ -78,7 +78,7 @@ describe('two imports into one database', () => {
       const second = await runCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('o3.csv', 'name\nLegal\n'), '--progress', 'none'], { env: { SLUICE_LOCK_WAIT_MS: '300' } });
       assert.equal(second.code, 2, second.stderr);
       assert.match(second.stderr, /another import is writing to .*; waiting for it to finish/);
-      assert.match(second.stderr, /cannot start a write transaction after waiting .* another process is writing/);
+      assert.match(second.stderr, /cannot start a write transaction after waiting 300 ms for another import.* another process is writing/);
       assert.doesNotMatch(second.stderr, /\n\s+at /);
     } finally {
       holder.exec('ROLLBACK');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
-import { prepareUnderLock } from '../../../src/write/lock.js';
+import { prepareUnderLock, waited } from '../../../src/write/lock.js';
 
 /** Two WAL connections to one database holding an empty table. */
 function twoConnections(t: TestContext): { run: Database.Database; other: Database.Database } {
@@ -66,5 +66,14 @@ describe('prepareUnderLock', () => {
     })();
     assert.match(String(e?.message), /cannot prepare lookup indexes/);
     assert.equal(run.inTransaction, false);
+  });
+});
+
+describe('waited', () => {
+  it('says a wait limit as it was given, not rounded to whole seconds', () => {
+    assert.equal(waited(300), '300 ms');
+    assert.equal(waited(500), '500 ms');
+    assert.equal(waited(1500), '1.5 s');
+    assert.equal(waited(600_000), '600 s');
   });
 });
