@@ -198,10 +198,15 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     const frames = framesOf(stream, framer);
     const first = await frames.next();
     decodeInfo = await decoder.info.catch(() => decodeInfo);
-    if (first.done) throw new SluiceError('E_MALFORMED', 'the file is empty; the first line must be a header naming the columns', { line: 1 });
+    // An empty JSON array is an import of no rows, as a header-only CSV file is.
+    const noObjects = first.done && framer instanceof JsonFramer && framer.emptyArray;
+    if (first.done && !noObjects) {
+      throw new SluiceError('E_MALFORMED', `the file is empty; ${o.format === 'json' ? 'it must hold an array of objects or one object per line' : 'the first line must be a header naming the columns'}`, { line: 1 });
+    }
     // A CSV header is a record of its own; a JSON header is the keys of the first object, which is data too.
     let firstData: Frame | null = null;
-    if (o.format === 'json') {
+    if (first.done) header = [];
+    else if (o.format === 'json') {
       assertUtf8(first.value.bytes, first.value.firstLine);
       header = jsonHeader(first.value);
       firstData = first.value;
@@ -243,7 +248,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     const inflight: Promise<Uint8Array>[] = [];
     // Progress counts the bytes of applied frames, not of reads ahead of them.
     const inflightBytes: number[] = [];
-    let bytesDone = o.format === 'json' ? 0 : first.value.bytes.byteLength;
+    let bytesDone = o.format === 'json' || first.done ? 0 : first.value.bytes.byteLength;
     let seq = 0;
     let stopped = false;
     const w = writer;

@@ -141,6 +141,11 @@ export class JsonFramer {
     return frame;
   }
 
+  /** The input was `[]`: a whole array with no object in it. */
+  get emptyArray(): boolean {
+    return this.mode === 'done' && this.lastEnd < 0;
+  }
+
   end(): Frame[] {
     if (this.depth > 0) malformed(this.objectLine, this.inString ? 'a string is not closed before the end of the input' : 'the object starting here is not closed before the end of the input');
     if (this.mode === 'array') malformed(this.line, 'the JSON array is not closed ("]" missing)');
@@ -187,10 +192,57 @@ export function splitObjects(text: string, firstLine: number): JsonObjectSpan[] 
   return out;
 }
 
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const NUMBER_CHAR = /[-+.\deE]/;
+
+/**
+ * The object's text with every number written as a string of its source text, so that
+ * JSON.parse keeps what the file says: `12345678901234567890` and `1.10` stay as written
+ * (a double would make them 12345678901234567000 and 1.1) and the casts of the column's
+ * type judge them. A token that is not a JSON number is left alone for JSON.parse to refuse.
+ */
+function numbersAsText(text: string): string {
+  let out = '';
+  let from = 0;
+  let inString = false;
+  let escape = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (escape) escape = false;
+      else if (c === BACKSLASH) escape = true;
+      else if (c === QUOTE) inString = false;
+      continue;
+    }
+    if (c === QUOTE) {
+      inString = true;
+      continue;
+    }
+    if (c !== 45 && (c < 48 || c > 57)) continue;
+    let j = i + 1;
+    while (j < text.length && NUMBER_CHAR.test(text[j] as string)) j++;
+    const token = text.slice(i, j);
+    if (NUMBER.test(token)) {
+      out += `${text.slice(from, i)}"${token}"`;
+      from = j;
+    }
+    i = j - 1;
+  }
+  return from === 0 ? text : out + text.slice(from);
+}
+
+/** Why a string value cannot be stored as it is, or null: NUL and unpaired surrogates. */
+function badString(v: string): string | null {
+  if (v.includes('\u0000')) return 'holds U+0000 (NUL), which a value may not contain';
+  const lone = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.exec(v);
+  if (lone) return `holds an unpaired surrogate \\u${(lone[0].charCodeAt(0)).toString(16).toUpperCase()}, which is not a character`;
+  return null;
+}
+
 /**
  * Turn parsed objects into records along the header (the first object's keys):
  * a missing key leaves the attribute as it is, null is `<NULL>`, arrays are link
- * items. Returns the records and, per record, an error or null.
+ * items, numbers keep their source text. Returns the records and, per record, an error or null.
  */
 export function objectsToRecords(text: string, spans: JsonObjectSpan[], header: string[]): { records: (string | undefined)[][]; lines: Int32Array; errors: (string | null)[] } {
   const index = new Map(header.map((h, k) => [h, k]));
@@ -201,7 +253,7 @@ export function objectsToRecords(text: string, spans: JsonObjectSpan[], header: 
     lines[r] = s.line;
     let obj: unknown;
     try {
-      obj = JSON.parse(text.slice(s.start, s.end));
+      obj = JSON.parse(numbersAsText(text.slice(s.start, s.end)));
     } catch (err) {
       malformed(s.line, (err as Error).message);
     }
@@ -218,11 +270,15 @@ export function objectsToRecords(text: string, spans: JsonObjectSpan[], header: 
         problems.push(`key ${quoted(key)} is not among the columns (the keys of the first object: ${header.map((h) => quoted(h)).join(', ')})`);
         continue;
       }
-      if (v === null) rec[k] = '<NULL>';
-      else if (typeof v === 'string') rec[k] = v;
-      else if (typeof v === 'number' || typeof v === 'boolean') rec[k] = String(v);
-      else if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number')) rec[k] = v.join('|');
+      let cell: string | undefined;
+      if (v === null) cell = '<NULL>';
+      else if (typeof v === 'string') cell = v;
+      else if (typeof v === 'boolean') cell = String(v);
+      else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) cell = v.join('|');
       else problems.push(`key ${quoted(key)}: ${Array.isArray(v) ? 'a list may hold only strings and numbers' : 'nested objects are not supported'}`);
+      const bad = cell === undefined ? null : badString(cell);
+      if (bad) problems.push(`key ${quoted(key)}: the value ${bad}`);
+      else rec[k] = cell;
     }
     if (problems.length > 0) errors[r] = problems.join('; ');
   });

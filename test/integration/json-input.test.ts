@@ -67,4 +67,37 @@ describe('JSON input gives the same results as CSV', () => {
     assert.match(r.stderr, /line 3/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   });
+
+  it('an empty array is an import of no rows (exit 0), as a header-only CSV file is; an empty file is not', async () => {
+    const db = `${box.dir}/empty.db`;
+    const r = await runCli(['import', '--db', db, '--class', 'Person', '--file', box.file('none.json', '[ ]\n'), '--progress', 'none', '--output', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { created: number; lines: number; errors: number };
+    assert.deepEqual([report.created, report.lines, report.errors], [0, 0, 0]);
+    const e = await runCli(['import', '--db', db, '--class', 'Person', '--file', box.file('zero.json', ''), '--progress', 'none']);
+    assert.equal(e.code, 3);
+    assert.match(e.stderr, /line 1: .*empty; it must hold an array of objects or one object per line|the file is empty; it must hold an array of objects/);
+  });
+
+  it('numbers keep every digit in text attributes', async () => {
+    const db = `${box.dir}/num.db`;
+    const file = box.file('num.json', '[\n{"name":"A","code":12345678901234567890},\n{"name":"B","code":1.10},\n{"name":"C","code":1e400}\n]\n');
+    const r = await runCli(['import', '--db', db, '--class', 'Organization', '--file', file, '--output', 'json', '--progress', 'none']);
+    assert.equal(r.code, 0, r.stderr);
+    const exp = await runCli(['export', '--db', db, '--class', 'Organization', '--columns', 'name,code']);
+    assert.deepEqual(exp.stdout.trim().split('\n'), ['name,code', 'A,12345678901234567890', 'B,1.10', 'C,1e400']);
+  });
+
+  it('a NUL or an unpaired surrogate in a value is a row error naming the line and key; nothing of it is stored', async () => {
+    const db = `${box.dir}/nul.db`;
+    const file = box.file('nul.json', '[\n{"name":"A"},\n{"name":"B\\u0000"},\n{"name":"\\udfff"}\n]\n');
+    const r = await runCli(['import', '--db', db, '--class', 'Organization', '--file', file, '--no-stop-on-error', '--output', 'json', '--progress', 'none']);
+    assert.equal(r.code, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as { rows: { line: number; status: string; message?: string }[] };
+    assert.deepEqual(report.rows.map((x) => [x.line, x.status]), [[2, 'created'], [3, 'error'], [4, 'error']]);
+    assert.match(report.rows[1]?.message ?? '', /key "name": the value holds U\+0000/);
+    assert.match(report.rows[2]?.message ?? '', /key "name": the value holds an unpaired surrogate/);
+    const exp = await runCli(['export', '--db', db, '--class', 'Organization', '--columns', 'name']);
+    assert.deepEqual(exp.stdout.trim().split('\n'), ['name', 'A']);
+  });
 });

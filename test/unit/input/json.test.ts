@@ -64,6 +64,29 @@ describe('JSON objects to records', () => {
     assert.match(r.errors[3] ?? '', /nested objects/);
   });
 
+  it('keeps the source text of numbers, so no digit is lost before the cast judges it', () => {
+    const text = '{"a":12345678901234567890,"b":1.10,"c":1e400,"d":[-0.5,"x",3E2],"e":"12"}';
+    const r = objectsToRecords(text, splitObjects(text, 1), ['a', 'b', 'c', 'd', 'e']);
+    assert.equal(r.errors[0], null);
+    assert.deepEqual(r.records[0], ['12345678901234567890', '1.10', '1e400', '-0.5|x|3E2', '12']);
+  });
+
+  it('still refuses what is not a JSON number', () => {
+    for (const bad of ['{"a":01}', '{"a":1.}', '{"a":-}', '{"a":+1}', '{"a":.5}']) {
+      assert.throws(() => objectsToRecords(bad, splitObjects(bad, 7), ['a']), (e: Error & { code?: string }) => e.code === 'E_MALFORMED' && /line 7/.test(e.message), bad);
+    }
+  });
+
+  it('refuses NUL and unpaired surrogates in values, naming the key', () => {
+    const text = '{"a":"x\\u0000y","b":"ok"}\n{"a":"\\ud800z","b":"ok"}\n{"a":"ok","b":["\\udc00"]}\n{"a":"\\ud83d\\ude00","b":"ok"}';
+    const r = objectsToRecords(text, splitObjects(text, 1), ['a', 'b']);
+    assert.match(r.errors[0] ?? '', /key "a": the value holds U\+0000 \(NUL\)/);
+    assert.match(r.errors[1] ?? '', /key "a": the value holds an unpaired surrogate \\uD800/);
+    assert.match(r.errors[2] ?? '', /key "b": the value holds an unpaired surrogate \\uDC00/);
+    assert.equal(r.errors[3], null, 'a pair is one character');
+    assert.equal(r.records[3]?.[0], '\u{1f600}');
+  });
+
   it('quotes keys with control characters escaped', () => {
     const text = '{"name":"A","\\u001b[2Jx\\r":1,"\\u0085":{}}';
     const r = objectsToRecords(text, splitObjects(text, 1), ['name', '\u202e', '\u0085']);
