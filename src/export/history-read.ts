@@ -7,8 +7,8 @@
  * those are read back here. An object's values when it was created are its values now,
  * with every later update undone (an update records each old value), or, when a later
  * change deleted it, the values its delete recorded, with the updates between undone.
- * The delete that ends an object also ends what is looked at: an id used again later
- * belongs to another object.
+ * The delete that ends an object also ends what is looked at: in a database created
+ * before ids were never reused (AUTOINCREMENT), an id used again later belongs to another object.
  *
  * Memory is bounded: entries are read a page at a time, ranges a slice of objects at a time.
  */

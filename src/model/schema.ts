@@ -86,7 +86,8 @@ function isTextual(a: Attribute): boolean {
 
 export function classDDL(cls: ClassDef): string[] {
   const t = q(cls.name);
-  const cols = ['id INTEGER PRIMARY KEY', 'source TEXT', 'source_id TEXT'];
+  // AUTOINCREMENT: an id once given is never given again, so an id-based update cannot reach another object than the one it names after a delete.
+  const cols = ['id INTEGER PRIMARY KEY AUTOINCREMENT', 'source TEXT', 'source_id TEXT'];
   for (const a of cls.attributes) if (a.type !== 'links') cols.push(`${q(a.code)} ${sqlType(a)}`);
   cols.push(`${FP_COLUMN} INTEGER`);
   const out = [`CREATE TABLE ${t} (${cols.join(', ')})`];

@@ -215,6 +215,22 @@ ${alpha},,,Alpha,IT Department,zed@x.org,ById
         sb.cleanup();
       }
     });
+    test('an id is never given twice: after a delete, an id-based update of the deleted id finds nothing', async () => {
+      const sb = template.fresh();
+      try {
+        await importOk(sb, 'Organization', 'a.csv', 'name\nKilo\nLima\n');
+        const lima = idOf(sb.db, 'Organization', 'name', 'Lima');
+        await importOk(sb, 'Organization', 'd.csv', 'name\nLima\n', ['--action', 'delete']);
+        await importOk(sb, 'Organization', 'b.csv', 'name\nMike\n');
+        const mike = idOf(sb.db, 'Organization', 'name', 'Mike');
+        assert.ok(mike > lima, `the new object gets a new id (${mike}), not the deleted one's (${lima})`);
+        const r = await importOk(sb, 'Organization', 'u.csv', `id,code\n${lima},LIM\n`, LENIENT, 1);
+        assert.deepEqual(statusesOf(detailsOf(r.stdout)), [[2, 'error']]);
+        assert.notEqual(query(sb.db, 'SELECT code FROM Organization WHERE id = ?', mike)[0]?.code, 'LIM', 'Mike is untouched');
+      } finally {
+        sb.cleanup();
+      }
+    });
   });
 
   describe('references', () => {

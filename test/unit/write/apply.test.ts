@@ -626,7 +626,7 @@ describe('Applier: history', () => {
     ];
     assert.deepEqual(history(s.reader, change1), created);
 
-    // Later runs: two updates of one object, the last object deleted (its id is then used again), one removed outside Sluice.
+    // Later runs: two updates of one object, the last object deleted (its id is not used again), one removed outside Sluice.
     for (const phone of ['222', '']) {
       const update = new Run(s, 'Person', PERSON, { keys: ['email'] });
       assert.deepEqual(statuses(update.apply(update.resolve(`Doe,jd@x.org,${phone},IT\nRoe,rr@x.org,5${phone},IT\n`, 2))), ['updated', 'updated']);
@@ -637,7 +637,7 @@ describe('Applier: history', () => {
     remove.finish();
     const again = new Run(s, 'Person', PERSON, { keys: ['email'] });
     const a = again.apply(again.resolve('Zoe,zz@x.org,999,IT\n', 2));
-    assert.equal(a.id[0], ep, 'the id of the deleted object is used again');
+    assert.ok((a.id[0] as number) > ep, 'the id of the deleted object is not used again');
     again.finish();
     assert.deepEqual(history(s.reader, change1), created);
 
