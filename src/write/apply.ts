@@ -225,8 +225,13 @@ export class Applier {
     for (const other of model.classes.values()) {
       for (const a of other.attributes) {
         if (a.target !== this.cls.name) continue;
-        if (a.type === 'ref') this.referrers.push({ label: `${other.name}.${a.code}`, stmt: db.prepare(`SELECT id FROM ${q(other.name)} WHERE ${q(a.code)} = ? ORDER BY id LIMIT 3`).pluck() });
-        else if (a.type === 'links') this.referrers.push({ label: `${other.name}.${a.code}`, stmt: db.prepare(`SELECT from_id FROM ${q(a.linkTable as string)} WHERE to_id = ? ORDER BY from_id LIMIT 3`).pluck() });
+        // An object that refers to itself (its own parent) does not keep itself from being deleted.
+        const self = other === this.cls;
+        const sql =
+          a.type === 'ref'
+            ? `SELECT id FROM ${q(other.name)} WHERE ${q(a.code)} = @id${self ? ' AND id <> @id' : ''} ORDER BY id LIMIT 3`
+            : `SELECT from_id FROM ${q(a.linkTable as string)} WHERE to_id = @id${self ? ' AND from_id <> @id' : ''} ORDER BY from_id LIMIT 3`;
+        if (a.type === 'ref' || a.type === 'links') this.referrers.push({ label: `${other.name}.${a.code}`, stmt: db.prepare(sql).pluck() });
       }
     }
     this.selfGroups = plan.refs.map((group, index) => ({ group, index, space: SPACE_REF + index })).filter((g) => g.group.target === plan.className);
@@ -779,7 +784,7 @@ export class Applier {
   private remove(id: number, current: Scalar[]): RowPlan {
     const users: string[] = [];
     for (const r of this.referrers) {
-      const ids = r.stmt.all(id) as number[];
+      const ids = r.stmt.all({ id }) as number[];
       if (ids.length > 0) users.push(`${r.label} of ${ids.join(', ')}${ids.length === 3 ? '…' : ''}`);
     }
     if (users.length > 0) return err(`cannot delete ${this.cls.name} ${id}: still referenced by ${users.join('; ')}`);

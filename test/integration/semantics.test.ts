@@ -525,6 +525,22 @@ noname@x.org,,,Sales
         sb.cleanup();
       }
     });
+    test('an object that is its own parent can be deleted; one its child still refers to cannot', async () => {
+      const sb = template.fresh();
+      try {
+        await importOk(sb, 'Organization', 'a.csv', 'name\nSelfish\nParent\n');
+        await importOk(sb, 'Organization', 'b.csv', 'name,parent_id->name\nSelfish,Selfish\nChild,Parent\n');
+        const selfish = idOf(sb.db, 'Organization', 'name', 'Selfish');
+        assert.equal(query(sb.db, 'SELECT parent_id FROM Organization WHERE id = ?', selfish)[0]?.parent_id, selfish);
+        const r = await importOk(sb, 'Organization', 'd.csv', 'name\nSelfish\nParent\n', ['--action', 'delete', ...LENIENT], 1);
+        const rows = detailsOf(r.stdout);
+        assert.deepEqual(statusesOf(rows), [[2, 'deleted'], [3, 'error']]);
+        assert.match(messageOf(rows, 3), /Organization\.parent_id of \d+/);
+        assert.equal(query(sb.db, 'SELECT id FROM Organization WHERE id = ?', selfish).length, 0);
+      } finally {
+        sb.cleanup();
+      }
+    });
   });
 
   describe('transactions', () => {
