@@ -23,7 +23,7 @@ import type { ClassDef, Model } from '../model/types.js';
 import { encodeError, errorOf } from '../resolve/codec.js';
 import type { ParseTask, WorkerConfig } from '../resolve/protocol.js';
 import { RowSpool } from '../report/spool.js';
-import { emptyCounts, type Outcome, type ProgressEvent, type RowOutcome, type RunSummary } from '../report/types.js';
+import { type Counts, emptyCounts, type Outcome, type ProgressEvent, type RowOutcome, type RunSummary } from '../report/types.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { buildPlan } from '../rows/header.js';
 import type { ImportPlan } from '../rows/plan.js';
@@ -134,6 +134,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   let bytesRead = 0;
   let lines = 0;
   let counts = emptyCounts();
+  let rolledBack: Counts | null = null;
   let separator = o.separator ?? ',';
   let header: string[] = [];
   let plan: ImportPlan | null = null;
@@ -309,6 +310,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       const fin = await writer.finish(false, 'rolled back', lines);
       change = fin.change;
       counts = fin.counts;
+      rolledBack = fin.rolledBack;
       lastCommittedLine = fin.lastCommittedLine;
       failure = new SluiceError('E_ROW', stopMessage ?? 'stopped', {});
     } else {
@@ -316,6 +318,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       const fin = await writer.finish(true, o.simulate ? 'simulated' : 'committed', lines);
       change = fin.change;
       counts = fin.counts;
+      rolledBack = fin.rolledBack;
       lastCommittedLine = fin.lastCommittedLine;
     }
   } catch (err) {
@@ -335,6 +338,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
         const fin = await writer.finish(false, failure.code === 'E_INTERRUPTED' ? 'interrupted' : 'failed', lines);
         change = fin.change;
         counts = fin.counts;
+        rolledBack = fin.rolledBack;
         lastCommittedLine = fin.lastCommittedLine;
       } catch {
         await writer.terminate();
@@ -367,6 +371,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     keys: plan?.keyLabels ?? [],
     comment: o.comment,
     counts,
+    rolledBack,
     elapsedS: e,
     rowsPerS: e > 0 ? Math.round(lines / e) : 0,
     change: o.simulate ? null : change,

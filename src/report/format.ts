@@ -6,7 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import { csvLine } from './csv.js';
 import { TextSink } from './sink.js';
-import type { RowOutcome, RunSummary } from './types.js';
+import type { Counts, RowOutcome, RunSummary } from './types.js';
 
 export type ReportKind = 'summary' | 'details' | 'json' | 'retcode';
 
@@ -50,8 +50,16 @@ export function formatSummary(s: RunSummary): string {
   if (s.change !== null) lines.push(`#Change: ${s.change}`);
   lines.push(`#Result: ${s.outcome}`);
   if (s.lastCommittedLine !== null) lines.push(`#Last committed line: ${s.lastCommittedLine}`);
+  if (s.rolledBack) lines.push(`#Rolled back: ${rolledBackText(s.rolledBack)}`);
   if (s.stopMessage !== null) lines.push(`#Stopped: ${oneLine(s.stopMessage)}`);
   return lines.join('\n') + '\n';
+}
+
+/** What a failed run applied and rolled back: `3 rows (created 2, unchanged 1)`. */
+function rolledBackText(c: Counts): string {
+  const parts = (['created', 'updated', 'unchanged', 'deleted', 'skipped', 'errors'] as const).filter((k) => c[k] > 0).map((k) => `${k} ${c[k]}`);
+  const rows = c.created + c.updated + c.unchanged + c.deleted + c.skipped + c.errors;
+  return `${rows} row${rows === 1 ? '' : 's'}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
 }
 
 export function detailsHeader(columns: readonly string[]): string[] {
@@ -103,6 +111,7 @@ function summaryObject(s: RunSummary): Record<string, unknown> {
     elapsed_s: round3(s.elapsedS),
     outcome: s.outcome,
     last_committed_line: s.lastCommittedLine,
+    ...(s.rolledBack ? { rolled_back: { ...s.rolledBack } } : {}),
     stopped: s.stopMessage,
     rows_per_s: s.rowsPerS,
     peak_rss_bytes: s.peakRssBytes,

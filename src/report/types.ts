@@ -61,7 +61,10 @@ export interface RunSummary {
   /** reconciliation keys in effect, as attribute codes (refs as `org_id->name`) */
   keys: string[];
   comment: string;
+  /** the rows kept, by status (a failed run: those of its committed chunks and the row that stopped it) */
   counts: Counts;
+  /** a failed run: the rows it applied and rolled back, by the status they had */
+  rolledBack: Counts | null;
   elapsedS: number;
   rowsPerS: number;
   /** the change record id, null when nothing was recorded (simulate) */

@@ -86,7 +86,14 @@ interface RowPlan {
 }
 
 export class Applier {
+  /** The run's counts: of the rows applied while it runs; of the rows kept once it failed (finish). */
   readonly counts: Counts = emptyCounts();
+  /** What a failed run applied and then rolled back, by the status those rows had; null until then. */
+  rolledBack: Counts | null = null;
+  /** The counts as of the last chunk commit: what a failure keeps. */
+  private committed: Counts = emptyCounts();
+  /** The row in error that stopped the run carries a warning. */
+  private stopWarned = false;
   lastCommittedLine: number | null;
   changeId = 0;
   private readonly cls: ClassDef;
@@ -275,6 +282,7 @@ export class Applier {
     this.updateChange('running', lines);
     this.db.exec('COMMIT');
     this.lastCommittedLine = this.lastLine;
+    this.committed = { ...this.counts };
     this.beginTx();
   }
 
@@ -360,6 +368,7 @@ export class Applier {
       out.stop = { line: line[i] as number, message: `line ${line[i]}: ${r.message}` };
       // Whatever the rows after it wrote is in the open transaction, which the run rolls back.
       this.stopped = true;
+      this.stopWarned = warn[i] !== null;
       this.queued.length = 0;
       return;
     }
@@ -402,6 +411,7 @@ export class Applier {
   finish(ok: boolean, outcome: string, lines: number): number | null {
     if (!this.inTx) return null;
     this.inTx = false;
+    if (!ok) this.keepCommittedCounts();
     if (this.run.simulate) {
       this.db.exec('ROLLBACK');
       return null;
@@ -430,6 +440,22 @@ export class Applier {
     this.updateChange(outcome, lines);
     this.db.exec('COMMIT');
     return this.changeId;
+  }
+
+  /**
+   * A failed run counts what it keeps: the rows of the committed chunks, and the row in
+   * error that stopped it; the rows of the open transaction are counted apart, as rolled back.
+   */
+  private keepCommittedCounts(): void {
+    const kept = { ...this.committed };
+    if (this.stopped) {
+      kept.errors++;
+      if (this.stopWarned) kept.warnings++;
+    }
+    const back = emptyCounts();
+    for (const k of Object.keys(back) as (keyof Counts)[]) back[k] = this.counts[k] - kept[k];
+    this.rolledBack = back;
+    Object.assign(this.counts, kept);
   }
 
   /**

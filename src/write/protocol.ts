@@ -28,5 +28,5 @@ export type FromWriter =
   /** `emptyClass`: the imported class held no object when the run took the write lock */
   | { type: 'ready'; change: number; emptyClass: boolean }
   | { type: 'applied'; result: AppliedChunk }
-  | { type: 'finished'; change: number | null; counts: Counts; lastCommittedLine: number | null }
+  | { type: 'finished'; change: number | null; counts: Counts; rolledBack: Counts | null; lastCommittedLine: number | null }
   | { type: 'failed'; error: SerializedError };

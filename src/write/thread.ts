@@ -96,7 +96,7 @@ port.on('message', (m: ToWriter) => {
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
       db?.close();
-      send({ type: 'finished', change, counts: a.counts, lastCommittedLine: a.lastCommittedLine });
+      send({ type: 'finished', change, counts: a.counts, rolledBack: a.rolledBack, lastCommittedLine: a.lastCommittedLine });
       port.close();
     }
   } catch (e) {

@@ -73,8 +73,13 @@ describe('progress events and interruption', () => {
         assert.ok(last, stdout);
         assert.equal(Number(last[1]), persons + 1, 'the report names the last committed line');
       }
-      const change = query<{ outcome: string }>(db, "SELECT outcome FROM _sluice_change WHERE class = 'Person'");
-      assert.deepEqual(change.map((c) => c.outcome), ['interrupted']);
+      const change = query<{ outcome: string; created: number }>(db, "SELECT outcome, created FROM _sluice_change WHERE class = 'Person'");
+      assert.deepEqual(change.map((c) => [c.outcome, c.created]), [['interrupted', persons]], 'the change record counts what is committed');
+      assert.match(stdout, new RegExp(`^#Created: ${persons}$`, 'm'), 'the report counts what is committed');
+      const back = /^#Rolled back: (\d+) rows? \(created (\d+)\)$/m.exec(stdout);
+      assert.ok(back, `the rows rolled back are stated apart:\n${stdout}`);
+      assert.equal(Number(back[1]), Number(back[2]));
+      assert.ok(Number(back[1]) > 0);
     });
   }
 });

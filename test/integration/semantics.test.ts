@@ -605,6 +605,9 @@ C7,A,Sales,c7@x.org
         assert.equal(query(sb.db, "SELECT id FROM Person WHERE email IN ('c5@x.org', 'c6@x.org', 'c7@x.org')").length, 0, 'the open chunk is rolled back');
         const change = maxChangeId(sb.db);
         assert.equal(historyOf(sb.db, change).length, 4, 'history of the committed chunks only');
+        assert.deepEqual([s.Created, s.Issues, s['Rolled back']], ['4', '1', '1 row (created 1)'], 'the report counts what is committed, the rolled-back row apart');
+        const rec = query<{ created: number; errors: number }>(sb.db, 'SELECT created, errors FROM _sluice_change WHERE id = ?', change)[0];
+        assert.deepEqual([rec?.created, rec?.errors], [4, 1], 'so does the change record');
       } finally {
         sb.cleanup();
       }

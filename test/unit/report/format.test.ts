@@ -37,6 +37,7 @@ function summary(over: Partial<RunSummary> = {}): RunSummary {
     change: 7,
     outcome: 'committed',
     lastCommittedLine: null,
+    rolledBack: null,
     stopMessage: null,
     peakRssBytes: 50_000_000,
     ...over,
@@ -113,6 +114,17 @@ test('summary: tab separator, simulate, no change, chunks and stop line', () => 
   assert.equal(lines[7], '#Simulate: yes');
   assert.ok(!text.includes('#Change:'));
   assert.deepEqual(lines.slice(-4), ['#Result: failed', '#Last committed line: 1000', '#Stopped: line 1234: invalid UTF-8', '']);
+});
+
+test('summary and JSON: what a failed run rolled back is stated apart from the counts it kept', () => {
+  const back = { created: 2, updated: 0, unchanged: 1, deleted: 0, skipped: 0, errors: 0, warnings: 0 };
+  const s = summary({ outcome: 'rolled back', lastCommittedLine: 3, rolledBack: back, stopMessage: 'line 7: stop' });
+  const lines = formatSummary(s).split('\n');
+  assert.deepEqual(lines.slice(-5), ['#Result: rolled back', '#Last committed line: 3', '#Rolled back: 3 rows (created 2, unchanged 1)', '#Stopped: line 7: stop', '']);
+  const doc = JSON.parse(jsonDocument(s)) as Record<string, unknown>;
+  assert.deepEqual(doc.rolled_back, back);
+  assert.equal(doc.created, summary().counts.created, 'the counts are those kept');
+  assert.ok(!('rolled_back' in (JSON.parse(jsonDocument(summary())) as object)), 'a committed run has no rolled_back');
 });
 
 test('summary: line breaks in values do not break the # structure', () => {
