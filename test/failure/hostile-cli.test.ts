@@ -523,6 +523,42 @@ describe('hostile input through the CLI', () => {
       );
     }
 
+    /** Every line of a report is plain: its `#` lines and their values hold no raw control character. */
+    const assertPlainReport = (r: CliResult): void => {
+      assert.equal(r.code, 0, show(r));
+      assert.equal(r.stderr, '', show(r));
+      const lines = r.stdout.split('\n');
+      assert.equal(lines.pop(), '', show(r));
+      for (const line of lines) {
+        assert.match(line, /^#/, show(r));
+        assert.equal(rawControl(line), null, `${JSON.stringify(line)}\n${show(r)}`);
+      }
+    };
+
+    test('header names that are valid once trimmed, around control characters: exit 0, the #Columns line escaped', async () =>
+      withFresh(async (sb) => {
+        const header = `"\r\nname\x0b",first_name\x0c,"\torg_id ->\x0c name\x0b"`;
+        const r = await importRun(sb, 'Person', sb.file('ctl-ok.csv', `${header}\nA,B,${ORG_CELL}\n`), []);
+        assertPlainReport(r);
+        // Blanks around an unquoted cell are trimmed as the header is read; a quoted cell keeps them.
+        assert.equal(summaryOf(r.stdout).Columns, '\\r\\nname\\x0b, first_name, \\torg_id ->\\x0c name\\x0b', show(r));
+        assert.equal(countOf(sb.db, 'Person'), 1);
+      }),
+    );
+
+    test('a control character as separator and qualifier, and in the comment: exit 0, the # lines escaped', async () =>
+      withFresh(async (sb) => {
+        const file = `name\x1ffirst_name\x1forg_id->name\nA\x1fB\x1f\x1e${ORG}\x1e\n`;
+        const r = await importRun(sb, 'Person', sb.file('ctl-sep.csv', file), ['--separator', '\x1f', '--qualifier', '\x1e', '--comment', 'nightly\x1b]0;pwned\x07']);
+        assertPlainReport(r);
+        const summary = summaryOf(r.stdout);
+        assert.equal(summary.Separator, '\\x1f', show(r));
+        assert.equal(summary.Qualifier, '\\x1e', show(r));
+        assert.equal(summary['Change tracking comment'], 'nightly\\x1b]0;pwned\\x07', show(r));
+        assert.equal(countOf(sb.db, 'Person'), 1);
+      }),
+    );
+
     test('a JSON key with control characters: exit 3, the key escaped', async () =>
       withFresh(async (sb) => {
         const snap = snapshot(sb.db);
