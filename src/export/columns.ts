@@ -3,7 +3,7 @@
  * the same attributes (rows/header.ts is the reader this mirrors). Pure: the model in,
  * a column list out; every problem is a usage error naming --columns.
  */
-import { SluiceError } from '../base/errors.js';
+import { SluiceError, quoted } from '../base/errors.js';
 import { findAttribute } from '../model/load.js';
 import type { AttrType, Attribute, ClassDef, Model } from '../model/types.js';
 
@@ -90,7 +90,7 @@ export function splitColumns(value: string): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  if (names.length === 0) usage(`"${value}" names no column (e.g. --columns name,org_id->name)`);
+  if (names.length === 0) usage(`${quoted(value)} names no column (e.g. --columns name,org_id->name)`);
   return names;
 }
 
@@ -100,7 +100,7 @@ export function requestedColumns(model: Model, cls: ClassDef, names: readonly st
   const seen = new Map<string, string>();
   const claim = (key: string, name: string): void => {
     const prev = seen.get(key);
-    if (prev !== undefined) usage(`"${name}" names the same column as "${prev}"; each column may appear once`);
+    if (prev !== undefined) usage(`${quoted(name)} names the same column as ${quoted(prev)}; each column may appear once`);
     seen.set(key, name);
   };
   for (const name of names) {
@@ -114,8 +114,8 @@ export function requestedColumns(model: Model, cls: ClassDef, names: readonly st
     const arrow = name.indexOf('->');
     const head = arrow >= 0 ? name.slice(0, arrow).trim() : name;
     const attr = findAttribute(cls, head);
-    if (!attr) usage(`unknown column "${name}": ${cls.name} has no attribute "${head}" (valid: id, source, source_id, ${describe(cls)}; references as attr->sub, e.g. org_id->name)`);
-    if (attr.type === 'password') usage(`"${name}" is a password; passwords are stored only as hashes and are never exported`);
+    if (!attr) usage(`unknown column ${quoted(name)}: ${cls.name} has no attribute ${quoted(head)} (valid: id, source, source_id, ${describe(cls)}; references as attr->sub, e.g. org_id->name)`);
+    if (attr.type === 'password') usage(`${quoted(name)} is a password; passwords are stored only as hashes and are never exported`);
     if (arrow < 0) {
       if (attr.type === 'links') {
         claim(attr.code, name);
@@ -127,13 +127,13 @@ export function requestedColumns(model: Model, cls: ClassDef, names: readonly st
       continue;
     }
     const tail = name.slice(arrow + 2).trim();
-    if (attr.type !== 'ref') usage(`"${name}": ${attr.code} is a ${attr.type}; only references take -> (${refCodes(cls)})`);
-    if (tail.includes('->')) usage(`"${name}": references go one level deep (attr->sub)`);
+    if (attr.type !== 'ref') usage(`${quoted(name)}: ${attr.code} is a ${attr.type}; only references take -> (${refCodes(cls)})`);
+    if (tail.includes('->')) usage(`${quoted(name)}: references go one level deep (attr->sub)`);
     const target = model.classes.get(attr.target as string) as ClassDef;
     const sub = tail.toLowerCase() === 'id' ? 'id' : findAttribute(target, tail)?.code;
-    if (sub === undefined) usage(`unknown column "${name}": ${target.name} has no attribute "${tail}" (valid: id, ${describe(target)})`);
+    if (sub === undefined) usage(`unknown column ${quoted(name)}: ${target.name} has no attribute ${quoted(tail)} (valid: id, ${describe(target)})`);
     const subAttr = target.byCode.get(sub);
-    if (subAttr && (subAttr.type === 'links' || subAttr.type === 'password')) usage(`"${name}": ${target.name}.${sub} is a ${subAttr.type} and cannot identify a reference`);
+    if (subAttr && (subAttr.type === 'links' || subAttr.type === 'password')) usage(`${quoted(name)}: ${target.name}.${sub} is a ${subAttr.type} and cannot identify a reference`);
     claim(`${attr.code}->${sub}`, name);
     out.push(refSub(attr, target, sub));
   }
@@ -142,7 +142,7 @@ export function requestedColumns(model: Model, cls: ClassDef, names: readonly st
     const byId = (c.kind === 'attr' && c.attr.type === 'ref') || (c.kind === 'refSub' && c.sub === 'id');
     if (!byId) continue;
     const other = out.find((o) => o !== c && o.kind === 'refSub' && o.attr === c.attr);
-    if (other) usage(`"${c.header}" and "${other.header}" give ${c.attr.code} both as an id and by attributes; use one or the other`);
+    if (other) usage(`${quoted(c.header)} and ${quoted(other.header)} give ${c.attr.code} both as an id and by attributes; use one or the other`);
   }
   return out;
 }

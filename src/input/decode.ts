@@ -97,8 +97,9 @@ function sniffBom(head: Buffer, final: boolean): Sniffed | undefined {
  *
  * UTF-8 input is passed through unvalidated and uncopied: it is validated per frame, where an
  * error can name its line. Other charsets are decoded by iconv-lite, whose decoders keep a
- * character split across chunks until its last byte arrives. UTF-16 that ends inside a
- * character fails with E_ENCODING naming the last line.
+ * character split across chunks until its last byte arrives. UTF-16 with a lone surrogate, or
+ * that ends inside a character, fails with E_ENCODING naming the line; a NUL code unit is
+ * E_MALFORMED binary data.
  */
 export function createDecoder(charset: string | undefined): { stream: Transform; info: Promise<DecodeInfo> } {
   const named = charset === undefined ? undefined : checkCharset(charset);
@@ -152,9 +153,10 @@ export function createDecoder(charset: string | undefined): { stream: Transform;
     return sniffed.length === 0 ? bytes : bytes.subarray(sniffed.length);
   };
 
-  // UTF-16 input whose last character is cut must not pass: iconv-lite drops a lone last byte
-  // and a lone high surrogate would become U+FFFD. Counting the bytes and the lines decoded
-  // lets the error name the line, as invalid UTF-8 does.
+  // UTF-16 input must be well formed: iconv-lite drops a lone last byte, and a lone surrogate
+  // would become U+FFFD when encoded as UTF-8. A NUL code unit is binary data, as a NUL byte is
+  // in UTF-8, but the framer's message would call it a byte. Counting the bytes and the lines
+  // decoded lets the errors name the line, as invalid UTF-8 does.
   let utf16: string | null = null;
   /** bytes given to the decoder */
   let bytesIn = 0;
@@ -165,23 +167,42 @@ export function createDecoder(charset: string | undefined): { stream: Transform;
     line += countLineBreaks(text, crLast);
     crLast = text.charCodeAt(text.length - 1) === CR;
   };
+  const lineAt = (text: string, at: number): number => line + countLineBreaks(text.slice(0, at), crLast);
+  const endsInside = (at: number): SluiceError =>
+    new SluiceError('E_ENCODING', `invalid ${utf16} on line ${at}: the input ends in the middle of a character`, { line: at });
+
+  /** Throws the first problem in text: a NUL code unit, or a lone surrogate (one cut by the end of the input when final). */
+  const checkUtf16 = (text: string, final: boolean): void => {
+    const nul = text.indexOf('\0');
+    const lone = isWellFormed(text) ? -1 : firstLoneSurrogate(text);
+    if (nul === -1 && lone === -1) return;
+    if (nul !== -1 && (lone === -1 || nul < lone)) {
+      const at = lineAt(text, nul);
+      throw new SluiceError('E_MALFORMED', `binary data (NUL code unit) on line ${at}; this does not look like a text file`, { line: at });
+    }
+    const at = lineAt(text, lone);
+    // A high surrogate last is held back until the input ends, so here it is cut by the end.
+    if (final && lone === text.length - 1 && isHighSurrogate(text.charCodeAt(lone))) throw endsInside(at);
+    const unit = `0x${text.charCodeAt(lone).toString(16).toUpperCase()}`;
+    const what = isHighSurrogate(text.charCodeAt(lone))
+      ? `code unit ${unit} is a high surrogate not followed by a low surrogate`
+      : `code unit ${unit} is a low surrogate not preceded by a high surrogate`;
+    throw new SluiceError('E_ENCODING', `invalid ${utf16} on line ${at}: ${what}`, { line: at });
+  };
 
   // A high surrogate whose low half has not been decoded yet: encoded alone it would become U+FFFD.
   let carry = '';
   const toUtf8 = (decoded: string, final: boolean): Buffer | undefined => {
     let text = carry + decoded;
     carry = '';
-    const last = text.charCodeAt(text.length - 1);
-    const highLast = last >= 0xd800 && last <= 0xdbff;
-    if (highLast && !final) {
+    if (!final && isHighSurrogate(text.charCodeAt(text.length - 1))) {
       carry = text.slice(-1);
       text = text.slice(0, -1);
     }
     if (utf16 !== null) {
+      checkUtf16(text, final);
       countLines(text);
-      if (final && (highLast || bytesIn % 2 !== 0)) {
-        throw new SluiceError('E_ENCODING', `invalid ${utf16} on line ${line}: the input ends in the middle of a character`, { line });
-      }
+      if (final && bytesIn % 2 !== 0) throw endsInside(line);
     }
     return text.length === 0 ? undefined : Buffer.from(text, 'utf8');
   };
@@ -237,6 +258,18 @@ export function createDecoder(charset: string | undefined): { stream: Transform;
     }
   });
   return { stream, info };
+}
+
+function isHighSurrogate(unit: number): boolean {
+  return unit >= 0xd800 && unit <= 0xdbff;
+}
+
+// ES2024's String#isWellFormed (native in Node 20), not yet in the ES2023 library typings.
+const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
+
+/** Index of the first surrogate that is not half of a pair; only called on text that has one. */
+function firstLoneSurrogate(text: string): number {
+  return text.search(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
 }
 
 /** Line breaks in text: LF, CRLF and a lone CR each count once; crBefore: the text before ended with CR. */

@@ -4,6 +4,7 @@
  * can be parsed on its own; `splitObjects` finds the objects inside a frame again,
  * with the line each starts on. Both are string-aware depth scanners.
  */
+import { isUtf8 } from 'node:buffer';
 import { SluiceError, quoted } from '../base/errors.js';
 import type { Frame } from './frame.js';
 
@@ -47,6 +48,8 @@ export class JsonFramer {
   private prevCr = false;
   /** in array mode: a comma is expected (true) or an object (false) */
   private afterItem = false;
+  /** A top-level byte that cannot start an object (stream offset, line): the error names its character once all its bytes are here. */
+  private stray: { at: number; line: number } | null = null;
 
   constructor(private readonly opts: JsonFramerOptions) {}
 
@@ -56,6 +59,7 @@ export class JsonFramer {
     const offset = this.base + this.piecesBytes;
     this.pieces.push(chunk);
     this.piecesBytes += chunk.length;
+    if (this.stray) return this.reportStray(false, out);
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i] as number;
       if (c === LF) {
@@ -85,8 +89,18 @@ export class JsonFramer {
       }
       if (isSpace(c)) continue;
       this.topLevel(c, offset + i);
+      if (this.stray) return this.reportStray(false, out);
     }
     return out;
+  }
+
+  /** Throws the stray character's error once its bytes (at most four) are here or the input ended; until then hands out `out`. */
+  private reportStray(final: boolean, out: Frame[]): Frame[] {
+    const s = this.stray as { at: number; line: number };
+    const from = s.at - this.base;
+    if (this.piecesBytes - from < 4 && !final) return out;
+    const bytes = Buffer.concat(this.pieces, this.piecesBytes).subarray(from, from + 4);
+    malformed(s.line, `expected an object ("{"), found ${describeChar(bytes)}; the input must be an array of objects or one object per line`);
   }
 
   private topLevel(c: number, at: number): void {
@@ -109,7 +123,10 @@ export class JsonFramer {
         return;
       }
     }
-    if (c !== 123) malformed(this.line, `expected an object ("{"), found ${c >= 33 && c < 127 ? `"${String.fromCharCode(c)}"` : `byte 0x${c.toString(16)}`}; the input must be an array of objects or one object per line`);
+    if (c !== 123) {
+      this.stray = { at, line: this.line };
+      return;
+    }
     this.depth = 1;
     this.objectStart = at;
     this.objectLine = this.line;
@@ -147,10 +164,24 @@ export class JsonFramer {
   }
 
   end(): Frame[] {
+    if (this.stray) this.reportStray(true, []);
     if (this.depth > 0) malformed(this.objectLine, this.inString ? 'a string is not closed before the end of the input' : 'the object starting here is not closed before the end of the input');
     if (this.mode === 'array') malformed(this.line, 'the JSON array is not closed ("]" missing)');
     return this.frameStart >= 0 ? [this.cut()] : [];
   }
+}
+
+/**
+ * The character the bytes start with, for a message: quoted, with its code point unless it is
+ * printable ASCII; a byte that does not start a UTF-8 character is named as a byte.
+ */
+function describeChar(bytes: Buffer): string {
+  const b = bytes[0] as number;
+  const length = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+  if (length === 0 || length > bytes.length || !isUtf8(bytes.subarray(0, length))) return `byte 0x${b.toString(16)}`;
+  const cp = bytes.toString('utf8', 0, length).codePointAt(0) as number;
+  const q = quoted(String.fromCodePoint(cp));
+  return cp >= 33 && cp < 127 ? q : `${q} (U+${cp.toString(16).toUpperCase().padStart(4, '0')})`;
 }
 
 export interface JsonObjectSpan {

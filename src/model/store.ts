@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { basename, dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
 import { CMDB_MODEL } from './cmdb.js';
@@ -28,12 +29,69 @@ export function resolveModel(name: string | undefined): Model {
   return loadModelFile(name);
 }
 
-function wrapOpen(path: string, fn: () => DB): DB {
+/** Why the directory of `path` cannot hold a database: it does not exist or is not a directory; null when it is one. */
+function absentDirectory(path: string): string | null {
+  const dir = resolve(dirname(path));
+  try {
+    return statSync(dir).isDirectory() ? null : `${dir} is not a directory`;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `the directory ${dir} does not exist`;
+    if (code === 'ENOTDIR') return `${dir} is not a directory`;
+    return null;
+  }
+}
+
+/**
+ * Why the database at `path` cannot be created (`creating`) or opened because of its directory:
+ * it is absent, or it cannot be written while SQLite has to create the database, or its -wal
+ * and -shm files, there. Null when the directory is not the reason.
+ */
+function directoryProblem(path: string, creating: boolean): string | null {
+  const absent = absentDirectory(path);
+  if (absent !== null) return absent;
+  const dir = resolve(dirname(path));
+  try {
+    accessSync(dir, constants.W_OK);
+    return null;
+  } catch {
+    if (creating) return `the directory ${dir} is not writable`;
+    // Even a reader of a WAL database needs both files; SQLite creates them beside the database.
+    const missing = ['-wal', '-shm'].filter((ext) => !existsSync(`${path}${ext}`)).map((ext) => `${basename(path)}${ext}`);
+    return missing.length === 0 ? null : `the directory ${dir} is not writable, and SQLite must create ${missing.join(' and ')} in it`;
+  }
+}
+
+/** A failure to open or create the database as one sentence: its directory when that is why, else SQLite's words. */
+function openError(path: string, err: unknown, creating: boolean): SluiceError {
+  const problem = directoryProblem(path, creating);
+  if (problem !== null) {
+    return new SluiceError('E_DB', `cannot ${creating ? 'create' : 'open'} the database ${path}: ${problem}`, { file: path, option: '--db', cause: err });
+  }
+  const code = (err as { code?: string }).code ?? '';
+  return new SluiceError('E_DB', `cannot open database ${path}: ${(err as Error).message}${code ? ` (${code})` : ''}`, { file: path, option: '--db', cause: err });
+}
+
+function wrapOpen<T>(path: string, fn: () => T, creating = false): T {
   try {
     return fn();
   } catch (err) {
-    const code = (err as { code?: string }).code ?? '';
-    throw new SluiceError('E_DB', `cannot open database ${path}: ${(err as Error).message}${code ? ` (${code})` : ''}`, { file: path, option: '--db', cause: err });
+    throw openError(path, err, creating);
+  }
+}
+
+/**
+ * Refuse a database file this process cannot write before SQLite opens it: SQLite would open
+ * it read-only and create the -wal and -shm files beside it, which a read-only connection
+ * cannot remove again, only for the run to fail when it first writes.
+ */
+function assertWritable(path: string): void {
+  try {
+    closeSync(openSync(path, 'r+'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') return;
+    throw new SluiceError('E_DB', `cannot write the database ${path}: the file is read-only to this process (${code})`, { file: path, option: '--db', cause: err });
   }
 }
 
@@ -42,7 +100,7 @@ export function initStore(path: string, model: Model): void {
   if (existsSync(path)) {
     throw new SluiceError('E_USAGE', `database ${path} already exists; choose another --db or remove the file`, { option: '--db', file: path });
   }
-  const db = wrapOpen(path, () => new Database(path));
+  const db = wrapOpen(path, () => new Database(path), true);
   try {
     // Set before anything is written (it cannot change in WAL mode): with 8 KiB pages a
     // million-row load writes half as many pages, and takes a tenth less time, than with 4 KiB.
@@ -105,6 +163,7 @@ export function readModel(db: DB, path: string): Model {
   try {
     row = db.prepare(`SELECT value FROM _sluice_meta WHERE key = 'model'`).get() as { value: string } | undefined;
   } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_CANTOPEN') throw openError(path, err, false);
     throw new SluiceError('E_DB', `${path} is not a Sluice database (no model table); create one with "sluice init --db ${path}"`, { file: path, option: '--db', cause: err });
   }
   if (!row) throw new SluiceError('E_DB', `${path} is not a Sluice database (no model stored)`, { file: path, option: '--db' });
@@ -117,12 +176,16 @@ export function readModel(db: DB, path: string): Model {
  */
 export function openStore(path: string, opts: { create: boolean; readonly?: boolean }): { db: DB; model: Model } {
   if (!existsSync(path)) {
-    if (!opts.create) throw new SluiceError('E_DB', `database ${path} does not exist; create it with "sluice init --db ${path}"`, { file: path, option: '--db' });
+    if (!opts.create) {
+      const absent = absentDirectory(path);
+      if (absent !== null) throw new SluiceError('E_DB', `database ${path} does not exist: ${absent}`, { file: path, option: '--db' });
+      throw new SluiceError('E_DB', `database ${path} does not exist; create it with "sluice init --db ${path}"`, { file: path, option: '--db' });
+    }
     initStore(path, resolveModel('cmdb'));
-  }
+  } else if (!opts.readonly) assertWritable(path);
   const db = wrapOpen(path, () => new Database(path, { readonly: opts.readonly === true, fileMustExist: true, timeout: 10_000 }));
   try {
-    if (!opts.readonly) wrapOpen(path, () => (configure(db, 'writer'), db));
+    if (!opts.readonly) wrapOpen(path, () => configure(db, 'writer'));
     return { db, model: readModel(db, path) };
   } catch (err) {
     db.close();

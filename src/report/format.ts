@@ -4,6 +4,7 @@
  * number of rows.
  */
 import { createWriteStream } from 'node:fs';
+import { escapeControls } from '../base/errors.js';
 import { csvLine } from './csv.js';
 import { TextSink } from './sink.js';
 import type { Counts, RowOutcome, RunSummary } from './types.js';
@@ -12,29 +13,37 @@ export type ReportKind = 'summary' | 'details' | 'json' | 'retcode';
 
 export const REPORT_KINDS: readonly ReportKind[] = ['summary', 'details', 'json', 'retcode'];
 
-/** A `#` line ends at the first line break, so values must not contain one. */
+/**
+ * A value of a `#` line: header names and option values escaped as messages escape them, so a
+ * line break cannot end the line early nor a control character act on a terminal.
+ */
+function shown(value: string): string {
+  return escapeControls(value);
+}
+
+/** Free text (the comment, the stop message): its line breaks read as spaces, the rest escaped. */
 function oneLine(value: string): string {
-  return value.replace(/\r\n|[\r\n]/g, ' ');
+  return escapeControls(value.replace(/\r\n|[\r\n]/g, ' '));
 }
 
 function separatorName(sep: string): string {
-  return sep === '\t' ? 'tab' : oneLine(sep);
+  return sep === '\t' ? 'tab' : shown(sep);
 }
 
 /** The summary header, in iTop's order, ending with a newline. */
 export function formatSummary(s: RunSummary): string {
   const c = s.counts;
   const lines = [
-    `#Class: ${oneLine(s.className)}`,
+    `#Class: ${shown(s.className)}`,
     `#Separator: ${separatorName(s.separator)}`,
-    `#Qualifier: ${oneLine(s.qualifier)}`,
-    `#Charset Encoding: ${oneLine(s.charset)}`,
-    `#Date format: ${oneLine(s.dateFormat === '' ? 'ISO 8601' : s.dateFormat)}`,
+    `#Qualifier: ${shown(s.qualifier)}`,
+    `#Charset Encoding: ${shown(s.charset)}`,
+    `#Date format: ${shown(s.dateFormat === '' ? 'ISO 8601' : s.dateFormat)}`,
     `#Data Size: ${s.dataSize}`,
     `#Data Lines: ${s.dataLines}`,
     `#Simulate: ${s.simulate ? 'yes' : 'no'}`,
-    `#Columns: ${oneLine(s.columns.join(', '))}`,
-    `#Reconciliation Keys: ${oneLine(s.keys.join(', '))}`,
+    `#Columns: ${shown(s.columns.join(', '))}`,
+    `#Reconciliation Keys: ${shown(s.keys.join(', '))}`,
     `#Change tracking comment: ${oneLine(s.comment)}`,
     `#Issues: ${c.errors}`,
     `#Warnings: ${c.warnings}`,

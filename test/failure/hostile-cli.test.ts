@@ -400,6 +400,83 @@ describe('hostile input through the CLI', () => {
       );
     }
 
+    for (const [encoding, ch, drop] of [
+      ['UTF-16LE', 'é', 1],
+      ['UTF-16BE', '😀', 1],
+      ['UTF-16LE', '😀', 2],
+      ['UTF-16BE', '😀', 3],
+    ] as const) {
+      test(`${encoding} named by --charset, without a byte-order mark, ${ch} losing ${drop} of its ${ch.length * 2} bytes: exit 3, invalid ${encoding} on line 4, nothing written`, async () =>
+        withFresh(async (sb) => {
+          const snap = snapshot(sb.db);
+          const text = `${HEAD}${ROWS}Charlie,Cid,c@x.org,"${ORG.replaceAll('"', '""')}",Caf${ch}`;
+          const bytes = encode(text, encoding === 'UTF-16LE' ? 'utf16le-bom' : 'utf16be-bom').subarray(2);
+          const r = await importRun(sb, 'Person', sb.file('cut16.csv', bytes.subarray(0, bytes.length - drop)), ['--charset', encoding]);
+          assert.equal(r.code, 3, show(r));
+          assert.equal(r.stderr, `sluice: invalid ${encoding} on line 4: the input ends in the middle of a character\n`, show(r));
+          assertNothingWritten(sb.db, snap);
+        }),
+      );
+    }
+  });
+
+  describe('UTF-16 that is not well formed inside the file', () => {
+    const HEAD = 'name,first_name,email,org_id->name\n';
+    const ORG_CELL = `"${ORG.replaceAll('"', '""')}"`;
+    const rows = (third: string): string => `Alpha,Ann,a@x.org,${ORG_CELL}\nBravo,Bob,b@x.org,${ORG_CELL}\n${third},Cid,c@x.org,${ORG_CELL}\nDelta,Dan,d@x.org,${ORG_CELL}\n`;
+    const named = (encoding: 'UTF-16LE' | 'UTF-16BE', bom: boolean): { name: string; encode(text: string): Buffer; args: string[] } => ({
+      name: `${encoding}${bom ? ' with a byte-order mark' : ' named by --charset'}`,
+      encode: (text) => {
+        const bytes = encode(text, encoding === 'UTF-16LE' ? 'utf16le-bom' : 'utf16be-bom');
+        return bom ? bytes : bytes.subarray(2);
+      },
+      args: bom ? [] : ['--charset', encoding],
+    });
+
+    for (const [third, what] of [
+      ['Char\ud83die', 'code unit 0xD83D is a high surrogate not followed by a low surrogate'],
+      ['Char\ude00lie', 'code unit 0xDE00 is a low surrogate not preceded by a high surrogate'],
+      ['Char\ude00\ud83dlie', 'code unit 0xDE00 is a low surrogate not preceded by a high surrogate'],
+    ] as const) {
+      for (const encoding of ['UTF-16LE', 'UTF-16BE'] as const) {
+        for (const bom of [true, false]) {
+          const n = named(encoding, bom);
+          test(`${n.name}, ${JSON.stringify(third)} on line 4: exit 3, invalid ${encoding} on line 4 naming the code unit, nothing written`, async () =>
+            withFresh(async (sb) => {
+              const snap = snapshot(sb.db);
+              const r = await importRun(sb, 'Person', sb.file('lone.csv', n.encode(HEAD + rows(third))), [...n.args, '--no-stop-on-error', '--frame-bytes', '64']);
+              assert.equal(r.code, 3, show(r));
+              assert.equal(r.stderr, `sluice: invalid ${encoding} on line 4: ${what}\n`, show(r));
+              assertNothingWritten(sb.db, snap);
+            }),
+          );
+        }
+      }
+    }
+
+    for (const encoding of ['UTF-16LE', 'UTF-16BE'] as const) {
+      const n = named(encoding, encoding === 'UTF-16BE');
+      test(`${n.name}, a NUL code unit on line 4: exit 3, binary data named as a code unit, nothing written`, async () =>
+        withFresh(async (sb) => {
+          const snap = snapshot(sb.db);
+          const r = await importRun(sb, 'Person', sb.file('nul.csv', n.encode(HEAD + rows('Char\0lie'))), n.args);
+          assert.equal(r.code, 3, show(r));
+          assert.equal(r.stderr, 'sluice: binary data (NUL code unit) on line 4; this does not look like a text file\n', show(r));
+          assertNothingWritten(sb.db, snap);
+        }),
+      );
+    }
+
+    test('UTF-16LE JSON with a character where an object should start: exit 3, the character named, not a byte of it', async () =>
+      withFresh(async (sb) => {
+        const snap = snapshot(sb.db);
+        const json = `[{"name":"Alpha","first_name":"Ann","org_id->name":${JSON.stringify(ORG)}},\n é]`;
+        const r = await importRun(sb, 'Person', sb.file('u16.json', encode(json, 'utf16le-bom')), []);
+        assert.equal(r.code, 3, show(r));
+        assert.equal(r.stderr, 'sluice: malformed JSON on line 2: expected an object ("{"), found "é" (U+00E9); the input must be an array of objects or one object per line\n', show(r));
+        assertNothingWritten(sb.db, snap);
+      }),
+    );
   });
 
   describe('control characters from the input are escaped in messages', () => {
@@ -445,6 +522,42 @@ describe('hostile input through the CLI', () => {
         }),
       );
     }
+
+    /** Every line of a report is plain: its `#` lines and their values hold no raw control character. */
+    const assertPlainReport = (r: CliResult): void => {
+      assert.equal(r.code, 0, show(r));
+      assert.equal(r.stderr, '', show(r));
+      const lines = r.stdout.split('\n');
+      assert.equal(lines.pop(), '', show(r));
+      for (const line of lines) {
+        assert.match(line, /^#/, show(r));
+        assert.equal(rawControl(line), null, `${JSON.stringify(line)}\n${show(r)}`);
+      }
+    };
+
+    test('header names that are valid once trimmed, around control characters: exit 0, the #Columns line escaped', async () =>
+      withFresh(async (sb) => {
+        const header = `"\r\nname\x0b",first_name\x0c,"\torg_id ->\x0c name\x0b"`;
+        const r = await importRun(sb, 'Person', sb.file('ctl-ok.csv', `${header}\nA,B,${ORG_CELL}\n`), []);
+        assertPlainReport(r);
+        // Blanks around an unquoted cell are trimmed as the header is read; a quoted cell keeps them.
+        assert.equal(summaryOf(r.stdout).Columns, '\\r\\nname\\x0b, first_name, \\torg_id ->\\x0c name\\x0b', show(r));
+        assert.equal(countOf(sb.db, 'Person'), 1);
+      }),
+    );
+
+    test('a control character as separator and qualifier, and in the comment: exit 0, the # lines escaped', async () =>
+      withFresh(async (sb) => {
+        const file = `name\x1ffirst_name\x1forg_id->name\nA\x1fB\x1f\x1e${ORG}\x1e\n`;
+        const r = await importRun(sb, 'Person', sb.file('ctl-sep.csv', file), ['--separator', '\x1f', '--qualifier', '\x1e', '--comment', 'nightly\x1b]0;pwned\x07']);
+        assertPlainReport(r);
+        const summary = summaryOf(r.stdout);
+        assert.equal(summary.Separator, '\\x1f', show(r));
+        assert.equal(summary.Qualifier, '\\x1e', show(r));
+        assert.equal(summary['Change tracking comment'], 'nightly\\x1b]0;pwned\\x07', show(r));
+        assert.equal(countOf(sb.db, 'Person'), 1);
+      }),
+    );
 
     test('a JSON key with control characters: exit 3, the key escaped', async () =>
       withFresh(async (sb) => {

@@ -4,7 +4,8 @@
  * and many small frames. A valid document gives back exactly its records and their start lines;
  * a mutated one ends in records or in a SluiceError E_MALFORMED / E_ENCODING naming a line that
  * exists, and agrees with the same document judged in one piece. A character cut at the end of
- * the file is an encoding error on the last line, in UTF-8 and in UTF-16.
+ * the file is an encoding error on the last line, in UTF-8 and in UTF-16, and a lone surrogate in
+ * UTF-16 one on its own line.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -177,6 +178,36 @@ describe('hostile CSV input through decode → frame → parse', () => {
         },
       ),
       params(0x5e1ce05, 300),
+    );
+  });
+
+  test('a lone surrogate anywhere in a UTF-16 file is invalid UTF-16 on exactly its line', { timeout: 60_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        documentArb({ encodings: ['utf16le-bom', 'utf16be-bom'] }),
+        fc.nat(),
+        fc.constantFrom(0xd800, 0xd83d, 0xdbff, 0xdc00, 0xde00, 0xdfff),
+        chunkingArb,
+        targetBytesArb,
+        async (doc, pos, unit, chunks, targetBytes) => {
+          // Between two characters, never between the halves of a pair.
+          let k = pos % (doc.text.length + 1);
+          if (k > 0 && k < doc.text.length && (doc.text.charCodeAt(k) & 0xfc00) === 0xdc00) k--;
+          const text = doc.text.slice(0, k) + String.fromCharCode(unit) + doc.text.slice(k);
+          const bytes = encode(text, doc.encoding);
+          const line = 1 + breaksIn(doc.text.slice(0, k));
+          const name = doc.encoding === 'utf16le-bom' ? 'UTF-16LE' : 'UTF-16BE';
+          const hex = `0x${unit.toString(16).toUpperCase()}`;
+          const what = unit < 0xdc00 ? (k === doc.text.length ? 'the input ends in the middle of a character' : `code unit ${hex} is a high surrogate not followed by a low surrogate`) : `code unit ${hex} is a low surrogate not preceded by a high surrogate`;
+          const got = await outcomeOf(bytes, doc.sep, chunks, targetBytes);
+          const ctx = `${show(doc)}\ncode unit ${hex} at ${k}, chunks ${JSON.stringify(chunks)}, targetBytes ${targetBytes}`;
+          assert.ok(!got.ok, `accepted\n${ctx}`);
+          assert.equal(got.code, 'E_ENCODING', `${got.message}\n${ctx}`);
+          assert.equal(got.message, `invalid ${name} on line ${line}: ${what}`, ctx);
+          assert.equal(got.line, line, ctx);
+        },
+      ),
+      params(0x5e1ce06, 300),
     );
   });
 

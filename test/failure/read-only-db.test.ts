@@ -1,6 +1,8 @@
 /**
  * A database the process cannot write (SPEC §9): the import stops before it begins, with an
- * E_DB sentence that names the database (exit 2, no stack), and leaves the database as it was.
+ * E_DB sentence that names the database (exit 2, no stack), and leaves the database as it was,
+ * with no -wal or -shm file of its own beside it. A database in a directory that does not exist
+ * or cannot be written: init, import and export say which directory and why (exit 2).
  *
  * Root ignores file modes, so the file (and for the second case its directory, where SQLite
  * would create -wal and -shm) is made immutable with `chattr +i`; without that right, a mode
@@ -9,10 +11,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type CliResult, runCli, type Sandbox, sandbox } from '../helpers/cli.js';
+import { type CliResult, query, runCli, type Sandbox, sandbox } from '../helpers/cli.js';
 import { type Snapshot, type Template, assertNoStack, assertUntouched, csvText, makeTemplate, snapshot } from '../helpers/fixtures.js';
 
 /** Undoes one protection; every one taken is undone in `after`, whatever the tests did. */
@@ -150,6 +152,32 @@ describe('an import into a database this process cannot write (SPEC §9)', () =>
     assertRefused(r, c.sb, c.snap, /read-only/);
   });
 
+  test('the database file is read-only: the run leaves no -wal or -shm file beside it', { timeout: 60_000 }, async (t) => {
+    const c = protectedCopy((sb) => [sb.db]);
+    if (!c) {
+      t.skip('neither chattr +i nor a read-only mode stops this process from writing a file here');
+      return;
+    }
+    const before = readdirSync(c.sb.dir).sort();
+    const r = await importInto(c.sb.db);
+    assert.deepEqual(readdirSync(c.sb.dir).sort(), before, `files beside the database\n${show(r)}`);
+    assertRefused(r, c.sb, c.snap, /read-only/);
+  });
+
+  test('the database file is read-only: a -wal and -shm that were there before the run stay', { timeout: 60_000 }, async (t) => {
+    const c = protectedCopy((sb) => [sb.db]);
+    if (!c) {
+      t.skip('neither chattr +i nor a read-only mode stops this process from writing a file here');
+      return;
+    }
+    // A reader (another process, here this one) made them.
+    query(c.sb.db, 'SELECT count(*) FROM Person');
+    assert.ok(existsSync(`${c.sb.db}-wal`) && existsSync(`${c.sb.db}-shm`), 'reading made no -wal and -shm');
+    const r = await importInto(c.sb.db);
+    assert.ok(existsSync(`${c.sb.db}-wal`) && existsSync(`${c.sb.db}-shm`), `the run removed a -wal or -shm file it did not make\n${show(r)}`);
+    assertRefused(r, c.sb, c.snap, /read-only/);
+  });
+
   test('the database file and its directory are read-only (no -wal or -shm can be made): exit 2, E_DB naming it, nothing written', { timeout: 60_000 }, async (t) => {
     const c = protectedCopy((sb) => [sb.db, sb.dir]);
     if (!c) {
@@ -159,6 +187,71 @@ describe('an import into a database this process cannot write (SPEC §9)', () =>
     const r = await importInto(c.sb.db);
     assert.ok(!existsSync(`${c.sb.db}-wal`) && !existsSync(`${c.sb.db}-shm`), 'a -wal or -shm file was made');
     assert.ok(r.stderr.includes(c.sb.db), show(r));
-    assertRefused(r, c.sb, c.snap, /cannot open database/);
+    assertRefused(r, c.sb, c.snap, /read-only/);
+  });
+
+  describe('a database in a directory this process cannot write, or that does not exist', () => {
+    /** Exit 2, and stderr is exactly `sluice: <message>`. */
+    function assertSentence(r: CliResult, message: string): void {
+      assert.equal(r.code, 2, show(r));
+      assertNoStack(r.stderr);
+      assert.equal(r.stderr, `sluice: ${message}\n`, show(r));
+      assert.equal(r.stdout, '', show(r));
+    }
+
+    const commands = {
+      init: (db: string) => runCli(['init', '--db', db]),
+      import: (db: string) => importInto(db),
+      export: (db: string) => runCli(['export', '--db', db, '--class', 'Person']),
+    };
+
+    for (const command of ['init', 'import'] as const) {
+      test(`sluice ${command} of a new database in a directory that does not exist: exit 2, naming the directory`, async () => {
+        const sb = sandbox();
+        boxes.push(sb);
+        const dir = join(sb.dir, 'no', 'such');
+        const db = join(dir, 'new.db');
+        assertSentence(await commands[command](db), `cannot create the database ${db}: the directory ${dir} does not exist`);
+        assert.deepEqual(readdirSync(sb.dir), []);
+      });
+
+      test(`sluice ${command} of a new database in a read-only directory: exit 2, naming the directory`, { timeout: 60_000 }, async (t) => {
+        const sb = sandbox();
+        boxes.push(sb);
+        const undo = protect(sb.dir);
+        if (!undo) {
+          t.skip('neither chattr +i nor a read-only mode stops this process from writing here');
+          return;
+        }
+        undos.push(undo);
+        const db = join(sb.dir, 'new.db');
+        const r = await commands[command](db);
+        for (const u of undos.splice(0).reverse()) u();
+        assertSentence(r, `cannot create the database ${db}: the directory ${sb.dir} is not writable`);
+        assert.deepEqual(readdirSync(sb.dir), []);
+      });
+    }
+
+    test('sluice export of a database in a directory that does not exist: exit 2, naming the directory', async () => {
+      const sb = sandbox();
+      boxes.push(sb);
+      const dir = join(sb.dir, 'gone');
+      const db = join(dir, 'old.db');
+      assertSentence(await commands.export(db), `database ${db} does not exist: the directory ${dir} does not exist`);
+    });
+
+    for (const command of ['import', 'export'] as const) {
+      test(`sluice ${command} of a database whose directory is read-only (its -wal and -shm cannot be made): exit 2, naming the directory`, { timeout: 60_000 }, async (t) => {
+        const c = protectedCopy((sb) => [sb.dir]);
+        if (!c) {
+          t.skip('neither chattr +i nor a read-only mode stops this process from writing here');
+          return;
+        }
+        const r = await commands[command](c.sb.db);
+        for (const undo of undos.splice(0).reverse()) undo();
+        assertSentence(r, `cannot open the database ${c.sb.db}: the directory ${c.sb.dir} is not writable, and SQLite must create test.db-wal and test.db-shm in it`);
+        assertUntouched(c.sb.db, c.snap);
+      });
+    }
   });
 });

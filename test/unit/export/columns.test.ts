@@ -86,6 +86,13 @@ describe('requested columns', () => {
     usageError(() => requestedColumns(model, cls('Person'), ['org_id->nope']), /Organization has no attribute "nope" \(valid: id, name, code/);
   });
 
+  it('quote the names they echo as the importer does: quotes, backslashes and controls escaped', () => {
+    usageError(() => requestedColumns(model, cls('Person'), ['na"me\x1b[2J\r']), /^--columns: unknown column "na\\"me\\x1b\[2J\\r": Person has no attribute "na\\"me\\x1b\[2J\\r" \(/);
+    usageError(() => requestedColumns(model, cls('Person'), ['org_id->n\\x']), /Organization has no attribute "n\\\\x" \(/);
+    usageError(() => requestedColumns(model, cls('Person'), ['name', 'Last Name\u202e']), /^--columns: unknown column "Last Name\\u202e"/);
+    usageError(() => requestedColumns(model, cls('Person'), ['email->"x"']), /^--columns: "email->\\"x\\"": email is a string/);
+  });
+
   it('refuse what the importer would refuse', () => {
     usageError(() => requestedColumns(model, cls('Person'), ['email->x']), /email is a string; only references take ->/);
     usageError(() => requestedColumns(model, cls('Person'), ['org_id->parent_id->name']), /one level deep/);

@@ -143,6 +143,68 @@ test('UTF-16 ending on a whole character or a whole surrogate pair is accepted',
   }
 });
 
+test('a lone surrogate inside UTF-16 input is invalid UTF-16 on its line, however it is split', async () => {
+  const le = (t: string): Buffer => Buffer.from(t, 'utf16le');
+  const be = (t: string): Buffer => Buffer.from(t, 'utf16le').swap16();
+  const BOM = { le: Buffer.from([0xff, 0xfe]), be: Buffer.from([0xfe, 0xff]) };
+  const high = (unit: string): string => `code unit ${unit} is a high surrogate not followed by a low surrogate`;
+  const low = (unit: string): string => `code unit ${unit} is a low surrogate not preceded by a high surrogate`;
+  const texts: Array<[string, number, string]> = [
+    // A high surrogate followed by a character of the BMP, by a line break, by another high one.
+    ['id,name\r\n1,a\ud83dz\n2,b\n', 2, high('0xD83D')],
+    ['id,name\n1,\ud83d\n2,b\n', 2, high('0xD83D')],
+    ['id,name\n\ud83d\ud83d\ude00\n', 2, high('0xD83D')],
+    // A low surrogate alone, first in the input, after a whole pair, and a pair in the wrong order.
+    ['\ude00id,name\n', 1, low('0xDE00')],
+    ['id,name\r\r\n😀\udc00,x\n', 3, low('0xDC00')],
+    ['id\n\n\ude00\ud83d,x\n', 3, low('0xDE00')],
+    // The first of two problems is the one reported; a cut at the end comes after it.
+    ['a\n\udfff\nb\n\ud800', 2, low('0xDFFF')],
+  ];
+  for (const [text, line, what] of texts) {
+    for (const [charset, bom, enc, name] of [
+      [undefined, BOM.le, le, 'UTF-16LE'],
+      [undefined, BOM.be, be, 'UTF-16BE'],
+      ['UTF-16LE', Buffer.alloc(0), le, 'UTF-16LE'],
+      ['UTF-16BE', Buffer.alloc(0), be, 'UTF-16BE'],
+      ['UTF-16', Buffer.alloc(0), le, 'UTF-16LE'],
+    ] as const) {
+      const bytes = Buffer.concat([bom, enc(text)]);
+      for (const chunks of splits(bytes)) {
+        await assert.rejects(
+          decode(charset, chunks),
+          (e: unknown) => e instanceof SluiceError && e.code === 'E_ENCODING' && e.line === line && e.message === `invalid ${name} on line ${line}: ${what}`,
+          `${charset ?? 'BOM'} ${JSON.stringify(text)} in ${chunks.length} chunks`,
+        );
+      }
+    }
+  }
+});
+
+test('a NUL code unit in UTF-16 input is binary data on its line, named as a code unit', async () => {
+  for (const [text, line] of [
+    ['id,name\n1,a\0b\n', 2],
+    ['\0', 1],
+    ['id\r\n\r\0', 3],
+    ['a😀\n\0\ud800', 2],
+  ] as const) {
+    for (const bytes of [Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]), Buffer.from(text, 'utf16le')]) {
+      const charset = bytes[0] === 0xfe ? undefined : 'UTF-16LE';
+      for (const chunks of splits(bytes)) {
+        await assert.rejects(
+          decode(charset, chunks),
+          (e: unknown) =>
+            e instanceof SluiceError &&
+            e.code === 'E_MALFORMED' &&
+            e.line === line &&
+            e.message === `binary data (NUL code unit) on line ${line}; this does not look like a text file`,
+          `${charset ?? 'BOM'} ${JSON.stringify(text)} in ${chunks.length} chunks`,
+        );
+      }
+    }
+  }
+});
+
 test('single-byte charsets decode to UTF-8', async () => {
   const latin1 = Buffer.from([0x69, 0x64, 0x0a, 0xe9, 0x74, 0xe9, 0x0a]);
   for (const chunks of splits(latin1)) {

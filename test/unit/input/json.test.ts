@@ -41,6 +41,30 @@ describe('JsonFramer', () => {
     assert.throws(() => frames('[{"a":1}] x'), isMalformed(1, /after the end/));
   });
 
+  it('names what it found instead of an object by its character, however the bytes are split', () => {
+    const message = (found: string): RegExp =>
+      new RegExp(`^malformed JSON on line 2: expected an object \\("\\{"\\), found ${found.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}; `);
+    for (const [text, found] of [
+      ['[{"a":1},\n é', '"é" (U+00E9)'],
+      ['{"a":1}\n€{"a":2}', '"€" (U+20AC)'],
+      ['{"a":1}\n😀', '"😀" (U+1F600)'],
+      ['{"a":1}\n\u0085', '"\\u0085" (U+0085)'],
+      ['{"a":1}\n\u001b', '"\\x1b" (U+001B)'],
+      ['{"a":1}\nx', '"x"'],
+    ] as const) {
+      for (let pieces = 1; pieces <= Buffer.byteLength(text); pieces++) {
+        assert.throws(() => frames(text, 1, pieces), isMalformed(2, message(found)), `${JSON.stringify(text)} in ${pieces} pieces`);
+      }
+    }
+    // Bytes that are not UTF-8 are named as bytes.
+    const f = new JsonFramer({ targetBytes: 1, maxRecordBytes: 1 << 20 });
+    assert.throws(() => {
+      f.push(Buffer.from('{"a":1}\n'));
+      f.push(Buffer.from([0xff, 0x7b]));
+      f.end();
+    }, isMalformed(2, message('byte 0xff')));
+  });
+
   it('stops on an object over the size limit', () => {
     const f = new JsonFramer({ targetBytes: 10, maxRecordBytes: 32 });
     assert.throws(() => f.push(Buffer.from(`\n{"a": "${'x'.repeat(100)}"}`)), isMalformed(2, /larger than the 32-byte limit/));

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
+import { rawControl } from '../../helpers/hostile.js';
 import {
   detailsHeader,
   detailsRow,
@@ -132,7 +133,26 @@ test('summary: line breaks in values do not break the # structure', () => {
   for (const line of text.slice(0, -1).split('\n')) assert.match(line, /^#/);
   assert.ok(text.includes('#Change tracking comment: first second third fourth\n'));
   assert.ok(text.includes('#Stopped: line 9: bad\n'));
-  assert.ok(text.includes('#Columns: a b\n'));
+  assert.ok(text.includes('#Columns: a\\nb\n'));
+});
+
+test('summary: control characters from the header and the options are escaped, as messages escape them', () => {
+  const text = formatSummary(
+    summary({
+      columns: ['\r\nname\x0b', 'first_name\x0c', 'org\x1b[2J\u0085\u202e'],
+      separator: '\x1f',
+      qualifier: '\x1e',
+      dateFormat: '%d\x07',
+      comment: 'nightly\x1b]0;pwned\x07\r\nfeed',
+    }),
+  );
+  const lines = text.slice(0, -1).split('\n');
+  for (const line of lines) assert.equal(rawControl(line), null, line);
+  assert.ok(lines.includes('#Columns: \\r\\nname\\x0b, first_name\\x0c, org\\x1b[2J\\u0085\\u202e'), text);
+  assert.ok(lines.includes('#Separator: \\x1f'), text);
+  assert.ok(lines.includes('#Qualifier: \\x1e'), text);
+  assert.ok(lines.includes('#Date format: %d\\x07'), text);
+  assert.ok(lines.includes('#Change tracking comment: nightly\\x1b]0;pwned\\x07 feed'), text);
 });
 
 test('details header and one row per status', () => {
