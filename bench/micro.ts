@@ -50,7 +50,7 @@ function sampleBytes(rows: number): Buffer {
 
 /** Frames as the engine reads them: the file arrives in 1 MiB chunks. */
 function frameAll(bytes: Buffer): Frame[] {
-  const framer = new Framer({ quote: 0x22, targetBytes: FRAME_BYTES, maxRecordBytes: MAX_RECORD_BYTES });
+  const framer = new Framer({ quote: 0x22, delimiter: 0x2c, targetBytes: FRAME_BYTES, maxRecordBytes: MAX_RECORD_BYTES });
   const out: Frame[] = [];
   for (let at = 0; at < bytes.length; at += READ_CHUNK) out.push(...framer.push(bytes.subarray(at, at + READ_CHUNK)));
   out.push(...framer.end());

@@ -17,7 +17,7 @@ import { measure } from '../lib/measure.js';
 import { PARSE_ONLY } from '../lib/paths.js';
 
 export async function countRecords(file: string): Promise<number> {
-  const framer = new Framer({ quote: 34, targetBytes: DEFAULT_FRAME_BYTES, maxRecordBytes: 16 * 1024 * 1024 });
+  const framer = new Framer({ quote: 34, delimiter: 44, targetBytes: DEFAULT_FRAME_BYTES, maxRecordBytes: 16 * 1024 * 1024 });
   const opts = { delimiter: 44, quote: 34 };
   let n = 0;
   let header = true;

@@ -27,6 +27,8 @@ export interface ImportOptions {
   separator: string | undefined;
   /** null = no qualifier */
   qualifier: string | null;
+  /** text after a quoted field's closing qualifier makes the field unquoted text instead of an error */
+  relaxQuotes: boolean;
   dateFormat: string | undefined;
   /** csv (also TSV and other separators) or json (an array of objects, or one object per line) */
   format: 'csv' | 'json';
@@ -112,6 +114,7 @@ export function normalizeImportOptions(raw: RawImportOptions): ImportOptions {
     charset,
     separator,
     qualifier,
+    relaxQuotes: raw.relaxQuotes === true,
     dateFormat: raw.dateFormat === '' ? undefined : raw.dateFormat,
     format,
     ignoreEmpty: raw.ignoreEmpty === true,

@@ -10,12 +10,12 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
-import { parse } from 'csv-parse/sync';
 import { Piscina } from 'piscina';
 import { createDecoder, type DecodeInfo } from '../input/decode.js';
 import { type Frame, Framer } from '../input/frame.js';
 import { JsonFramer, jsonHeader } from '../input/json.js';
-import { detectSeparator, separatorName } from '../input/separator.js';
+import { type CsvOptions, parseHeader } from '../input/parse.js';
+import { separatorName } from '../input/separator.js';
 import { assertUtf8 } from '../input/utf8.js';
 import { findClass } from '../model/load.js';
 import { openStore, currentUser } from '../model/store.js';
@@ -89,20 +89,9 @@ function byteCounter(onBytes: (n: number) => void): Transform {
   });
 }
 
-/** Parse the header frame into cells, detecting the separator when none was given. */
-function readHeader(frame: Frame, o: ImportOptions): { cells: string[]; separator: string } {
-  assertUtf8(frame.bytes, 1);
-  const text = frame.bytes.toString('utf8');
-  const separator = o.separator ?? detectSeparator(text, o.qualifier);
-  let rows: string[][];
-  try {
-    rows = parse(text, { delimiter: separator, quote: o.qualifier ?? false, record_delimiter: ['\r\n', '\n', '\r'], trim: true, relax_column_count: true }) as string[][];
-  } catch (err) {
-    throw new SluiceError('E_MALFORMED', `malformed header on line 1: ${(err as Error).message.replace(/ at line \d+.*$/s, '')}`, { line: 1, cause: err });
-  }
-  const cells = rows[0];
-  if (!cells || (cells.length === 1 && cells[0] === '')) throw new SluiceError('E_MALFORMED', 'line 1 is empty; the first line must be a header naming the columns', { line: 1 });
-  return { cells, separator };
+/** How every CSV record of the run is read, header included. */
+function csvOptions(o: ImportOptions, separator: string): CsvOptions {
+  return { delimiter: separator.charCodeAt(0), quote: o.qualifier === null ? -1 : o.qualifier.charCodeAt(0), relaxQuotes: o.relaxQuotes };
 }
 
 const workerFile = new URL('../resolve/worker.js', import.meta.url).href;
@@ -157,7 +146,13 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   const framer =
     o.format === 'json'
       ? new JsonFramer({ targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes })
-      : new Framer({ quote: o.qualifier === null ? null : o.qualifier.charCodeAt(0), targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes });
+      : new Framer({
+          quote: o.qualifier === null ? null : o.qualifier.charCodeAt(0),
+          // Without --separator, the framer detects it from the header's first line.
+          delimiter: o.separator === undefined ? null : o.separator.charCodeAt(0),
+          targetBytes: o.frameBytes,
+          maxRecordBytes: o.maxRecordBytes,
+        });
 
   let writer: WriterClient | null = null;
   let pool: Piscina | null = null;
@@ -212,9 +207,9 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       header = jsonHeader(first.value);
       firstData = first.value;
     } else {
-      const h = readHeader(first.value, o);
-      header = h.cells;
-      separator = h.separator;
+      separator = String.fromCharCode((framer as Framer).delimiter as number);
+      assertUtf8(first.value.bytes, 1);
+      header = parseHeader(first.value.bytes, csvOptions(o, separator));
     }
     plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty });
 
@@ -225,7 +220,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       indexes: lookupIndexes(model, cls, plan),
       wantRows: filter !== null,
       dateFormat: o.dateFormat,
-      csv: { delimiter: separator.charCodeAt(0), quote: o.qualifier === null ? -1 : o.qualifier.charCodeAt(0) },
+      csv: csvOptions(o, separator),
     }, hooks.onWaiting);
     const ready = await writer.start();
     change = ready.change;
@@ -236,6 +231,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       format: o.format,
       delimiter: separator,
       quote: o.qualifier,
+      relaxQuotes: o.relaxQuotes,
       dateFormat: o.dateFormat,
       keepCells: filter !== null && (o.output === 'details' || o.log !== undefined),
       emptyClass: ready.emptyClass,

@@ -1,4 +1,6 @@
 import { SluiceError } from '../base/errors.js';
+import { opensQuote } from './quoting.js';
+import { detectSeparator } from './separator.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -22,6 +24,12 @@ export interface Frame {
 export interface FramerOptions {
   /** Qualifier byte (ASCII), null = no quoting. */
   quote: number | null;
+  /**
+   * Separator byte (ASCII): a qualifier opens a quoted field only at the start of a field
+   * (input/quoting.ts). null = detect it from the header's first line (input/separator.ts);
+   * `delimiter` tells which once the first line is in.
+   */
+  delimiter: number | null;
   /** Aim for frames about this size. */
   targetBytes: number;
   /** A record (line break included) may not be larger than this. */
@@ -35,8 +43,13 @@ export interface FramerOptions {
  */
 export class Framer {
   private readonly quote: number;
+  /** -1 while it is being detected */
+  private sep: number;
   private targetBytes: number;
   private readonly maxRecordBytes: number;
+  /** While the separator is detected: the chunks of the first line so far, not yet scanned. */
+  private held: Buffer[] | null = null;
+  private heldBytes = 0;
 
   /** Pieces of the frame being built that came from earlier chunks. */
   private pending: Buffer[] = [];
@@ -51,6 +64,8 @@ export class Framer {
   private inQuote = false;
   private quoteLine = 1;
   private lastClose = -2;
+  /** Outside a quoted field: whether a qualifier first in the next chunk would open one. */
+  private fieldStart = true;
   /** The previous chunk ended with CR: an LF first in the next one is the same line break. */
   private crAtEnd = false;
   /** ...and that CR ended a record, so whether to cut is decided once the LF question is settled. */
@@ -65,12 +80,25 @@ export class Framer {
         option: '--qualifier',
       });
     }
+    const d = opts.delimiter;
+    if (d !== null && (!Number.isInteger(d) || d <= 0 || d > 0x7f || d === LF || d === CR || d === q)) {
+      throw new SluiceError('E_USAGE', 'the separator must be one ASCII character other than a line break and the qualifier', {
+        option: '--separator',
+      });
+    }
     if (!(opts.targetBytes >= 1) || !(opts.maxRecordBytes >= 1)) {
       throw new SluiceError('E_INTERNAL', `frame sizes must be positive (target ${opts.targetBytes}, max record ${opts.maxRecordBytes})`);
     }
     this.quote = q ?? -1;
+    this.sep = d ?? -1;
+    if (d === null) this.held = [];
     this.targetBytes = opts.targetBytes;
     this.maxRecordBytes = opts.maxRecordBytes;
+  }
+
+  /** The separator byte: as given, or as detected once the first line is in (null until then). */
+  get delimiter(): number | null {
+    return this.sep < 0 ? null : this.sep;
   }
 
   /** Aim for frames of this size from the next cut on (the run sizes frames by the work they carry). */
@@ -100,6 +128,8 @@ export class Framer {
       });
     }
 
+    if (this.held) return this.hold(chunk);
+
     let pos = 0;
     // Start of the bytes of this chunk not yet handed out in a frame.
     let seg = 0;
@@ -122,6 +152,7 @@ export class Framer {
     // Jump between the three bytes that matter instead of visiting every byte: the next
     // position of each is cached and searched again only once the scan has passed it.
     const q = this.quote;
+    const sep = this.sep;
     const max = this.maxRecordBytes;
     let nq = q < 0 ? len : find(chunk, q, pos, len);
     let nl = find(chunk, LF, pos, len);
@@ -134,19 +165,20 @@ export class Framer {
       if (at >= len) break;
 
       if (at === nq) {
-        // Toggling on every qualifier reads a doubled qualifier ("") as close-then-open.
         if (inQuote) {
           if (at + 1 < len && chunk[at + 1] === q) {
-            // A doubled qualifier: closing and reopening at once leaves the state as it was.
+            // A doubled qualifier stands for itself; the field goes on.
             nq = findNear(chunk, q, at + 2, len);
             continue;
           }
           inQuote = false;
           this.lastClose = this.offset + at;
-        } else {
+        } else if (at === 0 && this.offset === this.lastClose + 1) {
+          // The second half of a doubled qualifier split across chunks: the same field goes on.
           inQuote = true;
-          // A doubled qualifier reopens the same field, which started earlier.
-          if (this.offset + at !== this.lastClose + 1) this.quoteLine = line;
+        } else if (opensQuote(chunk, at, 0, sep, this.fieldStart)) {
+          inQuote = true;
+          this.quoteLine = line;
         }
         nq = findNear(chunk, q, at + 1, len);
         continue;
@@ -187,6 +219,9 @@ export class Framer {
 
     this.inQuote = inQuote;
     this.line = line;
+    // Whether the chunk ends at a field's start, or in its leading blanks: what a qualifier
+    // first in the next chunk is looked back at.
+    if (q >= 0) this.fieldStart = opensQuote(chunk, len, 0, sep, this.fieldStart);
     if (seg < len) {
       this.pending.push(seg === 0 ? chunk : chunk.subarray(seg));
       this.pendingBytes += len - seg;
@@ -203,13 +238,44 @@ export class Framer {
    */
   end(): Frame[] {
     if (this.ended) return [];
+    let out: Frame[] = [];
+    // A first line without a line break: the whole input is the header.
+    if (this.held) out = this.detect(EMPTY);
     this.ended = true;
     if (this.inQuote) {
       const line = this.quoteLine;
       throw new SluiceError('E_MALFORMED', `unterminated quoted field starting on line ${line}`, { line });
     }
-    if (this.pendingBytes === 0) return [];
-    return [this.cut(EMPTY, 0, 0, this.line)];
+    if (this.pendingBytes > 0) out.push(this.cut(EMPTY, 0, 0, this.line));
+    return out;
+  }
+
+  /**
+   * While the separator is not known: keep the chunks until the first line break, which
+   * ends the line it is detected from, then frame them all as if pushed now.
+   */
+  private hold(chunk: Buffer): Frame[] {
+    const cr = chunk.indexOf(CR);
+    const lf = chunk.indexOf(LF);
+    if (cr === -1 && lf === -1) {
+      (this.held as Buffer[]).push(chunk);
+      this.heldBytes += chunk.length;
+      // All of it is the first record so far: the limit holds as it does once framing.
+      if (this.heldBytes > this.maxRecordBytes) throw this.tooLarge();
+      return [];
+    }
+    return this.detect(chunk);
+  }
+
+  private detect(chunk: Buffer): Frame[] {
+    const held = this.held as Buffer[];
+    this.held = null;
+    const first = held.length === 0 ? chunk : Buffer.concat([...held, chunk]);
+    this.sep = detectSeparator(first, this.quote < 0 ? null : this.quote).charCodeAt(0);
+    const out: Frame[] = [];
+    for (const c of held) out.push(...this.push(c));
+    if (chunk.length > 0) out.push(...this.push(chunk));
+    return out;
   }
 
   /** The frame made of the pending pieces plus chunk[seg, end); the next frame starts on `line`. */

@@ -1,21 +1,29 @@
 /**
- * The CSV record parser the workers run on each frame: a byte-level state machine
- * with no streams in it. It follows RFC 4180 plus the variants SPEC §3 names (LF,
- * CRLF or CR line ends, quoted line breaks, doubled quotes), trims unquoted cells,
- * skips blank lines, and knows the physical line each record starts on.
+ * The CSV record parser the workers run on each frame, and the header: a byte-level
+ * state machine with no streams in it. It follows RFC 4180 plus the variants SPEC §3
+ * names (LF, CRLF or CR line ends, quoted line breaks, doubled quotes), trims unquoted
+ * cells, skips blank lines, and knows the physical line each record starts on. A
+ * qualifier opens a quoted field only first in a field (input/quoting.ts); elsewhere
+ * it is a literal character.
  *
  * Why not csv-parse here: on this workload csv-parse runs at 5–9 MB/s of CPU per
  * thread, ten times slower than this loop, and the parse stage bounds the import.
- * csv-parse still parses the header line and serves as the reference these
- * semantics are tested against.
+ * csv-parse with `relax_quotes` serves as the reference these semantics are tested
+ * against.
  */
 import { SluiceError, quoted } from '../base/errors.js';
+import { opensQuote } from './quoting.js';
 
 export interface CsvOptions {
   /** separator byte */
   delimiter: number;
   /** qualifier byte, or -1 for none */
   quote: number;
+  /**
+   * Text after a quoted field's closing qualifier (`"ab"c`) makes the whole field unquoted
+   * text, read as csv-parse's `relax_quotes` reads it, instead of an error (--relax-quotes).
+   */
+  relaxQuotes?: boolean;
 }
 
 export interface ParsedRecords {
@@ -24,6 +32,8 @@ export interface ParsedRecords {
   lines: Int32Array;
 }
 
+// Declared here, not imported: optimized code loads an imported binding on every use,
+// which cost the byte loops below about a tenth of their speed.
 const LF = 10;
 const CR = 13;
 const SP = 32;
@@ -39,6 +49,7 @@ function malformed(line: number, message: string): never {
  */
 export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions, spans?: { start: number[]; end: number[] }): ParsedRecords {
   const { delimiter, quote } = opts;
+  const relax = opts.relaxQuotes === true;
   // Spaces and tabs around cells are trimmed, except the one that separates cells.
   const sp = delimiter === SP ? -2 : SP;
   const tab = delimiter === TAB ? -2 : TAB;
@@ -75,19 +86,25 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions,
       atRecordStart = false;
       spans?.start.push(i);
     }
-    // One field, starting at i.
+    // One field, starting at i. Its leading blanks are trimmed; a qualifier after them opens it.
     let s = i;
     while (s < n && (text.charCodeAt(s) === sp || text.charCodeAt(s) === tab)) s++;
+    // A relaxed field's quoted part as read (qualifiers, content, doubled ones undoubled).
+    let relaxed: string | null = null;
+    // The field's value once read, the offset where it ends and the character there (-1: end of frame).
+    let value: string | null = null;
+    let j = s;
+    let c = -1;
     if (s < n && text.charCodeAt(s) === quote) {
       const startLine = line;
-      let j = s + 1;
+      j = s + 1;
       let hasDoubled = false;
       let high = 0;
       for (;;) {
         if (j >= n) malformed(startLine, 'a quoted field is not closed before the end of the file');
-        const c = text.charCodeAt(j);
-        high |= c;
-        if (c === quote) {
+        const q = text.charCodeAt(j);
+        high |= q;
+        if (q === quote) {
           if (text.charCodeAt(j + 1) === quote) {
             hasDoubled = true;
             j += 2;
@@ -95,51 +112,55 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions,
           }
           break;
         }
-        if (c === LF) line++;
-        else if (c === CR && text.charCodeAt(j + 1) !== LF) line++;
+        if (q === LF) line++;
+        else if (q === CR && text.charCodeAt(j + 1) !== LF) line++;
         j++;
       }
-      let value = high & 0x80 ? bytes.toString('utf8', s + 1, j) : text.slice(s + 1, j);
-      if (hasDoubled) value = value.replaceAll(String.fromCharCode(quote) + String.fromCharCode(quote), String.fromCharCode(quote));
-      fields.push(value);
+      let quotedValue = high & 0x80 ? bytes.toString('utf8', s + 1, j) : text.slice(s + 1, j);
+      if (hasDoubled) quotedValue = quotedValue.replaceAll(String.fromCharCode(quote) + String.fromCharCode(quote), String.fromCharCode(quote));
+      const close = j;
       j++;
       while (j < n && (text.charCodeAt(j) === sp || text.charCodeAt(j) === tab)) j++;
-      if (j >= n) {
-        i = j;
-        break;
+      c = j < n ? text.charCodeAt(j) : -1;
+      if (c === -1 || c === delimiter || c === LF || c === CR) {
+        value = quotedValue;
+      } else {
+        if (!relax) {
+          malformed(
+            line,
+            `unexpected character ${describeChar(bytes, j)} after the closing quote of field ${fields.length + 1} ` +
+              '(a quote inside a quoted field must be doubled; --relax-quotes reads such a field as written)',
+          );
+        }
+        // csv-parse's relax_quotes: the field is the quoted part with its qualifiers, then the
+        // text after it up to the separator, blanks included, all of it unquoted.
+        const q = String.fromCharCode(quote);
+        relaxed = q + quotedValue + q;
+        s = close + 1;
       }
-      const c = text.charCodeAt(j);
-      if (c === delimiter) {
-        i = j + 1;
-        if (i >= n) fields.push('');
-        continue;
-      }
-      if (c === LF || c === CR) {
-        spans?.end.push(j);
-        i = j + (c === CR && text.charCodeAt(j + 1) === LF ? 2 : 1);
-        line++;
-        records.push(fields);
-        lines.push(recordLine);
-        atRecordStart = true;
-        continue;
-      }
-      malformed(line, `unexpected character ${describeChar(bytes, j)} after the closing quote of field ${fields.length} (a quote inside a quoted field must be doubled)`);
     }
-    // Unquoted field: up to the next delimiter or line break.
-    let j = s;
-    let c = 0;
-    let high = 0;
-    while (j < n) {
-      c = text.charCodeAt(j);
-      high |= c;
-      if (c === delimiter || c === LF || c === CR) break;
-      if (c === quote) malformed(line, `a quote inside the unquoted field ${fields.length + 1} (quote the whole field and double the quote, or use --qualifier to change the quote character)`);
-      j++;
+    if (value === null) {
+      // Unquoted field (or the rest of a relaxed one): up to the next separator or line break;
+      // a qualifier here is a literal character.
+      j = s;
+      c = -1;
+      let high = 0;
+      while (j < n) {
+        const u = text.charCodeAt(j);
+        high |= u;
+        if (u === delimiter || u === LF || u === CR) {
+          c = u;
+          break;
+        }
+        j++;
+      }
+      let e = j;
+      while (e > s && (text.charCodeAt(e - 1) === sp || text.charCodeAt(e - 1) === tab)) e--;
+      const plain = e > s ? (high & 0x80 ? bytes.toString('utf8', s, e) : text.slice(s, e)) : '';
+      value = relaxed === null ? plain : relaxed + plain;
     }
-    let e = j;
-    while (e > s && (text.charCodeAt(e - 1) === sp || text.charCodeAt(e - 1) === tab)) e--;
-    fields.push(e > s ? (high & 0x80 ? bytes.toString('utf8', s, e) : text.slice(s, e)) : '');
-    if (j >= n) {
+    fields.push(value);
+    if (c === -1) {
       i = j;
       break;
     }
@@ -163,6 +184,23 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions,
   return { records, lines: Int32Array.from(lines) };
 }
 
+/**
+ * The header's cells: the first record of the header frame, parsed as every other record
+ * is, so that a qualifier, a blank or a separator means the same in the header as in the data.
+ */
+export function parseHeader(bytes: Buffer, opts: CsvOptions): string[] {
+  let records: string[][];
+  try {
+    records = parseRecords(bytes, 1, opts).records;
+  } catch (err) {
+    if (!(err instanceof SluiceError) || err.code !== 'E_MALFORMED') throw err;
+    throw new SluiceError('E_MALFORMED', err.message.replace(/^malformed CSV/, 'malformed header'), { line: 1, cause: err });
+  }
+  const cells = records[0];
+  if (!cells || (cells.length === 1 && cells[0] === '')) throw new SluiceError('E_MALFORMED', 'line 1 is empty; the first line must be a header naming the columns', { line: 1 });
+  return cells;
+}
+
 /** The character at byte i for a message: quoted, with its code point unless it is printable ASCII. */
 function describeChar(bytes: Buffer, i: number): string {
   const cp = bytes.toString('utf8', i, Math.min(i + 4, bytes.length)).codePointAt(0) as number;
@@ -180,8 +218,10 @@ export interface RecordSpans {
 }
 
 /**
- * Where the records of a frame are, without parsing them: a quote toggles, a line break
- * outside quotes ends a record, blank lines are skipped as parseRecords skips them.
+ * Where the records of a frame are, without parsing them: a qualifier first in a field
+ * opens a quoted field (input/quoting.ts), a line break outside one ends a record, blank
+ * lines are skipped as parseRecords skips them. Text after a closing qualifier is
+ * unquoted, as --relax-quotes reads it, so the spans do not depend on that option.
  * For well-formed CSV the spans are exactly parseRecords' records; for malformed CSV
  * they may not be, so a span is trusted only once it is known to hold one record (it
  * parses alone to one record, or its bytes are those of a record that did).
@@ -222,26 +262,45 @@ export function scanRecords(bytes: Uint8Array, firstLine: number, opts: CsvOptio
       if (lf < n) line++;
       continue;
     }
-    let inQuotes = false;
+    // Outside a quoted field only a qualifier or a line break matters; inside one, a
+    // qualifier ends it unless doubled, and line breaks are counted.
     for (;;) {
+      while (j < n) {
+        c = bytes[j] as number;
+        if (c === quote || c === LF || c === CR) break;
+        j++;
+      }
       if (j >= n) {
         ends.push(n);
         i = n;
         break;
       }
-      c = bytes[j] as number;
-      if (c === quote) inQuotes = !inQuotes;
-      else if (c === LF || c === CR) {
-        const crlf = c === CR && bytes[j + 1] === LF;
+      if (c !== quote) {
+        ends.push(j);
         line++;
-        if (!inQuotes) {
-          ends.push(j);
-          i = j + (crlf ? 2 : 1);
-          break;
-        }
-        if (crlf) j++;
+        i = j + (c === CR && bytes[j + 1] === LF ? 2 : 1);
+        break;
       }
       j++;
+      if (!opensQuote(bytes, j - 1, i, delimiter, true)) continue;
+      for (;;) {
+        while (j < n) {
+          c = bytes[j] as number;
+          if (c === quote || c === LF || c === CR) break;
+          j++;
+        }
+        if (j >= n) break;
+        if (c === quote) {
+          if (bytes[j + 1] !== quote) {
+            j++;
+            break;
+          }
+          j += 2;
+          continue;
+        }
+        line++;
+        j += c === CR && bytes[j + 1] === LF ? 2 : 1;
+      }
     }
   }
   return { start: Int32Array.from(starts), end: Int32Array.from(ends), lines: Int32Array.from(lines) };

@@ -7,10 +7,10 @@
  * record would write: the row is unchanged, with no mapping, no key lookup and no write.
  *
  * What the hash covers (the "salt"): the parsed cells of the record, the plan (class,
- * header, keys, action, empty-cell handling), the separator, qualifier and date format,
- * and the generation of every class the record's references and link sets resolve in
- * — an import that changes a class bumps its generation, since a renamed organization
- * could make the same text resolve elsewhere.
+ * header, keys, action, empty-cell handling), the separator, qualifier, --relax-quotes
+ * and date format, and the generation of every class the record's references and link
+ * sets resolve in — an import that changes a class bumps its generation, since a renamed
+ * organization could make the same text resolve elsewhere.
  *
  * Sequential semantics still hold: the writer treats a fingerprint match as unchanged
  * only when no earlier row of the run touched the object; otherwise it maps and
@@ -71,7 +71,12 @@ export interface FingerprintSeed {
 }
 
 /** The two 32-bit seeds of this run's fingerprints: a digest of everything that shapes a row besides its cells. */
-export function fingerprintSeed(db: DB, model: Model, plan: ImportPlan, parse: { delimiter: string; quote: string | null; dateFormat: string | undefined }): FingerprintSeed {
+export function fingerprintSeed(
+  db: DB,
+  model: Model,
+  plan: ImportPlan,
+  parse: { delimiter: string; quote: string | null; relaxQuotes: boolean; dateFormat: string | undefined },
+): FingerprintSeed {
   const targets = [...new Set([...plan.refs.map((g) => g.target), ...plan.links.map((l) => l.target)])].sort();
   const gen = db.prepare(`SELECT value FROM _sluice_meta WHERE key = ?`).pluck();
   const generations = targets.map((t) => [t, String(gen.get(generationKey(t)) ?? '0')]);
@@ -80,7 +85,9 @@ export function fingerprintSeed(db: DB, model: Model, plan: ImportPlan, parse: {
     v: 1,
     plan,
     attributes: cls.attributes,
-    parse: [parse.delimiter, parse.quote, parse.dateFormat ?? null],
+    // --relax-quotes gives `"ab"c` a meaning; named only when given, so the fingerprints
+    // stored by runs without it stay valid.
+    parse: parse.relaxQuotes ? [parse.delimiter, parse.quote, parse.dateFormat ?? null, 'relax-quotes'] : [parse.delimiter, parse.quote, parse.dateFormat ?? null],
     generations,
   });
   const d = createHash('sha256').update(signature).digest();

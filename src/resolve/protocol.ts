@@ -35,6 +35,8 @@ export interface WorkerConfig {
   format: 'csv' | 'json';
   delimiter: string;
   quote: string | null;
+  /** --relax-quotes */
+  relaxQuotes: boolean;
   dateFormat: string | undefined;
   /** keep the input cells of each row (details output, --log) */
   keepCells: boolean;

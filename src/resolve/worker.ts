@@ -45,7 +45,7 @@ function init(): State {
     cfg,
     model,
     lookup,
-    parseOptions: { delimiter: cfg.delimiter.charCodeAt(0), quote: cfg.quote === null ? -1 : cfg.quote.charCodeAt(0) },
+    parseOptions: { delimiter: cfg.delimiter.charCodeAt(0), quote: cfg.quote === null ? -1 : cfg.quote.charCodeAt(0), relaxQuotes: cfg.relaxQuotes },
     dates: compileDateFormat(cfg.dateFormat),
     seed: useFingerprints ? fingerprintSeed(db, model, cfg.plan, cfg) : null,
     fingerprints: useFingerprints ? (FingerprintTable.load(db, cfg.plan.className) ?? new FingerprintQueries(lookup, cfg.plan.className)) : null,

@@ -9,7 +9,6 @@ import { SluiceError } from '../../src/base/errors.js';
 import { createDecoder } from '../../src/input/decode.js';
 import { type Frame, Framer } from '../../src/input/frame.js';
 import { parseRecords } from '../../src/input/parse.js';
-import { detectSeparator } from '../../src/input/separator.js';
 import { assertUtf8 } from '../../src/input/utf8.js';
 
 /**
@@ -224,16 +223,16 @@ export async function runStages(bytes: Buffer, o: StageOptions): Promise<StageRe
     for (const piece of split(bytes, o.chunks)) decoder.stream.write(piece);
     decoder.stream.end();
   });
-  const framer = new Framer({ quote: QUOTE, targetBytes: o.targetBytes, maxRecordBytes: o.maxRecordBytes ?? 1 << 20 });
+  // Without a separator the framer detects it from the first line, as in an import.
+  const framer = new Framer({ quote: QUOTE, delimiter: o.sep === null ? null : o.sep.charCodeAt(0), targetBytes: o.targetBytes, maxRecordBytes: o.maxRecordBytes ?? 1 << 20 });
   const frames: Frame[] = [];
   for (const c of chunks) frames.push(...framer.push(c));
   frames.push(...framer.end());
   const records: string[][] = [];
   const lines: number[] = [];
-  let sep = o.sep ?? ',';
-  for (const [k, f] of frames.entries()) {
+  const sep = framer.delimiter === null ? ',' : String.fromCharCode(framer.delimiter);
+  for (const f of frames) {
     assertUtf8(f.bytes, f.firstLine);
-    if (k === 0 && o.sep === null) sep = detectSeparator(f.bytes.toString('utf8'), '"');
     const parsed = parseRecords(f.bytes, f.firstLine, { delimiter: sep.charCodeAt(0), quote: QUOTE });
     records.push(...parsed.records);
     lines.push(...parsed.lines);

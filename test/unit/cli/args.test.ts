@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { applyParamFile, parseCommand } from '../../../src/cli/args.js';
 import { IMPORT_ALIASES, IMPORT_SPECS, toRawOptions } from '../../../src/cli/import.js';
+import { normalizeImportOptions } from '../../../src/engine/options.js';
 import { SluiceError } from '../../../src/base/errors.js';
 
 const parse = (argv: string[]) => parseCommand('import', argv, IMPORT_SPECS, IMPORT_ALIASES);
@@ -37,6 +38,15 @@ describe('import arguments', () => {
     assert.equal(parse(['--simulate=0', '--class', 'Person']).simulate, false);
     assert.equal(toRawOptions(parse(['--simulate=0', '--class', 'Person'])).simulate, false);
     assert.throws(() => parse(['--simulate=maybe']), isUsage(/--simulate="maybe" is not valid/));
+  });
+
+  it('--relax-quotes reaches the import options in each spelling; off unless given', () => {
+    const relax = (argv: string[]): boolean => normalizeImportOptions(toRawOptions(parse(['--class', 'Person', '--file', 'a.csv', ...argv]))).relaxQuotes;
+    assert.equal(relax([]), false);
+    assert.equal(relax(['--relax-quotes']), true);
+    assert.equal(relax(['--relax_quotes=1']), true);
+    assert.equal(relax(['relax_quotes=yes']), true);
+    assert.equal(relax(['--relax-quotes=0']), false);
   });
 
   it('refuses conflicting spellings of one option, naming both', () => {

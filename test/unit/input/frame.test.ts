@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Framer, type Frame, type FramerOptions } from '../../../src/input/frame.js';
 import { SluiceError } from '../../../src/base/errors.js';
+import { detectSeparator } from '../../../src/input/separator.js';
 
 const Q = 0x22;
+const COMMA = 0x2c;
 
 function opts(over: Partial<FramerOptions> = {}): FramerOptions {
-  return { quote: Q, targetBytes: 1, maxRecordBytes: 1 << 20, ...over };
+  return { quote: Q, delimiter: COMMA, targetBytes: 1, maxRecordBytes: 1 << 20, ...over };
 }
 
 function frameChunks(chunks: Buffer[], o: FramerOptions): Frame[] {
@@ -26,23 +28,37 @@ function lines(frames: Frame[]): Array<[number, number]> {
   return frames.map((f) => [f.firstLine, f.endLine]);
 }
 
-/** Byte-by-byte model: the offsets where records end, and the line each offset is on. */
-function reference(input: Buffer, quote: number | null): { boundaries: Set<number>; lineAt: number[] } {
+/**
+ * Byte-by-byte model, written forward (the framer looks back): the offsets where records end,
+ * and the line each offset is on. A qualifier opens a quoted field only while the field so far
+ * is blanks; inside one, a doubled qualifier stands for itself.
+ */
+function reference(input: Buffer, quote: number | null, delimiter: number): { boundaries: Set<number>; lineAt: number[] } {
   const boundaries = new Set<number>();
   const lineAt: number[] = [1];
   let inQuote = false;
+  let fieldStart = true;
   let line = 1;
   for (let i = 0; i < input.length; i++) {
     const b = input[i];
     let brk = false;
-    if (b === quote) inQuote = !inQuote;
-    else if (b === 0x0d) {
+    if (b === 0x0d) {
       line++;
-      if (input[i + 1] !== 0x0a) brk = true;
+      brk = input[i + 1] !== 0x0a;
     } else if (b === 0x0a) {
       if (input[i - 1] !== 0x0d) line++;
       brk = true;
     }
+    if (inQuote) {
+      if (b === quote) {
+        if (input[i + 1] === quote) lineAt[++i] = line;
+        else inQuote = false;
+      }
+    } else if (b === quote) {
+      inQuote = fieldStart;
+      fieldStart = false;
+    } else if (b === delimiter || b === 0x0d || b === 0x0a) fieldStart = true;
+    else if (b !== 0x20 && b !== 0x09) fieldStart = false;
     lineAt[i + 1] = line;
     if (brk && !inQuote) boundaries.add(i + 1);
   }
@@ -51,7 +67,7 @@ function reference(input: Buffer, quote: number | null): { boundaries: Set<numbe
 
 function check(input: Buffer, frames: Frame[], o: FramerOptions): void {
   assert.deepEqual(Buffer.concat(frames.map((f) => f.bytes)), input);
-  const { boundaries, lineAt } = reference(input, o.quote);
+  const { boundaries, lineAt } = reference(input, o.quote, o.delimiter ?? COMMA);
   const firstBoundary = Math.min(...boundaries, input.length);
   let start = 0;
   frames.forEach((f, k) => {
@@ -73,7 +89,9 @@ const DOC = Buffer.from(
     '\n' +
     '4,plain,"q"\n' +
     '5,"",""""\r\n' +
-    '6,last,no-newline',
+    '6,Pipe 12" wide,5\'10"\n' +
+    '7, \t"pad\nded" ,"ab"c"\n' +
+    '8,last,no-newline',
 );
 
 test('CRLF, LF and CR line breaks each end a record', () => {
@@ -157,9 +175,11 @@ test('every split point: byte by byte and all two-way splits', () => {
 
 test('every record is its own frame with a target of one byte', () => {
   const frames = frameChunks([DOC], opts());
-  assert.equal(frames.length, 8);
+  assert.equal(frames.length, 10);
   assert.equal(frames[1]!.bytes.toString(), '1,"a\r\nb",x\n');
-  assert.deepEqual(frames.at(-1), { bytes: Buffer.from('6,last,no-newline'), firstLine: 11, endLine: 11 });
+  assert.equal(frames[7]!.bytes.toString(), '6,Pipe 12" wide,5\'10"\n');
+  assert.equal(frames[8]!.bytes.toString(), '7, \t"pad\nded" ,"ab"c"\n');
+  assert.deepEqual(frames.at(-1), { bytes: Buffer.from('8,last,no-newline'), firstLine: 14, endLine: 14 });
 });
 
 test('frames are cut at the first record boundary once they reach the target size', () => {
@@ -277,6 +297,24 @@ test('a NUL byte after a record over the limit reports the record, however the i
   assert.throws(() => frameChunks([early.subarray(0, 5), early.subarray(5)], o), binary);
 });
 
+test('a CRLF record of exactly the limit: the same verdict whether or not a push ends between its CR and LF', () => {
+  const input = Buffer.from('h\r\nabcd\r\nefgh\r\n');
+  const cr = input.indexOf('\r\nefgh');
+  for (const [max, ok] of [
+    [6, true],
+    [5, false],
+  ] as const) {
+    const o = opts({ maxRecordBytes: max });
+    const whole = outcome([input], o);
+    assert.deepEqual(outcome([input.subarray(0, cr + 1), input.subarray(cr + 1)], o), whole, `limit ${max}: a push ends between the CR and the LF`);
+    // The LF of a split CRLF belongs to its record: the next one does not count it either.
+    const next = input.indexOf('\r\nabcd') + 1;
+    assert.deepEqual(outcome([input.subarray(0, next), input.subarray(next)], o), whole, `limit ${max}: the header's CRLF split`);
+    if (ok) assert.deepEqual(texts(frameChunks([input], o)), ['h\r\n', 'abcd\r\n', 'efgh\r\n']);
+    else assert.ok('error' in whole && whole.error.line === 2 && /5-byte limit/.test(whole.error.message), JSON.stringify(whole));
+  }
+});
+
 test('a record of exactly maxRecordBytes is accepted', () => {
   const frames = frameChunks([Buffer.from('h\n1234567\n')], opts({ maxRecordBytes: 8 }));
   assert.deepEqual(texts(frames), ['h\n', '1234567\n']);
@@ -318,6 +356,74 @@ test('another qualifier byte', () => {
   assert.deepEqual(texts(frames), ['h\n', "'a\nb',\"\n", 'c\n']);
 });
 
+test('a qualifier inside an unquoted field is a character: it opens nothing', () => {
+  const input = 'name,code\nPipe 12" wide,P1\n5\'10",Smith\na""b,"c\nd"\n12" pipe\n';
+  assert.deepEqual(texts(frameChunks([Buffer.from(input)], opts())), ['name,code\n', 'Pipe 12" wide,P1\n', '5\'10",Smith\n', 'a""b,"c\nd"\n', '12" pipe\n']);
+  // An odd number of them in the file is not an unterminated quote.
+  assert.deepEqual(texts(frameChunks([Buffer.from('h\nx"\ny\n')], opts())), ['h\n', 'x"\n', 'y\n']);
+  assert.deepEqual(texts(frameChunks([Buffer.from("h\n5'10\",x\ny\n")], opts({ quote: 0x27 }))), ['h\n', "5'10\",x\n", 'y\n']);
+});
+
+test('a qualifier after the leading blanks of a field opens it; the separator is not a blank', () => {
+  assert.deepEqual(texts(frameChunks([Buffer.from('h\n1, \t"a\nb" ,c\n2\n')], opts())), ['h\n', '1, \t"a\nb" ,c\n', '2\n']);
+  // With space as the separator, the space before the qualifier ends the field before it.
+  assert.deepEqual(texts(frameChunks([Buffer.from('h\na "b\nc"\nd\n')], opts({ delimiter: 0x20 }))), ['h\n', 'a "b\nc"\n', 'd\n']);
+  // With any other separator, text before the blank makes the qualifier a character.
+  assert.deepEqual(texts(frameChunks([Buffer.from('h\na "b\nc"\nd\n')], opts())), ['h\n', 'a "b\n', 'c"\n', 'd\n']);
+});
+
+test('text after a closing qualifier is unquoted: a qualifier there opens nothing', () => {
+  assert.deepEqual(texts(frameChunks([Buffer.from('h\n"ab"c"\nd\n"x" "y\nz\n')], opts())), ['h\n', '"ab"c"\n', 'd\n', '"x" "y\n', 'z\n']);
+});
+
+test('the same frames whichever side of a push boundary a bare qualifier falls on', () => {
+  const input = Buffer.from('h\nPipe 12" wide,P1\n1,  "a\nb",c\n"ab"c"\nd\n');
+  const whole = texts(frameChunks([input], opts()));
+  assert.deepEqual(whole, ['h\n', 'Pipe 12" wide,P1\n', '1,  "a\nb",c\n', '"ab"c"\n', 'd\n']);
+  const at = (needle: string): number => input.indexOf(needle);
+  const cuts = {
+    'right before a bare qualifier': at('" wide'),
+    'right after a bare qualifier': at('" wide') + 1,
+    'between blanks and the qualifier that opens a field': at('"a\n'),
+    'between a separator and the blanks before a qualifier': at('  "a'),
+    'in the middle of a quoted field': at('\nb"'),
+    'right after a closing qualifier': at('c"\nd'),
+    'before a qualifier after a closing one': at('"\nd'),
+  };
+  for (const [where, cut] of Object.entries(cuts)) {
+    assert.ok(cut > 0, where);
+    assert.deepEqual(texts(frameChunks([input.subarray(0, cut), input.subarray(cut)], opts())), whole, where);
+  }
+});
+
+test('without a separator given, the framer detects it from the first line before it looks for the header end', () => {
+  const input = Buffer.from('a;b;"c,\nd";e\n1;2;3,"x;\ny";4\n');
+  for (let cut = 0; cut <= input.length; cut++) {
+    const f = new Framer(opts({ delimiter: null }));
+    const frames = [...f.push(input.subarray(0, cut)), ...f.push(input.subarray(cut)), ...f.end()];
+    assert.equal(f.delimiter, 0x3b, `cut at ${cut}`);
+    // Under ; the qualifier after "3," is a character, and the line break after it ends the record.
+    assert.deepEqual(texts(frames), ['a;b;"c,\nd";e\n', '1;2;3,"x;\n', 'y";4\n'], `cut at ${cut}`);
+  }
+  const alone = new Framer(opts({ delimiter: null }));
+  assert.deepEqual(texts([...alone.push(Buffer.from('x|y')), ...alone.end()]), ['x|y']);
+  assert.equal(alone.delimiter, 0x7c);
+  const none = new Framer(opts({ delimiter: null }));
+  assert.equal(none.delimiter, null, 'unknown before the first line is in');
+  assert.deepEqual(none.end(), []);
+  assert.equal(none.delimiter, COMMA, 'an empty input has no candidate: comma');
+});
+
+test('a first line over the limit fails while the separator is still being detected', () => {
+  const f = new Framer(opts({ delimiter: null, maxRecordBytes: 1024 }));
+  assert.throws(
+    () => {
+      for (let k = 0; k < 100; k++) f.push(Buffer.from('x'.repeat(100)));
+    },
+    (e: unknown) => e instanceof SluiceError && e.code === 'E_MALFORMED' && e.line === 1 && /1 KiB limit/.test(e.message),
+  );
+});
+
 test('frame bytes own their ArrayBuffer, so they can be transferred', () => {
   const frames = frameChunks([Buffer.from('h\n1\n'), Buffer.from('2\n3\n')], opts({ targetBytes: 4 }));
   assert.ok(frames.length >= 2);
@@ -342,28 +448,31 @@ function outcome(chunks: Buffer[], o: FramerOptions): Outcome {
   }
 }
 
-/** Pieces that matter to the framer: qualifiers of either kind, every line break, a multi-byte character, a NUL. */
+/** Pieces that matter to the framer: qualifiers of either kind, separators, blanks, every line break, a multi-byte character, a NUL. */
 const PIECE = fc.oneof(
-  { arbitrary: fc.constantFrom('a', 'bc', ',', '"', '""', "'", '\r', '\n', '\r\n', '\r\r', 'é'), weight: 20 },
+  { arbitrary: fc.constantFrom('a', 'bc', ',', ';', ' ', '\t', '"', '""', "'", '\r', '\n', '\r\n', '\r\r', 'é'), weight: 20 },
   { arbitrary: fc.constant('\0'), weight: 1 },
 );
 
-test('frames, line numbers and errors do not depend on where the input is split (seeded property)', () => {
+test('frames, line numbers and errors do not depend on where the input is split, and frames end where records do (seeded property)', () => {
   fc.assert(
     fc.property(
       fc.array(PIECE, { maxLength: 40 }).map((p) => Buffer.from(p.join(''))),
       fc.array(fc.nat(), { maxLength: 8 }),
       fc.constantFrom(Q, 0x27, null),
+      // null: detected from the first line
+      fc.constantFrom(COMMA, 0x3b, 0x09, 0x20, null),
       fc.integer({ min: 1, max: 16 }),
       fc.integer({ min: 1, max: 12 }),
-      (input, cuts, quote, targetBytes, maxRecordBytes) => {
-        const o = opts({ quote, targetBytes, maxRecordBytes });
+      (input, cuts, quote, delimiter, targetBytes, maxRecordBytes) => {
+        const o = opts({ quote, delimiter, targetBytes, maxRecordBytes });
         const at = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
         const chunks = [0, ...at].map((from, k) => input.subarray(from, at[k] ?? input.length));
         const whole = outcome([input], o);
         const ctx = `input ${JSON.stringify(input.toString('latin1'))}, cuts ${JSON.stringify(at)}`;
         assert.deepEqual(outcome(chunks, o), whole, ctx);
         assert.deepEqual(outcome([...input].map((b) => Buffer.from([b])), o), whole, `byte by byte: ${ctx}`);
+        if ('frames' in whole) check(input, frameChunks([input], o), { ...o, delimiter: delimiter ?? detectSeparator(input, quote).charCodeAt(0) });
       },
     ),
     { seed: 0xf4a3e, numRuns: 3000 },

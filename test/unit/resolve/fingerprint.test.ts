@@ -4,7 +4,16 @@ import Database from 'better-sqlite3';
 import { buildModel } from '../../../src/model/load.js';
 import { CMDB_MODEL } from '../../../src/model/cmdb.js';
 import type { ClassDef } from '../../../src/model/types.js';
-import { FingerprintQueries, FingerprintTable, type FingerprintSeed, ensureFingerprintIndex, fingerprintsApply, hashBytes, readFingerprintPage } from '../../../src/resolve/fingerprint.js';
+import {
+  FingerprintQueries,
+  FingerprintTable,
+  type FingerprintSeed,
+  ensureFingerprintIndex,
+  fingerprintSeed,
+  fingerprintsApply,
+  hashBytes,
+  readFingerprintPage,
+} from '../../../src/resolve/fingerprint.js';
 import { Lookup } from '../../../src/resolve/lookup.js';
 import { buildPlan } from '../../../src/rows/header.js';
 import type { Action } from '../../../src/rows/plan.js';
@@ -158,5 +167,19 @@ describe('fingerprintsApply', () => {
     assert.equal(fingerprintsApply(plan(['email', 'name'], ['email'], 'insert'), 'csv'), false);
     assert.equal(fingerprintsApply(plan(['email'], ['email'], 'delete'), 'csv'), false);
     assert.equal(fingerprintsApply(plan(['email', 'name', 'manager_id->email'], ['email']), 'csv'), false);
+  });
+});
+
+describe('fingerprintSeed', () => {
+  it('depends on --relax-quotes, which gives some records a meaning they have not without it', (t) => {
+    const db = new Database(':memory:');
+    t.after(() => db.close());
+    db.exec('CREATE TABLE _sluice_meta (key TEXT PRIMARY KEY, value TEXT)');
+    const model = buildModel(CMDB_MODEL, 'cmdb');
+    const plan = buildPlan(model, model.classes.get('Organization') as ClassDef, ['name', 'code'], { keys: undefined, action: 'upsert', ignoreEmpty: false });
+    const seed = (relaxQuotes: boolean): FingerprintSeed => fingerprintSeed(db, model, plan, { delimiter: ',', quote: '"', relaxQuotes, dateFormat: undefined });
+    assert.deepEqual(seed(false), seed(false));
+    assert.deepEqual(seed(true), seed(true));
+    assert.notDeepEqual(seed(true), seed(false));
   });
 });
