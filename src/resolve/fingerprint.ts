@@ -16,7 +16,7 @@
  * only when no earlier row of the run touched the object; otherwise it maps and
  * resolves the row's cells itself, in file order. Fingerprints are used only where a
  * record cannot change what it matches: CSV input, upsert or update, a reconciliation
- * key, and no reference into the imported class itself.
+ * key, no reference into the imported class itself, and no password column.
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -57,8 +57,11 @@ export function bumpGeneration(db: DB, className: string): void {
 }
 
 /** Whether records of this plan can be matched by fingerprint at all (see the module comment). */
-export function fingerprintsApply(plan: ImportPlan, format: 'csv' | 'json'): boolean {
+export function fingerprintsApply(plan: ImportPlan, cls: ClassDef, format: 'csv' | 'json'): boolean {
   if (format !== 'csv') return false;
+  // A fast hash of a record that holds a password would sit beside the password's slow
+  // hash and could be brute-forced at hashing speed.
+  if (plan.slots.some((code) => cls.byCode.get(code)?.type === 'password')) return false;
   if (plan.action !== 'upsert' && plan.action !== 'update') return false;
   if (plan.keys.length === 0) return false;
   if (plan.refs.some((g) => g.target === plan.className)) return false;

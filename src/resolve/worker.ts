@@ -9,7 +9,7 @@ import { asSluiceError } from '../base/errors.js';
 import { objectsToRecords, splitObjects } from '../input/json.js';
 import { type CsvOptions, parseRecords, scanRecords } from '../input/parse.js';
 import { assertUtf8 } from '../input/utf8.js';
-import type { Model } from '../model/types.js';
+import type { ClassDef, Model } from '../model/types.js';
 import { readModel } from '../model/store.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { mapRows, type MappedRows, reportCells } from '../rows/map.js';
@@ -40,7 +40,7 @@ function init(): State {
   // Only the imported class changes during the run: answers on the others are kept.
   const stable = [...model.classes.keys()].filter((c) => c !== cfg.plan.className);
   const lookup = new Lookup(db, { empty: cfg.emptyClass ? [cfg.plan.className] : [], stable });
-  const useFingerprints = fingerprintsApply(cfg.plan, cfg.format);
+  const useFingerprints = fingerprintsApply(cfg.plan, model.classes.get(cfg.plan.className) as ClassDef, cfg.format);
   return {
     cfg,
     model,

@@ -175,6 +175,28 @@ describe('record fingerprints', () => {
     assert.equal(query<{ n: number }>(sb.db, `SELECT count(_fp) AS n FROM Person WHERE name = 'Nobody'`)[0]?.n, 0);
   });
 
+  test('a record holding a password stores no fingerprint, and a re-run compares it as the ordinary path does', async () => {
+    const sb = fresh();
+    const users = 'login,language,password\nann,EN US,s3cret!\nbob,FR FR,hunter2\n';
+    await importOk(sb, 'UserLocal', 'users.csv', users, ['--keys', 'login']);
+    await importOk(sb, 'UserLocal', 'logins.csv', 'login,language\ncid,DE DE\n', ['--keys', 'login']);
+    const fps = (): unknown[] => query(sb.db, 'SELECT login, _fp IS NOT NULL AS fp FROM UserLocal ORDER BY id');
+    assert.deepEqual(fps(), [
+      { login: 'ann', fp: 0 },
+      { login: 'bob', fp: 0 },
+      { login: 'cid', fp: 1 },
+    ]);
+    const r = await importOk(sb, 'UserLocal', 'users.csv', users, ['--keys', 'login', '--output', 'details']);
+    assert.deepEqual(
+      detailsOf(r.stdout).map((d) => d.status),
+      ['unchanged', 'unchanged'],
+    );
+    assert.deepEqual(fps().slice(0, 2), [
+      { login: 'ann', fp: 0 },
+      { login: 'bob', fp: 0 },
+    ]);
+  });
+
   for (const [name, args] of [
     ['defaults', []],
     ['one record per batch', ['--workers', '1', '--frame-bytes', '1']],

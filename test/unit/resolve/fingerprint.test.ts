@@ -154,19 +154,28 @@ describe('FingerprintTable and FingerprintQueries', () => {
 
 describe('fingerprintsApply', () => {
   const model = buildModel(CMDB_MODEL, 'cmdb');
-  const plan = (header: string[], keys: string[] | undefined, action: Action = 'upsert') =>
-    buildPlan(model, model.classes.get('Person') as never, header, { keys, action, ignoreEmpty: false });
+  const person = model.classes.get('Person') as ClassDef;
+  const plan = (header: string[], keys: string[] | undefined, action: Action = 'upsert', cls = person) =>
+    buildPlan(model, cls as never, header, { keys, action, ignoreEmpty: false });
+  const applies = (p: ReturnType<typeof plan>, format: 'csv' | 'json' = 'csv') => fingerprintsApply(p, model.classes.get(p.className) as ClassDef, format);
 
   it('applies to CSV upserts and updates reconciled by key', () => {
-    assert.equal(fingerprintsApply(plan(['email', 'name'], ['email']), 'csv'), true);
-    assert.equal(fingerprintsApply(plan(['email', 'name'], ['email'], 'update'), 'csv'), true);
+    assert.equal(applies(plan(['email', 'name'], ['email'])), true);
+    assert.equal(applies(plan(['email', 'name'], ['email'], 'update')), true);
   });
 
   it('does not apply to JSON, other actions, or references into the class itself', () => {
-    assert.equal(fingerprintsApply(plan(['email', 'name'], ['email']), 'json'), false);
-    assert.equal(fingerprintsApply(plan(['email', 'name'], ['email'], 'insert'), 'csv'), false);
-    assert.equal(fingerprintsApply(plan(['email'], ['email'], 'delete'), 'csv'), false);
-    assert.equal(fingerprintsApply(plan(['email', 'name', 'manager_id->email'], ['email']), 'csv'), false);
+    assert.equal(applies(plan(['email', 'name'], ['email']), 'json'), false);
+    assert.equal(applies(plan(['email', 'name'], ['email'], 'insert')), false);
+    assert.equal(applies(plan(['email'], ['email'], 'delete')), false);
+    assert.equal(applies(plan(['email', 'name', 'manager_id->email'], ['email'])), false);
+  });
+
+  it('does not apply to records holding a password, whose fast hash would expose it', () => {
+    const user = model.classes.get('UserLocal') as ClassDef;
+    assert.equal(applies(plan(['login', 'language'], ['login'], 'upsert', user)), true);
+    assert.equal(applies(plan(['login', 'password'], ['login'], 'upsert', user)), false);
+    assert.equal(applies(plan(['login', 'password'], ['login'], 'update', user)), false);
   });
 });
 
