@@ -73,7 +73,7 @@ function unpack(cols: readonly string[], numeric: readonly boolean[], count: num
  * such a column travels as its length alone. Deserializing arrays of nulls cost the
  * writer more than the rest of a chunk together.
  */
-const SPARSE = ['error', 'warn', 'current', 'currentLinks', 'selfRefTuple', 'selfRefError', 'source', 'sourceId', 'links'] as const;
+const SPARSE = ['error', 'warn', 'current', 'currentLinks', 'selfRefTuple', 'selfRefError', 'selfLinkItems', 'selfLinkError', 'source', 'sourceId', 'links'] as const;
 type Sparse = (typeof SPARSE)[number];
 
 type Wire = Omit<ResolvedChunk, 'values' | Sparse> & {

@@ -8,12 +8,15 @@
  *
  * What the hash covers (the "salt"): the parsed cells of the record, the plan (class,
  * header, keys, action, empty-cell handling), the separator, qualifier, --relax-quotes
- * and date format, and the generation of every class the record's references and link
+ * and date format, the generation of every class the record's references and link
  * sets resolve in — an import that changes a class bumps its generation, since a renamed
- * organization could make the same text resolve elsewhere.
+ * organization could make the same text resolve elsewhere —, and the number of changes of
+ * the class itself by runs that did not match all their rows by the same keys (one of them
+ * may have given a second object the record's key values: see keyedGenerationKey).
  *
  * Sequential semantics still hold: the writer treats a fingerprint match as unchanged
- * only when no earlier row of the run touched the object; otherwise it maps and
+ * only when no earlier row of the run touched the object or, once a row not matched by
+ * the keys has written the class, the object's key values; otherwise it maps and
  * resolves the row's cells itself, in file order. Fingerprints are used only where a
  * record cannot change what it matches: CSV input, upsert or update, a reconciliation
  * key, no reference into the imported class itself, and no password column.
@@ -51,9 +54,25 @@ export function generationKey(className: string): string {
   return `generation:${className}`;
 }
 
-/** Count one more change of `className`; run in the transaction that commits it. */
-export function bumpGeneration(db: DB, className: string): void {
-  db.prepare(`INSERT INTO _sluice_meta (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`).run(generationKey(className));
+/**
+ * The `_sluice_meta` key counting the committed runs that changed a class while matching every
+ * row they wrote by exactly these reconciliation keys. Such a run cannot give a second object
+ * the key values of another (a row that finds no object by its key creates the only one with
+ * it; a row that finds one leaves its key as it is), so it leaves the fingerprints recorded
+ * under these keys valid; any other change of the class may not.
+ */
+export function keyedGenerationKey(className: string, keys: readonly string[]): string {
+  return `generation:${className}:keys:${keys.join(',')}`;
+}
+
+/**
+ * Count one more change of `className`, made by rows all matched by `keys` (or not: null);
+ * run in the transaction that commits it.
+ */
+export function bumpGeneration(db: DB, className: string, keys: readonly string[] | null): void {
+  const bump = db.prepare(`INSERT INTO _sluice_meta (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`);
+  bump.run(generationKey(className));
+  if (keys !== null && keys.length > 0) bump.run(keyedGenerationKey(className, keys));
 }
 
 /** Whether records of this plan can be matched by fingerprint at all (see the module comment). */
@@ -82,10 +101,15 @@ export function fingerprintSeed(
 ): FingerprintSeed {
   const targets = [...new Set([...plan.refs.map((g) => g.target), ...plan.links.map((l) => l.target)])].sort();
   const gen = db.prepare(`SELECT value FROM _sluice_meta WHERE key = ?`).pluck();
-  const generations = targets.map((t) => [t, String(gen.get(generationKey(t)) ?? '0')]);
+  const count = (key: string): number => Number(gen.get(key) ?? 0);
+  const generations = targets.map((t) => [t, String(count(generationKey(t)))]);
+  // The changes of the class itself by runs not keyed like this one: after one of them a
+  // record's key values may find a second object, which the record's fingerprint cannot tell.
+  const otherChanges = count(generationKey(plan.className)) - count(keyedGenerationKey(plan.className, plan.keys));
   const cls = model.classes.get(plan.className) as ClassDef;
   const signature = JSON.stringify({
-    v: 1,
+    v: 2,
+    otherChanges,
     plan,
     attributes: cls.attributes,
     // --relax-quotes gives `"ab"c` a meaning; named only when given, so the fingerprints

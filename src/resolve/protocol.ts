@@ -1,4 +1,5 @@
 import type { Scalar } from '../model/types.js';
+import type { LinkItem } from '../rows/map.js';
 import type { ImportPlan } from '../rows/plan.js';
 
 /** How a row found (or will look for) its object. */
@@ -85,6 +86,10 @@ export interface ResolvedChunk {
   selfRefTuple: (Scalar[] | null)[];
   /** per row × ref group: the worker's error for a self-reference, which the writer may overturn */
   selfRefError: (string | null)[];
+  /** per row × link spec into the imported class itself: the cell's items (re-resolved by the writer) */
+  selfLinkItems: (LinkItem[] | null)[];
+  /** per row × link spec into the imported class itself: the worker's error for its items, which the writer may overturn */
+  selfLinkError: (string | null)[];
   source: (string | null)[];
   sourceId: (string | null)[];
   cells: string[][] | null;

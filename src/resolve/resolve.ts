@@ -2,7 +2,7 @@ import { quoted } from '../base/errors.js';
 import type { ClassDef, Model, Scalar } from '../model/types.js';
 import { emptyValue } from '../rows/cast.js';
 import type { LinkItem, MappedRows } from '../rows/map.js';
-import type { ImportPlan, RefGroup } from '../rows/plan.js';
+import type { ImportPlan, LinkSpec, RefGroup } from '../rows/plan.js';
 import type { Lookup, Match } from './lookup.js';
 import { MatchBy, type ResolvedChunk } from './protocol.js';
 import { type TupleKey, hasEmpty, tupleKey } from './tuple.js';
@@ -15,6 +15,44 @@ export function refMessage(lookup: Lookup, header: string[], group: RefGroup, tu
   const sample = lookup.sample(group.target, group.subs[0] as string);
   const existing = sample.length > 0 ? `; existing values: ${sample.join(', ')}` : `; there are no ${group.target} objects yet`;
   return `column ${col}: no ${group.target} matches ${value}${existing}`;
+}
+
+export interface LinkIds {
+  /** the ids the items name, ascending, without repeats */
+  ids: number[];
+  /** the messages of the items that name no object or several, joined; null when all name one */
+  error: string | null;
+}
+
+/** The objects each cell's link items name, looked up in bulk (one query per item attribute). */
+export function resolveLinkItems(lookup: Lookup, plan: ImportPlan, l: LinkSpec, cells: readonly (readonly LinkItem[])[]): LinkIds[] {
+  const byAttr = new Map<string, Scalar[][]>();
+  for (const items of cells) {
+    for (const it of items) {
+      let list = byAttr.get(it.attr);
+      if (!list) byAttr.set(it.attr, (list = []));
+      list.push([it.value]);
+    }
+  }
+  const found = new Map<string, Map<TupleKey, Match>>();
+  for (const [attr, tuples] of byAttr) found.set(attr, lookup.resolve(l.target, [attr], tuples));
+  const column = quoted(plan.header[l.column] ?? '');
+  return cells.map((items) => {
+    const ids = new Set<number>();
+    let error: string | null = null;
+    const fail = (e: string): void => {
+      error = error === null ? e : `${error}; ${e}`;
+    };
+    for (const it of items) {
+      const r = found.get(it.attr)?.get(tupleKey([it.value])) as Match;
+      if (r.count === 1) ids.add(r.id as number);
+      else if (r.count === 0) {
+        const sample = lookup.sample(l.target, it.attr);
+        fail(`column ${column}: unknown item ${quoted(it.text)} (no ${l.target} with ${it.attr} ${quoted(String(it.value))}${sample.length ? `; existing: ${sample.map((v) => quoted(v)).join(', ')}` : ''})`);
+      } else fail(`column ${column}: item ${quoted(it.text)} is ambiguous: ${r.count} ${l.target} objects match`);
+    }
+    return { ids: [...ids].sort((a, b) => a - b), error };
+  });
 }
 
 const keySlots = new WeakMap<ImportPlan, { slot: number; empty: Scalar }[]>();
@@ -78,33 +116,29 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
   });
 
   const links: (number[] | undefined)[] = new Array(n * nLinks);
+  // Items into the imported class itself are kept with the worker's verdict on them: the
+  // writer resolves them again once the run has written the class.
+  const selfLinkItems: (LinkItem[] | null)[] = new Array(n * nLinks).fill(null);
+  const selfLinkError: (string | null)[] = new Array(n * nLinks).fill(null);
   plan.links.forEach((l, li) => {
-    const byAttr = new Map<string, Scalar[][]>();
+    const self = l.target === plan.className;
+    const rows: number[] = [];
+    const lists: LinkItem[][] = [];
     for (let i = 0; i < n; i++) {
       const items = m.linkItems[i * nLinks + li];
       if (error[i] !== null || !items) continue;
-      for (const it of items) {
-        let list = byAttr.get(it.attr);
-        if (!list) byAttr.set(it.attr, (list = []));
-        list.push([it.value]);
-      }
+      rows.push(i);
+      lists.push(items);
     }
-    const found = new Map<string, Map<TupleKey, Match>>();
-    for (const [attr, tuples] of byAttr) found.set(attr, lookup.resolve(l.target, [attr], tuples));
-    for (let i = 0; i < n; i++) {
-      const items: LinkItem[] | undefined = m.linkItems[i * nLinks + li];
-      if (error[i] !== null || !items) continue;
-      const ids = new Set<number>();
-      for (const it of items) {
-        const r = found.get(it.attr)?.get(tupleKey([it.value])) as Match;
-        if (r.count === 1) ids.add(r.id as number);
-        else if (r.count === 0) {
-          const sample = lookup.sample(l.target, it.attr);
-          addError(i, `column ${quoted(plan.header[l.column] ?? '')}: unknown item ${quoted(it.text)} (no ${l.target} with ${it.attr} ${quoted(String(it.value))}${sample.length ? `; existing: ${sample.map((v) => quoted(v)).join(', ')}` : ''})`);
-        } else addError(i, `column ${quoted(plan.header[l.column] ?? '')}: item ${quoted(it.text)} is ambiguous: ${r.count} ${l.target} objects match`);
-      }
-      links[i * nLinks + li] = [...ids].sort((a, b) => a - b);
-    }
+    const resolved = resolveLinkItems(lookup, plan, l, lists);
+    rows.forEach((i, k) => {
+      const r = resolved[k] as LinkIds;
+      links[i * nLinks + li] = r.ids;
+      if (self) {
+        selfLinkItems[i * nLinks + li] = lists[k] as LinkItem[];
+        selfLinkError[i * nLinks + li] = r.error;
+      } else if (r.error !== null) addError(i, r.error);
+    });
   });
 
   const matchBy = new Uint8Array(n);
@@ -200,6 +234,8 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     currentLinks,
     selfRefTuple,
     selfRefError,
+    selfLinkItems,
+    selfLinkError,
     source: m.source,
     sourceId: m.sourceId,
     cells: m.cells,

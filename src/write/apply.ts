@@ -10,12 +10,12 @@ import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
 import { emptyValue } from '../rows/cast.js';
 import { compileDateFormat, type DateParser } from '../rows/dates.js';
 import { mapRows } from '../rows/map.js';
-import type { ImportPlan, RefGroup } from '../rows/plan.js';
+import type { ImportPlan, LinkSpec, RefGroup } from '../rows/plan.js';
 import { Lookup, type Match } from '../resolve/lookup.js';
 import { type HitRows, MatchBy, type ResolvedChunk } from '../resolve/protocol.js';
 import { type CsvOptions, parseRecords } from '../input/parse.js';
 import { bumpGeneration, ensureFingerprintIndex } from '../resolve/fingerprint.js';
-import { keyTuple, refMessage, resolveChunk } from '../resolve/resolve.js';
+import { type LinkIds, keyTuple, refMessage, resolveChunk, resolveLinkItems } from '../resolve/resolve.js';
 import { tupleKey } from '../resolve/tuple.js';
 import { type Counts, emptyCounts } from '../report/types.js';
 import { MASK, hashPassword, verifyPassword } from './password.js';
@@ -151,6 +151,19 @@ export class Applier {
   private readonly ownLinkDeletes: Stmt[];
   private readonly referrers: { label: string; stmt: Stmt }[];
   private readonly selfGroups: { group: RefGroup; index: number; space: number }[];
+  /** the link specs (by index) whose items name objects of the imported class itself */
+  private readonly selfLinks: number[];
+  /** whether the run has written the imported class: link items into it are then resolved again */
+  private wroteClass = false;
+  /**
+   * Whether a row matched by id or by source (not by the keys) has written the class: its key
+   * values may then be those of an object another row matches by fingerprint.
+   */
+  private looseWrites = false;
+  /** the same, within the open transaction (its commit then moves the keyed generation on too) */
+  private looseInTx = false;
+  /** the key values of an object, for a row matched by fingerprint once looseWrites is set */
+  private readonly keyOfStmt: Stmt | null;
   private readonly refreshFpStmt: Stmt;
   /** a row matched by fingerprint whose object the run touched is parsed and mapped here, with these options */
   private readonly dates: DateParser;
@@ -242,6 +255,8 @@ export class Applier {
       }
     }
     this.selfGroups = plan.refs.map((group, index) => ({ group, index, space: SPACE_REF + index })).filter((g) => g.group.target === plan.className);
+    this.selfLinks = plan.links.flatMap((l, li) => (l.target === plan.className ? [li] : []));
+    this.keyOfStmt = plan.keys.length > 0 ? db.prepare(`SELECT ${plan.keys.map(q).join(', ')} FROM ${t} WHERE id = ?`).raw() : null;
     const pos = (code: string): number => this.storedIndex.get(code) ?? -1;
     this.keyPos = plan.keys.map(pos);
     this.selfPos = this.selfGroups.map((sg) => sg.group.subs.map(pos));
@@ -496,12 +511,13 @@ export class Applier {
   private applyRow(c: ResolvedChunk, i: number, at: number): RowPlan {
     if (c.error[i] !== null) return err(c.error[i] as string);
     const plan = this.plan;
-    // Ids of the creates still queued are not known yet: a row that names an id sees them first.
-    if (c.matchBy[i] === MatchBy.Id || this.selfGroups.length > 0) this.writeQueued();
+    // Ids of the creates still queued are not known yet: a row that names an id, or an object of the class, sees them first.
+    if (c.matchBy[i] === MatchBy.Id || this.selfGroups.length > 0 || this.selfLinks.length > 0) this.writeQueued();
     const nSlots = plan.slots.length;
     const base = i * nSlots;
     const values = c.values;
 
+    // References and link items into the imported class, resolved again where the run changed what they name.
     let reResolved = false;
     for (const sg of this.selfGroups) {
       const k = i * plan.refs.length + sg.index;
@@ -517,6 +533,18 @@ export class Applier {
       }
       if (c.selfRefError[k] !== null) return err(c.selfRefError[k] as string);
     }
+    for (const li of this.selfLinks) {
+      const k = i * plan.links.length + li;
+      const items = c.selfLinkItems[k];
+      if (!items) continue;
+      if (this.wroteClass || c.selfLinkError[k] !== null) {
+        const r = resolveLinkItems(this.lookup, plan, plan.links[li] as LinkSpec, [items])[0] as LinkIds;
+        c.links[k] = r.ids;
+        c.selfLinkError[k] = r.error;
+        reResolved = true;
+      }
+      if (c.selfLinkError[k] !== null) return err(c.selfLinkError[k] as string);
+    }
 
     const by = c.matchBy[i] as MatchBy;
     let count = c.matchCount[i] as number;
@@ -526,16 +554,19 @@ export class Applier {
     let sameAsSnapshot = c.diff[i] === 1;
     if (by !== MatchBy.None) {
       const t = by === MatchBy.Id ? [c.rowId[i] as number] : by === MatchBy.Source ? [c.source[i] ?? null, c.sourceId[i] ?? null] : keyTuple(plan, this.cls, values, base);
-      const recheck =
-        by === MatchBy.Id ? this.touchedIds.has(t[0] as number) : this.touchedKeys.has(by === MatchBy.Source ? SPACE_SOURCE : SPACE_KEYS, t) || (by === MatchBy.Keys && reResolved);
-      if (recheck || (count === 1 && this.touchedIds.has(id as number)) || (count === 1 && current === null && !sameAsSnapshot)) {
-            const attrs = by === MatchBy.Id ? ['id'] : by === MatchBy.Source ? ['source', 'source_id'] : plan.keys;
+      if (this.snapshotStale(by, t, count, id, current !== null || sameAsSnapshot, reResolved)) {
+        const attrs = by === MatchBy.Id ? ['id'] : by === MatchBy.Source ? ['source', 'source_id'] : plan.keys;
         const r = this.lookup.resolve(this.cls.name, attrs, [t], plan.fetch).get(tupleKey(t)) as Match;
         count = r.count;
         id = r.id;
         current = r.row;
         sameAsSnapshot = false;
         currentLinks = plan.links.map((l) => (r.count === 1 ? (this.lookup.linkMembers(l.linkTable, [r.id as number]).get(r.id as number) ?? []) : null));
+      }
+      // What this row writes may give an object the key values another row matches by fingerprint.
+      if (by !== MatchBy.Keys) {
+        this.looseWrites = true;
+        this.looseInTx = true;
       }
     }
 
@@ -553,6 +584,41 @@ export class Applier {
     return this.update(c, i, base, objectId, current as Scalar[], currentLinks);
   }
 
+  /**
+   * Whether what a worker read for a row from the committed state may no longer hold when
+   * the row is applied, so that the writer looks the row's object up again. The worker sent
+   * the number of objects the row's match tuple found, the single match's id, and either its
+   * current values or its verdict that they equal the row's. That snapshot is stale when:
+   *  - match: an earlier row of the run wrote an object that holds, or held, the match tuple
+   *    (the id; source + source_id; the key values): the tuple may now find other objects;
+   *  - object: an earlier row of the run wrote the single object matched: its values are no
+   *    longer those the worker read;
+   *  - references: the writer resolved one of the row's references or link items into the
+   *    imported class again: the row's values are no longer those the worker compared;
+   *  - no snapshot: the single match came with neither its values nor a verdict.
+   * A row matched by fingerprint is decided by hitStale.
+   */
+  private snapshotStale(by: MatchBy, tuple: Scalar[], count: number, id: number | null, hasSnapshot: boolean, reResolved: boolean): boolean {
+    const matchTouched = by === MatchBy.Id ? this.touchedIds.has(tuple[0] as number) : this.touchedKeys.has(by === MatchBy.Source ? SPACE_SOURCE : SPACE_KEYS, tuple);
+    if (matchTouched) return true;
+    if (count === 1 && this.touchedIds.has(id as number)) return true;
+    if (reResolved) return true;
+    return count === 1 && !hasSnapshot;
+  }
+
+  /**
+   * Whether a row matched by fingerprint to object `id` must be applied as any other row,
+   * not reported unchanged: an earlier row of the run wrote the object; or a row not matched
+   * by the keys wrote the class, and the object's key values were touched (a second object
+   * may hold them now).
+   */
+  private hitStale(id: number): boolean {
+    if (this.touchedIds.has(id)) return true;
+    if (!this.looseWrites || !this.keyOfStmt) return false;
+    const tuple = this.keyOfStmt.get(id) as Scalar[] | undefined;
+    return tuple === undefined || this.touchedKeys.has(SPACE_KEYS, tuple);
+  }
+
   /** The fingerprint to store with the object a row writes: none for a row with warnings. */
   private fingerprint(c: ResolvedChunk, i: number): bigint | null {
     const fp = c.fp?.[i];
@@ -567,13 +633,13 @@ export class Applier {
   }
 
   /**
-   * A row matched by fingerprint: unchanged, unless an earlier row of this run touched its
-   * object; then it is parsed, mapped and resolved here, against the run's own state.
+   * A row matched by fingerprint: unchanged, unless what the match stands for may have changed
+   * during the run (hitStale); then it is parsed, mapped and resolved here, against the run's own state.
    */
   private applyHit(c: ResolvedChunk, h: number, at: number): RowPlan {
     const hits = c.hits as HitRows;
     const id = hits.id[h] as number;
-    if (!this.touchedIds.has(id)) return { status: Status.Unchanged, id, message: null, changed: null };
+    if (!this.hitStale(id)) return { status: Status.Unchanged, id, message: null, changed: null };
     const frame = c.frame as Uint8Array;
     const start = hits.start[h] as number;
     const bytes = Buffer.from(frame.buffer, frame.byteOffset + start, (hits.end[h] as number) - start);
@@ -610,8 +676,15 @@ export class Applier {
 
   private bumpIfChanged(): void {
     if (!this.changedInTx) return;
-    bumpGeneration(this.db, this.cls.name);
+    bumpGeneration(this.db, this.cls.name, this.looseInTx ? null : this.plan.keys);
     this.changedInTx = false;
+    this.looseInTx = false;
+  }
+
+  /** The run writes the class: what depended on it being as committed no longer holds. */
+  private wrote(): void {
+    this.changedInTx = true;
+    this.wroteClass = true;
   }
 
   private create(c: ResolvedChunk, i: number, base: number, at: number): RowPlan {
@@ -662,7 +735,7 @@ export class Applier {
     } catch (e) {
       return err(constraintMessage(e, this.cls));
     }
-    this.changedInTx = true;
+    this.wrote();
     plan.links.forEach((l, li) => {
       const ids = links[li];
       if (!ids || ids.length === 0) return;
@@ -726,7 +799,7 @@ export class Applier {
 
   /** What a queued create leaves once written with `id`. */
   private created(id: number): RowPlan {
-    this.changedInTx = true;
+    this.wrote();
     this.addToRange(id);
     this.touchedIds.add(id);
     return { status: Status.Created, id, message: null, changed: null };
@@ -748,7 +821,8 @@ export class Applier {
         continue;
       }
       if (attr.type === 'password') {
-        if (typeof v === 'string' && verifyPassword(v, old as string | null)) continue;
+        // No password (null or empty) stays none; a given one is compared with the stored hash.
+        if (v === null || v === '' ? old === null || old === '' : verifyPassword(v as string, old as string | null)) continue;
         v = typeof v === 'string' && v !== '' ? hashPassword(v) : v;
         changes[attr.code] = [MASK, MASK];
       } else {
@@ -796,7 +870,7 @@ export class Applier {
     } catch (e) {
       return err(constraintMessage(e, this.cls));
     }
-    this.changedInTx = true;
+    this.wrote();
     for (const li of linkChanges) {
       this.linkDelete[li]?.run(id);
       for (const to of c.links[i * plan.links.length + li] as number[]) this.linkInsert[li]?.run(id, to);
@@ -824,7 +898,7 @@ export class Applier {
     this.flushCreates();
     for (const s of this.ownLinkDeletes) s.run(id);
     this.deleteStmt.run(id);
-    this.changedInTx = true;
+    this.wrote();
     this.history(id, 'delete', changes);
     this.touchedIds.add(id);
     this.touchFrom(id, (code) => current[this.fetchIndex.get(code) as number] ?? null);

@@ -24,6 +24,8 @@ function chunk(values: (Scalar | undefined)[], count: number): ResolvedChunk {
     currentLinks: [],
     selfRefTuple: [],
     selfRefError: [],
+    selfLinkItems: [],
+    selfLinkError: [],
     source: new Array(count).fill(null),
     sourceId: new Array(count).fill(null),
     cells: null,
