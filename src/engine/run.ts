@@ -29,6 +29,7 @@ import { buildPlan } from '../rows/header.js';
 import type { ImportPlan } from '../rows/plan.js';
 import { type AppliedChunk, STATUS_NAMES, Status } from '../write/apply.js';
 import { WriterClient } from '../write/client.js';
+import { leaseToken } from '../write/lock.js';
 import { SluiceError, asSluiceError, exitCodeFor } from '../base/errors.js';
 import type { ImportOptions } from './options.js';
 import { READ_BYTES, THREAD_RESOURCE_LIMITS, frameTarget } from '../base/threads.js';
@@ -106,6 +107,23 @@ export const WORKER_EXEC_ARGV = [
   ...process.execArgv,
   ...((process.features as { require_module?: boolean }).require_module ? ['--no-experimental-require-module'] : []),
 ];
+
+/**
+ * The next frame; while the input has none ready, the frames the workers have finished go
+ * on to the writer, so a slow input (a pipe, an upload) has its rows applied, committed by
+ * chunk and shown in the progress as they arrive, not when more input pushes them along.
+ */
+async function nextFrame(frames: AsyncIterator<Frame>, inflight: readonly Promise<Uint8Array>[], drainOne: () => Promise<void>): Promise<IteratorResult<Frame>> {
+  const next = frames.next();
+  const input = next.then(() => INPUT);
+  // A failed read is thrown where `next` is awaited.
+  input.catch(() => undefined);
+  while (inflight.length > 0 && (await Promise.race([input, (inflight[0] as Promise<Uint8Array>).then(() => RESULT)])) === RESULT) await drainOne();
+  return next;
+}
+
+const INPUT = 0;
+const RESULT = 1;
 
 export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
   const started = process.hrtime.bigint();
@@ -221,6 +239,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       wantRows: filter !== null,
       dateFormat: o.dateFormat,
       csv: csvOptions(o, separator),
+      leaseToken: leaseToken(),
     }, hooks.onWaiting);
     const ready = await writer.start();
     change = ready.change;
@@ -285,7 +304,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
         f = firstData;
         firstData = null;
       } else {
-        const next = await frames.next();
+        const next = await nextFrame(frames, inflight, drainOne);
         if (next.done) break;
         f = next.value;
       }

@@ -177,7 +177,15 @@ export class Applier {
   private readonly checkpointAside: CheckpointAside | null;
   /** whether the open transaction changed an object (the class's generation moves on at commit) */
   private changedInTx = false;
+  /** the run is open: from begin() to finish() */
   private inTx = false;
+  /**
+   * A chunk was committed and the next transaction is not open yet: it opens when the next
+   * row comes (resume), so that the run does not hold SQLite's lock while it waits for input.
+   */
+  private betweenChunks = false;
+  /** PRAGMA data_version after this run's last chunk commit: another connection's commit changes it */
+  private versionAtCommit: unknown = null;
   private rowsInTx = 0;
   private lastLine = 0;
   /** rows handled by the chunks applied so far, and whether one of them stopped the run */
@@ -296,9 +304,29 @@ export class Applier {
     this.bumpIfChanged();
     this.updateChange('running', lines);
     this.db.exec('COMMIT');
+    this.versionAtCommit = this.db.pragma('data_version', { simple: true });
     this.lastCommittedLine = this.lastLine;
     this.committed = { ...this.counts };
+    this.betweenChunks = true;
+  }
+
+  /**
+   * Open the next chunk's transaction. Other imports wait for this run's lease
+   * (write/lock.ts), but a writer that is not an import may have committed since the last
+   * chunk: what the workers read at the start may no longer hold, and the run stops.
+   */
+  private resume(): void {
+    if (!this.betweenChunks) return;
+    this.betweenChunks = false;
     this.beginTx();
+    if (this.db.pragma('data_version', { simple: true }) !== this.versionAtCommit) {
+      throw new SluiceError(
+        'E_DB',
+        `another program wrote to the database after line ${this.lastCommittedLine}, between two chunks of this import; ` +
+          'the rows up to that line are committed: run the import again to apply the rest (re-applied rows are unchanged)',
+        { option: '--db' },
+      );
+    }
   }
 
   /**
@@ -332,6 +360,7 @@ export class Applier {
     let h = 0;
     let m = 0;
     for (let i = 0; i < n && !this.stopped; i++) {
+      if (this.betweenChunks) this.resume();
       let r: RowPlan;
       if (hits && h < nHits && hits.row[h] === i) {
         line[i] = hits.line[h] as number;
@@ -425,7 +454,9 @@ export class Applier {
    */
   finish(ok: boolean, outcome: string, lines: number): number | null {
     if (!this.inTx) return null;
+    if (ok) this.resume();
     this.inTx = false;
+    this.betweenChunks = false;
     if (!ok) this.keepCommittedCounts();
     if (this.run.simulate) {
       this.db.exec('ROLLBACK');
@@ -442,7 +473,7 @@ export class Applier {
       this.db.exec('COMMIT');
       return this.changeId;
     }
-    this.db.exec('ROLLBACK');
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
     // The failed run is still recorded; with chunks its change row survived the rollback.
     this.db.exec('BEGIN IMMEDIATE');
     const exists = this.db.prepare('SELECT 1 FROM _sluice_change WHERE id = ?').get(this.changeId);

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../base/errors.js';
 import { THREAD_RESOURCE_LIMITS } from '../base/threads.js';
 import type { AppliedChunk } from './apply.js';
+import { releaseLease } from './lock.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
 type Finished = Extract<FromWriter, { type: 'finished' }>;
@@ -20,8 +21,13 @@ export class WriterClient {
   private readonly pending: { resolve: (m: FromWriter) => void; reject: (e: Error) => void }[] = [];
   private failure: SluiceError | null = null;
   private readonly ready: Promise<Ready>;
+  /** the writer thread said it ended the run (finished or failed), lease given up */
+  private ended = false;
 
-  constructor(cfg: WriterConfig, onWaiting: () => void = () => {}) {
+  constructor(
+    private readonly cfg: WriterConfig,
+    onWaiting: () => void = () => {},
+  ) {
     this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg, resourceLimits: THREAD_RESOURCE_LIMITS });
     let onReady!: (m: FromWriter) => void;
     let onFail!: (e: Error) => void;
@@ -38,6 +44,7 @@ export class WriterClient {
         onWaiting();
         return;
       }
+      if (m.type === 'finished' || m.type === 'failed') this.ended = true;
       const p = this.pending.shift();
       if (m.type === 'failed') {
         this.fail(SluiceError.fromJSON(m.error), p);
@@ -85,7 +92,9 @@ export class WriterClient {
     return m as Finished;
   }
 
+  /** Stop the writer thread; a run it left open gives up its lease from here. */
   async terminate(): Promise<void> {
     await this.worker.terminate();
+    if (!this.ended) releaseLease(this.cfg.dbPath, this.cfg.leaseToken);
   }
 }

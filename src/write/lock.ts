@@ -1,5 +1,20 @@
-/** The write lock of a run: taking it, and preparing the run under it. */
-import type Database from 'better-sqlite3';
+/**
+ * The write lock of a run: taking it, holding it across chunk commits, and preparing the
+ * run under it.
+ *
+ * SQLite's write lock lasts one transaction, and a run with --chunk-size commits many.
+ * Between two of them another writer could commit, after which what the workers read at
+ * the start (the other classes, whether the class was empty, the fingerprint generations)
+ * would no longer hold. So a run also holds a lease, a row of `_sluice_meta` naming it,
+ * from its first transaction to its end: another import that finds the lease of a live
+ * run waits for it as it waits for SQLite's lock. A lease left by a run whose process is
+ * gone (killed) is taken over. Writers that are not Sluice imports do not know the lease:
+ * the applier detects their commits between chunks (PRAGMA data_version) and stops.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import Database from 'better-sqlite3';
+import { SluiceError } from '../base/errors.js';
 import { dbError } from './apply.js';
 
 type DB = Database.Database;
@@ -7,27 +22,142 @@ type DB = Database.Database;
 /** How long a run waits for another one holding the write lock before it gives up. */
 export const LOCK_WAIT_MS = Number(process.env.SLUICE_LOCK_WAIT_MS ?? 600_000);
 
+/** How often a run waiting for another one's lease looks again. */
+const LEASE_POLL_MS = 50;
+
 /** A wait limit in words: milliseconds below a second, else seconds as given (1.5 s, 600 s). */
 export function waited(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Number((ms / 1000).toFixed(3))} s`;
 }
 
-/** Take the write lock; when another import holds it, say so (`onWaiting`) and wait for it. */
-export function lock(d: DB, onWaiting: () => void): void {
-  d.pragma('busy_timeout = 0');
+const LEASE_KEY = 'lock:writer';
+
+interface LeaseHolder {
+  pid: number;
+  host: string;
+  token: string;
+  since: string;
+}
+
+/** Whether the process that took a lease still runs (on this host; elsewhere it is assumed to). */
+function alive(h: LeaseHolder): boolean {
+  if (h.host !== hostname()) return true;
   try {
-    d.exec('BEGIN IMMEDIATE');
+    process.kill(h.pid, 0);
+    return true;
   } catch (e) {
-    if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw dbError(e, 'start a write transaction');
-    onWaiting();
-    d.pragma(`busy_timeout = ${LOCK_WAIT_MS}`);
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** A new lease's token: the run thread makes it, so it can give the lease up for a writer thread it stopped. */
+export function leaseToken(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/**
+ * Give up the lease `token` names, from a connection of its own: for a writer thread that was
+ * stopped before it could (its process goes on, so the lease would not be taken over).
+ */
+export function releaseLease(dbPath: string, token: string): void {
+  let d: DB | undefined;
+  try {
+    d = new Database(dbPath, { fileMustExist: true, timeout: 2000 });
+    d.prepare(`DELETE FROM _sluice_meta WHERE key = ? AND json_extract(value, '$.token') = ?`).run(LEASE_KEY, token);
+  } catch {
+    // Nothing to give up, or the database cannot be written: the lease is taken over once the process ends.
+  } finally {
+    d?.close();
+  }
+}
+
+/** A run's lease on the database's writes (see the module comment). */
+export class WriteLease {
+  private readonly value: string;
+
+  constructor(private readonly token: string) {
+    this.value = JSON.stringify({ pid: process.pid, host: hostname(), token: this.token, since: new Date().toISOString() } satisfies LeaseHolder);
+  }
+
+  /** In a write transaction: the live run other than this one that holds the lease, if any. */
+  otherHolder(d: DB): LeaseHolder | null {
+    const v = d.prepare('SELECT value FROM _sluice_meta WHERE key = ?').pluck().get(LEASE_KEY) as string | undefined;
+    if (v === undefined) return null;
+    let h: LeaseHolder;
+    try {
+      h = JSON.parse(v) as LeaseHolder;
+    } catch {
+      return null;
+    }
+    if (h.token === this.token || !alive(h)) return null;
+    return h;
+  }
+
+  /** In a write transaction: take the lease (it is seen by others once the transaction commits). */
+  take(d: DB): void {
+    d.prepare('INSERT INTO _sluice_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(LEASE_KEY, this.value);
+  }
+
+  /** Give the lease up, in a transaction of its own; a connection that cannot write leaves it to be taken over. */
+  release(d: DB): void {
+    try {
+      if (d.inTransaction) d.exec('ROLLBACK');
+      d.exec('BEGIN IMMEDIATE');
+      d.prepare('DELETE FROM _sluice_meta WHERE key = ? AND value = ?').run(LEASE_KEY, this.value);
+      d.exec('COMMIT');
+    } catch {
+      if (d.open && d.inTransaction) d.exec('ROLLBACK');
+    }
+  }
+}
+
+/**
+ * Take the write lock and the run's lease; when another import holds either, say so
+ * (`onWaiting`, once) and wait for it, up to LOCK_WAIT_MS in all.
+ */
+export function lock(d: DB, onWaiting: () => void, lease: WriteLease): void {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let told = false;
+  const waiting = (): void => {
+    if (!told) onWaiting();
+    told = true;
+  };
+  for (;;) {
+    d.pragma('busy_timeout = 0');
     try {
       d.exec('BEGIN IMMEDIATE');
-    } catch (e2) {
-      throw dbError(e2, `start a write transaction after waiting ${waited(LOCK_WAIT_MS)} for another import`);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw dbError(e, 'start a write transaction');
+      waiting();
+      d.pragma(`busy_timeout = ${Math.max(0, deadline - Date.now())}`);
+      try {
+        d.exec('BEGIN IMMEDIATE');
+      } catch (e2) {
+        throw dbError(e2, `start a write transaction after waiting ${waited(LOCK_WAIT_MS)} for another import`);
+      }
+    } finally {
+      d.pragma('busy_timeout = 10000');
     }
-  } finally {
-    d.pragma('busy_timeout = 10000');
+    const other = lease.otherHolder(d);
+    if (other === null) {
+      lease.take(d);
+      return;
+    }
+    d.exec('ROLLBACK');
+    waiting();
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new SluiceError(
+        'E_DB',
+        `cannot start a write transaction after waiting ${waited(LOCK_WAIT_MS)} for another import: the import of process ${other.pid} (since ${other.since}) is still writing to the database`,
+        { option: '--db' },
+      );
+    }
+    sleep(Math.min(LEASE_POLL_MS, left));
   }
 }
 

@@ -15,6 +15,8 @@ export interface WriterConfig {
   /** --date-format and the CSV bytes, for rows the writer parses and maps itself (matched by fingerprint, touched by the run) */
   dateFormat: string | undefined;
   csv: CsvOptions;
+  /** the token of the run's write lease (write/lock.ts) */
+  leaseToken: string;
 }
 
 export type ToWriter =

@@ -9,7 +9,7 @@ import { decodeChunk, numericSlots } from '../resolve/codec.js';
 import { prepareFingerprints } from '../resolve/fingerprint.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { Applier, type CheckpointAside, dbError, withoutRows } from './apply.js';
-import { lock, prepareUnderLock } from './lock.js';
+import { WriteLease, lock, prepareUnderLock } from './lock.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
 const cfg = workerData as WriterConfig;
@@ -44,6 +44,14 @@ const checkpointAside: CheckpointAside = () => {
 let applier: Applier | undefined;
 let numeric: boolean[] = [];
 let db: Database.Database | undefined;
+const lease = new WriteLease(cfg.leaseToken);
+
+/** End the run's hold on the database: give the lease up, then close the connection. */
+function close(): void {
+  if (!db?.open) return;
+  lease.release(db);
+  db.close();
+}
 
 /**
  * What a run finds and sets up before it starts: whether the imported class is empty, and
@@ -72,7 +80,7 @@ try {
   const model = readModel(db, cfg.dbPath);
   const d = db;
   // The indexes are committed before the run so the workers' connections see them.
-  const { emptyClass, deferredIndexes } = prepareUnderLock(d, () => prepareRun(d, model), () => lock(d, () => send({ type: 'waiting' })));
+  const { emptyClass, deferredIndexes } = prepareUnderLock(d, () => prepareRun(d, model), () => lock(d, () => send({ type: 'waiting' }), lease));
   numeric = numericSlots(model, cfg.plan);
   applier = new Applier(db, model, cfg.plan, cfg.run, {
     dates: compileDateFormat(cfg.dateFormat),
@@ -83,6 +91,11 @@ try {
   applier.begin(cfg.plan.className, cfg.plan.action);
   send({ type: 'ready', change: applier.changeId, emptyClass });
 } catch (e) {
+  try {
+    close();
+  } catch {
+    // The connection may be unusable; the lease of a process that ends is taken over.
+  }
   send({ type: 'failed', error: named(e).toJSON() });
 }
 
@@ -95,7 +108,7 @@ port.on('message', (m: ToWriter) => {
       send({ type: 'applied', result: cfg.wantRows ? result : withoutRows(result) });
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
-      db?.close();
+      close();
       send({ type: 'finished', change, counts: a.counts, rolledBack: a.rolledBack, lastCommittedLine: a.lastCommittedLine });
       port.close();
     }
@@ -105,7 +118,11 @@ port.on('message', (m: ToWriter) => {
     } catch {
       // The connection may be unusable (disk full); closing it rolls back.
     }
-    db?.close();
+    try {
+      close();
+    } catch {
+      // As above.
+    }
     const failure = named((e as { code?: string }).code?.startsWith('SQLITE_') ? dbError(e, 'write to the database') : e);
     send({ type: 'failed', error: failure.toJSON() });
     port.close();

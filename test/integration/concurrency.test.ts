@@ -31,6 +31,23 @@ async function heldImport(db: string, domain: string, rows: number): Promise<Run
 
 const count = (db: string, sql: string): number => (query<{ n: number }>(db, sql)[0] as { n: number }).n;
 
+/** Wait until `cond` holds (a state another process reaches, however long it takes it). */
+async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** An import with --chunk-size 10 from stdin, fed by the test: it has committed its first chunk when this resolves. */
+async function chunkedImport(db: string, domain: string): Promise<RunningCli & { finish: (more?: string) => void }> {
+  const cli = startCli(['import', '--db', db, '--class', 'Person', '--file', '-', '--keys', 'email', '--progress', 'none', '--frame-bytes', '1', '--chunk-size', '10']);
+  cli.child.stdin.write(HEADER + people(0, 10, domain));
+  await until(() => count(db, `SELECT count(*) AS n FROM Person WHERE email LIKE '%@${domain}'`) === 10, 'the first chunk to commit');
+  return { ...cli, finish: (more = '') => cli.child.stdin.end(more) };
+}
+
 describe('two imports into one database', () => {
   let box: Sandbox;
   before(async () => {
@@ -55,6 +72,53 @@ describe('two imports into one database', () => {
     const runs = query<{ class: string }>(box.db, "SELECT class FROM _sluice_change WHERE outcome = 'committed' ORDER BY id DESC LIMIT 2");
     assert.deepEqual(runs.map((r) => r.class), ['Organization', 'Person'], 'the waiting import committed after the first');
     assert.equal(query<{ integrity_check: string }>(box.db, 'PRAGMA integrity_check')[0]?.integrity_check, 'ok');
+  });
+
+  it('with --chunk-size, the second waits for the whole of the first, not for one of its chunks', { timeout: 60_000 }, async () => {
+    const first = await chunkedImport(box.db, 'c.org');
+    // The first has committed a chunk and waits for input: it holds no transaction now, only its lease.
+    const second = startCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('o4.csv', 'name\nFinance\n'), '--progress', 'none']);
+    await second.stderrMatches(/another import is writing to .*; waiting for it to finish/);
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Finance'"), 0);
+    first.finish(people(10, 25, 'c.org'));
+    const [a, b] = await Promise.all([first.done, second.done]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@c.org'"), 25);
+    const runs = query<{ class: string }>(box.db, "SELECT class FROM _sluice_change WHERE outcome = 'committed' ORDER BY id DESC LIMIT 2");
+    assert.deepEqual(runs.map((r) => r.class), ['Organization', 'Person'], 'the waiting import committed after the first');
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM _sluice_meta WHERE key = 'lock:writer'"), 0, 'both gave their lease up');
+  });
+
+  it('another program writing between two chunks stops the run, which keeps its committed chunks and says so', { timeout: 60_000 }, async () => {
+    const first = await chunkedImport(box.db, 'd.org');
+    // A writer that is not an import commits while the run is between two chunks.
+    const other = new Database(box.db);
+    other.prepare("INSERT INTO Organization (name) VALUES ('Elsewhere')").run();
+    other.close();
+    first.finish(people(10, 25, 'd.org'));
+    const r = await first.done;
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /another program wrote to the database after line 11, between two chunks of this import; the rows up to that line are committed: run the import again/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@d.org'"), 10);
+    const last = query<{ outcome: string; created: number }>(box.db, 'SELECT outcome, created FROM _sluice_change ORDER BY id DESC LIMIT 1')[0];
+    assert.deepEqual(last, { outcome: 'failed', created: 10 });
+    // Run again, the import applies the rest.
+    const again = await runCli(['import', '--db', box.db, '--class', 'Person', '--file', box.file('d.csv', HEADER + people(0, 25, 'd.org')), '--keys', 'email', '--progress', 'none']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@d.org'"), 25);
+  });
+
+  it('the lease of an import whose process was killed is taken over', { timeout: 60_000 }, async () => {
+    const first = await chunkedImport(box.db, 'e.org');
+    first.child.kill('SIGKILL');
+    await first.done;
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM _sluice_meta WHERE key = 'lock:writer'"), 1, 'the killed run left its lease');
+    const next = await runCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('o5.csv', 'name\nAudit\n'), '--progress', 'none']);
+    assert.equal(next.code, 0, next.stderr);
+    assert.doesNotMatch(next.stderr, /waiting/);
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Audit'"), 1);
   });
 
   it('a reader exports while an import writes, and sees only what is committed', { timeout: 60_000 }, async () => {
