@@ -53,6 +53,8 @@ export class Framer {
 
   /** Pieces of the frame being built that came from earlier chunks. */
   private pending: Buffer[] = [];
+  /** bytes pushed so far, this push's included */
+  private bytesSeen = 0;
   private pendingBytes = 0;
   private frameLine = 1;
   /** Line of the next byte to scan. */
@@ -111,21 +113,28 @@ export class Framer {
    * exactly the first record (the header line) alone; later frames hold whole records, cut at
    * a record boundary once they reach targetBytes.
    */
-  push(chunk: Buffer): Frame[] {
+  push(chunk: Buffer, again = false): Frame[] {
     if (this.ended) throw new SluiceError('E_INTERNAL', 'Framer.push() called after end()');
     const out: Frame[] = [];
     const len = chunk.length;
     if (len === 0) return out;
 
     const nul = chunk.indexOf(0);
+    // `again`: bytes counted already, framed now (held for separator detection, or before a NUL;
+    // neither holds a NUL).
+    if (!again) this.bytesSeen += len;
     if (nul !== -1) {
       // The bytes before the NUL first, so that a record passing the size limit there is
       // reported as it would be had the chunk ended at the NUL.
-      this.push(chunk.subarray(0, nul));
+      // Text in UTF-16 without a byte-order mark has a NUL in its first or second byte (and
+      // in every character of its header, which is not waited for: the message must not
+      // depend on how the input arrives in chunks).
+      const at = this.bytesSeen - len + nul;
+      const utf16 = at === 0 ? 'UTF-16BE' : at === 1 ? 'UTF-16LE' : null;
+      this.push(chunk.subarray(0, nul), true);
       const line = this.line;
-      throw new SluiceError('E_MALFORMED', `binary data (NUL byte) on line ${line}; this does not look like a text file`, {
-        line,
-      });
+      const why = utf16 ? `this looks like ${utf16} text without a byte-order mark: give --charset ${utf16}` : 'this does not look like a text file';
+      throw new SluiceError('E_MALFORMED', `binary data (NUL byte) on line ${line}; ${why}`, { line, option: utf16 ? '--charset' : undefined });
     }
 
     if (this.held) return this.hold(chunk);
@@ -273,8 +282,8 @@ export class Framer {
     const first = held.length === 0 ? chunk : Buffer.concat([...held, chunk]);
     this.sep = detectSeparator(first, this.quote < 0 ? null : this.quote).charCodeAt(0);
     const out: Frame[] = [];
-    for (const c of held) out.push(...this.push(c));
-    if (chunk.length > 0) out.push(...this.push(chunk));
+    for (const c of held) out.push(...this.push(c, true));
+    if (chunk.length > 0) out.push(...this.push(chunk, true));
     return out;
   }
 
@@ -328,3 +337,4 @@ function formatSize(bytes: number): string {
   if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
   return `${bytes}-byte`;
 }
+

@@ -95,6 +95,11 @@ describe('bad input stops cleanly and writes nothing (SPEC §3, §9)', () => {
       await expectStop(template, bytes, [], { code: 3, stderr: [/binary|NUL/i, /line 4\b/] });
     });
 
+    test('UTF-16 without a byte-order mark: the message names the --charset that reads it', async () => {
+      const bytes = Buffer.from(HEADER + GOOD, 'utf16le');
+      await expectStop(template, bytes, [], { code: 3, stderr: [/line 1\b/, /looks like UTF-16LE text without a byte-order mark: give --charset UTF-16LE/] });
+    });
+
     test('an empty file', async () => {
       await expectStop(template, '', [], { code: 3, stderr: [/empty/i, /line 1\b|first line/] });
     });

@@ -335,6 +335,32 @@ test('a NUL byte fails with its line', () => {
   );
 });
 
+test('a NUL in every character of the first line: UTF-16 without a byte-order mark, and the option that reads it', () => {
+  for (const [charset, bytes] of [
+    ['UTF-16LE', Buffer.from('name,code\nA,1\n', 'utf16le')],
+    ['UTF-16BE', Buffer.from('name,code\nA,1\n', 'utf16le').swap16()],
+  ] as const) {
+    assert.throws(
+      () => frameChunks([bytes], opts()),
+      (e: unknown) =>
+        e instanceof SluiceError &&
+        e.line === 1 &&
+        e.option === '--charset' &&
+        e.message === `binary data (NUL byte) on line 1; this looks like ${charset} text without a byte-order mark: give --charset ${charset}`,
+    );
+  }
+  // however it arrives
+  assert.throws(
+    () => frameChunks([Buffer.from('n'), Buffer.from('\0a\0')], opts()),
+    (e: unknown) => e instanceof SluiceError && /give --charset UTF-16LE$/.test(e.message),
+  );
+  // A NUL further on is binary data.
+  assert.throws(
+    () => frameChunks([Buffer.from([0x6e, 0x61, 0, 0x61, 0x0a, 0xff, 0, 0x10])], opts()),
+    (e: unknown) => e instanceof SluiceError && /this does not look like a text file$/.test(e.message),
+  );
+});
+
 test('an unterminated quote fails at end with the line it started on', () => {
   const expect = (line: number) => (e: unknown) =>
     e instanceof SluiceError &&
