@@ -12,16 +12,23 @@ export interface RowLayout {
   value: number[];
   /** per export column that is a refSub: result indexes of the stored reference and of the joined object's id */
   ref: ({ stored: number; joined: number } | null)[];
+  /** per export column: whether it names objects of the exported class itself (a reference or a link set into it) */
+  self: boolean[];
+  /** the result index of the flag "this object names a later object of its class", or -1 when no column can */
+  later: number;
 }
 
 export interface ExportQuery {
   sql: string;
+  /** the same rows, only those whose `later` flag is set: the second pass */
+  laterSql: string | null;
   layout: RowLayout;
 }
 
 /**
  * Objects in id order (the order they were created in, so a reference to an object of
- * the same class usually points backwards, as a sequential re-import needs), each
+ * the same class usually points backwards, as a sequential re-import needs; see `later`
+ * for the others), each
  * reference joined once, each link set aggregated in a correlated subquery on the link
  * table's primary key.
  */
@@ -66,8 +73,23 @@ export function exportQuery(cls: ClassDef, columns: readonly ExportColumn[]): Ex
     }
   });
   if (select.length === 0) select.push('c.id');
-  const sql = `SELECT ${select.join(', ')} FROM ${q(cls.name)} c ${joins.join(' ')} ORDER BY c.id`;
-  return { sql, layout: { value, ref } };
+  // An object that names itself or a later object of its own class (a child created before
+  // its parent) cannot be imported in id order: it is written once without those cells,
+  // and again at the end with them, so one import of the file rebuilds it.
+  const self = columns.map((c) => (c.kind === 'refSub' || c.kind === 'links') && c.target.name === cls.name);
+  const tests = new Set<string>();
+  for (const c of columns) {
+    if (c.kind === 'refSub' && c.target.name === cls.name) tests.add(`(c.${q(c.attr.code)} >= c.id AND c.${q(c.attr.code)} IN (SELECT id FROM ${q(cls.name)}))`);
+    if (c.kind === 'links' && c.target.name === cls.name) tests.add(`EXISTS (SELECT 1 FROM ${q(c.attr.linkTable as string)} l JOIN ${q(cls.name)} t ON t.id = l.to_id WHERE l.from_id = c.id AND l.to_id >= c.id)`);
+  }
+  const laterTest = tests.size === 0 ? null : [...tests].join(' OR ');
+  const later = laterTest === null ? -1 : add(`coalesce(${laterTest}, 0)`);
+  const from = `SELECT ${select.join(', ')} FROM ${q(cls.name)} c ${joins.join(' ')}`;
+  return {
+    sql: `${from} ORDER BY c.id`,
+    laterSql: laterTest === null ? null : `${from} WHERE ${laterTest} ORDER BY c.id`,
+    layout: { value, ref, self, later },
+  };
 }
 
 /** Values of a link set's item attribute that name more than one object: such items are written by id. */

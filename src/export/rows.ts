@@ -33,10 +33,12 @@ export interface ExportStats {
   lostRefs: number;
   /** string cells holding the text <NULL>, which the importer reads as null */
   nullLookalikes: number;
+  /** objects naming themselves or a later object of their class, written twice (without those cells, then with them) */
+  twice: number;
 }
 
 export function emptyStats(): ExportStats {
-  return { rows: 0, guarded: 0, itemsById: 0, lostRefs: 0, nullLookalikes: 0 };
+  return { rows: 0, guarded: 0, itemsById: 0, lostRefs: 0, nullLookalikes: 0, twice: 0 };
 }
 
 interface Col {
@@ -51,18 +53,23 @@ interface Col {
   item: LinkItemSpec | null;
   shared: ReadonlySet<Scalar> | null;
   jsonKey: string;
+  /** it names objects of the exported class: left empty in an object's first record when it names a later one */
+  self: boolean;
 }
 
 export class RowFormatter {
   readonly stats: ExportStats = emptyStats();
   private readonly cols: Col[];
   private readonly cells: string[];
+  /** the result index of the "names a later object" flag, or -1 */
+  private readonly later: number;
 
   constructor(
     columns: readonly ExportColumn[],
     layout: RowLayout,
     private readonly opts: RowFormatOptions,
   ) {
+    this.later = layout.later;
     const leads = new Map<string, number>();
     this.cols = columns.map((c, i) => {
       let refLead = false;
@@ -80,6 +87,7 @@ export class RowFormatter {
         item: c.kind === 'links' ? { itemAttr: c.itemAttr, itemType: c.itemAttr === 'id' ? 'integer' : (c.target.byCode.get(c.itemAttr)?.type ?? 'string'), itemKey: c.itemKey } : null,
         shared: opts.shared[i] ?? null,
         jsonKey: `${JSON.stringify(c.header)}:`,
+        self: layout.self[i] === true,
       };
     });
     this.cols.forEach((col, i) => {
@@ -101,17 +109,27 @@ export class RowFormatter {
     return this.stats.rows === 0 ? ']\n' : '\n]\n';
   }
 
-  /** One object as a record, with its line terminator (json: with the separator before it). */
-  record(row: readonly Scalar[]): string {
+  /**
+   * One object as a record, with its line terminator (json: with the separator before it).
+   * In the first pass, an object naming a later object of its class has those cells empty;
+   * the second pass (`again`) writes it whole.
+   */
+  record(row: readonly Scalar[], again = false): string {
     const first = this.stats.rows === 0;
     this.stats.rows++;
-    return this.opts.format === 'json' ? (first ? '\n' : ',\n') + this.jsonRecord(row) : this.csvRecord(row);
+    const withoutSelf = !again && this.later >= 0 && row[this.later] === 1;
+    if (withoutSelf) this.stats.twice++;
+    return this.opts.format === 'json' ? (first ? '\n' : ',\n') + this.jsonRecord(row, withoutSelf) : this.csvRecord(row, withoutSelf);
   }
 
-  private csvRecord(row: readonly Scalar[]): string {
+  private csvRecord(row: readonly Scalar[], withoutSelf: boolean): string {
     const cells = this.cells;
     for (let i = 0; i < this.cols.length; i++) {
       const col = this.cols[i] as Col;
+      if (withoutSelf && col.self) {
+        cells[i] = '';
+        continue;
+      }
       let cell = this.cellText(col, row, i);
       if (col.guardable && cell.length > 0 && cell !== NULL_CELL) {
         const g = guardCell(cell);
@@ -177,13 +195,17 @@ export class RowFormatter {
     return linkCell(items);
   }
 
-  private jsonRecord(row: readonly Scalar[]): string {
+  private jsonRecord(row: readonly Scalar[], withoutSelf: boolean): string {
     let out = '{';
     for (let i = 0; i < this.cols.length; i++) {
       const col = this.cols[i] as Col;
       const c = col.c;
       const v = row[col.value] ?? null;
       let value: Scalar;
+      if (withoutSelf && col.self) {
+        out += (i > 0 ? ',' : '') + col.jsonKey + (c.kind === 'links' ? '""' : 'null');
+        continue;
+      }
       switch (c.kind) {
         case 'reserved':
         case 'attr':

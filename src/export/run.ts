@@ -62,19 +62,24 @@ class Job implements ExportJob {
   ) {}
 
   async write(out: NodeJS.WritableStream, signal?: AbortSignal): Promise<ExportStats> {
-    const { sql, layout } = exportQuery(this.cls, this.columns);
+    const { sql, laterSql, layout } = exportQuery(this.cls, this.columns);
     const shared = this.columns.map((c) => (c.kind === 'links' && c.itemAttr !== 'id' ? new Set(this.db.prepare(sharedItemsQuery(c.target, c.itemAttr)).pluck().all() as Scalar[]) : null));
     const fmt = new RowFormatter(this.columns, layout, { format: this.o.format, separator: this.o.separator, guard: this.o.guard, shared });
     const stmt = this.db.prepare(sql).raw(true);
     const sink = new TextSink(out, this.o.charset);
     try {
       sink.add(fmt.header());
-      for (const row of stmt.iterate() as IterableIterator<Scalar[]>) {
-        if (sink.add(fmt.record(row))) {
-          await sink.flush();
-          if (signal?.aborted) throw new SluiceError('E_INTERRUPTED', `interrupted after ${fmt.stats.rows} ${this.cls.name} objects`);
+      const pass = async (rows: IterableIterator<Scalar[]>, again: boolean): Promise<void> => {
+        for (const row of rows) {
+          if (sink.add(fmt.record(row, again))) {
+            await sink.flush();
+            if (signal?.aborted) throw new SluiceError('E_INTERRUPTED', `interrupted after ${fmt.stats.rows} ${this.cls.name} objects`);
+          }
         }
-      }
+      };
+      await pass(stmt.iterate() as IterableIterator<Scalar[]>, false);
+      // The objects that named a later object of their class, again, whole (same snapshot).
+      if (laterSql !== null && fmt.stats.twice > 0) await pass(this.db.prepare(laterSql).raw(true).iterate() as IterableIterator<Scalar[]>, true);
       sink.add(fmt.footer());
       await sink.finish();
       // Only a warning depends on it, so it runs after the data (same snapshot) rather than delaying the first byte.
@@ -119,6 +124,11 @@ class Job implements ExportJob {
     }
     if (s.lostRefs > 0) {
       out.push(`${plural(s.lostRefs, 'reference', 'references')} could not be written by value (the referenced object is missing or its key values are empty) and will read back as empty`);
+    }
+    if (s.twice > 0) {
+      out.push(
+        `${plural(s.twice, `${this.cls.name} object names itself`, `${this.cls.name} objects name themselves`)} or a later ${this.cls.name}: written first without those cells, then again at the end with them, so one import of the file rebuilds them`,
+      );
     }
     if (s.nullLookalikes > 0) {
       out.push(`${plural(s.nullLookalikes, 'cell holds', 'cells hold')} the text <NULL>, which import reads as null`);

@@ -62,6 +62,8 @@ describe('export rows (query + formatter)', () => {
     );
     assert.equal(f.stats.rows, 4);
     assert.equal(f.stats.lostRefs, 1);
+    // A reference to a missing object is not one to a later object: the row is written once.
+    assert.equal(f.stats.twice, 0);
   });
 
   it('guards formula-looking cells, counts them, and leaves numbers alone', () => {
