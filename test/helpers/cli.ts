@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
 import Database from 'better-sqlite3';
 import { changeEntries } from '../../src/export/history-read.js';
 import { readModel } from '../../src/model/store.js';
@@ -30,6 +31,22 @@ export function sandbox(): Sandbox {
     cleanup() {
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Sandboxes made by one suite, removed together when it ends: call in a describe block;
+ * `box()` gives a new one (its database not created yet).
+ */
+export function suiteSandboxes(): () => Sandbox {
+  const boxes: Sandbox[] = [];
+  after(() => {
+    for (const sb of boxes) sb.cleanup();
+  });
+  return () => {
+    const sb = sandbox();
+    boxes.push(sb);
+    return sb;
   };
 }
 

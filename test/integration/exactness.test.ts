@@ -4,8 +4,8 @@
  * asserted here, whatever the pipeline did ahead of the writer.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { type Sandbox, query, runCli, sandbox, summaryOf } from '../helpers/cli.js';
+import { describe, test } from 'node:test';
+import { type Sandbox, query, runCli, suiteSandboxes, summaryOf } from '../helpers/cli.js';
 import { detailsOf, idOf, importOk } from '../helpers/fixtures.js';
 
 const PIPELINES: [string, string[]][] = [
@@ -14,15 +14,7 @@ const PIPELINES: [string, string[]][] = [
 ];
 
 describe('the writer re-checks what the run itself changed', () => {
-  const boxes: Sandbox[] = [];
-  const box = (): Sandbox => {
-    const sb = sandbox();
-    boxes.push(sb);
-    return sb;
-  };
-  after(() => {
-    for (const sb of boxes) sb.cleanup();
-  });
+  const box = suiteSandboxes();
 
   const statuses = (stdout: string): string[] => detailsOf(stdout).map((r) => r.status as string);
 
@@ -104,13 +96,9 @@ describe('a link set into the imported class itself', () => {
       },
     },
   };
-  const boxes: Sandbox[] = [];
-  after(() => {
-    for (const sb of boxes) sb.cleanup();
-  });
+  const box = suiteSandboxes();
   const fresh = async (): Promise<Sandbox> => {
-    const sb = sandbox();
-    boxes.push(sb);
+    const sb = box();
     const init = await runCli(['init', '--db', sb.db, '--model', sb.file('model.json', JSON.stringify(MODEL))]);
     assert.equal(init.code, 0, init.stderr);
     return sb;

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
-import { CLI, type Sandbox, query, runCli, sandbox } from '../helpers/cli.js';
+import { CLI, type Sandbox, query, runCli, sandbox, suiteSandboxes } from '../helpers/cli.js';
 import { assertNoStack, csvText, idOf, importOk, maxChangeId } from '../helpers/fixtures.js';
 
 const CLASSES = ['Organization', 'Location', 'Person', 'Software', 'Profile', 'Team', 'UserLocal', 'Server'] as const;
@@ -397,15 +397,7 @@ function peakRss(pid: number): number {
 }
 
 describe('sluice export: objects that name later objects of their class', () => {
-  const boxes: Sandbox[] = [];
-  const box = (): Sandbox => {
-    const sb = sandbox();
-    boxes.push(sb);
-    return sb;
-  };
-  after(() => {
-    for (const sb of boxes) sb.cleanup();
-  });
+  const box = suiteSandboxes();
   const managers = (db: string): Record<string, string | null> =>
     Object.fromEntries(
       query<{ email: string; manager: string | null }>(db, 'SELECT p.email, m.email AS manager FROM Person p LEFT JOIN Person m ON m.id = p.manager_id ORDER BY p.email').map((r) => [r.email, r.manager]),
