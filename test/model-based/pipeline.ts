@@ -20,12 +20,12 @@
 import Database from 'better-sqlite3';
 import { SluiceError, asSluiceError, exitCodeFor } from '../../src/base/errors.js';
 import type { ImportOptions } from '../../src/engine/options.js';
-import { Framer } from '../../src/input/frame.js';
+import { type Frame, Framer } from '../../src/input/frame.js';
 import { type CsvOptions, parseHeader, parseRecords, scanRecords } from '../../src/input/parse.js';
 import { assertUtf8 } from '../../src/input/utf8.js';
 import { findClass } from '../../src/model/load.js';
 import { ensureLookupIndex, lookupIndexName, q } from '../../src/model/schema.js';
-import { configure, openStore, readModel, upgradeHistory } from '../../src/model/store.js';
+import { configure, readModel, upgradeHistory } from '../../src/model/store.js';
 import type { ClassDef, Model } from '../../src/model/types.js';
 import type { Counts } from '../../src/report/types.js';
 import { decodeChunk, encodeChunk, encodeError, errorOf, numericSlots } from '../../src/resolve/codec.js';
@@ -57,27 +57,34 @@ export type StagesResult = Omit<RunReport, 'snapshot'> & { stop: string | null }
 
 /** Run one import through the stages; `lag`: frames the workers resolve ahead of the writer. */
 export function runStages(o: ImportOptions, bytes: Buffer, lag: number): StagesResult {
-  const { db: probe, model } = openStore(o.db, { create: false });
-  probe.close();
-  const cls = findClass(model, o.className);
-  // All frames at once: a file this small is one read, so frame sizes never change in a run
-  // (runImport resizes frames only between reads).
-  const framer = new Framer({ quote: 34, delimiter: null, targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes });
-  const frames = [...framer.push(bytes), ...framer.end()];
-  const first = frames.shift();
-  if (!first) throw new SluiceError('E_MALFORMED', 'the file is empty', { line: 1 });
-  const separator = String.fromCharCode(framer.delimiter as number);
-  assertUtf8(first.bytes, 1);
-  const csv: CsvOptions = { delimiter: separator.charCodeAt(0), quote: 34, relaxQuotes: false };
-  const header = parseHeader(first.bytes, csv);
-  const plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty });
-
-  // write/thread.ts: the writer's connection, the run prepared under the write lock.
+  const frames: Frame[] = [];
+  // write/thread.ts opens the writer's connection once the header is read; opened first here, it
+  // also reads the model (runImport reads it on a connection of its own) and writes nothing
+  // before the run takes the write lock.
   const wdb = new Database(o.db, { fileMustExist: true, timeout: 10_000 });
-  configure(wdb, 'writer');
-  const wmodel = readModel(wdb, o.db);
-  const { emptyClass, deferredIndexes } = prepareUnderLock(wdb, () => prepareRun(wdb, wmodel, plan), () => lock(wdb, () => undefined));
-  const applier = new Applier(wdb, wmodel, plan, { user: o.user ?? 'test', comment: o.comment, file: o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize }, {
+  let model: Model;
+  let plan: ImportPlan;
+  let separator: string;
+  try {
+    configure(wdb, 'writer');
+    model = readModel(wdb, o.db);
+    const cls = findClass(model, o.className);
+    // All frames at once: a file this small is one read, so frame sizes never change in a run
+    // (runImport resizes frames only between reads).
+    const framer = new Framer({ quote: 34, delimiter: null, targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes });
+    frames.push(...framer.push(bytes), ...framer.end());
+    const first = frames.shift();
+    if (!first) throw new SluiceError('E_MALFORMED', 'the file is empty', { line: 1 });
+    separator = String.fromCharCode(framer.delimiter as number);
+    assertUtf8(first.bytes, 1);
+    plan = buildPlan(model, cls, parseHeader(first.bytes, csvOf(separator)), { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty });
+  } catch (err) {
+    wdb.close();
+    throw err;
+  }
+  const csv = csvOf(separator);
+  const { emptyClass, deferredIndexes } = prepareUnderLock(wdb, () => prepareRun(wdb, model, plan), () => lock(wdb, () => undefined));
+  const applier = new Applier(wdb, model, plan, { user: o.user ?? 'test', comment: o.comment, file: o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize }, {
     dates: compileDateFormat(o.dateFormat),
     csv,
     deferredIndexes,
@@ -85,7 +92,7 @@ export function runStages(o: ImportOptions, bytes: Buffer, lag: number): StagesR
     checkpointAside: () => () => undefined,
   });
   applier.begin(plan.className, plan.action);
-  const numeric = numericSlots(wmodel, plan);
+  const numeric = numericSlots(model, plan);
 
   const worker = new StageWorker({ dbPath: o.db, plan, format: 'csv', delimiter: separator, quote: '"', relaxQuotes: false, dateFormat: o.dateFormat, keepCells: true, emptyClass });
   const rows: RowReport[] = [];
@@ -131,6 +138,11 @@ export function runStages(o: ImportOptions, bytes: Buffer, lag: number): StagesR
   const counts: Counts = { ...applier.counts };
   const exitCode = failure ? (failure.code === 'E_DB' ? 3 : exitCodeFor(failure)) : counts.errors > 0 ? 1 : 0;
   return { exitCode, usage: null, rows, counts, rolledBack: applier.rolledBack, lastCommittedLine: applier.lastCommittedLine, dataLines: lines, stop };
+}
+
+/** How every CSV record of the run is read, header included. */
+function csvOf(separator: string): CsvOptions {
+  return { delimiter: separator.charCodeAt(0), quote: 34, relaxQuotes: false };
 }
 
 /** engine/run.ts `record`: the rows of an applied chunk, as the report keeps them. */
