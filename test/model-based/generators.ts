@@ -65,6 +65,10 @@ export interface ModelShape {
   password: boolean;
   /** Person.age defaults to 7 */
   ageDefault: boolean;
+  /** Person.email is unique */
+  uniqueEmail: boolean;
+  /** Person.name has the label "Last Name", which headers use */
+  labels: boolean;
   /** a Team class: name, lead_id (Person), members (Person links) */
   team: boolean;
   /** Org.reconciliation: name, code */
@@ -77,8 +81,8 @@ export interface ModelShape {
 
 export function modelOf(s: ModelShape): ModelFile {
   const person: Record<string, AttributeFile> = {
-    name: { type: 'string', ...(s.nameMandatory ? { mandatory: true } : {}) },
-    email: { type: 'string' },
+    name: { type: 'string', ...(s.labels ? { label: 'Last Name' } : {}), ...(s.nameMandatory ? { mandatory: true } : {}) },
+    email: { type: 'string', ...(s.uniqueEmail ? { unique: true } : {}) },
     age: { type: 'integer', ...(s.ageDefault ? { default: 7 } : {}) },
     org_id: { type: 'ref', class: 'Org' },
   };
@@ -150,14 +154,14 @@ function candidatesOf(model: ModelFile, cls: string): Candidate[] {
     if (a.type === 'ref') {
       const target = model.classes[a.class as string] as ClassFile;
       const subs = Object.entries(target.attributes).filter(([, t]) => t.type === 'string');
-      for (const [sub] of subs.slice(0, 2)) out.push({ header: `${code}->${sub}`, ref: code, key: a.class === cls ? undefined : code, cell: pooled(poolOf(a.class as string, sub)) });
-      out.push({ header: code, ref: code, plain: true, key: a.class === cls ? undefined : code, cell: sparse(['1', '2', '3', '9']) });
+      for (const [sub] of subs.slice(0, 2)) out.push({ header: `${code}->${sub}`, ref: code, key: code, cell: pooled(poolOf(a.class as string, sub)) });
+      out.push({ header: code, ref: code, plain: true, key: code, cell: sparse(['1', '2', '3', '9']) });
     } else if (a.type === 'links') {
       const target = model.classes[a.class as string] as ClassFile;
       const itemAttr = target.reconciliation?.[0] ?? 'name';
       out.push({ header: code, cell: linkCell(poolOf(a.class as string, itemAttr), `${(a.class as string).toLowerCase()}_id`, itemAttr) });
     } else if (a.type === 'password') out.push({ header: code, cell: pooled(poolOf(cls, code)) });
-    else out.push({ header: code, key: code, cell: pooled(poolOf(cls, code), a.type === 'integer') });
+    else out.push({ header: a.label ?? code, key: code, cell: pooled(poolOf(cls, code), a.type === 'integer') });
   }
   return out;
 }
@@ -178,7 +182,7 @@ export interface RunShape {
   /** 0–2: none, else 1, 2, 3 */
   chunk: number;
   simulate: boolean;
-  /** 0–3: a new file; 4: the previous run again, identical; 5: the previous run's header and options, new rows */
+  /** 0–3: a new file; 4: the previous run again, identical; 5: the previous run's header and options, new rows; 6: the run before the previous one again */
   base: number;
   /** each row: `dup` above 6 copies an earlier row (of this run or its base), else `cells` pick the values */
   rows: { dup: number; cells: number[] }[];
@@ -198,6 +202,8 @@ const modelShapeArb: fc.Arbitrary<ModelShape> = fc.record({
   links: fc.nat(2),
   password: fc.nat(3).map((n) => n === 1),
   ageDefault: fc.nat(4).map((n) => n === 1),
+  uniqueEmail: fc.nat(3).map((n) => n === 1),
+  labels: fc.nat(3).map((n) => n === 1),
   team: fc.nat(3).map((n) => n === 1),
   orgKeys: fc.nat(1),
   orgFixture: fc.nat(3).map((n) => n !== 1),
@@ -214,7 +220,7 @@ const runShapeArb: fc.Arbitrary<RunShape> = fc.record({
   stopOnError: fc.boolean(),
   chunk: fc.nat(5),
   simulate: fc.nat(9).map((n) => n === 1),
-  base: fc.nat(5),
+  base: fc.nat(6),
   rows: fc.array(fc.record({ dup: fc.nat(9), cells: fc.array(fc.nat(63), { minLength: MAX_COLUMNS, maxLength: MAX_COLUMNS }) }), { maxLength: 12 }),
 });
 
@@ -241,18 +247,20 @@ function header(model: ModelFile, cls: string, shape: RunShape, action: Action):
   const has = (h: string): boolean => chosen.some((x) => x.header === h);
   if (has('source') !== has('source_id')) chosen.push(all.find((x) => x.header === (has('source') ? 'source_id' : 'source')) as Candidate);
   if (shape.complete && action !== 'delete') {
-    for (const [code, a] of Object.entries((model.classes[cls] as ClassFile).attributes)) if (a.mandatory && !has(code)) chosen.push(all.find((x) => x.header === code) as Candidate);
+    for (const [code, a] of Object.entries((model.classes[cls] as ClassFile).attributes)) if (a.mandatory && !chosen.some((x) => x.key === code)) chosen.push(all.find((x) => x.key === code) as Candidate);
   }
   return chosen;
 }
 
-function runOf(model: ModelFile, shape: RunShape, previous: RunSpec | undefined): RunSpec {
-  if (shape.base === 4 && previous) return { ...previous, lines: [...previous.lines] };
+function runOf(model: ModelFile, shape: RunShape, before: readonly RunSpec[]): RunSpec {
+  const previous = before[before.length - 1];
+  const again = shape.base === 4 ? previous : shape.base === 6 ? before[before.length - 2] : undefined;
+  if (again) return { ...again, lines: [...again.lines] };
   const reuse = shape.base === 5 && previous ? previous : undefined;
   const cls = reuse?.className ?? (shape.target < 7 || (shape.target > 7 && !model.classes.Team) ? 'Person' : shape.target === 7 ? 'Org' : 'Team');
   const all = candidatesOf(model, cls);
   const action = reuse?.action ?? (ACTIONS[shape.action] as Action);
-  const columns = reuse ? (reuse.lines[0]?.split(',').map((h) => all.find((c) => c.header === h) as Candidate) ?? []) : header(model, cls, shape, action);
+  const columns = reuse ? (reuse.lines[0] ?? '').split(',').map((h) => all.find((c) => c.header === h) ?? all.find((c) => c.key === h && c.ref === undefined) ?? { header: h, cell: () => '' }) : header(model, cls, shape, action);
   let keys: string[] | undefined;
   if (reuse) keys = reuse.keys;
   else if (shape.keys >= 4) {
@@ -292,7 +300,7 @@ export function interpret(shape: CaseShape): Case {
   const model = modelOf(shape.model);
   const runs: RunSpec[] = shape.model.orgFixture ? [ORG_FIXTURE] : [];
   if (shape.model.personFixture) runs.push(personFixture(shape.model));
-  for (const r of shape.runs) runs.push(runOf(model, r, runs[runs.length - 1]));
+  for (const r of shape.runs) runs.push(runOf(model, r, runs));
   return { model, runs };
 }
 

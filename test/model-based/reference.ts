@@ -73,6 +73,8 @@ export interface RowFacts {
   staleSelfLink: boolean;
   /** a `<NULL>` password cell met a password that is null already */
   nullPasswordOnNull: boolean;
+  /** a key given by a reference into the imported class that does not resolve in a committed state */
+  workersMissSelfKey: boolean;
 }
 
 /** How a run's header was read, for the known-bug predicates. */
@@ -95,6 +97,7 @@ interface RAttr {
   label: string;
   type: AttrType;
   mandatory: boolean;
+  unique: boolean;
   dflt: Scalar | undefined;
   /** ref, links: the target class */
   target: string | undefined;
@@ -116,12 +119,13 @@ function classesOf(file: ModelFile): Map<string, RClass> {
   for (const [name, c] of Object.entries(file.classes)) {
     const attrs: RAttr[] = Object.entries(c.attributes).map(([code, a]) => {
       if (!SUPPORTED.has(a.type)) throw new Error(`the reference applier does not model ${a.type} attributes (${name}.${code})`);
-      if (a.unique || a.maxLength !== undefined || a.pattern !== undefined) throw new Error(`the reference applier does not model unique, maxLength or pattern (${name}.${code})`);
+      if (a.maxLength !== undefined || a.pattern !== undefined) throw new Error(`the reference applier does not model maxLength or pattern (${name}.${code})`);
       return {
         code,
         label: a.label ?? code,
         type: a.type,
         mandatory: a.mandatory === true,
+        unique: a.unique === true,
         dflt: a.default,
         target: a.class,
         itemKey: a.type === 'links' ? (a.itemKey ?? `${(a.class ?? '').toLowerCase()}_id`) : undefined,
@@ -671,7 +675,7 @@ class Reference {
   }
 
   private applyRow(plan: Plan, cells: string[], line: number, record: string, visible: Visible): RowResult {
-    const facts: RowFacts = { line, record, matchBy: 'none', ambiguousKeys: false, staleSelfRef: false, staleSelfLink: false, nullPasswordOnNull: false };
+    const facts: RowFacts = { line, record, matchBy: 'none', ambiguousKeys: false, staleSelfRef: false, staleSelfLink: false, nullPasswordOnNull: false, workersMissSelfKey: false };
     let warnings: string[] | undefined;
     const done = (status: RowStatus, id: number | null, extra: { changed?: string[]; message?: string } = {}): RowResult => ({
       report: { line, status, id: status === 'error' ? null : id, changed: extra.changed, message: extra.message, warnings },
@@ -719,28 +723,31 @@ class Reference {
         const v = m.values[slot];
         return v === undefined ? emptyValue((cls.byCode.get(k) as RAttr).type) : v;
       });
-    if (matchBy === 'keys') {
-      const t = keyTuple();
-      const empty = plan.keyLabels.filter((_, k) => t[k] === null || t[k] === '');
-      if (empty.length > 0) warnings = [`empty reconciliation key ${empty.join(', ')} matches objects where it is empty`];
-    }
-
     // References into the imported class itself, resolved as the row is applied: they see the rows before it.
-    for (const g of plan.refs) {
-      const t = m.refTuples[plan.refs.indexOf(g)];
+    let selfError: string | null = null;
+    const unresolved = new Set<number>();
+    for (const [gi, g] of plan.refs.entries()) {
+      const t = m.refTuples[gi];
       if (g.target !== cls || !t) continue;
+      const seen = visible.states.map((s) => (visible.startEmpty ? { error: '' } : resolveRef(s, plan, g, t)));
+      if (plan.keys.includes(g.attr.code)) facts.workersMissSelfKey ||= seen.some((w) => 'error' in w);
+      if (selfError !== null) continue;
       const r = resolveRef(this.state, plan, g, t);
       // A reference that does not resolve now is re-resolved by the writer whatever the workers saw.
       const id = 'id' in r ? r.id : null;
-      facts.staleSelfRef ||=
-        id !== null &&
-        visible.states.some((s) => {
-          const seen = visible.startEmpty ? { error: '' } : resolveRef(s, plan, g, t);
-          return ('id' in seen ? seen.id : null) !== id;
-        });
-      if ('error' in r) return error(r.error);
-      m.values[g.slot] = r.id;
+      facts.staleSelfRef ||= id !== null && seen.some((w) => ('id' in w ? w.id : null) !== id);
+      if ('error' in r) {
+        selfError = r.error;
+        unresolved.add(g.slot);
+      } else m.values[g.slot] = r.id;
     }
+    if (matchBy === 'keys') {
+      // A key given by a reference that does not resolve is not an empty key: the row is in error.
+      const t = keyTuple();
+      const empty = plan.keyLabels.filter((_, k) => (t[k] === null || t[k] === '') && !unresolved.has(plan.slots.findIndex((s) => s.code === plan.keys[k])));
+      if (empty.length > 0) warnings = [`empty reconciliation key ${empty.join(', ')} matches objects where it is empty`];
+    }
+    if (selfError !== null) return error(selfError);
 
     let found: RObject[];
     if (matchBy === 'id') found = matching(this.state, cls.name, ['id'], [m.id]);
@@ -794,6 +801,8 @@ class Reference {
       if (li < 0 || (links[li]?.length ?? 0) === 0) missing.push(describe(a));
     }
     if (missing.length > 0) return error(`missing mandatory ${missing.join(', ')}`);
+    const taken = this.uniqueTaken(cls, values, null);
+    if (taken) return error(taken);
     const id = (this.state.seq.get(cls.name) ?? 0) + 1;
     this.state.seq.set(cls.name, id);
     const linkValues = new Map<string, number[]>();
@@ -867,6 +876,8 @@ class Reference {
     if (source !== null && sourceId !== null && (source !== o.source || sourceId !== o.sourceId)) {
       if (matching(this.state, cls.name, ['source', 'source_id'], [source, sourceId]).some((x) => x !== o)) return error(`source + source_id already used by another ${cls.name}`);
     }
+    const taken = this.uniqueTaken(cls, next, o);
+    if (taken) return error(taken);
     for (const [k, v] of next) o.values.set(k, v);
     o.source = source;
     o.sourceId = sourceId;
@@ -875,6 +886,16 @@ class Reference {
       else o.links.delete(k);
     }
     return done('updated', o.id, { changed });
+  }
+
+  /** The message for a value of a unique attribute that another object holds (an empty or null value is never taken). */
+  private uniqueTaken(cls: RClass, values: Map<string, Value>, self: RObject | null): string | null {
+    for (const a of cls.attrs) {
+      const v = values.get(a.code);
+      if (!a.unique || v === undefined || v === null || isHashed(v) || (v === '' && emptyValue(a.type) === '')) continue;
+      if (matching(this.state, cls.name, [a.code], [v]).some((x) => x !== self)) return `${a.code} must be unique: the value is already used by another ${cls.name}`;
+    }
+    return null;
   }
 
   private remove(cls: RClass, o: RObject, done: (status: RowStatus, id: number | null) => RowResult, error: (message: string) => RowResult): RowResult {
