@@ -32,7 +32,7 @@ test(`engine and reference applier agree on ${numRuns} generated cases (seed ${s
   let cases = 0;
   let threaded = 0;
   const left = new Map<string, number>();
-  /** once a case fails: the configurations it failed under, which shrinking keeps to */
+  /** once a case fails: the configuration shrinking keeps to */
   let focus: EngineConfig[] | null = null;
   const started = performance.now();
   const property = fc.asyncProperty(caseArb, async (c) => {
@@ -45,8 +45,13 @@ test(`engine and reference applier agree on ${numRuns} generated cases (seed ${s
     }
     const v = await checkCase(c, configs);
     for (const b of v.knownBugs) left.set(b, (left.get(b) ?? 0) + 1);
+    // A long run says how far it is, and when it starts shrinking a failure.
+    if (fuzz > 0 && !focus && cases % 250 === 0) process.stderr.write(`differential: ${cases} cases, ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
     if (v.failures.length > 0) {
-      focus ??= configs.filter((cfg) => v.failures.some((f) => f.config === cfg.name));
+      if (fuzz > 0 && !focus) process.stderr.write(`differential: case ${cases} fails (${v.failures.map((f) => f.config).join('; ')}); shrinking\n`);
+      // Shrinking keeps to one configuration that failed, the fastest: a stage one when there is one.
+      const failed = configs.filter((cfg) => v.failures.some((f) => f.config === cfg.name));
+      focus ??= [failed.find((cfg) => cfg.driver === 'stages') ?? (failed[0] as EngineConfig)];
       throw new Error(failureText(v));
     }
   });

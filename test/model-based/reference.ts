@@ -872,12 +872,14 @@ class Reference {
       changed.push(l.attr.code);
     });
     if (changed.length === 0) return done('unchanged', o.id);
-    // source + source_id are unique together (when both are set).
+    // source + source_id are unique together (when both are set). When a row breaks that and a
+    // unique attribute at once, the message names the attribute (SPEC is silent; SQLite checks
+    // the newest index first, and a class's unique indexes are created after its source index).
+    const taken = this.uniqueTaken(cls, next, o);
+    if (taken) return error(taken);
     if (source !== null && sourceId !== null && (source !== o.source || sourceId !== o.sourceId)) {
       if (matching(this.state, cls.name, ['source', 'source_id'], [source, sourceId]).some((x) => x !== o)) return error(`source + source_id already used by another ${cls.name}`);
     }
-    const taken = this.uniqueTaken(cls, next, o);
-    if (taken) return error(taken);
     for (const [k, v] of next) o.values.set(k, v);
     o.source = source;
     o.sourceId = sourceId;
@@ -890,7 +892,7 @@ class Reference {
 
   /** The message for a value of a unique attribute that another object holds (an empty or null value is never taken). */
   private uniqueTaken(cls: RClass, values: Map<string, Value>, self: RObject | null): string | null {
-    for (const a of cls.attrs) {
+    for (const a of [...cls.attrs].reverse()) {
       const v = values.get(a.code);
       if (!a.unique || v === undefined || v === null || isHashed(v) || (v === '' && emptyValue(a.type) === '')) continue;
       if (matching(this.state, cls.name, [a.code], [v]).some((x) => x !== self)) return `${a.code} must be unique: the value is already used by another ${cls.name}`;
