@@ -550,6 +550,20 @@ export class Applier {
 
     // References and link items into the imported class, resolved again where the run changed what they name.
     let reResolved = false;
+    // Link items first: an unknown item is a row error before any reference is looked at, as in the worker.
+    for (const li of this.selfLinks) {
+      const k = i * plan.links.length + li;
+      const items = c.selfLinkItems[k];
+      if (!items) continue;
+      if (this.wroteClass || c.selfLinkError[k] !== null) {
+        const r = resolveLinkItems(this.lookup, plan, plan.links[li] as LinkSpec, [items])[0] as LinkIds;
+        c.links[k] = r.ids;
+        c.selfLinkError[k] = r.error;
+        reResolved = true;
+      }
+      if (c.selfLinkError[k] !== null) return this.linkError(c, i, at, c.selfLinkError[k] as string);
+    }
+
     for (const sg of this.selfGroups) {
       const k = i * plan.refs.length + sg.index;
       const t = c.selfRefTuple[k];
@@ -564,19 +578,6 @@ export class Applier {
       }
       if (c.selfRefError[k] !== null) return err(c.selfRefError[k] as string);
     }
-    for (const li of this.selfLinks) {
-      const k = i * plan.links.length + li;
-      const items = c.selfLinkItems[k];
-      if (!items) continue;
-      if (this.wroteClass || c.selfLinkError[k] !== null) {
-        const r = resolveLinkItems(this.lookup, plan, plan.links[li] as LinkSpec, [items])[0] as LinkIds;
-        c.links[k] = r.ids;
-        c.selfLinkError[k] = r.error;
-        reResolved = true;
-      }
-      if (c.selfLinkError[k] !== null) return err(c.selfLinkError[k] as string);
-    }
-
     const by = c.matchBy[i] as MatchBy;
     let count = c.matchCount[i] as number;
     let id: number | null = count > 0 ? (c.matchId[i] as number) : null;
@@ -613,6 +614,17 @@ export class Applier {
     if (action === 'delete') return this.remove(objectId, current as Scalar[]);
     if (sameAsSnapshot) return this.unchanged(c, i, objectId);
     return this.update(c, i, base, objectId, current as Scalar[], currentLinks);
+  }
+
+  /**
+   * A link item into the class itself that names no single object: the row is in error as
+   * with an item of another class, which the worker finds before it looks the key up, so
+   * the row has no warning about its key.
+   */
+  private linkError(c: ResolvedChunk, i: number, at: number, message: string): RowPlan {
+    c.warn[i] = null;
+    if (this.current) this.current.warn[at] = null;
+    return err(message);
   }
 
   /**

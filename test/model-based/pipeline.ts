@@ -1,0 +1,336 @@
+/**
+ * runImport's stages on the calling thread, in an order the test chooses.
+ *
+ * A runImport call starts a writer thread and a pool of workers (and, after an initial
+ * load, a checkpoint thread): about 200 ms a run on a two-core machine, almost all of it
+ * thread start-up, which is more than a few hundred generated cases can afford. This
+ * driver runs the same code — the framer, the header plan, the worker's parse, fingerprint,
+ * map and resolve path, the chunk codec, the writer's set-up and its Applier — on one
+ * thread, glued the way engine/run.ts, resolve/worker.ts and write/thread.ts glue them.
+ * What it adds is control over timing: `lag` says how many frames the workers resolve
+ * ahead of the writer (0: each frame just before it is applied, so it sees every chunk
+ * committed before it; a large lag: every frame against the state the run started from),
+ * where threads decide it by chance. A share of the cases also goes through runImport
+ * itself (engine.ts), which keeps this glue honest.
+ *
+ * Kept in step with: engine/run.ts runImport (frames, order, stop, finish, exit code),
+ * write/thread.ts (prepareRun, the Applier's set-up), resolve/worker.ts (init, run,
+ * fingerprintedFrame).
+ */
+import Database from 'better-sqlite3';
+import { SluiceError, asSluiceError, exitCodeFor } from '../../src/base/errors.js';
+import type { ImportOptions } from '../../src/engine/options.js';
+import { type Frame, Framer } from '../../src/input/frame.js';
+import { type CsvOptions, parseHeader, parseRecords, scanRecords } from '../../src/input/parse.js';
+import { assertUtf8 } from '../../src/input/utf8.js';
+import { findClass } from '../../src/model/load.js';
+import { ensureLookupIndex, lookupIndexName, q } from '../../src/model/schema.js';
+import { configure, readModel, upgradeHistory } from '../../src/model/store.js';
+import type { ClassDef, Model } from '../../src/model/types.js';
+import type { Counts } from '../../src/report/types.js';
+import { decodeChunk, encodeChunk, encodeError, errorOf, numericSlots } from '../../src/resolve/codec.js';
+import {
+  type FingerprintIndex,
+  FingerprintQueries,
+  type FingerprintSeed,
+  FingerprintTable,
+  fingerprintSeed,
+  fingerprintsApply,
+  hashBytes,
+  prepareFingerprints,
+} from '../../src/resolve/fingerprint.js';
+import { Lookup } from '../../src/resolve/lookup.js';
+import type { HitRows, ParseTask, ResolvedChunk, WorkerConfig } from '../../src/resolve/protocol.js';
+import { resolveChunk } from '../../src/resolve/resolve.js';
+import { compileDateFormat } from '../../src/rows/dates.js';
+import { buildPlan } from '../../src/rows/header.js';
+import { type MappedRows, mapRows, reportCells } from '../../src/rows/map.js';
+import type { ImportPlan } from '../../src/rows/plan.js';
+import { type AppliedChunk, Applier, STATUS_NAMES, Status } from '../../src/write/apply.js';
+import { WriteLease, leaseToken, lock, prepareUnderLock } from '../../src/write/lock.js';
+import type { RowReport, RunReport } from './reference.js';
+
+type DB = Database.Database;
+
+/** A run's result as runImport gives it, without the snapshot (engine.ts reads that). */
+export type StagesResult = Omit<RunReport, 'snapshot'> & { stop: string | null };
+
+/** Run one import through the stages; `lag`: frames the workers resolve ahead of the writer. */
+export function runStages(o: ImportOptions, bytes: Buffer, lag: number): StagesResult {
+  const frames: Frame[] = [];
+  // write/thread.ts opens the writer's connection once the header is read; opened first here, it
+  // also reads the model (runImport reads it on a connection of its own) and writes nothing
+  // before the run takes the write lock.
+  const wdb = new Database(o.db, { fileMustExist: true, timeout: 10_000 });
+  const lease = new WriteLease(leaseToken());
+  let model: Model;
+  let plan: ImportPlan;
+  let separator: string;
+  try {
+    configure(wdb, 'writer');
+    model = readModel(wdb, o.db);
+    const cls = findClass(model, o.className);
+    // All frames at once: a file this small is one read, so frame sizes never change in a run
+    // (runImport resizes frames only between reads).
+    const framer = new Framer({ quote: 34, delimiter: null, targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes });
+    frames.push(...framer.push(bytes), ...framer.end());
+    const first = frames.shift();
+    if (!first) throw new SluiceError('E_MALFORMED', 'the file is empty', { line: 1 });
+    separator = String.fromCharCode(framer.delimiter as number);
+    assertUtf8(first.bytes, 1);
+    plan = buildPlan(model, cls, parseHeader(first.bytes, csvOf(separator)), { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty });
+  } catch (err) {
+    wdb.close();
+    throw err;
+  }
+  const csv = csvOf(separator);
+  const { emptyClass, deferredIndexes } = prepareUnderLock(wdb, () => prepareRun(wdb, model, plan), () => lock(wdb, () => undefined, lease));
+  const applier = new Applier(wdb, model, plan, { user: o.user ?? 'test', comment: o.comment, file: o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize }, {
+    dates: compileDateFormat(o.dateFormat),
+    csv,
+    deferredIndexes,
+    // The checkpoint that runs beside the index build is left to the connection's close.
+    checkpointAside: () => () => undefined,
+  });
+  applier.begin(plan.className, plan.action);
+  const numeric = numericSlots(model, plan);
+
+  const worker = new StageWorker({ dbPath: o.db, plan, format: 'csv', delimiter: separator, quote: '"', relaxQuotes: false, dateFormat: o.dateFormat, keepCells: true, emptyClass });
+  const rows: RowReport[] = [];
+  let lines = 0;
+  let stop: string | null = null;
+  let stopped = false;
+  let failure: SluiceError | null = null;
+  const resolved: Uint8Array[] = [];
+  try {
+    for (let k = 0; k < frames.length && !stopped; k++) {
+      while (resolved.length < frames.length && resolved.length <= k + lag) {
+        const f = frames[resolved.length] as (typeof frames)[number];
+        resolved.push(worker.run({ seq: resolved.length, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), firstLine: f.firstLine }));
+      }
+      const bytes = resolved[k] as Uint8Array;
+      const failed = errorOf(bytes);
+      if (failed) throw SluiceError.fromJSON(failed);
+      const applied = applier.apply(decodeChunk(bytes, numeric), true);
+      lines += applied.count;
+      record(applied, rows);
+      if (applied.stop) {
+        stopped = true;
+        stop = applied.stop.message;
+      }
+    }
+    worker.close();
+    if (stopped) {
+      applier.finish(false, 'rolled back', lines);
+      failure = new SluiceError('E_ROW', stop ?? 'stopped');
+    } else applier.finish(true, o.simulate ? 'simulated' : 'committed', lines);
+  } catch (err) {
+    failure = asSluiceError(err);
+    worker.close();
+    try {
+      applier.finish(false, 'failed', lines);
+    } catch {
+      // The connection's close rolls back.
+    }
+    stop = failure.message;
+  } finally {
+    lease.release(wdb);
+    wdb.close();
+  }
+  const counts: Counts = { ...applier.counts };
+  const exitCode = failure ? (failure.code === 'E_DB' ? 3 : exitCodeFor(failure)) : counts.errors > 0 ? 1 : 0;
+  return { exitCode, usage: null, rows, counts, rolledBack: applier.rolledBack, lastCommittedLine: applier.lastCommittedLine, dataLines: lines, stop };
+}
+
+/** How every CSV record of the run is read, header included. */
+function csvOf(separator: string): CsvOptions {
+  return { delimiter: separator.charCodeAt(0), quote: 34, relaxQuotes: false };
+}
+
+/** engine/run.ts `record`: the rows of an applied chunk, as the report keeps them. */
+function record(applied: AppliedChunk, out: RowReport[]): void {
+  const rows = applied.rows;
+  if (!rows) return;
+  for (let i = 0; i < applied.count; i++) {
+    const status = applied.status[i] as Status;
+    out.push({
+      line: rows.line[i] as number,
+      status: STATUS_NAMES[status],
+      id: status === Status.Error || applied.id[i] === 0 ? null : (applied.id[i] as number),
+      changed: applied.changed[i]?.split(','),
+      message: applied.message[i] ?? undefined,
+      warnings: rows.warn[i]?.split('\n'),
+    });
+  }
+}
+
+/** engine/run.ts `lookupIndexes`: lookups the run will make, each needing an index. */
+function lookupIndexes(model: Model, cls: ClassDef, plan: ImportPlan): { cls: string; cols: string[] }[] {
+  const out: { cls: string; cols: string[] }[] = [];
+  if (plan.keys.length > 0) out.push({ cls: cls.name, cols: plan.keys });
+  for (const g of plan.refs) if (!(g.subs.length === 1 && g.subs[0] === 'id')) out.push({ cls: g.target, cols: g.subs });
+  for (const l of plan.links) if (l.itemAttr !== 'id' && model.classes.has(l.target)) out.push({ cls: l.target, cols: [l.itemAttr] });
+  if (plan.action === 'delete') {
+    for (const other of model.classes.values()) for (const a of other.attributes) if (a.type === 'ref' && a.target === cls.name) out.push({ cls: other.name, cols: [a.code] });
+  }
+  return out;
+}
+
+/** write/thread.ts `prepareRun`: whether the class is empty, and the lookup indexes left for the run's end. */
+function prepareRun(d: DB, model: Model, plan: ImportPlan): { emptyClass: boolean; deferredIndexes: string[] } {
+  const cls = model.classes.get(plan.className) as ClassDef;
+  const emptyClass = d.prepare(`SELECT 1 FROM ${q(cls.name)} LIMIT 1`).get() === undefined;
+  const deferredIndexes: string[] = [];
+  for (const ix of lookupIndexes(model, cls, plan)) {
+    if (emptyClass && ix.cls === cls.name) {
+      d.exec(`DROP INDEX IF EXISTS ${q(lookupIndexName(ix.cls, ix.cols))}`);
+      deferredIndexes.push(ensureLookupIndex(cls, ix.cols));
+    } else d.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
+  }
+  prepareFingerprints(d, cls);
+  upgradeHistory(d);
+  return { emptyClass, deferredIndexes };
+}
+
+interface WorkerState {
+  db: DB;
+  model: Model;
+  lookup: Lookup;
+  parseOptions: CsvOptions;
+  dates: ReturnType<typeof compileDateFormat>;
+  seed: FingerprintSeed | null;
+  fingerprints: FingerprintIndex | null;
+}
+
+/** resolve/worker.ts on this thread: its state is made on the first frame, as a pool worker makes it on its first task. */
+class StageWorker {
+  private state: WorkerState | null = null;
+
+  constructor(private readonly cfg: WorkerConfig) {}
+
+  private init(): WorkerState {
+    const cfg = this.cfg;
+    const db = new Database(cfg.dbPath, { readonly: true, fileMustExist: true, timeout: 10_000 });
+    db.pragma('cache_size = -8192');
+    const model = readModel(db, cfg.dbPath);
+    const stable = [...model.classes.keys()].filter((c) => c !== cfg.plan.className);
+    const lookup = new Lookup(db, { empty: cfg.emptyClass ? [cfg.plan.className] : [], stable });
+    const useFingerprints = fingerprintsApply(cfg.plan, model.classes.get(cfg.plan.className) as ClassDef, cfg.format);
+    return {
+      db,
+      model,
+      lookup,
+      parseOptions: { delimiter: cfg.delimiter.charCodeAt(0), quote: cfg.quote === null ? -1 : cfg.quote.charCodeAt(0), relaxQuotes: cfg.relaxQuotes },
+      dates: compileDateFormat(cfg.dateFormat),
+      seed: useFingerprints ? fingerprintSeed(db, model, cfg.plan, cfg) : null,
+      fingerprints: useFingerprints ? (FingerprintTable.load(db, cfg.plan.className) ?? new FingerprintQueries(lookup, cfg.plan.className)) : null,
+    };
+  }
+
+  run(task: ParseTask): Uint8Array {
+    try {
+      this.state ??= this.init();
+      const s = this.state;
+      const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
+      assertUtf8(buf, task.firstLine);
+      let chunk: ResolvedChunk;
+      if (s.seed && s.fingerprints) chunk = this.fingerprintedFrame(s, task, buf, s.seed, s.fingerprints);
+      else {
+        const { records, lines } = parseRecords(buf, task.firstLine, s.parseOptions);
+        chunk = this.resolveRecords(s, task, records, lines);
+      }
+      return encodeChunk(chunk);
+    } catch (err) {
+      return encodeError(asSluiceError(err).toJSON());
+    }
+  }
+
+  close(): void {
+    this.state?.db.close();
+    this.state = null;
+  }
+
+  private resolveRecords(s: WorkerState, task: ParseTask, records: (string | undefined)[][], lines: Int32Array): ResolvedChunk {
+    const mapped: MappedRows = mapRows(s.model, this.cfg.plan, records, lines, { dates: s.dates, keepCells: this.cfg.keepCells });
+    return resolveChunk(s.model, this.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength);
+  }
+
+  private fingerprintedFrame(s: WorkerState, task: ParseTask, buf: Buffer, seed: FingerprintSeed, index: FingerprintIndex): ResolvedChunk {
+    const opts = s.parseOptions;
+    if (this.cfg.emptyClass) {
+      const spans = { start: [] as number[], end: [] as number[] };
+      const parsed = parseRecords(buf, task.firstLine, opts, spans);
+      const chunk = this.resolveRecords(s, task, parsed.records, parsed.lines);
+      chunk.fp = hashSpans(buf, spans, seed);
+      return chunk;
+    }
+    const spans = scanRecords(buf, task.firstLine, opts);
+    const n = spans.start.length;
+    const fp = hashSpans(buf, spans, seed);
+    const hit = index.find(fp);
+    let hits = 0;
+    for (let i = 0; i < n; i++) if ((hit[i] as number) > 0) hits++;
+    if (hits === 0) {
+      const parsed = parseRecords(buf, task.firstLine, opts);
+      const chunk = this.resolveRecords(s, task, parsed.records, parsed.lines);
+      if (sameLines(parsed.lines, spans.lines)) chunk.fp = fp;
+      return chunk;
+    }
+    const h: HitRows = {
+      row: new Int32Array(hits),
+      id: new Float64Array(hits),
+      line: new Int32Array(hits),
+      start: new Int32Array(hits),
+      end: new Int32Array(hits),
+      fp: new BigInt64Array(hits),
+      cells: this.cfg.keepCells ? [] : null,
+    };
+    const records: string[][] = [];
+    const lines = new Int32Array(n - hits);
+    const missFp = new BigInt64Array(n - hits);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const start = spans.start[i] as number;
+      const end = spans.end[i] as number;
+      const line = spans.lines[i] as number;
+      if ((hit[i] as number) > 0) {
+        h.row[k] = i;
+        h.id[k] = hit[i] as number;
+        h.line[k] = line;
+        h.start[k] = start;
+        h.end[k] = end;
+        h.fp[k] = fp[i] as bigint;
+        h.cells?.push(reportCells(s.model, this.cfg.plan, parseRecords(buf.subarray(start, end), line, opts).records[0] ?? []));
+        k++;
+        continue;
+      }
+      const one = parseRecords(buf.subarray(start, end), line, opts);
+      if (one.records.length !== 1) {
+        const parsed = parseRecords(buf, task.firstLine, opts);
+        return this.resolveRecords(s, task, parsed.records, parsed.lines);
+      }
+      lines[records.length] = line;
+      missFp[records.length] = fp[i] as bigint;
+      records.push(one.records[0] as string[]);
+    }
+    const chunk = this.resolveRecords(s, task, records, lines);
+    chunk.fp = missFp;
+    chunk.hits = h;
+    chunk.frame = buf;
+    return chunk;
+  }
+}
+
+function sameLines(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function hashSpans(buf: Buffer, spans: { start: ArrayLike<number>; end: ArrayLike<number> }, seed: FingerprintSeed): BigInt64Array {
+  const n = spans.start.length;
+  const fp = new BigInt64Array(n);
+  const halves = new Int32Array(fp.buffer);
+  for (let i = 0; i < n; i++) hashBytes(buf, spans.start[i] as number, spans.end[i] as number, seed, halves, i);
+  return fp;
+}
