@@ -14,19 +14,9 @@ import type { Action, Case, DbObject, DbSnapshot, RunSpec } from './case.js';
 
 export type RowStatus = 'created' | 'updated' | 'unchanged' | 'deleted' | 'skipped' | 'error';
 
-export interface Counts {
-  created: number;
-  updated: number;
-  unchanged: number;
-  deleted: number;
-  skipped: number;
-  errors: number;
-  warnings: number;
-}
-
-export function emptyCounts(): Counts {
-  return { created: 0, updated: 0, unchanged: 0, deleted: 0, skipped: 0, errors: 0, warnings: 0 };
-}
+// The report's counts are a plain record: the reference keeps them in the same shape.
+export { type Counts, emptyCounts } from '../../src/report/types.js';
+import { type Counts, emptyCounts } from '../../src/report/types.js';
 
 /** One row of a run's report, as the details output and the JSON rows give it. */
 export interface RowReport {
