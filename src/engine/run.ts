@@ -181,12 +181,24 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   };
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
 
+  // In flight: dispatched to the pool, not yet acknowledged by the writer.
+  const inflight: Promise<Uint8Array>[] = [];
+  // Progress counts the bytes of applied frames, not of reads ahead of them.
+  const inflightBytes: number[] = [];
+  // An error the pool reports outside any task (a worker that died while idle).
+  let poolError: Error | null = null;
+
   // The workers' read-only connections close before the writer's, so the writer is the
-  // last connection and checkpoints the WAL into the database file.
+  // last connection and checkpoints the WAL into the database file. Tasks still in flight
+  // (the run stopped or failed ahead of them) finish first: a worker ended while it
+  // answers would hand the pool a reply for a task it no longer knows.
   const closePool = async (): Promise<void> => {
     const p = pool;
     pool = null;
-    if (p) await p.destroy();
+    if (!p) return;
+    await Promise.allSettled(inflight.splice(0));
+    inflightBytes.length = 0;
+    await p.destroy();
   };
 
   const record = (applied: AppliedChunk): void => {
@@ -256,14 +268,13 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       emptyClass: ready.emptyClass,
     };
     pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: THREAD_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
+    pool.on('error', (e: Error) => {
+      poolError ??= e;
+    });
     void dates;
 
     hooks.onProgress?.({ bytesDone: 0, totalBytes, lines, counts, elapsedS: elapsed() });
-    // In flight: dispatched to the pool, not yet acknowledged by the writer.
     const window = o.workers * 2 + 2;
-    const inflight: Promise<Uint8Array>[] = [];
-    // Progress counts the bytes of applied frames, not of reads ahead of them.
-    const inflightBytes: number[] = [];
     let bytesDone = o.format === 'json' || first.done ? 0 : first.value.bytes.byteLength;
     let seq = 0;
     let stopped = false;
@@ -290,6 +301,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       const frameBytes = inflightBytes.shift() ?? 0;
       const failed = errorOf(bytes);
       if (failed) throw SluiceError.fromJSON(failed);
+      if (poolError) throw new SluiceError('E_WORKER', `a worker thread failed: ${poolError.message}`);
       const done = w.apply(bytes).then((applied) => acknowledged(applied, frameBytes));
       // Awaited in order by settleOne; marked handled so a failure waits for its turn.
       done.catch(() => undefined);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { normalizeImportOptions } from '../../src/engine/options.js';
 import { runImport } from '../../src/engine/run.js';
@@ -41,6 +42,28 @@ describe('a failing worker thread ends the run cleanly (SPEC §9)', () => {
       }
     });
   }
+
+  it('a run that stops ahead of frames still in the workers waits for their answers before it ends the pool', { timeout: 120_000 }, async () => {
+    const log = box.file('slow.log', '');
+    // The first frame stops the run (an unknown organization, --stop-on-error); the next ones are still being worked on.
+    const bad = box.file('bad.csv', people(20_000).replace('N0,F0,Sales,', 'N0,F0,Nowhere,'));
+    process.env.SLUICE_FAULT = 'slow';
+    process.env.SLUICE_FAULT_LOG = log;
+    try {
+      const o = normalizeImportOptions({ db: box.db, className: 'Person', file: bad, keys: 'email', frameBytes: 16 * 1024, workers: 2, workerFile: FAULTY, stopOnError: true, progress: 'none' });
+      const r = await runImport(o);
+      assert.equal(r.exitCode, 3, r.error?.message);
+      assert.equal(r.summary.outcome, 'rolled back');
+      const events = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+      const started = events.filter((e) => e.startsWith('start ')).map((e) => e.slice(6));
+      const ended = events.filter((e) => e.startsWith('end ')).map((e) => e.slice(4));
+      assert.ok(started.length > 0, 'frames after the first were in flight when the run stopped');
+      assert.deepEqual(ended.sort(), started.sort(), 'every frame a worker took was answered before the pool ended');
+    } finally {
+      delete process.env.SLUICE_FAULT;
+      delete process.env.SLUICE_FAULT_LOG;
+    }
+  });
 
   it('the same import without the fault succeeds afterwards', async () => {
     const o = normalizeImportOptions({ db: box.db, className: 'Person', file, keys: 'email', workers: 1, workerFile: FAULTY, progress: 'none' });
