@@ -141,6 +141,8 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     });
   });
 
+  // For each reconciliation key, the reference group into the imported class that gives it (-1: none).
+  const selfKeyRef = plan.keys.map((k) => plan.refs.findIndex((g) => g.target === plan.className && g.attr === k));
   const matchBy = new Uint8Array(n);
   const matchTuple: (Scalar[] | null)[] = new Array(n).fill(null);
   const rowId = new Float64Array(n);
@@ -160,7 +162,12 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     } else if (plan.keys.length > 0) {
       matchBy[i] = MatchBy.Keys;
       t = keyTuple(plan, cls, m.values, i * nSlots);
-      if (hasEmpty(t)) addWarn(i, `empty reconciliation key ${plan.keyLabels.filter((_, k) => t[k] === null || t[k] === '').join(', ')} matches objects where it is empty`);
+      if (hasEmpty(t)) {
+        // A key given by a reference into the imported class is not empty when its cell names
+        // an object: the writer resolves it again, once the run has written the class.
+        const empty = plan.keyLabels.filter((_, k) => (t[k] === null || t[k] === '') && !(selfKeyRef[k] !== -1 && selfRefTuple[i * nRefs + (selfKeyRef[k] as number)] !== null));
+        if (empty.length > 0) addWarn(i, `empty reconciliation key ${empty.join(', ')} matches objects where it is empty`);
+      }
       byKeys.push(t);
     } else continue;
     matchTuple[i] = t;

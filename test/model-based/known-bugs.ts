@@ -20,18 +20,11 @@ export interface KnownBug {
   hits(c: Case, ref: readonly ReferenceRun[]): boolean;
 }
 
-const someRow = (ref: readonly ReferenceRun[], p: (f: RowFacts, run: ReferenceRun, k: number) => boolean): boolean =>
+/** Whether some row of some run of the case has facts `p`: the usual shape of a predicate. */
+export const someRow = (ref: readonly ReferenceRun[], p: (f: RowFacts, run: ReferenceRun, k: number) => boolean): boolean =>
   ref.some((run, k) => run.facts.some((f) => p(f, run, k)));
 
-export const KNOWN_BUGS: readonly KnownBug[] = [
-  {
-    // The workers decide whether a row's key is empty, from the values they resolved: a key
-    // given by a reference into the imported class that they could not resolve counts as
-    // empty, and the row gets the warning, whether the writer then resolves it or not.
-    test: 'a key given by a reference into the imported class is not empty when the workers cannot resolve it',
-    hits: (_c, ref) => someRow(ref, (f) => f.matchBy === 'keys' && f.workersMissSelfKey),
-  },
-];
+export const KNOWN_BUGS: readonly KnownBug[] = [];
 
 /** The known bugs a case meets (their regression tests' names). */
 export function knownBugsOf(c: Case, ref: readonly ReferenceRun[]): string[] {
