@@ -7,6 +7,7 @@ import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
 import { initCommand } from './init.js';
 import { schemaCommand } from './schema.js';
+import { sourceCommand } from './source.js';
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -17,6 +18,7 @@ Commands:
   schema    list the classes and attributes: what a header can name
   changes   list the import runs, newest first
   history   show what one run changed, attribute by attribute
+  source    define and inspect data sources: named feeds a sync applies
 
 Run "sluice <command> --help" for the options of a command.
 `;
@@ -51,8 +53,10 @@ async function main(argv: string[]): Promise<number> {
       return changesCommand(rest);
     case 'history':
       return historyCommand(rest);
+    case 'source':
+      return sourceCommand(rest);
     default:
-      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history; see sluice --help)`);
+      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history, source; see sluice --help)`);
   }
 }
 

@@ -185,3 +185,23 @@ export function prepareUnderLock<T>(d: DB, prepare: () => T, takeLock: () => voi
     d.exec('ROLLBACK');
   }
 }
+
+/**
+ * Run `fn` in a write transaction of its own that waits, as an import does, for a run
+ * holding the lease: a short write (a data source's settings) must not land between two
+ * chunks of an import, which would stop it. The lease is taken and given up inside the
+ * transaction, so no other connection ever sees it.
+ */
+export function shortWrite<T>(d: DB, onWaiting: () => void, fn: () => T): T {
+  const lease = new WriteLease(leaseToken());
+  lock(d, onWaiting, lease);
+  try {
+    const out = fn();
+    d.prepare('DELETE FROM _sluice_meta WHERE key = ?').run(LEASE_KEY);
+    d.exec('COMMIT');
+    return out;
+  } catch (e) {
+    if (d.inTransaction) d.exec('ROLLBACK');
+    throw e;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Where data sources live in the database: their settings (`_sluice_source`), one replica
+ * row per record a source has sent (`_sluice_replica`), and a log row per sync
+ * (`_sluice_sync`). The tables are created on first use, so databases made before data
+ * sources existed take them too.
+ */
+import type Database from 'better-sqlite3';
+import { SluiceError, quoted } from '../base/errors.js';
+import type { SourceConfig } from './config.js';
+
+type DB = Database.Database;
+
+export const SOURCE_DDL = [
+  `CREATE TABLE IF NOT EXISTS _sluice_source (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    class TEXT NOT NULL,
+    config TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  )`,
+  // One row per record of a source, keyed by the record's primary key in the source (its
+  // source_id): the object it is linked to, whether the source owns that object (created or
+  // claimed it), the last values seen, when it was last seen, its status and last error.
+  `CREATE TABLE IF NOT EXISTS _sluice_replica (
+    source_ref INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    object_id INTEGER,
+    owned INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    error TEXT,
+    cells TEXT,
+    seen_sync INTEGER,
+    seen_at TEXT,
+    absent_since TEXT,
+    PRIMARY KEY (source_ref, record)
+  )`,
+  `CREATE INDEX IF NOT EXISTS _sluice_replica__object ON _sluice_replica(object_id)`,
+  `CREATE TABLE IF NOT EXISTS _sluice_sync (
+    id INTEGER PRIMARY KEY,
+    source_ref INTEGER NOT NULL,
+    change_id INTEGER,
+    mode TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT NOT NULL,
+    replicas_seen INTEGER NOT NULL DEFAULT 0,
+    replicas_total INTEGER NOT NULL DEFAULT 0,
+    created INTEGER NOT NULL DEFAULT 0,
+    updated INTEGER NOT NULL DEFAULT 0,
+    unchanged INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    obsoleted INTEGER NOT NULL DEFAULT 0,
+    errors INTEGER NOT NULL DEFAULT 0,
+    warnings INTEGER NOT NULL DEFAULT 0,
+    message TEXT
+  )`,
+  `CREATE INDEX IF NOT EXISTS _sluice_sync__source ON _sluice_sync(source_ref, id)`,
+];
+
+/** Replica statuses, as iTop names them. */
+export const REPLICA_STATUSES = ['new', 'synchronized', 'modified', 'orphan', 'obsolete'] as const;
+export type ReplicaStatus = (typeof REPLICA_STATUSES)[number];
+
+export interface StoredSource {
+  id: number;
+  config: SourceConfig;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SourceStats {
+  replicas: number;
+  byStatus: Record<ReplicaStatus, number>;
+  errors: number;
+  /** objects the source created or claimed that still exist */
+  owned: number;
+  /** objects linked to it without being its own */
+  linked: number;
+}
+
+export interface SyncRun {
+  id: number;
+  change_id: number | null;
+  mode: string;
+  started_at: string;
+  finished_at: string | null;
+  outcome: string;
+  replicas_seen: number;
+  replicas_total: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  obsoleted: number;
+  errors: number;
+  warnings: number;
+  message: string | null;
+}
+
+/** Whether the database has the data source tables yet. */
+export function hasSourceTables(db: DB): boolean {
+  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sluice_source'`).get() !== undefined;
+}
+
+/** In a write transaction: create the data source tables where they are missing. */
+export function ensureSourceTables(db: DB): void {
+  for (const sql of SOURCE_DDL) db.exec(sql);
+}
+
+function row(r: { id: number; config: string; created_at: string; updated_at: string }): StoredSource {
+  return { id: r.id, config: JSON.parse(r.config) as SourceConfig, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+export function listSources(db: DB): StoredSource[] {
+  if (!hasSourceTables(db)) return [];
+  return (db.prepare('SELECT id, config, created_at, updated_at FROM _sluice_source ORDER BY name').all() as Parameters<typeof row>[0][]).map(row);
+}
+
+export function findSource(db: DB, name: string): StoredSource | null {
+  if (!hasSourceTables(db)) return null;
+  const r = db.prepare('SELECT id, config, created_at, updated_at FROM _sluice_source WHERE name = ?').get(name) as Parameters<typeof row>[0] | undefined;
+  return r ? row(r) : null;
+}
+
+/** The source `name`, or an error naming the ones there are. */
+export function getSource(db: DB, name: string, option = '--source'): StoredSource {
+  const s = findSource(db, name);
+  if (s) return s;
+  const names = listSources(db).map((x) => x.config.name);
+  throw new SluiceError('E_USAGE', `${option}: no data source named ${quoted(name)} (${names.length > 0 ? `valid: ${names.join(', ')}` : 'there is none yet; add one with "sluice source add"'})`, { option });
+}
+
+/** In a write transaction: store a new source; its name must be free. */
+export function insertSource(db: DB, c: SourceConfig): number {
+  if (findSource(db, c.name)) throw new SluiceError('E_USAGE', `--name: a data source named ${quoted(c.name)} exists already; change it with "sluice source edit ${c.name}" or choose another name`, { option: '--name' });
+  const now = new Date().toISOString();
+  const info = db.prepare('INSERT INTO _sluice_source (name, class, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?)').run(c.name, c.className, JSON.stringify(c), now, now);
+  return Number(info.lastInsertRowid);
+}
+
+/** In a write transaction: replace a source's settings (its name may change). */
+export function updateSource(db: DB, id: number, c: SourceConfig): void {
+  const other = findSource(db, c.name);
+  if (other && other.id !== id) throw new SluiceError('E_USAGE', `--name: a data source named ${quoted(c.name)} exists already`, { option: '--name' });
+  db.prepare('UPDATE _sluice_source SET name = ?, class = ?, config = ?, updated_at = ? WHERE id = ?').run(c.name, c.className, JSON.stringify(c), new Date().toISOString(), id);
+}
+
+/** In a write transaction: remove a source with its replicas and sync log; the objects stay. */
+export function deleteSource(db: DB, id: number): void {
+  db.prepare('DELETE FROM _sluice_replica WHERE source_ref = ?').run(id);
+  db.prepare('DELETE FROM _sluice_sync WHERE source_ref = ?').run(id);
+  db.prepare('DELETE FROM _sluice_source WHERE id = ?').run(id);
+}
+
+/** Replica counts, and the objects the source owns and links to (that still exist). */
+export function sourceStats(db: DB, s: StoredSource, classTable: string): SourceStats {
+  const byStatus = Object.fromEntries(REPLICA_STATUSES.map((k) => [k, 0])) as Record<ReplicaStatus, number>;
+  let replicas = 0;
+  for (const r of db.prepare('SELECT status, count(*) AS n FROM _sluice_replica WHERE source_ref = ? GROUP BY status').all(s.id) as { status: ReplicaStatus; n: number }[]) {
+    byStatus[r.status] = r.n;
+    replicas += r.n;
+  }
+  const errors = db.prepare('SELECT count(*) FROM _sluice_replica WHERE source_ref = ? AND error IS NOT NULL').pluck().get(s.id) as number;
+  // classTable comes from the model (the source's class), quoted by the caller.
+  const linked = db
+    .prepare(`SELECT r.owned AS owned, count(*) AS n FROM _sluice_replica r JOIN ${classTable} o ON o.id = r.object_id WHERE r.source_ref = ? GROUP BY r.owned`)
+    .all(s.id) as { owned: number; n: number }[];
+  return {
+    replicas,
+    byStatus,
+    errors,
+    owned: linked.find((x) => x.owned === 1)?.n ?? 0,
+    linked: linked.find((x) => x.owned === 0)?.n ?? 0,
+  };
+}
+
+/** The source's most recent syncs, newest first. */
+export function recentSyncs(db: DB, s: StoredSource, limit: number): SyncRun[] {
+  return db
+    .prepare(
+      'SELECT id, change_id, mode, started_at, finished_at, outcome, replicas_seen, replicas_total, created, updated, unchanged, deleted, obsoleted, errors, warnings, message FROM _sluice_sync WHERE source_ref = ? ORDER BY id DESC LIMIT ?',
+    )
+    .all(s.id, limit) as SyncRun[];
+}
