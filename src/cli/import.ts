@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { SluiceError } from '../base/errors.js';
-import { normalizeImportOptions, type RawImportOptions } from '../engine/options.js';
+import { type ImportOptions, normalizeImportOptions, type RawImportOptions } from '../engine/options.js';
 import { runImportOnThread } from '../engine/coordinator.js';
 import { writeDetailsFile, writeReport } from '../report/format.js';
 import { progressSink } from '../report/progress.js';
@@ -79,7 +79,11 @@ export async function importCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (typeof a['param-file'] === 'string') applyParamFile('import', a['param-file'], a, IMPORT_SPECS, IMPORT_ALIASES);
-  const o = normalizeImportOptions(toRawOptions(a));
+  return executeImport(normalizeImportOptions(toRawOptions(a)));
+}
+
+/** Run an import (or a sync) for the terminal: progress on stderr, Ctrl-C, the report on stdout. */
+export async function executeImport(o: ImportOptions): Promise<number> {
   if (o.log !== undefined) checkWritable(o.log);
   const progress = progressSink(o.progress);
   const stop = new AbortController();

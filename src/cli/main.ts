@@ -8,6 +8,7 @@ import { importCommand } from './import.js';
 import { initCommand } from './init.js';
 import { schemaCommand } from './schema.js';
 import { sourceCommand } from './source.js';
+import { syncCommand } from './sync.js';
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -19,6 +20,7 @@ Commands:
   changes   list the import runs, newest first
   history   show what one run changed, attribute by attribute
   source    define and inspect data sources: named feeds a sync applies
+  sync      apply a data source's feed: create, update, and find each record's object
 
 Run "sluice <command> --help" for the options of a command.
 `;
@@ -55,8 +57,10 @@ async function main(argv: string[]): Promise<number> {
       return historyCommand(rest);
     case 'source':
       return sourceCommand(rest);
+    case 'sync':
+      return syncCommand(rest);
     default:
-      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history, source; see sluice --help)`);
+      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history, source, sync; see sluice --help)`);
   }
 }
 

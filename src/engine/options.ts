@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { checkCharset } from '../input/decode.js';
 import { compileDateFormat } from '../rows/dates.js';
 import type { Action } from '../rows/plan.js';
+import type { PlanOptions } from '../rows/header.js';
 import { SluiceError } from '../base/errors.js';
 import { DEFAULT_FRAME_BYTES } from '../base/threads.js';
 
@@ -49,6 +50,8 @@ export interface ImportOptions {
   user: string | undefined;
   /** the pool's worker module (a URL); the default is resolve/worker.js. For embedding and fault tests. */
   workerFile: string | undefined;
+  /** a sync: the rows are the records of this data source (sync/) */
+  sync: PlanOptions['sync'];
 }
 
 /** The raw shape accepted by normalizeImportOptions: what a CLI, an HTTP form or a test passes. */
@@ -130,5 +133,6 @@ export function normalizeImportOptions(raw: RawImportOptions): ImportOptions {
     maxRecordBytes: positiveInt('--max-record-bytes', raw.maxRecordBytes, 16 * 1024 * 1024, 1024),
     user: raw.user,
     workerFile: raw.workerFile,
+    sync: raw.sync,
   };
 }

@@ -241,7 +241,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       assertUtf8(first.value.bytes, 1);
       header = parseHeader(first.value.bytes, csvOptions(o, separator));
     }
-    plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty });
+    plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty, sync: o.sync });
 
     writer = new WriterClient({
       dbPath: o.db,

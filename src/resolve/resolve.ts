@@ -149,6 +149,17 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
   const byId: Scalar[][] = [];
   const bySource: Scalar[][] = [];
   const byKeys: Scalar[][] = [];
+  /** row i's key tuple, with the warning an empty key value gets */
+  const keysOf = (i: number): Scalar[] => {
+    const t = keyTuple(plan, cls, m.values, i * nSlots);
+    if (hasEmpty(t)) {
+      // A key given by a reference into the imported class is not empty when its cell names
+      // an object: the writer resolves it again, once the run has written the class.
+      const empty = plan.keyLabels.filter((_, k) => (t[k] === null || t[k] === '') && !(selfKeyRef[k] !== -1 && selfRefTuple[i * nRefs + (selfKeyRef[k] as number)] !== null));
+      if (empty.length > 0) addWarn(i, `empty reconciliation key ${empty.join(', ')} matches objects where it is empty`);
+    }
+    return t;
+  };
   for (let i = 0; i < n; i++) {
     if (error[i] !== null) continue;
     let t: Scalar[];
@@ -161,14 +172,7 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
       bySource.push((t = [m.source[i], m.sourceId[i]]));
     } else if (plan.keys.length > 0) {
       matchBy[i] = MatchBy.Keys;
-      t = keyTuple(plan, cls, m.values, i * nSlots);
-      if (hasEmpty(t)) {
-        // A key given by a reference into the imported class is not empty when its cell names
-        // an object: the writer resolves it again, once the run has written the class.
-        const empty = plan.keyLabels.filter((_, k) => (t[k] === null || t[k] === '') && !(selfKeyRef[k] !== -1 && selfRefTuple[i * nRefs + (selfKeyRef[k] as number)] !== null));
-        if (empty.length > 0) addWarn(i, `empty reconciliation key ${empty.join(', ')} matches objects where it is empty`);
-      }
-      byKeys.push(t);
+      byKeys.push((t = keysOf(i)));
     } else continue;
     matchTuple[i] = t;
   }
@@ -177,14 +181,12 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
   const current: (Scalar[] | null)[] = new Array(n).fill(null);
   const owners: number[] = [];
   // Into a class that was empty nothing matches (the writer re-checks what the run creates).
-  if (!lookup.isEmpty(plan.className)) {
-    const found = [
-      new Map<TupleKey, Match>(),
-      lookup.resolve(plan.className, ['id'], byId, plan.fetch),
-      lookup.resolve(plan.className, ['source', 'source_id'], bySource, plan.fetch),
-      lookup.resolve(plan.className, plan.keys, byKeys, plan.fetch),
-    ];
-    for (let i = 0; i < n; i++) {
+  const empty = lookup.isEmpty(plan.className);
+  /** the matches of `rows` (null: every row) from `found`, by how each row looks */
+  const settle = (found: (Map<TupleKey, Match> | null)[], rows: number[] | null): void => {
+    const count = rows ? rows.length : n;
+    for (let k = 0; k < count; k++) {
+      const i = rows ? (rows[k] as number) : k;
       const t = matchTuple[i];
       if (!t) continue;
       const r = (found[matchBy[i] as number] as Map<TupleKey, Match>).get(tupleKey(t)) as Match;
@@ -195,6 +197,29 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
         owners.push(r.id as number);
       }
     }
+  };
+  if (!empty) {
+    const found = [
+      null,
+      lookup.resolve(plan.className, ['id'], byId, plan.fetch),
+      lookup.resolve(plan.className, ['source', 'source_id'], bySource, plan.fetch),
+      lookup.resolve(plan.className, plan.keys, byKeys, plan.fetch),
+    ];
+    settle(found, null);
+  }
+  // A sync's record its source has no object for is looked for by the keys.
+  if (plan.sync && plan.keys.length > 0) {
+    const again: number[] = [];
+    const tuples: Scalar[][] = [];
+    for (let i = 0; i < n; i++) {
+      if (matchBy[i] !== MatchBy.Source || matchCount[i] !== 0) continue;
+      matchBy[i] = MatchBy.Keys;
+      const t = keysOf(i);
+      matchTuple[i] = t;
+      again.push(i);
+      tuples.push(t);
+    }
+    if (!empty && again.length > 0) settle([null, null, null, lookup.resolve(plan.className, plan.keys, tuples, plan.fetch)], again);
   }
   const currentLinks: (number[] | null)[] = new Array(n * nLinks).fill(null);
   plan.links.forEach((l, li) => {

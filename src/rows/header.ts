@@ -1,12 +1,14 @@
 import { SluiceError, quoted } from '../base/errors.js';
 import { findAttribute } from '../model/load.js';
 import type { Attribute, ClassDef, Model } from '../model/types.js';
-import type { Action, ColumnSpec, ImportPlan, LinkSpec, RefGroup } from './plan.js';
+import { type Action, type ColumnSpec, type ImportPlan, type LinkSpec, type RefGroup, SlotPolicy, type SyncSpec } from './plan.js';
 
 export interface PlanOptions {
   keys: string[] | undefined;
   action: Action;
   ignoreEmpty: boolean;
+  /** a sync's source; its update policies are given by attribute code */
+  sync?: Omit<SyncSpec, 'policy' | 'linkPolicy'> & { updatePolicy: Record<string, 'write-if-empty' | 'ignore' | 'master'> };
 }
 
 function headerError(message: string, column?: string): never {
@@ -50,6 +52,9 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
     if (name === '') headerError(`column ${i + 1} has an empty header; every column needs a name (${validColumns(cls)})`, `#${i + 1}`);
     const lower = name.toLowerCase();
     if (RESERVED.has(lower)) {
+      if (opts.sync && lower !== 'source_id') {
+        headerError(`column ${i + 1} ${quoted(name)}: a sync feed names each record by its source_id; the source is ${opts.sync.source} and objects are found by it and by the keys, so the feed has no ${lower} column`, name);
+      }
       claim(lower, i, name);
       if (lower === 'id') idColumn = i;
       else if (lower === 'source') sourceColumn = i;
@@ -112,7 +117,10 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
   if (keys.length === 0 && idColumn < 0 && sourceColumn < 0 && (opts.action === 'update' || opts.action === 'delete')) {
     headerError(`--action ${opts.action} needs a way to find objects: an id column, source + source_id columns, or reconciliation keys (--keys; ${cls.name}'s default is ${cls.reconciliation.join(', ') || 'none'})`);
   }
-  if ((sourceColumn < 0) !== (sourceIdColumn < 0)) {
+  if (opts.sync && sourceIdColumn < 0) {
+    headerError(`a sync feed needs a source_id column: each record's key in the source ${opts.sync.source} (${validColumns(cls)})`, 'source_id');
+  }
+  if (!opts.sync && (sourceColumn < 0) !== (sourceIdColumn < 0)) {
     headerError(`columns source and source_id go together; the file has only ${sourceColumn >= 0 ? 'source' : 'source_id'}`, sourceColumn >= 0 ? 'source' : 'source_id');
   }
 
@@ -138,7 +146,16 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
     sourceIdColumn,
     action: opts.action,
     ignoreEmpty: opts.ignoreEmpty,
+    sync: opts.sync ? syncSpec(opts.sync, slots, links) : null,
   };
+}
+
+function syncSpec(o: NonNullable<PlanOptions['sync']>, slots: readonly string[], links: readonly LinkSpec[]): SyncSpec {
+  const policyOf = (code: string): SlotPolicy => {
+    const p = o.updatePolicy[code];
+    return p === 'write-if-empty' ? SlotPolicy.WriteIfEmpty : p === 'ignore' ? SlotPolicy.Ignore : SlotPolicy.Master;
+  };
+  return { source: o.source, ref: o.ref, onZero: o.onZero, onMultiple: o.onMultiple, claim: o.claim, policy: slots.map(policyOf), linkPolicy: links.map((l) => policyOf(l.attr)) };
 }
 
 function refCodes(cls: ClassDef): string {

@@ -195,6 +195,11 @@ export function mapRows(model: Model, plan: ImportPlan, records: (string | undef
       });
       if (ok) out.refTuples[i * nRefs + g] = tuple;
     }
+    // A sync's record is its source's: an object it creates carries the source's name and the record's key.
+    if (plan.sync) {
+      if (out.sourceId[i] === null) fail(plan.sourceIdColumn, `empty; every record of a sync needs its key in the source ${plan.sync.source}`);
+      else out.source[i] = plan.sync.source;
+    }
     if (errors) out.error[i] = (errors as string[]).join('; ');
   }
   return out;

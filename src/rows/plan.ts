@@ -38,6 +38,33 @@ export interface LinkSpec {
 
 export type Action = 'upsert' | 'insert' | 'update' | 'delete';
 
+/** How a sync writes one attribute of an object it updates (sync/config.ts UpdatePolicy). */
+export const enum SlotPolicy {
+  Master = 0,
+  WriteIfEmpty = 1,
+  Ignore = 2,
+}
+
+/**
+ * A sync's rows are the records of a data source (sync/): each is found first among the
+ * source's own objects by its source_id (the object's `source` is the source's name), then
+ * by the reconciliation keys.
+ */
+export interface SyncSpec {
+  /** the source's name: the `source` of every object it owns */
+  source: string;
+  /** the source's row in _sluice_source */
+  ref: number;
+  onZero: 'create' | 'error';
+  onMultiple: 'error' | 'take-first' | 'create';
+  /** an object found by the keys with no source becomes the source's own */
+  claim: boolean;
+  /** per value slot */
+  policy: SlotPolicy[];
+  /** per link spec */
+  linkPolicy: SlotPolicy[];
+}
+
 export interface ImportPlan {
   className: string;
   /** header cells as written */
@@ -58,4 +85,6 @@ export interface ImportPlan {
   sourceIdColumn: number;
   action: Action;
   ignoreEmpty: boolean;
+  /** set for a sync: the rows are records of this source */
+  sync: SyncSpec | null;
 }

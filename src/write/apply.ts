@@ -10,7 +10,7 @@ import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
 import { emptyValue } from '../rows/cast.js';
 import { compileDateFormat, type DateParser } from '../rows/dates.js';
 import { mapRows } from '../rows/map.js';
-import type { ImportPlan, LinkSpec, RefGroup } from '../rows/plan.js';
+import { type ImportPlan, type LinkSpec, type RefGroup, SlotPolicy } from '../rows/plan.js';
 import { Lookup, type Match } from '../resolve/lookup.js';
 import { type HitRows, MatchBy, type ResolvedChunk } from '../resolve/protocol.js';
 import { type CsvOptions, parseRecords } from '../input/parse.js';
@@ -97,6 +97,8 @@ export class Applier {
   lastCommittedLine: number | null;
   changeId = 0;
   private readonly cls: ClassDef;
+  /** rows carry source + source_id (the columns, or a sync's source and record key) */
+  private readonly pairs: boolean;
   private readonly lookup: Lookup;
   private readonly touchedKeys = new TouchedKeys();
   private readonly touchedIds = new TouchedIds();
@@ -114,6 +116,9 @@ export class Applier {
   private readonly mandatoryLinks: Attribute[];
   private readonly fetchIndex = new Map<string, number>();
   private readonly slotAttrs: Attribute[];
+  /** a sync's update policy per value slot and per link spec (all master otherwise) */
+  private readonly slotPolicy: SlotPolicy[];
+  private readonly linkPolicy: SlotPolicy[];
   private readonly insertStmt: Stmt;
   /** positions in a create's row of the columns its insert sets (the fingerprint follows) */
   private readonly insertCols: number[];
@@ -204,6 +209,7 @@ export class Applier {
     this.dates = parsing.dates ?? compileDateFormat(undefined);
     this.csv = parsing.csv ?? { delimiter: 44, quote: 34 };
     this.cls = model.classes.get(plan.className) as ClassDef;
+    this.pairs = plan.sourceColumn >= 0 || plan.sync !== null;
     this.lookup = new Lookup(db, {
       beforeQuery: (table) => {
         // A query of the imported class sees the creates before it.
@@ -223,11 +229,13 @@ export class Applier {
     this.mandatoryLinks = this.cls.attributes.filter((a) => a.type === 'links' && a.mandatory);
     plan.fetch.forEach((c, i) => this.fetchIndex.set(c, i));
     this.slotAttrs = plan.slots.map((c) => this.cls.byCode.get(c) as Attribute);
+    this.slotPolicy = plan.sync?.policy ?? plan.slots.map(() => SlotPolicy.Master);
+    this.linkPolicy = plan.sync?.linkPolicy ?? plan.links.map(() => SlotPolicy.Master);
     const t = q(this.cls.name);
     // A create sets only what this plan can fill (its columns, defaults): the rest keeps its
     // null, and every bound parameter costs.
     const fromPlan = (k: number): boolean => (this.storedSlot[k] as number) >= 0;
-    this.insertCols = rowColumns.map((_, k) => k).filter((k) => (k < 2 ? plan.sourceColumn >= 0 : fromPlan(k - 2) || this.defaults[k - 2] !== null));
+    this.insertCols = rowColumns.map((_, k) => k).filter((k) => (k < 2 ? this.pairs : fromPlan(k - 2) || this.defaults[k - 2] !== null));
     const cols = this.insertCols.map((k) => rowColumns[k] as string);
     // One-row statements with spread parameters: measured faster in better-sqlite3 than an array
     // of parameters, and than multi-row VALUES of 64 or 256 rows.
@@ -480,7 +488,7 @@ export class Applier {
     if (!exists) {
       const info = this.db
         .prepare(`INSERT INTO _sluice_change (user, started_at, comment, class, file, action, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-        .run(this.run.user, new Date().toISOString(), this.run.comment, this.plan.className, this.run.file, this.plan.action, outcome);
+        .run(this.run.user, new Date().toISOString(), this.run.comment, this.plan.className, this.run.file, this.plan.sync ? `sync ${this.plan.sync.source}` : this.plan.action, outcome);
       this.changeId = Number(info.lastInsertRowid);
     }
     this.updateChange(outcome, lines);
@@ -578,13 +586,19 @@ export class Applier {
       }
       if (c.selfRefError[k] !== null) return err(c.selfRefError[k] as string);
     }
-    const by = c.matchBy[i] as MatchBy;
+    let by = c.matchBy[i] as MatchBy;
     let count = c.matchCount[i] as number;
     let id: number | null = count > 0 ? (c.matchId[i] as number) : null;
     let current = c.current[i] ?? null;
     let currentLinks: (number[] | null)[] = plan.links.length === 0 ? NO_LINKS : plan.links.map((_, li) => c.currentLinks[i * plan.links.length + li] ?? null);
     let sameAsSnapshot = c.diff[i] === 1;
-    if (by !== MatchBy.None) {
+    if (plan.sync) {
+      const m = this.syncMatch(c, i, at, base, by, count, id, current !== null || sameAsSnapshot, reResolved);
+      if (m) {
+        ({ by, count, id, current, currentLinks } = m);
+        sameAsSnapshot = false;
+      }
+    } else if (by !== MatchBy.None) {
       const t = by === MatchBy.Id ? [c.rowId[i] as number] : by === MatchBy.Source ? [c.source[i] ?? null, c.sourceId[i] ?? null] : keyTuple(plan, this.cls, values, base);
       if (this.snapshotStale(by, t, count, id, current !== null || sameAsSnapshot, reResolved)) {
         const attrs = by === MatchBy.Id ? ['id'] : by === MatchBy.Source ? ['source', 'source_id'] : plan.keys;
@@ -602,8 +616,21 @@ export class Applier {
       }
     }
 
+    if (count > 1 && plan.sync && plan.sync.onMultiple !== 'error') {
+      // The source's --on-multiple: the oldest of the objects, or a new one.
+      if (plan.sync.onMultiple === 'create') count = 0;
+      else {
+        const first = this.firstByKeys(keyTuple(plan, this.cls, values, base));
+        ({ count, id, row: current } = first);
+        currentLinks = this.linksOf(id as number);
+      }
+    }
     if (count > 1) return err(`ambiguous reconciliation: ${count} objects match ${plan.keyLabels.length && by === MatchBy.Keys ? `on ${plan.keyLabels.join(', ')}` : ''}`.trimEnd());
     const action = plan.action;
+    if (count === 0 && plan.sync?.onZero === 'error') {
+      return err(`no ${this.cls.name} matches ${plan.keyLabels.join(', ')}; the source ${plan.sync.source} creates none (--on-zero error)`);
+    }
+    if (count === 1 && plan.sync && by === MatchBy.Keys) this.ownership(c, i, current as Scalar[]);
     if (count === 0) {
       if (by === MatchBy.Id) return err(`no ${this.cls.name} with id ${c.rowId[i]}`);
       if (action === 'update' || action === 'delete') return { status: Status.Skipped, id: null, message: `no matching ${this.cls.name} to ${action}`, changed: null };
@@ -614,6 +641,83 @@ export class Applier {
     if (action === 'delete') return this.remove(objectId, current as Scalar[]);
     if (sameAsSnapshot) return this.unchanged(c, i, objectId);
     return this.update(c, i, base, objectId, current as Scalar[], currentLinks);
+  }
+
+  /**
+   * A sync's row, matched again when what the worker read may no longer hold: by its record
+   * among the source's objects (source + source_id), else by the keys. An earlier row of
+   * the run may have created the record's object, or written an object with its key values.
+   * Null when the worker's match stands.
+   */
+  private syncMatch(
+    c: ResolvedChunk,
+    i: number,
+    at: number,
+    base: number,
+    by: MatchBy,
+    count: number,
+    id: number | null,
+    hasSnapshot: boolean,
+    reResolved: boolean,
+  ): { by: MatchBy; count: number; id: number | null; current: Scalar[] | null; currentLinks: (number[] | null)[] } | null {
+    if (by === MatchBy.None) return null;
+    const plan = this.plan;
+    const pair = [c.source[i] ?? null, c.sourceId[i] ?? null];
+    const keys = by === MatchBy.Keys ? keyTuple(plan, this.cls, c.values, base) : null;
+    const stale =
+      reResolved ||
+      this.touchedKeys.has(SPACE_SOURCE, pair) ||
+      (keys !== null && this.touchedKeys.has(SPACE_KEYS, keys)) ||
+      (count === 1 && (this.touchedIds.has(id as number) || !hasSnapshot));
+    if (!stale) return null;
+    let r = this.lookup.resolve(this.cls.name, ['source', 'source_id'], [pair], plan.fetch).get(tupleKey(pair)) as Match;
+    let next = MatchBy.Source;
+    if (r.count === 0) {
+      const t = keys ?? keyTuple(plan, this.cls, c.values, base);
+      r = this.lookup.resolve(this.cls.name, plan.keys, [t], plan.fetch).get(tupleKey(t)) as Match;
+      next = MatchBy.Keys;
+    } else if (by === MatchBy.Keys) this.dropKeyWarning(c, i, at);
+    // What this row writes may give an object the key values another row matches by fingerprint.
+    if (next === MatchBy.Source) {
+      this.looseWrites = true;
+      this.looseInTx = true;
+    }
+    return { by: next, count: r.count, id: r.id, current: r.row, currentLinks: this.linksOf(r.count === 1 ? r.id : null) };
+  }
+
+  /** A row found by its record after all never looked at its keys: their warning goes. */
+  private dropKeyWarning(c: ResolvedChunk, i: number, at: number): void {
+    const w = c.warn[i];
+    if (!w) return;
+    const kept = w.split('\n').filter((x) => !x.startsWith('empty reconciliation key')).join('\n') || null;
+    c.warn[i] = kept;
+    if (this.current) this.current.warn[at] = kept;
+  }
+
+  /** The current link sets of object `id` (none when null). */
+  private linksOf(id: number | null): (number[] | null)[] {
+    return this.plan.links.map((l) => (id !== null ? (this.lookup.linkMembers(l.linkTable, [id]).get(id) ?? []) : null));
+  }
+
+  /** The oldest object holding the key values `t`, with its fetched columns. */
+  private firstByKeys(t: Scalar[]): { count: number; id: number; row: Scalar[] } {
+    this.writeQueued();
+    const where = this.plan.keys.map((k) => `${q(k)} IS ?`).join(' AND ');
+    const id = this.db.prepare(`SELECT min(id) FROM ${q(this.cls.name)} WHERE ${where}`).pluck().get(...t) as number;
+    const r = this.lookup.resolve(this.cls.name, ['id'], [[id]], this.plan.fetch).get(tupleKey([id])) as Match;
+    return { count: 1, id, row: r.row as Scalar[] };
+  }
+
+  /**
+   * A sync's row found an object by the keys, not as the source's own: it claims the object
+   * (gives it the source and the record's key) when the source claims and no source owns
+   * the object yet; otherwise it updates the object's attributes and leaves its owner be.
+   */
+  private ownership(c: ResolvedChunk, i: number, current: Scalar[]): void {
+    const owner = current[this.fetchIndex.get('source') as number] ?? null;
+    if (this.plan.sync?.claim && owner === null) return;
+    c.source[i] = null;
+    c.sourceId[i] = null;
   }
 
   /**
@@ -742,7 +846,7 @@ export class Applier {
     for (let a = 0; a < this.stored.length; a++) {
       const attr = this.stored[a] as Attribute;
       const slot = this.storedSlot[a] as number;
-      let v: Scalar | undefined = slot >= 0 ? c.values[base + slot] : undefined;
+      let v: Scalar | undefined = slot >= 0 && this.slotPolicy[slot] !== SlotPolicy.Ignore ? c.values[base + slot] : undefined;
       if (v === undefined) v = this.defaults[a] as Scalar;
       if (v === null || v === '') {
         if (attr.mandatory) (missing ??= []).push(describe(attr));
@@ -752,7 +856,7 @@ export class Applier {
       }
       row[a + 2] = v;
     }
-    const links = plan.links.length === 0 ? NO_LINKS : plan.links.map((_, li) => c.links[i * plan.links.length + li]);
+    const links = plan.links.length === 0 ? NO_LINKS : plan.links.map((_, li) => (this.linkPolicy[li] === SlotPolicy.Ignore ? undefined : c.links[i * plan.links.length + li]));
     for (const a of this.mandatoryLinks) {
       const li = plan.links.findIndex((l) => l.attr === a.code);
       if (li < 0 || (links[li]?.length ?? 0) === 0) (missing ??= []).push(describe(a));
@@ -859,6 +963,8 @@ export class Applier {
       if (v === undefined) continue;
       const attr = this.slotAttrs[s] as Attribute;
       const old = current[this.fetchIndex.get(attr.code) as number] ?? null;
+      const policy = this.slotPolicy[s] as SlotPolicy;
+      if (policy === SlotPolicy.Ignore || (policy === SlotPolicy.WriteIfEmpty && old !== null && old !== '')) continue;
       if (attr.mandatory && (v === null || v === '')) {
         missing.push(describe(attr));
         continue;
@@ -890,6 +996,8 @@ export class Applier {
       const next = c.links[i * plan.links.length + li];
       if (next === undefined) return;
       const prev = currentLinks[li] ?? [];
+      const policy = this.linkPolicy[li] as SlotPolicy;
+      if (policy === SlotPolicy.Ignore || (policy === SlotPolicy.WriteIfEmpty && prev.length > 0)) return;
       if (sameIds(prev, next)) return;
       linkChanges.push(li);
       changes[l.attr] = [prev as never, next as never];
@@ -952,7 +1060,7 @@ export class Applier {
   private touchFrom(id: number, get: (code: string) => Scalar): void {
     this.touchedIds.add(id);
     if (this.plan.keys.length > 0) this.touchedKeys.add(SPACE_KEYS, this.plan.keys.map(get));
-    if (this.plan.sourceColumn >= 0) this.touchedKeys.add(SPACE_SOURCE, [get('source'), get('source_id')]);
+    if (this.pairs) this.touchedKeys.add(SPACE_SOURCE, [get('source'), get('source_id')]);
     for (const sg of this.selfGroups) {
       if (sg.group.subs[0] === 'id' && sg.group.subs.length === 1) continue;
       this.touchedKeys.add(sg.space, sg.group.subs.map(get));
@@ -971,7 +1079,7 @@ export class Applier {
     };
     // A create adds the key its lookup just asked about: the filter still has its hashes.
     if (this.keyPos.length > 0) this.touchedKeys.add(SPACE_KEYS, tuple(this.keyPos));
-    if (this.plan.sourceColumn >= 0) this.touchedKeys.add(SPACE_SOURCE, [row[0] ?? null, row[1] ?? null]);
+    if (this.pairs) this.touchedKeys.add(SPACE_SOURCE, [row[0] ?? null, row[1] ?? null]);
     this.selfGroups.forEach((sg, g) => {
       if (sg.group.subs[0] === 'id' && sg.group.subs.length === 1) return;
       this.touchedKeys.add(sg.space, tuple(this.selfPos[g] as number[]));

@@ -88,7 +88,7 @@ try {
     deferredIndexes,
     checkpointAside,
   });
-  applier.begin(cfg.plan.className, cfg.plan.action);
+  applier.begin(cfg.plan.className, cfg.plan.sync ? `sync ${cfg.plan.sync.source}` : cfg.plan.action);
   send({ type: 'ready', change: applier.changeId, emptyClass });
 } catch (e) {
   try {
