@@ -102,11 +102,11 @@ function deleteText(c: SourceConfig): string {
     case 'ignore':
       return 'ignore (absent objects are left as they are)';
     case 'delete':
-      return `delete, after ${retentionText(c.retentionS)} absent`;
+      return c.retentionS === 0 ? 'delete, as soon as absent' : `delete, once absent for ${retentionText(c.retentionS)}`;
     case 'update':
       return `update (${values})`;
     case 'update-then-delete':
-      return `update (${values}), then delete after ${retentionText(c.retentionS)} absent`;
+      return `update (${values}), then delete at a later full load${c.retentionS === 0 ? '' : ` once absent for ${retentionText(c.retentionS)}`}`;
   }
 }
 

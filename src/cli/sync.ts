@@ -16,6 +16,8 @@ const FEED = Object.fromEntries(Object.entries(IMPORT_SPECS).filter(([k]) => !['
 
 export const SYNC_SPECS: Record<string, OptionSpec> = {
   source: { type: 'string', value: 'N', help: 'the data source (sluice source list shows them)' },
+  incremental: { type: 'boolean', help: 'the feed holds changed records only: no object is absent from it (by default a feed is a full load)' },
+  force: { type: 'boolean', help: "go on when a full load would make more of the source's objects absent than its --max-absent allows" },
   ...FEED,
   file: { type: 'string', value: 'F|-', help: "the source's feed: CSV/TSV or JSON with a source_id column, each record's key in the source" },
 };
@@ -39,7 +41,24 @@ export async function syncCommand(argv: string[]): Promise<number> {
       className: c.className,
       keys: effectiveKeys(model, c),
       action: 'upsert',
-      sync: { source: c.name, ref: s.id, onZero: c.onZero, onMultiple: c.onMultiple, claim: c.claim, updatePolicy: c.updatePolicy },
+      sync: {
+        source: c.name,
+        ref: s.id,
+        onZero: c.onZero,
+        onMultiple: c.onMultiple,
+        claim: c.claim,
+        updatePolicy: c.updatePolicy,
+        pass: {
+          source: c.name,
+          ref: s.id,
+          mode: a.incremental === true ? 'incremental' : 'full',
+          force: a.force === true,
+          deletePolicy: c.deletePolicy,
+          deleteUpdate: c.deleteUpdate,
+          retentionS: c.retentionS,
+          maxAbsent: c.maxAbsent,
+        },
+      },
     });
   } finally {
     db.close();

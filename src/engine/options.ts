@@ -4,6 +4,7 @@ import { checkCharset } from '../input/decode.js';
 import { compileDateFormat } from '../rows/dates.js';
 import type { Action } from '../rows/plan.js';
 import type { PlanOptions } from '../rows/header.js';
+import type { SyncRunConfig } from '../sync/writer.js';
 import { SluiceError } from '../base/errors.js';
 import { DEFAULT_FRAME_BYTES } from '../base/threads.js';
 
@@ -50,8 +51,8 @@ export interface ImportOptions {
   user: string | undefined;
   /** the pool's worker module (a URL); the default is resolve/worker.js. For embedding and fault tests. */
   workerFile: string | undefined;
-  /** a sync: the rows are the records of this data source (sync/) */
-  sync: PlanOptions['sync'];
+  /** a sync: the rows are the records of this data source, and what the run does at its end (sync/) */
+  sync: (NonNullable<PlanOptions['sync']> & { pass: SyncRunConfig }) | undefined;
 }
 
 /** The raw shape accepted by normalizeImportOptions: what a CLI, an HTTP form or a test passes. */

@@ -11,6 +11,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { Piscina } from 'piscina';
+import type { SyncOutcome } from '../sync/writer.js';
 import { createDecoder, type DecodeInfo } from '../input/decode.js';
 import { type Frame, Framer } from '../input/frame.js';
 import { JsonFramer, jsonHeader } from '../input/json.js';
@@ -150,6 +151,8 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   let lastCommittedLine: number | null = null;
   let failure: SluiceError | null = null;
   let stopMessage: string | null = null;
+  /** what a sync did at its end, besides its rows */
+  let sync: SyncOutcome | null = null;
   // Sent to the writer, not yet acknowledged (at most two): the next chunk waits in its queue
   // while it applies one, so it never idles while this thread reads and reports.
   const applying: Promise<void>[] = [];
@@ -252,6 +255,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       dateFormat: o.dateFormat,
       csv: csvOptions(o, separator),
       leaseToken: leaseToken(),
+      sync: o.sync?.pass ?? null,
     }, hooks.onWaiting);
     const ready = await writer.start();
     change = ready.change;
@@ -339,6 +343,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       counts = fin.counts;
       rolledBack = fin.rolledBack;
       lastCommittedLine = fin.lastCommittedLine;
+      sync = fin.sync;
       failure = new SluiceError('E_ROW', stopMessage ?? 'stopped', {});
     } else {
       await closePool();
@@ -347,6 +352,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       counts = fin.counts;
       rolledBack = fin.rolledBack;
       lastCommittedLine = fin.lastCommittedLine;
+      sync = fin.sync;
     }
   } catch (err) {
     failure = asSluiceError(err);
@@ -367,6 +373,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
         counts = fin.counts;
         rolledBack = fin.rolledBack;
         lastCommittedLine = fin.lastCommittedLine;
+        sync = fin.sync;
       } catch {
         await writer.terminate();
       }
@@ -406,6 +413,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     lastCommittedLine,
     stopMessage,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    sync,
   };
   // A database failure once the run holds the write lock (a full disk) has rolled back: that is exit 3, not a set-up error.
   const exitCode = failure ? (failure.code === 'E_DB' ? 3 : exitCodeFor(failure)) : counts.errors > 0 ? 1 : 0;

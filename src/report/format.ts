@@ -7,6 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { escapeControls } from '../base/errors.js';
 import { csvLine } from './csv.js';
 import { TextSink } from './sink.js';
+import type { SyncOutcome } from '../sync/writer.js';
 import type { Counts, RowOutcome, RunSummary } from './types.js';
 
 export type ReportKind = 'summary' | 'details' | 'json' | 'retcode';
@@ -56,12 +57,23 @@ export function formatSummary(s: RunSummary): string {
     `#Rows/s: ${Math.round(s.rowsPerS)}`,
     `#Peak memory: ${Math.round(s.peakRssBytes / 1048576)} MB`,
   ];
+  if (s.sync) lines.push(...syncLines(s.sync));
   if (s.change !== null) lines.push(`#Change: ${s.change}`);
   lines.push(`#Result: ${s.outcome}`);
   if (s.lastCommittedLine !== null) lines.push(`#Last committed line: ${s.lastCommittedLine}`);
   if (s.rolledBack) lines.push(`#Rolled back: ${rolledBackText(s.rolledBack)}`);
   if (s.stopMessage !== null) lines.push(`#Stopped: ${oneLine(s.stopMessage)}`);
   return lines.join('\n') + '\n';
+}
+
+/** A sync's lines: its source, the replicas the feed held, and what became of the absent objects. */
+function syncLines(o: SyncOutcome): string[] {
+  const lines = [`#Source: ${shown(o.source)} (${o.mode} load)`, `#Replicas: ${o.replicasSeen} seen of ${o.replicasTotal}`];
+  if (o.mode === 'full') {
+    const what = [`updated ${o.obsoleted}`, `deleted ${o.deleted}`, ...(o.referenced > 0 ? [`kept ${o.referenced}, still referenced`] : [])];
+    lines.push(`#Absent: ${o.absent} (${what.join(', ')})`);
+  }
+  return lines;
 }
 
 /** What a failed run applied and rolled back: `3 rows (created 2, unchanged 1)`. */
@@ -124,6 +136,20 @@ function summaryObject(s: RunSummary): Record<string, unknown> {
     stopped: s.stopMessage,
     rows_per_s: s.rowsPerS,
     peak_rss_bytes: s.peakRssBytes,
+    ...(s.sync
+      ? {
+          sync: {
+            source: s.sync.source,
+            mode: s.sync.mode,
+            replicas_seen: s.sync.replicasSeen,
+            replicas_total: s.sync.replicasTotal,
+            absent: s.sync.absent,
+            obsoleted: s.sync.obsoleted,
+            absent_deleted: s.sync.deleted,
+            absent_referenced: s.sync.referenced,
+          },
+        }
+      : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { SyncOutcome } from '../sync/writer.js';
 /** What happened to one data row (SPEC §2 "Statuses"). */
 export type RowStatus = 'created' | 'updated' | 'unchanged' | 'deleted' | 'skipped' | 'error';
 
@@ -76,4 +77,6 @@ export interface RunSummary {
   stopMessage: string | null;
   /** peak resident set size of the process, in bytes */
   peakRssBytes: number;
+  /** a sync: its source, replicas and absent objects; null for an import */
+  sync: SyncOutcome | null;
 }

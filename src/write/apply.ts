@@ -20,6 +20,7 @@ import { tupleKey } from '../resolve/tuple.js';
 import { type Counts, emptyCounts } from '../report/types.js';
 import { MASK, hashPassword, verifyPassword } from './password.js';
 import { TouchedIds, TouchedKeys } from './touched.js';
+import { type SyncOutcome, type SyncRunConfig, SyncWriter } from '../sync/writer.js';
 
 type DB = Database.Database;
 type Stmt = Database.Statement;
@@ -134,7 +135,16 @@ export class Applier {
   /** the creates waiting in batchParams: their positions in the chunk being applied */
   private readonly queued: number[] = [];
   /** the chunk being applied, while its creates wait */
-  private current: { out: AppliedChunk; line: Int32Array; warn: (string | null)[]; linesSoFar: number } | null = null;
+  private current: {
+    out: AppliedChunk;
+    line: Int32Array;
+    warn: (string | null)[];
+    linesSoFar: number;
+    /** a sync's rows: each one's record (its source_id, null for a row matched by fingerprint), cells, and whether the source owns its object */
+    record: (string | null)[] | null;
+    cells: string[][] | null;
+    owned: Uint8Array | null;
+  } | null = null;
   private readonly historyStmt: Stmt;
   /**
    * Plain creates of consecutive new ids share one history row, the range, whose values
@@ -182,6 +192,10 @@ export class Applier {
   private readonly checkpointAside: CheckpointAside | null;
   /** whether the open transaction changed an object (the class's generation moves on at commit) */
   private changedInTx = false;
+  /** a sync's replicas, guard and absent objects; null for an import */
+  private readonly syncer: SyncWriter | null;
+  /** what a sync did at its end, besides its rows */
+  syncOutcome: SyncOutcome | null = null;
   /** the run is open: from begin() to finish() */
   private inTx = false;
   /**
@@ -196,13 +210,15 @@ export class Applier {
   /** rows handled by the chunks applied so far, and whether one of them stopped the run */
   private rowsHandled = 0;
   private stopped = false;
+  /** what stopped the run (its first row error in all-or-nothing mode) */
+  private stopMessage: string | null = null;
 
   constructor(
     private readonly db: DB,
     private readonly model: Model,
     private readonly plan: ImportPlan,
     private readonly run: RunInfo,
-    parsing: { dates?: DateParser; csv?: CsvOptions; deferredIndexes?: readonly string[]; checkpointAside?: CheckpointAside } = {},
+    parsing: { dates?: DateParser; csv?: CsvOptions; deferredIndexes?: readonly string[]; checkpointAside?: CheckpointAside; sync?: SyncRunConfig | null } = {},
   ) {
     this.checkpointAside = parsing.checkpointAside ?? null;
     this.deferredIndexes = [...(parsing.deferredIndexes ?? [])];
@@ -277,6 +293,7 @@ export class Applier {
     this.keyPos = plan.keys.map(pos);
     this.selfPos = this.selfGroups.map((sg) => sg.group.subs.map(pos));
     this.row = new Array<Scalar>(rowColumns.length);
+    this.syncer = parsing.sync ? new SyncWriter(db, model, plan.className, parsing.sync) : null;
   }
 
   /** Open the run: the change record is written in the first transaction. */
@@ -364,7 +381,8 @@ export class Applier {
       rows: wantRows ? { line, warn, cells } : null,
       counts: this.counts,
     };
-    this.current = { out, line, warn, linesSoFar };
+    const sync = this.syncer !== null;
+    this.current = { out, line, warn, linesSoFar, record: sync ? new Array<string | null>(n).fill(null) : null, cells: sync ? (cells ?? null) : null, owned: sync ? new Uint8Array(n) : null };
     let h = 0;
     let m = 0;
     for (let i = 0; i < n && !this.stopped; i++) {
@@ -381,6 +399,7 @@ export class Applier {
           warn[i] = chunk.warn[m] ?? null;
           if (cells) cells[i] = chunk.cells?.[m] ?? [];
         }
+        if (this.current.record) this.current.record[i] = chunk.sourceId[m] ?? null;
         r = this.applyRow(chunk, m, i);
         m++;
       }
@@ -418,14 +437,16 @@ export class Applier {
     if (r.status === Status.Error && this.run.stopOnError) {
       out.count = i + 1;
       out.stop = { line: line[i] as number, message: `line ${line[i]}: ${r.message}` };
+      this.stopMessage = out.stop.message;
       // Whatever the rows after it wrote is in the open transaction, which the run rolls back.
       this.stopped = true;
       this.stopWarned = warn[i] !== null;
       this.queued.length = 0;
       return;
     }
+    if (this.syncer) this.syncRow(i, r);
     this.rowsInTx++;
-    if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize) this.commitChunk(linesSoFar + i + 1);
+    if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize && (this.syncer?.mayCommit() ?? true)) this.commitChunk(linesSoFar + i + 1);
   }
 
   /** The result of a chunk that arrived after the run stopped: no row of it is applied. */
@@ -460,9 +481,19 @@ export class Applier {
    * End the run. `ok` false = roll back the open transaction (all of it, or the open
    * chunk). Returns the change id that stays recorded, or null.
    */
-  finish(ok: boolean, outcome: string, lines: number): number | null {
+  finish(ok: boolean, outcome: string, lines: number, failure: string | null = null): number | null {
     if (!this.inTx) return null;
     if (ok) this.resume();
+    if (ok && this.syncer) {
+      // The end of a sync writes in the run's last transaction (or stops it: the guard).
+      this.writeQueued();
+      this.flushCreates();
+      this.syncOutcome = this.syncer.finish(this.changeId, this.rowsHandled);
+      if (this.syncOutcome.obsoleted + this.syncOutcome.deleted > 0) {
+        this.changedInTx = true;
+        this.looseInTx = true;
+      }
+    }
     this.inTx = false;
     this.betweenChunks = false;
     if (!ok) this.keepCommittedCounts();
@@ -478,6 +509,7 @@ export class Applier {
       // A run that grew the class past the in-memory fingerprint table leaves it its index.
       this.buildDeferredIndexes(true);
       this.updateChange(outcome, lines);
+      this.syncLog(outcome, null);
       this.db.exec('COMMIT');
       return this.changeId;
     }
@@ -492,8 +524,22 @@ export class Applier {
       this.changeId = Number(info.lastInsertRowid);
     }
     this.updateChange(outcome, lines);
+    this.syncLog(outcome, this.stopMessage ?? failure);
     this.db.exec('COMMIT');
     return this.changeId;
+  }
+
+  /** A sync's row in its source's log (_sluice_sync), in the transaction that records the change. */
+  private syncLog(outcome: string, message: string | null): void {
+    if (!this.plan.sync || !this.syncer) return;
+    const c = this.counts;
+    const o = this.syncOutcome;
+    this.db
+      .prepare(
+        `INSERT INTO _sluice_sync (source_ref, change_id, mode, started_at, finished_at, outcome, replicas_seen, replicas_total, created, updated, unchanged, deleted, obsoleted, errors, warnings, message)
+         SELECT ?, ?, ?, started_at, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM _sluice_change WHERE id = ?`,
+      )
+      .run(this.plan.sync.ref, this.changeId, this.syncer.mode, new Date().toISOString(), outcome, o?.replicasSeen ?? 0, o?.replicasTotal ?? 0, c.created, c.updated, c.unchanged, c.deleted + (o?.deleted ?? 0), o?.obsoleted ?? 0, c.errors, c.warnings, message, this.changeId);
   }
 
   /**
@@ -522,6 +568,7 @@ export class Applier {
    */
   private commitThenIndex(outcome: string, lines: number, aside: CheckpointAside): number {
     this.updateChange(outcome, lines);
+    this.syncLog(outcome, null);
     // The commit leaves the copy to the other connection.
     const auto = this.db.pragma('wal_autocheckpoint', { simple: true }) as number;
     this.db.pragma('wal_autocheckpoint = 0');
@@ -630,7 +677,10 @@ export class Applier {
     if (count === 0 && plan.sync?.onZero === 'error') {
       return err(`no ${this.cls.name} matches ${plan.keyLabels.join(', ')}; the source ${plan.sync.source} creates none (--on-zero error)`);
     }
-    if (count === 1 && plan.sync && by === MatchBy.Keys) this.ownership(c, i, current as Scalar[]);
+    if (count === 1 && plan.sync) {
+      const owned = by === MatchBy.Source || this.ownership(c, i, current as Scalar[]);
+      if (this.current?.owned) this.current.owned[at] = owned ? 1 : 0;
+    }
     if (count === 0) {
       if (by === MatchBy.Id) return err(`no ${this.cls.name} with id ${c.rowId[i]}`);
       if (action === 'update' || action === 'delete') return { status: Status.Skipped, id: null, message: `no matching ${this.cls.name} to ${action}`, changed: null };
@@ -641,6 +691,23 @@ export class Applier {
     if (action === 'delete') return this.remove(objectId, current as Scalar[]);
     if (sameAsSnapshot) return this.unchanged(c, i, objectId);
     return this.update(c, i, base, objectId, current as Scalar[], currentLinks);
+  }
+
+  /**
+   * A sync's row once settled: the object it found or created is seen; the replica of its
+   * record (not for a row matched by fingerprint, whose replica holds its cells already)
+   * keeps the object, its cells, and its error.
+   */
+  private syncRow(at: number, r: RowPlan): void {
+    const cur = this.current as NonNullable<Applier['current']>;
+    const syncer = this.syncer as SyncWriter;
+    if (r.id !== null && r.status !== Status.Error) syncer.saw(r.id);
+    const record = cur.record?.[at] ?? null;
+    if (record === null) return;
+    const cells = cur.cells?.[at];
+    const json = cells ? JSON.stringify(Object.fromEntries(this.plan.header.map((h, k) => [h, cells[k] ?? '']))) : null;
+    const owned = r.status === Status.Created || cur.owned?.[at] === 1;
+    syncer.replica(this.changeId, record, r.status === Status.Error ? null : r.id, owned, r.status === Status.Error ? r.message : null, json);
   }
 
   /**
@@ -713,11 +780,13 @@ export class Applier {
    * (gives it the source and the record's key) when the source claims and no source owns
    * the object yet; otherwise it updates the object's attributes and leaves its owner be.
    */
-  private ownership(c: ResolvedChunk, i: number, current: Scalar[]): void {
+  private ownership(c: ResolvedChunk, i: number, current: Scalar[]): boolean {
     const owner = current[this.fetchIndex.get('source') as number] ?? null;
-    if (this.plan.sync?.claim && owner === null) return;
+    if (owner === this.plan.sync?.source) return true;
+    if (this.plan.sync?.claim && owner === null) return true;
     c.source[i] = null;
     c.sourceId[i] = null;
+    return false;
   }
 
   /**

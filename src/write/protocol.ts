@@ -1,3 +1,4 @@
+import type { SyncOutcome, SyncRunConfig } from '../sync/writer.js';
 import type { SerializedError } from '../base/errors.js';
 import type { Counts } from '../report/types.js';
 import type { CsvOptions } from '../input/parse.js';
@@ -17,6 +18,8 @@ export interface WriterConfig {
   csv: CsvOptions;
   /** the token of the run's write lease (write/lock.ts) */
   leaseToken: string;
+  /** a sync's replicas, guard and absent objects (sync/writer.ts) */
+  sync: SyncRunConfig | null;
 }
 
 export type ToWriter =
@@ -30,5 +33,5 @@ export type FromWriter =
   /** `emptyClass`: the imported class held no object when the run took the write lock */
   | { type: 'ready'; change: number; emptyClass: boolean }
   | { type: 'applied'; result: AppliedChunk }
-  | { type: 'finished'; change: number | null; counts: Counts; rolledBack: Counts | null; lastCommittedLine: number | null }
+  | { type: 'finished'; change: number | null; counts: Counts; rolledBack: Counts | null; lastCommittedLine: number | null; sync: SyncOutcome | null }
   | { type: 'failed'; error: SerializedError };

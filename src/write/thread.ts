@@ -87,6 +87,7 @@ try {
     csv: cfg.csv,
     deferredIndexes,
     checkpointAside,
+    sync: cfg.sync,
   });
   applier.begin(cfg.plan.className, cfg.plan.sync ? `sync ${cfg.plan.sync.source}` : cfg.plan.action);
   send({ type: 'ready', change: applier.changeId, emptyClass });
@@ -109,12 +110,12 @@ port.on('message', (m: ToWriter) => {
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
       close();
-      send({ type: 'finished', change, counts: a.counts, rolledBack: a.rolledBack, lastCommittedLine: a.lastCommittedLine });
+      send({ type: 'finished', change, counts: a.counts, rolledBack: a.rolledBack, lastCommittedLine: a.lastCommittedLine, sync: a.syncOutcome });
       port.close();
     }
   } catch (e) {
     try {
-      a.finish(false, 'failed', 0);
+      a.finish(false, 'failed', 0, asSluiceError(e).message);
     } catch {
       // The connection may be unusable (disk full); closing it rolls back.
     }

@@ -23,7 +23,7 @@ describe('sluice source', () => {
     const shown = await cli('show', 'hr');
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /update policy {2}phone: write-if-empty; master for the others/);
-    assert.match(shown.stdout, /delete policy {2}update \(status=inactive\), then delete after 30d absent/);
+    assert.match(shown.stdout, /delete policy {2}update \(status=inactive\), then delete at a later full load once absent for 30d/);
     assert.match(shown.stdout, /last syncs {5}none yet/);
     const json = JSON.parse((await cli('show', '--name', 'HR', '--format', 'json')).stdout) as Record<string, unknown>;
     assert.equal(json.name, 'hr');

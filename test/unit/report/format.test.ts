@@ -41,6 +41,7 @@ function summary(over: Partial<RunSummary> = {}): RunSummary {
     rolledBack: null,
     stopMessage: null,
     peakRssBytes: 50_000_000,
+    sync: null,
     ...over,
   };
 }

@@ -1,0 +1,63 @@
+/**
+ * An exact set of object ids: a bitmap for ids below 2^31 (an object table's ids, in
+ * practice), a Set beyond. 1M ids in a run cost 125 KB; iterated in ascending order.
+ */
+export class IdSet {
+  private bits = new Uint32Array(1024);
+  private readonly large = new Set<number>();
+  size = 0;
+
+  /** Add `id`; whether it was not in the set yet. */
+  add(id: number): boolean {
+    if (id >= 2 ** 31) {
+      if (this.large.has(id)) return false;
+      this.large.add(id);
+      this.size++;
+      return true;
+    }
+    const word = id >>> 5;
+    if (word >= this.bits.length) {
+      const grown = new Uint32Array(Math.max(word + 1, this.bits.length * 2));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    const m = 1 << (id & 31);
+    const w = this.bits[word] as number;
+    if ((w & m) !== 0) return false;
+    this.bits[word] = w | m;
+    this.size++;
+    return true;
+  }
+
+  has(id: number): boolean {
+    if (id >= 2 ** 31) return this.large.has(id);
+    const word = id >>> 5;
+    return word < this.bits.length && ((this.bits[word] as number) & (1 << (id & 31))) !== 0;
+  }
+
+  /** The ids in ascending order, `batch` at a time. */
+  *batches(batch: number): Generator<number[]> {
+    let out: number[] = [];
+    const bits = this.bits;
+    for (let word = 0; word < bits.length; word++) {
+      let w = bits[word] as number;
+      while (w !== 0) {
+        const low = w & -w;
+        out.push(word * 32 + (31 - Math.clz32(low)));
+        w ^= low;
+        if (out.length === batch) {
+          yield out;
+          out = [];
+        }
+      }
+    }
+    for (const id of [...this.large].sort((a, b) => a - b)) {
+      out.push(id);
+      if (out.length === batch) {
+        yield out;
+        out = [];
+      }
+    }
+    if (out.length > 0) yield out;
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The writer's side of a sync (SPEC §5), beside the Applier that writes the objects: the
+ * replica row of each record it applies, the objects the feed has shown, the full-load
+ * guard, and at the end the pass over the objects the source owns that the feed no longer
+ * holds (its delete policy). The pass is set-based: a few statements over temporary tables
+ * of the ids seen and absent, whatever their number.
+ */
+import type Database from 'better-sqlite3';
+import { SluiceError } from '../base/errors.js';
+import { FP_COLUMN, q } from '../model/schema.js';
+import type { ClassDef, Model, Scalar } from '../model/types.js';
+import type { DeletePolicy, MaxAbsent } from './config.js';
+import { maxAbsentText } from './config.js';
+import { IdSet } from './idset.js';
+
+type DB = Database.Database;
+type Stmt = Database.Statement;
+
+/** What a sync run does besides applying its records: settings of the source and of the run. */
+export interface SyncRunConfig {
+  source: string;
+  /** the source's row in _sluice_source */
+  ref: number;
+  /** full: records missing from the feed are absent; incremental: the feed holds changes only */
+  mode: 'full' | 'incremental';
+  /** go on when the guard would stop the run */
+  force: boolean;
+  deletePolicy: DeletePolicy;
+  deleteUpdate: Record<string, Scalar>;
+  retentionS: number;
+  maxAbsent: MaxAbsent;
+}
+
+/** What a sync did besides its rows' outcomes. */
+export interface SyncOutcome {
+  source: string;
+  mode: 'full' | 'incremental';
+  /** replicas the feed held, of all the source's replicas */
+  replicasSeen: number;
+  replicasTotal: number;
+  /** owned objects the feed no longer holds */
+  absent: number;
+  /** absent objects given the --delete-update values */
+  obsoleted: number;
+  /** absent objects deleted */
+  deleted: number;
+  /** absent objects due for deletion that other objects still refer to: kept */
+  referenced: number;
+}
+
+const MASK = '******';
+const BATCH = 50_000;
+
+export class SyncWriter {
+  /** the objects the source owned when the run began */
+  private readonly owned = new IdSet();
+  /** the objects the feed's records found or created */
+  private readonly seen = new IdSet();
+  private seenOwned = 0;
+  private guardClear: boolean;
+  private readonly upsert: Stmt;
+  private readonly startedAt = new Date().toISOString();
+  private readonly cls: ClassDef;
+
+  constructor(
+    private readonly db: DB,
+    private readonly model: Model,
+    className: string,
+    private readonly cfg: SyncRunConfig,
+  ) {
+    this.cls = model.classes.get(className) as ClassDef;
+    for (const id of db.prepare(`SELECT id FROM ${q(className)} WHERE source = ?`).pluck().iterate(cfg.source) as Iterable<number>) this.owned.add(id);
+    this.guardClear = cfg.mode !== 'full' || cfg.force || this.absentAllowed() >= this.owned.size;
+    this.upsert = db.prepare(
+      `INSERT INTO _sluice_replica (source_ref, record, object_id, owned, status, error, cells, seen_sync, seen_at, absent_since)
+       VALUES (@ref, @record, @object, @owned, CASE WHEN @error IS NULL THEN 'synchronized' ELSE 'new' END, @error, @cells, @change, @now, NULL)
+       ON CONFLICT (source_ref, record) DO UPDATE SET
+         object_id = coalesce(excluded.object_id, object_id),
+         owned = CASE WHEN excluded.object_id IS NULL THEN owned ELSE excluded.owned END,
+         status = CASE WHEN excluded.error IS NULL THEN 'synchronized' WHEN coalesce(excluded.object_id, object_id) IS NULL THEN 'new' ELSE 'modified' END,
+         error = excluded.error, cells = excluded.cells, seen_sync = excluded.seen_sync, seen_at = excluded.seen_at, absent_since = NULL`,
+    );
+  }
+
+  get mode(): 'full' | 'incremental' {
+    return this.cfg.mode;
+  }
+
+  /** How many owned objects a full load may leave absent. */
+  private absentAllowed(): number {
+    const m = this.cfg.maxAbsent;
+    return 'count' in m ? m.count : Math.floor((this.owned.size * m.percent) / 100);
+  }
+
+  /** A record found or created object `id`. */
+  saw(id: number): void {
+    if (!this.seen.add(id) || !this.owned.has(id)) return;
+    this.seenOwned++;
+    if (!this.guardClear && this.owned.size - this.seenOwned <= this.absentAllowed()) this.guardClear = true;
+  }
+
+  /**
+   * Whether the run may commit a chunk: once the feed has shown enough of the owned objects
+   * that the guard cannot stop it any more. Until then the rows stay in the open transaction,
+   * so that a truncated feed writes nothing, with --chunk-size too.
+   */
+  mayCommit(): boolean {
+    return this.guardClear;
+  }
+
+  /** The replica of a record the run applied: its object (null when it has none), its cells, and its error. */
+  replica(change: number, record: string, object: number | null, owned: boolean, error: string | null, cells: string | null): void {
+    this.upsert.run({ ref: this.cfg.ref, record, object, owned: owned ? 1 : 0, error, cells, change, now: new Date().toISOString() });
+  }
+
+  /**
+   * The end of a run that applied all its rows, in its last transaction: the guard, then
+   * (full loads) the absent objects by the delete policy, then the replicas' statuses.
+   */
+  finish(change: number, rows: number): SyncOutcome {
+    const db = this.db;
+    const absent = this.cfg.mode === 'full' ? this.owned.size - this.seenOwned : 0;
+    if (this.cfg.mode === 'full' && !this.cfg.force && absent > this.absentAllowed()) {
+      throw new SluiceError(
+        'E_USAGE',
+        `the feed has ${rows} row${rows === 1 ? '' : 's'}; the source ${this.cfg.source} owns ${this.owned.size} ${this.cls.name} object${this.owned.size === 1 ? '' : 's'}, ` +
+          `of which ${absent} would be absent, more than --max-absent ${maxAbsentText(this.cfg.maxAbsent)} allows; nothing was written: ` +
+          'check the feed (an empty or truncated export?), or pass --force to accept',
+        { option: '--force' },
+      );
+    }
+    db.exec('CREATE TEMP TABLE IF NOT EXISTS sync_seen (id INTEGER PRIMARY KEY)');
+    db.exec('DELETE FROM temp.sync_seen');
+    const add = db.prepare('INSERT INTO temp.sync_seen (id) SELECT value FROM json_each(?)');
+    for (const ids of this.seen.batches(BATCH)) add.run(JSON.stringify(ids));
+    const now = new Date().toISOString();
+    const ref = this.cfg.ref;
+    const out: SyncOutcome = { source: this.cfg.source, mode: this.cfg.mode, replicasSeen: 0, replicasTotal: 0, absent, obsoleted: 0, deleted: 0, referenced: 0 };
+    if (this.cfg.mode === 'full') {
+      // Replicas of records the feed no longer holds (neither written by this run nor through their object).
+      db.prepare(
+        `UPDATE _sluice_replica SET status = 'obsolete', absent_since = coalesce(absent_since, @now)
+         WHERE source_ref = @ref AND seen_sync IS NOT @change AND (object_id IS NULL OR object_id NOT IN (SELECT id FROM temp.sync_seen))`,
+      ).run({ now, ref, change });
+      this.absentPass(change, now, out);
+    }
+    // A record matched by fingerprint is seen through its object: a replica that was absent is back.
+    db.prepare(`UPDATE _sluice_replica SET status = 'synchronized', absent_since = NULL WHERE source_ref = ? AND status = 'obsolete' AND object_id IN (SELECT id FROM temp.sync_seen)`).run(ref);
+    out.replicasSeen = db.prepare(`SELECT count(*) FROM _sluice_replica WHERE source_ref = ? AND (seen_sync = ? OR object_id IN (SELECT id FROM temp.sync_seen))`).pluck().get(ref, change) as number;
+    out.replicasTotal = db.prepare('SELECT count(*) FROM _sluice_replica WHERE source_ref = ?').pluck().get(ref) as number;
+    db.exec('DROP TABLE temp.sync_seen');
+    return out;
+  }
+
+  /** The owned objects the feed no longer holds, by the delete policy. */
+  private absentPass(change: number, now: string, out: SyncOutcome): void {
+    const db = this.db;
+    const t = q(this.cls.name);
+    const policy = this.cfg.deletePolicy;
+    if (policy === 'ignore' || out.absent === 0) return;
+    const ref = this.cfg.ref;
+    db.exec('CREATE TEMP TABLE IF NOT EXISTS sync_absent (id INTEGER PRIMARY KEY, since TEXT NOT NULL, doomed INTEGER NOT NULL DEFAULT 0)');
+    db.exec('DELETE FROM temp.sync_absent');
+    // When each went absent: its replica says, else (an object with the source's name and no replica) now.
+    db.prepare(
+      `INSERT INTO temp.sync_absent (id, since)
+       SELECT o.id, coalesce((SELECT min(r.absent_since) FROM _sluice_replica r WHERE r.source_ref = @ref AND r.object_id = o.id), @now)
+       FROM ${t} o WHERE o.source = @source AND o.id NOT IN (SELECT id FROM temp.sync_seen)`,
+    ).run({ ref, now, source: this.cfg.source });
+    const cutoff = new Date(Date.parse(now) - this.cfg.retentionS * 1000).toISOString();
+    if (policy === 'delete') db.prepare('UPDATE temp.sync_absent SET doomed = 1 WHERE since <= ?').run(cutoff);
+    // update-then-delete: an object is updated when it goes absent, and deleted at a later run once its retention is over.
+    if (policy === 'update-then-delete') db.prepare('UPDATE temp.sync_absent SET doomed = 1 WHERE since <= ? AND since < ?').run(cutoff, this.startedAt);
+    if (policy === 'delete' || policy === 'update-then-delete') this.deleteDoomed(change, out);
+    if (policy === 'update' || policy === 'update-then-delete') out.obsoleted = this.updateAbsent(change);
+    db.exec('DROP TABLE temp.sync_absent');
+  }
+
+  /** Give the absent objects not deleted the --delete-update values, with their history. */
+  private updateAbsent(change: number): number {
+    const entries = Object.entries(this.cfg.deleteUpdate).map(([code, v]) => ({ code, v: bindable(v) }));
+    if (entries.length === 0) return 0;
+    const params: Record<string, Scalar> = { change, cls: this.cls.name };
+    entries.forEach((e, k) => (params[`v${k}`] = e.v));
+    const differs = entries.map((e, k) => `o.${q(e.code)} IS NOT @v${k}`).join(' OR ');
+    const changes = entries.reduce((acc, e, k) => `json_patch(${acc}, CASE WHEN o.${q(e.code)} IS NOT @v${k} THEN json_object(${sqlString(e.code)}, json_array(o.${q(e.code)}, @v${k})) ELSE '{}' END)`, `'{}'`);
+    const which = `FROM ${q(this.cls.name)} o JOIN temp.sync_absent a ON a.id = o.id WHERE a.doomed = 0 AND (${differs})`;
+    this.db.prepare(`INSERT INTO _sluice_history (change_id, class, object_id, op, changes) SELECT @change, @cls, o.id, 'update', ${changes} ${which}`).run(params);
+    const sets = entries.map((e, k) => `${q(e.code)} = @v${k}`).join(', ');
+    const info = this.db
+      .prepare(`UPDATE ${q(this.cls.name)} SET ${sets}, ${FP_COLUMN} = NULL WHERE id IN (SELECT o.id ${which})`)
+      .run(Object.fromEntries(Object.entries(params).filter(([k]) => k.startsWith('v'))));
+    return info.changes;
+  }
+
+  /**
+   * Delete the doomed absent objects that no other object refers to (an object referred to
+   * only by others being deleted goes too), with their link rows, replicas and history.
+   */
+  private deleteDoomed(change: number, out: SyncOutcome): void {
+    const db = this.db;
+    const t = q(this.cls.name);
+    const doomedIds = 'SELECT id FROM temp.sync_absent WHERE doomed = 1';
+    const count = db.prepare('SELECT count(*) FROM temp.sync_absent WHERE doomed = 1').pluck();
+    const first = count.get() as number;
+    if (first === 0) return;
+    db.exec('CREATE TEMP TABLE IF NOT EXISTS sync_refs (ref INTEGER)');
+    const spare = db.prepare('UPDATE temp.sync_absent SET doomed = 0 WHERE doomed = 1 AND id IN (SELECT ref FROM temp.sync_refs)');
+    const referrers = this.referrers(doomedIds);
+    // Until nothing changes: the doomed objects that an object staying refers to stay too.
+    for (let before = first; ; ) {
+      db.exec('DELETE FROM temp.sync_refs');
+      for (const sql of referrers) db.exec(`INSERT INTO temp.sync_refs (ref) ${sql}`);
+      spare.run();
+      const now = count.get() as number;
+      if (now === before || now === 0) break;
+      before = now;
+    }
+    db.exec('DROP TABLE temp.sync_refs');
+    const doomed = count.get() as number;
+    out.referenced = first - doomed;
+    if (doomed === 0) return;
+    const stored = this.cls.attributes.filter((a) => a.type !== 'links');
+    const changes = ['source', 'source_id', ...stored.map((a) => a.code)].reduce((acc, code) => {
+      const value = this.cls.byCode.get(code)?.type === 'password' ? sqlString(MASK) : `o.${q(code)}`;
+      return `json_patch(${acc}, CASE WHEN o.${q(code)} IS NULL OR o.${q(code)} = '' THEN '{}' ELSE json_object(${sqlString(code)}, ${value}) END)`;
+    }, `'{}'`);
+    db.prepare(`INSERT INTO _sluice_history (change_id, class, object_id, op, changes) SELECT ?, ?, o.id, 'delete', ${changes} FROM ${t} o WHERE o.id IN (${doomedIds})`).run(change, this.cls.name);
+    for (const a of this.cls.attributes) if (a.type === 'links') db.exec(`DELETE FROM ${q(a.linkTable as string)} WHERE from_id IN (${doomedIds})`);
+    db.prepare(`DELETE FROM _sluice_replica WHERE source_ref = ? AND object_id IN (${doomedIds})`).run(this.cfg.ref);
+    out.deleted = db.prepare(`DELETE FROM ${t} WHERE id IN (${doomedIds})`).run().changes;
+  }
+
+  /** SELECTs of the doomed ids an object staying refers to: one per reference and link set into the class. */
+  private referrers(doomed: string): string[] {
+    const out: string[] = [];
+    for (const other of this.model.classes.values()) {
+      for (const a of other.attributes) {
+        if (a.target !== this.cls.name) continue;
+        const self = other === this.cls;
+        if (a.type === 'ref') out.push(`SELECT r.${q(a.code)} FROM ${q(other.name)} r WHERE r.${q(a.code)} IN (${doomed})${self ? ` AND r.id NOT IN (${doomed})` : ''}`);
+        else if (a.type === 'links') out.push(`SELECT l.to_id FROM ${q(a.linkTable as string)} l WHERE l.to_id IN (${doomed})${self ? ` AND l.from_id NOT IN (${doomed})` : ''}`);
+      }
+    }
+    return out;
+  }
+}
+
+/** A value better-sqlite3 can bind: booleans as 1/0. */
+function bindable(v: Scalar): Scalar {
+  return typeof v === 'boolean' ? (v ? 1 : 0) : v;
+}
+
+/** An SQL string literal of an attribute code (codes come from the model, validated). */
+function sqlString(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
