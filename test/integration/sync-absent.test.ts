@@ -1,0 +1,197 @@
+/**
+ * `sluice sync` over several loads (SPEC §5): replicas, absent objects and the delete
+ * policies, the full-load guard (with --chunk-size too), errors kept and retried,
+ * incremental loads and --simulate.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type Sandbox, query, runCli, summaryOf, suiteSandboxes } from '../helpers/cli.js';
+
+const HEADER = 'source_id,name,first_name,email,org_id->name\n';
+
+function feed(ids: Iterable<number>, name = (i: number) => `N${i}`): string {
+  let s = HEADER;
+  for (const i of ids) s += `${i},${name(i)},F${i},p${i}@x,Demo\n`;
+  return s;
+}
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, k) => from + k);
+
+async function setUp(box: Sandbox, ...settings: string[]): Promise<void> {
+  assert.equal((await runCli(['init', '--db', box.db])).code, 0);
+  assert.equal((await runCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('orgs.csv', 'name\nDemo\n'), '--progress', 'none'])).code, 0);
+  const r = await runCli(['source', 'add', '--db', box.db, '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+let n = 0;
+async function sync(box: Sandbox, content: string, ...more: string[]): Promise<{ code: number | null; s: Record<string, string>; stderr: string; stdout: string }> {
+  const r = await runCli(['sync', '--db', box.db, '--source', 'hr', '--file', box.file(`feed${n++}.csv`, content), '--progress', 'none', ...more]);
+  return { code: r.code, s: summaryOf(r.stdout), stderr: r.stderr, stdout: r.stdout };
+}
+
+const person = (db: string, email: string) => query<{ id: number; name: string; status: string; source: string | null }>(db, 'SELECT id, name, status, source FROM Person WHERE email = ?', email)[0];
+const count = (db: string, sql: string, ...p: unknown[]): number => query<{ n: number }>(db, sql, ...p)[0]?.n as number;
+
+describe('sluice sync: absent objects and the guard', () => {
+  const box = suiteSandboxes();
+
+  it('a second load with one record changed, one gone and one new: 1 updated, 1 created, 1 absent updated; then update-then-delete deletes it', async () => {
+    const b = box();
+    await setUp(b, '--delete-policy', 'update', '--delete-update', 'status=inactive');
+    // An object made by hand in the same class, with a key no record has.
+    const hand = await runCli(['import', '--db', b.db, '--class', 'Person', '--file', b.file('hand.csv', 'name,first_name,email,org_id->name\nHand,h,hand@x,Demo\n'), '--progress', 'none']);
+    assert.equal(hand.code, 0, hand.stderr);
+    const first = await sync(b, feed(range(1, 10)));
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.s.Created, '10');
+    assert.equal(first.s.Replicas, '10 seen of 10');
+
+    const second = await sync(b, feed([...range(1, 9), 11], (i) => (i === 5 ? 'Changed' : `N${i}`)));
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual([second.s.Created, second.s.Updated, second.s.Unchanged], ['1', '1', '8']);
+    assert.equal(second.s.Absent, '1 (updated 1, deleted 0)');
+    assert.equal(second.s.Replicas, '10 seen of 11');
+    assert.equal(person(b.db, 'p10@x')?.status, 'inactive');
+    assert.equal(person(b.db, 'p5@x')?.name, 'Changed');
+    assert.deepEqual(query(b.db, "SELECT status, absent_since IS NOT NULL AS absent FROM _sluice_replica WHERE record = '10'"), [{ status: 'obsolete', absent: 1 }]);
+    // The absent object's history says what the sync changed.
+    const change = Number(second.s.Change);
+    assert.deepEqual(query(b.db, "SELECT op, changes FROM _sluice_history WHERE change_id = ? AND object_id = ?", change, person(b.db, 'p10@x')?.id), [
+      { op: 'update', changes: '{"status":["active","inactive"]}' },
+    ]);
+
+    const edit = await runCli(['source', 'edit', 'hr', '--db', b.db, '--delete-policy', 'update-then-delete', '--retention', '0']);
+    assert.equal(edit.code, 0, edit.stderr);
+    const third = await sync(b, feed([...range(1, 9), 11], (i) => (i === 5 ? 'Changed' : `N${i}`)));
+    assert.equal(third.code, 0, third.stderr);
+    assert.equal(third.s.Absent, '1 (updated 0, deleted 1)');
+    assert.equal(person(b.db, 'p10@x'), undefined);
+    assert.equal(count(b.db, "SELECT count(*) AS n FROM _sluice_replica WHERE record = '10'"), 0);
+    // The object made by hand was never touched.
+    assert.deepEqual(person(b.db, 'hand@x'), { id: 1, name: 'Hand', status: 'active', source: null });
+    assert.equal(count(b.db, "SELECT count(*) AS n FROM _sluice_history WHERE object_id = 1 AND op <> 'create'"), 0);
+  });
+
+  it('update-then-delete: the first load without a record updates its object, the next deletes it', async () => {
+    const b = box();
+    await setUp(b, '--delete-policy', 'update-then-delete', '--delete-update', 'status=inactive', '--retention', '0');
+    await sync(b, feed(range(1, 4)));
+    const once = await sync(b, feed(range(1, 3)));
+    assert.equal(once.s.Absent, '1 (updated 1, deleted 0)');
+    assert.equal(person(b.db, 'p4@x')?.status, 'inactive');
+    const twice = await sync(b, feed(range(1, 3)));
+    assert.equal(twice.s.Absent, '1 (updated 0, deleted 1)');
+    assert.equal(person(b.db, 'p4@x'), undefined);
+  });
+
+  it('a record back in the feed brings its object back; with a retention, delete waits', async () => {
+    const b = box();
+    await setUp(b, '--delete-policy', 'delete', '--retention', '30d');
+    await sync(b, feed(range(1, 4)));
+    const gone = await sync(b, feed(range(1, 3)));
+    assert.equal(gone.s.Absent, '1 (updated 0, deleted 0)', 'not deleted before its retention is over');
+    assert.equal(query(b.db, "SELECT status FROM _sluice_replica WHERE record = '4'")[0]?.status, 'obsolete');
+    const back = await sync(b, feed(range(1, 4)));
+    assert.equal(back.s.Absent, '0 (updated 0, deleted 0)');
+    assert.deepEqual(query(b.db, "SELECT status, absent_since FROM _sluice_replica WHERE record = '4'"), [{ status: 'synchronized', absent_since: null }]);
+  });
+
+  it('delete keeps an absent object another object still refers to, and says so', async () => {
+    const b = box();
+    await setUp(b, '--delete-policy', 'delete');
+    await sync(b, feed(range(1, 3)));
+    // A team made by hand lists person 3; person 2's manager is person 1, also absent, so both go.
+    const team = await runCli(['import', '--db', b.db, '--class', 'Team', '--file', b.file('team.csv', 'name,org_id->name,persons_list\nOps,Demo,person_id->email:p3@x\n'), '--progress', 'none']);
+    assert.equal(team.code, 0, team.stderr);
+    const mgr = await runCli(['import', '--db', b.db, '--class', 'Person', '--file', b.file('mgr.csv', 'email,manager_id->email\np2@x,p1@x\n'), '--keys', 'email', '--progress', 'none']);
+    assert.equal(mgr.code, 0, mgr.stderr);
+    const r = await sync(b, HEADER, '--force');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.s.Absent, '3 (updated 0, deleted 2, kept 1, still referenced)');
+    assert.deepEqual(query(b.db, 'SELECT email FROM Person ORDER BY id'), [{ email: 'p3@x' }]);
+  });
+
+  it('an incremental load makes nothing absent', async () => {
+    const b = box();
+    await setUp(b, '--delete-policy', 'delete');
+    await sync(b, feed(range(1, 5)));
+    const r = await sync(b, feed([2]), '--incremental');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.s.Source, 'hr (incremental load)');
+    assert.equal(r.s.Absent, undefined);
+    assert.equal(count(b.db, 'SELECT count(*) AS n FROM Person'), 5);
+  });
+
+  it('--simulate reports what the sync would delete and writes nothing', async () => {
+    const b = box();
+    await setUp(b, '--delete-policy', 'delete');
+    await sync(b, feed(range(1, 4)));
+    const before = query(b.db, 'SELECT * FROM Person ORDER BY id');
+    const r = await sync(b, feed(range(1, 3)), '--simulate');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.s.Absent, '1 (updated 0, deleted 1)');
+    assert.deepEqual(query(b.db, 'SELECT * FROM Person ORDER BY id'), before);
+    assert.equal(query(b.db, "SELECT status FROM _sluice_replica WHERE record = '4'")[0]?.status, 'synchronized');
+  });
+
+  it('a record in error keeps its error in its replica and is retried by the next sync', async () => {
+    const b = box();
+    await setUp(b);
+    const bad = `${HEADER}1,A,a,a@x,Demo\n2,B,b,b@x,Nowhere\n`;
+    const r = await sync(b, bad, '--no-stop-on-error');
+    assert.equal(r.code, 1);
+    assert.deepEqual(query(b.db, 'SELECT record, object_id, status, error FROM _sluice_replica ORDER BY record'), [
+      { record: '1', object_id: 1, status: 'synchronized', error: null },
+      { record: '2', object_id: null, status: 'new', error: 'column "org_id->name": no Organization matches "Nowhere"; existing values: Demo' },
+    ]);
+    const shown = await runCli(['source', 'show', 'hr', '--db', b.db]);
+    assert.match(shown.stdout, /replicas {7}2 \(new 1, synchronized 1, modified 0, orphan 0, obsolete 0\), 1 in error/);
+    const fixed = await sync(b, `${HEADER}1,A,a,a@x,Demo\n2,B,b,b@x,Demo\n`);
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.deepEqual(query(b.db, "SELECT status, error FROM _sluice_replica WHERE record = '2'"), [{ status: 'synchronized', error: null }]);
+  });
+});
+
+describe('sluice sync: the full-load guard', () => {
+  const box = suiteSandboxes();
+  let b: Sandbox;
+
+  it('a source owning 10,000 objects: a header-only feed exits 2, writes nothing, and says why', async () => {
+    b = box();
+    await setUp(b, '--delete-policy', 'delete');
+    const load = await sync(b, feed(range(1, 10_000)));
+    assert.equal(load.code, 0, load.stderr);
+    const changes = count(b.db, 'SELECT count(*) AS n FROM _sluice_history');
+    const r = await sync(b, HEADER);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /the feed has 0 rows; the source hr owns 10000 Person objects, of which 10000 would be absent, more than --max-absent 50% allows; nothing was written: .* pass --force to accept/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.equal(count(b.db, 'SELECT count(*) AS n FROM Person'), 10_000);
+    assert.equal(count(b.db, 'SELECT count(*) AS n FROM _sluice_history'), changes);
+    assert.equal(count(b.db, "SELECT count(*) AS n FROM _sluice_replica WHERE status <> 'synchronized'"), 0);
+    const log = query<{ outcome: string; message: string }>(b.db, 'SELECT outcome, message FROM _sluice_sync ORDER BY id DESC LIMIT 1')[0];
+    assert.equal(log?.outcome, 'failed');
+    assert.match(log?.message ?? '', /would be absent/);
+  });
+
+  it('the same with --chunk-size 100, and with a truncated feed of 300 records: no chunk is committed', async () => {
+    const header = await sync(b, HEADER, '--chunk-size', '100');
+    assert.equal(header.code, 2, header.stdout);
+    const truncated = await sync(b, feed(range(1, 300), (i) => `T${i}`), '--chunk-size', '100');
+    assert.equal(truncated.code, 2, truncated.stdout);
+    assert.match(truncated.stderr, /the feed has 300 rows; the source hr owns 10000 Person objects, of which 9700 would be absent/);
+    assert.equal(count(b.db, "SELECT count(*) AS n FROM Person WHERE name LIKE 'T%'"), 0, 'nothing of the feed was committed');
+    assert.equal(count(b.db, 'SELECT count(*) AS n FROM Person'), 10_000);
+  });
+
+  it('a feed that holds enough of the owned objects commits its chunks, and --force lets a short one through', async () => {
+    const most = await sync(b, feed(range(1, 6000), (i) => (i <= 150 ? `M${i}` : `N${i}`)), '--chunk-size', '100');
+    assert.equal(most.code, 0, most.stderr);
+    assert.equal(most.s.Absent, '4000 (updated 0, deleted 4000)');
+    assert.equal(count(b.db, 'SELECT count(*) AS n FROM Person'), 6000);
+    const forced = await sync(b, HEADER, '--force');
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(count(b.db, 'SELECT count(*) AS n FROM Person'), 0);
+  });
+});
