@@ -827,10 +827,10 @@ class Reference {
       }
       if (a.type === 'password') {
         // The same password again changes nothing (SPEC is silent; the engine compares it with the
-        // stored hash). An empty cell keeps an unset password unset. <NULL> on a null password
-        // changes nothing either: known bug (d), the engine reports it changed.
-        if (v === null && old === null) {
-          facts.nullPasswordOnNull = true;
+        // stored hash). No password, null or empty, is one state: an empty cell or <NULL> keeps an
+        // unset password unset, whichever of the two it holds.
+        if ((v === null || v === '') && (old === null || old === '')) {
+          if (v === null && old === null) facts.nullPasswordOnNull = true;
           return;
         }
         if (typeof v === 'string' && (isHashed(old) ? old.plain === v : v === '')) return;

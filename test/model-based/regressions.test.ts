@@ -143,6 +143,28 @@ test(NULL_PASSWORD, todo(NULL_PASSWORD), async () => {
   await agrees(c);
 });
 
+const EMPTY_PASSWORD = 'no password, null or empty, is one state: <NULL> on an empty password is unchanged';
+test(EMPTY_PASSWORD, async () => {
+  // A person created without a pw column has an empty password (the type's empty value).
+  const c: Case = {
+    model: {
+      classes: {
+        Person: { attributes: { name: { type: 'string' }, email: { type: 'string' }, pw: { type: 'password' } }, reconciliation: ['email'] },
+      },
+    },
+    runs: [
+      { ...run, className: 'Person', keys: ['email'], lines: ['name,email', 'A,a@x'] },
+      { ...run, className: 'Person', lines: ['source,pw,id,source_id', 'crm,<NULL>,1,1'] },
+      { ...run, className: 'Person', keys: ['email'], lines: ['email,pw,name', 'a@x,,A'] },
+    ],
+  };
+  const ref = runReference(c);
+  assert.deepEqual(rowsOf(ref[1]), [[2, 'updated', 1, 'source,source_id']]);
+  assert.deepEqual(rowsOf(ref[2]), [[2, 'unchanged', 1]]);
+  assert.equal(ref[2]?.snapshot.Person?.objects[0]?.values.pw, '');
+  await agrees(c);
+});
+
 const SELF_KEY_WARNING = 'a key given by a reference into the imported class is not empty when the workers cannot resolve it';
 test(SELF_KEY_WARNING, todo(SELF_KEY_WARNING), async () => {
   // Keyed by manager: row 2's manager is empty (a warning, rightly), row 3's is A, created by
