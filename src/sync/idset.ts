@@ -35,6 +35,23 @@ export class IdSet {
     return word < this.bits.length && ((this.bits[word] as number) & (1 << (id & 31))) !== 0;
   }
 
+  /** The ids of this set that `other` does not hold, ascending. */
+  minus(other: IdSet): number[] {
+    const out: number[] = [];
+    const a = this.bits;
+    const b = other.bits;
+    for (let word = 0; word < a.length; word++) {
+      let w = (a[word] as number) & ~(word < b.length ? (b[word] as number) : 0);
+      while (w !== 0) {
+        const low = w & -w;
+        out.push(word * 32 + (31 - Math.clz32(low)));
+        w ^= low;
+      }
+    }
+    for (const id of [...this.large].sort((x, y) => x - y)) if (!other.has(id)) out.push(id);
+    return out;
+  }
+
   /** The ids in ascending order, `batch` at a time. */
   *batches(batch: number): Generator<number[]> {
     let out: number[] = [];

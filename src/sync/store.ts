@@ -36,6 +36,9 @@ export const SOURCE_DDL = [
     PRIMARY KEY (source_ref, record)
   )`,
   `CREATE INDEX IF NOT EXISTS _sluice_replica__object ON _sluice_replica(object_id)`,
+  // The replicas a sync's end looks for: the absent ones, and those linked to objects the source does not own.
+  `CREATE INDEX IF NOT EXISTS _sluice_replica__status ON _sluice_replica(source_ref, status)`,
+  `CREATE INDEX IF NOT EXISTS _sluice_replica__linked ON _sluice_replica(source_ref) WHERE owned = 0`,
   `CREATE TABLE IF NOT EXISTS _sluice_sync (
     id INTEGER PRIMARY KEY,
     source_ref INTEGER NOT NULL,

@@ -12,6 +12,7 @@ import type { ClassDef, Model, Scalar } from '../model/types.js';
 import type { DeletePolicy, MaxAbsent } from './config.js';
 import { maxAbsentText } from './config.js';
 import { IdSet } from './idset.js';
+import { ensureSourceTables } from './store.js';
 
 type DB = Database.Database;
 type Stmt = Database.Statement;
@@ -57,6 +58,8 @@ export class SyncWriter {
   /** the objects the feed's records found or created */
   private readonly seen = new IdSet();
   private seenOwned = 0;
+  /** rows of the feed that name a record */
+  private records = 0;
   private guardClear: boolean;
   private readonly upsert: Stmt;
   private readonly startedAt = new Date().toISOString();
@@ -69,7 +72,10 @@ export class SyncWriter {
     private readonly cfg: SyncRunConfig,
   ) {
     this.cls = model.classes.get(className) as ClassDef;
-    for (const id of db.prepare(`SELECT id FROM ${q(className)} WHERE source = ?`).pluck().iterate(cfg.source) as Iterable<number>) this.owned.add(id);
+    // A database whose source tables predate one of their indexes gets it.
+    ensureSourceTables(db);
+    // Read through the index on source + source_id: an object the source owns has both.
+    for (const id of db.prepare(`SELECT id FROM ${q(className)} WHERE source = ? AND source_id IS NOT NULL`).pluck().iterate(cfg.source) as Iterable<number>) this.owned.add(id);
     this.guardClear = cfg.mode !== 'full' || cfg.force || this.absentAllowed() >= this.owned.size;
     this.upsert = db.prepare(
       `INSERT INTO _sluice_replica (source_ref, record, object_id, owned, status, error, cells, seen_sync, seen_at, absent_since)
@@ -90,6 +96,11 @@ export class SyncWriter {
   private absentAllowed(): number {
     const m = this.cfg.maxAbsent;
     return 'count' in m ? m.count : Math.floor((this.owned.size * m.percent) / 100);
+  }
+
+  /** A row of the feed that names a record (one in error included). */
+  sawRecord(): void {
+    this.records++;
   }
 
   /** A record found or created object `id`. */
@@ -115,58 +126,57 @@ export class SyncWriter {
 
   /**
    * The end of a run that applied all its rows, in its last transaction: the guard, then
-   * (full loads) the absent objects by the delete policy, then the replicas' statuses.
+   * (full loads) the replicas and owned objects the feed no longer holds, by the delete
+   * policy. Which objects are absent is the difference of two id sets in memory (those owned
+   * at the start, those seen); what becomes of them is a few statements over that set.
    */
   finish(change: number, rows: number): SyncOutcome {
     const db = this.db;
-    const absent = this.cfg.mode === 'full' ? this.owned.size - this.seenOwned : 0;
-    if (this.cfg.mode === 'full' && !this.cfg.force && absent > this.absentAllowed()) {
+    const full = this.cfg.mode === 'full';
+    const absentIds = full ? this.owned.minus(this.seen) : [];
+    if (full && !this.cfg.force && absentIds.length > this.absentAllowed()) {
       throw new SluiceError(
         'E_USAGE',
         `the feed has ${rows} row${rows === 1 ? '' : 's'}; the source ${this.cfg.source} owns ${this.owned.size} ${this.cls.name} object${this.owned.size === 1 ? '' : 's'}, ` +
-          `of which ${absent} would be absent, more than --max-absent ${maxAbsentText(this.cfg.maxAbsent)} allows; nothing was written: ` +
+          `of which ${absentIds.length} would be absent, more than --max-absent ${maxAbsentText(this.cfg.maxAbsent)} allows; nothing was written: ` +
           'check the feed (an empty or truncated export?), or pass --force to accept',
         { option: '--force' },
       );
     }
-    db.exec('CREATE TEMP TABLE IF NOT EXISTS sync_seen (id INTEGER PRIMARY KEY)');
-    db.exec('DELETE FROM temp.sync_seen');
-    const add = db.prepare('INSERT INTO temp.sync_seen (id) SELECT value FROM json_each(?)');
-    for (const ids of this.seen.batches(BATCH)) add.run(JSON.stringify(ids));
     const now = new Date().toISOString();
     const ref = this.cfg.ref;
-    const out: SyncOutcome = { source: this.cfg.source, mode: this.cfg.mode, replicasSeen: 0, replicasTotal: 0, absent, obsoleted: 0, deleted: 0, referenced: 0 };
-    if (this.cfg.mode === 'full') {
-      // Replicas of records the feed no longer holds (neither written by this run nor through their object).
-      db.prepare(
-        `UPDATE _sluice_replica SET status = 'obsolete', absent_since = coalesce(absent_since, @now)
-         WHERE source_ref = @ref AND seen_sync IS NOT @change AND (object_id IS NULL OR object_id NOT IN (SELECT id FROM temp.sync_seen))`,
-      ).run({ now, ref, change });
-      this.absentPass(change, now, out);
+    const out: SyncOutcome = { source: this.cfg.source, mode: this.cfg.mode, replicasSeen: this.records, replicasTotal: 0, absent: absentIds.length, obsoleted: 0, deleted: 0, referenced: 0 };
+    const objects = (sql: string, ...params: unknown[]): number[] => db.prepare(sql).pluck().all(...params) as number[];
+    if (full) {
+      // Replicas whose object the feed did not show: those of objects linked without being
+      // owned, and records that have no object (in error) and were not in the feed.
+      const linked = objects('SELECT object_id FROM _sluice_replica WHERE source_ref = ? AND owned = 0 AND object_id IS NOT NULL', ref).filter((id) => !this.seen.has(id));
+      const obsolete = db.prepare(`UPDATE _sluice_replica SET status = 'obsolete', absent_since = coalesce(absent_since, ?) WHERE source_ref = ? AND object_id IN (SELECT value FROM json_each(?))`);
+      for (const ids of chunks([...absentIds, ...linked])) obsolete.run(now, ref, JSON.stringify(ids));
+      db.prepare(`UPDATE _sluice_replica SET status = 'obsolete', absent_since = coalesce(absent_since, ?) WHERE source_ref = ? AND object_id IS NULL AND seen_sync IS NOT ?`).run(now, ref, change);
+      if (absentIds.length > 0) this.absentPass(change, now, absentIds, out);
     }
-    // A record matched by fingerprint is seen through its object: a replica that was absent is back.
-    db.prepare(`UPDATE _sluice_replica SET status = 'synchronized', absent_since = NULL WHERE source_ref = ? AND status = 'obsolete' AND object_id IN (SELECT id FROM temp.sync_seen)`).run(ref);
-    out.replicasSeen = db.prepare(`SELECT count(*) FROM _sluice_replica WHERE source_ref = ? AND (seen_sync = ? OR object_id IN (SELECT id FROM temp.sync_seen))`).pluck().get(ref, change) as number;
+    // A replica that was absent and whose object is back in the feed (matched by fingerprint, so not written) is synchronized again.
+    const back = objects(`SELECT object_id FROM _sluice_replica WHERE source_ref = ? AND status = 'obsolete' AND object_id IS NOT NULL`, ref).filter((id) => this.seen.has(id));
+    const revive = db.prepare(`UPDATE _sluice_replica SET status = 'synchronized', absent_since = NULL WHERE source_ref = ? AND object_id IN (SELECT value FROM json_each(?))`);
+    for (const ids of chunks(back)) revive.run(ref, JSON.stringify(ids));
     out.replicasTotal = db.prepare('SELECT count(*) FROM _sluice_replica WHERE source_ref = ?').pluck().get(ref) as number;
-    db.exec('DROP TABLE temp.sync_seen');
     return out;
   }
 
   /** The owned objects the feed no longer holds, by the delete policy. */
-  private absentPass(change: number, now: string, out: SyncOutcome): void {
+  private absentPass(change: number, now: string, absentIds: readonly number[], out: SyncOutcome): void {
     const db = this.db;
-    const t = q(this.cls.name);
     const policy = this.cfg.deletePolicy;
-    if (policy === 'ignore' || out.absent === 0) return;
-    const ref = this.cfg.ref;
+    if (policy === 'ignore') return;
     db.exec('CREATE TEMP TABLE IF NOT EXISTS sync_absent (id INTEGER PRIMARY KEY, since TEXT NOT NULL, doomed INTEGER NOT NULL DEFAULT 0)');
     db.exec('DELETE FROM temp.sync_absent');
-    // When each went absent: its replica says, else (an object with the source's name and no replica) now.
-    db.prepare(
+    // When each went absent: its replica says (set above, or at an earlier load), else now.
+    const add = db.prepare(
       `INSERT INTO temp.sync_absent (id, since)
-       SELECT o.id, coalesce((SELECT min(r.absent_since) FROM _sluice_replica r WHERE r.source_ref = @ref AND r.object_id = o.id), @now)
-       FROM ${t} o WHERE o.source = @source AND o.id NOT IN (SELECT id FROM temp.sync_seen)`,
-    ).run({ ref, now, source: this.cfg.source });
+       SELECT j.value, coalesce((SELECT min(r.absent_since) FROM _sluice_replica r WHERE r.object_id = j.value AND r.source_ref = ?), ?) FROM json_each(?) j`,
+    );
+    for (const ids of chunks(absentIds)) add.run(this.cfg.ref, now, JSON.stringify(ids));
     const cutoff = new Date(Date.parse(now) - this.cfg.retentionS * 1000).toISOString();
     if (policy === 'delete') db.prepare('UPDATE temp.sync_absent SET doomed = 1 WHERE since <= ?').run(cutoff);
     // update-then-delete: an object is updated when it goes absent, and deleted at a later run once its retention is over.
@@ -244,6 +254,11 @@ export class SyncWriter {
     }
     return out;
   }
+}
+
+/** Ids in lists of BATCH, for statements that take them as one JSON array. */
+function* chunks(ids: readonly number[]): Generator<number[]> {
+  for (let k = 0; k < ids.length; k += BATCH) yield ids.slice(k, k + BATCH);
 }
 
 /** A value better-sqlite3 can bind: booleans as 1/0. */

@@ -703,6 +703,8 @@ export class Applier {
     const syncer = this.syncer as SyncWriter;
     if (r.id !== null && r.status !== Status.Error) syncer.saw(r.id);
     const record = cur.record?.[at] ?? null;
+    // A row matched by fingerprint names its record too; a row without a source_id names none.
+    if (record !== null || r.status !== Status.Error) syncer.sawRecord();
     if (record === null) return;
     const cells = cur.cells?.[at];
     const json = cells ? JSON.stringify(Object.fromEntries(this.plan.header.map((h, k) => [h, cells[k] ?? '']))) : null;
