@@ -13,6 +13,7 @@ import type { ContestantResult, ScenarioResult } from './lib/scenario.js';
 import { initialLoad } from './scenarios/initial-load.js';
 import { MEMORY_ROWS, memory, memoryRequested } from './scenarios/memory.js';
 import { nightly } from './scenarios/nightly.js';
+import { syncScenario } from './scenarios/sync.js';
 
 export interface BenchOutcome {
   results: ScenarioResult[];
@@ -33,6 +34,11 @@ export async function runAll(opts: ScenarioOptions = {}): Promise<BenchOutcome> 
     failed.push(`nightly: not measured: ${(err as Error).message}`);
   } finally {
     if (init.sluiceDb) removeDb(init.sluiceDb);
+  }
+  try {
+    results.push((await syncScenario({ ...opts, rows: o.rows })).result);
+  } catch (err) {
+    failed.push(`sync: not measured: ${(err as Error).message}`);
   }
   if (memoryRequested(o.rows)) {
     const known = new Map<number, ContestantResult>();

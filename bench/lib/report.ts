@@ -38,6 +38,7 @@ export function formatScenario(r: ScenarioResult): string {
     ['sluice / peer B, wall', r.ratios.sluice_vs_peer_b_wall],
     ['sluice / peer A, peak RSS', r.ratios.sluice_vs_peer_a_rss],
     ['sluice / peer B, peak RSS', r.ratios.sluice_vs_peer_b_rss],
+    ['sync / import, wall', r.ratios.sync_vs_import_wall ?? null],
     ['sluice rate / parse-only rate', r.ratios.sluice_rate_vs_parse_only],
   ];
   for (const [label, v] of ratioLines) if (v !== undefined && v !== null) out.push(`${label.padEnd(30)} ${v.toFixed(2)}`);

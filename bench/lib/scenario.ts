@@ -73,6 +73,8 @@ export interface ScenarioSpec {
   rows: number;
   /** copied for each contestant that uses a database */
   startDb: string | null;
+  /** a contestant's own starting database, where it is not startDb */
+  startDbOf?: Partial<Record<ContestantId, string>>;
   start: string;
   workDir: string;
   contestants: Contestant[];
@@ -122,8 +124,9 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     for (const c of spec.contestants) {
       const db = join(spec.workDir, `${spec.scenario}-${c.id}.db`);
       if (c.usesDb) {
-        if (spec.startDb === null) throw new Error(`${spec.scenario}: ${c.id} needs a starting database`);
-        copyDb(spec.startDb, db);
+        const start = spec.startDbOf?.[c.id] ?? spec.startDb;
+        if (start === null) throw new Error(`${spec.scenario}: ${c.id} needs a starting database`);
+        copyDb(start, db);
         c.prepare?.(db);
       }
       log(`  ${c.label}${repeat > 1 ? ` (round ${round}/${repeat})` : ''} ...`);
@@ -175,6 +178,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     sluice_vs_peer_a_rss: ratio(sl?.peak_rss_bytes, by('peer_a')?.peak_rss_bytes),
     sluice_vs_peer_b_rss: ratio(sl?.peak_rss_bytes, by('peer_b')?.peak_rss_bytes),
     sluice_rate_vs_parse_only: ratio(sl?.rows_per_s, by('parse_only')?.rows_per_s),
+    sync_vs_import_wall: ratio(by('sluice_sync')?.wall_s, sl?.wall_s),
   };
   const partial = {
     scenario: spec.scenario,

@@ -1,5 +1,7 @@
 /** Sluice as a contestant: the built CLI, driven exactly as a user runs it. */
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import type { Contestant, ContestantRun, RunInput } from './contestant.js';
+import { sluice } from './db.js';
 import { failure } from './contestant.js';
 import { measure } from './measure.js';
 import { SLUICE_CLI } from './paths.js';
@@ -52,4 +54,43 @@ export const sluiceContestant: Contestant = {
   label: 'sluice',
   usesDb: true,
   run: runSluice,
+};
+
+/** The data source a sync bench feeds: Person keyed on email. */
+export const BENCH_SOURCE = 'bench';
+
+/**
+ * A feed as a data source sends it: every record with its key in the source first. The
+ * fixtures write one record per line and an email in every record, which is its key.
+ */
+export function syncFeed(file: string): string {
+  const out = file.replace(/\.csv$/, '.sync.csv');
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(file).mtimeMs) return out;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const email = /(?:^|,)([^,"@]*@[^,"]*)(?:,|$)/;
+  const text = lines.map((l, k) => (l === '' ? l : k === 0 ? `source_id,${l}` : `${email.exec(l)?.[1] ?? ''},${l}`)).join('\n');
+  writeFileSync(`${out}.tmp`, text);
+  renameSync(`${out}.tmp`, out);
+  return out;
+}
+
+export function sluiceSyncArgs(input: RunInput, extra: string[] = extraSluiceArgs()): string[] {
+  return ['sync', '--source', BENCH_SOURCE, '--file', syncFeed(input.file), '--output', 'summary', '--progress', 'none', '--db', input.db, ...extra];
+}
+
+/** A database ready for syncs: the source defined (its objects come from a first sync). */
+export function addBenchSource(db: string): void {
+  sluice(['source', 'add', '--db', db, '--name', BENCH_SOURCE, '--class', 'Person', '--keys', 'email']);
+}
+
+export const sluiceSyncContestant: Contestant = {
+  id: 'sluice_sync',
+  label: 'sluice sync',
+  usesDb: true,
+  async run(input: RunInput): Promise<ContestantRun> {
+    const measured = await measure(process.execPath, [SLUICE_CLI, ...sluiceSyncArgs(input)], { stdoutLimit: 64 * 1024 });
+    const report = sluiceSummary(measured.stdout);
+    const error = failure(measured) ?? (report ? null : `unreadable summary report: ${measured.stdout.slice(0, 300)}`);
+    return { measured, rows: typeof report?.lines === 'number' ? report.lines : null, report, error };
+  },
 };
