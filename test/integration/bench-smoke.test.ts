@@ -15,6 +15,7 @@ import type { ContestantResult, ScenarioResult } from '../../bench/lib/scenario.
 import { micro } from '../../bench/micro.js';
 import { initialLoad } from '../../bench/scenarios/initial-load.js';
 import { nightly } from '../../bench/scenarios/nightly.js';
+import { syncScenario } from '../../bench/scenarios/sync.js';
 import { nightlyCounts } from '../../fixtures/generate.js';
 
 const ROWS = 20_000;
@@ -111,6 +112,31 @@ describe('benchmark harness at 20,000 rows', { timeout: 120_000 }, () => {
     assert.deepEqual(byId(r, 'peer_b').report, { rows: e.rows, created: e.created, updated: e.updated, unchanged: e.unchanged, errors: 0 });
     // Absent rows stay: the import is an upsert, not a full synchronization.
     assert.notEqual(byId(r, 'sluice').email_digest, byId(initial, 'sluice').email_digest);
+  });
+});
+
+describe('sync scenario', { timeout: 300_000 }, () => {
+  it('sync and import of the nightly feed: figures for both, the same final Person rows, the counts the generator predicts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-sync-'));
+    try {
+      const rows = 5000;
+      const e = nightlyCounts(rows);
+      const out = await syncScenario({ rows, fixtureDir: join(dir, 'fixtures'), workDir: join(dir, 'work'), resultsDir: null, print: () => {}, log: () => {} });
+      const r = out.result;
+      assert.deepEqual(r.contestants.map((c) => [c.id, c.error, c.rows_reported]), [
+        ['sluice', null, e.rows],
+        ['sluice_sync', null, e.rows],
+      ]);
+      assert.deepEqual(r.warnings, []);
+      const sync = byId(r, 'sluice_sync').report;
+      assert.deepEqual(
+        { created: sync?.created, updated: sync?.updated, unchanged: sync?.unchanged, errors: sync?.errors },
+        { created: e.created, updated: e.updated, unchanged: e.unchanged, errors: 0 },
+      );
+      assert.equal(typeof r.ratios.sync_vs_import_wall, 'number');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
