@@ -146,7 +146,7 @@ describe('sluice sync: absent objects and the guard', () => {
       { record: '2', object_id: null, status: 'new', error: 'column "org_id->name": no Organization matches "Nowhere"; existing values: Demo' },
     ]);
     const shown = await runCli(['source', 'show', 'hr', '--db', b.db]);
-    assert.match(shown.stdout, /replicas {7}2 \(new 1, synchronized 1, modified 0, orphan 0, obsolete 0\), 1 in error/);
+    assert.match(shown.stdout, /replicas {7}2 \(new 1, synchronized 1, modified 0, obsolete 0\), 1 in error/);
     const fixed = await sync(b, `${HEADER}1,A,a,a@x,Demo\n2,B,b,b@x,Demo\n`);
     assert.equal(fixed.code, 0, fixed.stderr);
     assert.deepEqual(query(b.db, "SELECT status, error FROM _sluice_replica WHERE record = '2'"), [{ status: 'synchronized', error: null }]);
