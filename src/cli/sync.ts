@@ -3,11 +3,17 @@
  * the import engine as the source's (SPEC §5): each found first among the source's own
  * objects by its source_id, then by the source's keys, and written with its update policies.
  */
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
-import { normalizeImportOptions } from '../engine/options.js';
+import { type ImportOptions, normalizeImportOptions } from '../engine/options.js';
+import { findAttribute } from '../model/load.js';
 import { openStore } from '../model/store.js';
+import type { ClassDef, Model } from '../model/types.js';
 import { effectiveKeys } from '../sync/config.js';
-import { getSource } from '../sync/store.js';
+import { type StoredSource, getSource } from '../sync/store.js';
 import { applyParamFile, helpText, parseCommand, type OptionSpec } from './args.js';
 import { IMPORT_ALIASES, IMPORT_SPECS, executeImport, toRawOptions } from './import.js';
 
@@ -18,24 +24,41 @@ export const SYNC_SPECS: Record<string, OptionSpec> = {
   source: { type: 'string', value: 'N', help: 'the data source (sluice source list shows them)' },
   incremental: { type: 'boolean', help: 'the feed holds changed records only: no object is absent from it (by default a feed is a full load)' },
   force: { type: 'boolean', help: "go on when a full load would make more of the source's objects absent than its --max-absent allows" },
+  'load-only': { type: 'boolean', help: "only load the feed into the source's replicas; a later sluice sync --source N (no --file) applies them" },
   ...FEED,
-  file: { type: 'string', value: 'F|-', help: "the source's feed: CSV/TSV or JSON with a source_id column, each record's key in the source" },
+  file: {
+    type: 'string',
+    value: 'F|-',
+    help: "the source's feed: CSV/TSV or JSON with a source_id column, each record's key in the source; without it, the replicas a load left pending are applied",
+  },
 };
 
 export async function syncCommand(argv: string[]): Promise<number> {
   const a = parseCommand('sync', argv, SYNC_SPECS, IMPORT_ALIASES);
   if (a.help) {
-    process.stdout.write(helpText('sync', '--source N --file F|- [options]', SYNC_SPECS, 'sluice sync --source hr --file people.csv', IMPORT_ALIASES));
+    process.stdout.write(helpText('sync', '--source N [--file F|-] [options]', SYNC_SPECS, 'sluice sync --source hr --file people.csv', IMPORT_ALIASES));
     return 0;
   }
   if (typeof a['param-file'] === 'string') applyParamFile('sync', a['param-file'], a, SYNC_SPECS, IMPORT_ALIASES);
   if (a.source === undefined) throw new SluiceError('E_USAGE', '--source: is required (the data source to sync; sluice source list shows them)', { option: '--source' });
   const raw = toRawOptions(a);
-  const { db, model } = openStore(raw.db ?? process.env.SLUICE_DB ?? 'sluice.db', { create: false, readonly: true });
-  let o;
+  const path = raw.db ?? process.env.SLUICE_DB ?? 'sluice.db';
+  const { db, model } = openStore(path, { create: false, readonly: true });
+  let o: ImportOptions;
+  let pending: string | null = null;
   try {
     const s = getSource(db, a.source as string);
     const c = s.config;
+    const loadOnly = a['load-only'] === true;
+    let mode: 'full' | 'incremental' = a.incremental === true ? 'incremental' : 'full';
+    if (raw.file === undefined) {
+      if (loadOnly) throw new SluiceError('E_USAGE', '--load-only: needs --file (the feed to load)', { option: '--load-only' });
+      if (a.incremental === true) throw new SluiceError('E_USAGE', '--incremental: applies to a feed (--file); without one, the sync follows the last load', { option: '--incremental' });
+      // The replicas the loads left pending, as a JSON feed; absent objects as the last load found them.
+      ({ file: pending, mode } = pendingFeed(db, model, s));
+      raw.file = pending;
+      raw.format = 'json';
+    }
     o = normalizeImportOptions({
       ...raw,
       className: c.className,
@@ -47,21 +70,59 @@ export async function syncCommand(argv: string[]): Promise<number> {
         onZero: c.onZero,
         onMultiple: c.onMultiple,
         claim: c.claim,
+        loadOnly,
         updatePolicy: c.updatePolicy,
         pass: {
           source: c.name,
           ref: s.id,
-          mode: a.incremental === true ? 'incremental' : 'full',
+          mode,
           force: a.force === true,
           deletePolicy: c.deletePolicy,
           deleteUpdate: c.deleteUpdate,
           retentionS: c.retentionS,
           maxAbsent: c.maxAbsent,
+          loadOnly,
+          seenFromReplicas: pending !== null,
         },
       },
     });
+  } catch (e) {
+    if (pending) rmSync(dirname(pending), { recursive: true, force: true });
+    throw e;
   } finally {
     db.close();
   }
-  return executeImport(o);
+  try {
+    return await executeImport(o);
+  } finally {
+    if (pending) rmSync(dirname(pending), { recursive: true, force: true });
+  }
+}
+
+/**
+ * The replicas a load left pending (new, modified, or in error), written as a JSON array to
+ * a file of their own, and whether the last load was a full one. A password is left out of
+ * the records: a replica keeps it masked.
+ */
+function pendingFeed(db: Database.Database, model: Model, s: StoredSource): { file: string; mode: 'full' | 'incremental' } {
+  const cls = model.classes.get(s.config.className) as ClassDef;
+  const last = db.prepare(`SELECT mode FROM _sluice_sync WHERE source_ref = ? AND outcome = 'committed' ORDER BY id DESC LIMIT 1`).pluck().get(s.id) as string | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-sync-'));
+  const file = join(dir, 'pending.json');
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, '[');
+    let first = true;
+    const rows = db.prepare(`SELECT cells FROM _sluice_replica WHERE source_ref = ? AND status <> 'obsolete' AND (status <> 'synchronized' OR error IS NOT NULL) AND cells IS NOT NULL ORDER BY rowid`).pluck();
+    for (const cells of rows.iterate(s.id) as Iterable<string>) {
+      const record = JSON.parse(cells) as Record<string, string>;
+      for (const k of Object.keys(record)) if (findAttribute(cls, k)?.type === 'password') delete record[k];
+      writeSync(fd, `${first ? '' : ','}\n${JSON.stringify(record)}`);
+      first = false;
+    }
+    writeSync(fd, ']\n');
+  } finally {
+    closeSync(fd);
+  }
+  return { file, mode: last === 'full, load only' ? 'full' : 'incremental' };
 }

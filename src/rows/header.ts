@@ -113,11 +113,13 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
     if (mixed) headerError(`columns ${g.columns.map((c) => quoted(header[c] as string)).join(' and ')} give ${g.attr} both as an id and by attributes; use one or the other`, header[g.columns[0] as number]);
   }
 
-  const { keys, keyLabels } = chooseKeys(cls, refs, slots, opts.keys);
+  // A sync of pending replicas when none is pending has no columns: no key to check.
+  const { keys, keyLabels } = opts.sync && header.length === 0 ? { keys: [], keyLabels: [] } : chooseKeys(cls, refs, slots, opts.keys);
   if (keys.length === 0 && idColumn < 0 && sourceColumn < 0 && (opts.action === 'update' || opts.action === 'delete')) {
     headerError(`--action ${opts.action} needs a way to find objects: an id column, source + source_id columns, or reconciliation keys (--keys; ${cls.name}'s default is ${cls.reconciliation.join(', ') || 'none'})`);
   }
-  if (opts.sync && sourceIdColumn < 0) {
+  // A sync of pending replicas when none is pending has no columns, and no row.
+  if (opts.sync && sourceIdColumn < 0 && header.length > 0) {
     headerError(`a sync feed needs a source_id column: each record's key in the source ${opts.sync.source} (${validColumns(cls)})`, 'source_id');
   }
   if (!opts.sync && (sourceColumn < 0) !== (sourceIdColumn < 0)) {
@@ -155,7 +157,7 @@ function syncSpec(o: NonNullable<PlanOptions['sync']>, slots: readonly string[],
     const p = o.updatePolicy[code];
     return p === 'write-if-empty' ? SlotPolicy.WriteIfEmpty : p === 'ignore' ? SlotPolicy.Ignore : SlotPolicy.Master;
   };
-  return { source: o.source, ref: o.ref, onZero: o.onZero, onMultiple: o.onMultiple, claim: o.claim, policy: slots.map(policyOf), linkPolicy: links.map((l) => policyOf(l.attr)) };
+  return { source: o.source, ref: o.ref, onZero: o.onZero, onMultiple: o.onMultiple, claim: o.claim, loadOnly: o.loadOnly, policy: slots.map(policyOf), linkPolicy: links.map((l) => policyOf(l.attr)) };
 }
 
 function refCodes(cls: ClassDef): string {

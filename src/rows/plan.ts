@@ -59,6 +59,8 @@ export interface SyncSpec {
   onMultiple: 'error' | 'take-first' | 'create';
   /** an object found by the keys with no source becomes the source's own */
   claim: boolean;
+  /** --load-only: the records go to the source's replicas, no object is written */
+  loadOnly: boolean;
   /** per value slot */
   policy: SlotPolicy[];
   /** per link spec */

@@ -30,6 +30,10 @@ export interface SyncRunConfig {
   deleteUpdate: Record<string, Scalar>;
   retentionS: number;
   maxAbsent: MaxAbsent;
+  /** --load-only: the records go to the replicas; no object is written, none is absent */
+  loadOnly: boolean;
+  /** a sync without a feed: the objects seen are those of the replicas the last load held */
+  seenFromReplicas: boolean;
 }
 
 /** What a sync did besides its rows' outcomes. */
@@ -76,7 +80,10 @@ export class SyncWriter {
     ensureSourceTables(db);
     // Read through the index on source + source_id: an object the source owns has both.
     for (const id of db.prepare(`SELECT id FROM ${q(className)} WHERE source = ? AND source_id IS NOT NULL`).pluck().iterate(cfg.source) as Iterable<number>) this.owned.add(id);
-    this.guardClear = cfg.mode !== 'full' || cfg.force || this.absentAllowed() >= this.owned.size;
+    if (cfg.seenFromReplicas) {
+      for (const id of db.prepare(`SELECT object_id FROM _sluice_replica WHERE source_ref = ? AND status <> 'obsolete' AND object_id IS NOT NULL`).pluck().iterate(cfg.ref) as Iterable<number>) this.saw(id);
+    }
+    this.guardClear = cfg.mode !== 'full' || cfg.force || this.absentAllowed() >= this.owned.size - this.seenOwned;
     this.upsert = db.prepare(
       `INSERT INTO _sluice_replica (source_ref, record, object_id, owned, status, error, cells, seen_sync, seen_at, absent_since)
        VALUES (@ref, @record, @object, @owned, CASE WHEN @error IS NULL THEN 'synchronized' ELSE 'new' END, @error, @cells, @change, @now, NULL)
@@ -88,8 +95,33 @@ export class SyncWriter {
     );
   }
 
-  get mode(): 'full' | 'incremental' {
-    return this.cfg.mode;
+  /** How the sync log names the run: full or incremental, and whether it only loaded. */
+  get mode(): string {
+    return this.cfg.loadOnly ? `${this.cfg.mode}, load only` : this.cfg.mode;
+  }
+
+  /**
+   * --load-only: a record's replica, written when its cells differ from those it holds (a
+   * replica linked to an object is then `modified`, else `new`); what became of it.
+   */
+  load(change: number, record: string, cells: string | null): { status: 'created' | 'updated' | 'unchanged'; object: number | null } {
+    const ref = this.cfg.ref;
+    const old = this.db.prepare('SELECT cells, object_id AS object, status FROM _sluice_replica WHERE source_ref = ? AND record = ?').get(ref, record) as
+      | { cells: string | null; object: number | null; status: string }
+      | undefined;
+    const now = new Date().toISOString();
+    if (!old) {
+      this.db.prepare(`INSERT INTO _sluice_replica (source_ref, record, status, cells, seen_sync, seen_at) VALUES (?, ?, 'new', ?, ?, ?)`).run(ref, record, cells, change, now);
+      return { status: 'created', object: null };
+    }
+    if (old.cells === cells && old.status !== 'obsolete') {
+      this.db.prepare('UPDATE _sluice_replica SET seen_sync = ? WHERE source_ref = ? AND record = ?').run(change, ref, record);
+      return { status: 'unchanged', object: old.object };
+    }
+    this.db
+      .prepare(`UPDATE _sluice_replica SET cells = ?, status = CASE WHEN object_id IS NULL THEN 'new' ELSE 'modified' END, seen_sync = ?, seen_at = ?, absent_since = NULL WHERE source_ref = ? AND record = ?`)
+      .run(cells, change, now, ref, record);
+    return { status: 'updated', object: old.object };
   }
 
   /** How many owned objects a full load may leave absent. */
@@ -154,7 +186,8 @@ export class SyncWriter {
       const obsolete = db.prepare(`UPDATE _sluice_replica SET status = 'obsolete', absent_since = coalesce(absent_since, ?) WHERE source_ref = ? AND object_id IN (SELECT value FROM json_each(?))`);
       for (const ids of chunks([...absentIds, ...linked])) obsolete.run(now, ref, JSON.stringify(ids));
       db.prepare(`UPDATE _sluice_replica SET status = 'obsolete', absent_since = coalesce(absent_since, ?) WHERE source_ref = ? AND object_id IS NULL AND seen_sync IS NOT ?`).run(now, ref, change);
-      if (absentIds.length > 0) this.absentPass(change, now, absentIds, out);
+      // A load only marks the replicas: the objects wait for the sync that applies it.
+      if (absentIds.length > 0 && !this.cfg.loadOnly) this.absentPass(change, now, absentIds, out);
     }
     // A replica that was absent and whose object is back in the feed (matched by fingerprint, so not written) is synchronized again.
     const back = objects(`SELECT object_id FROM _sluice_replica WHERE source_ref = ? AND status = 'obsolete' AND object_id IS NOT NULL`, ref).filter((id) => this.seen.has(id));

@@ -597,6 +597,7 @@ export class Applier {
   private applyRow(c: ResolvedChunk, i: number, at: number): RowPlan {
     if (c.error[i] !== null) return err(c.error[i] as string);
     const plan = this.plan;
+    if (plan.sync?.loadOnly) return this.loadRecord(c, i);
     // Ids of the creates still queued are not known yet: a row that names an id, or an object of the class, sees them first.
     if (c.matchBy[i] === MatchBy.Id || this.selfGroups.length > 0 || this.selfLinks.length > 0) this.writeQueued();
     const nSlots = plan.slots.length;
@@ -693,6 +694,18 @@ export class Applier {
     return this.update(c, i, base, objectId, current as Scalar[], currentLinks);
   }
 
+  /** --load-only: the row's record goes to its replica; its status says what became of the replica. */
+  private loadRecord(c: ResolvedChunk, i: number): RowPlan {
+    const r = (this.syncer as SyncWriter).load(this.changeId, c.sourceId[i] as string, this.cellsJson(c.cells?.[i]));
+    const status = r.status === 'created' ? Status.Created : r.status === 'updated' ? Status.Updated : Status.Unchanged;
+    return { status, id: r.object, message: r.status === 'unchanged' ? null : 'replica only (--load-only)', changed: null };
+  }
+
+  /** A record's cells as its replica keeps them: a JSON object by column name. */
+  private cellsJson(cells: string[] | undefined): string | null {
+    return cells ? JSON.stringify(Object.fromEntries(this.plan.header.map((h, k) => [h, cells[k] ?? '']))) : null;
+  }
+
   /**
    * A sync's row once settled: the object it found or created is seen; the replica of its
    * record (not for a row matched by fingerprint, whose replica holds its cells already)
@@ -705,9 +718,9 @@ export class Applier {
     const record = cur.record?.[at] ?? null;
     // A row matched by fingerprint names its record too; a row without a source_id names none.
     if (record !== null || r.status !== Status.Error) syncer.sawRecord();
-    if (record === null) return;
-    const cells = cur.cells?.[at];
-    const json = cells ? JSON.stringify(Object.fromEntries(this.plan.header.map((h, k) => [h, cells[k] ?? '']))) : null;
+    // A load only wrote its replica already (loadRecord); a row in error still keeps its error there.
+    if (record === null || (this.plan.sync?.loadOnly && r.status !== Status.Error)) return;
+    const json = this.cellsJson(cur.cells?.[at]);
     const owned = r.status === Status.Created || cur.owned?.[at] === 1;
     syncer.replica(this.changeId, record, r.status === Status.Error ? null : r.id, owned, r.status === Status.Error ? r.message : null, json);
   }

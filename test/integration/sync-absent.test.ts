@@ -153,6 +153,61 @@ describe('sluice sync: absent objects and the guard', () => {
   });
 });
 
+describe('sluice sync: --load-only, then a sync without a feed', () => {
+  const box = suiteSandboxes();
+
+  it('loads the feed into the replicas only; a sync without --file applies them, absent objects included', async () => {
+    const b = box();
+    await setUp(b, '--delete-policy', 'update', '--delete-update', 'status=inactive');
+    const loaded = await sync(b, feed(range(1, 10)), '--load-only');
+    assert.equal(loaded.code, 0, loaded.stderr);
+    assert.equal(loaded.s.Created, '10', 'ten replicas');
+    assert.equal(count(b.db, 'SELECT count(*) AS n FROM Person'), 0, 'no object yet');
+    assert.deepEqual(query(b.db, 'SELECT status, count(*) AS n FROM _sluice_replica GROUP BY status'), [{ status: 'new', n: 10 }]);
+
+    const applied = await runCli(['sync', '--db', b.db, '--source', 'hr', '--progress', 'none']);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.equal(summaryOf(applied.stdout).Created, '10');
+    assert.deepEqual(query(b.db, 'SELECT status, count(*) AS n FROM _sluice_replica GROUP BY status'), [{ status: 'synchronized', n: 10 }]);
+
+    // The next load: record 5 changed, 10 gone, 11 new. Objects stay as they are until the sync.
+    const second = await sync(b, feed([...range(1, 9), 11], (i) => (i === 5 ? 'Changed' : `N${i}`)), '--load-only');
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual([second.s.Created, second.s.Updated, second.s.Unchanged], ['1', '1', '8']);
+    assert.equal(person(b.db, 'p5@x')?.name, 'N5');
+    assert.equal(person(b.db, 'p10@x')?.status, 'active');
+    assert.deepEqual(query(b.db, 'SELECT status, count(*) AS n FROM _sluice_replica GROUP BY status ORDER BY status'), [
+      { status: 'modified', n: 1 },
+      { status: 'new', n: 1 },
+      { status: 'obsolete', n: 1 },
+      { status: 'synchronized', n: 8 },
+    ]);
+    const third = await runCli(['sync', '--db', b.db, '--source', 'hr', '--progress', 'none']);
+    assert.equal(third.code, 0, third.stderr);
+    const s = summaryOf(third.stdout);
+    assert.deepEqual([s.Created, s.Updated, s.Absent], ['1', '1', '1 (updated 1, deleted 0)']);
+    assert.equal(person(b.db, 'p5@x')?.name, 'Changed');
+    assert.equal(person(b.db, 'p10@x')?.status, 'inactive');
+    // Nothing is pending any more.
+    const fourth = await runCli(['sync', '--db', b.db, '--source', 'hr', '--progress', 'none']);
+    assert.equal(fourth.code, 0, fourth.stderr);
+    assert.deepEqual([summaryOf(fourth.stdout).Created, summaryOf(fourth.stdout).Updated], ['0', '0']);
+  });
+
+  it('refuses --load-only without a feed, and a truncated load as a sync does', async () => {
+    const b = box();
+    await setUp(b);
+    const none = await runCli(['sync', '--db', b.db, '--source', 'hr', '--load-only']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /--load-only: needs --file/);
+    await sync(b, feed(range(1, 10)));
+    const empty = await sync(b, HEADER, '--load-only');
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /of which 10 would be absent/);
+    assert.equal(count(b.db, "SELECT count(*) AS n FROM _sluice_replica WHERE status = 'obsolete'"), 0);
+  });
+});
+
 describe('sluice sync: the full-load guard', () => {
   const box = suiteSandboxes();
   let b: Sandbox;
