@@ -113,7 +113,7 @@ function pendingFeed(db: Database.Database, model: Model, s: StoredSource): { fi
   try {
     writeSync(fd, '[');
     let first = true;
-    const rows = db.prepare(`SELECT cells FROM _sluice_replica WHERE source_ref = ? AND status <> 'obsolete' AND (status <> 'synchronized' OR error IS NOT NULL) AND cells IS NOT NULL ORDER BY rowid`).pluck();
+    const rows = db.prepare(`SELECT cells FROM _sluice_replica WHERE source_ref = ? AND status <> 'obsolete' AND (status <> 'synchronized' OR error IS NOT NULL) AND cells IS NOT NULL ORDER BY seen_at, record`).pluck();
     for (const cells of rows.iterate(s.id) as Iterable<string>) {
       const record = JSON.parse(cells) as Record<string, string>;
       for (const k of Object.keys(record)) if (findAttribute(cls, k)?.type === 'password') delete record[k];

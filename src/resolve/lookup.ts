@@ -137,13 +137,15 @@ export class Lookup {
   }
 
   private batchSql(table: string, attrs: readonly string[], size: number, fetch: readonly string[]): string {
-    const cols = ['id', ...attrs, ...fetch].map(q).join(', ');
-    const where =
-      attrs.length === 1
-        ? `${q(attrs[0] as string)} IN (${new Array(size).fill('?').join(', ')})`
-        : `(${attrs.map(q).join(', ')}) IN (VALUES ${new Array(size).fill(`(${attrs.map(() => '?').join(', ')})`).join(', ')})`;
     // No ORDER BY: sorting the batch costs a third of the lookup, and only ambiguous matches (errors) see more than one row.
-    return `SELECT ${cols} FROM ${q(table)} WHERE ${where}`;
+    if (attrs.length === 1) return `SELECT ${['id', ...attrs, ...fetch].map(q).join(', ')} FROM ${q(table)} WHERE ${q(attrs[0] as string)} IN (${new Array(size).fill('?').join(', ')})`;
+    // Several columns: a join with the tuples, which SQLite answers by index searches (a row-value
+    // IN (VALUES …) scanned the whole index, or the table when the index is partial, as source +
+    // source_id's is). DISTINCT: the batch is padded by repeating its last tuple.
+    const cols = ['id', ...attrs, ...fetch].map((c) => `t.${q(c)}`).join(', ');
+    const tuples = new Array(size).fill(`(${attrs.map(() => '?').join(', ')})`).join(', ');
+    const on = attrs.map((a, k) => `t.${q(a)} = v.column${k + 1}`).join(' AND ');
+    return `SELECT DISTINCT ${cols} FROM (VALUES ${tuples}) v JOIN ${q(table)} t ON ${on}`;
   }
 
   /** Tuples with empty values match by IS, which IN cannot express; they may match many objects. */

@@ -34,7 +34,7 @@ export const SOURCE_DDL = [
     seen_at TEXT,
     absent_since TEXT,
     PRIMARY KEY (source_ref, record)
-  )`,
+  ) WITHOUT ROWID`,
   `CREATE INDEX IF NOT EXISTS _sluice_replica__object ON _sluice_replica(object_id)`,
   // The replicas a sync's end looks for: the absent ones, and those linked to objects the source does not own.
   `CREATE INDEX IF NOT EXISTS _sluice_replica__status ON _sluice_replica(source_ref, status)`,

@@ -79,7 +79,7 @@ export class SyncWriter {
     // A database whose source tables predate one of their indexes gets it.
     ensureSourceTables(db);
     // Read through the index on source + source_id: an object the source owns has both.
-    for (const id of db.prepare(`SELECT id FROM ${q(className)} WHERE source = ? AND source_id IS NOT NULL`).pluck().iterate(cfg.source) as Iterable<number>) this.owned.add(id);
+    for (const id of db.prepare(`SELECT id FROM ${q(className)} WHERE source = ? AND source_id IS NOT NULL`).pluck().all(cfg.source) as number[]) this.owned.add(id);
     if (cfg.seenFromReplicas) {
       for (const id of db.prepare(`SELECT object_id FROM _sluice_replica WHERE source_ref = ? AND status <> 'obsolete' AND object_id IS NOT NULL`).pluck().iterate(cfg.ref) as Iterable<number>) this.saw(id);
     }
