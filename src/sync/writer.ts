@@ -65,7 +65,9 @@ export class SyncWriter {
   /** rows of the feed that name a record */
   private records = 0;
   private guardClear: boolean;
+  private readonly stage: Stmt;
   private readonly upsert: Stmt;
+  private staged = 0;
   private readonly startedAt = new Date().toISOString();
   private readonly cls: ClassDef;
 
@@ -84,9 +86,16 @@ export class SyncWriter {
       for (const id of db.prepare(`SELECT object_id FROM _sluice_replica WHERE source_ref = ? AND status <> 'obsolete' AND object_id IS NOT NULL`).pluck().iterate(cfg.ref) as Iterable<number>) this.saw(id);
     }
     this.guardClear = cfg.mode !== 'full' || cfg.force || this.absentAllowed() >= this.owned.size - this.seenOwned;
+    // The records the run applies are staged, then written to their replicas in key order at
+    // each commit (flush): a replica per row, in feed order, cost an initial sync a random
+    // insert into the replicas' key index for every record.
+    db.exec('CREATE TEMP TABLE IF NOT EXISTS sync_stage (record TEXT NOT NULL, object_id INTEGER, owned INTEGER NOT NULL, error TEXT, cells TEXT)');
+    db.exec('DELETE FROM temp.sync_stage');
+    this.stage = db.prepare('INSERT INTO temp.sync_stage (record, object_id, owned, error, cells) VALUES (?, ?, ?, ?, ?)');
     this.upsert = db.prepare(
       `INSERT INTO _sluice_replica (source_ref, record, object_id, owned, status, error, cells, seen_sync, seen_at, absent_since)
-       VALUES (@ref, @record, @object, @owned, CASE WHEN @error IS NULL THEN 'synchronized' ELSE 'new' END, @error, @cells, @change, @now, NULL)
+       SELECT @ref, record, object_id, owned, CASE WHEN error IS NULL THEN 'synchronized' ELSE 'new' END, error, cells, @change, @now, NULL
+       FROM temp.sync_stage WHERE true ORDER BY record, rowid
        ON CONFLICT (source_ref, record) DO UPDATE SET
          object_id = coalesce(excluded.object_id, object_id),
          owned = CASE WHEN excluded.object_id IS NULL THEN owned ELSE excluded.owned END,
@@ -152,8 +161,17 @@ export class SyncWriter {
   }
 
   /** The replica of a record the run applied: its object (null when it has none), its cells, and its error. */
-  replica(change: number, record: string, object: number | null, owned: boolean, error: string | null, cells: string | null): void {
-    this.upsert.run({ ref: this.cfg.ref, record, object, owned: owned ? 1 : 0, error, cells, change, now: new Date().toISOString() });
+  replica(record: string, object: number | null, owned: boolean, error: string | null, cells: string | null): void {
+    this.stage.run(record, object, owned ? 1 : 0, error, cells);
+    this.staged++;
+  }
+
+  /** Write the staged records to their replicas (in the transaction that is about to commit). */
+  flush(change: number): void {
+    if (this.staged === 0) return;
+    this.upsert.run({ ref: this.cfg.ref, change, now: new Date().toISOString() });
+    this.db.exec('DELETE FROM temp.sync_stage');
+    this.staged = 0;
   }
 
   /**
@@ -164,6 +182,7 @@ export class SyncWriter {
    */
   finish(change: number, rows: number): SyncOutcome {
     const db = this.db;
+    this.flush(change);
     const full = this.cfg.mode === 'full';
     const absentIds = full ? this.owned.minus(this.seen) : [];
     if (full && !this.cfg.force && absentIds.length > this.absentAllowed()) {
