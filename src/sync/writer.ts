@@ -80,8 +80,9 @@ export class SyncWriter {
     this.cls = model.classes.get(className) as ClassDef;
     // A database whose source tables predate one of their indexes gets it.
     ensureSourceTables(db);
-    // Read through the index on source + source_id: an object the source owns has both.
-    for (const id of db.prepare(`SELECT id FROM ${q(className)} WHERE source = ? AND source_id IS NOT NULL`).pluck().all(cfg.source) as number[]) this.owned.add(id);
+    // Read through the index on source + source_id: an object the source owns has both. An
+    // incremental load needs them for nothing (no guard, no absent object).
+    if (cfg.mode === 'full') for (const id of db.prepare(`SELECT id FROM ${q(className)} WHERE source = ? AND source_id IS NOT NULL`).pluck().all(cfg.source) as number[]) this.owned.add(id);
     if (cfg.seenFromReplicas) {
       for (const id of db.prepare(`SELECT object_id FROM _sluice_replica WHERE source_ref = ? AND status <> 'obsolete' AND object_id IS NOT NULL`).pluck().iterate(cfg.ref) as Iterable<number>) this.saw(id);
     }
@@ -201,7 +202,7 @@ export class SyncWriter {
     if (full) {
       // Replicas whose object the feed did not show: those of objects linked without being
       // owned, and records that have no object (in error) and were not in the feed.
-      const linked = objects('SELECT object_id FROM _sluice_replica WHERE source_ref = ? AND owned = 0 AND object_id IS NOT NULL', ref).filter((id) => !this.seen.has(id));
+      const linked = objects('SELECT object_id FROM _sluice_replica INDEXED BY _sluice_replica__linked WHERE source_ref = ? AND owned = 0 AND object_id IS NOT NULL', ref).filter((id) => !this.seen.has(id));
       const obsolete = db.prepare(`UPDATE _sluice_replica SET status = 'obsolete', absent_since = coalesce(absent_since, ?) WHERE source_ref = ? AND object_id IN (SELECT value FROM json_each(?))`);
       for (const ids of chunks([...absentIds, ...linked])) obsolete.run(now, ref, JSON.stringify(ids));
       db.prepare(`UPDATE _sluice_replica SET status = 'obsolete', absent_since = coalesce(absent_since, ?) WHERE source_ref = ? AND object_id IS NULL AND seen_sync IS NOT ?`).run(now, ref, change);
