@@ -62,7 +62,7 @@ export const SOURCE_DDL = [
 ];
 
 /** Replica statuses, as iTop names them. */
-export const REPLICA_STATUSES = ['new', 'synchronized', 'modified', 'obsolete'] as const;
+export const REPLICA_STATUSES = ['new', 'synchronized', 'modified', 'obsolete', 'orphan'] as const;
 export type ReplicaStatus = (typeof REPLICA_STATUSES)[number];
 
 export interface StoredSource {

@@ -209,6 +209,12 @@ export class SyncWriter {
       // A load only marks the replicas: the objects wait for the sync that applies it.
       if (absentIds.length > 0 && !this.cfg.loadOnly) this.absentPass(change, now, absentIds, out);
     }
+    // Replicas whose object another run deleted since this source's last sync: orphans.
+    const since = (db.prepare('SELECT max(change_id) FROM _sluice_sync WHERE source_ref = ?').pluck().get(ref) as number | null) ?? 0;
+    db.prepare(
+      `UPDATE _sluice_replica SET status = 'orphan' WHERE source_ref = ? AND status <> 'orphan'
+       AND object_id IN (SELECT object_id FROM _sluice_history WHERE change_id > ? AND change_id <> ? AND class = ? AND op = 'delete')`,
+    ).run(ref, since, change, this.cls.name);
     // A replica that was absent and whose object is back in the feed (matched by fingerprint, so not written) is synchronized again.
     const back = objects(`SELECT object_id FROM _sluice_replica WHERE source_ref = ? AND status = 'obsolete' AND object_id IS NOT NULL`, ref).filter((id) => this.seen.has(id));
     const revive = db.prepare(`UPDATE _sluice_replica SET status = 'synchronized', absent_since = NULL WHERE source_ref = ? AND object_id IN (SELECT value FROM json_each(?))`);

@@ -80,7 +80,7 @@ describe('sluice source', () => {
     db.close();
 
     const shown = await cli('show', 'people');
-    assert.match(shown.stdout, /replicas {7}2 \(new 0, synchronized 2, modified 0, obsolete 0\), 0 in error/);
+    assert.match(shown.stdout, /replicas {7}2 \(new 0, synchronized 2, modified 0, obsolete 0, orphan 0\), 0 in error/);
     assert.match(shown.stdout, /objects {8}1 owned, 1 linked without being owned/);
 
     const moved = await cli('edit', 'people', '--class', 'Organization');

@@ -112,6 +112,20 @@ describe('sluice sync: absent objects and the guard', () => {
     assert.deepEqual(query(b.db, 'SELECT email FROM Person ORDER BY id'), [{ email: 'p3@x' }]);
   });
 
+  it("a replica whose object another run deleted is an orphan; the record's next appearance creates its object again", async () => {
+    const b = box();
+    await setUp(b);
+    await sync(b, feed(range(1, 3)));
+    const del = await runCli(['import', '--db', b.db, '--class', 'Person', '--file', b.file('del.csv', 'email\np2@x\n'), '--keys', 'email', '--action', 'delete', '--progress', 'none']);
+    assert.equal(del.code, 0, del.stderr);
+    const without = await sync(b, feed([1, 3]));
+    assert.equal(without.code, 0, without.stderr);
+    assert.deepEqual(query(b.db, "SELECT status FROM _sluice_replica WHERE record = '2'"), [{ status: 'orphan' }]);
+    const back = await sync(b, feed(range(1, 3)));
+    assert.equal(back.s.Created, '1');
+    assert.deepEqual(query(b.db, "SELECT status FROM _sluice_replica WHERE record = '2'"), [{ status: 'synchronized' }]);
+  });
+
   it('an incremental load makes nothing absent', async () => {
     const b = box();
     await setUp(b, '--delete-policy', 'delete');
@@ -146,7 +160,7 @@ describe('sluice sync: absent objects and the guard', () => {
       { record: '2', object_id: null, status: 'new', error: 'column "org_id->name": no Organization matches "Nowhere"; existing values: Demo' },
     ]);
     const shown = await runCli(['source', 'show', 'hr', '--db', b.db]);
-    assert.match(shown.stdout, /replicas {7}2 \(new 1, synchronized 1, modified 0, obsolete 0\), 1 in error/);
+    assert.match(shown.stdout, /replicas {7}2 \(new 1, synchronized 1, modified 0, obsolete 0, orphan 0\), 1 in error/);
     const fixed = await sync(b, `${HEADER}1,A,a,a@x,Demo\n2,B,b,b@x,Demo\n`);
     assert.equal(fixed.code, 0, fixed.stderr);
     assert.deepEqual(query(b.db, "SELECT status, error FROM _sluice_replica WHERE record = '2'"), [{ status: 'synchronized', error: null }]);
