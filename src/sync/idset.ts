@@ -1,6 +1,6 @@
 /**
  * An exact set of object ids: a bitmap for ids below 2^31 (an object table's ids, in
- * practice), a Set beyond. 1M ids in a run cost 125 KB; iterated in ascending order.
+ * practice), a Set beyond. 1M ids in a run cost 125 KB.
  */
 export class IdSet {
   private bits = new Uint32Array(1024);
@@ -50,31 +50,5 @@ export class IdSet {
     }
     for (const id of [...this.large].sort((x, y) => x - y)) if (!other.has(id)) out.push(id);
     return out;
-  }
-
-  /** The ids in ascending order, `batch` at a time. */
-  *batches(batch: number): Generator<number[]> {
-    let out: number[] = [];
-    const bits = this.bits;
-    for (let word = 0; word < bits.length; word++) {
-      let w = bits[word] as number;
-      while (w !== 0) {
-        const low = w & -w;
-        out.push(word * 32 + (31 - Math.clz32(low)));
-        w ^= low;
-        if (out.length === batch) {
-          yield out;
-          out = [];
-        }
-      }
-    }
-    for (const id of [...this.large].sort((a, b) => a - b)) {
-      out.push(id);
-      if (out.length === batch) {
-        yield out;
-        out = [];
-      }
-    }
-    if (out.length > 0) yield out;
   }
 }
