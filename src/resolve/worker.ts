@@ -19,8 +19,11 @@ import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, Finger
 import type { HitRows, ParseTask, ResolvedChunk, WorkerConfig } from './protocol.js';
 import { resolveChunk } from './resolve.js';
 
-interface State {
+/** A worker's state, made from its configuration on its first task. */
+export interface WorkerState {
   cfg: WorkerConfig;
+  /** the worker's read-only connection */
+  db: Database.Database;
   model: Model;
   lookup: Lookup;
   parseOptions: CsvOptions;
@@ -30,10 +33,10 @@ interface State {
   fingerprints: FingerprintIndex | null;
 }
 
-let state: State | undefined;
+let state: WorkerState | undefined;
 
-function init(): State {
-  const cfg = workerData as WorkerConfig;
+/** The state a worker runs with: its read-only connection, the model, lookups, parse options and fingerprints. */
+export function workerState(cfg: WorkerConfig): WorkerState {
   const db = new Database(cfg.dbPath, { readonly: true, fileMustExist: true, timeout: 10_000 });
   db.pragma('cache_size = -8192');
   const model = readModel(db, cfg.dbPath);
@@ -43,6 +46,7 @@ function init(): State {
   const useFingerprints = fingerprintsApply(cfg.plan, model.classes.get(cfg.plan.className) as ClassDef, cfg.format);
   return {
     cfg,
+    db,
     model,
     lookup,
     parseOptions: { delimiter: cfg.delimiter.charCodeAt(0), quote: cfg.quote === null ? -1 : cfg.quote.charCodeAt(0), relaxQuotes: cfg.relaxQuotes },
@@ -54,7 +58,7 @@ function init(): State {
 
 
 /** Parse, map and resolve records: the ordinary path of every row. */
-function resolveRecords(s: State, task: ParseTask, records: (string | undefined)[][], lines: Int32Array, errors: (string | null)[] | null = null): ResolvedChunk {
+function resolveRecords(s: WorkerState, task: ParseTask, records: (string | undefined)[][], lines: Int32Array, errors: (string | null)[] | null = null): ResolvedChunk {
   const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, keepCells: s.cfg.keepCells || s.cfg.plan.sync !== null });
   if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
   return resolveChunk(s.model, s.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength);
@@ -80,7 +84,7 @@ function hashSpans(buf: Buffer, spans: { start: ArrayLike<number>; end: ArrayLik
  * the ones matching an object skip parsing and mapping, the others take the ordinary
  * path. A fingerprint is kept only for a span known to hold exactly one record.
  */
-function fingerprintedFrame(s: State, task: ParseTask, buf: Buffer, seed: FingerprintSeed, index: FingerprintIndex): ResolvedChunk {
+function fingerprintedFrame(s: WorkerState, task: ParseTask, buf: Buffer, seed: FingerprintSeed, index: FingerprintIndex): ResolvedChunk {
   const opts = s.parseOptions;
   // Into a class that was empty no record can match: the parse finds the spans to hash.
   if (s.cfg.emptyClass) {
@@ -147,11 +151,13 @@ function fingerprintedFrame(s: State, task: ParseTask, buf: Buffer, seed: Finger
   return chunk;
 }
 
-/** Returns the encoded chunk (or error), transferred back to the run thread. */
-export default function run(task: ParseTask): Uint8Array {
+/**
+ * One task: the frame parsed, mapped and resolved, encoded for the writer (or the error,
+ * encoded). `get` gives the worker's state, made on the first task.
+ */
+export function handleTask(get: () => WorkerState, task: ParseTask): Uint8Array {
   try {
-    state ??= init();
-    const s = state;
+    const s = get();
     const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
     assertUtf8(buf, task.firstLine);
     let chunk: ResolvedChunk;
@@ -164,8 +170,13 @@ export default function run(task: ParseTask): Uint8Array {
       const { records, lines } = parseRecords(buf, task.firstLine, s.parseOptions);
       chunk = resolveRecords(s, task, records, lines);
     }
-    return move(encodeChunk(chunk)) as Uint8Array;
+    return encodeChunk(chunk);
   } catch (err) {
-    return move(encodeError(asSluiceError(err).toJSON())) as Uint8Array;
+    return encodeError(asSluiceError(err).toJSON());
   }
+}
+
+/** Piscina's entry: the encoded chunk (or error), transferred back to the run thread. */
+export default function run(task: ParseTask): Uint8Array {
+  return move(handleTask(() => (state ??= workerState(workerData as WorkerConfig)), task)) as Uint8Array;
 }

@@ -14,37 +14,26 @@
  * itself (engine.ts), which keeps this glue honest.
  *
  * Kept in step with: engine/run.ts runImport (frames, order, stop, finish, exit code),
- * write/thread.ts (prepareRun, the Applier's set-up), resolve/worker.ts (init, run,
- * fingerprintedFrame).
+ * write/thread.ts (prepareRun, the Applier's set-up), and the worker's own task
+ * handler (resolve/worker.ts handleTask).
  */
 import Database from 'better-sqlite3';
 import { SluiceError, asSluiceError, exitCodeFor } from '../../src/base/errors.js';
 import type { ImportOptions } from '../../src/engine/options.js';
 import { type Frame, Framer } from '../../src/input/frame.js';
-import { type CsvOptions, parseHeader, parseRecords, scanRecords } from '../../src/input/parse.js';
+import { type CsvOptions, parseHeader } from '../../src/input/parse.js';
 import { assertUtf8 } from '../../src/input/utf8.js';
 import { findClass } from '../../src/model/load.js';
 import { ensureLookupIndex, lookupIndexName, q } from '../../src/model/schema.js';
 import { configure, readModel, upgradeHistory } from '../../src/model/store.js';
 import type { ClassDef, Model } from '../../src/model/types.js';
 import type { Counts } from '../../src/report/types.js';
-import { decodeChunk, encodeChunk, encodeError, errorOf, numericSlots } from '../../src/resolve/codec.js';
-import {
-  type FingerprintIndex,
-  FingerprintQueries,
-  type FingerprintSeed,
-  FingerprintTable,
-  fingerprintSeed,
-  fingerprintsApply,
-  hashBytes,
-  prepareFingerprints,
-} from '../../src/resolve/fingerprint.js';
-import { Lookup } from '../../src/resolve/lookup.js';
-import type { HitRows, ParseTask, ResolvedChunk, WorkerConfig } from '../../src/resolve/protocol.js';
-import { resolveChunk } from '../../src/resolve/resolve.js';
+import { decodeChunk, errorOf, numericSlots } from '../../src/resolve/codec.js';
+import { prepareFingerprints } from '../../src/resolve/fingerprint.js';
+import type { ParseTask, WorkerConfig } from '../../src/resolve/protocol.js';
+import { type WorkerState, handleTask, workerState } from '../../src/resolve/worker.js';
 import { compileDateFormat } from '../../src/rows/dates.js';
 import { buildPlan } from '../../src/rows/header.js';
-import { type MappedRows, mapRows, reportCells } from '../../src/rows/map.js';
 import type { ImportPlan } from '../../src/rows/plan.js';
 import { type AppliedChunk, Applier, STATUS_NAMES, Status } from '../../src/write/apply.js';
 import { WriteLease, leaseToken, lock, prepareUnderLock } from '../../src/write/lock.js';
@@ -192,145 +181,18 @@ function prepareRun(d: DB, model: Model, plan: ImportPlan): { emptyClass: boolea
   return { emptyClass, deferredIndexes };
 }
 
-interface WorkerState {
-  db: DB;
-  model: Model;
-  lookup: Lookup;
-  parseOptions: CsvOptions;
-  dates: ReturnType<typeof compileDateFormat>;
-  seed: FingerprintSeed | null;
-  fingerprints: FingerprintIndex | null;
-}
-
 /** resolve/worker.ts on this thread: its state is made on the first frame, as a pool worker makes it on its first task. */
 class StageWorker {
   private state: WorkerState | null = null;
 
   constructor(private readonly cfg: WorkerConfig) {}
 
-  private init(): WorkerState {
-    const cfg = this.cfg;
-    const db = new Database(cfg.dbPath, { readonly: true, fileMustExist: true, timeout: 10_000 });
-    db.pragma('cache_size = -8192');
-    const model = readModel(db, cfg.dbPath);
-    const stable = [...model.classes.keys()].filter((c) => c !== cfg.plan.className);
-    const lookup = new Lookup(db, { empty: cfg.emptyClass ? [cfg.plan.className] : [], stable });
-    const useFingerprints = fingerprintsApply(cfg.plan, model.classes.get(cfg.plan.className) as ClassDef, cfg.format);
-    return {
-      db,
-      model,
-      lookup,
-      parseOptions: { delimiter: cfg.delimiter.charCodeAt(0), quote: cfg.quote === null ? -1 : cfg.quote.charCodeAt(0), relaxQuotes: cfg.relaxQuotes },
-      dates: compileDateFormat(cfg.dateFormat),
-      seed: useFingerprints ? fingerprintSeed(db, model, cfg.plan, cfg) : null,
-      fingerprints: useFingerprints ? (FingerprintTable.load(db, cfg.plan.className) ?? new FingerprintQueries(lookup, cfg.plan.className)) : null,
-    };
-  }
-
   run(task: ParseTask): Uint8Array {
-    try {
-      this.state ??= this.init();
-      const s = this.state;
-      const buf = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength);
-      assertUtf8(buf, task.firstLine);
-      let chunk: ResolvedChunk;
-      if (s.seed && s.fingerprints) chunk = this.fingerprintedFrame(s, task, buf, s.seed, s.fingerprints);
-      else {
-        const { records, lines } = parseRecords(buf, task.firstLine, s.parseOptions);
-        chunk = this.resolveRecords(s, task, records, lines);
-      }
-      return encodeChunk(chunk);
-    } catch (err) {
-      return encodeError(asSluiceError(err).toJSON());
-    }
+    return handleTask(() => (this.state ??= workerState(this.cfg)), task);
   }
 
   close(): void {
     this.state?.db.close();
     this.state = null;
   }
-
-  private resolveRecords(s: WorkerState, task: ParseTask, records: (string | undefined)[][], lines: Int32Array): ResolvedChunk {
-    const mapped: MappedRows = mapRows(s.model, this.cfg.plan, records, lines, { dates: s.dates, keepCells: this.cfg.keepCells });
-    return resolveChunk(s.model, this.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength);
-  }
-
-  private fingerprintedFrame(s: WorkerState, task: ParseTask, buf: Buffer, seed: FingerprintSeed, index: FingerprintIndex): ResolvedChunk {
-    const opts = s.parseOptions;
-    if (this.cfg.emptyClass) {
-      const spans = { start: [] as number[], end: [] as number[] };
-      const parsed = parseRecords(buf, task.firstLine, opts, spans);
-      const chunk = this.resolveRecords(s, task, parsed.records, parsed.lines);
-      chunk.fp = hashSpans(buf, spans, seed);
-      return chunk;
-    }
-    const spans = scanRecords(buf, task.firstLine, opts);
-    const n = spans.start.length;
-    const fp = hashSpans(buf, spans, seed);
-    const hit = index.find(fp);
-    let hits = 0;
-    for (let i = 0; i < n; i++) if ((hit[i] as number) > 0) hits++;
-    if (hits === 0) {
-      const parsed = parseRecords(buf, task.firstLine, opts);
-      const chunk = this.resolveRecords(s, task, parsed.records, parsed.lines);
-      if (sameLines(parsed.lines, spans.lines)) chunk.fp = fp;
-      return chunk;
-    }
-    const h: HitRows = {
-      row: new Int32Array(hits),
-      id: new Float64Array(hits),
-      line: new Int32Array(hits),
-      start: new Int32Array(hits),
-      end: new Int32Array(hits),
-      fp: new BigInt64Array(hits),
-      cells: this.cfg.keepCells ? [] : null,
-    };
-    const records: string[][] = [];
-    const lines = new Int32Array(n - hits);
-    const missFp = new BigInt64Array(n - hits);
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      const start = spans.start[i] as number;
-      const end = spans.end[i] as number;
-      const line = spans.lines[i] as number;
-      if ((hit[i] as number) > 0) {
-        h.row[k] = i;
-        h.id[k] = hit[i] as number;
-        h.line[k] = line;
-        h.start[k] = start;
-        h.end[k] = end;
-        h.fp[k] = fp[i] as bigint;
-        h.cells?.push(reportCells(s.model, this.cfg.plan, parseRecords(buf.subarray(start, end), line, opts).records[0] ?? []));
-        k++;
-        continue;
-      }
-      const one = parseRecords(buf.subarray(start, end), line, opts);
-      if (one.records.length !== 1) {
-        const parsed = parseRecords(buf, task.firstLine, opts);
-        return this.resolveRecords(s, task, parsed.records, parsed.lines);
-      }
-      lines[records.length] = line;
-      missFp[records.length] = fp[i] as bigint;
-      records.push(one.records[0] as string[]);
-    }
-    const chunk = this.resolveRecords(s, task, records, lines);
-    chunk.fp = missFp;
-    chunk.hits = h;
-    chunk.frame = buf;
-    return chunk;
-  }
-}
-
-function sameLines(a: Int32Array, b: Int32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function hashSpans(buf: Buffer, spans: { start: ArrayLike<number>; end: ArrayLike<number> }, seed: FingerprintSeed): BigInt64Array {
-  const n = spans.start.length;
-  const fp = new BigInt64Array(n);
-  const halves = new Int32Array(fp.buffer);
-  for (let i = 0; i < n; i++) hashBytes(buf, spans.start[i] as number, spans.end[i] as number, seed, halves, i);
-  return fp;
 }
