@@ -431,7 +431,7 @@ async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer
 }
 
 /** Lookups the run will make, each needing an index on the imported or referenced class. */
-function lookupIndexes(model: Model, cls: ClassDef, plan: ImportPlan): { cls: string; cols: string[] }[] {
+export function lookupIndexes(model: Model, cls: ClassDef, plan: ImportPlan): { cls: string; cols: string[] }[] {
   const out: { cls: string; cols: string[] }[] = [];
   if (plan.keys.length > 0) out.push({ cls: cls.name, cols: plan.keys });
   for (const g of plan.refs) if (!(g.subs.length === 1 && g.subs[0] === 'id')) out.push({ cls: g.target, cols: g.subs });

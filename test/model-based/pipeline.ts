@@ -20,6 +20,7 @@
 import Database from 'better-sqlite3';
 import { SluiceError, asSluiceError, exitCodeFor } from '../../src/base/errors.js';
 import type { ImportOptions } from '../../src/engine/options.js';
+import { lookupIndexes } from '../../src/engine/run.js';
 import { type Frame, Framer } from '../../src/input/frame.js';
 import { type CsvOptions, parseHeader } from '../../src/input/parse.js';
 import { assertUtf8 } from '../../src/input/utf8.js';
@@ -151,18 +152,6 @@ function record(applied: AppliedChunk, out: RowReport[]): void {
       warnings: rows.warn[i]?.split('\n'),
     });
   }
-}
-
-/** engine/run.ts `lookupIndexes`: lookups the run will make, each needing an index. */
-function lookupIndexes(model: Model, cls: ClassDef, plan: ImportPlan): { cls: string; cols: string[] }[] {
-  const out: { cls: string; cols: string[] }[] = [];
-  if (plan.keys.length > 0) out.push({ cls: cls.name, cols: plan.keys });
-  for (const g of plan.refs) if (!(g.subs.length === 1 && g.subs[0] === 'id')) out.push({ cls: g.target, cols: g.subs });
-  for (const l of plan.links) if (l.itemAttr !== 'id' && model.classes.has(l.target)) out.push({ cls: l.target, cols: [l.itemAttr] });
-  if (plan.action === 'delete') {
-    for (const other of model.classes.values()) for (const a of other.attributes) if (a.type === 'ref' && a.target === cls.name) out.push({ cls: other.name, cols: [a.code] });
-  }
-  return out;
 }
 
 /** write/thread.ts `prepareRun`: whether the class is empty, and the lookup indexes left for the run's end. */
