@@ -31,6 +31,7 @@ import type { ImportPlan } from '../rows/plan.js';
 import { type AppliedChunk, STATUS_NAMES, Status } from '../write/apply.js';
 import { WriterClient } from '../write/client.js';
 import { leaseToken } from '../write/lock.js';
+import type { LookupIndex } from '../write/prepare.js';
 import { SluiceError, asSluiceError, exitCodeFor } from '../base/errors.js';
 import type { ImportOptions } from './options.js';
 import { READ_BYTES, THREAD_RESOURCE_LIMITS, frameTarget } from '../base/threads.js';
@@ -431,8 +432,8 @@ async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer
 }
 
 /** Lookups the run will make, each needing an index on the imported or referenced class. */
-export function lookupIndexes(model: Model, cls: ClassDef, plan: ImportPlan): { cls: string; cols: string[] }[] {
-  const out: { cls: string; cols: string[] }[] = [];
+export function lookupIndexes(model: Model, cls: ClassDef, plan: ImportPlan): LookupIndex[] {
+  const out: LookupIndex[] = [];
   if (plan.keys.length > 0) out.push({ cls: cls.name, cols: plan.keys });
   for (const g of plan.refs) if (!(g.subs.length === 1 && g.subs[0] === 'id')) out.push({ cls: g.target, cols: g.subs });
   for (const l of plan.links) if (l.itemAttr !== 'id' && model.classes.has(l.target)) out.push({ cls: l.target, cols: [l.itemAttr] });

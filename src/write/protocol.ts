@@ -4,13 +4,14 @@ import type { Counts } from '../report/types.js';
 import type { CsvOptions } from '../input/parse.js';
 import type { ImportPlan } from '../rows/plan.js';
 import type { AppliedChunk, RunInfo } from './apply.js';
+import type { LookupIndex } from './prepare.js';
 
 export interface WriterConfig {
   dbPath: string;
   plan: ImportPlan;
   run: RunInfo;
   /** lookup tuples (class, columns) that need an index before the run */
-  indexes: { cls: string; cols: string[] }[];
+  indexes: LookupIndex[];
   /** send back each row's line, warnings and cells (the report keeps rows) */
   wantRows: boolean;
   /** --date-format and the CSV bytes, for rows the writer parses and maps itself (matched by fingerprint, touched by the run) */

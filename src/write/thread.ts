@@ -2,14 +2,12 @@
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SluiceError, asSluiceError } from '../base/errors.js';
-import { ensureLookupIndex, lookupIndexName, q } from '../model/schema.js';
-import { configure, readModel, upgradeHistory } from '../model/store.js';
-import type { ClassDef, Model } from '../model/types.js';
+import { configure, readModel } from '../model/store.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
-import { prepareFingerprints } from '../resolve/fingerprint.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { Applier, type CheckpointAside, dbError, withoutRows } from './apply.js';
 import { WriteLease, lock, prepareUnderLock } from './lock.js';
+import { prepareRun } from './prepare.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
 const cfg = workerData as WriterConfig;
@@ -53,34 +51,13 @@ function close(): void {
   db.close();
 }
 
-/**
- * What a run finds and sets up before it starts: whether the imported class is empty, and
- * then which of its lookup indexes wait for the run's end; the other lookup indexes exist.
- */
-function prepareRun(d: Database.Database, model: Model): { emptyClass: boolean; deferredIndexes: string[] } {
-  const cls = model.classes.get(cfg.plan.className) as ClassDef;
-  const emptyClass = d.prepare(`SELECT 1 FROM ${q(cls.name)} LIMIT 1`).get() === undefined;
-  const deferredIndexes: string[] = [];
-  for (const ix of cfg.indexes) {
-    // Into an empty class, rows go in without the lookup indexes on it; sorted at the end,
-    // building one costs half what growing it row by row does (see Applier).
-    if (emptyClass && ix.cls === cls.name) {
-      d.exec(`DROP INDEX IF EXISTS ${q(lookupIndexName(ix.cls, ix.cols))}`);
-      deferredIndexes.push(ensureLookupIndex(cls, ix.cols));
-    } else d.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
-  }
-  prepareFingerprints(d, cls);
-  upgradeHistory(d);
-  return { emptyClass, deferredIndexes };
-}
-
 try {
   db = new Database(cfg.dbPath, { fileMustExist: true, timeout: 10_000 });
   configure(db, 'writer');
   const model = readModel(db, cfg.dbPath);
   const d = db;
   // The indexes are committed before the run so the workers' connections see them.
-  const { emptyClass, deferredIndexes } = prepareUnderLock(d, () => prepareRun(d, model), () => lock(d, () => send({ type: 'waiting' }), lease));
+  const { emptyClass, deferredIndexes } = prepareUnderLock(d, () => prepareRun(d, model, cfg.plan.className, cfg.indexes), () => lock(d, () => send({ type: 'waiting' }), lease));
   numeric = numericSlots(model, cfg.plan);
   applier = new Applier(db, model, cfg.plan, cfg.run, {
     dates: compileDateFormat(cfg.dateFormat),

@@ -14,7 +14,7 @@
  * itself (engine.ts), which keeps this glue honest.
  *
  * Kept in step with: engine/run.ts runImport (frames, order, stop, finish, exit code),
- * write/thread.ts (prepareRun, the Applier's set-up), and the worker's own task
+ * write/thread.ts (the Applier's set-up), and the worker's own task
  * handler (resolve/worker.ts handleTask).
  */
 import Database from 'better-sqlite3';
@@ -25,12 +25,10 @@ import { type Frame, Framer } from '../../src/input/frame.js';
 import { type CsvOptions, parseHeader } from '../../src/input/parse.js';
 import { assertUtf8 } from '../../src/input/utf8.js';
 import { findClass } from '../../src/model/load.js';
-import { ensureLookupIndex, lookupIndexName, q } from '../../src/model/schema.js';
-import { configure, readModel, upgradeHistory } from '../../src/model/store.js';
+import { configure, readModel } from '../../src/model/store.js';
 import type { ClassDef, Model } from '../../src/model/types.js';
 import type { Counts } from '../../src/report/types.js';
 import { decodeChunk, errorOf, numericSlots } from '../../src/resolve/codec.js';
-import { prepareFingerprints } from '../../src/resolve/fingerprint.js';
 import type { ParseTask, WorkerConfig } from '../../src/resolve/protocol.js';
 import { type WorkerState, handleTask, workerState } from '../../src/resolve/worker.js';
 import { compileDateFormat } from '../../src/rows/dates.js';
@@ -38,9 +36,8 @@ import { buildPlan } from '../../src/rows/header.js';
 import type { ImportPlan } from '../../src/rows/plan.js';
 import { type AppliedChunk, Applier, STATUS_NAMES, Status } from '../../src/write/apply.js';
 import { WriteLease, leaseToken, lock, prepareUnderLock } from '../../src/write/lock.js';
+import { prepareRun } from '../../src/write/prepare.js';
 import type { RowReport, RunReport } from './reference.js';
-
-type DB = Database.Database;
 
 /** A run's result as runImport gives it, without the snapshot (engine.ts reads that). */
 export type StagesResult = Omit<RunReport, 'snapshot'> & { stop: string | null };
@@ -74,7 +71,7 @@ export function runStages(o: ImportOptions, bytes: Buffer, lag: number): StagesR
     throw err;
   }
   const csv = csvOf(separator);
-  const { emptyClass, deferredIndexes } = prepareUnderLock(wdb, () => prepareRun(wdb, model, plan), () => lock(wdb, () => undefined, lease));
+  const { emptyClass, deferredIndexes } = prepareUnderLock(wdb, () => prepareRun(wdb, model, plan.className, lookupIndexes(model, model.classes.get(plan.className) as ClassDef, plan)), () => lock(wdb, () => undefined, lease));
   const applier = new Applier(wdb, model, plan, { user: o.user ?? 'test', comment: o.comment, file: o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize }, {
     dates: compileDateFormat(o.dateFormat),
     csv,
@@ -152,22 +149,6 @@ function record(applied: AppliedChunk, out: RowReport[]): void {
       warnings: rows.warn[i]?.split('\n'),
     });
   }
-}
-
-/** write/thread.ts `prepareRun`: whether the class is empty, and the lookup indexes left for the run's end. */
-function prepareRun(d: DB, model: Model, plan: ImportPlan): { emptyClass: boolean; deferredIndexes: string[] } {
-  const cls = model.classes.get(plan.className) as ClassDef;
-  const emptyClass = d.prepare(`SELECT 1 FROM ${q(cls.name)} LIMIT 1`).get() === undefined;
-  const deferredIndexes: string[] = [];
-  for (const ix of lookupIndexes(model, cls, plan)) {
-    if (emptyClass && ix.cls === cls.name) {
-      d.exec(`DROP INDEX IF EXISTS ${q(lookupIndexName(ix.cls, ix.cols))}`);
-      deferredIndexes.push(ensureLookupIndex(cls, ix.cols));
-    } else d.exec(ensureLookupIndex(model.classes.get(ix.cls) as ClassDef, ix.cols));
-  }
-  prepareFingerprints(d, cls);
-  upgradeHistory(d);
-  return { emptyClass, deferredIndexes };
 }
 
 /** resolve/worker.ts on this thread: its state is made on the first frame, as a pool worker makes it on its first task. */
