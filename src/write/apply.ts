@@ -723,7 +723,7 @@ export class Applier {
     if (record === null || (this.plan.sync?.loadOnly && r.status !== Status.Error)) return;
     const json = this.cellsJson(cur.cells?.[at]);
     const owned = r.status === Status.Created || cur.owned?.[at] === 1;
-    syncer.replica(record, r.status === Status.Error ? null : r.id, owned, r.status === Status.Error ? r.message : null, json);
+    syncer.replica(this.changeId, record, r.status === Status.Error ? null : r.id, owned, r.status === Status.Error ? r.message : null, json);
   }
 
   /**

@@ -137,6 +137,22 @@ describe('sluice sync: absent objects and the guard', () => {
     assert.equal(count(b.db, 'SELECT count(*) AS n FROM Person'), 5);
   });
 
+  it('a source with replicas writes them as the feed goes: a record repeated thousands of rows later keeps its object and takes its last error', async () => {
+    const b = box();
+    await setUp(b);
+    await sync(b, feed(range(1, 6000)));
+    const p1 = person(b.db, 'p1@x')?.id;
+    // Every record changes; record 1 comes again after more rows than are staged at once, in error.
+    const again = `${feed(range(1, 6000), (i) => `M${i}`)}1,N1,F1,p1@x,Nowhere\n`;
+    const r = await sync(b, again, '--no-stop-on-error');
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.s.Updated, '6000');
+    assert.equal(person(b.db, 'p1@x')?.name, 'M1');
+    assert.deepEqual(query(b.db, "SELECT object_id, status, error IS NOT NULL AS failed FROM _sluice_replica WHERE record = '1'"), [{ object_id: p1, status: 'modified', failed: 1 }]);
+    assert.equal(count(b.db, "SELECT count(*) AS n FROM _sluice_replica WHERE status = 'synchronized'"), 5999);
+    assert.equal(count(b.db, "SELECT count(*) AS n FROM _sluice_replica WHERE cells LIKE '%M6000%'"), 1);
+  });
+
   it('--simulate reports what the sync would delete and writes nothing', async () => {
     const b = box();
     await setUp(b, '--delete-policy', 'delete');
