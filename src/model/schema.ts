@@ -91,7 +91,7 @@ export function classDDL(cls: ClassDef): string[] {
   for (const a of cls.attributes) if (a.type !== 'links') cols.push(`${q(a.code)} ${sqlType(a)}`);
   cols.push(`${FP_COLUMN} INTEGER`);
   const out = [`CREATE TABLE ${t} (${cols.join(', ')})`];
-  out.push(`CREATE UNIQUE INDEX ${q(`${cls.name}__source`)} ON ${t}(source, source_id) WHERE source IS NOT NULL AND source_id IS NOT NULL`);
+  out.push(sourceIndexDdl(cls));
   // Lookup indexes (keys, references, referrers) are created by the run that needs them:
   // every index slows every insert, and most feeds use only a few of them.
   for (const a of cls.attributes) {
@@ -106,6 +106,15 @@ export function classDDL(cls: ClassDef): string[] {
     }
   }
   return out;
+}
+
+/** The index that finds an object by its source and its key there (source, source_id): one object per pair. */
+export function sourceIndexDdl(cls: ClassDef): string {
+  return `CREATE UNIQUE INDEX IF NOT EXISTS ${q(sourceIndexName(cls))} ON ${q(cls.name)}(source, source_id) WHERE source IS NOT NULL AND source_id IS NOT NULL`;
+}
+
+export function sourceIndexName(cls: ClassDef): string {
+  return `${cls.name}__source`;
 }
 
 export function modelDDL(model: Model): string[] {

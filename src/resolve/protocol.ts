@@ -93,6 +93,8 @@ export interface ResolvedChunk {
   source: (string | null)[];
   sourceId: (string | null)[];
   cells: string[][] | null;
+  /** a sync's rows: each record's cells as its replica keeps them (see rows/map.ts replicaText) */
+  replica: string[] | null;
   /** each row's record fingerprint, stored with the object it writes (0: none); null when the run uses none */
   fp: BigInt64Array | null;
   /** rows matched by fingerprint, besides the `count` rows above */

@@ -271,6 +271,7 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     source: m.source,
     sourceId: m.sourceId,
     cells: m.cells,
+    replica: m.replica,
     fp: null,
     hits: null,
     frame: null,

@@ -59,7 +59,7 @@ export function workerState(cfg: WorkerConfig): WorkerState {
 
 /** Parse, map and resolve records: the ordinary path of every row. */
 function resolveRecords(s: WorkerState, task: ParseTask, records: (string | undefined)[][], lines: Int32Array, errors: (string | null)[] | null = null): ResolvedChunk {
-  const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, keepCells: s.cfg.keepCells || s.cfg.plan.sync !== null });
+  const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, keepCells: s.cfg.keepCells, replica: s.cfg.plan.sync !== null });
   if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
   return resolveChunk(s.model, s.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength);
 }

@@ -32,6 +32,8 @@ export interface MappedRows {
   source: (string | null)[];
   sourceId: (string | null)[];
   cells: string[][] | null;
+  /** a sync's rows: each record's cells as its replica keeps them */
+  replica: string[] | null;
 }
 
 const ID_ATTR: Attribute = {
@@ -42,6 +44,8 @@ const ID_ATTR: Attribute = {
 export interface MapOptions {
   dates: DateParser;
   keepCells: boolean;
+  /** a sync's rows: their cells as the replicas keep them (built here, in the workers, rather than by the writer) */
+  replica?: boolean;
 }
 
 /** Per-plan lookups resolved once, so the per-row loop only indexes arrays. */
@@ -50,6 +54,8 @@ interface Prepared {
   subAttrs: Attribute[][];
   passwordColumns: number[];
   targets: Map<string, ClassDef>;
+  /** each column's `"name":` as a replica's JSON object starts it (the first with its brace), or null when plain concatenation would not give JSON.stringify's text */
+  replicaKeys: string[] | null;
 }
 
 const prepared = new WeakMap<ImportPlan, Prepared>();
@@ -69,9 +75,32 @@ function prepare(model: Model, plan: ImportPlan): Prepared {
   });
   const targets = new Map<string, ClassDef>();
   for (const l of plan.links) targets.set(l.target, model.classes.get(l.target) as ClassDef);
-  p = { slotAttrs, subAttrs, passwordColumns, targets };
+  p = { slotAttrs, subAttrs, passwordColumns, targets, replicaKeys: replicaKeys(plan.header) };
   prepared.set(plan, p);
   return p;
+}
+
+/**
+ * The keys of a replica's JSON object, in the header's order. JSON.stringify orders an
+ * object's integer-like keys first and keeps one of a repeated key: such a header takes
+ * the general path.
+ */
+function replicaKeys(header: readonly string[]): string[] | null {
+  if (new Set(header).size !== header.length || header.some((h) => /^(0|[1-9][0-9]*)$/.test(h))) return null;
+  return header.map((h, k) => `${k === 0 ? '{' : ','}${JSON.stringify(h)}:`);
+}
+
+/**
+ * A record's cells as its replica keeps them: a JSON object by column name, passwords
+ * masked, a missing cell empty. Concatenated from the header's keys and each cell's JSON
+ * string: the same text as JSON.stringify of the object, at a third of its cost.
+ */
+function replicaText(p: Prepared, header: readonly string[], cells: readonly string[]): string {
+  const keys = p.replicaKeys;
+  if (keys === null || header.length === 0) return JSON.stringify(Object.fromEntries(header.map((h, k) => [h, cells[k] ?? ''])));
+  let s = '';
+  for (let k = 0; k < keys.length; k++) s += (keys[k] as string) + JSON.stringify(cells[k] ?? '');
+  return `${s}}`;
 }
 
 /** A record's cells as the report shows them: passwords masked. */
@@ -110,10 +139,15 @@ export function mapRows(model: Model, plan: ImportPlan, records: (string | undef
     source: new Array(n).fill(null),
     sourceId: new Array(n).fill(null),
     cells: opts.keepCells ? new Array(n) : null,
+    replica: opts.replica ? new Array(n) : null,
   };
   for (let i = 0; i < n; i++) {
     const rec = records[i] as (string | undefined)[];
-    if (out.cells) out.cells[i] = maskedCells(p, rec);
+    if (out.cells || out.replica) {
+      const masked = maskedCells(p, rec);
+      if (out.cells) out.cells[i] = masked;
+      if (out.replica) out.replica[i] = replicaText(p, plan.header, masked);
+    }
     if (rec.length !== width) {
       out.error[i] = `the row has ${rec.length} field${rec.length === 1 ? '' : 's'}, the header has ${width}`;
       continue;

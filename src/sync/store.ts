@@ -10,6 +10,9 @@ import type { SourceConfig } from './config.js';
 
 type DB = Database.Database;
 
+/** The replicas by object: a sync's end and the orphans find theirs through it. */
+export const REPLICA_OBJECT_INDEX = 'CREATE INDEX IF NOT EXISTS _sluice_replica__object ON _sluice_replica(object_id)';
+
 export const SOURCE_DDL = [
   `CREATE TABLE IF NOT EXISTS _sluice_source (
     id INTEGER PRIMARY KEY,
@@ -35,7 +38,7 @@ export const SOURCE_DDL = [
     absent_since TEXT,
     PRIMARY KEY (source_ref, record)
   ) WITHOUT ROWID`,
-  `CREATE INDEX IF NOT EXISTS _sluice_replica__object ON _sluice_replica(object_id)`,
+  REPLICA_OBJECT_INDEX,
   // The replicas a sync's end looks for: the absent ones, and those linked to objects the
   // source does not own. Partial, so that a sync rewriting a synchronized replica leaves
   // them be: a full index on status cost a nightly sync a random index page per record.

@@ -101,7 +101,7 @@ export class Applier {
   /** rows carry source + source_id (the columns, or a sync's source and record key) */
   private readonly pairs: boolean;
   private readonly lookup: Lookup;
-  private readonly touchedKeys = new TouchedKeys();
+  private readonly touchedKeys: TouchedKeys;
   private readonly touchedIds = new TouchedIds();
   private readonly stored: Attribute[];
   /** for each stored attribute, its value slot or -1 */
@@ -140,9 +140,9 @@ export class Applier {
     line: Int32Array;
     warn: (string | null)[];
     linesSoFar: number;
-    /** a sync's rows: each one's record (its source_id, null for a row matched by fingerprint), cells, and whether the source owns its object */
+    /** a sync's rows: each one's record (its source_id, null for a row matched by fingerprint), its replica's cells, and whether the source owns its object */
     record: (string | null)[] | null;
-    cells: string[][] | null;
+    replica: (string | null)[] | null;
     owned: Uint8Array | null;
   } | null = null;
   private readonly historyStmt: Stmt;
@@ -288,12 +288,23 @@ export class Applier {
     }
     this.selfGroups = plan.refs.map((group, index) => ({ group, index, space: SPACE_REF + index })).filter((g) => g.group.target === plan.className);
     this.selfLinks = plan.links.flatMap((l, li) => (l.target === plan.className ? [li] : []));
+    // 64 Mbit per kind of tuple a created row adds (keys, source pair, self-references): a
+    // sync's first load of 1M records, two tuples each, had false positives past 500k rows in
+    // one 64 Mbit filter, and each sent the writer to query the class, building its deferred
+    // indexes in the middle of the run.
+    const spaces = (plan.keys.length > 0 ? 1 : 0) + (this.pairs ? 1 : 0) + this.selfGroups.length;
+    this.touchedKeys = new TouchedKeys(26 + Math.min(2, Math.ceil(Math.log2(Math.max(1, spaces)))));
     this.keyOfStmt = plan.keys.length > 0 ? db.prepare(`SELECT ${plan.keys.map(q).join(', ')} FROM ${t} WHERE id = ?`).raw() : null;
     const pos = (code: string): number => this.storedIndex.get(code) ?? -1;
     this.keyPos = plan.keys.map(pos);
     this.selfPos = this.selfGroups.map((sg) => sg.group.subs.map(pos));
     this.row = new Array<Scalar>(rowColumns.length);
     this.syncer = parsing.sync ? new SyncWriter(db, model, plan.className, parsing.sync) : null;
+  }
+
+  /** What the run reads before its first row but need not wait for: a sync's owned objects (SyncWriter.begin). */
+  warmUp(): void {
+    this.syncer?.begin();
   }
 
   /** Open the run: the change record is written in the first transaction. */
@@ -383,7 +394,7 @@ export class Applier {
       counts: this.counts,
     };
     const sync = this.syncer !== null;
-    this.current = { out, line, warn, linesSoFar, record: sync ? new Array<string | null>(n).fill(null) : null, cells: sync ? (cells ?? null) : null, owned: sync ? new Uint8Array(n) : null };
+    this.current = { out, line, warn, linesSoFar, record: sync ? new Array<string | null>(n).fill(null) : null, replica: sync ? new Array<string | null>(n).fill(null) : null, owned: sync ? new Uint8Array(n) : null };
     let h = 0;
     let m = 0;
     for (let i = 0; i < n && !this.stopped; i++) {
@@ -401,6 +412,7 @@ export class Applier {
           if (cells) cells[i] = chunk.cells?.[m] ?? [];
         }
         if (this.current.record) this.current.record[i] = chunk.sourceId[m] ?? null;
+        if (this.current.replica) this.current.replica[i] = chunk.replica?.[m] ?? null;
         r = this.applyRow(chunk, m, i);
         m++;
       }
@@ -697,14 +709,9 @@ export class Applier {
 
   /** --load-only: the row's record goes to its replica; its status says what became of the replica. */
   private loadRecord(c: ResolvedChunk, i: number): RowPlan {
-    const r = (this.syncer as SyncWriter).load(this.changeId, c.sourceId[i] as string, this.cellsJson(c.cells?.[i]));
+    const r = (this.syncer as SyncWriter).load(this.changeId, c.sourceId[i] as string, c.replica?.[i] ?? null);
     const status = r.status === 'created' ? Status.Created : r.status === 'updated' ? Status.Updated : Status.Unchanged;
     return { status, id: r.object, message: r.status === 'unchanged' ? null : 'replica only (--load-only)', changed: null };
-  }
-
-  /** A record's cells as its replica keeps them: a JSON object by column name. */
-  private cellsJson(cells: string[] | undefined): string | null {
-    return cells ? JSON.stringify(Object.fromEntries(this.plan.header.map((h, k) => [h, cells[k] ?? '']))) : null;
   }
 
   /**
@@ -721,7 +728,7 @@ export class Applier {
     if (record !== null || r.status !== Status.Error) syncer.sawRecord();
     // A load only wrote its replica already (loadRecord); a row in error still keeps its error there.
     if (record === null || (this.plan.sync?.loadOnly && r.status !== Status.Error)) return;
-    const json = this.cellsJson(cur.cells?.[at]);
+    const json = cur.replica?.[at] ?? null;
     const owned = r.status === Status.Created || cur.owned?.[at] === 1;
     syncer.replica(this.changeId, record, r.status === Status.Error ? null : r.id, owned, r.status === Status.Error ? r.message : null, json);
   }

@@ -69,12 +69,41 @@ try {
   applier.begin(cfg.plan.className, cfg.plan.sync ? `sync ${cfg.plan.sync.source}` : cfg.plan.action);
   send({ type: 'ready', change: applier.changeId, emptyClass });
 } catch (e) {
+  applier = undefined;
   try {
     close();
   } catch {
     // The connection may be unusable; the lease of a process that ends is taken over.
   }
   send({ type: 'failed', error: named(e).toJSON() });
+}
+
+/** The run failed in the writer: roll back what is open, close, and say why. */
+function fail(a: Applier, e: unknown): void {
+  try {
+    a.finish(false, 'failed', 0, asSluiceError(e).message);
+  } catch {
+    // The connection may be unusable (disk full); closing it rolls back.
+  }
+  try {
+    close();
+  } catch {
+    // As above.
+  }
+  applier = undefined;
+  const failure = named((e as { code?: string }).code?.startsWith('SQLITE_') ? dbError(e, 'write to the database') : e);
+  send({ type: 'failed', error: failure.toJSON() });
+  port.close();
+}
+
+// What the run reads before its first row but need not wait for (a sync's owned objects),
+// read while the workers start.
+if (applier) {
+  try {
+    applier.warmUp();
+  } catch (e) {
+    fail(applier, e);
+  }
 }
 
 port.on('message', (m: ToWriter) => {
@@ -91,18 +120,6 @@ port.on('message', (m: ToWriter) => {
       port.close();
     }
   } catch (e) {
-    try {
-      a.finish(false, 'failed', 0, asSluiceError(e).message);
-    } catch {
-      // The connection may be unusable (disk full); closing it rolls back.
-    }
-    try {
-      close();
-    } catch {
-      // As above.
-    }
-    const failure = named((e as { code?: string }).code?.startsWith('SQLITE_') ? dbError(e, 'write to the database') : e);
-    send({ type: 'failed', error: failure.toJSON() });
-    port.close();
+    fail(a, e);
   }
 });

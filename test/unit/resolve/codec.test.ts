@@ -29,6 +29,7 @@ function chunk(values: (Scalar | undefined)[], count: number): ResolvedChunk {
     source: new Array(count).fill(null),
     sourceId: new Array(count).fill(null),
     cells: null,
+    replica: null,
     fp: null,
     hits: null,
     frame: null,
