@@ -94,11 +94,8 @@ export function classDDL(cls: ClassDef): string[] {
   out.push(sourceIndexDdl(cls));
   // Lookup indexes (keys, references, referrers) are created by the run that needs them:
   // every index slows every insert, and most feeds use only a few of them.
+  out.push(...uniqueIndexDdls(cls));
   for (const a of cls.attributes) {
-    if (a.unique) {
-      const where = isTextual(a) ? `${q(a.code)} IS NOT NULL AND ${q(a.code)} <> ''` : `${q(a.code)} IS NOT NULL`;
-      out.push(`CREATE UNIQUE INDEX ${q(`${cls.name}__u_${a.code}`)} ON ${t}(${q(a.code)}) WHERE ${where}`);
-    }
     if (a.type === 'links' && a.linkTable) {
       const lt = q(a.linkTable);
       out.push(`CREATE TABLE ${lt} (from_id INTEGER NOT NULL, to_id INTEGER NOT NULL, PRIMARY KEY (from_id, to_id)) WITHOUT ROWID`);
@@ -106,6 +103,20 @@ export function classDDL(cls: ClassDef): string[] {
     }
   }
   return out;
+}
+
+/** The unique indexes of the class's unique attributes (an empty value is not a value). */
+export function uniqueIndexDdls(cls: ClassDef): string[] {
+  return cls.attributes
+    .filter((a) => a.unique)
+    .map((a) => {
+      const where = isTextual(a) ? `${q(a.code)} IS NOT NULL AND ${q(a.code)} <> ''` : `${q(a.code)} IS NOT NULL`;
+      return `CREATE UNIQUE INDEX IF NOT EXISTS ${q(uniqueIndexName(cls, a.code))} ON ${q(cls.name)}(${q(a.code)}) WHERE ${where}`;
+    });
+}
+
+export function uniqueIndexName(cls: ClassDef, code: string): string {
+  return `${cls.name}__u_${code}`;
 }
 
 /** The index that finds an object by its source and its key there (source, source_id): one object per pair. */

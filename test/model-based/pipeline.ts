@@ -71,7 +71,7 @@ export function runStages(o: ImportOptions, bytes: Buffer, lag: number): StagesR
     throw err;
   }
   const csv = csvOf(separator);
-  const { emptyClass, deferredIndexes } = prepareUnderLock(wdb, () => prepareRun(wdb, model, plan.className, lookupIndexes(model, model.classes.get(plan.className) as ClassDef, plan)), () => lock(wdb, () => undefined, lease));
+  const { emptyClass, deferredIndexes } = prepareUnderLock(wdb, () => prepareRun(wdb, model, plan, lookupIndexes(model, model.classes.get(plan.className) as ClassDef, plan)), () => lock(wdb, () => undefined, lease));
   const applier = new Applier(wdb, model, plan, { user: o.user ?? 'test', comment: o.comment, file: o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize }, {
     dates: compileDateFormat(o.dateFormat),
     csv,

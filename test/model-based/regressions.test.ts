@@ -185,3 +185,22 @@ test(SELF_KEY_WARNING, todo(SELF_KEY_WARNING), async () => {
   );
   await agrees(c);
 });
+
+const UNIQUE_FIRST = 'a row that breaks a unique attribute and the source pair names the attribute, whichever run made the indexes';
+test(UNIQUE_FIRST, async () => {
+  // Run 1 carries source pairs into the empty class: the pair index is built at its end.
+  const c: Case = {
+    model: {
+      classes: {
+        Person: { attributes: { name: { type: 'string' }, email: { type: 'string', unique: true } }, reconciliation: ['email'] },
+      },
+    },
+    runs: [
+      { ...run, className: 'Person', keys: ['email'], lines: ['name,email,source,source_id', 'A,a@x,crm,1', 'B,b@x,crm,2'] },
+      { ...run, className: 'Person', stopOnError: false, lines: ['id,email,source,source_id', '2,a@x,crm,1'] },
+    ],
+  };
+  const ref = runReference(c);
+  assert.deepEqual(rowsOf(ref[1]), [[2, 'error', null, 'email must be unique: the value is already used by another Person']]);
+  await agrees(c);
+});
