@@ -95,11 +95,11 @@ export class SyncWriter {
     this.cls = model.classes.get(className) as ClassDef;
     // A database whose source tables predate one of their indexes gets it.
     ensureSourceTables(db);
-    // The records the run applies are staged, then written to their replicas in key order at
-    // each commit (flush): a replica per row, in feed order, cost an initial sync a random
-    // insert into the replicas' key index for every record.
-    // A source that has replicas writes them as they come, a few thousand at a time, while
-    // the workers read the next rows; its first load writes them all, sorted, at the end.
+    // The records the run applies are staged, then written to their replicas in key order
+    // (flush): a replica per row, in feed order, cost a first load a random insert into the
+    // replicas' key index for every record. A source's first load writes them all at its
+    // commits; a source that has replicas writes them a few thousand at a time, while the
+    // workers read the next rows.
     this.hadReplicas = db.prepare('SELECT 1 FROM _sluice_replica WHERE source_ref = ? LIMIT 1').get(cfg.ref) !== undefined;
     this.noReplicas = !this.hadReplicas && db.prepare('SELECT 1 FROM _sluice_replica LIMIT 1').get() === undefined;
     this.flushAt = this.hadReplicas ? FLUSH_ROWS : Infinity;
