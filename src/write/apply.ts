@@ -20,6 +20,7 @@ import { tupleKey } from '../resolve/tuple.js';
 import { type Counts, emptyCounts } from '../report/types.js';
 import { MASK, hashPassword, verifyPassword } from './password.js';
 import { TouchedIds, TouchedKeys } from './touched.js';
+import type { DeferredConstraints } from './prepare.js';
 import { type SyncOutcome, type SyncRunConfig, SyncWriter } from '../sync/writer.js';
 
 type DB = Database.Database;
@@ -189,6 +190,9 @@ export class Applier {
    * The touched-keys filter answers most re-checks without one.
    */
   private deferredIndexes: string[];
+  /** unique indexes left out of the run (prepare.ts): dropped when it begins, made before its last commit */
+  private readonly constraintDrops: readonly string[];
+  private deferredConstraints: string[];
   private readonly checkpointAside: CheckpointAside | null;
   /** whether the open transaction changed an object (the class's generation moves on at commit) */
   private changedInTx = false;
@@ -218,10 +222,19 @@ export class Applier {
     private readonly model: Model,
     private readonly plan: ImportPlan,
     private readonly run: RunInfo,
-    parsing: { dates?: DateParser; csv?: CsvOptions; deferredIndexes?: readonly string[]; checkpointAside?: CheckpointAside; sync?: SyncRunConfig | null } = {},
+    parsing: {
+      dates?: DateParser;
+      csv?: CsvOptions;
+      deferredIndexes?: readonly string[];
+      constraints?: DeferredConstraints | null;
+      checkpointAside?: CheckpointAside;
+      sync?: SyncRunConfig | null;
+    } = {},
   ) {
     this.checkpointAside = parsing.checkpointAside ?? null;
     this.deferredIndexes = [...(parsing.deferredIndexes ?? [])];
+    this.constraintDrops = parsing.constraints?.drop ?? [];
+    this.deferredConstraints = [...(parsing.constraints?.build ?? [])];
     this.dates = parsing.dates ?? compileDateFormat(undefined);
     this.csv = parsing.csv ?? { delimiter: 44, quote: 34 };
     this.cls = model.classes.get(plan.className) as ClassDef;
@@ -288,10 +301,10 @@ export class Applier {
     }
     this.selfGroups = plan.refs.map((group, index) => ({ group, index, space: SPACE_REF + index })).filter((g) => g.group.target === plan.className);
     this.selfLinks = plan.links.flatMap((l, li) => (l.target === plan.className ? [li] : []));
-    // 64 Mbit per kind of tuple a created row adds (keys, source pair, self-references): a
-    // sync's first load of 1M records, two tuples each, had false positives past 500k rows in
-    // one 64 Mbit filter, and each sent the writer to query the class, building its deferred
-    // indexes in the middle of the run.
+    // 64 Mbit per kind of tuple a created row adds (keys, source pair, self-references; at
+    // most 256 Mbit): a sync's first load of 1M records, two tuples each, had false positives
+    // past 500k rows in one 64 Mbit filter, and each sent the writer to query the class,
+    // building its deferred indexes in the middle of the run.
     const spaces = (plan.keys.length > 0 ? 1 : 0) + (this.pairs ? 1 : 0) + this.selfGroups.length;
     this.touchedKeys = new TouchedKeys(26 + Math.min(2, Math.ceil(Math.log2(Math.max(1, spaces)))));
     this.keyOfStmt = plan.keys.length > 0 ? db.prepare(`SELECT ${plan.keys.map(q).join(', ')} FROM ${t} WHERE id = ?`).raw() : null;
@@ -314,6 +327,7 @@ export class Applier {
       .prepare(`INSERT INTO _sluice_change (user, started_at, comment, class, file, action, outcome) VALUES (?, ?, ?, ?, ?, ?, 'running')`)
       .run(this.run.user, new Date().toISOString(), this.run.comment, className, this.run.file, action);
     this.changeId = Number(info.lastInsertRowid);
+    for (const ddl of this.constraintDrops) this.db.exec(ddl);
   }
 
   /** Open a write transaction, unless the caller holds one for the run already (write/lock.ts). */
@@ -372,6 +386,8 @@ export class Applier {
    */
   apply(chunk: ResolvedChunk, wantRows: boolean): AppliedChunk {
     if (this.stopped) return this.nothingApplied();
+    // What a sync knew before its first row (warmUp reads it sooner when it can).
+    this.syncer?.begin();
     const linesSoFar = this.rowsHandled;
     const hits = chunk.hits;
     const nHits = hits ? hits.row.length : 0;
@@ -518,6 +534,8 @@ export class Applier {
       this.writeQueued();
       this.flushCreates();
       this.bumpIfChanged();
+      // Unique indexes are made in the run's last transaction: a failure to make one fails the run.
+      this.buildIndexes(this.deferredConstraints.splice(0));
       if (this.deferredIndexes.length > 0 && this.checkpointAside) return this.commitThenIndex(outcome, lines, this.checkpointAside);
       // A run that grew the class past the in-memory fingerprint table leaves it its index.
       this.buildDeferredIndexes(true);
@@ -899,7 +917,10 @@ export class Applier {
    * set the run's peak memory.
    */
   private buildDeferredIndexes(fingerprints = false): void {
-    const ddls = this.deferredIndexes.splice(0);
+    this.buildIndexes([...this.deferredConstraints.splice(0), ...this.deferredIndexes.splice(0)], fingerprints);
+  }
+
+  private buildIndexes(ddls: readonly string[], fingerprints = false): void {
     if (ddls.length === 0 && !fingerprints) return;
     const cache = this.db.pragma('cache_size', { simple: true }) as number;
     this.db.pragma(`cache_size = ${Math.trunc(cache / 4)}`);

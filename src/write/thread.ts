@@ -57,12 +57,13 @@ try {
   const model = readModel(db, cfg.dbPath);
   const d = db;
   // The indexes are committed before the run so the workers' connections see them.
-  const { emptyClass, deferredIndexes } = prepareUnderLock(d, () => prepareRun(d, model, cfg.plan, cfg.indexes), () => lock(d, () => send({ type: 'waiting' }), lease));
+  const { emptyClass, deferredIndexes, constraints } = prepareUnderLock(d, () => prepareRun(d, model, cfg.plan, cfg.indexes), () => lock(d, () => send({ type: 'waiting' }), lease));
   numeric = numericSlots(model, cfg.plan);
   applier = new Applier(db, model, cfg.plan, cfg.run, {
     dates: compileDateFormat(cfg.dateFormat),
     csv: cfg.csv,
     deferredIndexes,
+    constraints,
     checkpointAside,
     sync: cfg.sync,
   });

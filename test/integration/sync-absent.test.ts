@@ -224,6 +224,16 @@ describe('sluice sync: --load-only, then a sync without a feed', () => {
     assert.deepEqual([summaryOf(fourth.stdout).Created, summaryOf(fourth.stdout).Updated], ['0', '0']);
   });
 
+  it('a record in error, then loaded again further in the same feed, keeps the cells of its last row', async () => {
+    const b = box();
+    await setUp(b);
+    const rows = 'source_id,name,first_name,email,org_id->name,status\n1,A,a,a@x,Demo,bogus\n1,A,a,a@x,Demo,active\n';
+    const r = await sync(b, rows, '--load-only', '--no-stop-on-error');
+    assert.equal(r.code, 1, r.stderr);
+    const cells = query<{ cells: string }>(b.db, "SELECT cells FROM _sluice_replica WHERE record = '1'")[0]?.cells as string;
+    assert.equal((JSON.parse(cells) as Record<string, string>).status, 'active');
+  });
+
   it('refuses --load-only without a feed, and a truncated load as a sync does', async () => {
     const b = box();
     await setUp(b);

@@ -157,6 +157,21 @@ describe('sluice sync: finding and writing objects', () => {
     });
   }
 
+  it("a first load that writes nothing (--simulate, or stopped by a row error) leaves the class its index on source + source_id", async () => {
+    const b = box();
+    await withSource(b);
+    const index = (): unknown[] => query(b.db, "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'Person__source'");
+    const simulated = await sync(b, '1,A,a,a@x,Demo,,\n', '--simulate');
+    assert.equal(simulated.code, 0, simulated.stderr);
+    assert.equal(index().length, 1);
+    const failed = await sync(b, '1,A,a,a@x,Demo,,\n2,B,b,b@x,Nowhere,,\n');
+    assert.equal(failed.code, 3, failed.stderr);
+    assert.equal(index().length, 1);
+    const loaded = await sync(b, '1,A,a,a@x,Demo,,\n');
+    assert.equal(loaded.code, 0, loaded.stderr);
+    assert.equal(index().length, 1);
+  });
+
   it('refuses a feed without source_id, or with a source or id column, before reading a row', async () => {
     const b = box();
     await withSource(b);

@@ -71,11 +71,12 @@ export function runStages(o: ImportOptions, bytes: Buffer, lag: number): StagesR
     throw err;
   }
   const csv = csvOf(separator);
-  const { emptyClass, deferredIndexes } = prepareUnderLock(wdb, () => prepareRun(wdb, model, plan, lookupIndexes(model, model.classes.get(plan.className) as ClassDef, plan)), () => lock(wdb, () => undefined, lease));
+  const { emptyClass, deferredIndexes, constraints } = prepareUnderLock(wdb, () => prepareRun(wdb, model, plan, lookupIndexes(model, model.classes.get(plan.className) as ClassDef, plan)), () => lock(wdb, () => undefined, lease));
   const applier = new Applier(wdb, model, plan, { user: o.user ?? 'test', comment: o.comment, file: o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize }, {
     dates: compileDateFormat(o.dateFormat),
     csv,
     deferredIndexes,
+    constraints,
     // The checkpoint that runs beside the index build is left to the connection's close.
     checkpointAside: () => () => undefined,
   });
