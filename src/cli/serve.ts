@@ -89,7 +89,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
     },
     log,
   });
-  const address = await service.start(host, port);
+  let address: string;
+  try {
+    address = await service.start(host, port);
+  } catch (err) {
+    await service.app.close();
+    service.store.close();
+    throw err;
+  }
   log(`listening on ${address} (database ${db})`);
 
   await new Promise<void>((done) => {

@@ -7,6 +7,7 @@
  * uploads must still be queued, and cancelled, meanwhile. Created on first use.
  */
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
@@ -63,7 +64,25 @@ export const JOB_DDL = [
     summary TEXT
   )`,
   `CREATE INDEX IF NOT EXISTS _sluice_job__state ON _sluice_job(state, id)`,
+  // The server that runs the jobs: one per database, or the second would take the first's running job for an orphan.
+  `CREATE TABLE IF NOT EXISTS _sluice_job_server (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    since TEXT NOT NULL
+  )`,
 ];
+
+/** Whether a process on this host still runs (one on another host is assumed to). */
+function alive(pid: number, host: string): boolean {
+  if (host !== hostname()) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 interface JobRow {
   id: number;
@@ -123,7 +142,21 @@ export class JobStore {
   }
 
   close(): void {
+    this.db.prepare('DELETE FROM _sluice_job_server WHERE pid = ? AND host = ?').run(process.pid, hostname());
     this.db.close();
+  }
+
+  /** Become the one server of these jobs; a server whose process is gone (killed) is taken over. */
+  claim(dbPath: string): void {
+    this.db.transaction(() => {
+      const other = this.db.prepare('SELECT pid, host, since FROM _sluice_job_server WHERE id = 1').get() as { pid: number; host: string; since: string } | undefined;
+      if (other && !(other.pid === process.pid && other.host === hostname()) && alive(other.pid, other.host)) {
+        throw new SluiceError('E_USAGE', `another sluice serve (process ${other.pid} on ${other.host}, since ${other.since}) serves ${dbPath}; stop it first`, { option: '--db' });
+      }
+      this.db
+        .prepare('INSERT INTO _sluice_job_server (id, pid, host, since) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, host = excluded.host, since = excluded.since')
+        .run(process.pid, hostname(), new Date().toISOString());
+    }).immediate();
   }
 
   add(job: { token: string; options: string; fileName: string; bytes: number; sha256: string }): void {

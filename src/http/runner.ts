@@ -144,6 +144,10 @@ export class JobRunner {
       const r = await runImportOnThread(o, { signal, onProgress: (p) => onLine(p.lines + 1) });
       try {
         if (r.rows) await saveRows(logPath(this.store.dir, job.token), r.rows.rows());
+      } catch (err) {
+        // The run's outcome stands; only its details table is lost (a full disk).
+        rmSync(logPath(this.store.dir, job.token), { force: true });
+        this.events.log(`${name}: its log could not be kept (${asSluiceError(err).message})`);
       } finally {
         r.rows?.close();
       }

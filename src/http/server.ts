@@ -94,12 +94,23 @@ export class Service {
 
   /** Listen; jobs a previous server left queued run, and the one it died in is reported interrupted. */
   async start(host: string, port: number): Promise<string> {
+    this.store.claim(this.o.db);
     const orphans = this.store.interruptOrphans('interrupted: the server stopped while this job was processing; its open transaction was rolled back');
     for (const t of orphans) {
       rmSync(uploadPath(this.o.spoolDir, t), { force: true });
       this.o.log(`job ${t.slice(0, 8)}… was interrupted by the server's stop`);
     }
-    const address = await this.app.listen({ host, port });
+    let address: string;
+    try {
+      address = await this.app.listen({ host, port });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+        const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : 'no such address here';
+        throw new SluiceError('E_USAGE', `cannot listen on ${host} port ${port}: ${why} (see --host, --port)`, { option: '--port', cause: err });
+      }
+      throw err;
+    }
     this.runner.kick();
     return address;
   }
@@ -196,21 +207,13 @@ export class Service {
   }
 
   private async upload(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    // Refused before a byte is read: the client is told to stop sending.
-    const refuse = (e: SluiceError): never => {
-      void reply.header('connection', 'close');
-      throw e;
-    };
-    try {
-      this.checkQueue();
-    } catch (e) {
-      refuse(e as SluiceError);
-    }
-    const length = Number(req.headers['content-length']);
-    if (!req.isMultipart() && Number.isFinite(length) && length > this.o.maxUpload) refuse(tooLarge(this.o.maxUpload));
     const token = randomBytes(16).toString('hex');
     const spool = uploadPath(this.o.spoolDir, token);
+    let bodyRead = false;
     try {
+      this.checkQueue();
+      const length = Number(req.headers['content-length']);
+      if (!req.isMultipart() && Number.isFinite(length) && length > this.o.maxUpload) throw tooLarge(this.o.maxUpload);
       let fields: [string, string][];
       let info: UploadInfo;
       let meter: Meter;
@@ -220,7 +223,7 @@ export class Service {
       } else {
         const contentType = (req.headers['content-type'] ?? 'text/csv').split(';')[0]?.trim().toLowerCase() ?? '';
         if (!RAW_TYPES.includes(contentType)) {
-          refuse(new SluiceError('E_USAGE', `content type "${contentType.slice(0, 80)}" is not accepted (valid: multipart/form-data, ${RAW_TYPES.join(', ')})`));
+          throw new SluiceError('E_USAGE', `content type "${contentType.slice(0, 80)}" is not accepted (valid: multipart/form-data, ${RAW_TYPES.join(', ')})`);
         }
         fields = queryFields(req.url);
         info = { fileName: 'upload', contentType };
@@ -229,6 +232,7 @@ export class Service {
         meter = new Meter(this.o.maxUpload);
         await pipeline(req.raw, meter, createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
       }
+      bodyRead = true;
       if (meter.overflow) throw tooLarge(this.o.maxUpload);
       options ??= this.o.importOptions(fields, info);
       this.checkQueue();
@@ -237,6 +241,8 @@ export class Service {
       this.o.log(`job ${token.slice(0, 8)}… queued: ${meter.bytes} bytes into ${options.className}`);
     } catch (err) {
       rmSync(spool, { force: true });
+      // Refused before the body was read: the connection closes after the answer instead of reading the rest.
+      if (!bodyRead) void reply.header('connection', 'close');
       throw err;
     }
     this.runner.kick();

@@ -188,6 +188,12 @@ describe('sluice serve', () => {
       }
     });
 
+    it('a second server on the same database is refused', async () => {
+      const r = await runCli(['serve', '--db', sb.db, '--port', '0']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /another sluice serve \(process \d+ .*\) serves .*; stop it first/);
+    });
+
     it('a data source sync is not served yet: a 404 that says so', async () => {
       const r = await fetch(`${s.url}/v1/sources/hr/sync`, { method: 'POST' });
       assert.equal(r.status, 404);
