@@ -5,6 +5,7 @@
  * depends on how long an import takes; every wait is a bounded poll.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
@@ -138,6 +139,8 @@ describe('sluice serve', () => {
       assert.deepEqual((asJson.rows as { line: number; status: string }[]).map((r) => `${r.line}:${r.status}`), ['2:created', '3:created', '4:error']);
       assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@x.org'")[0]?.n, 2);
       assert.deepEqual(uploads(sb.db), [], 'the upload is removed once its job has run');
+      const kept = query<{ bytes: number; sha256: string; exit_code: number; file_name: string }>(`${sb.db}.spool/jobs.db`, 'SELECT bytes, sha256, exit_code, file_name FROM _sluice_job WHERE token = ?', token)[0];
+      assert.deepEqual(kept, { bytes: Buffer.byteLength(PEOPLE), sha256: createHash('sha256').update(PEOPLE).digest('hex'), exit_code: 1, file_name: 'upload' });
     });
 
     it('a multipart upload carries the options as fields', async () => {
@@ -151,6 +154,16 @@ describe('sluice serve', () => {
       const st = await until(s, token, finished);
       assert.deepEqual(st.results, { created: 1, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 });
       assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Finance'")[0]?.n, 0, 'simulated: nothing kept');
+    });
+
+    it('a form may give the file before its options, and the class as "type"', async () => {
+      const form = new FormData();
+      form.set('file', new Blob(['name,code\nHR,H1\n']), 'orgs.csv');
+      form.set('type', 'Organization');
+      form.set('comment', 'file first');
+      const token = await tokenOf(await fetch(`${s.url}/v1/import`, { method: 'POST', body: form }));
+      assert.equal((await until(s, token, finished)).state, 'done');
+      assert.deepEqual(query<{ comment: string; file: string }>(sb.db, "SELECT comment, file FROM _sluice_change WHERE comment = 'file first'"), [{ comment: 'file first', file: 'orgs.csv' }]);
     });
 
     it('a JSON body is read as JSON', async () => {
