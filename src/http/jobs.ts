@@ -170,6 +170,11 @@ export class JobStore {
     return r ? fromRow(r) : null;
   }
 
+  /** The tokens of the jobs waiting for their turn. */
+  queuedTokens(): string[] {
+    return this.db.prepare(`SELECT token FROM _sluice_job WHERE state = 'queued'`).pluck().all() as string[];
+  }
+
   /** Jobs waiting for their turn. */
   queued(): number {
     return this.db.prepare(`SELECT count(*) FROM _sluice_job WHERE state = 'queued'`).pluck().get() as number;

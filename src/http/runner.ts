@@ -20,8 +20,10 @@ import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js'
 /** How often a job that found the database busy looks again. */
 const LOCK_POLL_MS = 100;
 
+export const UPLOAD_SUFFIX = '.upload';
+
 export function uploadPath(dir: string, token: string): string {
-  return join(dir, `${token}.upload`);
+  return join(dir, `${token}${UPLOAD_SUFFIX}`);
 }
 
 export function logPath(dir: string, token: string): string {

@@ -4,7 +4,8 @@
  * `sluice import`, checked by the same code, and the run is the engine's.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
@@ -15,7 +16,7 @@ import { csvLine } from '../report/csv.js';
 import { detailsHeader, detailsRow, jsonHead, jsonRow, jsonTail } from '../report/format.js';
 import type { RunSummary } from '../report/types.js';
 import { type Job, JobStore, NO_RESULTS } from './jobs.js';
-import { JobRunner, logPath, savedRows, uploadPath } from './runner.js';
+import { JobRunner, logPath, savedRows, UPLOAD_SUFFIX, uploadPath } from './runner.js';
 
 /** What an upload is, for the options that depend on it (the input format). */
 export interface UploadInfo {
@@ -96,9 +97,11 @@ export class Service {
   async start(host: string, port: number): Promise<string> {
     this.store.claim(this.o.db);
     const orphans = this.store.interruptOrphans('interrupted: the server stopped while this job was processing; its open transaction was rolled back');
-    for (const t of orphans) {
-      rmSync(uploadPath(this.o.spoolDir, t), { force: true });
-      this.o.log(`job ${t.slice(0, 8)}… was interrupted by the server's stop`);
+    for (const t of orphans) this.o.log(`job ${t.slice(0, 8)}… was interrupted by the server's stop`);
+    // Uploads no queued job will read: those of the interrupted jobs, and any cut short by the stop.
+    const queued = new Set(this.store.queuedTokens());
+    for (const f of readdirSync(this.o.spoolDir)) {
+      if (f.endsWith(UPLOAD_SUFFIX) && !queued.has(f.slice(0, -UPLOAD_SUFFIX.length))) rmSync(join(this.o.spoolDir, f), { force: true });
     }
     let address: string;
     try {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import { type RunningCli, query, runCli, startCli, suiteSandboxes, type Sandbox } from '../helpers/cli.js';
@@ -313,6 +313,8 @@ describe('sluice serve', () => {
     } finally {
       lock.release();
     }
+    // An upload the server was receiving when it died.
+    writeFileSync(`${sb.db}.spool/0123456789abcdef0123456789abcdef.upload`, 'name\nPartial');
     const s2 = await serve(sb.db);
     try {
       const a = await until(s2, stuck, finished);
