@@ -89,7 +89,9 @@ export class Service {
   constructor(private readonly o: ServiceOptions) {
     this.store = new JobStore(o.spoolDir);
     this.runner = new JobRunner(o.db, this.store, { log: o.log });
-    this.app = Fastify({ logger: false, return503OnClosing: true });
+    // While it closes, requests on connections already open are served (an upload queues for the next start)
+    // rather than refused with the framework's own 503 body, which is not the service's error shape.
+    this.app = Fastify({ logger: false, return503OnClosing: false });
     this.routes();
   }
 

@@ -277,7 +277,7 @@ describe('sluice serve', () => {
     }
   });
 
-  it('cancelling a processing job rolls it back and reports it interrupted', async () => {
+  it('cancelling a processing job (waiting for the write lock) ends it in error, interrupted, with nothing written', async () => {
     const sb = box();
     await freshDb(sb);
     const s = await serve(sb.db);
