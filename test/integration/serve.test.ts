@@ -143,6 +143,16 @@ describe('sluice serve', () => {
       assert.deepEqual(kept, { bytes: Buffer.byteLength(PEOPLE), sha256: createHash('sha256').update(PEOPLE).digest('hex'), exit_code: 1, file_name: 'upload' });
     });
 
+    it('a row error in all-or-nothing mode ends the job in error, rolled back, naming the line', async () => {
+      const token = await tokenOf(await postCsv(s, 'class=Person&keys=email', PEOPLE.replace(/@x\.org/g, '@y.org')));
+      const st = await until(s, token, finished);
+      assert.equal(st.state, 'error');
+      assert.match(String(st.message), /^line 4: .*Nowhere/);
+      assert.deepEqual(st.results, { created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 1 });
+      assert.equal(st.logfile, `/v1/import/${token}/log`);
+      assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@y.org'")[0]?.n, 0);
+    });
+
     it('a multipart upload carries the options as fields', async () => {
       const form = new FormData();
       form.set('class', 'Organization');
