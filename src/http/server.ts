@@ -166,7 +166,7 @@ export class Service {
       status = STATUS[e.code] ?? 500;
     } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       // The framework's own refusals: an unsupported media type, a malformed form.
-      e = new SluiceError(err.statusCode === 413 ? 'E_TOO_LARGE' : 'E_USAGE', err.message);
+      e = new SluiceError(err.statusCode === 413 ? 'E_TOO_LARGE' : err.statusCode === 404 ? 'E_NOT_FOUND' : 'E_USAGE', err.message);
       status = err.statusCode;
     } else {
       e = asSluiceError(err);
