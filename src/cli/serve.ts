@@ -8,6 +8,8 @@ import { findClass } from '../model/load.js';
 import { openStore } from '../model/store.js';
 import { type Aliases, helpText, type OptionSpec, parseCommand } from './args.js';
 import { IMPORT_ALIASES, IMPORT_SPECS, toRawOptions } from './import.js';
+import { SYNC_SPECS, sourceRunOptions } from './sync.js';
+import { getSource } from '../sync/store.js';
 
 export const SERVE_SPECS: Record<string, OptionSpec> = {
   db: { type: 'string', value: 'F', help: 'database file, created with the cmdb model if missing; uploads and jobs are kept in F.spool/', default: 'SLUICE_DB or ./sluice.db' },
@@ -21,6 +23,11 @@ export const SERVE_SPECS: Record<string, OptionSpec> = {
 const UPLOAD_OPTIONS = ['class', 'keys', 'action', 'charset', 'separator', 'qualifier', 'relax-quotes', 'date-format', 'format', 'ignore-empty', 'no-stop-on-error', 'chunk-size', 'simulate', 'comment', 'no-localize'];
 
 export const UPLOAD_SPECS: Record<string, OptionSpec> = Object.fromEntries(UPLOAD_OPTIONS.map((k) => [k, IMPORT_SPECS[k] as OptionSpec]));
+
+/** What a feed sent to a data source may say: the class, keys and action are the source's. */
+const SYNC_UPLOAD_OPTIONS = [...UPLOAD_OPTIONS.filter((k) => !['class', 'keys', 'action', 'no-localize'].includes(k)), 'incremental', 'force', 'load-only'];
+
+export const SYNC_UPLOAD_SPECS: Record<string, OptionSpec> = Object.fromEntries(SYNC_UPLOAD_OPTIONS.map((k) => [k, SYNC_SPECS[k] as OptionSpec]));
 
 /** iTop's names, and the 4me Import API's `type` for the class. */
 const UPLOAD_ALIASES: Aliases = Object.fromEntries([...Object.entries(IMPORT_ALIASES).filter(([, c]) => UPLOAD_OPTIONS.includes(c)), ['type', 'class']]);
@@ -62,6 +69,31 @@ export function uploadOptions(db: string, fields: [string, string][], upload: Up
   });
 }
 
+/** A feed for the data source `source`, its options checked as `sluice sync` checks its command line. */
+export function syncUploadOptions(db: string, source: string, fields: [string, string][], upload: UploadInfo): ImportOptions {
+  const argv = fields.map(([k, v]) => (v === '' && SYNC_UPLOAD_SPECS[k]?.type === 'boolean' ? `--${k}` : `--${k}=${v}`));
+  const a = parseCommand('sync', argv, SYNC_UPLOAD_SPECS, IMPORT_ALIASES);
+  const raw = toRawOptions(a);
+  const { db: conn, model } = openStore(db, { create: false, readonly: true });
+  try {
+    let s;
+    try {
+      s = getSource(conn, source);
+    } catch (e) {
+      throw e instanceof SluiceError && e.code === 'E_USAGE' ? new SluiceError('E_NOT_FOUND', e.message.replace(/^--source: /, '')) : e;
+    }
+    const json = /\.(nd)?json$/i.test(upload.fileName) || /json/.test(upload.contentType);
+    return sourceRunOptions(
+      model,
+      s,
+      { ...raw, format: raw.format ?? (json ? 'json' : 'csv'), db, file: 'upload', fileName: upload.fileName === 'upload' ? '(upload)' : upload.fileName, output: 'details', progress: 'none' },
+      { mode: a.incremental === true ? 'incremental' : 'full', force: a.force === true, loadOnly: a['load-only'] === true, seenFromReplicas: false },
+    );
+  } finally {
+    conn.close();
+  }
+}
+
 export async function serveCommand(argv: string[]): Promise<number> {
   const a = parseCommand('serve', argv, SERVE_SPECS);
   if (a.help) {
@@ -82,7 +114,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     spoolDir: spoolDirOf(db),
     maxUpload,
     maxQueue,
-    importOptions: (fields, upload) => {
+    importOptions: (fields, upload, source) => {
+      if (source !== null) return syncUploadOptions(db, source, fields, upload);
       const o = uploadOptions(db, fields, upload);
       findClass(model, o.className);
       return o;

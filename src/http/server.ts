@@ -30,8 +30,11 @@ export interface ServiceOptions {
   /** bytes */
   maxUpload: number;
   maxQueue: number;
-  /** the import options of an upload, from its fields (query parameters or form fields), as `sluice import` checks them */
-  importOptions(fields: [string, string][], upload: UploadInfo): ImportOptions;
+  /**
+   * The import options of an upload, from its fields (query parameters or form fields), as
+   * `sluice import` checks them; for a feed of the data source `source`, as `sluice sync` does.
+   */
+  importOptions(fields: [string, string][], upload: UploadInfo, source: string | null): ImportOptions;
   log(message: string): void;
 }
 
@@ -139,7 +142,7 @@ export class Service {
     app.setNotFoundHandler((req, reply) => this.sendError(reply, new SluiceError('E_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''} (see docs/serve.md)`)));
 
     app.get('/v1/health', async () => ({ status: 'ok', queued: this.store.queued() }));
-    app.post('/v1/import', (req, reply) => this.upload(req, reply));
+    app.post('/v1/import', (req, reply) => this.upload(req, reply, null));
     app.get<{ Params: { token: string } }>('/v1/import/:token', async (req) => this.state(this.job(req.params.token)));
     app.get<{ Params: { token: string }; Querystring: { format?: string } }>('/v1/import/:token/log', (req, reply) => this.log(req.params.token, req.query.format, reply));
     app.delete<{ Params: { token: string } }>('/v1/import/:token', async (req) => {
@@ -150,9 +153,7 @@ export class Service {
       if (done === 'cancelling') return { state: 'cancelling' };
       throw new SluiceError('E_USAGE', `job ${token} has already ended (${job.state}); there is nothing to cancel`);
     });
-    app.post<{ Params: { name: string } }>('/v1/sources/:name/sync', async (req) => {
-      throw new SluiceError('E_NOT_FOUND', `syncing a data source over HTTP is not served yet; run "sluice sync --source ${req.params.name.slice(0, 64)}" on the server`);
-    });
+    app.post<{ Params: { name: string } }>('/v1/sources/:name/sync', (req, reply) => this.upload(req, reply, req.params.name));
   }
 
   private sendError(reply: FastifyReply, err: Error & { statusCode?: number; code?: string }): FastifyReply {
@@ -211,7 +212,7 @@ export class Service {
     }
   }
 
-  private async upload(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  private async upload(req: FastifyRequest, reply: FastifyReply, source: string | null): Promise<FastifyReply> {
     const token = randomBytes(16).toString('hex');
     const spool = uploadPath(this.o.spoolDir, token);
     let bodyRead = false;
@@ -233,13 +234,13 @@ export class Service {
         fields = queryFields(req.url);
         info = { fileName: 'upload', contentType };
         // Bad options are refused before the body is read.
-        options = this.o.importOptions(fields, info);
+        options = this.o.importOptions(fields, info, source);
         meter = new Meter(this.o.maxUpload);
         await pipeline(req.raw, meter, createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
       }
       bodyRead = true;
       if (meter.overflow) throw tooLarge(this.o.maxUpload);
-      options ??= this.o.importOptions(fields, info);
+      options ??= this.o.importOptions(fields, info, source);
       this.checkQueue();
       const stored: Partial<ImportOptions> = { ...options, input: undefined };
       this.store.add({ token, options: JSON.stringify(stored), fileName: info.fileName, bytes: meter.bytes, sha256: meter.digest() });

@@ -217,10 +217,21 @@ describe('sluice serve', () => {
       assert.match(r.stderr, /another sluice serve \(process \d+ .*\) serves .*; stop it first/);
     });
 
-    it('a data source sync is not served yet: a 404 that says so', async () => {
-      const r = await fetch(`${s.url}/v1/sources/hr/sync`, { method: 'POST' });
-      assert.equal(r.status, 404);
-      assert.match(((await json(r)).error as { message: string }).message, /sluice sync/);
+    it('a feed posted to a data source is synced as `sluice sync` does', async () => {
+      const add = await runCli(['source', 'add', '--db', sb.db, '--name', 'crm', '--class', 'Organization', '--keys', 'name']);
+      assert.equal(add.code, 0, add.stderr);
+      const feed = 'source_id,name,code\nc1,Acme,A1\nc2,Globex,G1\n';
+      const r = await fetch(`${s.url}/v1/sources/crm/sync?comment=nightly`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
+      const st = await until(s, await tokenOf(r), finished);
+      assert.deepEqual(st.results, { created: 2, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 }, JSON.stringify(st));
+      assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM _sluice_replica WHERE record IN ('c1', 'c2') AND object_id IS NOT NULL")[0]?.n, 2);
+
+      const unknown = await fetch(`${s.url}/v1/sources/nope/sync`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
+      assert.equal(unknown.status, 404);
+      assert.match(((await json(unknown)).error as { message: string }).message, /no data source named "nope" \(valid: crm\)/);
+      const cls = await fetch(`${s.url}/v1/sources/crm/sync?class=Person`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
+      assert.equal(cls.status, 400);
+      assert.match(((await json(cls)).error as { message: string }).message, /unknown option --class \(valid: /);
     });
   });
 
