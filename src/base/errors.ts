@@ -12,6 +12,9 @@ export type SluiceErrorCode =
   | 'E_ROW' // first row error in all-or-nothing mode (exit 3)
   | 'E_WORKER' // a worker thread failed (exit 3)
   | 'E_INTERRUPTED' // SIGINT/SIGTERM (exit 130)
+  | 'E_NOT_FOUND' // HTTP service: no such job or route (404)
+  | 'E_TOO_LARGE' // HTTP service: an upload over --max-upload (413)
+  | 'E_QUEUE_FULL' // HTTP service: --max-queue jobs are waiting (429)
   | 'E_INTERNAL'; // a bug (exit 3)
 
 export interface ErrorContext {

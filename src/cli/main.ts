@@ -21,6 +21,7 @@ Commands:
   history   show what one run changed, attribute by attribute
   source    define and inspect data sources: named feeds a sync applies
   sync      apply a data source's feed: create, update, and find each record's object
+  serve     run the HTTP job service: uploads queued and imported one at a time
 
 Run "sluice <command> --help" for the options of a command.
 `;
@@ -59,8 +60,11 @@ async function main(argv: string[]): Promise<number> {
       return sourceCommand(rest);
     case 'sync':
       return syncCommand(rest);
+    case 'serve':
+      // Loaded on demand: the HTTP framework is not worth its start-up time to the other commands.
+      return (await import('./serve.js')).serveCommand(rest);
     default:
-      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history, source, sync; see sluice --help)`);
+      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history, source, sync, serve; see sluice --help)`);
   }
 }
 

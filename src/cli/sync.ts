@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
-import { type ImportOptions, normalizeImportOptions } from '../engine/options.js';
+import { type ImportOptions, normalizeImportOptions, type RawImportOptions } from '../engine/options.js';
 import { findAttribute } from '../model/load.js';
 import { openStore } from '../model/store.js';
 import type { ClassDef, Model } from '../model/types.js';
@@ -48,7 +48,6 @@ export async function syncCommand(argv: string[]): Promise<number> {
   let pending: string | null = null;
   try {
     const s = getSource(db, a.source as string);
-    const c = s.config;
     const loadOnly = a['load-only'] === true;
     let mode: 'full' | 'incremental' = a.incremental === true ? 'incremental' : 'full';
     if (raw.file === undefined) {
@@ -59,33 +58,7 @@ export async function syncCommand(argv: string[]): Promise<number> {
       raw.file = pending;
       raw.format = 'json';
     }
-    o = normalizeImportOptions({
-      ...raw,
-      className: c.className,
-      keys: effectiveKeys(model, c),
-      action: 'upsert',
-      sync: {
-        source: c.name,
-        ref: s.id,
-        onZero: c.onZero,
-        onMultiple: c.onMultiple,
-        claim: c.claim,
-        loadOnly,
-        updatePolicy: c.updatePolicy,
-        pass: {
-          source: c.name,
-          ref: s.id,
-          mode,
-          force: a.force === true,
-          deletePolicy: c.deletePolicy,
-          deleteUpdate: c.deleteUpdate,
-          retentionS: c.retentionS,
-          maxAbsent: c.maxAbsent,
-          loadOnly,
-          seenFromReplicas: pending !== null,
-        },
-      },
-    });
+    o = sourceRunOptions(model, s, raw, { mode, force: a.force === true, loadOnly, seenFromReplicas: pending !== null });
   } catch (e) {
     if (pending) rmSync(dirname(pending), { recursive: true, force: true });
     throw e;
@@ -97,6 +70,43 @@ export async function syncCommand(argv: string[]): Promise<number> {
   } finally {
     if (pending) rmSync(dirname(pending), { recursive: true, force: true });
   }
+}
+
+/** A run of a data source's records: the feed's options, with the source's class, keys and settings. */
+export function sourceRunOptions(
+  model: Model,
+  s: StoredSource,
+  raw: RawImportOptions,
+  run: { mode: 'full' | 'incremental'; force: boolean; loadOnly: boolean; seenFromReplicas: boolean },
+): ImportOptions {
+  const c = s.config;
+  return normalizeImportOptions({
+    ...raw,
+    className: c.className,
+    keys: effectiveKeys(model, c),
+    action: 'upsert',
+    sync: {
+      source: c.name,
+      ref: s.id,
+      onZero: c.onZero,
+      onMultiple: c.onMultiple,
+      claim: c.claim,
+      loadOnly: run.loadOnly,
+      updatePolicy: c.updatePolicy,
+      pass: {
+        source: c.name,
+        ref: s.id,
+        mode: run.mode,
+        force: run.force,
+        deletePolicy: c.deletePolicy,
+        deleteUpdate: c.deleteUpdate,
+        retentionS: c.retentionS,
+        maxAbsent: c.maxAbsent,
+        loadOnly: run.loadOnly,
+        seenFromReplicas: run.seenFromReplicas,
+      },
+    },
+  });
 }
 
 /**

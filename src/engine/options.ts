@@ -22,6 +22,8 @@ export interface ImportOptions {
   file: string;
   /** an already-open source (HTTP upload, tests); `file` is then only its display name */
   input: Readable | undefined;
+  /** the name the change record gives the input when `file` is a copy of it (an HTTP upload spooled to disk) */
+  fileName: string | undefined;
   keys: string[] | undefined;
   action: Action;
   charset: string | undefined;
@@ -113,6 +115,7 @@ export function normalizeImportOptions(raw: RawImportOptions): ImportOptions {
     className: raw.className,
     file: raw.file ?? 'upload',
     input: raw.input,
+    fileName: raw.fileName,
     keys,
     action: oneOf('--action', raw.action, ACTIONS, 'upsert'),
     charset,

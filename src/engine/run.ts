@@ -250,7 +250,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     writer = new WriterClient({
       dbPath: o.db,
       plan,
-      run: { user: o.user ?? currentUser(), comment: o.comment, file: o.input ? o.file : o.file === '-' ? '(stdin)' : o.file, simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize },
+      run: { user: o.user ?? currentUser(), comment: o.comment, file: o.fileName ?? (o.input ? o.file : o.file === '-' ? '(stdin)' : o.file), simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize },
       indexes: lookupIndexes(model, cls, plan),
       wantRows: filter !== null,
       dateFormat: o.dateFormat,

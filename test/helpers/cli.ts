@@ -78,6 +78,8 @@ export interface RunningCli {
   stderrMatches(re: RegExp): Promise<void>;
   /** Resolves when the process has ended. */
   done: Promise<CliResult>;
+  /** What the process wrote to stderr so far. */
+  stderrText(): string;
 }
 
 /**
@@ -118,6 +120,7 @@ export function startCli(args: string[], opts: { env?: Record<string, string> } 
   return {
     child,
     done,
+    stderrText: () => stderr,
     stderrMatches: (re) =>
       new Promise<void>((resolve, reject) => {
         if (re.test(stderr)) resolve();

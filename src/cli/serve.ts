@@ -1,0 +1,148 @@
+/** `sluice serve`: the HTTP job service (SPEC §6) on one database. */
+import { resolve } from 'node:path';
+import { SluiceError } from '../base/errors.js';
+import { type ImportOptions, normalizeImportOptions } from '../engine/options.js';
+import { spoolDirOf } from '../http/jobs.js';
+import { Service, type UploadInfo } from '../http/server.js';
+import { findClass } from '../model/load.js';
+import { openStore } from '../model/store.js';
+import { type Aliases, helpText, type OptionSpec, parseCommand } from './args.js';
+import { IMPORT_ALIASES, IMPORT_SPECS, toRawOptions } from './import.js';
+import { SYNC_SPECS, sourceRunOptions } from './sync.js';
+import { getSource } from '../sync/store.js';
+
+export const SERVE_SPECS: Record<string, OptionSpec> = {
+  db: { type: 'string', value: 'F', help: 'database file, created with the cmdb model if missing; uploads and jobs are kept in F.spool/', default: 'SLUICE_DB or ./sluice.db' },
+  host: { type: 'string', value: 'H', help: 'address to listen on', default: '127.0.0.1' },
+  port: { type: 'string', value: 'N', help: 'port to listen on (0: any free port, printed at start)', default: '8080' },
+  'max-upload': { type: 'string', value: 'SIZE', help: 'largest upload accepted, in bytes or with KB, MB, GB (powers of 1024); larger ones get 413', default: '2GB' },
+  'max-queue': { type: 'string', value: 'N', help: 'jobs that may wait for their turn; one more gets 429 with Retry-After', default: '100' },
+};
+
+/** The `sluice import` options an upload may give, by the same names; the others belong to the server. */
+const UPLOAD_OPTIONS = ['class', 'keys', 'action', 'charset', 'separator', 'qualifier', 'relax-quotes', 'date-format', 'format', 'ignore-empty', 'no-stop-on-error', 'chunk-size', 'simulate', 'comment', 'no-localize'];
+
+export const UPLOAD_SPECS: Record<string, OptionSpec> = Object.fromEntries(UPLOAD_OPTIONS.map((k) => [k, IMPORT_SPECS[k] as OptionSpec]));
+
+/** What a feed sent to a data source may say: the class, keys and action are the source's. */
+const SYNC_UPLOAD_OPTIONS = [...UPLOAD_OPTIONS.filter((k) => !['class', 'keys', 'action', 'no-localize'].includes(k)), 'incremental', 'force', 'load-only'];
+
+export const SYNC_UPLOAD_SPECS: Record<string, OptionSpec> = Object.fromEntries(SYNC_UPLOAD_OPTIONS.map((k) => [k, SYNC_SPECS[k] as OptionSpec]));
+
+/** iTop's names, and the 4me Import API's `type` for the class. */
+const UPLOAD_ALIASES: Aliases = Object.fromEntries([...Object.entries(IMPORT_ALIASES).filter(([, c]) => UPLOAD_OPTIONS.includes(c)), ['type', 'class']]);
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** `2GB`, `512 MB`, `1048576` → bytes. */
+export function parseSize(option: string, value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  const unit = m ? UNITS[(m[2] as string).toLowerCase()] : undefined;
+  const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new SluiceError('E_USAGE', `${option}: "${value}" is not valid (a size such as 2GB, 500MB, 64KB or a number of bytes)`, { option });
+  return bytes;
+}
+
+function wholeNumber(option: string, value: string, min: number, max: number): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new SluiceError('E_USAGE', `${option}: "${value}" is not valid (a whole number from ${min} to ${max})`, { option });
+  return n;
+}
+
+/**
+ * An upload's options, checked as `sluice import` checks its command line: each field
+ * `name=value` is the argument `--name=value` (a switch with no value is on).
+ */
+export function uploadOptions(db: string, fields: [string, string][], upload: UploadInfo): ImportOptions {
+  const argv = fields.map(([k, v]) => (v === '' && UPLOAD_SPECS[k]?.type === 'boolean' ? `--${k}` : `--${k}=${v}`));
+  const raw = toRawOptions(parseCommand('import', argv, UPLOAD_SPECS, UPLOAD_ALIASES));
+  const json = /\.(nd)?json$/i.test(upload.fileName) || /json/.test(upload.contentType);
+  return normalizeImportOptions({
+    ...raw,
+    format: raw.format ?? (json ? 'json' : 'csv'),
+    db,
+    // The runner points the job at its spool file; the change record keeps the upload's name.
+    file: 'upload',
+    fileName: upload.fileName === 'upload' ? '(upload)' : upload.fileName,
+    output: 'details',
+    progress: 'none',
+  });
+}
+
+/** A feed for the data source `source`, its options checked as `sluice sync` checks its command line. */
+export function syncUploadOptions(db: string, source: string, fields: [string, string][], upload: UploadInfo): ImportOptions {
+  const argv = fields.map(([k, v]) => (v === '' && SYNC_UPLOAD_SPECS[k]?.type === 'boolean' ? `--${k}` : `--${k}=${v}`));
+  const a = parseCommand('sync', argv, SYNC_UPLOAD_SPECS, IMPORT_ALIASES);
+  const raw = toRawOptions(a);
+  const { db: conn, model } = openStore(db, { create: false, readonly: true });
+  try {
+    let s;
+    try {
+      s = getSource(conn, source);
+    } catch (e) {
+      throw e instanceof SluiceError && e.code === 'E_USAGE' ? new SluiceError('E_NOT_FOUND', e.message.replace(/^--source: /, '')) : e;
+    }
+    const json = /\.(nd)?json$/i.test(upload.fileName) || /json/.test(upload.contentType);
+    return sourceRunOptions(
+      model,
+      s,
+      { ...raw, format: raw.format ?? (json ? 'json' : 'csv'), db, file: 'upload', fileName: upload.fileName === 'upload' ? '(upload)' : upload.fileName, output: 'details', progress: 'none' },
+      { mode: a.incremental === true ? 'incremental' : 'full', force: a.force === true, loadOnly: a['load-only'] === true, seenFromReplicas: false },
+    );
+  } finally {
+    conn.close();
+  }
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const a = parseCommand('serve', argv, SERVE_SPECS);
+  if (a.help) {
+    process.stdout.write(helpText('serve', '[--db F] [--host H] [--port N] [--max-upload SIZE] [--max-queue N]', SERVE_SPECS, 'sluice serve --db cmdb.db --port 8080   # then: curl -H "content-type: text/csv" --data-binary @people.csv "localhost:8080/v1/import?class=Person&keys=email"'));
+    return 0;
+  }
+  const db = resolve((a.db as string | undefined) ?? process.env.SLUICE_DB ?? 'sluice.db');
+  const host = (a.host as string | undefined) ?? '127.0.0.1';
+  const port = wholeNumber('--port', (a.port as string | undefined) ?? '8080', 0, 65535);
+  const maxUpload = parseSize('--max-upload', (a['max-upload'] as string | undefined) ?? '2GB');
+  const maxQueue = wholeNumber('--max-queue', (a['max-queue'] as string | undefined) ?? '100', 1, 1_000_000);
+
+  const { db: conn, model } = openStore(db, { create: true });
+  conn.close();
+  const log = (message: string): void => void process.stderr.write(`sluice serve: ${message}\n`);
+  const service = new Service({
+    db,
+    spoolDir: spoolDirOf(db),
+    maxUpload,
+    maxQueue,
+    importOptions: (fields, upload, source) => {
+      if (source !== null) return syncUploadOptions(db, source, fields, upload);
+      const o = uploadOptions(db, fields, upload);
+      findClass(model, o.className);
+      return o;
+    },
+    log,
+  });
+  let address: string;
+  try {
+    address = await service.start(host, port);
+  } catch (err) {
+    await service.app.close();
+    service.store.close();
+    throw err;
+  }
+  log(`listening on ${address} (database ${db})`);
+
+  await new Promise<void>((done) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      log(`${signal}: stopping (the running job, if any, is interrupted and rolled back)`);
+      done();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await service.stop();
+  log('stopped');
+  return 0;
+}

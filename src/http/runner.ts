@@ -1,0 +1,180 @@
+/**
+ * Runs the queued jobs of one database, one at a time in order of arrival, through the
+ * engine `sluice import` uses (runImportOnThread), and records each one's outcome.
+ */
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { asSluiceError, exitCodeFor } from '../base/errors.js';
+import { runImportOnThread } from '../engine/coordinator.js';
+import type { ImportOptions } from '../engine/options.js';
+import { decodeRow, encodeRow } from '../report/spool.js';
+import type { RowOutcome, RunSummary } from '../report/types.js';
+import { leaseToken, WriteLease } from '../write/lock.js';
+import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js';
+
+/** How often a job that found the database busy looks again. */
+const LOCK_POLL_MS = 100;
+
+export const UPLOAD_SUFFIX = '.upload';
+
+export function uploadPath(dir: string, token: string): string {
+  return join(dir, `${token}${UPLOAD_SUFFIX}`);
+}
+
+export function logPath(dir: string, token: string): string {
+  return join(dir, `${token}.log`);
+}
+
+function resultsOf(s: RunSummary): JobResults {
+  const c = s.counts;
+  return { created: c.created, updated: c.updated, deleted: c.deleted, unchanged: c.unchanged, skipped: c.skipped, errors: c.errors };
+}
+
+/**
+ * Wait, without blocking this thread, until no other connection holds the database's write
+ * lock or a live import's lease. The engine would wait too, but inside its writer thread,
+ * where a cancel or a shutdown cannot reach it until the lock comes free.
+ */
+async function writeLockFree(dbPath: string, signal: AbortSignal): Promise<void> {
+  const d = new Database(dbPath, { fileMustExist: true, timeout: 0 });
+  try {
+    const lease = new WriteLease(leaseToken());
+    while (!signal.aborted) {
+      let free = false;
+      try {
+        d.exec('BEGIN IMMEDIATE');
+        free = lease.otherHolder(d) === null;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+      } finally {
+        if (d.inTransaction) d.exec('ROLLBACK');
+      }
+      if (free) return;
+      await delay(LOCK_POLL_MS, undefined, { signal }).catch(() => undefined);
+    }
+  } finally {
+    d.close();
+  }
+}
+
+export interface RunnerEvents {
+  /** one line for the server's log: no option values, no data */
+  log(message: string): void;
+}
+
+export class JobRunner {
+  private current: { token: string; abort: AbortController; line: number } | null = null;
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly dbPath: string,
+    private readonly store: JobStore,
+    private readonly events: RunnerEvents,
+  ) {}
+
+  /** The line the running job has applied up to (header = line 1); null when `token` is not running here. */
+  lineOf(token: string): number | null {
+    return this.current?.token === token ? this.current.line : null;
+  }
+
+  /** Start working through the queue, unless already at it. */
+  kick(): void {
+    if (this.loop !== null || this.stopping) return;
+    this.loop = this.drain().finally(() => {
+      this.loop = null;
+      // A job queued after the last look at the queue, before the loop ended.
+      if (!this.stopping && this.store.queued() > 0) this.kick();
+    });
+  }
+
+  /**
+   * Cancel a job: a queued one is removed with its upload; the running one is interrupted
+   * (its transaction rolls back as on Ctrl-C) and ends in error.
+   */
+  cancel(token: string): 'removed' | 'cancelling' | null {
+    if (this.store.removeQueued(token)) {
+      rmSync(uploadPath(this.store.dir, token), { force: true });
+      this.events.log(`job ${token.slice(0, 8)}… removed from the queue`);
+      return 'removed';
+    }
+    if (this.current?.token === token) {
+      this.current.abort.abort();
+      return 'cancelling';
+    }
+    return null;
+  }
+
+  /** Take no new job, interrupt the running one and wait until it has ended. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.current?.abort.abort();
+    await this.loop;
+  }
+
+  private async drain(): Promise<void> {
+    while (!this.stopping) {
+      const job = this.store.takeNext();
+      if (job === null) return;
+      const run = { token: job.token, abort: new AbortController(), line: 0 };
+      this.current = run;
+      try {
+        await this.run(job, run.abort.signal, (line) => (run.line = line));
+      } finally {
+        this.current = null;
+        rmSync(uploadPath(this.store.dir, job.token), { force: true });
+      }
+    }
+  }
+
+  private async run(job: Job, signal: AbortSignal, onLine: (line: number) => void): Promise<void> {
+    const name = `job ${job.token.slice(0, 8)}…`;
+    this.events.log(`${name} processing (${job.bytes} bytes)`);
+    const o = { ...(JSON.parse(job.options) as ImportOptions), db: this.dbPath, file: uploadPath(this.store.dir, job.token), input: undefined };
+    try {
+      await writeLockFree(this.dbPath, signal);
+      if (signal.aborted) {
+        this.store.finish(job.token, { state: 'error', exitCode: 130, message: 'interrupted before it started; nothing was written', results: NO_RESULTS, summary: null });
+        this.events.log(`${name} interrupted before it started`);
+        return;
+      }
+      const r = await runImportOnThread(o, { signal, onProgress: (p) => onLine(p.lines + 1) });
+      try {
+        if (r.rows) await saveRows(logPath(this.store.dir, job.token), r.rows.rows());
+      } catch (err) {
+        // The run's outcome stands; only its details table is lost (a full disk).
+        rmSync(logPath(this.store.dir, job.token), { force: true });
+        this.events.log(`${name}: its log could not be kept (${asSluiceError(err).message})`);
+      } finally {
+        r.rows?.close();
+      }
+      const message = r.error ? (r.summary.stopMessage ?? r.error.message) : null;
+      this.store.finish(job.token, { state: r.error ? 'error' : 'done', exitCode: r.exitCode, message, results: resultsOf(r.summary), summary: JSON.stringify(r.summary) });
+      this.events.log(`${name} ${r.error ? 'ended in error' : 'done'} (exit status ${r.exitCode})`);
+    } catch (err) {
+      // Raised before the run wrote anything: a header naming an unknown column, a database that cannot be opened.
+      const e = asSluiceError(err);
+      this.store.finish(job.token, { state: 'error', exitCode: exitCodeFor(e), message: e.code === 'E_INTERNAL' ? 'internal error' : e.message, results: NO_RESULTS, summary: null });
+      this.events.log(`${name} ended in error (${e.code})`);
+    }
+  }
+}
+
+/** The rows of a finished run, kept in the row spool's encoding for the log endpoint. */
+async function saveRows(path: string, rows: AsyncIterable<RowOutcome>): Promise<void> {
+  async function* lines(): AsyncGenerator<string> {
+    for await (const row of rows) yield encodeRow(row) + '\n';
+  }
+  await pipeline(Readable.from(lines()), createWriteStream(path, { mode: 0o600 }));
+}
+
+/** The rows saveRows kept, in file order. */
+export async function* savedRows(path: string): AsyncGenerator<RowOutcome> {
+  const input = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  for await (const line of input) if (line !== '') yield decodeRow(line, path);
+}

@@ -1,0 +1,316 @@
+/**
+ * The HTTP job service (SPEC §6): uploads are streamed to a spool file and queued as jobs
+ * that JobRunner applies one at a time. A thin adapter: the options are those of
+ * `sluice import`, checked by the same code, and the run is the engine's.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { SluiceError, type SluiceErrorCode, asSluiceError } from '../base/errors.js';
+import type { ImportOptions } from '../engine/options.js';
+import { csvLine } from '../report/csv.js';
+import { detailsHeader, detailsRow, jsonHead, jsonRow, jsonTail } from '../report/format.js';
+import type { RunSummary } from '../report/types.js';
+import { type Job, JobStore, NO_RESULTS } from './jobs.js';
+import { JobRunner, logPath, savedRows, UPLOAD_SUFFIX, uploadPath } from './runner.js';
+
+/** What an upload is, for the options that depend on it (the input format). */
+export interface UploadInfo {
+  fileName: string;
+  contentType: string;
+}
+
+export interface ServiceOptions {
+  db: string;
+  spoolDir: string;
+  /** bytes */
+  maxUpload: number;
+  maxQueue: number;
+  /**
+   * The import options of an upload, from its fields (query parameters or form fields), as
+   * `sluice import` checks them; for a feed of the data source `source`, as `sluice sync` does.
+   */
+  importOptions(fields: [string, string][], upload: UploadInfo, source: string | null): ImportOptions;
+  log(message: string): void;
+}
+
+/** Content types read as the file itself; anything else but a multipart form is refused. */
+const RAW_TYPES = ['text/csv', 'text/tab-separated-values', 'text/plain', 'application/json', 'application/x-ndjson', 'application/octet-stream'];
+
+/** Seconds a client told to wait for a full queue waits before trying again. */
+const RETRY_AFTER_S = 10;
+
+const STATUS: Partial<Record<SluiceErrorCode, number>> = {
+  E_USAGE: 400,
+  E_HEADER: 400,
+  E_MODEL: 400,
+  E_NOT_FOUND: 404,
+  E_TOO_LARGE: 413,
+  E_QUEUE_FULL: 429,
+};
+
+function notFound(token: string): SluiceError {
+  return new SluiceError('E_NOT_FOUND', `no import job has the token "${token.slice(0, 64)}"`);
+}
+
+function tooLarge(max: number): SluiceError {
+  return new SluiceError('E_TOO_LARGE', `the upload is larger than the server's --max-upload (${max} bytes)`, { option: '--max-upload' });
+}
+
+/** Counts and hashes the bytes on their way to the spool file; past `max`, keeps reading but writes nothing more. */
+class Meter extends Transform {
+  bytes = 0;
+  overflow = false;
+  private readonly hash = createHash('sha256');
+
+  constructor(private readonly max: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.max) this.overflow = true;
+    if (this.overflow) return cb();
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+export class Service {
+  readonly app: FastifyInstance;
+  readonly store: JobStore;
+  readonly runner: JobRunner;
+
+  constructor(private readonly o: ServiceOptions) {
+    this.store = new JobStore(o.spoolDir);
+    this.runner = new JobRunner(o.db, this.store, { log: o.log });
+    // While it closes, requests on connections already open are served (an upload queues for the next start)
+    // rather than refused with the framework's own 503 body, which is not the service's error shape.
+    this.app = Fastify({ logger: false, return503OnClosing: false });
+    this.routes();
+  }
+
+  /** Listen; jobs a previous server left queued run, and the one it died in is reported interrupted. */
+  async start(host: string, port: number): Promise<string> {
+    this.store.claim(this.o.db);
+    const orphans = this.store.interruptOrphans('interrupted: the server stopped while this job was processing; its open transaction was rolled back');
+    for (const t of orphans) this.o.log(`job ${t.slice(0, 8)}… was interrupted by the server's stop`);
+    // Uploads no queued job will read: those of the interrupted jobs, and any cut short by the stop.
+    const queued = new Set(this.store.queuedTokens());
+    for (const f of readdirSync(this.o.spoolDir)) {
+      if (f.endsWith(UPLOAD_SUFFIX) && !queued.has(f.slice(0, -UPLOAD_SUFFIX.length))) rmSync(join(this.o.spoolDir, f), { force: true });
+    }
+    let address: string;
+    try {
+      address = await this.app.listen({ host, port });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+        const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied' : 'no such address here';
+        throw new SluiceError('E_USAGE', `cannot listen on ${host} port ${port}: ${why} (see --host, --port)`, { option: '--port', cause: err });
+      }
+      throw err;
+    }
+    this.runner.kick();
+    return address;
+  }
+
+  /** Stop taking requests, interrupt the running job (rolled back), and close the job table. */
+  async stop(): Promise<void> {
+    const closing = this.app.close();
+    await this.runner.stop();
+    await closing;
+    this.store.close();
+  }
+
+  private routes(): void {
+    const app = this.app;
+    app.removeAllContentTypeParsers();
+    // The body is read by the handler, as a stream to the spool file.
+    app.addContentTypeParser('*', (_req: FastifyRequest, _payload: unknown, done: (err: Error | null, body?: unknown) => void) => done(null));
+    void app.register(multipart, { limits: { fileSize: this.o.maxUpload, files: 1, fields: 100, fieldSize: 64 * 1024, parts: 101 } });
+
+    app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => this.sendError(reply, err));
+    app.setNotFoundHandler((req, reply) => this.sendError(reply, new SluiceError('E_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''} (see docs/serve.md)`)));
+
+    app.get('/v1/health', async () => ({ status: 'ok', queued: this.store.queued() }));
+    app.post('/v1/import', (req, reply) => this.upload(req, reply, null));
+    app.get<{ Params: { token: string } }>('/v1/import/:token', async (req) => this.state(this.job(req.params.token)));
+    app.get<{ Params: { token: string }; Querystring: { format?: string } }>('/v1/import/:token/log', (req, reply) => this.log(req.params.token, req.query.format, reply));
+    app.delete<{ Params: { token: string } }>('/v1/import/:token', async (req) => {
+      const token = req.params.token;
+      const job = this.job(token);
+      const done = this.runner.cancel(token);
+      if (done === 'removed') return { state: 'removed' };
+      if (done === 'cancelling') return { state: 'cancelling' };
+      throw new SluiceError('E_USAGE', `job ${token} has already ended (${job.state}); there is nothing to cancel`);
+    });
+    app.post<{ Params: { name: string } }>('/v1/sources/:name/sync', (req, reply) => this.upload(req, reply, req.params.name));
+  }
+
+  private sendError(reply: FastifyReply, err: Error & { statusCode?: number; code?: string }): FastifyReply {
+    let e: SluiceError;
+    let status: number;
+    if (err.code === 'FST_REQ_FILE_TOO_LARGE') {
+      e = tooLarge(this.o.maxUpload);
+      status = 413;
+    } else if (err instanceof SluiceError) {
+      e = err;
+      status = STATUS[e.code] ?? 500;
+    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      // The framework's own refusals: an unsupported media type, a malformed form.
+      e = new SluiceError(err.statusCode === 413 ? 'E_TOO_LARGE' : err.statusCode === 404 ? 'E_NOT_FOUND' : 'E_USAGE', err.message);
+      status = err.statusCode;
+    } else {
+      e = asSluiceError(err);
+      status = STATUS[e.code] ?? 500;
+    }
+    if (status >= 500) {
+      this.o.log(`internal error: ${e.message}`);
+      if (process.env.SLUICE_DEBUG && err.stack) this.o.log(err.stack);
+      e = new SluiceError(e.code === 'E_DB' ? 'E_DB' : 'E_INTERNAL', e.code === 'E_DB' ? e.message : 'internal error; the server log says more');
+    }
+    if (status === 429) void reply.header('retry-after', String(RETRY_AFTER_S));
+    return reply.code(status).send({ error: { code: e.code, message: e.message } });
+  }
+
+  private job(token: string): Job {
+    const job = this.store.get(token);
+    if (job === null) throw notFound(token);
+    return job;
+  }
+
+  private state(job: Job): Record<string, unknown> {
+    switch (job.state) {
+      case 'queued':
+        return { state: 'queued' };
+      case 'processing':
+        return { state: 'processing', line: this.runner.lineOf(job.token) ?? 0 };
+      case 'done':
+        return { state: 'done', results: job.results ?? NO_RESULTS, logfile: `/v1/import/${job.token}/log` };
+      case 'error':
+        return {
+          state: 'error',
+          message: job.message ?? 'failed',
+          results: job.results ?? NO_RESULTS,
+          ...(existsSync(logPath(this.o.spoolDir, job.token)) ? { logfile: `/v1/import/${job.token}/log` } : {}),
+        };
+    }
+  }
+
+  private checkQueue(): void {
+    if (this.store.queued() >= this.o.maxQueue) {
+      throw new SluiceError('E_QUEUE_FULL', `the queue holds ${this.o.maxQueue} jobs (the server's --max-queue); try again later`, { option: '--max-queue' });
+    }
+  }
+
+  private async upload(req: FastifyRequest, reply: FastifyReply, source: string | null): Promise<FastifyReply> {
+    const token = randomBytes(16).toString('hex');
+    const spool = uploadPath(this.o.spoolDir, token);
+    let bodyRead = false;
+    try {
+      this.checkQueue();
+      const length = Number(req.headers['content-length']);
+      if (!req.isMultipart() && Number.isFinite(length) && length > this.o.maxUpload) throw tooLarge(this.o.maxUpload);
+      let fields: [string, string][];
+      let info: UploadInfo;
+      let meter: Meter;
+      let options: ImportOptions | null = null;
+      if (req.isMultipart()) {
+        ({ fields, info, meter } = await this.multipartUpload(req, spool));
+      } else {
+        const contentType = (req.headers['content-type'] ?? 'text/csv').split(';')[0]?.trim().toLowerCase() ?? '';
+        if (!RAW_TYPES.includes(contentType)) {
+          throw new SluiceError('E_USAGE', `content type "${contentType.slice(0, 80)}" is not accepted (valid: multipart/form-data, ${RAW_TYPES.join(', ')})`);
+        }
+        fields = queryFields(req.url);
+        info = { fileName: 'upload', contentType };
+        // Bad options are refused before the body is read.
+        options = this.o.importOptions(fields, info, source);
+        meter = new Meter(this.o.maxUpload);
+        await pipeline(req.raw, meter, createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
+      }
+      bodyRead = true;
+      if (meter.overflow) throw tooLarge(this.o.maxUpload);
+      options ??= this.o.importOptions(fields, info, source);
+      this.checkQueue();
+      const stored: Partial<ImportOptions> = { ...options, input: undefined };
+      this.store.add({ token, options: JSON.stringify(stored), fileName: info.fileName, bytes: meter.bytes, sha256: meter.digest() });
+      this.o.log(`job ${token.slice(0, 8)}… queued: ${meter.bytes} bytes into ${options.className}`);
+    } catch (err) {
+      rmSync(spool, { force: true });
+      // Refused before the body was read: the connection closes after the answer instead of reading the rest.
+      if (!bodyRead) void reply.header('connection', 'close');
+      throw err;
+    }
+    this.runner.kick();
+    return reply.code(202).send({ token });
+  }
+
+  /** A multipart form: its `file` part streamed to the spool, its other fields kept as options. */
+  private async multipartUpload(req: FastifyRequest, spool: string): Promise<{ fields: [string, string][]; info: UploadInfo; meter: Meter }> {
+    const fields: [string, string][] = [];
+    let info: UploadInfo | null = null;
+    const meter = new Meter(this.o.maxUpload);
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file' || info !== null) {
+          part.file.resume();
+          throw new SluiceError('E_USAGE', `form field "${part.fieldname.slice(0, 60)}" holds a file; send the one file as the field "file"`);
+        }
+        info = { fileName: part.filename || 'upload', contentType: part.mimetype };
+        await pipeline(part.file, meter, createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
+        if ((part.file as { truncated?: boolean }).truncated) meter.overflow = true;
+      } else {
+        fields.push([part.fieldname, String(part.value)]);
+      }
+    }
+    if (info === null) throw new SluiceError('E_USAGE', 'the form has no "file" field: send the file to import as the field "file"', { option: '--file' });
+    return { fields, info, meter };
+  }
+
+  private async log(token: string, format: string | undefined, reply: FastifyReply): Promise<FastifyReply> {
+    const job = this.job(token);
+    const path = logPath(this.o.spoolDir, token);
+    if ((job.state !== 'done' && job.state !== 'error') || job.summary === null || !existsSync(path)) {
+      throw new SluiceError('E_NOT_FOUND', `job ${token} has no log${job.state === 'done' || job.state === 'error' ? '' : ` yet (it is ${job.state})`}`);
+    }
+    if (format !== undefined && format !== 'csv' && format !== 'json') throw new SluiceError('E_USAGE', `format: "${format.slice(0, 40)}" is not valid (valid: csv, json)`);
+    const summary = JSON.parse(job.summary) as RunSummary;
+    if (format === 'json') {
+      return reply.type('application/json; charset=utf-8').send(Readable.from(jsonLog(summary, path)));
+    }
+    return reply.type('text/csv; charset=utf-8').send(Readable.from(csvLog(summary, path)));
+  }
+}
+
+/** The details table, as `sluice import --log` writes it. */
+async function* csvLog(s: RunSummary, path: string): AsyncGenerator<string> {
+  yield csvLine(detailsHeader(s.columns)) + '\n';
+  for await (const row of savedRows(path)) yield csvLine(detailsRow(row, s.columns.length)) + '\n';
+}
+
+/** The JSON report with every row, as `sluice import --output json --log F` prints it. */
+async function* jsonLog(s: RunSummary, path: string): AsyncGenerator<string> {
+  yield jsonHead(s);
+  let first = true;
+  for await (const row of savedRows(path)) {
+    yield jsonRow(row, first);
+    first = false;
+  }
+  yield jsonTail();
+}
+
+/** The query parameters in the order given (a repeated one twice, for the option parser to judge). */
+function queryFields(url: string): [string, string][] {
+  const q = url.indexOf('?');
+  return q < 0 ? [] : [...new URLSearchParams(url.slice(q + 1)).entries()];
+}

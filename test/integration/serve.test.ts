@@ -1,0 +1,384 @@
+/**
+ * `sluice serve` (SPEC §6): the built CLI as a server on a free port, driven with fetch.
+ * A test that needs a job to stay busy takes the database's write lock itself (a connection
+ * in BEGIN IMMEDIATE): the job then waits for it however fast it would run, so nothing here
+ * depends on how long an import takes; every wait is a bounded poll.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { after, before, describe, it } from 'node:test';
+import { type RunningCli, query, runCli, startCli, suiteSandboxes, type Sandbox } from '../helpers/cli.js';
+
+const ORGS = 'name,code\nSales,S1\nMarketing,M1\n';
+const PEOPLE = 'name,first_name,org_id->name,email\nHugo,Victor,Sales,vh@x.org\nSand,George,Marketing,gs@x.org\nZola,Emile,Nowhere,ez@x.org\n';
+
+interface Server {
+  url: string;
+  cli: RunningCli;
+}
+
+async function serve(db: string, ...args: string[]): Promise<Server> {
+  const cli = startCli(['serve', '--db', db, '--port', '0', ...args]);
+  await cli.stderrMatches(/listening on http:\/\/\S+ /);
+  const url = /listening on (http:\/\/\S+) /.exec(cli.stderrText())?.[1] as string;
+  return { url, cli };
+}
+
+async function stop(s: Server): Promise<void> {
+  if (s.cli.child.exitCode === null && s.cli.child.signalCode === null) s.cli.child.kill('SIGTERM');
+  await s.cli.done;
+}
+
+async function json(r: Response): Promise<Record<string, unknown>> {
+  const text = await r.text();
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`not JSON (${r.status}): ${text}`);
+  }
+}
+
+async function postCsv(s: Server, query: string, body: string): Promise<Response> {
+  return fetch(`${s.url}/v1/import?${query}`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body });
+}
+
+async function state(s: Server, token: string): Promise<Record<string, unknown>> {
+  return json(await fetch(`${s.url}/v1/import/${token}`));
+}
+
+/** Poll a job until `done(state)` holds: a bounded wait, never a fixed sleep. */
+async function until(s: Server, token: string, done: (st: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const st = await state(s, token);
+    if (done(st)) return st;
+    if (Date.now() > end) throw new Error(`job ${token} never reached the state awaited; last: ${JSON.stringify(st)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const finished = (st: Record<string, unknown>): boolean => st.state === 'done' || st.state === 'error';
+
+async function tokenOf(r: Response): Promise<string> {
+  const body = await json(r);
+  assert.equal(r.status, 202, JSON.stringify(body));
+  assert.match(String(body.token), /^[0-9a-f]{32}$/);
+  return body.token as string;
+}
+
+/** A connection holding the database's write lock until `release()`. */
+function holdWriteLock(db: string): { release: () => void } {
+  const d = new Database(db);
+  d.exec('BEGIN IMMEDIATE');
+  return {
+    release: () => {
+      if (d.inTransaction) d.exec('ROLLBACK');
+      d.close();
+    },
+  };
+}
+
+function uploads(db: string): string[] {
+  const dir = `${db}.spool`;
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.upload')) : [];
+}
+
+async function freshDb(box: Sandbox): Promise<void> {
+  assert.equal((await runCli(['init', '--db', box.db])).code, 0);
+}
+
+describe('sluice serve', () => {
+  const box = suiteSandboxes();
+
+  describe('one server', () => {
+    let sb: Sandbox;
+    let s: Server;
+    before(async () => {
+      sb = box();
+      await freshDb(sb);
+      s = await serve(sb.db);
+    });
+    after(async () => stop(s));
+
+    it('answers its health check', async () => {
+      const r = await fetch(`${s.url}/v1/health`);
+      assert.equal(r.status, 200);
+      assert.equal((await json(r)).status, 'ok');
+    });
+
+    it('a raw CSV upload runs as `sluice import` does: same results, same details table', async () => {
+      const orgs = await tokenOf(await postCsv(s, 'class=Organization', ORGS));
+      assert.equal((await until(s, orgs, finished)).state, 'done');
+      const token = await tokenOf(await postCsv(s, 'class=Person&keys=email&no-stop-on-error=1', PEOPLE));
+      const st = await until(s, token, finished);
+      assert.deepEqual(st, {
+        state: 'done',
+        results: { created: 2, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 1 },
+        logfile: `/v1/import/${token}/log`,
+      });
+
+      // The same two files through the CLI, into a database of their own.
+      const other = box();
+      await freshDb(other);
+      assert.equal((await runCli(['import', '--db', other.db, '--class', 'Organization', '--file', other.file('orgs.csv', ORGS), '--progress', 'none'])).code, 0);
+      const log = `${other.dir}/people.log`;
+      const cli = await runCli(['import', '--db', other.db, '--class', 'Person', '--keys', 'email', '--no-stop-on-error', '--file', other.file('people.csv', PEOPLE), '--progress', 'none', '--output', 'json', '--log', log]);
+      assert.equal(cli.code, 1, cli.stderr);
+      const doc = JSON.parse(cli.stdout) as Record<string, unknown>;
+      for (const k of ['created', 'updated', 'deleted', 'unchanged', 'skipped', 'errors']) assert.equal((st.results as Record<string, unknown>)[k], doc[k], k);
+
+      const table = await fetch(`${s.url}/v1/import/${token}/log`);
+      assert.equal(table.status, 200);
+      assert.match(table.headers.get('content-type') ?? '', /^text\/csv/);
+      assert.equal(await table.text(), readFileSync(log, 'utf8'));
+
+      const asJson = await json(await fetch(`${s.url}/v1/import/${token}/log?format=json`));
+      assert.equal(asJson.created, 2);
+      assert.deepEqual((asJson.rows as { line: number; status: string }[]).map((r) => `${r.line}:${r.status}`), ['2:created', '3:created', '4:error']);
+      assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@x.org'")[0]?.n, 2);
+      assert.deepEqual(uploads(sb.db), [], 'the upload is removed once its job has run');
+      const kept = query<{ bytes: number; sha256: string; exit_code: number; file_name: string }>(`${sb.db}.spool/jobs.db`, 'SELECT bytes, sha256, exit_code, file_name FROM _sluice_job WHERE token = ?', token)[0];
+      assert.deepEqual(kept, { bytes: Buffer.byteLength(PEOPLE), sha256: createHash('sha256').update(PEOPLE).digest('hex'), exit_code: 1, file_name: 'upload' });
+    });
+
+    it('a row error in all-or-nothing mode ends the job in error, rolled back, naming the line', async () => {
+      const token = await tokenOf(await postCsv(s, 'class=Person&keys=email', PEOPLE.replace(/@x\.org/g, '@y.org')));
+      const st = await until(s, token, finished);
+      assert.equal(st.state, 'error');
+      assert.match(String(st.message), /^line 4: .*Nowhere/);
+      assert.deepEqual(st.results, { created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 1 });
+      assert.equal(st.logfile, `/v1/import/${token}/log`);
+      assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@y.org'")[0]?.n, 0);
+    });
+
+    it('a multipart upload carries the options as fields', async () => {
+      const form = new FormData();
+      form.set('class', 'Organization');
+      form.set('simulate', '1');
+      form.set('separator', ';');
+      form.set('comment', 'from the form');
+      form.set('file', new Blob(['name;code\nFinance;F1\n']), 'orgs.csv');
+      const token = await tokenOf(await fetch(`${s.url}/v1/import`, { method: 'POST', body: form }));
+      const st = await until(s, token, finished);
+      assert.deepEqual(st.results, { created: 1, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 });
+      assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Finance'")[0]?.n, 0, 'simulated: nothing kept');
+    });
+
+    it('a form may give the file before its options, and the class as "type"', async () => {
+      const form = new FormData();
+      form.set('file', new Blob(['name,code\nHR,H1\n']), 'orgs.csv');
+      form.set('type', 'Organization');
+      form.set('comment', 'file first');
+      const token = await tokenOf(await fetch(`${s.url}/v1/import`, { method: 'POST', body: form }));
+      assert.equal((await until(s, token, finished)).state, 'done');
+      assert.deepEqual(query<{ comment: string; file: string }>(sb.db, "SELECT comment, file FROM _sluice_change WHERE comment = 'file first'"), [{ comment: 'file first', file: 'orgs.csv' }]);
+    });
+
+    it('a JSON body is read as JSON', async () => {
+      const r = await fetch(`${s.url}/v1/import?class=Organization`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ name: 'Legal', code: 'L1' }]) });
+      const st = await until(s, await tokenOf(r), finished);
+      assert.equal(st.state, 'done', JSON.stringify(st));
+      assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Legal'")[0]?.n, 1);
+    });
+
+    it('a bad option is a 400 that names it and what would be valid', async () => {
+      const bad = await postCsv(s, 'class=Person&action=merge', PEOPLE);
+      assert.equal(bad.status, 400);
+      const e = (await json(bad)).error as { code: string; message: string };
+      assert.equal(e.code, 'E_USAGE');
+      assert.match(e.message, /--action: "merge" is not valid \(valid: upsert, insert, update, delete\)/);
+
+      const unknown = (await json(await postCsv(s, 'class=Person&bogus=1', PEOPLE))).error as { message: string };
+      assert.match(unknown.message, /unknown option --bogus \(valid: --class, /);
+      const cls = await postCsv(s, 'class=Persn', PEOPLE);
+      assert.equal(cls.status, 400);
+      assert.match(((await json(cls)).error as { message: string }).message, /Persn/);
+      const server = await postCsv(s, 'class=Person&db=/tmp/other.db', PEOPLE);
+      assert.equal(server.status, 400);
+      assert.match(((await json(server)).error as { message: string }).message, /--db/);
+      const none = await postCsv(s, '', PEOPLE);
+      assert.match(((await json(none)).error as { message: string }).message, /--class: is required/);
+      assert.deepEqual(uploads(sb.db), []);
+    });
+
+    it('an unknown token is a 404 in JSON, for the state, the log and a cancel', async () => {
+      for (const [method, path] of [['GET', '/v1/import/0123456789abcdef0123456789abcdef'], ['GET', '/v1/import/nope/log'], ['DELETE', '/v1/import/nope'], ['GET', '/v1/nothing']] as const) {
+        const r = await fetch(`${s.url}${path}`, { method });
+        assert.equal(r.status, 404, `${method} ${path}`);
+        assert.equal(((await json(r)).error as { code: string }).code, 'E_NOT_FOUND');
+      }
+    });
+
+    it('a second server on the same database is refused', async () => {
+      const r = await runCli(['serve', '--db', sb.db, '--port', '0']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /another sluice serve \(process \d+ .*\) serves .*; stop it first/);
+    });
+
+    it('a feed posted to a data source is synced as `sluice sync` does', async () => {
+      const add = await runCli(['source', 'add', '--db', sb.db, '--name', 'crm', '--class', 'Organization', '--keys', 'name']);
+      assert.equal(add.code, 0, add.stderr);
+      const feed = 'source_id,name,code\nc1,Acme,A1\nc2,Globex,G1\n';
+      const r = await fetch(`${s.url}/v1/sources/crm/sync?comment=nightly`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
+      const st = await until(s, await tokenOf(r), finished);
+      assert.deepEqual(st.results, { created: 2, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 }, JSON.stringify(st));
+      assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM _sluice_replica WHERE record IN ('c1', 'c2') AND object_id IS NOT NULL")[0]?.n, 2);
+
+      const unknown = await fetch(`${s.url}/v1/sources/nope/sync`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
+      assert.equal(unknown.status, 404);
+      assert.match(((await json(unknown)).error as { message: string }).message, /no data source named "nope" \(valid: crm\)/);
+      const cls = await fetch(`${s.url}/v1/sources/crm/sync?class=Person`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
+      assert.equal(cls.status, 400);
+      assert.match(((await json(cls)).error as { message: string }).message, /unknown option --class \(valid: /);
+    });
+  });
+
+  it('an upload over --max-upload is a 413, and its spool is removed', async () => {
+    const sb = box();
+    await freshDb(sb);
+    const s = await serve(sb.db, '--max-upload', '1KB');
+    try {
+      const big = 'name,code\n' + Array.from({ length: 200 }, (_, i) => `Org${i},C${i}`).join('\n') + '\n';
+      for (const r of [
+        await postCsv(s, 'class=Organization', big),
+        await fetch(`${s.url}/v1/import`, { method: 'POST', body: multipart(big) }),
+      ]) {
+        assert.equal(r.status, 413);
+        const e = (await json(r)).error as { code: string; message: string };
+        assert.equal(e.code, 'E_TOO_LARGE');
+        assert.match(e.message, /--max-upload/);
+      }
+      // A chunked body has no length to refuse up front: it is cut while it streams.
+      const streamed = await fetch(`${s.url}/v1/import?class=Organization`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/csv' },
+        body: new ReadableStream({ start: (c) => { c.enqueue(new TextEncoder().encode(big)); c.close(); } }),
+        duplex: 'half',
+      } as RequestInit);
+      assert.equal(streamed.status, 413);
+      assert.deepEqual(uploads(sb.db), []);
+      assert.equal((await fetch(`${s.url}/v1/health`)).status, 200);
+    } finally {
+      await stop(s);
+    }
+  });
+
+  it('a full queue answers 429 with Retry-After; a queued job can be removed', async () => {
+    const sb = box();
+    await freshDb(sb);
+    const s = await serve(sb.db, '--max-queue', '1');
+    const lock = holdWriteLock(sb.db);
+    try {
+      const first = await tokenOf(await postCsv(s, 'class=Organization', 'name\nA\n'));
+      await until(s, first, (st) => st.state === 'processing');
+      const second = await tokenOf(await postCsv(s, 'class=Organization', 'name\nB\n'));
+      assert.deepEqual(await state(s, second), { state: 'queued' });
+      const full = await postCsv(s, 'class=Organization', 'name\nC\n');
+      assert.equal(full.status, 429);
+      assert.match(full.headers.get('retry-after') ?? '', /^\d+$/);
+      assert.equal(((await json(full)).error as { code: string }).code, 'E_QUEUE_FULL');
+      assert.equal(uploads(sb.db).length, 2, 'the refused upload left nothing');
+
+      const del = await fetch(`${s.url}/v1/import/${second}`, { method: 'DELETE' });
+      assert.equal(del.status, 200);
+      assert.equal((await state(s, second)).state, undefined);
+      assert.equal((await fetch(`${s.url}/v1/import/${second}`)).status, 404);
+      assert.equal(uploads(sb.db).length, 1);
+      const third = await tokenOf(await postCsv(s, 'class=Organization', 'name\nD\n'));
+
+      lock.release();
+      assert.equal((await until(s, first, finished)).state, 'done');
+      assert.equal((await until(s, third, finished)).state, 'done');
+      assert.deepEqual(query<{ name: string }>(sb.db, "SELECT name FROM Organization WHERE name IN ('A', 'B', 'C', 'D') ORDER BY name").map((r) => r.name), ['A', 'D']);
+    } finally {
+      lock.release();
+      await stop(s);
+    }
+  });
+
+  it('cancelling a processing job (waiting for the write lock) ends it in error, interrupted, with nothing written', async () => {
+    const sb = box();
+    await freshDb(sb);
+    const s = await serve(sb.db);
+    const lock = holdWriteLock(sb.db);
+    try {
+      const token = await tokenOf(await postCsv(s, 'class=Organization', 'name\nE\n'));
+      await until(s, token, (st) => st.state === 'processing');
+      assert.equal((await fetch(`${s.url}/v1/import/${token}`, { method: 'DELETE' })).status, 200);
+      const st = await until(s, token, finished);
+      assert.equal(st.state, 'error');
+      assert.match(String(st.message), /interrupted/);
+      assert.deepEqual(st.results, { created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 });
+    } finally {
+      lock.release();
+      await stop(s);
+    }
+    assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Organization WHERE name = 'E'")[0]?.n, 0);
+  });
+
+  it('after a restart, a queued job runs and the job the server died in reports "interrupted"', async () => {
+    const sb = box();
+    await freshDb(sb);
+    const s1 = await serve(sb.db);
+    const lock = holdWriteLock(sb.db);
+    let stuck: string;
+    let waiting: string;
+    try {
+      stuck = await tokenOf(await postCsv(s1, 'class=Organization', 'name\nF\n'));
+      await until(s1, stuck, (st) => st.state === 'processing');
+      waiting = await tokenOf(await postCsv(s1, 'class=Organization', 'name\nG\n'));
+      s1.cli.child.kill('SIGKILL');
+      await s1.cli.done;
+    } finally {
+      lock.release();
+    }
+    // An upload the server was receiving when it died.
+    writeFileSync(`${sb.db}.spool/0123456789abcdef0123456789abcdef.upload`, 'name\nPartial');
+    const s2 = await serve(sb.db);
+    try {
+      const a = await until(s2, stuck, finished);
+      assert.equal(a.state, 'error');
+      assert.match(String(a.message), /interrupted/);
+      assert.equal((await until(s2, waiting, finished)).state, 'done');
+      assert.deepEqual(query<{ name: string }>(sb.db, "SELECT name FROM Organization WHERE name IN ('F', 'G')").map((r) => r.name), ['G']);
+      assert.deepEqual(uploads(sb.db), []);
+    } finally {
+      await stop(s2);
+    }
+  });
+
+  it('SIGTERM stops the server cleanly (exit 0), cancelling the job it runs', async () => {
+    const sb = box();
+    await freshDb(sb);
+    const s = await serve(sb.db);
+    const lock = holdWriteLock(sb.db);
+    try {
+      const token = await tokenOf(await postCsv(s, 'class=Organization', 'name\nH\n'));
+      await until(s, token, (st) => st.state === 'processing');
+      s.cli.child.kill('SIGTERM');
+      const r = await s.cli.done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /stopped/);
+    } finally {
+      lock.release();
+    }
+  });
+
+  it('--help lists the options', async () => {
+    const r = await runCli(['serve', '--help']);
+    assert.equal(r.code, 0);
+    for (const o of ['--db', '--host', '--port', '--max-upload', '--max-queue']) assert.match(r.stdout, new RegExp(o));
+    const bad = await runCli(['serve', '--max-upload', 'lots']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--max-upload: "lots" is not valid/);
+  });
+});
+
+function multipart(content: string): FormData {
+  const form = new FormData();
+  form.set('class', 'Organization');
+  form.set('file', new Blob([content]), 'orgs.csv');
+  return form;
+}
