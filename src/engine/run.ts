@@ -257,6 +257,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       csv: csvOptions(o, separator),
       leaseToken: leaseToken(),
       sync: o.sync?.pass ?? null,
+      inputBytes: totalBytes,
     }, hooks.onWaiting);
     const ready = await writer.start();
     change = ready.change;

@@ -19,7 +19,7 @@ import { type LinkIds, keyTuple, refMessage, resolveChunk, resolveLinkItems } fr
 import { tupleKey } from '../resolve/tuple.js';
 import { type Counts, emptyCounts } from '../report/types.js';
 import { MASK, hashPassword, verifyPassword } from './password.js';
-import { TouchedIds, TouchedKeys } from './touched.js';
+import { TouchedIds, TouchedKeys, touchedLog2Bits } from './touched.js';
 import type { DeferredConstraints } from './prepare.js';
 import { type SyncOutcome, type SyncRunConfig, SyncWriter } from '../sync/writer.js';
 
@@ -229,6 +229,8 @@ export class Applier {
       constraints?: DeferredConstraints | null;
       checkpointAside?: CheckpointAside;
       sync?: SyncRunConfig | null;
+      /** the input's size when known, which sizes the filter of touched keys */
+      inputBytes?: number | null;
     } = {},
   ) {
     this.checkpointAside = parsing.checkpointAside ?? null;
@@ -306,7 +308,7 @@ export class Applier {
     // past 500k rows in one 64 Mbit filter, and each sent the writer to query the class,
     // building its deferred indexes in the middle of the run.
     const spaces = (plan.keys.length > 0 ? 1 : 0) + (this.pairs ? 1 : 0) + this.selfGroups.length;
-    this.touchedKeys = new TouchedKeys(26 + Math.min(2, Math.ceil(Math.log2(Math.max(1, spaces)))));
+    this.touchedKeys = new TouchedKeys(touchedLog2Bits(parsing.inputBytes ?? null, spaces));
     this.keyOfStmt = plan.keys.length > 0 ? db.prepare(`SELECT ${plan.keys.map(q).join(', ')} FROM ${t} WHERE id = ?`).raw() : null;
     const pos = (code: string): number => this.storedIndex.get(code) ?? -1;
     this.keyPos = plan.keys.map(pos);

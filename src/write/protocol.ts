@@ -21,6 +21,8 @@ export interface WriterConfig {
   leaseToken: string;
   /** a sync's replicas, guard and absent objects (sync/writer.ts) */
   sync: SyncRunConfig | null;
+  /** the input file's size, null for a stream */
+  inputBytes: number | null;
 }
 
 export type ToWriter =

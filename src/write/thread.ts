@@ -66,6 +66,7 @@ try {
     constraints,
     checkpointAside,
     sync: cfg.sync,
+    inputBytes: cfg.inputBytes,
   });
   applier.begin(cfg.plan.className, cfg.plan.sync ? `sync ${cfg.plan.sync.source}` : cfg.plan.action);
   send({ type: 'ready', change: applier.changeId, emptyClass });

@@ -7,6 +7,19 @@ import type { Scalar } from '../model/types.js';
 
 /** Bits a key sets in its block. */
 const PROBES = 7;
+/** 64 Mbit (8 MiB) a kind of tuple: about 1 in 10^6 false positives at 1M keys. */
+const MAX_LOG2_BITS = 26;
+const MIN_LOG2_BITS = 16;
+
+/**
+ * How large a run's filter is: 64 bits a key for the rows its input could hold (one per 8
+ * bytes), from 64 Kbit to 64 Mbit a kind of tuple, times the kinds (at most four). An input of
+ * unknown size gets the largest; a small file does not zero 8 to 32 MiB for a few rows.
+ */
+export function touchedLog2Bits(inputBytes: number | null, spaces: number): number {
+  const perSpace = inputBytes === null ? MAX_LOG2_BITS : Math.min(MAX_LOG2_BITS, Math.max(MIN_LOG2_BITS, Math.ceil(Math.log2(Math.max(1, inputBytes / 8) * 64))));
+  return perSpace + Math.min(2, Math.ceil(Math.log2(Math.max(1, spaces))));
+}
 
 export class TouchedKeys {
   private readonly bits: Uint32Array;
@@ -23,7 +36,7 @@ export class TouchedKeys {
    * so an add or a lookup touches one cache line instead of seven scattered over 8 MiB
    * (about 0.4 µs less per created row); about 1 in 10^6 false positives at 1M keys.
    */
-  constructor(log2Bits = 26) {
+  constructor(log2Bits = MAX_LOG2_BITS) {
     const bits = Math.max(log2Bits, 9);
     this.bits = new Uint32Array(1 << (bits - 5));
     this.blockMask = (1 << (bits - 9)) - 1;

@@ -79,6 +79,7 @@ export function runStages(o: ImportOptions, bytes: Buffer, lag: number): StagesR
     constraints,
     // The checkpoint that runs beside the index build is left to the connection's close.
     checkpointAside: () => () => undefined,
+    inputBytes: bytes.length,
   });
   applier.begin(plan.className, plan.action);
   const numeric = numericSlots(model, plan);

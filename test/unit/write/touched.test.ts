@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Scalar } from '../../../src/model/types.js';
-import { TouchedIds, TouchedKeys } from '../../../src/write/touched.js';
+import { TouchedIds, TouchedKeys, touchedLog2Bits } from '../../../src/write/touched.js';
 import { prng } from '../../helpers/random.js';
 
 /**
@@ -140,6 +140,27 @@ describe('TouchedKeys', () => {
     const keys = Array.from({ length: 20_000 }, () => randomKey(r, 'x'));
     for (const k of keys) f.add(7, k);
     assert.ok(keys.every((k) => f.has(7, k)));
+  });
+});
+
+describe('touchedLog2Bits', () => {
+  it('sizes the filter by the input: 64 bits a possible row, between 64 Kbit and 64 Mbit a kind of tuple', () => {
+    assert.equal(touchedLog2Bits(null, 1), 26, 'a stream of unknown size');
+    assert.equal(touchedLog2Bits(200, 1), 16, 'a few rows');
+    assert.equal(touchedLog2Bits(8 * 2 ** 14, 1), 20, '16k possible rows × 64 bits');
+    assert.equal(touchedLog2Bits(100e6, 1), 26, 'a 1M-row file');
+    assert.equal(touchedLog2Bits(100e6, 3), 28, 'three kinds of tuple: four times the bits');
+    assert.equal(touchedLog2Bits(null, 9), 28, 'at most four times');
+  });
+
+  it('keeps false positives under 1% when a file holds one row every 8 bytes', () => {
+    const rows = 50_000;
+    const f = new TouchedKeys(touchedLog2Bits(rows * 8, 2));
+    const r = prng(3);
+    for (let i = 0; i < rows; i++) f.add(SPACES[i % 2] as number, randomKey(r, 'in'));
+    let falsePositives = 0;
+    for (let i = 0; i < rows; i++) if (f.has(SPACES[i % 2] as number, randomKey(r, 'out'))) falsePositives++;
+    assert.ok(falsePositives < rows / 100, `${falsePositives} false positives`);
   });
 });
 
