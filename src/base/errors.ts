@@ -15,6 +15,8 @@ export type SluiceErrorCode =
   | 'E_NOT_FOUND' // HTTP service: no such job or route (404)
   | 'E_TOO_LARGE' // HTTP service: an upload over --max-upload (413)
   | 'E_QUEUE_FULL' // HTTP service: --max-queue jobs are waiting (429)
+  | 'E_AUTH' // HTTP service: no token, or one that is not valid or revoked (401)
+  | 'E_FORBIDDEN' // HTTP service: the token's role or classes do not allow the request (403)
   | 'E_INTERNAL'; // a bug (exit 3)
 
 export interface ErrorContext {

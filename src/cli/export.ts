@@ -5,7 +5,7 @@ import { normalizeExportOptions } from '../export/options.js';
 import { type ExportJob, openExport } from '../export/run.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 
-const SPECS: Record<string, OptionSpec> = {
+export const EXPORT_SPECS: Record<string, OptionSpec> = {
   class: { type: 'string', value: 'C', help: 'class to export (sluice schema lists them)' },
   columns: {
     type: 'string',
@@ -22,9 +22,9 @@ const SPECS: Record<string, OptionSpec> = {
 };
 
 export async function exportCommand(argv: string[]): Promise<number> {
-  const a = parseCommand('export', argv, SPECS);
+  const a = parseCommand('export', argv, EXPORT_SPECS);
   if (a.help) {
-    process.stdout.write(helpText('export', '--class C [options]', SPECS, 'sluice export --class Person --columns name,first_name,email,org_id->name --raw --output people.csv'));
+    process.stdout.write(helpText('export', '--class C [options]', EXPORT_SPECS, 'sluice export --class Person --columns name,first_name,email,org_id->name --raw --output people.csv'));
     return 0;
   }
   const s = (k: string): string | undefined => a[k] as string | undefined;

@@ -9,6 +9,7 @@ import { initCommand } from './init.js';
 import { schemaCommand } from './schema.js';
 import { sourceCommand } from './source.js';
 import { syncCommand } from './sync.js';
+import { tokenCommand } from './token.js';
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -22,6 +23,7 @@ Commands:
   source    define and inspect data sources: named feeds a sync applies
   sync      apply a data source's feed: create, update, and find each record's object
   serve     run the HTTP job service: uploads queued and imported one at a time
+  token     create, list and revoke the tokens the HTTP job service accepts
 
 Run "sluice <command> --help" for the options of a command.
 `;
@@ -60,11 +62,13 @@ async function main(argv: string[]): Promise<number> {
       return sourceCommand(rest);
     case 'sync':
       return syncCommand(rest);
+    case 'token':
+      return tokenCommand(rest);
     case 'serve':
       // Loaded on demand: the HTTP framework is not worth its start-up time to the other commands.
       return (await import('./serve.js')).serveCommand(rest);
     default:
-      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history, source, sync, serve; see sluice --help)`);
+      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history, source, sync, serve, token; see sluice --help)`);
   }
 }
 

@@ -9,6 +9,9 @@ import { openStore } from '../model/store.js';
 import { type Aliases, helpText, type OptionSpec, parseCommand } from './args.js';
 import { IMPORT_ALIASES, IMPORT_SPECS, toRawOptions } from './import.js';
 import { SYNC_SPECS, sourceRunOptions } from './sync.js';
+import { EXPORT_SPECS } from './export.js';
+import { type ExportOptions, normalizeExportOptions } from '../export/options.js';
+import { parseRetention } from '../sync/config.js';
 import { getSource } from '../sync/store.js';
 
 export const SERVE_SPECS: Record<string, OptionSpec> = {
@@ -17,6 +20,8 @@ export const SERVE_SPECS: Record<string, OptionSpec> = {
   port: { type: 'string', value: 'N', help: 'port to listen on (0: any free port, printed at start)', default: '8080' },
   'max-upload': { type: 'string', value: 'SIZE', help: 'largest upload accepted, in bytes or with KB, MB, GB (powers of 1024); larger ones get 413', default: '2GB' },
   'max-queue': { type: 'string', value: 'N', help: 'jobs that may wait for their turn; one more gets 429 with Retry-After', default: '100' },
+  retention: { type: 'string', value: 'D', help: 'how long finished jobs, their logs and uploads are kept: e.g. 12h, 7d, 2w (0: removed as they end)', default: '7d' },
+  'insecure-no-auth': { type: 'boolean', help: 'serve every request without a token, with admin rights: for a try on a machine of your own only' },
 };
 
 /** The `sluice import` options an upload may give, by the same names; the others belong to the server. */
@@ -33,6 +38,19 @@ export const SYNC_UPLOAD_SPECS: Record<string, OptionSpec> = Object.fromEntries(
 const UPLOAD_ALIASES: Aliases = Object.fromEntries([...Object.entries(IMPORT_ALIASES).filter(([, c]) => UPLOAD_OPTIONS.includes(c)), ['type', 'class']]);
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** What an export request may give, by the names of `sluice export`; the class is in the path. */
+const EXPORT_QUERY = ['columns', 'format', 'separator', 'charset', 'raw'];
+
+export const EXPORT_QUERY_SPECS: Record<string, OptionSpec> = Object.fromEntries(EXPORT_QUERY.map((k) => [k, EXPORT_SPECS[k] as OptionSpec]));
+
+/** An export's options from its query parameters, checked as `sluice export` checks its command line. */
+export function exportQueryOptions(db: string, className: string, fields: [string, string][]): ExportOptions {
+  const argv = fields.map(([k, v]) => (v === '' && EXPORT_QUERY_SPECS[k]?.type === 'boolean' ? `--${k}` : `--${k}=${v}`));
+  const a = parseCommand('export', argv, EXPORT_QUERY_SPECS);
+  const s = (k: string): string | undefined => a[k] as string | undefined;
+  return normalizeExportOptions({ db, className, columns: s('columns'), format: s('format'), separator: s('separator'), charset: s('charset'), raw: a.raw === true, output: undefined });
+}
 
 /** `2GB`, `512 MB`, `1048576` → bytes. */
 export function parseSize(option: string, value: string): number {
@@ -97,7 +115,7 @@ export function syncUploadOptions(db: string, source: string, fields: [string, s
 export async function serveCommand(argv: string[]): Promise<number> {
   const a = parseCommand('serve', argv, SERVE_SPECS);
   if (a.help) {
-    process.stdout.write(helpText('serve', '[--db F] [--host H] [--port N] [--max-upload SIZE] [--max-queue N]', SERVE_SPECS, 'sluice serve --db cmdb.db --port 8080   # then: curl -H "content-type: text/csv" --data-binary @people.csv "localhost:8080/v1/import?class=Person&keys=email"'));
+    process.stdout.write(helpText('serve', '[--db F] [--host H] [--port N] [--max-upload SIZE] [--max-queue N] [--retention D] [--insecure-no-auth]', SERVE_SPECS, 'sluice token add --db cmdb.db --name feeds --role importer --classes Person\n  sluice serve --db cmdb.db --port 8080\n  curl -H "authorization: Bearer $TOKEN" -H "content-type: text/csv" --data-binary @people.csv "localhost:8080/v1/import?class=Person&keys=email"'));
     return 0;
   }
   const db = resolve((a.db as string | undefined) ?? process.env.SLUICE_DB ?? 'sluice.db');
@@ -105,6 +123,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const port = wholeNumber('--port', (a.port as string | undefined) ?? '8080', 0, 65535);
   const maxUpload = parseSize('--max-upload', (a['max-upload'] as string | undefined) ?? '2GB');
   const maxQueue = wholeNumber('--max-queue', (a['max-queue'] as string | undefined) ?? '100', 1, 1_000_000);
+  const retentionS = parseRetention((a.retention as string | undefined) ?? '7d');
+  const auth = a['insecure-no-auth'] !== true;
 
   const { db: conn, model } = openStore(db, { create: true });
   conn.close();
@@ -120,7 +140,19 @@ export async function serveCommand(argv: string[]): Promise<number> {
       findClass(model, o.className);
       return o;
     },
+    exportOptions: (className, fields) => {
+      let name: string;
+      try {
+        name = findClass(model, className, 'the path /v1/export/{class}').name;
+      } catch (e) {
+        throw e instanceof SluiceError ? new SluiceError('E_NOT_FOUND', e.message) : e;
+      }
+      return exportQueryOptions(db, name, fields);
+    },
+    auth,
+    retentionMs: retentionS * 1000,
     log,
+    requestLog: process.stderr,
   });
   let address: string;
   try {
@@ -131,6 +163,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
     throw err;
   }
   log(`listening on ${address} (database ${db})`);
+  if (!auth) {
+    log(`WARNING: --insecure-no-auth: anyone who can reach ${address} may import, sync, cancel and export with admin rights, without a token. Use it on a machine of your own only; create tokens with sluice token add instead.`);
+  } else if (!service.store.tokens.anyActive()) {
+    log(`no token exists yet, so every request but /v1/health is refused: create one with  sluice token add --db ${db} --name NAME --role admin`);
+  }
 
   await new Promise<void>((done) => {
     const onSignal = (signal: NodeJS.Signals): void => {

@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
+import { TokenStore } from './tokens.js';
 
 type DB = Database.Database;
 
@@ -129,6 +130,8 @@ export function spoolDirOf(dbPath: string): string {
 
 export class JobStore {
   private readonly db: DB;
+  /** the bearer tokens, kept in the same database (tokens.ts says why not in the data one) */
+  readonly tokens: TokenStore;
 
   constructor(readonly dir: string) {
     try {
@@ -136,6 +139,7 @@ export class JobStore {
       this.db = new Database(join(dir, 'jobs.db'), { timeout: 10_000 });
       this.db.pragma('journal_mode = WAL');
       for (const sql of JOB_DDL) this.db.exec(sql);
+      this.tokens = new TokenStore(this.db);
     } catch (err) {
       throw new SluiceError('E_DB', `cannot open the job table in ${dir}: ${(err as Error).message}`, { option: '--db', cause: err });
     }
@@ -195,6 +199,16 @@ export class JobStore {
     this.db
       .prepare(`UPDATE _sluice_job SET state = ?, finished_at = ?, exit_code = ?, message = ?, results = ?, summary = ? WHERE token = ?`)
       .run(end.state, new Date().toISOString(), end.exitCode, end.message, JSON.stringify(end.results), end.summary, token);
+  }
+
+  /** Forget the jobs that ended at or before `before` (an ISO time); their tokens, for their files to go too. */
+  expire(before: string): string[] {
+    return this.db.transaction(() => {
+      const tokens = this.db.prepare(`SELECT token FROM _sluice_job WHERE state IN ('done', 'error') AND finished_at <= ?`).pluck().all(before) as string[];
+      const del = this.db.prepare('DELETE FROM _sluice_job WHERE token = ?');
+      for (const t of tokens) del.run(t);
+      return tokens;
+    }).immediate();
   }
 
   /** Remove a job that has not started; false when it is not (or no longer) queued. */

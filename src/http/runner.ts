@@ -65,6 +65,8 @@ async function writeLockFree(dbPath: string, signal: AbortSignal): Promise<void>
 export interface RunnerEvents {
   /** one line for the server's log: no option values, no data */
   log(message: string): void;
+  /** a job has ended (its state is stored) */
+  ended?(): void;
 }
 
 export class JobRunner {
@@ -129,6 +131,7 @@ export class JobRunner {
         this.current = null;
         rmSync(uploadPath(this.store.dir, job.token), { force: true });
       }
+      this.events.ended?.();
     }
   }
 

@@ -6,17 +6,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { SluiceError, type SluiceErrorCode, asSluiceError } from '../base/errors.js';
 import type { ImportOptions } from '../engine/options.js';
+import type { ExportOptions } from '../export/options.js';
+import { openExport } from '../export/run.js';
 import { csvLine } from '../report/csv.js';
 import { detailsHeader, detailsRow, jsonHead, jsonRow, jsonTail } from '../report/format.js';
 import type { RunSummary } from '../report/types.js';
 import { type Job, JobStore, NO_RESULTS } from './jobs.js';
 import { JobRunner, logPath, savedRows, UPLOAD_SUFFIX, uploadPath } from './runner.js';
+import { type Principal, authorize } from './tokens.js';
 
 /** What an upload is, for the options that depend on it (the input format). */
 export interface UploadInfo {
@@ -35,7 +38,47 @@ export interface ServiceOptions {
    * `sluice import` checks them; for a feed of the data source `source`, as `sluice sync` does.
    */
   importOptions(fields: [string, string][], upload: UploadInfo, source: string | null): ImportOptions;
+  /** The options of an export of `className`, from its query parameters, as `sluice export` checks them. */
+  exportOptions(className: string, fields: [string, string][]): ExportOptions;
+  /** false: every request is an admin's (--insecure-no-auth) */
+  auth: boolean;
+  /** how long a finished job, its log and its upload are kept (ms) */
+  retentionMs: number;
   log(message: string): void;
+  /** where each request is logged as one JSON line; none when absent */
+  requestLog?: NodeJS.WritableStream;
+}
+
+/** Routes anyone may call: the health check and the API's description. */
+const OPEN_ROUTES = new Set(['/v1/health', '/v1/openapi.json']);
+
+/** How often finished jobs past --retention are looked for, besides at start and after each job. */
+const SWEEP_EVERY_MS = 60 * 60 * 1000;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** who sent it: set by the authentication hook on every route but OPEN_ROUTES */
+    principal: Principal | null;
+  }
+}
+
+const NO_AUTH: Principal = { name: '(no auth)', role: 'admin', classes: null };
+
+/** A request's path for the log: no query string (option values), a job's token cut to 8 characters. */
+function loggedPath(url: string): string {
+  const path = url.split('?')[0] ?? '';
+  return path.replace(/[0-9a-f]{32}/g, (t) => `${t.slice(0, 8)}…`).slice(0, 200);
+}
+
+/** One JSON line a request, once answered: who asked what, and the answer's status and time. Never a header or a query value. */
+class RequestLog extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: req.method, path: loggedPath(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime), token: req.principal?.name ?? null };
+    if (error) req.log.error({ ...line, error: error.message }, 'request failed');
+    else req.log.info(line, 'request');
+  }
 }
 
 /** Content types read as the file itself; anything else but a multipart form is refused. */
@@ -51,6 +94,8 @@ const STATUS: Partial<Record<SluiceErrorCode, number>> = {
   E_NOT_FOUND: 404,
   E_TOO_LARGE: 413,
   E_QUEUE_FULL: 429,
+  E_AUTH: 401,
+  E_FORBIDDEN: 403,
 };
 
 function notFound(token: string): SluiceError {
@@ -89,13 +134,33 @@ export class Service {
   readonly store: JobStore;
   readonly runner: JobRunner;
 
+  private sweeper: NodeJS.Timeout | null = null;
+
   constructor(private readonly o: ServiceOptions) {
     this.store = new JobStore(o.spoolDir);
-    this.runner = new JobRunner(o.db, this.store, { log: o.log });
+    this.runner = new JobRunner(o.db, this.store, { log: o.log, ended: () => this.sweep() });
     // While it closes, requests on connections already open are served (an upload queues for the next start)
     // rather than refused with the framework's own 503 body, which is not the service's error shape.
-    this.app = Fastify({ logger: false, return503OnClosing: false });
+    this.app = Fastify({
+      logger: o.requestLog ? { level: 'info', stream: o.requestLog, base: { service: 'sluice serve' } } : false,
+      logController: new RequestLog(),
+      return503OnClosing: false,
+    });
     this.routes();
+  }
+
+  /**
+   * Forget the jobs that ended more than --retention ago, with their logs and uploads.
+   * `now` is the time to count from (ms).
+   */
+  sweep(now = Date.now()): number {
+    const tokens = this.store.expire(new Date(now - this.o.retentionMs).toISOString());
+    for (const t of tokens) {
+      rmSync(logPath(this.o.spoolDir, t), { force: true });
+      rmSync(uploadPath(this.o.spoolDir, t), { force: true });
+    }
+    if (tokens.length > 0) this.o.log(`${tokens.length} finished job${tokens.length === 1 ? '' : 's'} past --retention removed, with ${tokens.length === 1 ? 'its log' : 'their logs'}`);
+    return tokens.length;
   }
 
   /** Listen; jobs a previous server left queued run, and the one it died in is reported interrupted. */
@@ -119,12 +184,16 @@ export class Service {
       }
       throw err;
     }
+    this.sweep();
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
+    this.sweeper.unref();
     this.runner.kick();
     return address;
   }
 
   /** Stop taking requests, interrupt the running job (rolled back), and close the job table. */
   async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
     const closing = this.app.close();
     await this.runner.stop();
     await closing;
@@ -138,22 +207,29 @@ export class Service {
     app.addContentTypeParser('*', (_req: FastifyRequest, _payload: unknown, done: (err: Error | null, body?: unknown) => void) => done(null));
     void app.register(multipart, { limits: { fileSize: this.o.maxUpload, files: 1, fields: 100, fieldSize: 64 * 1024, parts: 101 } });
 
+    app.decorateRequest('principal', null);
+    app.addHook('onRequest', async (req) => {
+      const path = req.url.split('?')[0] ?? '';
+      if (OPEN_ROUTES.has(path)) return;
+      req.principal = this.o.auth ? this.store.tokens.authenticate(req.headers.authorization) : NO_AUTH;
+    });
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => this.sendError(reply, err));
     app.setNotFoundHandler((req, reply) => this.sendError(reply, new SluiceError('E_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''} (see docs/serve.md)`)));
 
     app.get('/v1/health', async () => ({ status: 'ok', queued: this.store.queued() }));
     app.post('/v1/import', (req, reply) => this.upload(req, reply, null));
-    app.get<{ Params: { token: string } }>('/v1/import/:token', async (req) => this.state(this.job(req.params.token)));
-    app.get<{ Params: { token: string }; Querystring: { format?: string } }>('/v1/import/:token/log', (req, reply) => this.log(req.params.token, req.query.format, reply));
+    app.get<{ Params: { token: string } }>('/v1/import/:token', async (req) => this.state(this.job(req.params.token, req, 'read')));
+    app.get<{ Params: { token: string }; Querystring: { format?: string } }>('/v1/import/:token/log', (req, reply) => this.log(this.job(req.params.token, req, 'read'), req.query.format, reply));
     app.delete<{ Params: { token: string } }>('/v1/import/:token', async (req) => {
       const token = req.params.token;
-      const job = this.job(token);
+      const job = this.job(token, req, 'write');
       const done = this.runner.cancel(token);
       if (done === 'removed') return { state: 'removed' };
       if (done === 'cancelling') return { state: 'cancelling' };
       throw new SluiceError('E_USAGE', `job ${token} has already ended (${job.state}); there is nothing to cancel`);
     });
     app.post<{ Params: { name: string } }>('/v1/sources/:name/sync', (req, reply) => this.upload(req, reply, req.params.name));
+    app.get<{ Params: { class: string } }>('/v1/export/:class', (req, reply) => this.export(req, reply, req.params.class));
   }
 
   private sendError(reply: FastifyReply, err: Error & { statusCode?: number; code?: string }): FastifyReply {
@@ -179,12 +255,18 @@ export class Service {
       e = new SluiceError(e.code === 'E_DB' ? 'E_DB' : 'E_INTERNAL', e.code === 'E_DB' ? e.message : 'internal error; the server log says more');
     }
     if (status === 429) void reply.header('retry-after', String(RETRY_AFTER_S));
+    if (status === 401) void reply.header('www-authenticate', 'Bearer realm="sluice"');
     return reply.code(status).send({ error: { code: e.code, message: e.message } });
   }
 
-  private job(token: string): Job {
+  /** The job a token names, when the request's token may see it (`read`) or act on it (`write`). */
+  private job(token: string, req: FastifyRequest, need: 'read' | 'write'): Job {
     const job = this.store.get(token);
     if (job === null) throw notFound(token);
+    const p = req.principal as Principal;
+    // Another class's job is not found rather than forbidden: its token says nothing to this one.
+    if (p.classes !== null && !p.classes.includes(classOf(job))) throw notFound(token);
+    authorize(p, need, null);
     return job;
   }
 
@@ -215,8 +297,10 @@ export class Service {
   private async upload(req: FastifyRequest, reply: FastifyReply, source: string | null): Promise<FastifyReply> {
     const token = randomBytes(16).toString('hex');
     const spool = uploadPath(this.o.spoolDir, token);
+    const principal = req.principal as Principal;
     let bodyRead = false;
     try {
+      authorize(principal, 'write', null);
       this.checkQueue();
       const length = Number(req.headers['content-length']);
       if (!req.isMultipart() && Number.isFinite(length) && length > this.o.maxUpload) throw tooLarge(this.o.maxUpload);
@@ -233,14 +317,18 @@ export class Service {
         }
         fields = queryFields(req.url);
         info = { fileName: 'upload', contentType };
-        // Bad options are refused before the body is read.
+        // Bad options, and a class the token may not touch, are refused before the body is read.
         options = this.o.importOptions(fields, info, source);
+        authorize(principal, 'write', options.className);
         meter = new Meter(this.o.maxUpload);
         await pipeline(req.raw, meter, createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
       }
       bodyRead = true;
       if (meter.overflow) throw tooLarge(this.o.maxUpload);
-      options ??= this.o.importOptions(fields, info, source);
+      if (options === null) {
+        options = this.o.importOptions(fields, info, source);
+        authorize(principal, 'write', options.className);
+      }
       this.checkQueue();
       const stored: Partial<ImportOptions> = { ...options, input: undefined };
       this.store.add({ token, options: JSON.stringify(stored), fileName: info.fileName, bytes: meter.bytes, sha256: meter.digest() });
@@ -277,8 +365,8 @@ export class Service {
     return { fields, info, meter };
   }
 
-  private async log(token: string, format: string | undefined, reply: FastifyReply): Promise<FastifyReply> {
-    const job = this.job(token);
+  private async log(job: Job, format: string | undefined, reply: FastifyReply): Promise<FastifyReply> {
+    const token = job.token;
     const path = logPath(this.o.spoolDir, token);
     if ((job.state !== 'done' && job.state !== 'error') || job.summary === null || !existsSync(path)) {
       throw new SluiceError('E_NOT_FOUND', `job ${token} has no log${job.state === 'done' || job.state === 'error' ? '' : ` yet (it is ${job.state})`}`);
@@ -290,6 +378,42 @@ export class Service {
     }
     return reply.type('text/csv; charset=utf-8').send(Readable.from(csvLog(summary, path)));
   }
+
+  /** A class streamed as `sluice export` writes it; everything that can fail on the request is checked before the first byte. */
+  private async export(req: FastifyRequest, reply: FastifyReply, className: string): Promise<FastifyReply> {
+    const o = this.o.exportOptions(className, queryFields(req.url));
+    const job = openExport(o);
+    try {
+      authorize(req.principal as Principal, 'read', job.cls.name);
+    } catch (err) {
+      job.close();
+      throw err;
+    }
+    const body = new PassThrough();
+    const stop = new AbortController();
+    // A client that goes away ends the export; its read transaction ends with it.
+    reply.raw.once('close', () => stop.abort());
+    job
+      .write(body, stop.signal)
+      .then(() => body.end())
+      .catch((err: unknown) => {
+        const e = asSluiceError(err);
+        if (e.code !== 'E_INTERRUPTED') this.o.log(`export of ${job.cls.name} failed: ${e.code === 'E_INTERNAL' ? 'internal error' : e.message}`);
+        body.destroy(e);
+      })
+      .finally(() => job.close());
+    const ext = o.format === 'json' ? 'json' : o.format;
+    const type = o.format === 'json' ? 'application/json' : o.format === 'tsv' ? 'text/tab-separated-values' : 'text/csv';
+    return reply
+      .type(`${type}; charset=${o.charset.toLowerCase()}`)
+      .header('content-disposition', `attachment; filename="${job.cls.name}.${ext}"`)
+      .send(body);
+  }
+}
+
+/** The class a job imports into (a sync's is its source's). */
+function classOf(job: Job): string {
+  return (JSON.parse(job.options) as Partial<ImportOptions>).className ?? '';
 }
 
 /** The details table, as `sluice import --log` writes it. */

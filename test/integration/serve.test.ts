@@ -6,88 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { type RunningCli, query, runCli, startCli, suiteSandboxes, type Sandbox } from '../helpers/cli.js';
+import { query, runCli, suiteSandboxes, type Sandbox } from '../helpers/cli.js';
+import { type Server, call, finished, freshDb, holdWriteLock, json, postCsv, serve, state, stop, tokenOf, until, uploads } from '../helpers/serve.js';
 
 const ORGS = 'name,code\nSales,S1\nMarketing,M1\n';
 const PEOPLE = 'name,first_name,org_id->name,email\nHugo,Victor,Sales,vh@x.org\nSand,George,Marketing,gs@x.org\nZola,Emile,Nowhere,ez@x.org\n';
-
-interface Server {
-  url: string;
-  cli: RunningCli;
-}
-
-async function serve(db: string, ...args: string[]): Promise<Server> {
-  const cli = startCli(['serve', '--db', db, '--port', '0', ...args]);
-  await cli.stderrMatches(/listening on http:\/\/\S+ /);
-  const url = /listening on (http:\/\/\S+) /.exec(cli.stderrText())?.[1] as string;
-  return { url, cli };
-}
-
-async function stop(s: Server): Promise<void> {
-  if (s.cli.child.exitCode === null && s.cli.child.signalCode === null) s.cli.child.kill('SIGTERM');
-  await s.cli.done;
-}
-
-async function json(r: Response): Promise<Record<string, unknown>> {
-  const text = await r.text();
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new Error(`not JSON (${r.status}): ${text}`);
-  }
-}
-
-async function postCsv(s: Server, query: string, body: string): Promise<Response> {
-  return fetch(`${s.url}/v1/import?${query}`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body });
-}
-
-async function state(s: Server, token: string): Promise<Record<string, unknown>> {
-  return json(await fetch(`${s.url}/v1/import/${token}`));
-}
-
-/** Poll a job until `done(state)` holds: a bounded wait, never a fixed sleep. */
-async function until(s: Server, token: string, done: (st: Record<string, unknown>) => boolean, timeoutMs = 30_000): Promise<Record<string, unknown>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const st = await state(s, token);
-    if (done(st)) return st;
-    if (Date.now() > end) throw new Error(`job ${token} never reached the state awaited; last: ${JSON.stringify(st)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const finished = (st: Record<string, unknown>): boolean => st.state === 'done' || st.state === 'error';
-
-async function tokenOf(r: Response): Promise<string> {
-  const body = await json(r);
-  assert.equal(r.status, 202, JSON.stringify(body));
-  assert.match(String(body.token), /^[0-9a-f]{32}$/);
-  return body.token as string;
-}
-
-/** A connection holding the database's write lock until `release()`. */
-function holdWriteLock(db: string): { release: () => void } {
-  const d = new Database(db);
-  d.exec('BEGIN IMMEDIATE');
-  return {
-    release: () => {
-      if (d.inTransaction) d.exec('ROLLBACK');
-      d.close();
-    },
-  };
-}
-
-function uploads(db: string): string[] {
-  const dir = `${db}.spool`;
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.upload')) : [];
-}
-
-async function freshDb(box: Sandbox): Promise<void> {
-  assert.equal((await runCli(['init', '--db', box.db])).code, 0);
-}
 
 describe('sluice serve', () => {
   const box = suiteSandboxes();
@@ -103,7 +28,7 @@ describe('sluice serve', () => {
     after(async () => stop(s));
 
     it('answers its health check', async () => {
-      const r = await fetch(`${s.url}/v1/health`);
+      const r = await call(s, `/v1/health`);
       assert.equal(r.status, 200);
       assert.equal((await json(r)).status, 'ok');
     });
@@ -129,12 +54,12 @@ describe('sluice serve', () => {
       const doc = JSON.parse(cli.stdout) as Record<string, unknown>;
       for (const k of ['created', 'updated', 'deleted', 'unchanged', 'skipped', 'errors']) assert.equal((st.results as Record<string, unknown>)[k], doc[k], k);
 
-      const table = await fetch(`${s.url}/v1/import/${token}/log`);
+      const table = await call(s, `/v1/import/${token}/log`);
       assert.equal(table.status, 200);
       assert.match(table.headers.get('content-type') ?? '', /^text\/csv/);
       assert.equal(await table.text(), readFileSync(log, 'utf8'));
 
-      const asJson = await json(await fetch(`${s.url}/v1/import/${token}/log?format=json`));
+      const asJson = await json(await call(s, `/v1/import/${token}/log?format=json`));
       assert.equal(asJson.created, 2);
       assert.deepEqual((asJson.rows as { line: number; status: string }[]).map((r) => `${r.line}:${r.status}`), ['2:created', '3:created', '4:error']);
       assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@x.org'")[0]?.n, 2);
@@ -160,7 +85,7 @@ describe('sluice serve', () => {
       form.set('separator', ';');
       form.set('comment', 'from the form');
       form.set('file', new Blob(['name;code\nFinance;F1\n']), 'orgs.csv');
-      const token = await tokenOf(await fetch(`${s.url}/v1/import`, { method: 'POST', body: form }));
+      const token = await tokenOf(await call(s, `/v1/import`, { method: 'POST', body: form }));
       const st = await until(s, token, finished);
       assert.deepEqual(st.results, { created: 1, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 });
       assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Finance'")[0]?.n, 0, 'simulated: nothing kept');
@@ -171,13 +96,13 @@ describe('sluice serve', () => {
       form.set('file', new Blob(['name,code\nHR,H1\n']), 'orgs.csv');
       form.set('type', 'Organization');
       form.set('comment', 'file first');
-      const token = await tokenOf(await fetch(`${s.url}/v1/import`, { method: 'POST', body: form }));
+      const token = await tokenOf(await call(s, `/v1/import`, { method: 'POST', body: form }));
       assert.equal((await until(s, token, finished)).state, 'done');
       assert.deepEqual(query<{ comment: string; file: string }>(sb.db, "SELECT comment, file FROM _sluice_change WHERE comment = 'file first'"), [{ comment: 'file first', file: 'orgs.csv' }]);
     });
 
     it('a JSON body is read as JSON', async () => {
-      const r = await fetch(`${s.url}/v1/import?class=Organization`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ name: 'Legal', code: 'L1' }]) });
+      const r = await call(s, `/v1/import?class=Organization`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ name: 'Legal', code: 'L1' }]) });
       const st = await until(s, await tokenOf(r), finished);
       assert.equal(st.state, 'done', JSON.stringify(st));
       assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Legal'")[0]?.n, 1);
@@ -205,7 +130,7 @@ describe('sluice serve', () => {
 
     it('an unknown token is a 404 in JSON, for the state, the log and a cancel', async () => {
       for (const [method, path] of [['GET', '/v1/import/0123456789abcdef0123456789abcdef'], ['GET', '/v1/import/nope/log'], ['DELETE', '/v1/import/nope'], ['GET', '/v1/nothing']] as const) {
-        const r = await fetch(`${s.url}${path}`, { method });
+        const r = await call(s, `${path}`, { method });
         assert.equal(r.status, 404, `${method} ${path}`);
         assert.equal(((await json(r)).error as { code: string }).code, 'E_NOT_FOUND');
       }
@@ -221,15 +146,15 @@ describe('sluice serve', () => {
       const add = await runCli(['source', 'add', '--db', sb.db, '--name', 'crm', '--class', 'Organization', '--keys', 'name']);
       assert.equal(add.code, 0, add.stderr);
       const feed = 'source_id,name,code\nc1,Acme,A1\nc2,Globex,G1\n';
-      const r = await fetch(`${s.url}/v1/sources/crm/sync?comment=nightly`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
+      const r = await call(s, `/v1/sources/crm/sync?comment=nightly`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
       const st = await until(s, await tokenOf(r), finished);
       assert.deepEqual(st.results, { created: 2, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 }, JSON.stringify(st));
       assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM _sluice_replica WHERE record IN ('c1', 'c2') AND object_id IS NOT NULL")[0]?.n, 2);
 
-      const unknown = await fetch(`${s.url}/v1/sources/nope/sync`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
+      const unknown = await call(s, `/v1/sources/nope/sync`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
       assert.equal(unknown.status, 404);
       assert.match(((await json(unknown)).error as { message: string }).message, /no data source named "nope" \(valid: crm\)/);
-      const cls = await fetch(`${s.url}/v1/sources/crm/sync?class=Person`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
+      const cls = await call(s, `/v1/sources/crm/sync?class=Person`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
       assert.equal(cls.status, 400);
       assert.match(((await json(cls)).error as { message: string }).message, /unknown option --class \(valid: /);
     });
@@ -243,7 +168,7 @@ describe('sluice serve', () => {
       const big = 'name,code\n' + Array.from({ length: 200 }, (_, i) => `Org${i},C${i}`).join('\n') + '\n';
       for (const r of [
         await postCsv(s, 'class=Organization', big),
-        await fetch(`${s.url}/v1/import`, { method: 'POST', body: multipart(big) }),
+        await call(s, `/v1/import`, { method: 'POST', body: multipart(big) }),
       ]) {
         assert.equal(r.status, 413);
         const e = (await json(r)).error as { code: string; message: string };
@@ -251,7 +176,7 @@ describe('sluice serve', () => {
         assert.match(e.message, /--max-upload/);
       }
       // A chunked body has no length to refuse up front: it is cut while it streams.
-      const streamed = await fetch(`${s.url}/v1/import?class=Organization`, {
+      const streamed = await call(s, `/v1/import?class=Organization`, {
         method: 'POST',
         headers: { 'content-type': 'text/csv' },
         body: new ReadableStream({ start: (c) => { c.enqueue(new TextEncoder().encode(big)); c.close(); } }),
@@ -259,7 +184,7 @@ describe('sluice serve', () => {
       } as RequestInit);
       assert.equal(streamed.status, 413);
       assert.deepEqual(uploads(sb.db), []);
-      assert.equal((await fetch(`${s.url}/v1/health`)).status, 200);
+      assert.equal((await call(s, `/v1/health`)).status, 200);
     } finally {
       await stop(s);
     }
@@ -281,10 +206,10 @@ describe('sluice serve', () => {
       assert.equal(((await json(full)).error as { code: string }).code, 'E_QUEUE_FULL');
       assert.equal(uploads(sb.db).length, 2, 'the refused upload left nothing');
 
-      const del = await fetch(`${s.url}/v1/import/${second}`, { method: 'DELETE' });
+      const del = await call(s, `/v1/import/${second}`, { method: 'DELETE' });
       assert.equal(del.status, 200);
       assert.equal((await state(s, second)).state, undefined);
-      assert.equal((await fetch(`${s.url}/v1/import/${second}`)).status, 404);
+      assert.equal((await call(s, `/v1/import/${second}`)).status, 404);
       assert.equal(uploads(sb.db).length, 1);
       const third = await tokenOf(await postCsv(s, 'class=Organization', 'name\nD\n'));
 
@@ -306,7 +231,7 @@ describe('sluice serve', () => {
     try {
       const token = await tokenOf(await postCsv(s, 'class=Organization', 'name\nE\n'));
       await until(s, token, (st) => st.state === 'processing');
-      assert.equal((await fetch(`${s.url}/v1/import/${token}`, { method: 'DELETE' })).status, 200);
+      assert.equal((await call(s, `/v1/import/${token}`, { method: 'DELETE' })).status, 200);
       const st = await until(s, token, finished);
       assert.equal(st.state, 'error');
       assert.match(String(st.message), /interrupted/);
