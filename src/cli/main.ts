@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `sluice` command: a thin adapter from arguments to the engine. */
-import { readFileSync } from 'node:fs';
 import { SluiceError, exitCodeFor } from '../base/errors.js';
+import { version } from '../base/version.js';
 import { changesCommand, historyCommand } from './changes.js';
 import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
@@ -27,11 +27,6 @@ Commands:
 
 Run "sluice <command> --help" for the options of a command.
 `;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

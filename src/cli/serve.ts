@@ -13,6 +13,8 @@ import { EXPORT_SPECS } from './export.js';
 import { type ExportOptions, normalizeExportOptions } from '../export/options.js';
 import { parseRetention } from '../sync/config.js';
 import { getSource } from '../sync/store.js';
+import { version } from '../base/version.js';
+import { type ParamDoc, openApiDocument } from '../http/openapi.js';
 
 export const SERVE_SPECS: Record<string, OptionSpec> = {
   db: { type: 'string', value: 'F', help: 'database file, created with the cmdb model if missing; uploads and jobs are kept in F.spool/', default: 'SLUICE_DB or ./sluice.db' },
@@ -50,6 +52,16 @@ export function exportQueryOptions(db: string, className: string, fields: [strin
   const a = parseCommand('export', argv, EXPORT_QUERY_SPECS);
   const s = (k: string): string | undefined => a[k] as string | undefined;
   return normalizeExportOptions({ db, className, columns: s('columns'), format: s('format'), separator: s('separator'), charset: s('charset'), raw: a.raw === true, output: undefined });
+}
+
+/** An option table as the OpenAPI document lists it. */
+function paramDocs(specs: Record<string, OptionSpec>): ParamDoc[] {
+  return Object.entries(specs).map(([name, s]) => ({ name, description: s.help + (s.default ? ` (default: ${s.default})` : ''), flag: s.type === 'boolean' }));
+}
+
+/** The OpenAPI document of the service, its options those the server accepts. */
+export function serviceApi(): Record<string, unknown> {
+  return openApiDocument({ version: version(), upload: paramDocs(UPLOAD_SPECS), sync: paramDocs(SYNC_UPLOAD_SPECS), export: paramDocs(EXPORT_QUERY_SPECS) });
 }
 
 /** `2GB`, `512 MB`, `1048576` → bytes. */
@@ -153,6 +165,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     retentionMs: retentionS * 1000,
     log,
     requestLog: process.stderr,
+    openapi: serviceApi(),
   });
   let address: string;
   try {

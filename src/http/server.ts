@@ -47,6 +47,8 @@ export interface ServiceOptions {
   log(message: string): void;
   /** where each request is logged as one JSON line; none when absent */
   requestLog?: NodeJS.WritableStream;
+  /** the OpenAPI document served at /v1/openapi.json (openapi.ts) */
+  openapi: Record<string, unknown>;
 }
 
 /** Routes anyone may call: the health check and the API's description. */
@@ -135,6 +137,8 @@ export class Service {
   readonly runner: JobRunner;
 
   private sweeper: NodeJS.Timeout | null = null;
+  /** the operations the service answers, as "GET /v1/import/{token}" (the OpenAPI document's form) */
+  readonly operations: string[] = [];
 
   constructor(private readonly o: ServiceOptions) {
     this.store = new JobStore(o.spoolDir);
@@ -202,6 +206,9 @@ export class Service {
 
   private routes(): void {
     const app = this.app;
+    app.addHook('onRoute', (r) => {
+      for (const m of [r.method].flat()) if (m !== 'HEAD') this.operations.push(`${m} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
+    });
     app.removeAllContentTypeParsers();
     // The body is read by the handler, as a stream to the spool file.
     app.addContentTypeParser('*', (_req: FastifyRequest, _payload: unknown, done: (err: Error | null, body?: unknown) => void) => done(null));
@@ -217,6 +224,7 @@ export class Service {
     app.setNotFoundHandler((req, reply) => this.sendError(reply, new SluiceError('E_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''} (see docs/serve.md)`)));
 
     app.get('/v1/health', async () => ({ status: 'ok', queued: this.store.queued() }));
+    app.get('/v1/openapi.json', async () => this.o.openapi);
     app.post('/v1/import', (req, reply) => this.upload(req, reply, null));
     app.get<{ Params: { token: string } }>('/v1/import/:token', async (req) => this.state(this.job(req.params.token, req, 'read')));
     app.get<{ Params: { token: string }; Querystring: { format?: string } }>('/v1/import/:token/log', (req, reply) => this.log(this.job(req.params.token, req, 'read'), req.query.format, reply));

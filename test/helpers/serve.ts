@@ -6,12 +6,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { type RunningCli, runCli, startCli, type Sandbox } from './cli.js';
+import { type ApiChecker, apiChecker } from './openapi.js';
 
 export interface Server {
   url: string;
   cli: RunningCli;
   /** an admin's token, sent by call() */
   token: string;
+  /** the OpenAPI document the server serves, which call() checks each answer against */
+  api: ApiChecker;
 }
 
 /** A new token on `db`'s server, as `sluice token add` prints it. */
@@ -29,14 +32,21 @@ export async function serve(db: string, ...args: string[]): Promise<Server> {
   const cli = startCli(['serve', '--db', db, '--port', '0', ...args]);
   await cli.stderrMatches(/listening on http:\/\/\S+ /);
   const url = /listening on (http:\/\/\S+) /.exec(cli.stderrText())?.[1] as string;
-  return { url, cli, token };
+  const doc = await fetch(`${url}/v1/openapi.json`);
+  assert.equal(doc.status, 200);
+  return { url, cli, token, api: apiChecker((await doc.json()) as Record<string, unknown>) };
 }
 
-/** A request to the server with its admin token, or the `Authorization` header given in `init`. */
+/**
+ * A request to the server with its admin token, or the `Authorization` header given in
+ * `init`; its answer is checked against the server's OpenAPI document before it is returned.
+ */
 export async function call(s: Server, path: string, init: RequestInit = {}, bearer: string | null = s.token): Promise<Response> {
   const headers = new Headers(init.headers);
   if (bearer !== null && !headers.has('authorization')) headers.set('authorization', `Bearer ${bearer}`);
-  return fetch(`${s.url}${path}`, { ...init, headers });
+  const r = await fetch(`${s.url}${path}`, { ...init, headers });
+  s.api.check(init.method ?? 'GET', path, r.status, r.headers.get('content-type'), await r.clone().text());
+  return r;
 }
 
 export async function stop(s: Server): Promise<void> {

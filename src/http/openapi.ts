@@ -1,0 +1,298 @@
+/**
+ * The OpenAPI 3.1 description of the HTTP job service, served at /v1/openapi.json. The
+ * options of each endpoint come from the command's own option table (cli/serve.ts passes
+ * them in), so the document names what the server accepts; the tests check every answer
+ * the server gives against it.
+ */
+import type { SluiceErrorCode } from '../base/errors.js';
+
+/** An option of an endpoint, as its command line describes it. */
+export interface ParamDoc {
+  name: string;
+  description: string;
+  /** a switch: on with no value, 1, true or yes */
+  flag: boolean;
+}
+
+export interface ApiOptions {
+  version: string;
+  upload: readonly ParamDoc[];
+  sync: readonly ParamDoc[];
+  export: readonly ParamDoc[];
+}
+
+const ERROR_CODES: readonly SluiceErrorCode[] = [
+  'E_USAGE',
+  'E_MODEL',
+  'E_DB',
+  'E_HEADER',
+  'E_NOT_FOUND',
+  'E_TOO_LARGE',
+  'E_QUEUE_FULL',
+  'E_AUTH',
+  'E_FORBIDDEN',
+  'E_INTERNAL',
+];
+
+const ROW_STATUSES = ['created', 'updated', 'unchanged', 'deleted', 'skipped', 'error'];
+
+type Json = Record<string, unknown>;
+
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+
+function error(description: string): Json {
+  return { description, content: { 'application/json': { schema: ref('Error') } } };
+}
+
+const json = (schema: Json, description: string): Json => ({ description, content: { 'application/json': { schema } } });
+
+/** The errors every authenticated route may answer with. */
+const AUTH_ERRORS: Json = {
+  '401': error('no token, a token that is not valid, or a revoked one (E_AUTH)'),
+  '500': error('a bug or a database that cannot be written (E_INTERNAL, E_DB)'),
+};
+
+function queryParams(params: readonly ParamDoc[]): Json[] {
+  return params.map((p) => ({
+    name: p.name,
+    in: 'query',
+    required: false,
+    description: p.description,
+    schema: p.flag ? { type: 'string', enum: ['', '1', '0', 'true', 'false', 'yes', 'no'] } : { type: 'string' },
+    ...(p.flag ? { allowEmptyValue: true } : {}),
+  }));
+}
+
+/** A form with the file and the options as fields. */
+function formSchema(params: readonly ParamDoc[]): Json {
+  return {
+    type: 'object',
+    required: ['file'],
+    properties: {
+      file: { type: 'string', contentMediaType: 'application/octet-stream', description: 'the file to import' },
+      ...Object.fromEntries(params.map((p) => [p.name, { type: 'string', description: p.description }])),
+    },
+  };
+}
+
+/** The body of an upload: a form, or the file itself with the options as query parameters. */
+function uploadBody(params: readonly ParamDoc[]): Json {
+  const raw = { schema: { type: 'string' } };
+  return {
+    required: true,
+    content: {
+      'multipart/form-data': { schema: formSchema(params) },
+      'text/csv': raw,
+      'text/tab-separated-values': raw,
+      'text/plain': raw,
+      'application/json': raw,
+      'application/x-ndjson': raw,
+      'application/octet-stream': raw,
+    },
+  };
+}
+
+function uploadResponses(what: string): Json {
+  return {
+    '202': json(ref('Accepted'), `${what} is queued; poll GET /v1/import/{token}`),
+    '400': error('a bad or unknown option, an unknown class, a form without a file field, an unsupported content type (E_USAGE)'),
+    ...AUTH_ERRORS,
+    '403': error('a reader, or a class the token may not touch (E_FORBIDDEN)'),
+    '413': error('the upload is larger than --max-upload (E_TOO_LARGE)'),
+    '429': {
+      ...error('--max-queue jobs wait (E_QUEUE_FULL)'),
+      headers: { 'Retry-After': { description: 'seconds to wait before trying again', schema: { type: 'string' } } },
+    },
+  };
+}
+
+const JOB_TOKEN: Json = { name: 'token', in: 'path', required: true, description: 'the token POST /v1/import answered with', schema: { type: 'string' } };
+
+const SCHEMAS: Json = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    additionalProperties: false,
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        additionalProperties: false,
+        properties: { code: { type: 'string', enum: ERROR_CODES }, message: { type: 'string' } },
+      },
+    },
+  },
+  Accepted: {
+    type: 'object',
+    required: ['token'],
+    additionalProperties: false,
+    properties: { token: { type: 'string', pattern: '^[0-9a-f]{32}$' } },
+  },
+  Health: {
+    type: 'object',
+    required: ['status', 'queued'],
+    additionalProperties: false,
+    properties: { status: { const: 'ok' }, queued: { type: 'integer', minimum: 0, description: 'jobs waiting for their turn' } },
+  },
+  Results: {
+    type: 'object',
+    required: ['created', 'updated', 'deleted', 'unchanged', 'skipped', 'errors'],
+    additionalProperties: false,
+    properties: Object.fromEntries(['created', 'updated', 'deleted', 'unchanged', 'skipped', 'errors'].map((k) => [k, { type: 'integer', minimum: 0 }])),
+  },
+  JobState: {
+    oneOf: [
+      { type: 'object', required: ['state'], additionalProperties: false, properties: { state: { const: 'queued' } } },
+      {
+        type: 'object',
+        required: ['state', 'line'],
+        additionalProperties: false,
+        properties: { state: { const: 'processing' }, line: { type: 'integer', minimum: 0, description: 'the last line applied (header = 1); 0 while the job waits for the write lock' } },
+      },
+      {
+        type: 'object',
+        required: ['state', 'results', 'logfile'],
+        additionalProperties: false,
+        properties: { state: { const: 'done' }, results: ref('Results'), logfile: { type: 'string' } },
+      },
+      {
+        type: 'object',
+        required: ['state', 'message', 'results'],
+        additionalProperties: false,
+        properties: { state: { const: 'error' }, message: { type: 'string' }, results: ref('Results'), logfile: { type: 'string', description: 'there when the run got as far as reading rows' } },
+      },
+    ],
+  },
+  Cancelled: {
+    type: 'object',
+    required: ['state'],
+    additionalProperties: false,
+    properties: { state: { enum: ['removed', 'cancelling'], description: 'removed: it was queued; cancelling: it runs, and is being rolled back' } },
+  },
+  Report: {
+    type: 'object',
+    description: 'the JSON report of sluice import --output json --log, with every row',
+    required: ['class', 'simulate', 'change', 'created', 'updated', 'unchanged', 'deleted', 'skipped', 'errors', 'warnings', 'lines', 'outcome', 'rows'],
+    properties: {
+      class: { type: 'string' },
+      simulate: { type: 'boolean' },
+      change: { type: ['integer', 'null'] },
+      ...Object.fromEntries(['created', 'updated', 'unchanged', 'deleted', 'skipped', 'errors', 'warnings', 'lines'].map((k) => [k, { type: 'integer', minimum: 0 }])),
+      outcome: { enum: ['committed', 'rolled back', 'simulated', 'interrupted', 'failed'] },
+      last_committed_line: { type: ['integer', 'null'] },
+      stopped: { type: ['string', 'null'] },
+      rows: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['line', 'status', 'id'],
+          additionalProperties: false,
+          properties: {
+            line: { type: 'integer', minimum: 2 },
+            status: { enum: ROW_STATUSES },
+            id: { type: ['integer', 'null'] },
+            changed: { type: 'array', items: { type: 'string' } },
+            message: { type: 'string' },
+            warnings: { type: 'array', items: { type: 'string' } },
+          },
+        },
+      },
+    },
+  },
+};
+
+export function openApiDocument(o: ApiOptions): Json {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Sluice HTTP job service',
+      version: o.version,
+      description: 'Uploads queued as import jobs and run one at a time through the engine of sluice import (docs/serve.md).',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from sluice token add' } },
+      schemas: SCHEMAS,
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/health': {
+        get: { summary: 'whether the server runs, and how many jobs wait', security: [], responses: { '200': json(ref('Health'), 'the server runs') } },
+      },
+      '/v1/openapi.json': {
+        get: { summary: 'this document', security: [], responses: { '200': json({ type: 'object' }, 'the OpenAPI document') } },
+      },
+      '/v1/import': {
+        post: {
+          summary: 'upload a file to import: a form, or the file as the body with the options as query parameters',
+          parameters: queryParams(o.upload),
+          requestBody: uploadBody(o.upload),
+          responses: uploadResponses('the import'),
+        },
+      },
+      '/v1/import/{token}': {
+        parameters: [JOB_TOKEN],
+        get: {
+          summary: "a job's state",
+          responses: { '200': json(ref('JobState'), 'the state'), ...AUTH_ERRORS, '404': error('no job of the token\'s classes has this token (E_NOT_FOUND)') },
+        },
+        delete: {
+          summary: 'cancel a job: a queued one is removed, the running one rolled back',
+          responses: {
+            '200': json(ref('Cancelled'), 'removed or being cancelled'),
+            '400': error('the job has ended (E_USAGE)'),
+            ...AUTH_ERRORS,
+            '403': error('a reader may not cancel (E_FORBIDDEN)'),
+            '404': error('no such job (E_NOT_FOUND)'),
+          },
+        },
+      },
+      '/v1/import/{token}/log': {
+        parameters: [JOB_TOKEN],
+        get: {
+          summary: "a finished job's details table, as sluice import --log writes it",
+          parameters: [{ name: 'format', in: 'query', required: false, schema: { enum: ['csv', 'json'] }, description: 'csv (default): the details table; json: the JSON report with every row' }],
+          responses: {
+            '200': {
+              description: 'the table',
+              content: { 'text/csv': { schema: { type: 'string' } }, 'application/json': { schema: ref('Report') } },
+            },
+            '400': error('a bad format (E_USAGE)'),
+            ...AUTH_ERRORS,
+            '404': error('no such job, or it has no log (yet) (E_NOT_FOUND)'),
+          },
+        },
+      },
+      '/v1/sources/{name}/sync': {
+        parameters: [{ name: 'name', in: 'path', required: true, description: 'the data source (sluice source add)', schema: { type: 'string' } }],
+        post: {
+          summary: "upload a data source's feed, synchronized as sluice sync --source NAME --file F does",
+          parameters: queryParams(o.sync),
+          requestBody: uploadBody(o.sync),
+          responses: { ...uploadResponses('the sync'), '404': error('no data source has the name (E_NOT_FOUND)') },
+        },
+      },
+      '/v1/export/{class}': {
+        parameters: [{ name: 'class', in: 'path', required: true, description: 'the class to export', schema: { type: 'string' } }],
+        get: {
+          summary: 'the class, streamed as sluice export writes it',
+          parameters: queryParams(o.export),
+          responses: {
+            '200': {
+              description: 'the objects',
+              headers: { 'Content-Disposition': { schema: { type: 'string' }, description: 'attachment; filename="{class}.{csv|tsv|json}"' } },
+              content: {
+                'text/csv': { schema: { type: 'string' } },
+                'text/tab-separated-values': { schema: { type: 'string' } },
+                'application/json': { schema: { type: 'array', items: { type: 'object' } } },
+              },
+            },
+            '400': error('a bad or unknown option (E_USAGE)'),
+            ...AUTH_ERRORS,
+            '403': error('a class the token may not touch (E_FORBIDDEN)'),
+            '404': error('no such class (E_NOT_FOUND)'),
+          },
+        },
+      },
+    },
+  };
+}
