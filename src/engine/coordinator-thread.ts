@@ -20,6 +20,7 @@ try {
     signal: stop.signal,
     onProgress: (p) => send({ type: 'progress', progress: p }),
     onWaiting: () => send({ type: 'waiting' }),
+    onStarted: (change) => send({ type: 'started', change }),
   });
   send({ type: 'done', summary: r.summary, rows: r.rows?.handOver() ?? null, exitCode: r.exitCode, error: r.error?.toJSON() ?? null });
 } catch (e) {

@@ -17,6 +17,7 @@ export type ToCoordinator = { type: 'abort' };
 export type FromCoordinator =
   | { type: 'progress'; progress: ProgressEvent }
   | { type: 'waiting' }
+  | { type: 'started'; change: number }
   | { type: 'done'; summary: RunSummary; rows: SpoolHandOver | null; exitCode: number; error: SerializedError | null }
   | { type: 'failed'; error: SerializedError };
 
@@ -43,6 +44,7 @@ export function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {}): Pr
     worker.on('message', (m: FromCoordinator) => {
       if (m.type === 'progress') hooks.onProgress?.(m.progress);
       else if (m.type === 'waiting') hooks.onWaiting?.();
+      else if (m.type === 'started') hooks.onStarted?.(m.change);
       else if (m.type === 'failed') settle(() => reject(SluiceError.fromJSON(m.error)));
       else
         settle(() =>

@@ -42,6 +42,8 @@ export interface ImportHooks {
   onWaiting?: () => void;
   /** called after each applied frame */
   onProgress?: (p: ProgressEvent) => void;
+  /** called once the run holds the database: its change record `change` exists */
+  onStarted?: (change: number) => void;
 }
 
 export interface ImportResult {
@@ -262,6 +264,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     const ready = await writer.start();
     change = ready.change;
     writerReady = true;
+    hooks.onStarted?.(change);
     const cfg: WorkerConfig = {
       dbPath: o.db,
       plan,

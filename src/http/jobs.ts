@@ -45,6 +45,14 @@ export interface Job {
   results: JobResults | null;
   /** the run's summary, JSON: the log needs its columns */
   summary: string | null;
+  /** the run's change record in the data database, once the run holds it */
+  changeId: number | null;
+}
+
+/** How a job the server died in ended, as far as the data database tells. */
+export interface OrphanEnd {
+  message: string;
+  results: JobResults;
 }
 
 export const JOB_DDL = [
@@ -62,7 +70,8 @@ export const JOB_DDL = [
     exit_code INTEGER,
     message TEXT,
     results TEXT,
-    summary TEXT
+    summary TEXT,
+    change_id INTEGER
   )`,
   `CREATE INDEX IF NOT EXISTS _sluice_job__state ON _sluice_job(state, id)`,
   // The server that runs the jobs: one per database, or the second would take the first's running job for an orphan.
@@ -100,6 +109,7 @@ interface JobRow {
   message: string | null;
   results: string | null;
   summary: string | null;
+  change_id: number | null;
 }
 
 function fromRow(r: JobRow): Job {
@@ -118,6 +128,7 @@ function fromRow(r: JobRow): Job {
     message: r.message,
     results: r.results === null ? null : (JSON.parse(r.results) as JobResults),
     summary: r.summary,
+    changeId: r.change_id,
   };
 }
 
@@ -139,6 +150,9 @@ export class JobStore {
       this.db = new Database(join(dir, 'jobs.db'), { timeout: 10_000 });
       this.db.pragma('journal_mode = WAL');
       for (const sql of JOB_DDL) this.db.exec(sql);
+      // A job table made before jobs named their change record.
+      const columns = this.db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('_sluice_job') as string[];
+      if (!columns.includes('change_id')) this.db.exec('ALTER TABLE _sluice_job ADD COLUMN change_id INTEGER');
       this.tokens = new TokenStore(this.db);
     } catch (err) {
       throw new SluiceError('E_DB', `cannot open the job table in ${dir}: ${(err as Error).message}`, { option: '--db', cause: err });
@@ -211,22 +225,30 @@ export class JobStore {
     }).immediate();
   }
 
+  /** The running job's change record, once its run holds the data database. */
+  started(token: string, changeId: number): void {
+    this.db.prepare('UPDATE _sluice_job SET change_id = ? WHERE token = ?').run(changeId, token);
+  }
+
   /** Remove a job that has not started; false when it is not (or no longer) queued. */
   removeQueued(token: string): boolean {
     return this.db.prepare(`DELETE FROM _sluice_job WHERE token = ? AND state = 'queued'`).run(token).changes === 1;
   }
 
   /**
-   * At start: the jobs a previous server was running when it died end in error. SQLite
-   * rolled back their open transaction when the process went away.
+   * At start: the jobs a previous server was running when it died end in error, as `end`
+   * describes each. SQLite rolled back their open transaction when the process went away.
    */
-  interruptOrphans(message: string): string[] {
+  interruptOrphans(end: (changeId: number | null) => OrphanEnd): string[] {
     return this.db.transaction(() => {
-      const tokens = this.db.prepare(`SELECT token FROM _sluice_job WHERE state = 'processing'`).pluck().all() as string[];
+      const orphans = this.db.prepare(`SELECT token, change_id FROM _sluice_job WHERE state = 'processing'`).all() as { token: string; change_id: number | null }[];
       const now = new Date().toISOString();
       const upd = this.db.prepare(`UPDATE _sluice_job SET state = 'error', finished_at = ?, exit_code = 130, message = ?, results = ? WHERE token = ?`);
-      for (const t of tokens) upd.run(now, message, JSON.stringify(NO_RESULTS), t);
-      return tokens;
+      for (const o of orphans) {
+        const e = end(o.change_id);
+        upd.run(now, e.message, JSON.stringify(e.results), o.token);
+      }
+      return orphans.map((o) => o.token);
     }).immediate();
   }
 }

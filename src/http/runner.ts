@@ -146,7 +146,7 @@ export class JobRunner {
         this.events.log(`${name} interrupted before it started`);
         return;
       }
-      const r = await runImportOnThread(o, { signal, onProgress: (p) => onLine(p.lines + 1) });
+      const r = await runImportOnThread(o, { signal, onProgress: (p) => onLine(p.lines + 1), onStarted: (change) => this.store.started(job.token, change) });
       try {
         if (r.rows) await saveRows(logPath(this.store.dir, job.token), r.rows.rows());
       } catch (err) {

@@ -17,7 +17,8 @@ import { openExport } from '../export/run.js';
 import { csvLine } from '../report/csv.js';
 import { detailsHeader, detailsRow, jsonHead, jsonRow, jsonTail } from '../report/format.js';
 import type { RunSummary } from '../report/types.js';
-import { type Job, JobStore, NO_RESULTS } from './jobs.js';
+import Database from 'better-sqlite3';
+import { type Job, type JobResults, JobStore, NO_RESULTS } from './jobs.js';
 import { JobRunner, logPath, savedRows, UPLOAD_SUFFIX, uploadPath } from './runner.js';
 import { type Principal, authorize } from './tokens.js';
 
@@ -170,7 +171,7 @@ export class Service {
   /** Listen; jobs a previous server left queued run, and the one it died in is reported interrupted. */
   async start(host: string, port: number): Promise<string> {
     this.store.claim(this.o.db);
-    const orphans = this.store.interruptOrphans('interrupted: the server stopped while this job was processing; its open transaction was rolled back');
+    const orphans = this.store.interruptOrphans((change) => orphanEnd(this.o.db, change));
     for (const t of orphans) this.o.log(`job ${t.slice(0, 8)}… was interrupted by the server's stop`);
     // Uploads no queued job will read: those of the interrupted jobs, and any cut short by the stop.
     const queued = new Set(this.store.queuedTokens());
@@ -416,6 +417,34 @@ export class Service {
       .type(`${type}; charset=${o.charset.toLowerCase()}`)
       .header('content-disposition', `attachment; filename="${job.cls.name}.${ext}"`)
       .send(body);
+  }
+}
+
+const ORPHAN = 'interrupted: the server stopped while this job was processing';
+
+/**
+ * How a job the server died in ended: its open transaction rolled back, and with
+ * --chunk-size the chunks it committed kept, as its change record says (the record is
+ * written with each chunk's commit).
+ */
+function orphanEnd(dbPath: string, changeId: number | null): { message: string; results: JobResults } {
+  const none = { message: `${ORPHAN}; its open transaction was rolled back`, results: NO_RESULTS };
+  if (changeId === null) return none;
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(dbPath, { readonly: true, fileMustExist: true, timeout: 10_000 });
+    const c = db.prepare('SELECT lines, created, updated, unchanged, deleted, skipped, errors, outcome FROM _sluice_change WHERE id = ?').get(changeId) as
+      | (JobResults & { lines: number; outcome: string })
+      | undefined;
+    if (!c || c.outcome !== 'running' || c.lines === 0) return none;
+    return {
+      message: `${ORPHAN}; its first ${c.lines} row${c.lines === 1 ? ' was' : 's were'} committed (--chunk-size), the rest rolled back`,
+      results: { created: c.created, updated: c.updated, deleted: c.deleted, unchanged: c.unchanged, skipped: c.skipped, errors: c.errors },
+    };
+  } catch {
+    return none;
+  } finally {
+    db?.close();
   }
 }
 

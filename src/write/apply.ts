@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
+import { pausePoint } from '../base/pause.js';
 import { FP_COLUMN, q } from '../model/schema.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
 import { emptyValue } from '../rows/cast.js';
@@ -361,6 +362,7 @@ export class Applier {
     this.lastCommittedLine = this.lastLine;
     this.committed = { ...this.counts };
     this.betweenChunks = true;
+    pausePoint('chunk-committed');
   }
 
   /**

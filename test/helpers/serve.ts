@@ -26,10 +26,15 @@ export async function addToken(db: string, name: string, role: string, ...args: 
 
 /** Serves `db` with an admin token of its own (the same one on a second start). */
 export async function serve(db: string, ...args: string[]): Promise<Server> {
+  return serveWithEnv(db, {}, ...args);
+}
+
+/** serve(), with environment variables for the server (SLUICE_TEST_PAUSE). */
+export async function serveWithEnv(db: string, env: Record<string, string>, ...args: string[]): Promise<Server> {
   const known = existsSync(`${db}.admin-token`) ? readFileSync(`${db}.admin-token`, 'utf8') : null;
   const token = known ?? (await addToken(db, 'test-admin', 'admin'));
   if (known === null) writeFileSync(`${db}.admin-token`, token);
-  const cli = startCli(['serve', '--db', db, '--port', '0', ...args]);
+  const cli = startCli(['serve', '--db', db, '--port', '0', ...args], { env });
   await cli.stderrMatches(/listening on http:\/\/\S+ /);
   const url = /listening on (http:\/\/\S+) /.exec(cli.stderrText())?.[1] as string;
   const doc = await fetch(`${url}/v1/openapi.json`);

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { query, runCli, suiteSandboxes, type Sandbox } from '../helpers/cli.js';
-import { type Server, call, finished, freshDb, holdWriteLock, json, postCsv, serve, state, stop, tokenOf, until, uploads } from '../helpers/serve.js';
+import { type Server, call, finished, freshDb, holdWriteLock, json, postCsv, serve, serveWithEnv, state, stop, tokenOf, until, uploads } from '../helpers/serve.js';
 
 const ORGS = 'name,code\nSales,S1\nMarketing,M1\n';
 const PEOPLE = 'name,first_name,org_id->name,email\nHugo,Victor,Sales,vh@x.org\nSand,George,Marketing,gs@x.org\nZola,Emile,Nowhere,ez@x.org\n';
@@ -243,6 +243,39 @@ describe('sluice serve', () => {
     assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Organization WHERE name = 'E'")[0]?.n, 0);
   });
 
+  it('cancelling a job in the middle of its rows rolls back its open chunk; the chunks it committed stay', async () => {
+    const sb = box();
+    await freshDb(sb);
+    // The writer stops after its first chunk commit, for as long as the pause file exists.
+    const pause = sb.file('pause', '');
+    const s = await serveWithEnv(sb.db, { SLUICE_TEST_PAUSE: `chunk-committed:${pause}` });
+    try {
+      const rows = Array.from({ length: 6 }, (_, i) => `Org${i},O${i}`).join('\n');
+      const token = await tokenOf(await postCsv(s, 'class=Organization&chunk-size=4', `name,code\n${rows}\n`));
+      const end = Date.now() + 30_000;
+      while (!existsSync(`${pause}.reached`)) {
+        assert.ok(Date.now() < end, 'the job never committed its first chunk');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal((await state(s, token)).state, 'processing');
+      assert.deepEqual(await json(await call(s, `/v1/import/${token}`, { method: 'DELETE' })), { state: 'cancelling' });
+      rmSync(pause);
+      const st = await until(s, token, finished);
+      assert.equal(st.state, 'error');
+      const m = /^interrupted after line \d+; committed up to line (\d+), the rest was rolled back$/.exec(String(st.message));
+      assert.ok(m, String(st.message));
+      // The first chunk (lines 2 to 5) was committed before the cancel; the last two rows, in the open chunk, were not.
+      const committedLine = Number(m[1]);
+      assert.equal(committedLine, 5);
+      // What the report says was committed is what the database holds: the rows up to that line.
+      const kept = query<{ name: string }>(sb.db, "SELECT name FROM Organization WHERE name LIKE 'Org%' ORDER BY id").map((r) => r.name);
+      assert.deepEqual(kept, Array.from({ length: committedLine - 1 }, (_, i) => `Org${i}`));
+    } finally {
+      rmSync(pause, { force: true });
+      await stop(s);
+    }
+  });
+
   it('after a restart, a queued job runs and the job the server died in reports "interrupted"', async () => {
     const sb = box();
     await freshDb(sb);
@@ -269,6 +302,39 @@ describe('sluice serve', () => {
       assert.equal((await until(s2, waiting, finished)).state, 'done');
       assert.deepEqual(query<{ name: string }>(sb.db, "SELECT name FROM Organization WHERE name IN ('F', 'G')").map((r) => r.name), ['G']);
       assert.deepEqual(uploads(sb.db), []);
+    } finally {
+      await stop(s2);
+    }
+  });
+
+  it('a server killed in the middle of a job: the next start reports it interrupted, naming the rows its committed chunks kept', async () => {
+    const sb = box();
+    await freshDb(sb);
+    const pause = sb.file('pause', '');
+    const s1 = await serveWithEnv(sb.db, { SLUICE_TEST_PAUSE: `chunk-committed:${pause}` });
+    const rows = Array.from({ length: 6 }, (_, i) => `Kill${i},K${i}`).join('\n');
+    const token = await tokenOf(await postCsv(s1, 'class=Organization&chunk-size=4', `name,code\n${rows}\n`));
+    const end = Date.now() + 30_000;
+    while (!existsSync(`${pause}.reached`)) {
+      assert.ok(Date.now() < end, 'the job never committed its first chunk');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    s1.cli.child.kill('SIGKILL');
+    await s1.cli.done;
+    rmSync(pause);
+    const s2 = await serve(sb.db);
+    try {
+      const st = await until(s2, token, finished);
+      assert.deepEqual(st, {
+        state: 'error',
+        message: 'interrupted: the server stopped while this job was processing; its first 4 rows were committed (--chunk-size), the rest rolled back',
+        results: { created: 4, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 },
+      });
+      assert.deepEqual(
+        query<{ name: string }>(sb.db, "SELECT name FROM Organization WHERE name LIKE 'Kill%' ORDER BY id").map((r) => r.name),
+        ['Kill0', 'Kill1', 'Kill2', 'Kill3'],
+      );
+      assert.deepEqual(query<{ integrity_check: string }>(sb.db, 'PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
     } finally {
       await stop(s2);
     }
