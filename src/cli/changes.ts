@@ -8,6 +8,7 @@ import { HISTORY_COLUMNS, csvRecord, expandHistory, jsonRecord, textLine } from 
 import { changeEntries } from '../export/history-read.js';
 import { openStore } from '../model/store.js';
 import { csvLine } from '../report/csv.js';
+import { hasUndoColumn } from '../undo/undo.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 import type { Counts } from '../report/types.js';
 
@@ -38,9 +39,16 @@ export interface ChangeRow extends Counts {
   action: string;
   outcome: string;
   lines: number;
+  /** the change that took this one back (sluice undo); null when none did */
+  undone_by: number | null;
 }
 
-const CHANGE_COLUMNS = 'id, user, started_at, finished_at, comment, class, file, action, outcome, lines, created, updated, unchanged, deleted, skipped, errors, warnings';
+const BASE_COLUMNS = 'id, user, started_at, finished_at, comment, class, file, action, outcome, lines, created, updated, unchanged, deleted, skipped, errors, warnings';
+
+/** The columns read, `undone_by` as NULL in a database no undo has touched yet. */
+function changeColumns(db: Parameters<typeof hasUndoColumn>[0]): string {
+  return `${BASE_COLUMNS}, ${hasUndoColumn(db) ? 'undone_by' : 'NULL AS undone_by'}`;
+}
 
 function formatOf(value: unknown, valid: readonly string[]): string {
   const f = ((value as string | undefined) ?? valid[0] as string).toLowerCase();
@@ -68,7 +76,7 @@ function duration(c: ChangeRow): string {
 /** One run as a short block: what, when, by whom, and its counts. */
 export function changeText(c: ChangeRow): string {
   const lines = [
-    `change ${c.id}  ${c.outcome}  ${c.class}  ${c.action}  by ${c.user}`,
+    `change ${c.id}  ${c.outcome}${c.undone_by !== null ? ` (undone by change ${c.undone_by})` : ''}  ${c.class}  ${c.action}  by ${c.user}`,
     `  started   ${c.started_at}${c.finished_at === null ? '  (not finished)' : `  finished ${c.finished_at} (${duration(c)})`}`,
     `  file      ${c.file === '' ? '-' : c.file}  (${c.lines} line${c.lines === 1 ? '' : 's'})`,
     `  counts    created ${c.created}, updated ${c.updated}, unchanged ${c.unchanged}, deleted ${c.deleted}, skipped ${c.skipped}, errors ${c.errors}, warnings ${c.warnings}`,
@@ -89,7 +97,7 @@ export function changesCommand(argv: string[]): number {
   let rows: ChangeRow[];
   let total: number;
   try {
-    rows = db.prepare(`SELECT ${CHANGE_COLUMNS} FROM _sluice_change ORDER BY id DESC LIMIT ?`).all(limit) as ChangeRow[];
+    rows = db.prepare(`SELECT ${changeColumns(db)} FROM _sluice_change ORDER BY id DESC LIMIT ?`).all(limit) as ChangeRow[];
     total = db.prepare('SELECT count(*) FROM _sluice_change').pluck().get() as number;
   } finally {
     db.close();
@@ -120,13 +128,14 @@ export async function historyCommand(argv: string[]): Promise<number> {
   try {
     // One snapshot for the change and its entries.
     db.exec('BEGIN');
-    const change = db.prepare(`SELECT ${CHANGE_COLUMNS} FROM _sluice_change WHERE id = ?`).get(id) as ChangeRow | undefined;
+    const change = db.prepare(`SELECT ${changeColumns(db)} FROM _sluice_change WHERE id = ?`).get(id) as ChangeRow | undefined;
     if (!change) {
       const r = db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM _sluice_change').get() as { lo: number | null; hi: number | null };
       const valid = r.lo === null ? 'the database has no changes yet' : `valid: ${r.lo}${r.hi === r.lo ? '' : `–${r.hi}`}; sluice changes lists them`;
       throw new SluiceError('E_USAGE', `--change: there is no change ${id} (${valid})`, { option: '--change' });
     }
     const isLinks = (cls: string, attr: string): boolean => model.classes.get(cls)?.byCode.get(attr)?.type === 'links';
+    const isPassword = (cls: string, attr: string): boolean => model.classes.get(cls)?.byCode.get(attr)?.type === 'password';
     const guard = a.raw !== true;
     const sink = new TextSink(process.stdout, 'UTF-8');
     try {
@@ -139,7 +148,7 @@ export async function historyCommand(argv: string[]): Promise<number> {
       for (const e of entries) {
         n++;
         let text = '';
-        for (const c of expandHistory(e, isLinks)) {
+        for (const c of expandHistory(e, isLinks, isPassword)) {
           if (format === 'text') text += textLine(c);
           else if (format === 'csv') text += csvRecord(c, guard);
           else {

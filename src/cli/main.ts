@@ -10,6 +10,7 @@ import { schemaCommand } from './schema.js';
 import { sourceCommand } from './source.js';
 import { syncCommand } from './sync.js';
 import { tokenCommand } from './token.js';
+import { undoCommand } from './undo.js';
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -20,6 +21,7 @@ Commands:
   schema    list the classes and attributes: what a header can name
   changes   list the import runs, newest first
   history   show what one run changed, attribute by attribute
+  undo      revert a change from its history, as a change of its own
   source    define and inspect data sources: named feeds a sync applies
   sync      apply a data source's feed: create, update, and find each record's object
   serve     run the HTTP job service: uploads queued and imported one at a time
@@ -53,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       return changesCommand(rest);
     case 'history':
       return historyCommand(rest);
+    case 'undo':
+      return undoCommand(rest);
     case 'source':
       return sourceCommand(rest);
     case 'sync':
@@ -63,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
       // Loaded on demand: the HTTP framework is not worth its start-up time to the other commands.
       return (await import('./serve.js')).serveCommand(rest);
     default:
-      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history, source, sync, serve, token; see sluice --help)`);
+      throw new SluiceError('E_USAGE', `unknown command "${command}" (valid: init, import, export, schema, changes, history, undo, source, sync, serve, token; see sluice --help)`);
   }
 }
 

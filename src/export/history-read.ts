@@ -23,7 +23,7 @@ type DB = Database.Database;
 /** Entries read per query, and objects of a range expanded per query. */
 const PAGE = 1000;
 
-interface StoredEntry {
+export interface StoredEntry {
   id: number;
   class: string;
   object_id: number;
@@ -56,8 +56,8 @@ export function* changeEntries(db: DB, model: Model, changeId: number): Generato
   }
 }
 
-/** One create entry per object of a range, with the values it was created with. */
-function* rangeEntries(db: DB, model: Model, e: StoredEntry): Generator<HistoryEntry> {
+/** One create entry per object of a range (or of the slice of it `e` names), with the values it was created with. */
+export function* rangeEntries(db: DB, model: Model, e: StoredEntry): Generator<HistoryEntry> {
   const cls = model.classes.get(e.class);
   const attrs = cls ? recordedAttributes(cls, e.changes) : [];
   const last = e.last_object_id as number;
@@ -96,7 +96,8 @@ function recordedAttributes(cls: ClassDef, changes: string): string[] {
   return codes.filter((c): c is string => typeof c === 'string' && cls.byCode.has(c) && cls.byCode.get(c)?.type !== 'links');
 }
 
-function parsed(changes: string): Record<string, unknown> {
+/** A history entry's `changes` as an object; {} when it is not one. */
+export function parsed(changes: string): Record<string, unknown> {
   try {
     const v = JSON.parse(changes) as unknown;
     return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};

@@ -5,7 +5,8 @@
  *
  * The stored JSON (write/apply.ts): create → {attr: new}, delete → {attr: old},
  * update → {attr: [old, new]}; a link set's value is the list of member ids. Objects
- * seeded by `sluice init` were recorded as {attr: [null, new]}.
+ * seeded by `sluice init` were recorded as {attr: [null, new]}. A password's value is its
+ * hash (older databases: a mask), kept for `sluice undo` and never shown.
  */
 import { csvLine } from '../report/csv.js';
 import { NULL_CELL } from '../rows/map.js';
@@ -35,11 +36,20 @@ export interface AttributeChange {
 /** Whether `attr` of `cls` is a link set, whose single values are id lists rather than [old, new] pairs. */
 export type IsLinks = (cls: string, attr: string) => boolean;
 
+/** What a password's value is shown as: history keeps its hash, for an undo, never shown. */
+export const PASSWORD_MASK = '******';
+
+const masked = (v: unknown): unknown => (v === null || v === undefined || v === '' ? v : PASSWORD_MASK);
+
 function isPair(v: unknown): v is [unknown, unknown] {
   return Array.isArray(v) && v.length === 2;
 }
 
-export function expandHistory(e: HistoryEntry, isLinks: IsLinks): AttributeChange[] {
+export function expandHistory(e: HistoryEntry, isLinks: IsLinks, isPassword: IsLinks = () => false): AttributeChange[] {
+  return expandStored(e, isLinks).map((c) => (c.attribute !== null && isPassword(e.class, c.attribute) ? { ...c, old: masked(c.old), new: masked(c.new) } : c));
+}
+
+function expandStored(e: HistoryEntry, isLinks: IsLinks): AttributeChange[] {
   const base = { className: e.class, objectId: e.object_id, op: e.op };
   let parsed: unknown;
   try {

@@ -166,6 +166,9 @@ export class Applier {
   private readonly linkDelete: Stmt[];
   private readonly linkInsert: Stmt[];
   private readonly ownLinkDeletes: Stmt[];
+  /** the codes of the class's link sets, and the statements that read an object's members of each (a delete records them) */
+  private readonly ownLinkCodes: string[];
+  private readonly ownLinkMembers: Stmt[];
   private readonly referrers: { label: string; stmt: Stmt }[];
   private readonly selfGroups: { group: RefGroup; index: number; space: number }[];
   /** the link specs (by index) whose items name objects of the imported class itself */
@@ -289,6 +292,8 @@ export class Applier {
     this.linkDelete = plan.links.map((l) => db.prepare(`DELETE FROM ${q(l.linkTable)} WHERE from_id = ?`));
     this.linkInsert = plan.links.map((l) => db.prepare(`INSERT INTO ${q(l.linkTable)} (from_id, to_id) VALUES (?, ?)`));
     this.ownLinkDeletes = this.cls.attributes.filter((a) => a.type === 'links').map((a) => db.prepare(`DELETE FROM ${q(a.linkTable as string)} WHERE from_id = ?`));
+    this.ownLinkCodes = this.cls.attributes.filter((a) => a.type === 'links').map((a) => a.code);
+    this.ownLinkMembers = this.cls.attributes.filter((a) => a.type === 'links').map((a) => db.prepare(`SELECT to_id FROM ${q(a.linkTable as string)} WHERE from_id = ? ORDER BY to_id`).pluck());
     this.referrers = [];
     for (const other of model.classes.values()) {
       for (const a of other.attributes) {
@@ -1090,7 +1095,8 @@ export class Applier {
         // No password (null or empty) stays none; a given one is compared with the stored hash.
         if (v === null || v === '' ? old === null || old === '' : verifyPassword(v as string, old as string | null)) continue;
         v = typeof v === 'string' && v !== '' ? hashPassword(v) : v;
-        changes[attr.code] = [MASK, MASK];
+        // The hashes, for an undo; history shows them masked.
+        changes[attr.code] = [old, v];
       } else {
         if (v === old) continue;
         changes[attr.code] = [old, v];
@@ -1156,14 +1162,19 @@ export class Applier {
       if (ids.length > 0) users.push(`${r.label} of ${ids.join(', ')}${ids.length === 3 ? '…' : ''}`);
     }
     if (users.length > 0) return err(`cannot delete ${this.cls.name} ${id}: still referenced by ${users.join('; ')}`);
-    const changes: Record<string, Scalar> = {};
+    // Every value, a password's hash and the link sets too: what an undo recreates it from.
+    const changes: Record<string, Scalar | number[]> = {};
     this.plan.fetch.forEach((code, k) => {
       const v = current[k] ?? null;
-      if (v !== null && v !== '') changes[code] = this.cls.byCode.get(code)?.type === 'password' ? MASK : v;
+      if (v !== null) changes[code] = v;
     });
     // The object may be one whose create history is still pending.
     this.writeQueued();
     this.flushCreates();
+    this.ownLinkCodes.forEach((code, k) => {
+      const ids = (this.ownLinkMembers[k] as Stmt).all(id) as number[];
+      if (ids.length > 0) changes[code] = ids;
+    });
     for (const s of this.ownLinkDeletes) s.run(id);
     this.deleteStmt.run(id);
     this.wrote();

@@ -193,13 +193,22 @@ export function prepareUnderLock<T>(d: DB, prepare: () => T, takeLock: () => voi
  * transaction, so no other connection ever sees it.
  */
 export function shortWrite<T>(d: DB, onWaiting: () => void, fn: () => T): T {
+  return writeOrRollBack(d, onWaiting, () => ({ result: fn(), keep: true }));
+}
+
+/** shortWrite, whose `fn` says whether to keep what it wrote (commit) or not (roll back). */
+export function writeOrRollBack<T>(d: DB, onWaiting: () => void, fn: () => { result: T; keep: boolean }): T {
   const lease = new WriteLease(leaseToken());
   lock(d, onWaiting, lease);
   try {
     const out = fn();
+    if (!out.keep) {
+      d.exec('ROLLBACK');
+      return out.result;
+    }
     d.prepare('DELETE FROM _sluice_meta WHERE key = ?').run(LEASE_KEY);
     d.exec('COMMIT');
-    return out;
+    return out.result;
   } catch (e) {
     if (d.inTransaction) d.exec('ROLLBACK');
     throw e;

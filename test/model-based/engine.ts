@@ -110,7 +110,7 @@ export async function runEngine(c: Case, cfg: EngineConfig): Promise<EngineRun[]
   }
 }
 
-function optionsOf(db: string, file: string, run: RunSpec, cfg: EngineConfig): ImportOptions {
+export function optionsOf(db: string, file: string, run: RunSpec, cfg: EngineConfig): ImportOptions {
   return normalizeImportOptions({
     db,
     file,
