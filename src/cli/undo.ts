@@ -1,6 +1,6 @@
 /** `sluice undo --change N`: revert a change from its history, as a change of its own (undo/). */
 import { SluiceError } from '../base/errors.js';
-import type { Conflict } from '../undo/undo.js';
+import { conflictText } from '../undo/undo.js';
 import { type UndoResult, runUndo } from '../undo/run.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 
@@ -15,11 +15,6 @@ const SPECS: Record<string, OptionSpec> = {
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
-export function conflictText(c: Conflict): string {
-  const later = c.later.length > 0 ? `; written since by change${c.later.length === 1 ? '' : 's'} ${c.later.join(', ')}` : '';
-  return `${c.className} ${c.objectId}${c.attribute ? ` ${c.attribute}` : ''}: ${c.reason}${later}`;
 }
 
 function report(r: UndoResult): string {

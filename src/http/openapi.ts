@@ -151,9 +151,14 @@ const SCHEMAS: Json = {
       },
       {
         type: 'object',
-        required: ['state', 'results', 'logfile'],
+        required: ['state', 'results'],
         additionalProperties: false,
-        properties: { state: { const: 'done' }, results: ref('Results'), logfile: { type: 'string' } },
+        properties: {
+          state: { const: 'done' },
+          results: ref('Results'),
+          logfile: { type: 'string', description: 'an import or sync job: its details table' },
+          message: { type: 'string', description: 'an undo with force: the conflicts it left as they were' },
+        },
       },
       {
         type: 'object',
@@ -269,6 +274,25 @@ export function openApiDocument(o: ApiOptions): Json {
           parameters: queryParams(o.sync),
           requestBody: uploadBody(o.sync),
           responses: { ...uploadResponses('the sync'), '404': error('no data source has the name (E_NOT_FOUND)') },
+        },
+      },
+      '/v1/changes/{n}/undo': {
+        parameters: [{ name: 'n', in: 'path', required: true, description: 'the change to revert (sluice changes lists them)', schema: { type: 'string', pattern: '^[0-9]+$' } }],
+        post: {
+          summary: 'queue an undo of the change, as sluice undo --change N runs it; poll it at GET /v1/import/{token}',
+          parameters: [
+            { name: 'simulate', in: 'query', required: false, allowEmptyValue: true, schema: { type: 'string' }, description: 'do everything, then roll back' },
+            { name: 'force', in: 'query', required: false, allowEmptyValue: true, schema: { type: 'string' }, description: 'revert what does not conflict, report the rest' },
+            { name: 'comment', in: 'query', required: false, schema: { type: 'string' }, description: "the undo's change tracking comment" },
+          ],
+          responses: {
+            '202': json(ref('Accepted'), 'the undo is queued'),
+            '400': error('a bad change id or option (E_USAGE)'),
+            ...AUTH_ERRORS,
+            '403': error('a reader, or a class the token may not touch (E_FORBIDDEN)'),
+            '404': error('no such change (E_NOT_FOUND)'),
+            '429': error('--max-queue jobs wait (E_QUEUE_FULL)'),
+          },
         },
       },
       '/v1/export/{class}': {

@@ -16,6 +16,16 @@ import { decodeRow, encodeRow } from '../report/spool.js';
 import type { RowOutcome, RunSummary } from '../report/types.js';
 import { leaseToken, WriteLease } from '../write/lock.js';
 import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js';
+import { runUndoOnThread } from '../undo/thread.js';
+import { conflictText } from '../undo/undo.js';
+
+/** What an undo job holds in place of import options (POST /v1/changes/{n}/undo). */
+export interface UndoJob {
+  change: number;
+  simulate: boolean;
+  force: boolean;
+  comment: string;
+}
 
 /** How often a job that found the database busy looks again. */
 const LOCK_POLL_MS = 100;
@@ -136,6 +146,8 @@ export class JobRunner {
   }
 
   private async run(job: Job, signal: AbortSignal, onLine: (line: number) => void): Promise<void> {
+    const undo = (JSON.parse(job.options) as { undo?: UndoJob }).undo;
+    if (undo) return this.runUndo(job, undo, signal);
     const name = `job ${job.token.slice(0, 8)}…`;
     this.events.log(`${name} processing (${job.bytes} bytes)`);
     const o = { ...(JSON.parse(job.options) as ImportOptions), db: this.dbPath, file: uploadPath(this.store.dir, job.token), input: undefined };
@@ -166,7 +178,39 @@ export class JobRunner {
       this.events.log(`${name} ended in error (${e.code})`);
     }
   }
+
+  /** An undo job: `sluice undo` on a thread of its own, once the write lock is free. */
+  private async runUndo(job: Job, u: UndoJob, signal: AbortSignal): Promise<void> {
+    const name = `job ${job.token.slice(0, 8)}…`;
+    this.events.log(`${name} processing (undo of change ${u.change})`);
+    try {
+      await writeLockFree(this.dbPath, signal);
+      if (signal.aborted) {
+        this.store.finish(job.token, { state: 'error', exitCode: 130, message: 'interrupted before it started; nothing was written', results: NO_RESULTS, summary: null });
+        return;
+      }
+      const r = await runUndoOnThread({ db: this.dbPath, change: u.change, simulate: u.simulate, force: u.force, comment: u.comment });
+      const c = r.counts;
+      const results: JobResults = { created: c.recreated, updated: c.restored, deleted: c.deleted, unchanged: 0, skipped: c.skipped, errors: r.conflicts.length };
+      const named = r.conflicts.slice(0, CONFLICTS_SHOWN).map(conflictText).join('; ');
+      const more = r.conflicts.length > CONFLICTS_SHOWN ? `; and ${r.conflicts.length - CONFLICTS_SHOWN} more` : '';
+      if (r.outcome === 'refused') {
+        const message = `undo of change ${u.change} refused: ${r.conflicts.length} conflict${r.conflicts.length === 1 ? '' : 's'} with later changes, nothing written (force=1 reverts the rest): ${named}${more}`;
+        this.store.finish(job.token, { state: 'error', exitCode: 3, message, results, summary: null });
+      } else {
+        this.store.finish(job.token, { state: 'done', exitCode: r.conflicts.length > 0 ? 1 : 0, message: r.conflicts.length > 0 ? `${named}${more}` : null, results, summary: null });
+      }
+      this.events.log(`${name} ${r.outcome} (undo of change ${u.change})`);
+    } catch (err) {
+      const e = asSluiceError(err);
+      this.store.finish(job.token, { state: 'error', exitCode: exitCodeFor(e), message: e.code === 'E_INTERNAL' ? 'internal error' : e.message, results: NO_RESULTS, summary: null });
+      this.events.log(`${name} ended in error (${e.code})`);
+    }
+  }
 }
+
+/** At most this many conflicts are named in a refused undo's message. */
+const CONFLICTS_SHOWN = 5;
 
 /** The rows of a finished run, kept in the row spool's encoding for the log endpoint. */
 async function saveRows(path: string, rows: AsyncIterable<RowOutcome>): Promise<void> {

@@ -239,6 +239,7 @@ export class Service {
     });
     app.post<{ Params: { name: string } }>('/v1/sources/:name/sync', (req, reply) => this.upload(req, reply, req.params.name));
     app.get<{ Params: { class: string } }>('/v1/export/:class', (req, reply) => this.export(req, reply, req.params.class));
+    app.post<{ Params: { n: string } }>('/v1/changes/:n/undo', (req, reply) => this.undo(req, reply, req.params.n));
   }
 
   private sendError(reply: FastifyReply, err: Error & { statusCode?: number; code?: string }): FastifyReply {
@@ -286,7 +287,12 @@ export class Service {
       case 'processing':
         return { state: 'processing', line: this.runner.lineOf(job.token) ?? 0 };
       case 'done':
-        return { state: 'done', results: job.results ?? NO_RESULTS, logfile: `/v1/import/${job.token}/log` };
+        return {
+          state: 'done',
+          results: job.results ?? NO_RESULTS,
+          ...(job.message !== null ? { message: job.message } : {}),
+          ...(existsSync(logPath(this.o.spoolDir, job.token)) ? { logfile: `/v1/import/${job.token}/log` } : {}),
+        };
       case 'error':
         return {
           state: 'error',
@@ -388,6 +394,34 @@ export class Service {
     return reply.type('text/csv; charset=utf-8').send(Readable.from(csvLog(summary, path)));
   }
 
+  /** Queue an undo of change `n` (sluice undo), polled as an import job is. */
+  private async undo(req: FastifyRequest, reply: FastifyReply, n: string): Promise<FastifyReply> {
+    const principal = req.principal as Principal;
+    authorize(principal, 'write', null);
+    const change = Number(n);
+    if (!/^\d+$/.test(n) || !Number.isSafeInteger(change) || change < 1) throw new SluiceError('E_USAGE', `change "${n.slice(0, 40)}" is not valid (a change id, a whole number of at least 1)`);
+    const fields = new Map(queryFields(req.url));
+    for (const k of fields.keys()) {
+      if (!['simulate', 'force', 'comment'].includes(k)) throw new SluiceError('E_USAGE', `unknown option ${k.slice(0, 40)} (valid: simulate, force, comment)`, { option: k });
+    }
+    const flag = (k: string): boolean => {
+      const v = fields.get(k);
+      if (v === undefined) return false;
+      if (['', '1', 'true', 'yes'].includes(v.toLowerCase())) return true;
+      if (['0', 'false', 'no'].includes(v.toLowerCase())) return false;
+      throw new SluiceError('E_USAGE', `${k}: "${v.slice(0, 40)}" is not valid (valid: 1, true, yes, 0, false, no)`, { option: k });
+    };
+    const className = changeClass(this.o.db, change);
+    authorize(principal, 'write', className);
+    this.checkQueue();
+    const token = randomBytes(16).toString('hex');
+    const undo = { change, simulate: flag('simulate'), force: flag('force'), comment: fields.get('comment') ?? '' };
+    this.store.add({ token, options: JSON.stringify({ className, undo }), fileName: '(undo)', bytes: 0, sha256: '' });
+    this.o.log(`job ${token.slice(0, 8)}… queued: undo of change ${change} (${className})`);
+    this.runner.kick();
+    return reply.code(202).send({ token });
+  }
+
   /** A class streamed as `sluice export` writes it; everything that can fail on the request is checked before the first byte. */
   private async export(req: FastifyRequest, reply: FastifyReply, className: string): Promise<FastifyReply> {
     const o = this.o.exportOptions(className, queryFields(req.url));
@@ -445,6 +479,18 @@ function orphanEnd(dbPath: string, changeId: number | null): { message: string; 
     return none;
   } finally {
     db?.close();
+  }
+}
+
+/** The class change `id` wrote (its undo touches it); a 404 when there is no such change. */
+function changeClass(dbPath: string, id: number): string {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    const r = db.prepare('SELECT class FROM _sluice_change WHERE id = ?').get(id) as { class: string } | undefined;
+    if (!r) throw new SluiceError('E_NOT_FOUND', `there is no change ${id} (sluice changes lists them)`);
+    return r.class;
+  } finally {
+    db.close();
   }
 }
 

@@ -42,6 +42,12 @@ export interface Conflict {
   later: number[];
 }
 
+/** A conflict in words: the object, the attribute, why, and the later changes that wrote the object. */
+export function conflictText(c: Conflict): string {
+  const later = c.later.length > 0 ? `; written since by change${c.later.length === 1 ? '' : 's'} ${c.later.join(', ')}` : '';
+  return `${c.className} ${c.objectId}${c.attribute ? ` ${c.attribute}` : ''}: ${c.reason}${later}`;
+}
+
 export interface UndoCounts {
   /** objects N created, deleted again */
   deleted: number;

@@ -276,6 +276,40 @@ describe('sluice serve', () => {
     }
   });
 
+  it('POST /v1/changes/{n}/undo queues an undo, polled as a job: simulated, done, refused on a conflict', async () => {
+    const sb = box();
+    await freshDb(sb);
+    const s = await serve(sb.db);
+    try {
+      assert.equal((await until(s, await tokenOf(await postCsv(s, 'class=Organization', ORGS)), finished)).state, 'done');
+      const orgs = query<{ id: number }>(sb.db, 'SELECT max(id) AS id FROM _sluice_change')[0]?.id as number;
+      const undo = async (q: string): Promise<Record<string, unknown>> => until(s, await tokenOf(await call(s, `/v1/changes/${orgs}/undo${q}`, { method: 'POST' })), finished);
+
+      assert.deepEqual(await undo('?simulate'), { state: 'done', results: { created: 0, updated: 0, deleted: 2, unchanged: 0, skipped: 0, errors: 0 } });
+      assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM Organization WHERE name IN ('Sales', 'Marketing')")[0]?.n, 2, 'simulated: nothing undone');
+
+      // A later change of Sales conflicts: the undo is refused, naming it.
+      assert.equal((await until(s, await tokenOf(await postCsv(s, 'class=Organization', 'name,code\nSales,S9\n')), finished)).state, 'done');
+      const refused = await undo('');
+      assert.equal(refused.state, 'error');
+      assert.match(String(refused.message), new RegExp(`^undo of change ${orgs} refused: 1 conflict with later changes, nothing written \\(force=1 reverts the rest\\): Organization \\d+ code: a later change set it to "S9"`));
+      const forced = await undo('?force=1&comment=cleanup');
+      assert.equal(forced.state, 'done');
+      assert.deepEqual(forced.results, { created: 0, updated: 0, deleted: 1, unchanged: 0, skipped: 1, errors: 1 });
+      assert.deepEqual(query<{ name: string }>(sb.db, "SELECT name FROM Organization WHERE name IN ('Sales', 'Marketing')").map((r) => r.name), ['Sales']);
+      assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM _sluice_change WHERE comment = 'cleanup'")[0]?.n, 1);
+
+      const again = await undo('');
+      assert.match(String(again.message), new RegExp(`change ${orgs} was undone by change \\d+`));
+      const bad = await call(s, '/v1/changes/x1/undo', { method: 'POST' });
+      assert.equal(bad.status, 400);
+      assert.equal((await call(s, '/v1/changes/999/undo', { method: 'POST' })).status, 404);
+      assert.equal((await call(s, `/v1/changes/${orgs}/undo?bogus=1`, { method: 'POST' })).status, 400);
+    } finally {
+      await stop(s);
+    }
+  });
+
   it('after a restart, a queued job runs and the job the server died in reports "interrupted"', async () => {
     const sb = box();
     await freshDb(sb);
