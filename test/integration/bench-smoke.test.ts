@@ -1,6 +1,6 @@
 /**
  * The benchmark harness end to end at 20,000 rows: every contestant produces figures, and
- * Sluice and both peers leave the same Person rows — otherwise the timings would not compare
+ * Sluice and every peer leave the same Person rows — otherwise the timings would not compare
  * the same work. No timing is asserted.
  */
 import assert from 'node:assert/strict';
@@ -10,13 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import type { ContestantId } from '../../bench/lib/contestant.js';
+import { createTemplate, personState } from '../../bench/lib/db.js';
 import type { ContestantResult, ScenarioResult } from '../../bench/lib/scenario.js';
 import { micro } from '../../bench/micro.js';
+import { preparePeerAMin, runPeerAMin } from '../../bench/peers/sqlite-cli-minimal.js';
 import { initialLoad } from '../../bench/scenarios/initial-load.js';
 import { nightly } from '../../bench/scenarios/nightly.js';
 import { syncScenario } from '../../bench/scenarios/sync.js';
-import { nightlyCounts } from '../../fixtures/generate.js';
+import { ensureFixtures, nightlyCounts } from '../../fixtures/generate.js';
 
 const ROWS = 20_000;
 
@@ -29,7 +32,7 @@ function byId(r: ScenarioResult, id: string): ContestantResult {
 function assertFigures(r: ScenarioResult, rows: number): void {
   assert.deepEqual(
     r.contestants.map((c) => c.id),
-    ['parse_only', 'sluice', 'peer_a', 'peer_b'],
+    ['parse_only', 'sluice', 'peer_a', 'peer_a_min', 'peer_b'],
   );
   for (const c of r.contestants) {
     assert.equal(c.error, null, `${r.scenario}: ${c.label} failed: ${c.error}`);
@@ -46,12 +49,13 @@ function assertFigures(r: ScenarioResult, rows: number): void {
 }
 
 function assertSameState(r: ScenarioResult, persons: number): void {
-  const [sl, a, b] = ['sluice', 'peer_a', 'peer_b'].map((id) => byId(r, id)) as [ContestantResult, ContestantResult, ContestantResult];
-  for (const c of [sl, a, b]) assert.equal(c.person_rows, persons, `${r.scenario}: ${c.label} Person rows`);
-  assert.equal(a.email_digest, sl.email_digest, `${r.scenario}: peer A and sluice hold the same emails`);
-  assert.equal(b.email_digest, sl.email_digest, `${r.scenario}: peer B and sluice hold the same emails`);
-  assert.equal(a.content_digest, sl.content_digest, `${r.scenario}: peer A and sluice hold the same values`);
-  assert.equal(b.content_digest, sl.content_digest, `${r.scenario}: peer B and sluice hold the same values`);
+  const sl = byId(r, 'sluice');
+  assert.equal(sl.person_rows, persons, `${r.scenario}: sluice Person rows`);
+  for (const c of ['peer_a', 'peer_a_min', 'peer_b'].map((id) => byId(r, id))) {
+    assert.equal(c.person_rows, persons, `${r.scenario}: ${c.label} Person rows`);
+    assert.equal(c.email_digest, sl.email_digest, `${r.scenario}: ${c.label} and sluice hold the same emails`);
+    assert.equal(c.content_digest, sl.content_digest, `${r.scenario}: ${c.label} and sluice hold the same values`);
+  }
   assert.deepEqual(r.warnings, [], `${r.scenario}: no warnings`);
 }
 
@@ -59,8 +63,8 @@ describe('benchmark harness at 20,000 rows', { timeout: 120_000 }, () => {
   let dir: string;
   let sluiceDb: string | null = null;
   let initial: ScenarioResult;
-  // All four whatever BENCH_CONTESTANTS says; nothing printed.
-  const common = { contestants: ['parse_only', 'sluice', 'peer_a', 'peer_b'] as ContestantId[], print: () => {}, log: () => {} };
+  // All of them whatever BENCH_CONTESTANTS says; nothing printed.
+  const common = { contestants: ['parse_only', 'sluice', 'peer_a', 'peer_a_min', 'peer_b'] as ContestantId[], print: () => {}, log: () => {} };
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-bench-smoke-'));
@@ -134,6 +138,54 @@ describe('sync scenario', { timeout: 300_000 }, () => {
         { created: e.created, updated: e.updated, unchanged: e.unchanged, errors: 0 },
       );
       assert.equal(typeof r.ratios.sync_vs_import_wall, 'number');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('peer A′ (minimal schema)', { timeout: 60_000 }, () => {
+  it('starts from a database of only the loaded columns, the same organizations and people, and upserts into it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-peer-a-min-'));
+    try {
+      const rows = 1000;
+      const fx = ensureFixtures({ rows, dir: join(dir, 'fixtures') });
+      const db = join(dir, 'a.db');
+      createTemplate(db, fx.organizations);
+      const orgs = (path: string): unknown[] => {
+        const d = new Database(path, { readonly: true });
+        try {
+          return d.prepare('SELECT id, name, code FROM "Organization" ORDER BY id').raw(true).all();
+        } finally {
+          d.close();
+        }
+      };
+      const before = orgs(db);
+      preparePeerAMin(db);
+      const d = new Database(db, { readonly: true });
+      try {
+        const cols = (d.prepare('SELECT name FROM pragma_table_info(\'Person\')').pluck().all() as string[]).sort();
+        assert.deepEqual(cols, ['email', 'employee_number', 'first_name', 'function', 'id', 'mobile_phone', 'name', 'notify', 'org_id', 'phone', 'status']);
+        const idx = d.prepare('SELECT name, "unique" FROM pragma_index_list(\'Person\')').raw(true).all();
+        assert.deepEqual(idx, [['Person__email', 1]]);
+        assert.equal(d.pragma('journal_mode', { simple: true }), 'wal');
+      } finally {
+        d.close();
+      }
+      assert.deepEqual(orgs(db), before, 'the same organizations under the same ids');
+      const first = await runPeerAMin({ db, file: fx.initial, workDir: dir });
+      assert.equal(first.error, null);
+      assert.deepEqual(first.report, { rows, written: rows });
+      const loaded = personState(db);
+      // Rebuilt again from its own loaded database, it holds the same people.
+      preparePeerAMin(db);
+      assert.deepEqual(personState(db), loaded);
+      const e = nightlyCounts(rows);
+      const night = await runPeerAMin({ db, file: fx.nightly, workDir: dir });
+      assert.equal(night.error, null);
+      // Unchanged rows are skipped by the upsert's WHERE: only the new and changed ones are written.
+      assert.deepEqual(night.report, { rows: e.rows, written: e.created + e.updated });
+      assert.equal(personState(db).count, rows + e.created);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
