@@ -9,6 +9,7 @@
  */
 import { removeDb } from './lib/db.js';
 import { isMain, resolveOptions, runMain, type ScenarioOptions } from './lib/options.js';
+import { verdict } from './lib/report.js';
 import type { ContestantResult, ScenarioResult } from './lib/scenario.js';
 import { initialLoad } from './scenarios/initial-load.js';
 import { MEMORY_ROWS, memory, memoryRequested } from './scenarios/memory.js';
@@ -59,10 +60,7 @@ export async function runAll(opts: ScenarioOptions = {}): Promise<BenchOutcome> 
 function summary(results: ScenarioResult[], failed: string[]): string {
   const lines = ['== targets'];
   for (const r of results) {
-    for (const t of r.targets) {
-      const verdict = t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED';
-      lines.push(`${r.scenario.padEnd(13)} ${t.label.padEnd(40)} ${t.value === null ? '-' : t.value.toFixed(2)}  ${verdict}`);
-    }
+    for (const t of r.targets) lines.push(`${r.scenario.padEnd(13)} ${t.label.padEnd(40)} ${t.value === null ? '-' : t.value.toFixed(2)}  ${verdict(t)}`);
     for (const w of r.warnings) lines.push(`${r.scenario.padEnd(13)} WARNING: ${w}`);
   }
   for (const f of failed) lines.push(`FAILED: ${f}`);

@@ -42,10 +42,18 @@ function assertFigures(r: ScenarioResult, rows: number): void {
     assert.ok(c.peak_rss_bytes !== null && c.peak_rss_bytes > 1e6, `${r.scenario}: ${c.label} has a peak RSS`);
     assert.equal(c.rows_reported, rows, `${r.scenario}: ${c.label} processed every row`);
   }
-  for (const k of ['sluice_vs_peer_a_wall', 'sluice_vs_peer_b_wall', 'sluice_rate_vs_parse_only']) {
+  for (const k of ['sluice_vs_peer_a_wall', 'sluice_vs_peer_a_min_wall', 'sluice_vs_faster_peer_a_wall', 'sluice_vs_peer_b_wall', 'sluice_rate_vs_parse_only']) {
     assert.equal(typeof r.ratios[k], 'number', `${r.scenario}: ratio ${k}`);
   }
   assert.ok(r.targets.length > 0 && r.targets.every((t) => t.value !== null), `${r.scenario}: every target has a value`);
+  // The peer-A target is judged against the faster of peer A and peer A′, and says which.
+  const [a, a2] = [byId(r, 'peer_a'), byId(r, 'peer_a_min')];
+  const faster = a.wall_s <= a2.wall_s ? a : a2;
+  const t = r.targets.find((x) => x.label.includes('peer A'));
+  assert.ok(t, `${r.scenario}: a target against peer A`);
+  assert.equal(t.against, faster.label);
+  assert.equal(t.value, r.ratios.sluice_vs_faster_peer_a_wall);
+  assert.equal(r.ratios.sluice_vs_faster_peer_a_wall, faster === a ? r.ratios.sluice_vs_peer_a_wall : r.ratios.sluice_vs_peer_a_min_wall);
 }
 
 function assertSameState(r: ScenarioResult, persons: number): void {
