@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import type { ContestantResult, ScenarioResult } from '../../bench/lib/scenario.
 import { micro } from '../../bench/micro.js';
 import { preparePeerAMin, runPeerAMin } from '../../bench/peers/sqlite-cli-minimal.js';
 import { initialLoad } from '../../bench/scenarios/initial-load.js';
+import { memory } from '../../bench/scenarios/memory.js';
 import { nightly } from '../../bench/scenarios/nightly.js';
 import { syncScenario } from '../../bench/scenarios/sync.js';
 import { ensureFixtures, nightlyCounts } from '../../fixtures/generate.js';
@@ -200,6 +201,40 @@ describe('peer A′ (minimal schema)', { timeout: 60_000 }, () => {
   });
 });
 
+describe('memory scenario, scaled down', { timeout: 300_000 }, () => {
+  it('measures the large initial load, the base one and the nightly reload over the large load, then removes the databases', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-memory-'));
+    try {
+      const [rows, baseRows] = [10_000, 2_000];
+      const e = nightlyCounts(rows);
+      const work = join(dir, 'work');
+      const out = await memory({ rows, baseRows, fixtureDir: join(dir, 'fixtures'), workDir: work, resultsDir: null, print: () => {}, log: () => {} });
+      const r = out.result;
+      assert.deepEqual(r.warnings, []);
+      assert.deepEqual(
+        r.contestants.map((c) => [c.label, c.error, c.rows_reported, c.person_rows]),
+        [
+          ['sluice, initial load of 10,000 rows', null, rows, rows],
+          ['sluice, initial load of 2,000 rows', null, baseRows, baseRows],
+          ['sluice, nightly reload of 10,000 rows', null, e.rows, rows + e.created],
+        ],
+      );
+      const night = r.contestants[2]?.report;
+      assert.deepEqual({ created: night?.created, updated: night?.updated, unchanged: night?.unchanged }, { created: e.created, updated: e.updated, unchanged: e.unchanged });
+      assert.deepEqual(
+        r.targets.map((t) => t.label),
+        ['initial load: peak RSS ≤ 300 MB', 'peak RSS 0.01M rows / 0.002M rows ≤ 1.2', 'nightly reload: peak RSS ≤ 300 MB'],
+      );
+      for (const t of r.targets) assert.equal(typeof t.value, 'number', t.label);
+      assert.equal(r.targets[2]?.value, Math.round(((r.contestants[2]?.peak_rss_bytes as number) / 1e6) * 10) / 10);
+      // Only the small template is left of the scratch databases.
+      assert.deepEqual(readdirSync(work).filter((f) => f.endsWith('.db')), ['template.db']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('stage micro-benchmarks', { timeout: 120_000 }, () => {
   it('run every stage of SPEC §8 to completion on a small sample', async () => {
     const bench = await micro({ rows: 300, time: 1, iterations: 1 });
@@ -218,6 +253,7 @@ describe('benchmark settings', () => {
     [runJs, 'BENCH_ROWS', 'many'],
     [runJs, 'BENCH_REPEAT', '0'],
     [runJs, 'BENCH_CONTESTANTS', 'sluice,peer_z'],
+    [runJs, 'BENCH_10M', 'yes'],
     [microJs, 'BENCH_MICRO_ROWS', '-5'],
   ] as const) {
     it(`reject ${name}=${value} with a message naming it, exit 2 and no stack trace`, () => {
