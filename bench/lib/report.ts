@@ -20,7 +20,7 @@ function table(head: string[], rows: string[][], alignLeft: number[]): string {
 /** met / MISSED / not measured, and against whom when the scenario chose the peer. */
 export function verdict(t: TargetResult): string {
   const v = t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED';
-  return t.against ? `${v} — against ${t.against}, the faster` : v;
+  return t.against ? `${v} — against ${t.against}` : v;
 }
 
 export function formatScenario(r: ScenarioResult): string {

@@ -116,7 +116,11 @@ export function fasterPeerATarget(limit: number): TargetSpec {
     label: `wall ≤ ${limit.toFixed(1)} × the faster of peer A, A′`,
     value: (r) => r.ratios.sluice_vs_faster_peer_a_wall ?? null,
     limit,
-    against: (r) => fasterPeerA(r.contestants)?.label ?? null,
+    against: (r) => {
+      const f = fasterPeerA(r.contestants);
+      const both = r.contestants.filter((c) => PEER_A_IDS.includes(c.id) && c.error === null).length > 1;
+      return f === null ? null : both ? `${f.label}, the faster` : f.label;
+    },
   };
 }
 

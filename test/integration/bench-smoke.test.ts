@@ -52,7 +52,7 @@ function assertFigures(r: ScenarioResult, rows: number): void {
   const faster = a.wall_s <= a2.wall_s ? a : a2;
   const t = r.targets.find((x) => x.label.includes('peer A'));
   assert.ok(t, `${r.scenario}: a target against peer A`);
-  assert.equal(t.against, faster.label);
+  assert.equal(t.against, `${faster.label}, the faster`);
   assert.equal(t.value, r.ratios.sluice_vs_faster_peer_a_wall);
   assert.equal(r.ratios.sluice_vs_faster_peer_a_wall, faster === a ? r.ratios.sluice_vs_peer_a_wall : r.ratios.sluice_vs_peer_a_min_wall);
 }
