@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 DEMO_DIR := fixtures/.generated/demo
 
-.PHONY: install build lint test demo bench profile clean
+.PHONY: install build lint test demo bench bench-10m profile clean
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -29,6 +29,12 @@ demo: build
 BENCH_REPEAT ?= 3
 bench: build
 	BENCH_REPEAT=$(BENCH_REPEAT) node dist/bench/run.js
+
+# The memory scenario alone (also in `make bench BENCH_10M=1`): Sluice's initial load and nightly
+# reload of 10,000,000 rows, and the 1M-row load it is compared with. Several minutes; about
+# 2.5 GB of fixtures kept under fixtures/.generated for the next run.
+bench-10m: build
+	node dist/bench/scenarios/memory.js
 
 # clinic doctor and flame on scenario 1 (initial load) at a size that runs in about a minute.
 PROFILE_ROWS ?= 300000

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { SettingError, rowsFromEnv, wholeNumberFromEnv } from '../../fixtures/generate.js';
 import { parseOnly } from '../peers/parse-only.js';
 import { peerB } from '../peers/node-naive.js';
+import { peerAMin } from '../peers/sqlite-cli-minimal.js';
 import { peerA } from '../peers/sqlite-cli.js';
 import type { Contestant, ContestantId } from './contestant.js';
 import { defaultResultsDir, defaultWorkDir } from './paths.js';
@@ -39,7 +40,7 @@ export interface Resolved {
   log: (line: string) => void;
 }
 
-export const ALL_CONTESTANTS: readonly Contestant[] = [parseOnly, sluiceContestant, peerA, peerB];
+export const ALL_CONTESTANTS: readonly Contestant[] = [parseOnly, sluiceContestant, peerA, peerAMin, peerB];
 
 function contestantsFromEnv(): ContestantId[] | undefined {
   const v = process.env.BENCH_CONTESTANTS?.trim();

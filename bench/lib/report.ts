@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_ROWS } from '../../fixtures/generate.js';
-import { type ScenarioResult, localDate } from './scenario.js';
+import { type ScenarioResult, type TargetResult, localDate } from './scenario.js';
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mb = (b: number | null): string => (b === null ? '-' : (b / (1024 * 1024)).toFixed(1));
@@ -15,6 +15,12 @@ function table(head: string[], rows: string[][], alignLeft: number[]): string {
       .join('  ')
       .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** met / MISSED / not measured, and against whom when the scenario chose the peer. */
+export function verdict(t: TargetResult): string {
+  const v = t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED';
+  return t.against ? `${v} — against ${t.against}` : v;
 }
 
 export function formatScenario(r: ScenarioResult): string {
@@ -35,17 +41,16 @@ export function formatScenario(r: ScenarioResult): string {
   ];
   const ratioLines: [string, number | null | undefined][] = [
     ['sluice / peer A, wall', r.ratios.sluice_vs_peer_a_wall],
+    ['sluice / peer A′, wall', r.ratios.sluice_vs_peer_a_min_wall],
     ['sluice / peer B, wall', r.ratios.sluice_vs_peer_b_wall],
     ['sluice / peer A, peak RSS', r.ratios.sluice_vs_peer_a_rss],
+    ['sluice / peer A′, peak RSS', r.ratios.sluice_vs_peer_a_min_rss],
     ['sluice / peer B, peak RSS', r.ratios.sluice_vs_peer_b_rss],
     ['sync / import, wall', r.ratios.sync_vs_import_wall ?? null],
     ['sluice rate / parse-only rate', r.ratios.sluice_rate_vs_parse_only],
   ];
   for (const [label, v] of ratioLines) if (v !== undefined && v !== null) out.push(`${label.padEnd(30)} ${v.toFixed(2)}`);
-  for (const t of r.targets) {
-    const verdict = t.met === null ? 'not measured' : t.met ? 'met' : 'MISSED';
-    out.push(`target: ${t.label.padEnd(40)} ${t.value === null ? '-' : t.value.toFixed(2)}  (limit ${t.limit.toFixed(2)})  ${verdict}`);
-  }
+  for (const t of r.targets) out.push(`target: ${t.label.padEnd(40)} ${t.value === null ? '-' : t.value.toFixed(2)}  (limit ${t.limit.toFixed(2)})  ${verdict(t)}`);
   const sl = r.contestants.find((c) => c.id === 'sluice')?.report;
   if (sl) {
     out.push(

@@ -1,7 +1,7 @@
 /**
  * Scenario 1 (SPEC §8): initial load of N Person rows (10 columns, one reference, reconciled
  * on email) into an empty class of a database that holds the 1,000 organizations.
- * Targets: wall ≤ 1.0 × peer A and ≤ 0.5 × peer B.
+ * Targets: wall ≤ 1.0 × the faster of peer A and peer A′, and ≤ 0.5 × peer B.
  *
  *   node dist/bench/scenarios/initial-load.js        (BENCH_ROWS=N to change the size)
  */
@@ -10,7 +10,7 @@ import { ensureFixtures } from '../../fixtures/generate.js';
 import { createTemplate } from '../lib/db.js';
 import { type ScenarioOptions, isMain, resolveOptions, runMain } from '../lib/options.js';
 import { formatScenario, writeResult } from '../lib/report.js';
-import { type ScenarioResult, describeFile, runScenario } from '../lib/scenario.js';
+import { type ScenarioResult, describeFile, fasterPeerATarget, runScenario } from '../lib/scenario.js';
 
 export interface InitialLoadOptions extends ScenarioOptions {
   /** keep Sluice's database (the nightly scenario starts from it) */
@@ -38,7 +38,7 @@ export async function initialLoad(opts: InitialLoadOptions = {}): Promise<Initia
     file: fx.initial,
     rows: o.rows,
     startDb: template,
-    start: 'sluice init (cmdb model) + 1,000 organizations imported with sluice; peer A adds a unique index on Person(email) beforehand, untimed',
+    start: 'sluice init (cmdb model) + 1,000 organizations imported with sluice; peer A adds a unique index on Person(email) beforehand, untimed; peer A′ gets the same organizations in its minimal schema, untimed',
     workDir: o.workDir,
     contestants: o.contestants,
     repeat: o.repeat,
@@ -47,7 +47,7 @@ export async function initialLoad(opts: InitialLoadOptions = {}): Promise<Initia
     keep: opts.keepSluiceDb ? ['sluice'] : [],
     log: o.log,
     targets: [
-      { label: 'wall ≤ 1.0 × peer A', value: (r) => r.ratios.sluice_vs_peer_a_wall ?? null, limit: 1.0 },
+      fasterPeerATarget(1.0),
       { label: 'wall ≤ 0.5 × peer B', value: (r) => r.ratios.sluice_vs_peer_b_wall ?? null, limit: 0.5 },
     ],
   });
