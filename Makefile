@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 DEMO_DIR := fixtures/.generated/demo
 
-.PHONY: install build lint test demo bench profile clean
+.PHONY: install build lint test demo bench bench-http profile clean
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -29,6 +29,11 @@ demo: build
 BENCH_REPEAT ?= 3
 bench: build
 	BENCH_REPEAT=$(BENCH_REPEAT) node dist/bench/run.js
+
+# The HTTP job service (sluice serve): status latency under load, and upload + import against
+# sluice import. Not part of `bench`: it measures the service rather than the engine, for several minutes.
+bench-http: build
+	BENCH_REPEAT=$(BENCH_REPEAT) node dist/bench/scenarios/serve.js
 
 # clinic doctor and flame on scenario 1 (initial load) at a size that runs in about a minute.
 PROFILE_ROWS ?= 300000
