@@ -46,10 +46,12 @@ export interface Second {
   max_ms: number;
   /** the job's `line` in the last answer of that second */
   line: number | null;
+  /** the server's longest event-loop delay in that second, when it was measured */
+  server_loop_max_ms?: number;
 }
 
 export interface Sample {
-  /** when the answer came, ms on any monotonic clock */
+  /** when the answer came, epoch ms (performance.timeOrigin + performance.now()) */
   at_ms: number;
   latency_ms: number;
   line: number | null;

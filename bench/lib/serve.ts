@@ -37,12 +37,13 @@ export interface StartOptions {
   nodeArgs?: string[];
   /** how long the server may take to listen */
   timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Start `sluice serve --db D --port 0` and wait for its "listening on" line. */
 export function startServer(db: string, o: StartOptions = {}): Promise<Server> {
   const args = [...(o.nodeArgs ?? []), SLUICE_CLI, 'serve', '--db', db, '--host', '127.0.0.1', '--port', '0'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: o.env ?? process.env });
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     err += d;

@@ -15,14 +15,18 @@
  *   node dist/bench/scenarios/serve.js      (BENCH_ROWS=N, BENCH_REPEAT=N, BENCH_HTTP_CONNECTIONS=N,
  *                                            BENCH_HTTP_CPU_PROF=DIR)
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { ensureFixtures, wholeNumberFromEnv } from '../../fixtures/generate.js';
 import type { Contestant } from '../lib/contestant.js';
 import { copyDb, createTemplate, personState, removeDb } from '../lib/db.js';
-import { type LatencySummary, type Sample, type Second, summarize, timeline } from '../lib/latency.js';
+import { type LatencySummary, type Sample, type Second, percentile, summarize, timeline } from '../lib/latency.js';
+import type { LoopSecond } from '../lib/loop-probe.js';
 import { type ScenarioOptions, isMain, resolveOptions, runMain } from '../lib/options.js';
+import { LOOP_PROBE } from '../lib/paths.js';
 import { formatScenario, table, writeResult } from '../lib/report.js';
 import { type ScenarioResult, type TargetResult, describeFile, runScenario, settleDisk } from '../lib/scenario.js';
 import { type JobStatus, LastLine, SERVE_QUERY, removeServedDb, rowsOf, sluiceServeContestant, startServer, uploadCsv, waitForEnd } from '../lib/serve.js';
@@ -62,6 +66,8 @@ export interface StatusLatency extends LatencySummary {
   /** the slowest seconds first, at most 5 */
   worst_seconds: Second[];
   timeline: Second[];
+  /** event-loop delay (10 ms timer resolution) of the server's main thread and of the polling harness */
+  loop_delay: { server_p99_of_seconds_ms: number | null; server_max_ms: number | null; client_p99_ms: number | null; client_max_ms: number | null };
   cpu_profile_dir: string | null;
   error: string | null;
 }
@@ -77,10 +83,14 @@ export interface ServeOutcome {
   resultPath: string | null;
 }
 
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
 const secondsSince = (t: bigint): number => Math.round(Number(process.hrtime.bigint() - t) / 1e6) / 1000;
 
 /** Hammer the status of `token` until an answer says the job has ended. */
 interface Hammered {
+  /** the harness's own event-loop delay while it polled: a late client makes answers look late */
+  client: { p99_ms: number; max_ms: number };
   samples: Sample[];
   excluded: StatusLatency['excluded'];
   errors: number;
@@ -95,6 +105,8 @@ function hammer(url: string, token: string, connections: number): Promise<Hammer
   const samples: Sample[] = [];
   let endedAt: bigint | null = null;
   const lastLine = new LastLine();
+  const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+  clientLoop.enable();
   const excluded = { queued: 0, ended: 0, not_ok: 0 };
   let last: JobStatus | null = null;
   // autocannon hands each body to onResponse, then emits 'response' with its latency, in the same tick.
@@ -123,8 +135,10 @@ function hammer(url: string, token: string, connections: number): Promise<Hammer
         ],
       },
       (err: unknown, result: autocannon.Result) => {
+        clientLoop.disable();
+        const client = { p99_ms: round3(clientLoop.percentile(99) / 1e6), max_ms: round3(clientLoop.max / 1e6) };
         if (err) reject(err instanceof Error ? err : new Error(String(err)));
-        else resolvePromise({ samples, excluded, errors: result.errors, timeouts: result.timeouts, last, endedAt, lastLine });
+        else resolvePromise({ client, samples, excluded, errors: result.errors, timeouts: result.timeouts, last, endedAt, lastLine });
       },
     );
     instance.on('response', (_client: unknown, _status: number, _bytes: number, latencyMs: number) => {
@@ -137,7 +151,7 @@ function hammer(url: string, token: string, connections: number): Promise<Hammer
       last = p.body;
       lastLine.see(p.body);
       if (p.body.state === 'processing') {
-        samples.push({ at_ms: performance.now(), latency_ms: latencyMs, line: p.body.line ?? null });
+        samples.push({ at_ms: performance.timeOrigin + performance.now(), latency_ms: latencyMs, line: p.body.line ?? null });
       } else if (p.body.state === 'queued') {
         excluded.queued++;
       } else {
@@ -156,7 +170,12 @@ export async function statusLatency(o: { template: string; file: string; rows: n
   copyDb(o.template, db);
   settleDisk();
   if (o.cpuProfDir) mkdirSync(o.cpuProfDir, { recursive: true });
-  const srv = await startServer(db, { nodeArgs: o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [] });
+  const probe = join(o.workDir, 'serve-loop-delay.jsonl');
+  rmSync(probe, { force: true });
+  const srv = await startServer(db, {
+    nodeArgs: ['--import', pathToFileURL(LOOP_PROBE).href, ...(o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [])],
+    env: { ...process.env, BENCH_LOOP_PROBE: probe },
+  });
   let error: string | null = null;
   let run: Hammered | null = null;
   let end: JobStatus | null = null;
@@ -196,6 +215,15 @@ export async function statusLatency(o: { template: string; file: string; rows: n
   }
   const span = (lastAt - first) / 1000;
   const seconds = timeline(samples);
+  const loop = readLoopProbe(probe);
+  rmSync(probe, { force: true });
+  // The server's seconds laid on the poll's: the probe writes at the end of each of its seconds.
+  for (const l of loop) {
+    const k = Math.floor((l.at_ms - 1000 - first) / 1000);
+    const b = seconds[k];
+    if (b && l.max_ms > (b.server_loop_max_ms ?? 0)) b.server_loop_max_ms = round3(l.max_ms);
+  }
+  const during = loop.filter((l) => l.at_ms >= first && l.at_ms - 1000 <= lastAt);
   return {
     ...summary,
     connections: o.connections,
@@ -206,9 +234,23 @@ export async function statusLatency(o: { template: string; file: string; rows: n
     job: { state: end?.state ?? 'unknown', wall_s: wallS, upload_s: uploadS, last_line_s: lastLineS, results: end?.results ?? null, person_rows: personRows },
     worst_seconds: [...seconds].sort((a, b) => b.max_ms - a.max_ms).slice(0, 5),
     timeline: seconds,
+    loop_delay: {
+      server_p99_of_seconds_ms: during.length > 0 ? round3(percentile([...during.map((l) => l.max_ms)].sort((a, b) => a - b), 99)) : null,
+      server_max_ms: during.length > 0 ? round3(Math.max(...during.map((l) => l.max_ms))) : null,
+      client_p99_ms: run?.client.p99_ms ?? null,
+      client_max_ms: run?.client.max_ms ?? null,
+    },
     cpu_profile_dir: o.cpuProfDir,
     error,
   };
+}
+
+function readLoopProbe(path: string): LoopSecond[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as LoopSecond);
 }
 
 /** Warnings that make the latency figures not worth reading. */
@@ -232,7 +274,13 @@ export function formatLatency(l: StatusLatency): string {
   out.push(`the job under load: ${j.state}; upload ${j.upload_s.toFixed(2)} s, last line applied at ${j.last_line_s === null ? '-' : j.last_line_s.toFixed(2)} s, ended at ${j.wall_s.toFixed(2)} s`);
   out.push(`left out: ${l.excluded.queued} answers before the job started, ${l.excluded.ended} after it ended, ${l.excluded.not_ok} not ok`);
   const worst = l.worst_seconds.filter((s) => s.requests > 0 || s.max_ms > 0).slice(0, 3);
-  if (worst.length > 0) out.push(`slowest seconds: ${worst.map((s) => `t=${s.t_s} s max ${s.max_ms.toFixed(1)} ms (${s.requests} answers, line ${s.line ?? '-'})`).join('; ')}`);
+  if (worst.length > 0) {
+    const loop = (s: Second): string => (s.server_loop_max_ms === undefined ? '' : `, server loop delay ${s.server_loop_max_ms.toFixed(1)} ms`);
+    out.push(`slowest seconds: ${worst.map((s) => `t=${s.t_s} s max ${s.max_ms.toFixed(1)} ms (${s.requests} answers, line ${s.line ?? '-'}${loop(s)})`).join('; ')}`);
+  }
+  const d = l.loop_delay;
+  const ms = (v: number | null): string => (v === null ? '-' : `${v.toFixed(1)} ms`);
+  out.push(`event-loop delay while processing: server max ${ms(d.server_max_ms)} (p99 of its seconds' maxima ${ms(d.server_p99_of_seconds_ms)}); polling harness max ${ms(d.client_max_ms)}, p99 ${ms(d.client_p99_ms)}`);
   const idle = l.timeline.filter((s) => s.requests === 0).length;
   if (idle > 0) out.push(`seconds without any answer: ${idle}`);
   if (l.cpu_profile_dir) out.push(`server CPU profiles: ${l.cpu_profile_dir}`);
