@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 DEMO_DIR := fixtures/.generated/demo
 
-.PHONY: install build lint test demo bench bench-10m profile clean
+.PHONY: install build lint test demo bench bench-10m bench-http profile clean
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -35,6 +35,11 @@ bench: build
 # 2.5 GB of fixtures kept under fixtures/.generated for the next run.
 bench-10m: build
 	node dist/bench/scenarios/memory.js
+
+# The HTTP job service (sluice serve): status latency under load, and upload + import against
+# sluice import. Not part of `bench`: it measures the service rather than the engine, for several minutes.
+bench-http: build
+	BENCH_REPEAT=$(BENCH_REPEAT) node dist/bench/scenarios/serve.js
 
 # clinic doctor and flame on scenario 1 (initial load) at a size that runs in about a minute.
 PROFILE_ROWS ?= 300000

@@ -1,7 +1,7 @@
 /** What the scenarios need from each contestant: run on a database copy, report what it did. */
 import type { Measured } from './measure.js';
 
-export type ContestantId = 'parse_only' | 'sluice' | 'sluice_sync' | 'peer_a' | 'peer_a_min' | 'peer_b';
+export type ContestantId = 'parse_only' | 'sluice' | 'sluice_sync' | 'sluice_serve' | 'sluice_log' | 'peer_a' | 'peer_a_min' | 'peer_b';
 
 export interface RunInput {
   /** its own copy of the starting database */

@@ -8,6 +8,7 @@ import { defaultFixtureDir, repoRoot } from '../../fixtures/generate.js';
 
 export const SLUICE_CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 export const NODE_NAIVE = fileURLToPath(new URL('../peers/node-naive.js', import.meta.url));
+export const LOOP_PROBE = fileURLToPath(new URL('./loop-probe.js', import.meta.url));
 export const PARSE_ONLY = fileURLToPath(new URL('../peers/parse-only.js', import.meta.url));
 export const SQLITE3 = process.env.BENCH_SQLITE3 ?? '/usr/bin/sqlite3';
 

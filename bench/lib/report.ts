@@ -7,7 +7,7 @@ import { type ScenarioResult, type TargetResult, localDate } from './scenario.js
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mb = (b: number | null): string => (b === null ? '-' : (b / (1024 * 1024)).toFixed(1));
 
-function table(head: string[], rows: string[][], alignLeft: number[]): string {
+export function table(head: string[], rows: string[][], alignLeft: number[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells
@@ -47,6 +47,8 @@ export function formatScenario(r: ScenarioResult): string {
     ['sluice / peer A′, peak RSS', r.ratios.sluice_vs_peer_a_min_rss],
     ['sluice / peer B, peak RSS', r.ratios.sluice_vs_peer_b_rss],
     ['sync / import, wall', r.ratios.sync_vs_import_wall ?? null],
+    ['serve / import, wall', r.ratios.serve_vs_import_wall ?? null],
+    ['serve / import --log, wall', r.ratios.serve_vs_import_log_wall ?? null],
     ['sluice rate / parse-only rate', r.ratios.sluice_rate_vs_parse_only],
   ];
   for (const [label, v] of ratioLines) if (v !== undefined && v !== null) out.push(`${label.padEnd(30)} ${v.toFixed(2)}`);

@@ -89,6 +89,8 @@ export interface ScenarioSpec {
   targets?: TargetSpec[];
   /** rounds per contestant (default 1); figures are medians, peak RSS the highest */
   repeat?: number;
+  /** every second round runs the contestants in reverse order, so neither always goes first */
+  alternate?: boolean;
   /** contestants whose database is kept (the others are removed once checked) */
   keep?: ContestantId[];
   log?: (line: string) => void;
@@ -135,7 +137,7 @@ export function localDate(d = new Date()): string {
 }
 
 /** Write back the page cache's dirty pages (hundreds of MB after a load), untimed. */
-function settleDisk(): void {
+export function settleDisk(): void {
   try {
     execFileSync('sync', { stdio: 'ignore', timeout: 120_000 });
   } catch {
@@ -155,7 +157,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   // Rounds go through every contestant in turn, so a slow spell on a shared machine
   // lands on all of them rather than on one.
   for (let round = 1; round <= repeat; round++) {
-    for (const c of spec.contestants) {
+    const order = spec.alternate && round % 2 === 0 ? [...spec.contestants].reverse() : spec.contestants;
+    for (const c of order) {
       const db = join(spec.workDir, `${spec.scenario}-${c.id}.db`);
       if (c.usesDb) {
         const start = spec.startDbOf?.[c.id] ?? spec.startDb;
@@ -216,6 +219,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     sluice_vs_peer_b_rss: ratio(sl?.peak_rss_bytes, by('peer_b')?.peak_rss_bytes),
     sluice_rate_vs_parse_only: ratio(sl?.rows_per_s, by('parse_only')?.rows_per_s),
     sync_vs_import_wall: ratio(by('sluice_sync')?.wall_s, sl?.wall_s),
+    serve_vs_import_wall: ratio(by('sluice_serve')?.wall_s, sl?.wall_s),
+    serve_vs_import_log_wall: ratio(by('sluice_serve')?.wall_s, by('sluice_log')?.wall_s),
   };
   const partial = {
     scenario: spec.scenario,

@@ -42,8 +42,8 @@ export function sluiceSummary(stdout: string): Record<string, unknown> | null {
   };
 }
 
-export async function runSluice(input: RunInput): Promise<ContestantRun> {
-  const measured = await measure(process.execPath, [SLUICE_CLI, ...sluiceImportArgs(input)], { stdoutLimit: 64 * 1024 });
+export async function runSluice(input: RunInput, extra: string[] = extraSluiceArgs()): Promise<ContestantRun> {
+  const measured = await measure(process.execPath, [SLUICE_CLI, ...sluiceImportArgs(input, extra)], { stdoutLimit: 64 * 1024 });
   const report = sluiceSummary(measured.stdout);
   const error = failure(measured) ?? (report ? null : `unreadable summary report: ${measured.stdout.slice(0, 300)}`);
   return { measured, rows: typeof report?.lines === 'number' ? report.lines : null, report, error };
@@ -53,7 +53,7 @@ export const sluiceContestant: Contestant = {
   id: 'sluice',
   label: 'sluice',
   usesDb: true,
-  run: runSluice,
+  run: (input) => runSluice(input),
 };
 
 /** The data source a sync bench feeds: Person keyed on email. */
