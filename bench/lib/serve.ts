@@ -3,7 +3,7 @@
  * its address read from its log line, a file uploaded as a raw `text/csv` body and the job
  * polled until it ends.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createReadStream, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -40,8 +40,27 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Start `sluice serve --db D --port 0` and wait for its "listening on" line. */
-export function startServer(db: string, o: StartOptions = {}): Promise<Server> {
+/** The bearer token each started server (by its URL) was given: requests send it as a client would. */
+const tokens = new Map<string, string>();
+
+/** The Authorization header for requests to the server at `base`. */
+export function authHeaders(base: string): Record<string, string> {
+  const token = tokens.get(new URL(base).origin);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/**
+ * Start `sluice serve --db D --port 0` and wait for its "listening on" line; an admin token
+ * is made for it first (`sluice token add`), which the helpers here send.
+ */
+export async function startServer(db: string, o: StartOptions = {}): Promise<Server> {
+  const token = execFileSync(process.execPath, [SLUICE_CLI, 'token', 'add', '--db', db, '--name', `bench-${process.pid}-${tokens.size}`, '--role', 'admin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  const srv = await listen(db, o);
+  tokens.set(new URL(srv.url).origin, token);
+  return srv;
+}
+
+function listen(db: string, o: StartOptions): Promise<Server> {
   const args = [...(o.nodeArgs ?? []), SLUICE_CLI, 'serve', '--db', db, '--host', '127.0.0.1', '--port', '0'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: o.env ?? process.env });
   let err = '';
@@ -99,7 +118,7 @@ export async function uploadCsv(base: string, file: string, query: string = SERV
   const size = statSync(file).size;
   let sendError: Error | null = null;
   const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(new URL(`/v1/import?${query}`, base), { method: 'POST', headers: { 'content-type': 'text/csv', 'content-length': size } }, (res) => {
+    const req = request(new URL(`/v1/import?${query}`, base), { method: 'POST', headers: { 'content-type': 'text/csv', 'content-length': size, ...authHeaders(base) } }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -126,7 +145,7 @@ export interface JobStatus {
 }
 
 export async function jobStatus(base: string, token: string): Promise<JobStatus> {
-  const res = await fetch(new URL(`/v1/import/${token}`, base));
+  const res = await fetch(new URL(`/v1/import/${token}`, base), { headers: authHeaders(base) });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`GET /v1/import/${token}: HTTP ${res.status}: ${text.slice(0, 300)}`);
   return JSON.parse(text) as JobStatus;

@@ -29,7 +29,7 @@ import { type ScenarioOptions, isMain, resolveOptions, runMain } from '../lib/op
 import { LOOP_PROBE } from '../lib/paths.js';
 import { formatScenario, table, writeResult } from '../lib/report.js';
 import { type ScenarioResult, type TargetResult, describeFile, runScenario, settleDisk } from '../lib/scenario.js';
-import { type JobStatus, LastLine, SERVE_QUERY, removeServedDb, rowsOf, sluiceServeContestant, startServer, uploadCsv, waitForEnd } from '../lib/serve.js';
+import { type JobStatus, LastLine, SERVE_QUERY, authHeaders, removeServedDb, rowsOf, sluiceServeContestant, startServer, uploadCsv, waitForEnd } from '../lib/serve.js';
 import { runSluice, sluiceContestant } from '../lib/sluice.js';
 
 /** SPEC §6: status calls stay fast while a million-row job runs. */
@@ -116,6 +116,7 @@ function hammer(url: string, token: string, connections: number): Promise<Hammer
       {
         url,
         connections,
+        headers: authHeaders(url),
         // Stopped when the job ends; this only bounds a job that never does.
         duration: 3600,
         requests: [

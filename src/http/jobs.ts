@@ -143,6 +143,8 @@ export class JobStore {
   private readonly db: DB;
   /** the bearer tokens, kept in the same database (tokens.ts says why not in the data one) */
   readonly tokens: TokenStore;
+  private byToken: Database.Statement | null = null;
+  private queuedCount: Database.Statement | null = null;
 
   constructor(readonly dir: string) {
     try {
@@ -184,7 +186,9 @@ export class JobStore {
   }
 
   get(token: string): Job | null {
-    const r = this.db.prepare('SELECT * FROM _sluice_job WHERE token = ?').get(token) as JobRow | undefined;
+    // Prepared once: a client polls this many times a second while a job runs.
+    this.byToken ??= this.db.prepare('SELECT * FROM _sluice_job WHERE token = ?');
+    const r = this.byToken.get(token) as JobRow | undefined;
     return r ? fromRow(r) : null;
   }
 
@@ -195,7 +199,8 @@ export class JobStore {
 
   /** Jobs waiting for their turn. */
   queued(): number {
-    return this.db.prepare(`SELECT count(*) FROM _sluice_job WHERE state = 'queued'`).pluck().get() as number;
+    this.queuedCount ??= this.db.prepare(`SELECT count(*) FROM _sluice_job WHERE state = 'queued'`).pluck();
+    return this.queuedCount.get() as number;
   }
 
   /** The oldest queued job, now marked processing; null when none waits. */

@@ -2,17 +2,15 @@
  * Runs the queued jobs of one database, one at a time in order of arrival, through the
  * engine `sluice import` uses (runImportOnThread), and records each one's outcome.
  */
-import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { createReadStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { asSluiceError, exitCodeFor } from '../base/errors.js';
 import { runImportOnThread } from '../engine/coordinator.js';
 import type { ImportOptions } from '../engine/options.js';
-import { decodeRow, encodeRow } from '../report/spool.js';
+import { decodeRow } from '../report/spool.js';
 import type { RowOutcome, RunSummary } from '../report/types.js';
 import { leaseToken, WriteLease } from '../write/lock.js';
 import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js';
@@ -160,7 +158,8 @@ export class JobRunner {
       }
       const r = await runImportOnThread(o, { signal, onProgress: (p) => onLine(p.lines + 1), onStarted: (change) => this.store.started(job.token, change) });
       try {
-        if (r.rows) await saveRows(logPath(this.store.dir, job.token), r.rows.rows());
+        // The run's row spool is the log, in the encoding savedRows reads: moved, not rewritten.
+        if (r.rows) await r.rows.keepAs(logPath(this.store.dir, job.token));
       } catch (err) {
         // The run's outcome stands; only its details table is lost (a full disk).
         rmSync(logPath(this.store.dir, job.token), { force: true });
@@ -212,15 +211,7 @@ export class JobRunner {
 /** At most this many conflicts are named in a refused undo's message. */
 const CONFLICTS_SHOWN = 5;
 
-/** The rows of a finished run, kept in the row spool's encoding for the log endpoint. */
-async function saveRows(path: string, rows: AsyncIterable<RowOutcome>): Promise<void> {
-  async function* lines(): AsyncGenerator<string> {
-    for await (const row of rows) yield encodeRow(row) + '\n';
-  }
-  await pipeline(Readable.from(lines()), createWriteStream(path, { mode: 0o600 }));
-}
-
-/** The rows saveRows kept, in file order. */
+/** The rows of a finished job's log (its run's row spool, kept), in file order. */
 export async function* savedRows(path: string): AsyncGenerator<RowOutcome> {
   const input = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
   for await (const line of input) if (line !== '') yield decodeRow(line, path);

@@ -7,7 +7,8 @@
  * with 0 standing for an absent field and trailing absent fields dropped.
  * JSON escapes CR and LF inside strings, so a LF byte always ends a record.
  */
-import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, ftruncateSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../base/errors.js';
@@ -185,6 +186,30 @@ export class RowSpool {
     if (this.closed) throw new SluiceError('E_INTERNAL', 'row spool used after close()');
     this.flush();
     return readRows(this.path, this.bytes);
+  }
+
+  /**
+   * Keep the rows as the file `dest` and close: the file is moved there (copied when `dest`
+   * is on another file system), in this encoding, which `decodeRow` reads line by line.
+   */
+  async keepAs(dest: string): Promise<void> {
+    if (this.closed) throw new SluiceError('E_INTERNAL', 'row spool used after close()');
+    this.flush();
+    ftruncateSync(this.fd, this.bytes);
+    this.closed = true;
+    live.delete(this);
+    closeSync(this.fd);
+    this.fd = -1;
+    try {
+      try {
+        renameSync(this.path, dest);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+        await copyFile(this.path, dest);
+      }
+    } finally {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
   }
 
   /** Deletes the file and its directory; later calls do nothing. */

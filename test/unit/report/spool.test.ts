@@ -161,3 +161,24 @@ test('a spool handed over keeps its file and rows for the thread that adopts it,
     rmSync(parent, { recursive: true, force: true });
   }
 });
+
+test('keepAs moves the rows to a file of their own, one encoded row a line, and leaves nothing behind', async () => {
+  const dest = mkdtempSync(join(tmpdir(), 'sluice-keep-'));
+  try {
+    const spool = RowSpool.create();
+    const rows = Array.from({ length: 300 }, (_, i) => makeRow(i));
+    for (const r of rows) spool.append(r);
+    const dir = dirname(spool.path);
+    const kept = join(dest, 'job.log');
+    await spool.keepAs(kept);
+    assert.ok(!existsSync(dir), 'the spool directory is gone');
+    const lines = readFileSync(kept, 'utf8').split('\n');
+    assert.equal(lines.pop(), '', 'the file ends with a line break');
+    assert.deepEqual(lines.map((l) => decodeRow(l)), rows.map(withoutUndefined));
+    assert.equal(statSync(kept).mode & 0o777, 0o600);
+    spool.close();
+    assert.throws(() => spool.rows(), { code: 'E_INTERNAL' });
+  } finally {
+    rmSync(dest, { recursive: true, force: true });
+  }
+});
