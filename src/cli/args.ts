@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SluiceError } from '../base/errors.js';
+import { SluiceError, quoted } from '../base/errors.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -168,4 +168,25 @@ export function helpText(command: string, synopsis: string, specs: Record<string
   }
   lines.push('', 'Example:', `  ${example}`, '');
   return lines.join('\n');
+}
+
+/** `show hr` and `show --name hr` alike: a first argument that is not an option is the name. */
+export function withName(argv: string[]): string[] {
+  const first = argv[0];
+  return first !== undefined && !first.startsWith('-') && !first.includes('=') ? ['--name', first, ...argv.slice(1)] : argv;
+}
+
+/**
+ * A command with subcommands (`sluice source add …`): the handler the first argument names,
+ * the usage text without one (exit 2) or with --help (exit 0), an error naming the valid ones.
+ */
+export function subcommand(command: string, argv: string[], handlers: Record<string, (rest: string[]) => number>, usage: string): number {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(usage);
+    return sub === undefined ? 2 : 0;
+  }
+  const handler = Object.hasOwn(handlers, sub) ? handlers[sub] : undefined;
+  if (!handler) throw new SluiceError('E_USAGE', `sluice ${command}: unknown subcommand ${quoted(sub)} (valid: ${Object.keys(handlers).join(', ')})`);
+  return handler(rest);
 }

@@ -9,7 +9,7 @@ import { q } from '../model/schema.js';
 import { type SourceConfig, type SourceOptions, maxAbsentText, parseName, retentionText, sourceConfig } from '../sync/config.js';
 import { REPLICA_STATUSES, type SourceStats, type StoredSource, type SyncRun, deleteSource, ensureSourceTables, getSource, insertSource, listSources, recentSyncs, sourceStats, updateSource } from '../sync/store.js';
 import { shortWrite } from '../write/lock.js';
-import { helpText, parseCommand, type OptionSpec, type Parsed } from './args.js';
+import { helpText, parseCommand, subcommand, withName, type OptionSpec, type Parsed } from './args.js';
 
 const DB: OptionSpec = { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' };
 
@@ -65,12 +65,6 @@ function formatOf(value: unknown): 'text' | 'json' {
   const f = ((value as string | undefined) ?? 'text').toLowerCase();
   if (f !== 'text' && f !== 'json') throw new SluiceError('E_USAGE', `--format: ${quoted(String(value))} is not valid (valid: text, json)`, { option: '--format' });
   return f;
-}
-
-/** `show hr` and `show --name hr` alike: a first argument that is not an option is the name. */
-function withName(argv: string[]): string[] {
-  const first = argv[0];
-  return first !== undefined && !first.startsWith('-') && !first.includes('=') ? ['--name', first, ...argv.slice(1)] : argv;
 }
 
 function requireName(a: Parsed, sub: string): string {
@@ -265,25 +259,5 @@ function remove(argv: string[]): number {
 }
 
 export function sourceCommand(argv: string[]): number {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'add':
-      return add(rest);
-    case 'list':
-      return list(rest);
-    case 'show':
-      return show(rest);
-    case 'edit':
-      return edit(rest);
-    case 'remove':
-      return remove(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-    case 'help':
-      process.stdout.write(USAGE);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new SluiceError('E_USAGE', `sluice source: unknown subcommand ${quoted(sub)} (valid: add, list, show, edit, remove)`);
-  }
+  return subcommand('source', argv, { add, list, show, edit, remove }, USAGE);
 }

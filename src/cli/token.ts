@@ -8,7 +8,7 @@ import { JobStore, spoolDirOf } from '../http/jobs.js';
 import { type TokenInfo, checkRole, checkTokenName } from '../http/tokens.js';
 import { findClass } from '../model/load.js';
 import { openStore } from '../model/store.js';
-import { helpText, parseCommand, type OptionSpec, type Parsed } from './args.js';
+import { helpText, parseCommand, subcommand, withName, type OptionSpec, type Parsed } from './args.js';
 
 const DB: OptionSpec = { type: 'string', value: 'F', help: 'the database the server serves', default: 'SLUICE_DB or ./sluice.db' };
 
@@ -44,11 +44,6 @@ function openTokens(a: Parsed): { store: JobStore; db: string; classes: string[]
   const { db: conn, model } = openStore(db, { create: false, readonly: true });
   conn.close();
   return { store: new JobStore(spoolDirOf(db)), db, classes: [...model.classes.keys()] };
-}
-
-function withName(argv: string[]): string[] {
-  const first = argv[0];
-  return first !== undefined && !first.startsWith('-') && !first.includes('=') ? ['--name', first, ...argv.slice(1)] : argv;
 }
 
 function classesText(t: TokenInfo): string {
@@ -134,21 +129,5 @@ function revoke(argv: string[]): number {
 }
 
 export function tokenCommand(argv: string[]): number {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'add':
-      return add(rest);
-    case 'list':
-      return list(rest);
-    case 'revoke':
-      return revoke(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-    case 'help':
-      process.stdout.write(USAGE);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new SluiceError('E_USAGE', `sluice token: unknown subcommand ${quoted(sub)} (valid: add, list, revoke)`);
-  }
+  return subcommand('token', argv, { add, list, revoke }, USAGE);
 }

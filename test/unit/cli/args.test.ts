@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { applyParamFile, parseCommand } from '../../../src/cli/args.js';
+import { applyParamFile, parseCommand, subcommand, withName } from '../../../src/cli/args.js';
 import { IMPORT_ALIASES, IMPORT_SPECS, toRawOptions } from '../../../src/cli/import.js';
 import { normalizeImportOptions } from '../../../src/engine/options.js';
 import { SluiceError } from '../../../src/base/errors.js';
@@ -91,5 +91,22 @@ describe('param files', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('subcommand', () => {
+  it('runs the handler the first argument names, with the rest; an unknown one is refused naming the valid ones', () => {
+    const seen: string[][] = [];
+    const handlers = { add: (rest: string[]) => (seen.push(rest), 0), list: () => 7 };
+    assert.equal(subcommand('thing', ['add', '--name', 'x'], handlers, 'usage\n'), 0);
+    assert.deepEqual(seen, [['--name', 'x']]);
+    assert.equal(subcommand('thing', ['list'], handlers, 'usage\n'), 7);
+    assert.throws(() => subcommand('thing', ['toString'], handlers, 'usage\n'), /sluice thing: unknown subcommand "toString" \(valid: add, list\)/);
+  });
+
+  it('withName takes a first argument that is not an option for --name', () => {
+    assert.deepEqual(withName(['hr', '--db', 'x']), ['--name', 'hr', '--db', 'x']);
+    assert.deepEqual(withName(['--db', 'x']), ['--db', 'x']);
+    assert.deepEqual(withName(['name=hr']), ['name=hr']);
   });
 });
