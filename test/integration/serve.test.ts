@@ -14,6 +14,15 @@ import { type Server, call, finished, freshDb, holdWriteLock, json, postCsv, ser
 const ORGS = 'name,code\nSales,S1\nMarketing,M1\n';
 const PEOPLE = 'name,first_name,org_id->name,email\nHugo,Victor,Sales,vh@x.org\nSand,George,Marketing,gs@x.org\nZola,Emile,Nowhere,ez@x.org\n';
 
+/** Wait until the server's writer stops at the pause point SLUICE_TEST_PAUSE names (it writes FILE.reached). */
+async function pausedAt(pause: string): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (!existsSync(`${pause}.reached`)) {
+    assert.ok(Date.now() < end, 'the job never committed its first chunk');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('sluice serve', () => {
   const box = suiteSandboxes();
 
@@ -252,11 +261,7 @@ describe('sluice serve', () => {
     try {
       const rows = Array.from({ length: 6 }, (_, i) => `Org${i},O${i}`).join('\n');
       const token = await tokenOf(await postCsv(s, 'class=Organization&chunk-size=4', `name,code\n${rows}\n`));
-      const end = Date.now() + 30_000;
-      while (!existsSync(`${pause}.reached`)) {
-        assert.ok(Date.now() < end, 'the job never committed its first chunk');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await pausedAt(pause);
       assert.equal((await state(s, token)).state, 'processing');
       assert.deepEqual(await json(await call(s, `/v1/import/${token}`, { method: 'DELETE' })), { state: 'cancelling' });
       rmSync(pause);
@@ -348,11 +353,7 @@ describe('sluice serve', () => {
     const s1 = await serveWithEnv(sb.db, { SLUICE_TEST_PAUSE: `chunk-committed:${pause}` });
     const rows = Array.from({ length: 6 }, (_, i) => `Kill${i},K${i}`).join('\n');
     const token = await tokenOf(await postCsv(s1, 'class=Organization&chunk-size=4', `name,code\n${rows}\n`));
-    const end = Date.now() + 30_000;
-    while (!existsSync(`${pause}.reached`)) {
-      assert.ok(Date.now() < end, 'the job never committed its first chunk');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await pausedAt(pause);
     s1.cli.child.kill('SIGKILL');
     await s1.cli.done;
     rmSync(pause);
