@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import { SluiceError } from '../base/errors.js';
 import { type ImportOptions, normalizeImportOptions, type RawImportOptions } from '../engine/options.js';
 import { runImportOnThread } from '../engine/coordinator.js';
+import { withCells } from '../report/cells.js';
 import { writeDetailsFile, writeReport } from '../report/format.js';
 import { progressSink } from '../report/progress.js';
 import { type Aliases, applyParamFile, helpText, parseCommand, type OptionSpec } from './args.js';
@@ -98,8 +99,10 @@ export async function executeImport(o: ImportOptions): Promise<number> {
     });
     progress.done(r.summary);
     try {
-      if (o.log !== undefined && r.rows) await writeDetailsFile(o.log, r.summary.columns, r.rows.rows());
-      await writeReport(process.stdout, o.output, r.summary, o.output === 'json' || o.output === 'details' ? (r.rows?.rows() ?? null) : null);
+      if (o.log !== undefined && r.rows) await writeDetailsFile(o.log, r.summary.columns, withCells(r.rows.rows(), r.cells));
+      const kept = o.output === 'json' || o.output === 'details' ? (r.rows?.rows() ?? null) : null;
+      const rows = kept !== null && o.output === 'details' ? withCells(kept, r.cells) : kept;
+      await writeReport(process.stdout, o.output, r.summary, rows);
     } finally {
       r.rows?.close();
     }

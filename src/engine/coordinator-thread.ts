@@ -22,7 +22,7 @@ try {
     onWaiting: () => send({ type: 'waiting' }),
     onStarted: (change) => send({ type: 'started', change }),
   });
-  send({ type: 'done', summary: r.summary, rows: r.rows?.handOver() ?? null, exitCode: r.exitCode, error: r.error?.toJSON() ?? null });
+  send({ type: 'done', summary: r.summary, rows: r.rows?.handOver() ?? null, cells: r.cells, exitCode: r.exitCode, error: r.error?.toJSON() ?? null });
 } catch (e) {
   send({ type: 'failed', error: asSluiceError(e).toJSON() });
 }

@@ -9,6 +9,7 @@ import { type SerializedError, SluiceError } from '../base/errors.js';
 import type { ImportOptions } from './options.js';
 import { type ImportHooks, type ImportResult, WORKER_EXEC_ARGV, runImport } from './run.js';
 import type { ProgressEvent, RunSummary } from '../report/types.js';
+import type { CellSource } from '../report/cells.js';
 import { RowSpool, type SpoolHandOver } from '../report/spool.js';
 import { COORDINATOR_RESOURCE_LIMITS } from '../base/threads.js';
 
@@ -18,7 +19,7 @@ export type FromCoordinator =
   | { type: 'progress'; progress: ProgressEvent }
   | { type: 'waiting' }
   | { type: 'started'; change: number }
-  | { type: 'done'; summary: RunSummary; rows: SpoolHandOver | null; exitCode: number; error: SerializedError | null }
+  | { type: 'done'; summary: RunSummary; rows: SpoolHandOver | null; cells: CellSource | null; exitCode: number; error: SerializedError | null }
   | { type: 'failed'; error: SerializedError };
 
 const threadFile = new URL('./coordinator-thread.js', import.meta.url);
@@ -48,7 +49,7 @@ export function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {}): Pr
       else if (m.type === 'failed') settle(() => reject(SluiceError.fromJSON(m.error)));
       else
         settle(() =>
-          resolve({ summary: m.summary, rows: m.rows ? RowSpool.adopt(m.rows) : null, exitCode: m.exitCode, error: m.error ? SluiceError.fromJSON(m.error) : null }),
+          resolve({ summary: m.summary, rows: m.rows ? RowSpool.adopt(m.rows) : null, cells: m.cells, exitCode: m.exitCode, error: m.error ? SluiceError.fromJSON(m.error) : null }),
         );
     });
     worker.on('error', (e) => settle(() => reject(new SluiceError('E_INTERNAL', `the import thread failed: ${e.message}`))));

@@ -7,7 +7,7 @@
  * reads, frames and re-sequences; at most `window` frames are in flight between the
  * reader and the writer's acknowledgement, which is the backpressure bound.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { Piscina } from 'piscina';
@@ -23,10 +23,12 @@ import { openStore, currentUser } from '../model/store.js';
 import type { ClassDef, Model } from '../model/types.js';
 import { encodeError, errorOf } from '../resolve/codec.js';
 import type { ParseTask, WorkerConfig } from '../resolve/protocol.js';
+import type { CellSource } from '../report/cells.js';
 import { RowSpool } from '../report/spool.js';
 import { type Counts, emptyCounts, type Outcome, type ProgressEvent, type RowOutcome, type RunSummary } from '../report/types.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { buildPlan } from '../rows/header.js';
+import { passwordColumns } from '../rows/map.js';
 import type { ImportPlan } from '../rows/plan.js';
 import { type AppliedChunk, STATUS_NAMES, Status } from '../write/apply.js';
 import { WriterClient } from '../write/client.js';
@@ -50,6 +52,8 @@ export interface ImportResult {
   summary: RunSummary;
   /** the rows the report shows, in file order (null when none are kept) */
   rows: RowSpool | null;
+  /** where the details table reads each row's input cells (null when the report shows none) */
+  cells: CellSource | null;
   exitCode: number;
   /** the error that stopped the run, if any */
   error: SluiceError | null;
@@ -85,10 +89,20 @@ async function checkFile(o: ImportOptions): Promise<number | null> {
 }
 
 /** Counts raw bytes as they leave the source. */
-function byteCounter(onBytes: (n: number) => void): Transform {
+/** Counts the bytes read; with `copy`, also writes them to that file (standard input, read again for the details table). */
+function byteCounter(onBytes: (n: number) => void, copy: number | null): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       onBytes(chunk.length);
+      if (copy !== null) {
+        try {
+          for (let off = 0; off < chunk.length; ) off += writeSync(copy, chunk, off);
+        } catch (err) {
+          const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+          cb(new SluiceError('E_USAGE', `cannot keep a copy of standard input for the details table in the temporary directory (${why}): free space there, set TMPDIR, or import with --file`, { cause: err }));
+          return;
+        }
+      }
       cb(null, chunk);
     },
   });
@@ -142,6 +156,13 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
 
   const filter = rowFilter(o);
   const spool = filter ? RowSpool.create() : null;
+  // The details table shows each row's input cells, read again from the input after the run:
+  // standard input (or a stream) is copied beside the spool as it is read.
+  const wantCells = o.output === 'details' || o.log !== undefined;
+  const rereadable = !o.input && o.file !== '-';
+  const inputCopy = wantCells && !rereadable && spool ? spool.sidePath('input') : null;
+  const copyFd = inputCopy === null ? null : openSync(inputCopy, 'wx', 0o600);
+  let cellSource: CellSource | null = null;
   let bytesRead = 0;
   let lines = 0;
   let counts = emptyCounts();
@@ -165,7 +186,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
 
   const source = openSource(o);
   const decoder = createDecoder(o.charset);
-  const stream = source.pipe(byteCounter((n) => (bytesRead += n))).pipe(decoder.stream);
+  const stream = source.pipe(byteCounter((n) => (bytesRead += n), copyFd)).pipe(decoder.stream);
   source.on('error', (e) => decoder.stream.destroy(new SluiceError('E_USAGE', `--file: cannot read ${o.file}: ${e.message}`, { option: '--file', cause: e })));
   const framer =
     o.format === 'json'
@@ -220,7 +241,6 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
         changed: applied.changed[i]?.split(','),
         message: applied.message[i] ?? undefined,
         warnings: rows.warn[i]?.split('\n'),
-        cells: rows.cells?.[i],
       };
       spool?.append(row);
     }
@@ -248,6 +268,19 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       header = parseHeader(first.value.bytes, csvOptions(o, separator));
     }
     plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty, sync: o.sync });
+    if (wantCells) {
+      cellSource = {
+        path: inputCopy ?? o.file,
+        format: o.format,
+        charset: o.charset,
+        separator,
+        qualifier: o.qualifier,
+        relaxQuotes: o.relaxQuotes,
+        header: o.format === 'json' ? header : [],
+        masked: passwordColumns(model, plan),
+        maxRecordBytes: o.maxRecordBytes,
+      };
+    }
 
     writer = new WriterClient({
       dbPath: o.db,
@@ -273,7 +306,6 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       quote: o.qualifier,
       relaxQuotes: o.relaxQuotes,
       dateFormat: o.dateFormat,
-      keepCells: filter !== null && (o.output === 'details' || o.log !== undefined),
       emptyClass: ready.emptyClass,
     };
     pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: THREAD_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
@@ -392,6 +424,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     source.destroy();
+    if (copyFd !== null) closeSync(copyFd);
     await closePool();
   }
 
@@ -422,7 +455,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   };
   // A database failure once the run holds the write lock (a full disk) has rolled back: that is exit 3, not a set-up error.
   const exitCode = failure ? (failure.code === 'E_DB' ? 3 : exitCodeFor(failure)) : counts.errors > 0 ? 1 : 0;
-  return { summary, rows: spool, exitCode, error: failure };
+  return { summary, rows: spool, cells: cellSource, exitCode, error: failure };
 }
 
 function lastLineOf(lines: number): number {

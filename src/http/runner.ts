@@ -2,15 +2,15 @@
  * Runs the queued jobs of one database, one at a time in order of arrival, through the
  * engine `sluice import` uses (runImportOnThread), and records each one's outcome.
  */
-import { createReadStream, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { asSluiceError, exitCodeFor } from '../base/errors.js';
 import { runImportOnThread } from '../engine/coordinator.js';
 import type { ImportOptions } from '../engine/options.js';
-import { decodeRow } from '../report/spool.js';
+import { type CellSource, withCells } from '../report/cells.js';
+import { keptRows, type RowSpool } from '../report/spool.js';
 import type { RowOutcome, RunSummary } from '../report/types.js';
 import { leaseToken, WriteLease } from '../write/lock.js';
 import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js';
@@ -34,8 +34,37 @@ export function uploadPath(dir: string, token: string): string {
   return join(dir, `${token}${UPLOAD_SUFFIX}`);
 }
 
+/**
+ * A finished job's log: a folder holding its run's row spool, its upload, and how the run read
+ * the upload, from which the details table takes each row's cells when the log is asked for.
+ */
 export function logPath(dir: string, token: string): string {
   return join(dir, `${token}.log`);
+}
+
+const LOG_ROWS = 'rows';
+const LOG_INPUT = 'input';
+const LOG_CELLS = 'cells.json';
+
+/** Keep a run's rows, and the upload they came from, as the job's log (moved, not rewritten). */
+async function keepLog(dir: string, token: string, rows: RowSpool, cells: CellSource | null): Promise<void> {
+  const log = logPath(dir, token);
+  mkdirSync(log, { mode: 0o700 });
+  await rows.keepAs(join(log, LOG_ROWS));
+  if (cells !== null) {
+    renameSync(uploadPath(dir, token), join(log, LOG_INPUT));
+    writeFileSync(join(log, LOG_CELLS), JSON.stringify({ ...cells, path: LOG_INPUT }), { mode: 0o600 });
+  }
+}
+
+/** The rows of a finished job's log in file order, with their cells if `cells`; null when the job kept none. */
+export function jobLogRows(dir: string, token: string, cells: boolean): AsyncIterable<RowOutcome> | null {
+  const log = logPath(dir, token);
+  const rows = join(log, LOG_ROWS);
+  if (!existsSync(rows)) return null;
+  if (!cells || !existsSync(join(log, LOG_CELLS))) return keptRows(rows);
+  const kept = JSON.parse(readFileSync(join(log, LOG_CELLS), 'utf8')) as CellSource;
+  return withCells(keptRows(rows), { ...kept, path: join(log, kept.path) });
 }
 
 function resultsOf(s: RunSummary): JobResults {
@@ -158,11 +187,10 @@ export class JobRunner {
       }
       const r = await runImportOnThread(o, { signal, onProgress: (p) => onLine(p.lines + 1), onStarted: (change) => this.store.started(job.token, change) });
       try {
-        // The run's row spool is the log, in the encoding savedRows reads: moved, not rewritten.
-        if (r.rows) await r.rows.keepAs(logPath(this.store.dir, job.token));
+        if (r.rows) await keepLog(this.store.dir, job.token, r.rows, r.cells);
       } catch (err) {
         // The run's outcome stands; only its details table is lost (a full disk).
-        rmSync(logPath(this.store.dir, job.token), { force: true });
+        rmSync(logPath(this.store.dir, job.token), { recursive: true, force: true });
         this.events.log(`${name}: its log could not be kept (${asSluiceError(err).message})`);
       } finally {
         r.rows?.close();
@@ -210,9 +238,3 @@ export class JobRunner {
 
 /** At most this many conflicts are named in a refused undo's message. */
 const CONFLICTS_SHOWN = 5;
-
-/** The rows of a finished job's log (its run's row spool, kept), in file order. */
-export async function* savedRows(path: string): AsyncGenerator<RowOutcome> {
-  const input = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  for await (const line of input) if (line !== '') yield decodeRow(line, path);
-}

@@ -16,10 +16,10 @@ import type { ExportOptions } from '../export/options.js';
 import { openExport } from '../export/run.js';
 import { csvLine } from '../report/csv.js';
 import { detailsHeader, detailsRow, jsonHead, jsonRow, jsonTail } from '../report/format.js';
-import type { RunSummary } from '../report/types.js';
+import type { RowOutcome, RunSummary } from '../report/types.js';
 import Database from 'better-sqlite3';
 import { type Job, type JobResults, JobStore, NO_RESULTS } from './jobs.js';
-import { JobRunner, logPath, savedRows, UPLOAD_SUFFIX, uploadPath } from './runner.js';
+import { jobLogRows, JobRunner, logPath, UPLOAD_SUFFIX, uploadPath } from './runner.js';
 import { type Principal, authorize } from './tokens.js';
 
 /** What an upload is, for the options that depend on it (the input format). */
@@ -161,7 +161,7 @@ export class Service {
   sweep(now = Date.now()): number {
     const tokens = this.store.expire(new Date(now - this.o.retentionMs).toISOString());
     for (const t of tokens) {
-      rmSync(logPath(this.o.spoolDir, t), { force: true });
+      rmSync(logPath(this.o.spoolDir, t), { recursive: true, force: true });
       rmSync(uploadPath(this.o.spoolDir, t), { force: true });
     }
     if (tokens.length > 0) this.o.log(`${tokens.length} finished job${tokens.length === 1 ? '' : 's'} past --retention removed, with ${tokens.length === 1 ? 'its log' : 'their logs'}`);
@@ -382,16 +382,17 @@ export class Service {
 
   private async log(job: Job, format: string | undefined, reply: FastifyReply): Promise<FastifyReply> {
     const token = job.token;
-    const path = logPath(this.o.spoolDir, token);
-    if ((job.state !== 'done' && job.state !== 'error') || job.summary === null || !existsSync(path)) {
+    // The JSON report has no cells: only the details table reads the upload again.
+    const rows = jobLogRows(this.o.spoolDir, token, format !== 'json');
+    if ((job.state !== 'done' && job.state !== 'error') || job.summary === null || rows === null) {
       throw new SluiceError('E_NOT_FOUND', `job ${token} has no log${job.state === 'done' || job.state === 'error' ? '' : ` yet (it is ${job.state})`}`);
     }
     if (format !== undefined && format !== 'csv' && format !== 'json') throw new SluiceError('E_USAGE', `format: "${format.slice(0, 40)}" is not valid (valid: csv, json)`);
     const summary = JSON.parse(job.summary) as RunSummary;
     if (format === 'json') {
-      return reply.type('application/json; charset=utf-8').send(Readable.from(jsonLog(summary, path)));
+      return reply.type('application/json; charset=utf-8').send(Readable.from(jsonLog(summary, rows)));
     }
-    return reply.type('text/csv; charset=utf-8').send(Readable.from(csvLog(summary, path)));
+    return reply.type('text/csv; charset=utf-8').send(Readable.from(csvLog(summary, rows)));
   }
 
   /** Queue an undo of change `n` (sluice undo), polled as an import job is. */
@@ -500,16 +501,16 @@ function classOf(job: Job): string {
 }
 
 /** The details table, as `sluice import --log` writes it. */
-async function* csvLog(s: RunSummary, path: string): AsyncGenerator<string> {
+async function* csvLog(s: RunSummary, rows: AsyncIterable<RowOutcome>): AsyncGenerator<string> {
   yield csvLine(detailsHeader(s.columns)) + '\n';
-  for await (const row of savedRows(path)) yield csvLine(detailsRow(row, s.columns.length)) + '\n';
+  for await (const row of rows) yield csvLine(detailsRow(row, s.columns.length)) + '\n';
 }
 
 /** The JSON report with every row, as `sluice import --output json --log F` prints it. */
-async function* jsonLog(s: RunSummary, path: string): AsyncGenerator<string> {
+async function* jsonLog(s: RunSummary, rows: AsyncIterable<RowOutcome>): AsyncGenerator<string> {
   yield jsonHead(s);
   let first = true;
-  for await (const row of savedRows(path)) {
+  for await (const row of rows) {
     yield jsonRow(row, first);
     first = false;
   }

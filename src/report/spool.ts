@@ -7,7 +7,7 @@
  * with 0 standing for an absent field and trailing absent fields dropped.
  * JSON escapes CR and LF inside strings, so a LF byte always ends a record.
  */
-import { closeSync, createReadStream, ftruncateSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, ftruncateSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +147,11 @@ export class RowSpool {
     return spool;
   }
 
+  /** A file of the caller's beside the spool, in its private directory: removed with it. */
+  sidePath(name: string): string {
+    return join(this.dir, name);
+  }
+
   get count(): number {
     return this.n;
   }
@@ -224,6 +229,11 @@ export class RowSpool {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** The rows of a spool kept with `keepAs`, in append order. */
+export async function* keptRows(path: string): AsyncGenerator<RowOutcome> {
+  yield* readRows(path, statSync(path).size);
 }
 
 async function* readRows(path: string, size: number): AsyncGenerator<RowOutcome> {

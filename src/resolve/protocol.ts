@@ -25,8 +25,6 @@ export interface HitRows {
   start: Int32Array;
   end: Int32Array;
   fp: BigInt64Array;
-  /** input cells for the report, when it shows them */
-  cells: string[][] | null;
 }
 
 /** Everything a worker needs, passed once as workerData. */
@@ -39,8 +37,6 @@ export interface WorkerConfig {
   /** --relax-quotes */
   relaxQuotes: boolean;
   dateFormat: string | undefined;
-  /** keep the input cells of each row (details output, --log) */
-  keepCells: boolean;
   /**
    * The imported class held no object when the writer took the write lock: its lookups
    * need no query (whatever the run creates, the writer re-checks).
@@ -92,7 +88,6 @@ export interface ResolvedChunk {
   selfLinkError: (string | null)[];
   source: (string | null)[];
   sourceId: (string | null)[];
-  cells: string[][] | null;
   /** a sync's rows: each record's cells as its replica keeps them (see rows/map.ts replicaText) */
   replica: string[] | null;
   /** each row's record fingerprint, stored with the object it writes (0: none); null when the run uses none */

@@ -270,7 +270,6 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     selfLinkError,
     source: m.source,
     sourceId: m.sourceId,
-    cells: m.cells,
     replica: m.replica,
     fp: null,
     hits: null,

@@ -12,7 +12,7 @@ import { assertUtf8 } from '../input/utf8.js';
 import type { ClassDef, Model } from '../model/types.js';
 import { readModel } from '../model/store.js';
 import { compileDateFormat } from '../rows/dates.js';
-import { mapRows, type MappedRows, reportCells } from '../rows/map.js';
+import { mapRows, type MappedRows } from '../rows/map.js';
 import { Lookup } from './lookup.js';
 import { encodeChunk, encodeError } from './codec.js';
 import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, fingerprintSeed, fingerprintsApply, hashBytes } from './fingerprint.js';
@@ -59,7 +59,7 @@ export function workerState(cfg: WorkerConfig): WorkerState {
 
 /** Parse, map and resolve records: the ordinary path of every row. */
 function resolveRecords(s: WorkerState, task: ParseTask, records: (string | undefined)[][], lines: Int32Array, errors: (string | null)[] | null = null): ResolvedChunk {
-  const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, keepCells: s.cfg.keepCells, replica: s.cfg.plan.sync !== null });
+  const mapped: MappedRows = mapRows(s.model, s.cfg.plan, records, lines, { dates: s.dates, replica: s.cfg.plan.sync !== null });
   if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
   return resolveChunk(s.model, s.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength);
 }
@@ -113,7 +113,6 @@ function fingerprintedFrame(s: WorkerState, task: ParseTask, buf: Buffer, seed: 
     start: new Int32Array(hits),
     end: new Int32Array(hits),
     fp: new BigInt64Array(hits),
-    cells: s.cfg.keepCells ? [] : null,
   };
   const records: string[][] = [];
   const lines = new Int32Array(n - hits);
@@ -130,7 +129,6 @@ function fingerprintedFrame(s: WorkerState, task: ParseTask, buf: Buffer, seed: 
       h.start[k] = start;
       h.end[k] = end;
       h.fp[k] = fp[i] as bigint;
-      h.cells?.push(reportCells(s.model, s.cfg.plan, parseRecords(buf.subarray(start, end), line, opts).records[0] ?? []));
       k++;
       continue;
     }

@@ -31,7 +31,6 @@ export interface MappedRows {
   id: (number | null)[];
   source: (string | null)[];
   sourceId: (string | null)[];
-  cells: string[][] | null;
   /** a sync's rows: each record's cells as its replica keeps them */
   replica: string[] | null;
 }
@@ -43,7 +42,6 @@ const ID_ATTR: Attribute = {
 
 export interface MapOptions {
   dates: DateParser;
-  keepCells: boolean;
   /** a sync's rows: their cells as the replicas keep them (built here, in the workers, rather than by the writer) */
   replica?: boolean;
 }
@@ -110,9 +108,9 @@ function maskedCells(p: Prepared, rec: readonly (string | undefined)[]): string[
   return cells;
 }
 
-/** The report's cells of a record that is not mapped (matched by fingerprint). */
-export function reportCells(model: Model, plan: ImportPlan, rec: readonly (string | undefined)[]): string[] {
-  return maskedCells(prepare(model, plan), rec);
+/** The columns the details table masks (passwords). */
+export function passwordColumns(model: Model, plan: ImportPlan): number[] {
+  return prepare(model, plan).passwordColumns;
 }
 
 /**
@@ -138,16 +136,11 @@ export function mapRows(model: Model, plan: ImportPlan, records: (string | undef
     id: new Array(n).fill(null),
     source: new Array(n).fill(null),
     sourceId: new Array(n).fill(null),
-    cells: opts.keepCells ? new Array(n) : null,
     replica: opts.replica ? new Array(n) : null,
   };
   for (let i = 0; i < n; i++) {
     const rec = records[i] as (string | undefined)[];
-    if (out.cells || out.replica) {
-      const masked = maskedCells(p, rec);
-      if (out.cells) out.cells[i] = masked;
-      if (out.replica) out.replica[i] = replicaText(p, plan.header, masked);
-    }
+    if (out.replica) out.replica[i] = replicaText(p, plan.header, maskedCells(p, rec));
     if (rec.length !== width) {
       out.error[i] = `the row has ${rec.length} field${rec.length === 1 ? '' : 's'}, the header has ${width}`;
       continue;

@@ -72,8 +72,8 @@ export interface AppliedChunk {
   lastCommittedLine: number | null;
   /** the run's counts after this chunk */
   counts: Counts;
-  /** when the report keeps rows: each row's line, warnings and input cells */
-  rows: { line: Int32Array; warn: (string | null)[]; cells: string[][] | null } | null;
+  /** when the report keeps rows: each row's line and warnings */
+  rows: { line: Int32Array; warn: (string | null)[] } | null;
 }
 
 /** Lookup "spaces" in the touched-keys filter. */
@@ -404,7 +404,6 @@ export class Applier {
     // Rows matched by fingerprint travel apart; merged back in file order here.
     const line = nHits === 0 ? chunk.line : new Int32Array(n);
     const warn = nHits === 0 ? chunk.warn : new Array<string | null>(n).fill(null);
-    const cells = nHits === 0 || !chunk.cells ? chunk.cells : new Array<string[]>(n);
     const out: AppliedChunk = {
       seq: chunk.seq,
       count: n,
@@ -415,7 +414,7 @@ export class Applier {
       changed: new Array(n).fill(null),
       stop: null,
       lastCommittedLine: this.lastCommittedLine,
-      rows: wantRows ? { line, warn, cells } : null,
+      rows: wantRows ? { line, warn } : null,
       counts: this.counts,
     };
     const sync = this.syncer !== null;
@@ -427,14 +426,12 @@ export class Applier {
       let r: RowPlan;
       if (hits && h < nHits && hits.row[h] === i) {
         line[i] = hits.line[h] as number;
-        if (cells) cells[i] = hits.cells?.[h] ?? [];
         r = this.applyHit(chunk, h, i);
         h++;
       } else {
         if (nHits > 0) {
           line[i] = chunk.line[m] as number;
           warn[i] = chunk.warn[m] ?? null;
-          if (cells) cells[i] = chunk.cells?.[m] ?? [];
         }
         if (this.current.record) this.current.record[i] = chunk.sourceId[m] ?? null;
         if (this.current.replica) this.current.replica[i] = chunk.replica?.[m] ?? null;
@@ -910,7 +907,7 @@ export class Applier {
     const start = hits.start[h] as number;
     const bytes = Buffer.from(frame.buffer, frame.byteOffset + start, (hits.end[h] as number) - start);
     const { records, lines } = parseRecords(bytes, hits.line[h] as number, this.csv);
-    const mapped = mapRows(this.model, this.plan, records, lines, { dates: this.dates, keepCells: false });
+    const mapped = mapRows(this.model, this.plan, records, lines, { dates: this.dates });
     const one = resolveChunk(this.model, this.plan, this.lookup, mapped, c.seq, 0);
     one.fp = BigInt64Array.of(hits.fp[h] as bigint);
     return this.applyRow(one, 0, at);

@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { query, summaryOf } from '../helpers/cli.js';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { query, runCli, summaryOf } from '../helpers/cli.js';
 import { type Template, detailsOf, importOk, importRun, makeTemplate, personByEmail, statusesOf } from '../helpers/fixtures.js';
 
 const LENIENT = ['--keys', 'email', '--no-stop-on-error', '--output', 'details'];
@@ -146,9 +148,15 @@ describe('input variants (SPEC §3)', () => {
     const sb = template.fresh();
     try {
       const csv = 'name,first_name,org_id->name,email\nStdin,Stu,Sales,stdin@x.org\nStdin,Sue,IT Department,sue@x.org\n';
-      const r = await importRun(sb, 'Person', '-', LENIENT, { input: csv });
+      // The details table reads standard input again from a copy the run keeps in TMPDIR, removed after.
+      const tmp = join(sb.dir, 'tmp');
+      mkdirSync(tmp);
+      const r = await runCli(['import', '--db', sb.db, '--class', 'Person', '--file', '-', ...LENIENT, '--progress', 'none'], { input: csv, env: { TMPDIR: tmp } });
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(statusesOf(detailsOf(r.stdout)), [[2, 'created'], [3, 'created']]);
+      const rows = detailsOf(r.stdout);
+      assert.deepEqual(statusesOf(rows), [[2, 'created'], [3, 'created']]);
+      assert.deepEqual(rows.map((d) => [d.first_name, d['org_id->name']]), [['Stu', 'Sales'], ['Sue', 'IT Department']], 'the rows show their cells');
+      assert.deepEqual(readdirSync(tmp), []);
       assert.equal(summaryOf(r.stdout)['Data Size'], String(Buffer.byteLength(csv)));
       assert.equal(personByEmail(sb.db, 'sue@x.org').first_name, 'Sue');
     } finally {

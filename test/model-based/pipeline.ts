@@ -84,7 +84,7 @@ export function runStages(o: ImportOptions, bytes: Buffer, lag: number): StagesR
   applier.begin(plan.className, plan.action);
   const numeric = numericSlots(model, plan);
 
-  const worker = new StageWorker({ dbPath: o.db, plan, format: 'csv', delimiter: separator, quote: '"', relaxQuotes: false, dateFormat: o.dateFormat, keepCells: true, emptyClass });
+  const worker = new StageWorker({ dbPath: o.db, plan, format: 'csv', delimiter: separator, quote: '"', relaxQuotes: false, dateFormat: o.dateFormat, emptyClass });
   const rows: RowReport[] = [];
   let lines = 0;
   let stop: string | null = null;

@@ -23,7 +23,7 @@ function importCells(cls: string, header: string[], cells: string[], sep = ','):
   const text = csvLine(cells, sep) + '\n';
   const parsed = parseRecords(Buffer.from(text), 2, { delimiter: sep.charCodeAt(0), quote: 34 });
   assert.equal(parsed.records.length, 1, `one record from ${JSON.stringify(text)}`);
-  const m = mapRows(model, plan, parsed.records, parsed.lines, { dates: iso, keepCells: false });
+  const m = mapRows(model, plan, parsed.records, parsed.lines, { dates: iso });
   return { values: m.values.slice(0, plan.slots.length), links: m.linkItems.slice(0, plan.links.length), error: m.error[0] ?? null };
 }
 

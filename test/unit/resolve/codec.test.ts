@@ -28,7 +28,6 @@ function chunk(values: (Scalar | undefined)[], count: number): ResolvedChunk {
     selfLinkError: [],
     source: new Array(count).fill(null),
     sourceId: new Array(count).fill(null),
-    cells: null,
     replica: null,
     fp: null,
     hits: null,
@@ -60,7 +59,7 @@ describe('chunk codec', () => {
   it('carries 64-bit fingerprints, the rows matched by fingerprint and the frame exactly', () => {
     const c = chunk(['a', 1, null, 'b', 2, 'c'], 2);
     c.fp = BigInt64Array.of(-(2n ** 63n), 2n ** 63n - 1n);
-    c.hits = { row: Int32Array.of(1), id: Float64Array.of(7), line: Int32Array.of(3), start: Int32Array.of(4), end: Int32Array.of(9), fp: BigInt64Array.of(-5n), cells: null };
+    c.hits = { row: Int32Array.of(1), id: Float64Array.of(7), line: Int32Array.of(3), start: Int32Array.of(4), end: Int32Array.of(9), fp: BigInt64Array.of(-5n) };
     c.frame = Buffer.from('abc\nd,e,f\n');
     const back = decodeChunk(encodeChunk(c), numeric);
     assert.deepEqual([...(back.fp ?? [])], [-(2n ** 63n), 2n ** 63n - 1n]);

@@ -90,7 +90,7 @@ class Run {
   resolve(body: string, firstLine: number): ResolvedChunk {
     const buf = Buffer.from(body, 'utf8');
     const { records, lines } = parseRecords(buf, firstLine, { delimiter: 44, quote: 34 });
-    const mapped = mapRows(this.store.model, this.plan, records, lines, { dates: iso, keepCells: false });
+    const mapped = mapRows(this.store.model, this.plan, records, lines, { dates: iso });
     return resolveChunk(this.store.model, this.plan, this.lookup, mapped, this.seq++, buf.byteLength);
   }
 
