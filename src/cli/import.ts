@@ -3,6 +3,7 @@ import { SluiceError } from '../base/errors.js';
 import { type ImportOptions, normalizeImportOptions, type RawImportOptions } from '../engine/options.js';
 import { runImportOnThread } from '../engine/coordinator.js';
 import { withCells } from '../report/cells.js';
+import type { RowStatus } from '../report/types.js';
 import { writeDetailsFile, writeReport } from '../report/format.js';
 import { progressSink } from '../report/progress.js';
 import { type Aliases, applyParamFile, helpText, parseCommand, type OptionSpec } from './args.js';
@@ -99,8 +100,10 @@ export async function executeImport(o: ImportOptions): Promise<number> {
     });
     progress.done(r.summary);
     try {
-      if (o.log !== undefined && r.rows) await writeDetailsFile(o.log, r.summary.columns, withCells(r.rows.rows(), r.cells));
-      const kept = o.output === 'json' || o.output === 'details' ? (r.rows?.rows() ?? null) : null;
+      if (o.log !== undefined && r.rows) await writeDetailsFile(o.log, r.summary.columns, withCells(r.rows.batches(), r.cells));
+      // The JSON report leaves out unchanged rows, but with --log (SPEC §4).
+      const json = o.log === undefined ? (s: RowStatus): boolean => s !== 'unchanged' : null;
+      const kept = o.output === 'json' ? (r.rows?.batches(json) ?? null) : o.output === 'details' ? (r.rows?.batches() ?? null) : null;
       const rows = kept !== null && o.output === 'details' ? withCells(kept, r.cells) : kept;
       await writeReport(process.stdout, o.output, r.summary, rows);
     } finally {

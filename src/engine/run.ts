@@ -25,12 +25,12 @@ import { encodeError, errorOf } from '../resolve/codec.js';
 import type { ParseTask, WorkerConfig } from '../resolve/protocol.js';
 import type { CellSource } from '../report/cells.js';
 import { RowSpool } from '../report/spool.js';
-import { type Counts, emptyCounts, type Outcome, type ProgressEvent, type RowOutcome, type RunSummary } from '../report/types.js';
+import { type Counts, emptyCounts, type Outcome, type ProgressEvent, type RunSummary } from '../report/types.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { buildPlan } from '../rows/header.js';
 import { passwordColumns } from '../rows/map.js';
 import type { ImportPlan } from '../rows/plan.js';
-import { type AppliedChunk, STATUS_NAMES, Status } from '../write/apply.js';
+import type { AppliedReply } from '../write/apply.js';
 import { WriterClient } from '../write/client.js';
 import { leaseToken } from '../write/lock.js';
 import type { LookupIndex } from '../write/prepare.js';
@@ -59,11 +59,9 @@ export interface ImportResult {
   error: SluiceError | null;
 }
 
-/** Which rows the report keeps: all for details or a log, the non-unchanged ones for json. */
-function rowFilter(o: ImportOptions): ((s: Status) => boolean) | null {
-  if (o.output === 'details' || o.log !== undefined) return () => true;
-  if (o.output === 'json') return (s) => s !== Status.Unchanged;
-  return null;
+/** Whether the report shows rows (details, json, a log): the spool keeps them all, each report picks its own. */
+function keepsRows(o: ImportOptions): boolean {
+  return o.output === 'details' || o.output === 'json' || o.log !== undefined;
 }
 
 function openSource(o: ImportOptions): Readable {
@@ -154,8 +152,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
   db.close();
   const cls = findClass(model, o.className);
 
-  const filter = rowFilter(o);
-  const spool = filter ? RowSpool.create() : null;
+  const spool = keepsRows(o) ? RowSpool.create() : null;
   // The details table shows each row's input cells, read again from the input after the run:
   // standard input (or a stream) is copied beside the spool as it is read.
   const wantCells = o.output === 'details' || o.log !== undefined;
@@ -228,24 +225,6 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     await p.destroy();
   };
 
-  const record = (applied: AppliedChunk): void => {
-    const rows = applied.rows;
-    if (!rows) return;
-    for (let i = 0; i < applied.count; i++) {
-      const status = applied.status[i] as Status;
-      if (!filter?.(status)) continue;
-      const row: RowOutcome = {
-        line: rows.line[i] as number,
-        status: STATUS_NAMES[status],
-        id: status === Status.Error || applied.id[i] === 0 ? null : (applied.id[i] as number),
-        changed: applied.changed[i]?.split(','),
-        message: applied.message[i] ?? undefined,
-        warnings: rows.warn[i]?.split('\n'),
-      };
-      spool?.append(row);
-    }
-  };
-
   try {
     const frames = framesOf(stream, framer);
     const first = await frames.next();
@@ -287,7 +266,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       plan,
       run: { user: o.user ?? currentUser(), comment: o.comment, file: o.fileName ?? (o.input ? o.file : o.file === '-' ? '(stdin)' : o.file), simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize },
       indexes: lookupIndexes(model, cls, plan),
-      wantRows: filter !== null,
+      wantRows: spool !== null,
       dateFormat: o.dateFormat,
       csv: csvOptions(o, separator),
       leaseToken: leaseToken(),
@@ -320,13 +299,13 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     let seq = 0;
     let stopped = false;
     const w = writer;
-    const acknowledged = (applied: AppliedChunk, frameBytes: number): void => {
+    const acknowledged = (applied: AppliedReply, frameBytes: number): void => {
       bytesDone += frameBytes;
       lines += applied.count;
       lastCommittedLine = applied.lastCommittedLine;
       counts = applied.counts;
       if (framer instanceof Framer) framer.resize(frameTarget(o.frameBytes, applied.count, applied.hits));
-      record(applied);
+      if (applied.block) spool?.appendBlock(applied.block);
       if (applied.stop) {
         stopped = true;
         stopMessage = applied.stop.message;

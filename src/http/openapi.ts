@@ -176,7 +176,7 @@ const SCHEMAS: Json = {
   },
   Report: {
     type: 'object',
-    description: 'the JSON report of sluice import --output json --log, with every row',
+    description: 'the JSON report of sluice import --output json, with every row (unchanged ones too)',
     required: ['class', 'simulate', 'change', 'created', 'updated', 'unchanged', 'deleted', 'skipped', 'errors', 'warnings', 'lines', 'outcome', 'rows'],
     properties: {
       class: { type: 'string' },

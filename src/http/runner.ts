@@ -11,7 +11,7 @@ import { runImportOnThread } from '../engine/coordinator.js';
 import type { ImportOptions } from '../engine/options.js';
 import { type CellSource, withCells } from '../report/cells.js';
 import { keptRows, type RowSpool } from '../report/spool.js';
-import type { RowOutcome, RunSummary } from '../report/types.js';
+import type { RowBatches, RunSummary } from '../report/types.js';
 import { leaseToken, WriteLease } from '../write/lock.js';
 import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js';
 import { runUndoOnThread } from '../undo/thread.js';
@@ -57,12 +57,15 @@ async function keepLog(dir: string, token: string, rows: RowSpool, cells: CellSo
   }
 }
 
-/** The rows of a finished job's log in file order, with their cells if `cells`; null when the job kept none. */
-export function jobLogRows(dir: string, token: string, cells: boolean): AsyncIterable<RowOutcome> | null {
+/**
+ * The rows of a finished job's log in file order, every row: with their cells for the details
+ * table (csv), without for the JSON report. Null when the job kept none.
+ */
+export function jobLogRows(dir: string, token: string, format: 'csv' | 'json'): RowBatches | null {
   const log = logPath(dir, token);
   const rows = join(log, LOG_ROWS);
   if (!existsSync(rows)) return null;
-  if (!cells || !existsSync(join(log, LOG_CELLS))) return keptRows(rows);
+  if (format === 'json' || !existsSync(join(log, LOG_CELLS))) return keptRows(rows);
   const kept = JSON.parse(readFileSync(join(log, LOG_CELLS), 'utf8')) as CellSource;
   return withCells(keptRows(rows), { ...kept, path: join(log, kept.path) });
 }

@@ -16,7 +16,7 @@ import type { ExportOptions } from '../export/options.js';
 import { openExport } from '../export/run.js';
 import { csvLine } from '../report/csv.js';
 import { detailsHeader, detailsRow, jsonHead, jsonRow, jsonTail } from '../report/format.js';
-import type { RowOutcome, RunSummary } from '../report/types.js';
+import type { RowBatches, RunSummary } from '../report/types.js';
 import Database from 'better-sqlite3';
 import { type Job, type JobResults, JobStore, NO_RESULTS } from './jobs.js';
 import { jobLogRows, JobRunner, logPath, UPLOAD_SUFFIX, uploadPath } from './runner.js';
@@ -382,12 +382,11 @@ export class Service {
 
   private async log(job: Job, format: string | undefined, reply: FastifyReply): Promise<FastifyReply> {
     const token = job.token;
-    // The JSON report has no cells: only the details table reads the upload again.
-    const rows = jobLogRows(this.o.spoolDir, token, format !== 'json');
+    if (format !== undefined && format !== 'csv' && format !== 'json') throw new SluiceError('E_USAGE', `format: "${format.slice(0, 40)}" is not valid (valid: csv, json)`);
+    const rows = jobLogRows(this.o.spoolDir, token, format ?? 'csv');
     if ((job.state !== 'done' && job.state !== 'error') || job.summary === null || rows === null) {
       throw new SluiceError('E_NOT_FOUND', `job ${token} has no log${job.state === 'done' || job.state === 'error' ? '' : ` yet (it is ${job.state})`}`);
     }
-    if (format !== undefined && format !== 'csv' && format !== 'json') throw new SluiceError('E_USAGE', `format: "${format.slice(0, 40)}" is not valid (valid: csv, json)`);
     const summary = JSON.parse(job.summary) as RunSummary;
     if (format === 'json') {
       return reply.type('application/json; charset=utf-8').send(Readable.from(jsonLog(summary, rows)));
@@ -501,18 +500,26 @@ function classOf(job: Job): string {
 }
 
 /** The details table, as `sluice import --log` writes it. */
-async function* csvLog(s: RunSummary, rows: AsyncIterable<RowOutcome>): AsyncGenerator<string> {
+async function* csvLog(s: RunSummary, rows: RowBatches): AsyncGenerator<string> {
   yield csvLine(detailsHeader(s.columns)) + '\n';
-  for await (const row of rows) yield csvLine(detailsRow(row, s.columns.length)) + '\n';
+  for await (const batch of rows) {
+    let text = '';
+    for (const row of batch) text += csvLine(detailsRow(row, s.columns.length)) + '\n';
+    yield text;
+  }
 }
 
 /** The JSON report with every row, as `sluice import --output json --log F` prints it. */
-async function* jsonLog(s: RunSummary, rows: AsyncIterable<RowOutcome>): AsyncGenerator<string> {
+async function* jsonLog(s: RunSummary, rows: RowBatches): AsyncGenerator<string> {
   yield jsonHead(s);
   let first = true;
-  for await (const row of rows) {
-    yield jsonRow(row, first);
-    first = false;
+  for await (const batch of rows) {
+    let text = '';
+    for (const row of batch) {
+      text += jsonRow(row, first);
+      first = false;
+    }
+    yield text;
   }
   yield jsonTail();
 }

@@ -12,7 +12,7 @@ import { type Frame, Framer } from '../input/frame.js';
 import { createDecoder } from '../input/decode.js';
 import { JsonFramer, objectsToRecords, splitObjects } from '../input/json.js';
 import { type CsvOptions, parseRecords } from '../input/parse.js';
-import type { RowOutcome } from './types.js';
+import type { RowBatches, RowOutcome } from './types.js';
 
 /** Where a run's input can be read again, and how it was read. Plain data: a job keeps it as JSON. */
 export interface CellSource {
@@ -147,52 +147,50 @@ function* oneByOne(src: CellSource, bytes: Buffer, firstLine: number): Generator
   }
 }
 
-function masked(rec: readonly (string | undefined)[], columns: readonly number[]): string[] {
-  const cells = rec.map((c) => c ?? '');
-  for (const c of columns) if (c < cells.length && cells[c] !== '') cells[c] = MASK;
-  return cells;
+/** A record's cells as the details table shows them: a missing one empty, passwords masked (in place: the record is the reader's own). */
+function masked(rec: (string | undefined)[], columns: readonly number[]): string[] {
+  for (let k = 0; k < rec.length; k++) if (rec[k] === undefined) rec[k] = '';
+  for (const c of columns) if (c < rec.length && rec[c] !== '') rec[c] = MASK;
+  return rec as string[];
 }
 
 /**
- * The rows, each with the cells of its record. Rows must come in file order (the spool's).
+ * The rows, each given the cells of its record. Rows must come in file order (the spool's).
  * Where the input no longer reads as it did (it failed where the run stopped, or was changed
  * since), the rows from there on have no cells rather than wrong ones.
  */
-export async function* withCells(rows: AsyncIterable<RowOutcome>, src: CellSource | null): AsyncGenerator<RowOutcome> {
+export async function* withCells(rows: RowBatches, src: CellSource | null): AsyncGenerator<readonly RowOutcome[]> {
   if (src === null) {
     yield* rows;
     return;
   }
   const input = recordsOf(src);
-  let batch: Records | null = null;
+  let batch: Records = { records: [], lines: new Int32Array(0) };
   let at = 0;
   let ended = false;
-  const advance = async (line: number): Promise<string[] | undefined> => {
-    while (!ended) {
-      if (batch !== null) {
-        while (at < batch.lines.length && (batch.lines[at] as number) < line) at++;
-        if (at < batch.lines.length) return batch.lines[at] === line ? masked(batch.records[at] as (string | undefined)[], src.masked) : undefined;
-      }
-      let next: IteratorResult<Records>;
-      try {
-        next = await input.next();
-      } catch {
-        // Where the input stops parsing, the run stopped too: no row after it has cells.
-        ended = true;
-        break;
-      }
-      if (next.done) ended = true;
-      else {
-        batch = next.value;
-        at = 0;
-      }
-    }
-    return undefined;
-  };
   try {
-    for await (const row of rows) {
-      const cells = await advance(row.line);
-      yield cells === undefined ? row : { ...row, cells };
+    for await (const rowBatch of rows) {
+      for (const row of rowBatch) {
+        const line = row.line;
+        for (;;) {
+          while (at < batch.lines.length && (batch.lines[at] as number) < line) at++;
+          if (at < batch.lines.length || ended) break;
+          // Past the records read so far: the next frame's.
+          let next: IteratorResult<Records>;
+          try {
+            next = await input.next();
+          } catch {
+            next = { done: true, value: undefined };
+          }
+          if (next.done) ended = true;
+          else {
+            batch = next.value;
+            at = 0;
+          }
+        }
+        if (at < batch.lines.length && batch.lines[at] === line) row.cells = masked(batch.records[at] as (string | undefined)[], src.masked);
+      }
+      yield rowBatch;
     }
   } finally {
     await input.return(undefined);

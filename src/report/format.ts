@@ -8,7 +8,7 @@ import { escapeControls } from '../base/errors.js';
 import { csvLine } from './csv.js';
 import { TextSink } from './sink.js';
 import type { SyncOutcome } from '../sync/writer.js';
-import type { Counts, RowOutcome, RunSummary } from './types.js';
+import type { Counts, RowBatches, RowOutcome, RunSummary } from './types.js';
 
 export type ReportKind = 'summary' | 'details' | 'json' | 'retcode';
 
@@ -177,11 +177,11 @@ export function jsonTail(): string {
   return ']}\n';
 }
 
-async function writeDetailsTable(sink: TextSink, columns: readonly string[], rows: AsyncIterable<RowOutcome> | null): Promise<void> {
+async function writeDetailsTable(sink: TextSink, columns: readonly string[], rows: RowBatches | null): Promise<void> {
   await sink.write(csvLine(detailsHeader(columns)) + '\n');
   if (rows === null) return;
-  for await (const row of rows) {
-    if (sink.add(csvLine(detailsRow(row, columns.length)) + '\n')) await sink.flush();
+  for await (const batch of rows) {
+    for (const row of batch) if (sink.add(csvLine(detailsRow(row, columns.length)) + '\n')) await sink.flush();
   }
 }
 
@@ -194,7 +194,7 @@ export async function writeReport(
   out: NodeJS.WritableStream,
   kind: ReportKind,
   s: RunSummary,
-  rows: AsyncIterable<RowOutcome> | null,
+  rows: RowBatches | null,
 ): Promise<void> {
   const sink = new TextSink(out);
   try {
@@ -212,9 +212,11 @@ export async function writeReport(
         } else {
           await sink.write(jsonHead(s));
           let first = true;
-          for await (const row of rows) {
-            if (sink.add(jsonRow(row, first))) await sink.flush();
-            first = false;
+          for await (const batch of rows) {
+            for (const row of batch) {
+              if (sink.add(jsonRow(row, first))) await sink.flush();
+              first = false;
+            }
           }
           await sink.write(jsonTail());
         }
@@ -230,7 +232,7 @@ export async function writeReport(
 }
 
 /** The details table alone, for `--log FILE`. */
-export async function writeDetailsFile(path: string, columns: readonly string[], rows: AsyncIterable<RowOutcome>): Promise<void> {
+export async function writeDetailsFile(path: string, columns: readonly string[], rows: RowBatches): Promise<void> {
   const file = createWriteStream(path);
   const closed = new Promise<void>((resolve, reject) => {
     file.once('close', resolve);

@@ -2,23 +2,24 @@
  * Row outcomes for the details and JSON reports, kept on disk: a run can
  * produce millions of them, and the report must not cost memory per row.
  *
- * Encoding: one JSON array per line,
- *   [line, statusIndex, id, changed, message, warnings, cells]
- * with 0 standing for an absent field and trailing absent fields dropped.
- * JSON escapes CR and LF inside strings, so a LF byte always ends a record.
+ * The writer thread encodes the rows of each chunk it applies as one block (encodeBlock) and
+ * transfers it; the run thread appends it as it is. A block, little-endian:
+ *
+ *   u32 n · u32 notesBytes · i32 line[n] · f64 id[n] (0: none) · u8 status[n] · notes
+ *
+ * where notes is the JSON array of `[row, changed, message, warnings]` (0 for an absent
+ * field) for the rows that have any, usually none: per-row objects, JSON text and messages
+ * of arrays of nulls cost the run more than the writes themselves.
  */
-import { closeSync, createReadStream, ftruncateSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { copyFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../base/errors.js';
-import { ROW_STATUSES, type RowOutcome, type RowStatus } from './types.js';
+import { ROW_STATUSES, type RowBatches, type RowOutcome, type RowStatus } from './types.js';
 
 const WRITE_BUFFER = 1 << 20;
-// A UTF-16 code unit never takes more than 3 bytes in UTF-8.
-const MAX_UTF8_PER_UNIT = 3;
-const READ_CHUNK = 1 << 20;
-const LF = 0x0a;
+const HEAD = 8;
 
 const STATUS_INDEX = new Map<RowStatus, number>(ROW_STATUSES.map((s, i) => [s, i]));
 
@@ -41,44 +42,96 @@ function installExitHook(): void {
   });
 }
 
-export function encodeRow(row: RowOutcome): string {
-  const rec: unknown[] = [
-    row.line,
-    STATUS_INDEX.get(row.status) ?? -1,
-    row.id,
-    row.changed ?? 0,
-    row.message ?? 0,
-    row.warnings ?? 0,
-    row.cells ?? 0,
-  ];
-  while (rec.length > 3 && rec[rec.length - 1] === 0) rec.pop();
-  return JSON.stringify(rec);
+/** The rows of one applied chunk, by column, as the writer has them. */
+export interface RowColumns {
+  count: number;
+  line: ArrayLike<number>;
+  /** index in ROW_STATUSES */
+  status: ArrayLike<number>;
+  /** 0: no object */
+  id: ArrayLike<number>;
+  /** updated rows: changed attribute codes, comma-separated */
+  changed: readonly (string | null | undefined)[];
+  message: readonly (string | null | undefined)[];
+  /** warnings, one per line */
+  warn: readonly (string | null | undefined)[];
+}
+
+/** One block of rows, in a buffer of its own (it can be transferred). */
+export function encodeBlock(c: RowColumns): Uint8Array {
+  const n = c.count;
+  let notes: unknown[] | null = null;
+  for (let i = 0; i < n; i++) {
+    const changed = c.changed[i] ?? null;
+    const message = c.message[i] ?? null;
+    const warn = c.warn[i] ?? null;
+    if (changed === null && message === null && warn === null) continue;
+    (notes ??= []).push([i, changed ?? 0, message ?? 0, warn ?? 0]);
+  }
+  const text = notes === null ? null : Buffer.from(JSON.stringify(notes), 'utf8');
+  const out = Buffer.alloc(HEAD + 13 * n + (text?.length ?? 0));
+  out.writeUInt32LE(n, 0);
+  out.writeUInt32LE(text?.length ?? 0, 4);
+  let at = HEAD;
+  for (let i = 0; i < n; i++, at += 4) out.writeInt32LE(c.line[i] as number, at);
+  for (let i = 0; i < n; i++, at += 8) out.writeDoubleLE(c.id[i] as number, at);
+  for (let i = 0; i < n; i++) out[at++] = c.status[i] as number;
+  text?.copy(out, at);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 function corrupt(path: string, detail: string): SluiceError {
   return new SluiceError('E_INTERNAL', `row spool ${path} is corrupt: ${detail}`, { file: path });
 }
 
-export function decodeRow(text: string, path = 'spool'): RowOutcome {
-  let rec: unknown;
-  try {
-    rec = JSON.parse(text);
-  } catch (err) {
-    throw new SluiceError('E_INTERNAL', `row spool ${path} is corrupt: ${(err as Error).message}`, { file: path, cause: err });
+/** The rows of one block (`block` holds it whole), those `keep` accepts. */
+export function decodeBlock(block: Buffer, keep: ((s: RowStatus) => boolean) | null = null, path = 'spool'): RowOutcome[] {
+  if (block.length < HEAD) throw corrupt(path, 'short block');
+  const n = block.readUInt32LE(0);
+  const notesBytes = block.readUInt32LE(4);
+  if (block.length !== HEAD + 13 * n + notesBytes) throw corrupt(path, `block of ${n} rows is ${block.length} bytes`);
+  const rows: (RowOutcome | null)[] = new Array(n);
+  const statusAt = HEAD + 12 * n;
+  for (let i = 0; i < n; i++) {
+    const status = ROW_STATUSES[block[statusAt + i] as number];
+    if (status === undefined) throw corrupt(path, `bad status ${block[statusAt + i]}`);
+    if (keep !== null && !keep(status)) {
+      rows[i] = null;
+      continue;
+    }
+    const id = block.readDoubleLE(HEAD + 4 * n + 8 * i);
+    rows[i] = { line: block.readInt32LE(HEAD + 4 * i), status, id: id === 0 || status === 'error' ? null : id };
   }
-  if (!Array.isArray(rec) || rec.length < 3) throw corrupt(path, 'record is not an array');
-  const status = ROW_STATUSES[rec[1] as number];
-  if (typeof rec[0] !== 'number' || status === undefined) throw corrupt(path, `bad line or status in ${text.slice(0, 80)}`);
-  const row: RowOutcome = { line: rec[0], status, id: rec[2] as number | null };
-  const changed: unknown = rec[3];
-  const message: unknown = rec[4];
-  const warnings: unknown = rec[5];
-  const cells: unknown = rec[6];
-  if (changed !== undefined && changed !== 0) row.changed = changed as string[];
-  if (message !== undefined && message !== 0) row.message = message as string;
-  if (warnings !== undefined && warnings !== 0) row.warnings = warnings as string[];
-  if (cells !== undefined && cells !== 0) row.cells = cells as string[];
-  return row;
+  if (notesBytes > 0) {
+    let notes: [number, string | 0, string | 0, string | 0][];
+    try {
+      notes = JSON.parse(block.toString('utf8', statusAt + n)) as typeof notes;
+    } catch (err) {
+      throw corrupt(path, (err as Error).message);
+    }
+    for (const [i, changed, message, warn] of notes) {
+      const row = rows[i];
+      if (row === undefined) throw corrupt(path, `note for row ${i} of ${n}`);
+      if (row === null) continue;
+      if (changed !== 0) row.changed = changed.split(',');
+      if (message !== 0) row.message = message;
+      if (warn !== 0) row.warnings = warn.split('\n');
+    }
+  }
+  return rows.filter((r): r is RowOutcome => r !== null);
+}
+
+/** One row as a block of its own. */
+export function encodeRow(row: RowOutcome): Uint8Array {
+  return encodeBlock({
+    count: 1,
+    line: [row.line],
+    status: [STATUS_INDEX.get(row.status) ?? -1],
+    id: [row.id ?? 0],
+    changed: [row.changed?.join(',')],
+    message: [row.message],
+    warn: [row.warnings?.join('\n')],
+  });
 }
 
 /** What a spool handed to another thread carries: its directory, size and row count. */
@@ -102,7 +155,7 @@ export class RowSpool {
 
   private constructor(dir: string, kept?: SpoolHandOver) {
     this.dir = dir;
-    this.path = join(dir, 'rows.jsonl');
+    this.path = join(dir, 'rows');
     this.fd = openSync(this.path, kept ? 'r+' : 'wx', 0o600);
     if (kept) {
       this.bytes = kept.bytes;
@@ -156,17 +209,18 @@ export class RowSpool {
     return this.n;
   }
 
-  append(row: RowOutcome): void {
+  /** Append a block of rows (encodeBlock). */
+  appendBlock(block: Uint8Array): void {
     if (this.closed) throw new SluiceError('E_INTERNAL', 'row spool used after close()');
-    const rec = encodeRow(row) + '\n';
-    const worst = rec.length * MAX_UTF8_PER_UNIT;
-    if (worst > WRITE_BUFFER - this.used) this.flush();
-    if (worst > WRITE_BUFFER) {
-      this.writeAll(Buffer.from(rec, 'utf8'));
-    } else {
-      this.used += this.buf.write(rec, this.used, 'utf8');
-    }
-    this.n++;
+    const bytes = Buffer.from(block.buffer, block.byteOffset, block.byteLength);
+    if (bytes.length > WRITE_BUFFER - this.used) this.flush();
+    if (bytes.length > WRITE_BUFFER) this.writeAll(bytes);
+    else this.used += bytes.copy(this.buf, this.used);
+    this.n += bytes.readUInt32LE(0);
+  }
+
+  append(row: RowOutcome): void {
+    this.appendBlock(encodeRow(row));
   }
 
   /** Writes buffered rows to the file. */
@@ -184,18 +238,24 @@ export class RowSpool {
   }
 
   /**
-   * The rows appended so far, in append order. Rows appended while iterating
-   * are not included; each call starts a new pass over the file.
+   * The rows appended so far that `keep` accepts (default all), in append order, a read's
+   * worth at a time. Rows appended while iterating are not included; each call starts a new
+   * pass over the file.
    */
-  rows(): AsyncIterable<RowOutcome> {
+  batches(keep: ((s: RowStatus) => boolean) | null = null): RowBatches {
     if (this.closed) throw new SluiceError('E_INTERNAL', 'row spool used after close()');
     this.flush();
-    return readRows(this.path, this.bytes);
+    return readBatches(this.path, this.bytes, keep);
+  }
+
+  /** The rows appended so far, one at a time (see batches). */
+  rows(): AsyncIterable<RowOutcome> {
+    return oneAtATime(this.batches());
   }
 
   /**
    * Keep the rows as the file `dest` and close: the file is moved there (copied when `dest`
-   * is on another file system), in this encoding, which `decodeRow` reads line by line.
+   * is on another file system), in this encoding, which `keptRows` reads.
    */
   async keepAs(dest: string): Promise<void> {
     if (this.closed) throw new SluiceError('E_INTERNAL', 'row spool used after close()');
@@ -231,32 +291,47 @@ export class RowSpool {
   }
 }
 
-/** The rows of a spool kept with `keepAs`, in append order. */
-export async function* keptRows(path: string): AsyncGenerator<RowOutcome> {
-  yield* readRows(path, statSync(path).size);
+/** The rows of a spool kept with `keepAs` that `keep` accepts (default all), in append order. */
+export function keptRows(path: string, keep: ((s: RowStatus) => boolean) | null = null): RowBatches {
+  return readBatches(path, statSync(path).size, keep);
 }
 
-async function* readRows(path: string, size: number): AsyncGenerator<RowOutcome> {
+async function* oneAtATime(batches: RowBatches): AsyncGenerator<RowOutcome> {
+  for await (const batch of batches) yield* batch;
+}
+
+/** Whole blocks are decoded out of reads of this size (or of one block, when larger). */
+const READ_CHUNK = 1 << 20;
+
+async function* readBatches(path: string, size: number, keep: ((s: RowStatus) => boolean) | null): AsyncGenerator<RowOutcome[]> {
   if (size === 0) return;
-  const stream = createReadStream(path, { start: 0, end: size - 1, highWaterMark: READ_CHUNK });
-  // UTF-8 never uses the LF byte inside a multi-byte sequence, so splitting the
-  // raw bytes on LF is safe across chunk boundaries.
-  let rest: Buffer | null = null;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let start = 0;
-    let nl = chunk.indexOf(LF, start);
-    if (rest !== null && nl !== -1) {
-      yield decodeRow(Buffer.concat([rest, chunk.subarray(0, nl)]).toString('utf8'), path);
-      rest = null;
-      start = nl + 1;
-      nl = chunk.indexOf(LF, start);
+  const file = await open(path, 'r');
+  try {
+    let buf = Buffer.alloc(0);
+    let pos = 0;
+    for (;;) {
+      const batch: RowOutcome[] = [];
+      let need = HEAD;
+      while (buf.length >= HEAD) {
+        need = HEAD + 13 * buf.readUInt32LE(0) + buf.readUInt32LE(4);
+        if (buf.length < need) break;
+        for (const row of decodeBlock(buf.subarray(0, need), keep, path)) batch.push(row);
+        buf = buf.subarray(need);
+        need = HEAD;
+      }
+      if (batch.length > 0) yield batch;
+      if (pos >= size) {
+        if (buf.length > 0) throw corrupt(path, 'the last block is cut short');
+        return;
+      }
+      const want = Math.min(size - pos, Math.max(READ_CHUNK, need - buf.length));
+      const chunk = Buffer.allocUnsafe(want);
+      const { bytesRead } = await file.read(chunk, 0, want, pos);
+      if (bytesRead === 0) throw corrupt(path, `it ends at ${pos} bytes, not ${size}`);
+      pos += bytesRead;
+      buf = buf.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buf, chunk.subarray(0, bytesRead)]);
     }
-    while (nl !== -1) {
-      yield decodeRow(chunk.toString('utf8', start, nl), path);
-      start = nl + 1;
-      nl = chunk.indexOf(LF, start);
-    }
-    if (start < chunk.length) rest = rest === null ? chunk.subarray(start) : Buffer.concat([rest, chunk.subarray(start)]);
+  } finally {
+    await file.close();
   }
-  if (rest !== null && rest.length > 0) throw corrupt(path, 'last record has no line end');
 }

@@ -18,6 +18,9 @@ export interface RowOutcome {
   cells?: string[] | undefined;
 }
 
+/** Rows in file order, a batch at a time: per-row async iteration cost more than writing the rows out. */
+export type RowBatches = AsyncIterable<readonly RowOutcome[]>;
+
 export interface Counts {
   created: number;
   updated: number;

@@ -3,6 +3,7 @@
  * connection, re-checking any lookup the run itself may have changed, so the result
  * is exactly that of applying the rows one at a time (SPEC §2, the invariant).
  */
+import { encodeBlock } from '../report/spool.js';
 import type Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
 import { pausePoint } from '../base/pause.js';
@@ -61,7 +62,7 @@ export interface AppliedChunk {
   count: number;
   /** rows of the chunk matched by fingerprint: not parsed or mapped by the worker */
   hits: number;
-  /** each row's outcome; empty in what the writer sends when the report keeps no rows (`withoutRows`) */
+  /** each row's outcome (the writer sends them on as a block: replyOf) */
   status: Uint8Array;
   id: Float64Array;
   message: (string | null)[];
@@ -1224,17 +1225,18 @@ export class Applier {
   }
 }
 
-/**
- * A chunk's result without its rows' outcomes, for a run whose report keeps none (`rows`
- * is null then already): the run thread reads only the counts, and cloning the per-row
- * arrays cost both threads time and the run thread's young generation its garbage.
- */
-export function withoutRows(a: AppliedChunk): AppliedChunk {
-  return { ...a, status: NO_STATUS, id: NO_IDS, message: NO_LINKS, changed: NO_LINKS };
-}
+/** What the writer sends the run thread for an applied chunk: its outcome, and its rows as one spool block when the report keeps rows. */
+export type AppliedReply = Omit<AppliedChunk, 'status' | 'id' | 'message' | 'changed' | 'rows'> & { block: Uint8Array | null };
 
-const NO_STATUS = new Uint8Array(0);
-const NO_IDS = new Float64Array(0);
+/**
+ * A chunk's reply. Its rows travel as one block of the row spool's encoding, written as it
+ * is: cloning the per-row arrays (mostly of nulls) and making an object per row cost the
+ * writer thread a fifth of its time and the run thread its young generation.
+ */
+export function replyOf(a: AppliedChunk): AppliedReply {
+  const { status, id, message, changed, rows, ...rest } = a;
+  return { ...rest, block: rows === null ? null : encodeBlock({ count: a.count, line: rows.line, status, id, changed, message, warn: rows.warn }) };
+}
 
 /**
  * Rows per INSERT of creates: sixteen rows of a dozen values measured fastest (about a

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../base/errors.js';
 import { THREAD_RESOURCE_LIMITS } from '../base/threads.js';
-import type { AppliedChunk } from './apply.js';
+import type { AppliedReply } from './apply.js';
 import { releaseLease } from './lock.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
@@ -82,7 +82,7 @@ export class WriterClient {
    * the order they are sent; one sent after a chunk that stopped the run is not applied
    * (its result has no rows).
    */
-  async apply(bytes: Uint8Array): Promise<AppliedChunk> {
+  async apply(bytes: Uint8Array): Promise<AppliedReply> {
     const m = await this.request({ type: 'chunk', bytes }, [bytes.buffer as ArrayBuffer]);
     return (m as Extract<FromWriter, { type: 'applied' }>).result;
   }

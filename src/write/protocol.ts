@@ -3,7 +3,7 @@ import type { SerializedError } from '../base/errors.js';
 import type { Counts } from '../report/types.js';
 import type { CsvOptions } from '../input/parse.js';
 import type { ImportPlan } from '../rows/plan.js';
-import type { AppliedChunk, RunInfo } from './apply.js';
+import type { AppliedReply, RunInfo } from './apply.js';
 import type { LookupIndex } from './prepare.js';
 
 export interface WriterConfig {
@@ -35,6 +35,6 @@ export type FromWriter =
   | { type: 'waiting' }
   /** `emptyClass`: the imported class held no object when the run took the write lock */
   | { type: 'ready'; change: number; emptyClass: boolean }
-  | { type: 'applied'; result: AppliedChunk }
+  | { type: 'applied'; result: AppliedReply }
   | { type: 'finished'; change: number | null; counts: Counts; rolledBack: Counts | null; lastCommittedLine: number | null; sync: SyncOutcome | null }
   | { type: 'failed'; error: SerializedError };

@@ -5,7 +5,7 @@ import { SluiceError, asSluiceError } from '../base/errors.js';
 import { configure, readModel } from '../model/store.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
 import { compileDateFormat } from '../rows/dates.js';
-import { Applier, type CheckpointAside, dbError, withoutRows } from './apply.js';
+import { Applier, type CheckpointAside, dbError, replyOf } from './apply.js';
 import { WriteLease, lock, prepareUnderLock } from './lock.js';
 import { prepareRun } from './prepare.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
@@ -113,8 +113,8 @@ port.on('message', (m: ToWriter) => {
   if (!a) return;
   try {
     if (m.type === 'chunk') {
-      const result = a.apply(decodeChunk(m.bytes, numeric), cfg.wantRows);
-      send({ type: 'applied', result: cfg.wantRows ? result : withoutRows(result) });
+      const result = replyOf(a.apply(decodeChunk(m.bytes, numeric), cfg.wantRows));
+      port.postMessage({ type: 'applied', result } satisfies FromWriter, result.block ? [result.block.buffer as ArrayBuffer] : []);
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
       close();

@@ -21,13 +21,14 @@ function rowsAt(...lines: number[]): RowOutcome[] {
   return lines.map((line) => ({ line, status: 'created', id: line }));
 }
 
-async function* each(rows: RowOutcome[]): AsyncGenerator<RowOutcome> {
-  yield* rows;
+/** The rows in batches of two, as a spool hands them out in batches. */
+async function* each(rows: RowOutcome[]): AsyncGenerator<RowOutcome[]> {
+  for (let i = 0; i < rows.length; i += 2) yield rows.slice(i, i + 2);
 }
 
 async function cellsOf(rows: RowOutcome[], src: CellSource | null): Promise<(string[] | undefined)[]> {
   const out: (string[] | undefined)[] = [];
-  for await (const r of withCells(each(rows), src)) out.push(r.cells);
+  for await (const batch of withCells(each(rows), src)) for (const r of batch) out.push(r.cells);
   return out;
 }
 
@@ -85,6 +86,6 @@ test('a row whose line starts no record (the input changed since) has no cells, 
 test('no source: the rows pass through unchanged', async () => {
   const rows = rowsAt(2, 3);
   const out: RowOutcome[] = [];
-  for await (const r of withCells(each(rows), null)) out.push(r);
+  for await (const batch of withCells(each(rows), null)) out.push(...batch);
   assert.deepEqual(out, rows);
 });

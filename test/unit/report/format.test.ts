@@ -54,8 +54,9 @@ const ROWS: RowOutcome[] = [
   { line: 7, status: 'error', id: null, message: 'org_id->name: no Organization "Acme, Inc"', cells: ['Poe', 'E, A.', 'ep@x.org', 'Acme, Inc', 'extra'] },
 ];
 
-async function* iterate<T>(items: readonly T[]): AsyncGenerator<T> {
-  for (const item of items) yield item;
+/** The rows in batches of two, as a spool hands them out in batches. */
+async function* iterate<T>(items: readonly T[]): AsyncGenerator<T[]> {
+  for (let i = 0; i < items.length; i += 2) yield items.slice(i, i + 2);
 }
 
 async function capture(kind: 'summary' | 'details' | 'json' | 'retcode', s: RunSummary, rows: readonly RowOutcome[] | null): Promise<string> {
@@ -275,10 +276,10 @@ class SlowSink extends Writable {
 test('writeReport waits for drain: buffered output stays bounded', async () => {
   const sink = new SlowSink();
   let produced = 0;
-  async function* many(): AsyncGenerator<RowOutcome> {
+  async function* many(): AsyncGenerator<RowOutcome[]> {
     for (let i = 0; i < 20_000; i++) {
       produced++;
-      yield { line: i + 2, status: 'created', id: i + 1, cells: ['name ' + i, 'x'.repeat(20), 'e@x', 'Demo'] };
+      yield [{ line: i + 2, status: 'created', id: i + 1, cells: ['name ' + i, 'x'.repeat(20), 'e@x', 'Demo'] }];
     }
   }
   let drains = 0;
@@ -299,8 +300,8 @@ test('writeReport rejects when the output fails instead of hanging', async () =>
       cb(new Error('EPIPE'));
     },
   });
-  async function* many(): AsyncGenerator<RowOutcome> {
-    for (let i = 0; i < 100_000; i++) yield { line: i + 2, status: 'created', id: i, cells: ['x'.repeat(50)] };
+  async function* many(): AsyncGenerator<RowOutcome[]> {
+    for (let i = 0; i < 100_000; i++) yield [{ line: i + 2, status: 'created', id: i, cells: ['x'.repeat(50)] }];
   }
   await assert.rejects(writeReport(broken, 'details', summary(), many()), /EPIPE/);
 });
@@ -324,11 +325,11 @@ test('writeReport rejects, not hangs, when the output failed between two writes'
       else cb();
     },
   });
-  async function* slow(): AsyncGenerator<RowOutcome> {
+  async function* slow(): AsyncGenerator<RowOutcome[]> {
     for (let i = 0; i < 50_000; i++) {
       // let the stream's error event through while rows are still coming
       if (i % 1000 === 0) await new Promise((r) => setImmediate(r));
-      yield { line: i + 2, status: 'created', id: i, cells: ['x'.repeat(50)] };
+      yield [{ line: i + 2, status: 'created', id: i, cells: ['x'.repeat(50)] }];
     }
   }
   await assert.rejects(writeReport(broken, 'details', summary(), slow()), /EPIPE/);

@@ -16,7 +16,8 @@ import { compileDateFormat } from '../../../src/rows/dates.js';
 import { buildPlan } from '../../../src/rows/header.js';
 import { mapRows } from '../../../src/rows/map.js';
 import type { Action, ImportPlan } from '../../../src/rows/plan.js';
-import { type AppliedChunk, Applier, type CheckpointAside, type RunInfo, STATUS_NAMES, withoutRows } from '../../../src/write/apply.js';
+import { decodeBlock } from '../../../src/report/spool.js';
+import { type AppliedChunk, Applier, type CheckpointAside, type RunInfo, STATUS_NAMES, replyOf } from '../../../src/write/apply.js';
 import { MASK, verifyPassword } from '../../../src/write/password.js';
 
 type DB = Database.Database;
@@ -94,8 +95,8 @@ class Run {
     return resolveChunk(this.store.model, this.plan, this.lookup, mapped, this.seq++, buf.byteLength);
   }
 
-  apply(chunk: ResolvedChunk): AppliedChunk {
-    const out = this.applier.apply(chunk, false);
+  apply(chunk: ResolvedChunk, wantRows = false): AppliedChunk {
+    const out = this.applier.apply(chunk, wantRows);
     this.linesSoFar += out.count;
     return out;
   }
@@ -808,20 +809,38 @@ describe('Applier: link sets', () => {
   });
 });
 
-describe('Applier: what the writer sends when the report keeps no rows', () => {
-  it('keeps the counts, the stop and the commit point, and none of the per-row arrays', (t) => {
+describe('Applier: what the writer sends the run thread', () => {
+  it('keeps the counts, the stop and the commit point, and none of the per-row arrays when the report keeps no rows', (t) => {
     const s = fresh(t);
     const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
     const out = run.apply(run.resolve('A,a@x.org,,IT\nB,b@x.org,,Nope\nC,c@x.org,,IT\n', 2));
-    const sent = withoutRows(out);
+    const sent = replyOf(out);
     assert.deepEqual(
-      { seq: sent.seq, count: sent.count, hits: sent.hits, stop: sent.stop, lastCommittedLine: sent.lastCommittedLine, counts: sent.counts, rows: sent.rows },
-      { seq: out.seq, count: 2, hits: 0, stop: out.stop, lastCommittedLine: null, counts: out.counts, rows: null },
+      { seq: sent.seq, count: sent.count, hits: sent.hits, stop: sent.stop, lastCommittedLine: sent.lastCommittedLine, counts: sent.counts, block: sent.block },
+      { seq: out.seq, count: 2, hits: 0, stop: out.stop, lastCommittedLine: null, counts: out.counts, block: null },
     );
     assert.equal(sent.counts.created, 1);
     assert.equal(sent.counts.errors, 1);
-    assert.deepEqual([sent.status.length, sent.id.length, sent.message.length, sent.changed.length], [0, 0, 0, 0]);
+    assert.deepEqual(Object.keys(sent).filter((k) => ['status', 'id', 'message', 'changed', 'rows'].includes(k)), []);
     // The applier's own result is left whole.
-    assert.deepEqual(STATUS_NAMES[out.status[1] as number], "error");
+    assert.deepEqual(STATUS_NAMES[out.status[1] as number], 'error');
+  });
+
+  it('sends the rows as one spool block when the report keeps them', (t) => {
+    const s = fresh(t);
+    const run = new Run(s, 'Person', PERSON, { keys: ['email'] });
+    run.apply(run.resolve('A,a@x.org,,IT\n', 2));
+    const out = run.apply(run.resolve('A,a@x.org,,IT\nA2,a@x.org,x,IT\nB,b@x.org,,Nope\n', 3), true);
+    const sent = replyOf(out);
+    assert.ok(sent.block !== null);
+    const rows = decodeBlock(Buffer.from(sent.block));
+    assert.deepEqual(
+      rows.map((r) => [r.line, r.status, r.id === null ? null : typeof r.id, r.changed ?? null, r.message === undefined ? null : r.message.slice(0, 25)]),
+      [
+        [3, 'unchanged', 'number', null, null],
+        [4, 'updated', 'number', ['name', 'phone'], null],
+        [5, 'error', null, null, 'column "Organization->Nam'],
+      ],
+    );
   });
 });
