@@ -301,7 +301,7 @@ async function* oneAtATime(batches: RowBatches): AsyncGenerator<RowOutcome> {
 }
 
 /** Whole blocks are decoded out of reads of this size (or of one block, when larger). */
-const READ_CHUNK = 1 << 20;
+const READ_CHUNK = 1 << 16;
 
 async function* readBatches(path: string, size: number, keep: ((s: RowStatus) => boolean) | null): AsyncGenerator<RowOutcome[]> {
   if (size === 0) return;
