@@ -92,16 +92,18 @@ export async function download(path: string, fallbackName: string): Promise<void
 }
 
 /**
- * An upload with its progress (fetch has none): the body is sent as it is, with the options
- * as query parameters. Resolves with the JSON answer of a success.
+ * An upload with its progress (fetch has none), as a form: the options as fields first, then
+ * the file under its own name (the change record keeps it). Resolves with the JSON answer of a success.
  */
-export function upload<T>(path: string, body: Blob, contentType: string, onProgress: (sent: number, total: number) => void): Promise<T> {
+export function upload<T>(path: string, fields: URLSearchParams, body: Blob, fileName: string, onProgress: (sent: number, total: number) => void): Promise<T> {
   return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const [k, v] of fields) form.append(k, v);
+    form.append('file', body, fileName);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', path);
     const token = savedToken();
     if (token) xhr.setRequestHeader('authorization', `Bearer ${token}`);
-    xhr.setRequestHeader('content-type', contentType);
     xhr.upload.addEventListener('progress', (e) => onProgress(e.loaded, e.lengthComputable ? e.total : body.size));
     xhr.addEventListener('load', () => {
       if (xhr.status >= 200 && xhr.status < 300) {
@@ -118,7 +120,7 @@ export function upload<T>(path: string, body: Blob, contentType: string, onProgr
     });
     xhr.addEventListener('error', () => reject(new ApiError(0, 'E_NETWORK', 'the upload failed: the connection to the server was lost')));
     xhr.addEventListener('abort', () => reject(new ApiError(0, 'E_ABORTED', 'the upload was cancelled')));
-    xhr.send(body);
+    xhr.send(form);
   });
 }
 

@@ -49,7 +49,7 @@ export class HistoryView {
           'tr',
           { class: j.state === 'error' ? 'bad' : null },
           h('td', {}, when(j.createdAt)),
-          h('td', {}, what, j.simulate ? h('span', { class: 'status' }, 'simulated') : null),
+          h('td', {}, what, j.simulate ? ' ' : null, j.simulate ? h('span', { class: 'status' }, 'simulated') : null),
           h('td', {}, j.class),
           h('td', {}, j.fileName),
           h('td', {}, h('span', { class: `status status-${j.state === 'error' ? 'error' : 'unchanged'}` }, j.state === 'processing' ? `processing, line ${j.line ?? 0}` : j.state)),

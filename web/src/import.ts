@@ -369,7 +369,15 @@ export class ImportWizard {
       { class: 'scroll' },
       h('table', { id: 'columns' }, h('caption', { class: 'hint' }, 'Columns of the file and the attributes they fill'), h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Column'), h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Mapping'))), cols),
     );
-    const keyHint = h('p', { class: 'hint' }, `Reconciliation keys: ${p.keys.length > 0 ? p.keys.join(', ') : 'none'} — the rows are matched to existing objects by them.`);
+    const keyHint = h(
+      'p',
+      { class: 'hint', id: 'key-hint' },
+      unknown.length > 0 || p.planError !== null
+        ? 'Reconciliation keys: chosen once every column maps to an attribute.'
+        : p.keys.length > 0
+          ? `Reconciliation keys: ${p.keys.join(', ')} — each row is matched to an existing object by them.`
+          : 'Reconciliation keys: none — each row creates an object, unless it has an id or source and source_id.',
+    );
 
     // The first rows.
     const rowsBody = h('tbody');
@@ -444,7 +452,8 @@ export class ImportWizard {
     const body = this.body as Blob;
     let token: string;
     try {
-      const r = await upload<{ token: string }>(`/v1/import?${this.query(simulate ? { simulate: '1' } : {})}`, body, this.contentType(), (sent, total) => {
+      const fields = new URLSearchParams(this.query(simulate ? { simulate: '1' } : {}));
+      const r = await upload<{ token: string }>('/v1/import', fields, body, this.file?.name ?? 'upload', (sent, total) => {
         const pct = total > 0 ? Math.round((sent / total) * 100) : 100;
         uploadBar.value = pct;
         uploadText.textContent = `Uploading: ${bytes(sent)} of ${bytes(total)} (${pct} %)`;
