@@ -99,8 +99,8 @@ export interface Preview {
   error: { code: string; message: string; line: number | null } | null;
 }
 
-/** Frames as small as this: the preview reads a few records, not megabytes. */
-const PREVIEW_FRAME_BYTES = 16 * 1024;
+/** Frames of one record each: the records before one the input stops on (a quote left open, a cut sample) are still shown. */
+const PREVIEW_FRAME_BYTES = 1;
 
 /** Formats tried, in order, when the date cells shown do not parse under the one in use. */
 const DATE_CANDIDATES = ['Y-m-d', 'd/m/Y', 'm/d/Y', 'd.m.Y', 'd-m-Y', 'Y/m/d'];
@@ -123,14 +123,18 @@ function mappingOf(model: Model, cls: ClassDef, raw: string, i: number): { mappi
 }
 
 /** Frames of the decoded stream; the first is the header record alone (CSV). */
-async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer): Frame[]; end(): Frame[] }, truncated: boolean): AsyncGenerator<Frame> {
+async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer): Frame[]; end(): Frame[] }, cut: { truncated: boolean; lastDropped: boolean }): AsyncGenerator<Frame> {
   for await (const chunk of stream) yield* framer.push(chunk);
+  let last: Frame[];
   try {
-    yield* framer.end();
+    last = framer.end();
   } catch (err) {
     // The start of a larger file may end inside a quoted field or a character: not an error of the file.
-    if (!truncated) throw err;
+    if (!cut.truncated) throw err;
+    cut.lastDropped = true;
+    return;
   }
+  yield* last;
 }
 
 /** A format under which every sample parses, for the attribute types given; null when none does. */
@@ -198,7 +202,8 @@ export async function previewImport(o: ImportOptions, input: Readable, p: Previe
   const records: (string | undefined)[][] = [];
   const lines: number[] = [];
   const recordErrors: (string | null)[] = [];
-  const frames = framesOf(stream, framer, p.truncated);
+  const cut = { truncated: p.truncated, lastDropped: false };
+  const frames = framesOf(stream, framer, cut);
   try {
     try {
       const first = await frames.next();
@@ -264,7 +269,7 @@ export async function previewImport(o: ImportOptions, input: Readable, p: Previe
           recordErrors.push(...r.records.map(() => null));
         }
       }
-      if (p.truncated && records.length < want) {
+      if (p.truncated && records.length < want && !cut.lastDropped) {
         // The last record read may be cut short by the end of the sample.
         records.pop();
         lines.pop();

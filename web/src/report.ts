@@ -107,7 +107,7 @@ export async function reportPanel(token: string, st: JobState & { state: 'done' 
       else shown.delete(s);
       render();
     });
-    counts.append(h('li', {}, h('strong', { 'data-count': s }, countOf(results, s)), h('label', { class: 'inline', for: id }, box, `show ${s}`)));
+    counts.append(h('li', {}, h('strong', { 'data-count': s }, countOf(results, s)), report ? h('label', { class: 'inline', for: id }, box, `show ${s}`) : s));
   }
   panel.append(counts);
   if (report) {
