@@ -178,12 +178,14 @@ describe('the import wizard in a browser', { skip: SKIP }, () => {
     await err.waitFor();
     assert.match(await err.innerText(), /^Line 3: /);
     assert.match(await err.innerText(), /line 3/);
+    await screenshot(page, 'malformed-file-preview');
     // The run says it too, and writes nothing.
     await page.getByRole('button', { name: 'Next: simulate' }).click();
     const stopped = page.locator('#job-result .error-box');
     await stopped.waitFor();
     assert.match(await stopped.innerText(), /stopped: .*line 3/);
-    await screenshot(page, 'malformed-file');
+    assert.ok(await page.getByRole('button', { name: 'Import for real' }).isDisabled(), 'an import would stop the same way');
+    await screenshot(page, 'malformed-file-simulated');
     await done(page);
   });
 

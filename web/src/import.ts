@@ -362,12 +362,13 @@ export class ImportWizard {
         void again();
       });
       const what = c.error !== null ? h('td', { class: 'bad' }, c.error) : h('td', {}, describeMapping(c.mapping));
-      cols.append(h('tr', { class: c.error !== null ? 'bad' : null, 'data-column': c.name }, h('th', { scope: 'row' }, c.name), h('td', {}, sel), h('td', {}, keyBox), what));
+      what.setAttribute('data-label', 'Mapping');
+      cols.append(h('tr', { class: c.error !== null ? 'bad' : null, 'data-column': c.name }, h('th', { scope: 'row' }, c.name), h('td', { 'data-label': 'Attribute' }, sel), h('td', { 'data-label': 'Key' }, keyBox), what));
     }
     const columns = h(
       'div',
       { class: 'scroll' },
-      h('table', { id: 'columns' }, h('caption', { class: 'hint' }, 'Columns of the file and the attributes they fill'), h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Column'), h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Mapping'))), cols),
+      h('table', { id: 'columns', class: 'stack' }, h('caption', { class: 'hint' }, 'Columns of the file and the attributes they fill'), h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Column'), h('th', { scope: 'col' }, 'Attribute'), h('th', { scope: 'col' }, 'Key'), h('th', { scope: 'col' }, 'Mapping'))), cols),
     );
     const keyHint = h(
       'p',
@@ -497,7 +498,8 @@ export class ImportWizard {
     clear(result, h('h4', {}, simulate ? 'Simulation report' : 'Import report'), panel);
     if (simulate) {
       this.simLines = st.results.created + st.results.updated + st.results.unchanged + st.results.deleted + st.results.skipped + st.results.errors;
-      const run = h('button', { type: 'button', class: 'primary' }, 'Import for real');
+      // A simulation that stopped would stop the import the same way: the file or the options must change first.
+      const run = h('button', { type: 'button', class: 'primary', disabled: st.state === 'error' }, 'Import for real');
       run.addEventListener('click', () => this.show('run'));
       actions.append(back, run);
     } else {
