@@ -87,7 +87,7 @@ class RequestLog extends LogController {
 }
 
 /** Content types read as the file itself; anything else but a multipart form is refused. */
-export const RAW_TYPES = ['text/csv', 'text/tab-separated-values', 'text/plain', 'application/json', 'application/x-ndjson', 'application/octet-stream'];
+const RAW_TYPES = ['text/csv', 'text/tab-separated-values', 'text/plain', 'application/json', 'application/x-ndjson', 'application/octet-stream'];
 
 /** Seconds a client told to wait for a full queue waits before trying again. */
 const RETRY_AFTER_S = 10;
