@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 DEMO_DIR := fixtures/.generated/demo
 
-.PHONY: install build lint test demo bench bench-10m bench-http profile clean
+.PHONY: install build lint test demo bench bench-10m bench-http profile clean wizard-screenshots
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -59,3 +59,9 @@ profile: build
 
 clean:
 	rm -rf dist node_modules/.installed
+
+# The import wizard's screenshots in docs/wizard/, taken by its browser test (needs Chromium:
+# apt-get install chromium; SLUICE_CHROMIUM names another binary).
+wizard-screenshots: build
+	rm -rf docs/wizard
+	SLUICE_SCREENSHOTS=docs/wizard node --test dist/test/browser/wizard.test.js

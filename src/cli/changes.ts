@@ -8,9 +8,8 @@ import { HISTORY_COLUMNS, csvRecord, expandHistory, jsonRecord, textLine } from 
 import { changeEntries } from '../export/history-read.js';
 import { openStore } from '../model/store.js';
 import { csvLine } from '../report/csv.js';
-import { hasUndoColumn } from '../undo/undo.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
-import type { Counts } from '../report/types.js';
+import { type ChangeRow, changeColumns, recentChanges } from '../export/changes.js';
 
 const DB: OptionSpec = { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' };
 
@@ -26,29 +25,6 @@ const HISTORY_SPECS: Record<string, OptionSpec> = {
   raw: { type: 'boolean', help: "csv: write values starting with = + - @ as they are (by default they get a ' prefix against spreadsheet formulas)" },
   db: DB,
 };
-
-/** A row of _sluice_change: who ran what, and the run's counts. */
-export interface ChangeRow extends Counts {
-  id: number;
-  user: string;
-  started_at: string;
-  finished_at: string | null;
-  comment: string;
-  class: string;
-  file: string;
-  action: string;
-  outcome: string;
-  lines: number;
-  /** the change that took this one back (sluice undo); null when none did */
-  undone_by: number | null;
-}
-
-const BASE_COLUMNS = 'id, user, started_at, finished_at, comment, class, file, action, outcome, lines, created, updated, unchanged, deleted, skipped, errors, warnings';
-
-/** The columns read, `undone_by` as NULL in a database no undo has touched yet. */
-function changeColumns(db: Parameters<typeof hasUndoColumn>[0]): string {
-  return `${BASE_COLUMNS}, ${hasUndoColumn(db) ? 'undone_by' : 'NULL AS undone_by'}`;
-}
 
 function formatOf(value: unknown, valid: readonly string[]): string {
   const f = ((value as string | undefined) ?? valid[0] as string).toLowerCase();
@@ -97,8 +73,7 @@ export function changesCommand(argv: string[]): number {
   let rows: ChangeRow[];
   let total: number;
   try {
-    rows = db.prepare(`SELECT ${changeColumns(db)} FROM _sluice_change ORDER BY id DESC LIMIT ?`).all(limit) as ChangeRow[];
-    total = db.prepare('SELECT count(*) FROM _sluice_change').pluck().get() as number;
+    ({ rows, total } = recentChanges(db, limit));
   } finally {
     db.close();
   }

@@ -192,6 +192,13 @@ export class JobStore {
     return r ? fromRow(r) : null;
   }
 
+  /** The `limit` most recent jobs, newest first: of the classes given (null: of every class). */
+  recent(limit: number, classes: readonly string[] | null): Job[] {
+    if (classes !== null && classes.length === 0) return [];
+    const where = classes === null ? '' : `WHERE json_extract(options, '$.className') IN (${classes.map(() => '?').join(', ')})`;
+    return (this.db.prepare(`SELECT * FROM _sluice_job ${where} ORDER BY id DESC LIMIT ?`).all(...(classes ?? []), limit) as JobRow[]).map(fromRow);
+  }
+
   /** The tokens of the jobs waiting for their turn. */
   queuedTokens(): string[] {
     return this.db.prepare(`SELECT token FROM _sluice_job WHERE state = 'queued'`).pluck().all() as string[];

@@ -206,6 +206,275 @@ const SCHEMAS: Json = {
   },
 };
 
+const nullable = (type: string): Json => ({ type: [type, 'null'] });
+
+const RESULTS_OR_NULL: Json = { oneOf: [ref('Results'), { type: 'null' }] };
+
+/** What the import wizard's page calls beside the job API (wizard.ts). */
+const WIZARD_SCHEMAS: Json = {
+  Classes: {
+    type: 'object',
+    required: ['role', 'name', 'canImport', 'classes'],
+    additionalProperties: false,
+    properties: {
+      role: { enum: ['admin', 'importer', 'reader'] },
+      name: { type: 'string', description: "the token's name" },
+      canImport: { type: 'boolean', description: 'false for a reader' },
+      classes: {
+        type: 'array',
+        description: 'the classes of the model the token may touch, as sluice schema --format json describes them',
+        items: {
+          type: 'object',
+          required: ['name', 'label', 'reconciliation', 'attributes', 'exampleHeader'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string' },
+            label: { type: 'string' },
+            reconciliation: { type: 'array', items: { type: 'string' } },
+            exampleHeader: { type: 'string' },
+            attributes: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['code', 'label', 'type', 'mandatory', 'target', 'header'],
+                additionalProperties: false,
+                properties: {
+                  code: { type: 'string' },
+                  label: { type: 'string' },
+                  type: { type: 'string' },
+                  mandatory: { type: 'boolean' },
+                  target: nullable('string'),
+                  header: { type: 'array', items: { type: 'string' }, description: 'how a header names it (org_id->name for a reference)' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+  Preview: {
+    type: 'object',
+    description: 'the start of the upload as an import would read it; nothing is written',
+    required: ['class', 'format', 'separator', 'separatorDetected', 'qualifier', 'charset', 'charsetFrom', 'suggestedCharset', 'dateFormat', 'suggestedDateFormat', 'columns', 'keys', 'planError', 'rows', 'more', 'headerBytes', 'error'],
+    additionalProperties: false,
+    properties: {
+      class: { type: 'string' },
+      format: { enum: ['csv', 'json'] },
+      separator: { ...nullable('string'), description: 'as the report names it: , ; tab | (null for JSON, or when the header could not be read)' },
+      separatorDetected: { type: 'boolean' },
+      qualifier: nullable('string'),
+      charset: { type: 'string' },
+      charsetFrom: { enum: ['bom', 'default', 'given'] },
+      suggestedCharset: nullable('string'),
+      dateFormat: { type: 'string' },
+      suggestedDateFormat: { ...nullable('string'), description: 'a format under which every date shown parses, when the one used fails on some' },
+      columns: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['index', 'name', 'mapping', 'error', 'key'],
+          additionalProperties: false,
+          properties: {
+            index: { type: 'integer', minimum: 0 },
+            name: { type: 'string' },
+            error: { ...nullable('string'), description: 'why the column maps to nothing' },
+            key: { ...nullable('string'), description: 'the attribute the column gives as a reconciliation key, when it can be one' },
+            mapping: {
+              oneOf: [
+                { type: 'null' },
+                {
+                  type: 'object',
+                  required: ['kind', 'attribute', 'label', 'type', 'header'],
+                  additionalProperties: false,
+                  properties: {
+                    kind: { enum: ['reserved', 'scalar', 'links', 'ref'] },
+                    attribute: { type: 'string' },
+                    label: { type: 'string' },
+                    type: { type: 'string' },
+                    target: { type: 'string' },
+                    sub: { type: 'string' },
+                    header: { type: 'string' },
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+      keys: { type: 'array', items: { type: 'string' } },
+      planError: nullable('string'),
+      rows: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['line', 'cells', 'error'],
+          additionalProperties: false,
+          properties: { line: { type: 'integer', minimum: 1 }, cells: { type: 'array', items: { type: 'string' } }, error: nullable('string') },
+        },
+      },
+      more: { type: 'boolean' },
+      headerBytes: { ...nullable('integer'), description: 'the bytes the header takes in the file, BOM and line break included' },
+      error: {
+        oneOf: [
+          { type: 'null' },
+          {
+            type: 'object',
+            required: ['code', 'message', 'line'],
+            additionalProperties: false,
+            properties: { code: { enum: ['E_ENCODING', 'E_MALFORMED'] }, message: { type: 'string' }, line: nullable('integer') },
+          },
+        ],
+      },
+    },
+  },
+  Jobs: {
+    type: 'object',
+    required: ['jobs'],
+    additionalProperties: false,
+    properties: {
+      jobs: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['token', 'kind', 'class', 'state', 'fileName', 'bytes', 'simulate', 'action', 'createdAt', 'startedAt', 'finishedAt', 'results', 'message', 'change', 'undoOf'],
+          additionalProperties: false,
+          properties: {
+            token: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+            kind: { enum: ['import', 'sync', 'undo'] },
+            class: { type: 'string' },
+            state: { enum: ['queued', 'processing', 'done', 'error'] },
+            fileName: { type: 'string' },
+            bytes: { type: 'integer', minimum: 0 },
+            simulate: { type: 'boolean' },
+            action: { type: 'string' },
+            createdAt: { type: 'string' },
+            startedAt: nullable('string'),
+            finishedAt: nullable('string'),
+            line: { type: 'integer', minimum: 0 },
+            results: RESULTS_OR_NULL,
+            message: nullable('string'),
+            change: { ...nullable('integer'), description: "the run's change record" },
+            undoOf: { ...nullable('integer'), description: 'an undo: the change it reverts' },
+            logfile: { type: 'string' },
+          },
+        },
+      },
+    },
+  },
+  Changes: {
+    type: 'object',
+    required: ['changes', 'total'],
+    additionalProperties: false,
+    properties: {
+      total: { type: 'integer', minimum: 0, description: 'the changes there are (of the token\'s classes)' },
+      changes: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['id', 'user', 'started_at', 'finished_at', 'comment', 'class', 'file', 'action', 'outcome', 'lines', 'created', 'updated', 'unchanged', 'deleted', 'skipped', 'errors', 'warnings', 'undone_by'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'integer', minimum: 1 },
+            user: { type: 'string' },
+            started_at: { type: 'string' },
+            finished_at: nullable('string'),
+            comment: { type: 'string' },
+            class: { type: 'string' },
+            file: { type: 'string' },
+            action: { type: 'string' },
+            outcome: { type: 'string' },
+            ...Object.fromEntries(['lines', 'created', 'updated', 'unchanged', 'deleted', 'skipped', 'errors', 'warnings'].map((k) => [k, { type: 'integer', minimum: 0 }])),
+            undone_by: nullable('integer'),
+          },
+        },
+      },
+    },
+  },
+};
+
+const LIMIT: Json = { name: 'limit', in: 'query', required: false, description: 'how many, most recent first (default 20, at most 200)', schema: { type: 'string', pattern: '^[0-9]+$' } };
+
+const PAGE_HEADERS: Json = {
+  'Content-Security-Policy': { schema: { type: 'string' }, description: "default-src 'none'; script-src 'self'; … : no inline script, nothing from elsewhere" },
+};
+
+/** The wizard's page and the calls it makes (docs/wizard.md). */
+function wizardPaths(o: ApiOptions): Json {
+  return {
+    '/': {
+      get: {
+        summary: "the import wizard's page",
+        security: [],
+        responses: {
+          '200': { description: 'the page', headers: PAGE_HEADERS, content: { 'text/html': { schema: { type: 'string' } } } },
+          '404': error('the page was not built (E_NOT_FOUND)'),
+        },
+      },
+    },
+    '/ui/{file}': {
+      parameters: [{ name: 'file', in: 'path', required: true, description: "a file of the wizard's page", schema: { type: 'string' } }],
+      get: {
+        summary: "a script, style sheet or image of the wizard's page",
+        security: [],
+        responses: {
+          '200': {
+            description: 'the file',
+            headers: PAGE_HEADERS,
+            content: Object.fromEntries(['text/javascript', 'text/css', 'text/html', 'image/svg+xml', 'image/png', 'image/x-icon'].map((t) => [t, { schema: { type: 'string' } }])),
+          },
+          '404': error('no such file (E_NOT_FOUND)'),
+        },
+      },
+    },
+    '/v1/classes': {
+      get: {
+        summary: 'the classes of the model the token may touch, with their labels and attributes',
+        responses: { '200': json(ref('Classes'), 'the classes'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/preview': {
+      post: {
+        summary: 'the start of a file as an import with these options would read it: the header mapped column by column, the separator, charset and date format, the first records; nothing is written',
+        parameters: [
+          ...queryParams(o.upload),
+          { name: 'rows', in: 'query', required: false, description: 'how many records to show (default 20, at most 200)', schema: { type: 'string', pattern: '^[0-9]+$' } },
+          {
+            name: 'truncated',
+            in: 'query',
+            required: false,
+            allowEmptyValue: true,
+            description: 'the body is the start of a larger file: its last record may be cut, and is not shown',
+            schema: { type: 'string', enum: ['', '1', '0', 'true', 'false', 'yes', 'no'] },
+          },
+        ],
+        requestBody: uploadBody([...o.upload, { name: 'rows', description: 'how many records to show', flag: false }, { name: 'truncated', description: 'the file is the start of a larger one', flag: true }]),
+        responses: {
+          '200': json(ref('Preview'), 'the preview; a file the run would stop on says where, in error'),
+          '400': error('a bad or unknown option, an unknown class, a form without a file field, an unsupported content type (E_USAGE)'),
+          ...AUTH_ERRORS,
+          '403': error('a reader, or a class the token may not touch (E_FORBIDDEN)'),
+          '413': error('a body larger than --max-upload (E_TOO_LARGE)'),
+        },
+      },
+    },
+    '/v1/jobs': {
+      get: {
+        summary: "the recent jobs of the token's classes, newest first",
+        parameters: [LIMIT],
+        responses: { '200': json(ref('Jobs'), 'the jobs'), '400': error('a bad limit or an unknown option (E_USAGE)'), ...AUTH_ERRORS },
+      },
+    },
+    '/v1/changes': {
+      get: {
+        summary: "the recent changes of the token's classes, newest first, as sluice changes lists them",
+        parameters: [LIMIT],
+        responses: { '200': json(ref('Changes'), 'the changes'), '400': error('a bad limit or an unknown option (E_USAGE)'), ...AUTH_ERRORS },
+      },
+    },
+  };
+}
+
 export function openApiDocument(o: ApiOptions): Json {
   return {
     openapi: '3.1.0',
@@ -216,10 +485,11 @@ export function openApiDocument(o: ApiOptions): Json {
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'a token from sluice token add' } },
-      schemas: SCHEMAS,
+      schemas: { ...SCHEMAS, ...WIZARD_SCHEMAS },
     },
     security: [{ bearer: [] }],
     paths: {
+      ...wizardPaths(o),
       '/v1/health': {
         get: { summary: 'whether the server runs, and how many jobs wait', security: [], responses: { '200': json(ref('Health'), 'the server runs') } },
       },

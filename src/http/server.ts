@@ -21,6 +21,8 @@ import Database from 'better-sqlite3';
 import { type Job, type JobResults, JobStore, NO_RESULTS } from './jobs.js';
 import { jobLogRows, JobRunner, logPath, UPLOAD_SUFFIX, uploadPath } from './runner.js';
 import { type Principal, authorize } from './tokens.js';
+import { PageAssets, isPagePath } from './static.js';
+import { type WizardContext, changesOf, classesOf, jobsOf, preview } from './wizard.js';
 
 /** What an upload is, for the options that depend on it (the input format). */
 export interface UploadInfo {
@@ -218,7 +220,7 @@ export class Service {
     app.decorateRequest('principal', null);
     app.addHook('onRequest', async (req) => {
       const path = req.url.split('?')[0] ?? '';
-      if (OPEN_ROUTES.has(path)) return;
+      if (OPEN_ROUTES.has(path) || isPagePath(path)) return;
       req.principal = this.o.auth ? this.store.tokens.authenticate(req.headers.authorization) : NO_AUTH;
     });
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => this.sendError(reply, err));
@@ -240,6 +242,39 @@ export class Service {
     app.post<{ Params: { name: string } }>('/v1/sources/:name/sync', (req, reply) => this.upload(req, reply, req.params.name));
     app.get<{ Params: { class: string } }>('/v1/export/:class', (req, reply) => this.export(req, reply, req.params.class));
     app.post<{ Params: { n: string } }>('/v1/changes/:n/undo', (req, reply) => this.undo(req, reply, req.params.n));
+    this.wizardRoutes();
+  }
+
+  /** The import wizard: its page, and the calls it makes beside the job API (wizard.ts). */
+  private wizardRoutes(): void {
+    const app = this.app;
+    const page = new PageAssets();
+    const w: WizardContext = { db: this.o.db, store: this.store, runner: this.runner, importOptions: (fields, upload) => this.o.importOptions(fields, upload, null) };
+    app.get('/', (_req, reply) => page.send(reply, 'index.html'));
+    app.get<{ Params: { file: string } }>('/ui/:file', (req, reply) => page.send(reply, req.params.file));
+    app.get('/v1/classes', async (req) => classesOf(this.o.db, req.principal as Principal));
+    app.get('/v1/jobs', async (req) => jobsOf(w, req.principal as Principal, queryFields(req.url), (t) => existsSync(logPath(this.o.spoolDir, t))));
+    app.get('/v1/changes', async (req) => changesOf(this.o.db, req.principal as Principal, queryFields(req.url)));
+    app.post('/v1/preview', async (req, reply) => {
+      const length = Number(req.headers['content-length']);
+      if (Number.isFinite(length) && length > this.o.maxUpload) {
+        void reply.header('connection', 'close');
+        throw tooLarge(this.o.maxUpload);
+      }
+      if (req.isMultipart()) return preview(w, req, null, '');
+      const contentType = (req.headers['content-type'] ?? 'text/csv').split(';')[0]?.trim().toLowerCase() ?? '';
+      if (!RAW_TYPES.includes(contentType)) {
+        void reply.header('connection', 'close');
+        throw new SluiceError('E_USAGE', `content type "${contentType.slice(0, 80)}" is not accepted (valid: multipart/form-data, ${RAW_TYPES.join(', ')})`);
+      }
+      try {
+        return await preview(w, req, queryFields(req.url), contentType);
+      } catch (err) {
+        // Refused before the body was read (a bad option): the connection closes rather than reading the rest.
+        void reply.header('connection', 'close');
+        throw err;
+      }
+    });
   }
 
   private sendError(reply: FastifyReply, err: Error & { statusCode?: number; code?: string }): FastifyReply {

@@ -30,6 +30,49 @@ function exampleRef(cls: ClassDef): string {
 
 const RESERVED = new Set(['id', 'source', 'source_id']);
 
+/**
+ * What one header cell names: a reserved column, a scalar or link-set attribute, or a
+ * reference by one attribute of its target (`org_id` alone: by id). An E_HEADER error
+ * saying why when it names nothing the class has. `source` is a sync's data source.
+ */
+export type ColumnTarget =
+  | { kind: 'reserved'; name: string; code: 'id' | 'source' | 'source_id' }
+  | { kind: 'scalar' | 'links'; name: string; attr: Attribute }
+  | { kind: 'ref'; name: string; attr: Attribute; sub: string };
+
+export function resolveColumn(model: Model, cls: ClassDef, raw: string, i: number, source?: string): ColumnTarget {
+  const name = raw.trim();
+  if (name === '') headerError(`column ${i + 1} has an empty header; every column needs a name (${validColumns(cls)})`, `#${i + 1}`);
+  const lower = name.toLowerCase();
+  if (RESERVED.has(lower)) {
+    if (source !== undefined && lower !== 'source_id') {
+      headerError(`column ${i + 1} ${quoted(name)}: a sync feed names each record by its source_id; the source is ${source} and objects are found by it and by the keys, so the feed has no ${lower} column`, name);
+    }
+    return { kind: 'reserved', name, code: lower as 'id' | 'source' | 'source_id' };
+  }
+  const arrow = name.indexOf('->');
+  if (arrow >= 0) {
+    const head = name.slice(0, arrow).trim();
+    const tail = name.slice(arrow + 2).trim();
+    const attr = findAttribute(cls, head);
+    if (!attr) headerError(`unknown column ${quoted(name)}: ${cls.name} has no attribute ${quoted(head)} (${validColumns(cls)})`, name);
+    if (attr.type !== 'ref') headerError(`column ${quoted(name)}: ${attr.code} is a ${attr.type}, only references (${refCodes(cls)}) take ->`, name);
+    if (tail.includes('->')) headerError(`column ${quoted(name)}: references go one level deep (attr->sub)`, name);
+    const target = model.classes.get(attr.target as string) as ClassDef;
+    const subAttr = tail.toLowerCase() === 'id' ? 'id' : findAttribute(target, tail)?.code;
+    if (subAttr === undefined) headerError(`unknown column ${quoted(name)}: ${target.name} has no attribute ${quoted(tail)} (valid: id, ${describeAttrs(target)})`, name);
+    if (subAttr !== 'id') {
+      const t = target.byCode.get(subAttr) as Attribute;
+      if (t.type === 'links' || t.type === 'password') headerError(`column ${quoted(name)}: ${target.name}.${t.code} is a ${t.type} and cannot identify a reference`, name);
+    }
+    return { kind: 'ref', name, attr, sub: subAttr };
+  }
+  const attr = findAttribute(cls, name);
+  if (!attr) headerError(`unknown column ${quoted(name)} (${validColumns(cls)})`, name);
+  if (attr.type === 'ref') return { kind: 'ref', name, attr, sub: 'id' };
+  return { kind: attr.type === 'links' ? 'links' : 'scalar', name, attr };
+}
+
 /** Map the header row onto the class: usage errors here stop the run before any data row is read. */
 export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: PlanOptions): ImportPlan {
   const columns: ColumnSpec[] = [];
@@ -48,64 +91,40 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
   };
 
   header.forEach((raw, i) => {
-    const name = raw.trim();
-    if (name === '') headerError(`column ${i + 1} has an empty header; every column needs a name (${validColumns(cls)})`, `#${i + 1}`);
-    const lower = name.toLowerCase();
-    if (RESERVED.has(lower)) {
-      if (opts.sync && lower !== 'source_id') {
-        headerError(`column ${i + 1} ${quoted(name)}: a sync feed names each record by its source_id; the source is ${opts.sync.source} and objects are found by it and by the keys, so the feed has no ${lower} column`, name);
+    const c = resolveColumn(model, cls, raw, i, opts.sync?.source);
+    switch (c.kind) {
+      case 'reserved':
+        claim(c.code, i, c.name);
+        if (c.code === 'id') idColumn = i;
+        else if (c.code === 'source') sourceColumn = i;
+        else sourceIdColumn = i;
+        columns.push({ kind: c.code });
+        return;
+      case 'ref':
+        claim(`${c.attr.code}->${c.sub}`, i, c.name);
+        columns.push(refColumn(refs, slots, c.attr, c.sub, i));
+        return;
+      case 'links': {
+        claim(c.attr.code, i, c.name);
+        const target = model.classes.get(c.attr.target as string) as ClassDef;
+        links.push({
+          attr: c.attr.code,
+          label: c.attr.label,
+          target: target.name,
+          linkTable: c.attr.linkTable as string,
+          itemKey: c.attr.itemKey as string,
+          column: i,
+          itemAttr: target.reconciliation[0] ?? (target.byCode.has('name') ? 'name' : 'id'),
+        });
+        columns.push({ kind: 'links', link: links.length - 1 });
+        return;
       }
-      claim(lower, i, name);
-      if (lower === 'id') idColumn = i;
-      else if (lower === 'source') sourceColumn = i;
-      else sourceIdColumn = i;
-      columns.push({ kind: lower as 'id' | 'source' | 'source_id' });
-      return;
+      case 'scalar':
+        claim(c.attr.code, i, c.name);
+        slots.push(c.attr.code);
+        columns.push({ kind: 'scalar', slot: slots.length - 1 });
+        return;
     }
-    const arrow = name.indexOf('->');
-    if (arrow >= 0) {
-      const head = name.slice(0, arrow).trim();
-      const tail = name.slice(arrow + 2).trim();
-      const attr = findAttribute(cls, head);
-      if (!attr) headerError(`unknown column ${quoted(name)}: ${cls.name} has no attribute ${quoted(head)} (${validColumns(cls)})`, name);
-      if (attr.type !== 'ref') headerError(`column ${quoted(name)}: ${attr.code} is a ${attr.type}, only references (${refCodes(cls)}) take ->`, name);
-      if (tail.includes('->')) headerError(`column ${quoted(name)}: references go one level deep (attr->sub)`, name);
-      const target = model.classes.get(attr.target as string) as ClassDef;
-      const subAttr = tail.toLowerCase() === 'id' ? 'id' : findAttribute(target, tail)?.code;
-      if (subAttr === undefined) headerError(`unknown column ${quoted(name)}: ${target.name} has no attribute ${quoted(tail)} (valid: id, ${describeAttrs(target)})`, name);
-      if (subAttr !== 'id') {
-        const t = target.byCode.get(subAttr) as Attribute;
-        if (t.type === 'links' || t.type === 'password') headerError(`column ${quoted(name)}: ${target.name}.${t.code} is a ${t.type} and cannot identify a reference`, name);
-      }
-      claim(`${attr.code}->${subAttr}`, i, name);
-      columns.push(refColumn(refs, slots, attr, subAttr, i));
-      return;
-    }
-    const attr = findAttribute(cls, name);
-    if (!attr) headerError(`unknown column ${quoted(name)} (${validColumns(cls)})`, name);
-    if (attr.type === 'links') {
-      claim(attr.code, i, name);
-      const target = model.classes.get(attr.target as string) as ClassDef;
-      links.push({
-        attr: attr.code,
-        label: attr.label,
-        target: target.name,
-        linkTable: attr.linkTable as string,
-        itemKey: attr.itemKey as string,
-        column: i,
-        itemAttr: target.reconciliation[0] ?? (target.byCode.has('name') ? 'name' : 'id'),
-      });
-      columns.push({ kind: 'links', link: links.length - 1 });
-      return;
-    }
-    if (attr.type === 'ref') {
-      claim(`${attr.code}->id`, i, name);
-      columns.push(refColumn(refs, slots, attr, 'id', i));
-      return;
-    }
-    claim(attr.code, i, name);
-    slots.push(attr.code);
-    columns.push({ kind: 'scalar', slot: slots.length - 1 });
   });
 
   for (const g of refs) {

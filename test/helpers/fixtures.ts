@@ -7,6 +7,11 @@ import { type CliResult, type Sandbox, historyEntries, historyEntriesSql, query,
 /** The two organizations iTop's documentation examples expect. */
 export const ITOP_ORGS_CSV = 'Name\nMy Company/Department\nIT Department\n';
 
+/** The Person example of iTop's CSV import documentation (SPEC §1), imported with --keys Email. */
+export const ITOP_PERSON_CSV = `Last Name,Status,Organization->Name,Email,Phone,Notification,Function,First Name
+"Flaubert","Active","IT Department","","","yes","","Gustave"
+`;
+
 /** Quote a cell the way a careful CSV writer would (only when needed). */
 export function csvCell(value: string): string {
   return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;

@@ -7,11 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type CliResult, query, summaryOf } from '../helpers/cli.js';
-import { ITOP_ORGS_CSV, type Template, countOf, detailsOf, idOf, importOk, makeTemplate } from '../helpers/fixtures.js';
+import { ITOP_ORGS_CSV, ITOP_PERSON_CSV, type Template, countOf, detailsOf, idOf, importOk, makeTemplate } from '../helpers/fixtures.js';
 
-const PERSON_CSV = `Last Name,Status,Organization->Name,Email,Phone,Notification,Function,First Name
-"Flaubert","Active","IT Department","","","yes","","Gustave"
-`;
+const PERSON_CSV = ITOP_PERSON_CSV;
 
 const LOGIN_CSV = `Contact (person)->Email,Login,Language,Password,Profiles
 "","support","EN US",1234,profileid->name:Configuration Manager|profileid->name:Change Supervisor
