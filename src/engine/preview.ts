@@ -24,7 +24,7 @@ import { openStore } from '../model/store.js';
 import type { Attribute, ClassDef, Model } from '../model/types.js';
 import { compileDateFormat, type DateParser } from '../rows/dates.js';
 import { buildPlan, resolveColumn } from '../rows/header.js';
-import { mapRows } from '../rows/map.js';
+import { mapRows, passwordColumns } from '../rows/map.js';
 import type { ImportPlan } from '../rows/plan.js';
 import type { ImportOptions } from './options.js';
 
@@ -290,11 +290,11 @@ export async function previewImport(o: ImportOptions, input: Readable, p: Previe
   out.more = records.length > p.rows;
   const shown = records.slice(0, p.rows);
   const shownLines = Int32Array.from(lines.slice(0, p.rows));
-  const mapped = plan === null ? null : mapRows(model, plan, shown, shownLines, { dates, keepCells: true });
-  const passwords = new Set(out.columns.filter((c) => c.mapping?.type === 'password').map((c) => c.index));
+  const mapped = plan === null ? null : mapRows(model, plan, shown, shownLines, { dates });
+  const passwords = new Set(plan === null ? out.columns.filter((c) => c.mapping?.type === 'password').map((c) => c.index) : passwordColumns(model, plan));
   out.rows = shown.map((rec, i) => ({
     line: shownLines[i] as number,
-    cells: mapped?.cells?.[i] ?? rec.map((c, k) => (passwords.has(k) && c ? '******' : (c ?? ''))),
+    cells: rec.map((c, k) => (passwords.has(k) && c ? '******' : (c ?? ''))),
     error: recordErrors[i] ?? mapped?.error[i] ?? null,
   }));
 
