@@ -145,9 +145,13 @@ const SCHEMAS: Json = {
       { type: 'object', required: ['state'], additionalProperties: false, properties: { state: { const: 'queued' } } },
       {
         type: 'object',
-        required: ['state', 'line'],
+        required: ['state', 'line', 'results'],
         additionalProperties: false,
-        properties: { state: { const: 'processing' }, line: { type: 'integer', minimum: 0, description: 'the last line applied (header = 1); 0 while the job waits for the write lock' } },
+        properties: {
+          state: { const: 'processing' },
+          line: { type: 'integer', minimum: 0, description: 'the last line applied (header = 1); 0 while the job waits for the write lock' },
+          results: { ...ref('Results'), description: 'the rows applied so far, by status (not committed yet, unless --chunk-size)' },
+        },
       },
       {
         type: 'object',

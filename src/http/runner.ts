@@ -11,7 +11,7 @@ import { runImportOnThread } from '../engine/coordinator.js';
 import type { ImportOptions } from '../engine/options.js';
 import { type CellSource, withCells } from '../report/cells.js';
 import { keptRows, type RowSpool } from '../report/spool.js';
-import type { RowBatches, RunSummary } from '../report/types.js';
+import type { Counts, ProgressEvent, RowBatches } from '../report/types.js';
 import { leaseToken, WriteLease } from '../write/lock.js';
 import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js';
 import { runUndoOnThread } from '../undo/thread.js';
@@ -70,8 +70,7 @@ export function jobLogRows(dir: string, token: string, format: 'csv' | 'json'): 
   return withCells(keptRows(rows), { ...kept, path: join(log, kept.path) });
 }
 
-function resultsOf(s: RunSummary): JobResults {
-  const c = s.counts;
+function resultsOf(c: Counts): JobResults {
   return { created: c.created, updated: c.updated, deleted: c.deleted, unchanged: c.unchanged, skipped: c.skipped, errors: c.errors };
 }
 
@@ -110,7 +109,7 @@ export interface RunnerEvents {
 }
 
 export class JobRunner {
-  private current: { token: string; abort: AbortController; line: number } | null = null;
+  private current: { token: string; abort: AbortController; line: number; results: JobResults } | null = null;
   private loop: Promise<void> | null = null;
   private stopping = false;
 
@@ -123,6 +122,11 @@ export class JobRunner {
   /** The line the running job has applied up to (header = line 1); null when `token` is not running here. */
   lineOf(token: string): number | null {
     return this.current?.token === token ? this.current.line : null;
+  }
+
+  /** The rows the running job has applied so far, by status; null when `token` is not running here. */
+  resultsOf(token: string): JobResults | null {
+    return this.current?.token === token ? this.current.results : null;
   }
 
   /** Start working through the queue, unless already at it. */
@@ -163,10 +167,13 @@ export class JobRunner {
     while (!this.stopping) {
       const job = this.store.takeNext();
       if (job === null) return;
-      const run = { token: job.token, abort: new AbortController(), line: 0 };
+      const run = { token: job.token, abort: new AbortController(), line: 0, results: NO_RESULTS };
       this.current = run;
       try {
-        await this.run(job, run.abort.signal, (line) => (run.line = line));
+        await this.run(job, run.abort.signal, (p) => {
+          run.line = p.lines + 1;
+          run.results = resultsOf(p.counts);
+        });
       } finally {
         this.current = null;
         rmSync(uploadPath(this.store.dir, job.token), { force: true });
@@ -175,7 +182,7 @@ export class JobRunner {
     }
   }
 
-  private async run(job: Job, signal: AbortSignal, onLine: (line: number) => void): Promise<void> {
+  private async run(job: Job, signal: AbortSignal, onProgress: (p: ProgressEvent) => void): Promise<void> {
     const undo = (JSON.parse(job.options) as { undo?: UndoJob }).undo;
     if (undo) return this.runUndo(job, undo, signal);
     const name = `job ${job.token.slice(0, 8)}…`;
@@ -188,7 +195,7 @@ export class JobRunner {
         this.events.log(`${name} interrupted before it started`);
         return;
       }
-      const r = await runImportOnThread(o, { signal, onProgress: (p) => onLine(p.lines + 1), onStarted: (change) => this.store.started(job.token, change) });
+      const r = await runImportOnThread(o, { signal, onProgress, onStarted: (change) => this.store.started(job.token, change) });
       try {
         if (r.rows) await keepLog(this.store.dir, job.token, r.rows, r.cells);
       } catch (err) {
@@ -199,7 +206,7 @@ export class JobRunner {
         r.rows?.close();
       }
       const message = r.error ? (r.summary.stopMessage ?? r.error.message) : null;
-      this.store.finish(job.token, { state: r.error ? 'error' : 'done', exitCode: r.exitCode, message, results: resultsOf(r.summary), summary: JSON.stringify(r.summary) });
+      this.store.finish(job.token, { state: r.error ? 'error' : 'done', exitCode: r.exitCode, message, results: resultsOf(r.summary.counts), summary: JSON.stringify(r.summary) });
       this.events.log(`${name} ${r.error ? 'ended in error' : 'done'} (exit status ${r.exitCode})`);
     } catch (err) {
       // Raised before the run wrote anything: a header naming an unknown column, a database that cannot be opened.

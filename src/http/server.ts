@@ -320,7 +320,7 @@ export class Service {
       case 'queued':
         return { state: 'queued' };
       case 'processing':
-        return { state: 'processing', line: this.runner.lineOf(job.token) ?? 0 };
+        return { state: 'processing', line: this.runner.lineOf(job.token) ?? 0, results: this.runner.resultsOf(job.token) ?? NO_RESULTS };
       case 'done':
         return {
           state: 'done',

@@ -240,6 +240,7 @@ describe('sluice serve', () => {
     try {
       const token = await tokenOf(await postCsv(s, 'class=Organization', 'name\nE\n'));
       await until(s, token, (st) => st.state === 'processing');
+      assert.deepEqual(await state(s, token), { state: 'processing', line: 0, results: { created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 } });
       assert.equal((await call(s, `/v1/import/${token}`, { method: 'DELETE' })).status, 200);
       const st = await until(s, token, finished);
       assert.equal(st.state, 'error');
@@ -259,10 +260,14 @@ describe('sluice serve', () => {
     const pause = sb.file('pause', '');
     const s = await serveWithEnv(sb.db, { SLUICE_TEST_PAUSE: `chunk-committed:${pause}` });
     try {
-      const rows = Array.from({ length: 6 }, (_, i) => `Org${i},O${i}`).join('\n');
-      const token = await tokenOf(await postCsv(s, 'class=Organization&chunk-size=4', `name,code\n${rows}\n`));
+      // Rows of 30 KB: the first frame holds three (64 KiB each), so those three have been
+      // acknowledged when the writer pauses inside the second, and the job's state counts them.
+      const address = 'x'.repeat(30_000);
+      const rows = Array.from({ length: 6 }, (_, i) => `Loc${i},${address}`).join('\n');
+      const token = await tokenOf(await postCsv(s, 'class=Location&chunk-size=4', `name,address\n${rows}\n`));
       await pausedAt(pause);
-      assert.equal((await state(s, token)).state, 'processing');
+      const live = await until(s, token, (st) => st.state === 'processing' && (st.results as { created: number }).created >= 3);
+      assert.deepEqual(live, { state: 'processing', line: 4, results: { created: 3, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 } });
       assert.deepEqual(await json(await call(s, `/v1/import/${token}`, { method: 'DELETE' })), { state: 'cancelling' });
       rmSync(pause);
       const st = await until(s, token, finished);
@@ -273,8 +278,8 @@ describe('sluice serve', () => {
       const committedLine = Number(m[1]);
       assert.equal(committedLine, 5);
       // What the report says was committed is what the database holds: the rows up to that line.
-      const kept = query<{ name: string }>(sb.db, "SELECT name FROM Organization WHERE name LIKE 'Org%' ORDER BY id").map((r) => r.name);
-      assert.deepEqual(kept, Array.from({ length: committedLine - 1 }, (_, i) => `Org${i}`));
+      const kept = query<{ name: string }>(sb.db, "SELECT name FROM Location WHERE name LIKE 'Loc%' ORDER BY id").map((r) => r.name);
+      assert.deepEqual(kept, Array.from({ length: committedLine - 1 }, (_, i) => `Loc${i}`));
     } finally {
       rmSync(pause, { force: true });
       await stop(s);

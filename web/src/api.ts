@@ -191,7 +191,7 @@ export interface Results {
 
 export type JobState =
   | { state: 'queued' }
-  | { state: 'processing'; line: number }
+  | { state: 'processing'; line: number; results: Results }
   | { state: 'done'; results: Results; logfile?: string; message?: string }
   | { state: 'error'; message: string; results: Results; logfile?: string };
 

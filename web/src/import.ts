@@ -482,7 +482,9 @@ export class ImportWizard {
             runBar.max = total;
             runBar.value = Math.min(done, total);
           }
-          runText.textContent = s.line === 0 ? 'Waiting for the database…' : `Line ${s.line}${total > 0 ? ` of ${total + 1}` : ''} · ${rate.toLocaleString()} rows/s`;
+          const r = s.results;
+          const counts = `created ${r.created.toLocaleString()} · updated ${r.updated.toLocaleString()} · unchanged ${r.unchanged.toLocaleString()} · deleted ${r.deleted.toLocaleString()} · skipped ${r.skipped.toLocaleString()} · errors ${r.errors.toLocaleString()}`;
+          runText.textContent = s.line === 0 ? 'Waiting for the database…' : `Line ${s.line}${total > 0 ? ` of ${total + 1}` : ''} · ${rate.toLocaleString()} rows/s · ${counts}`;
         }
       });
     } catch (e) {

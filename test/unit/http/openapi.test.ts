@@ -47,7 +47,9 @@ describe('the OpenAPI document', () => {
   it('is what the tests check answers against: a wrong body, status or type fails', () => {
     const api = apiChecker(doc);
     api.check('GET', '/v1/health', 200, 'application/json; charset=utf-8', '{"status":"ok","queued":0}');
-    api.check('GET', '/v1/import/abc', 200, 'application/json', '{"state":"processing","line":3}');
+    const counts = '{"created":1,"updated":0,"deleted":0,"unchanged":0,"skipped":0,"errors":0}';
+    api.check('GET', '/v1/import/abc', 200, 'application/json', `{"state":"processing","line":3,"results":${counts}}`);
+    assert.throws(() => api.check('GET', '/v1/import/abc', 200, 'application/json', '{"state":"processing","line":3}'), /does not match/);
     assert.throws(() => api.check('GET', '/v1/health', 200, 'application/json', '{"status":"ok","queued":-1}'), /does not match/);
     assert.throws(() => api.check('GET', '/v1/import/abc', 200, 'application/json', '{"state":"running"}'), /does not match/);
     assert.throws(() => api.check('GET', '/v1/import/abc', 200, 'application/json', '{"state":"done","results":{"created":1}}'), /does not match/);
