@@ -159,6 +159,7 @@ export async function planBundle(model: Model, name: string, entries: readonly B
     if (o.file === '-') throw new SluiceError('E_USAGE', `--bundle: ${e.origin}: standard input cannot be a bundle's file`, { option: '--bundle' });
     const cls = model.classes.get(e.className);
     if (!cls) throw new SluiceError('E_USAGE', `--bundle: ${e.origin}: unknown class ${e.className}`, { option: '--bundle' });
+    await checkReadable(o.file, e.origin);
     let plan: ImportPlan;
     try {
       const header = await readHeader(o);
@@ -176,6 +177,18 @@ export async function planBundle(model: Model, name: string, entries: readonly B
     written.push(f.className);
   }
   return { name, label: { className: written.join(','), action: BUNDLE_ACTION }, files: ordered };
+}
+
+/** A bundle's file exists and is a regular file (the manifest may name one that does not). */
+async function checkReadable(path: string, origin: string): Promise<void> {
+  let why: string | null = null;
+  try {
+    if (!(await stat(path)).isFile()) why = 'not a regular file';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code);
+  }
+  if (why !== null) throw new SluiceError('E_USAGE', `--bundle: ${origin}: cannot read ${path} (${why})`, { option: '--bundle', file: origin });
 }
 
 function add(a: Counts, b: Counts): Counts {
