@@ -16,6 +16,7 @@ import { leaseToken, WriteLease } from '../write/lock.js';
 import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js';
 import { runUndoOnThread } from '../undo/thread.js';
 import { conflictText } from '../undo/undo.js';
+import { type BundleJob, runBundleJob } from './bundle-job.js';
 
 /** What an undo job holds in place of import options (POST /v1/changes/{n}/undo). */
 export interface UndoJob {
@@ -109,7 +110,7 @@ export class JobRunner {
    */
   cancel(token: string): 'removed' | 'cancelling' | null {
     if (this.store.removeQueued(token)) {
-      rmSync(uploadPath(this.store.dir, token), { force: true });
+      rmSync(uploadPath(this.store.dir, token), { force: true, recursive: true });
       this.events.log(`job ${token.slice(0, 8)}… removed from the queue`);
       return 'removed';
     }
@@ -137,7 +138,8 @@ export class JobRunner {
         await this.run(job, run.abort.signal, (line) => (run.line = line));
       } finally {
         this.current = null;
-        rmSync(uploadPath(this.store.dir, job.token), { force: true });
+        // A bundle's upload is a directory.
+        rmSync(uploadPath(this.store.dir, job.token), { force: true, recursive: true });
       }
       this.events.ended?.();
     }
@@ -146,6 +148,7 @@ export class JobRunner {
   private async run(job: Job, signal: AbortSignal, onLine: (line: number) => void): Promise<void> {
     const undo = (JSON.parse(job.options) as { undo?: UndoJob }).undo;
     if (undo) return this.runUndo(job, undo, signal);
+    if ((JSON.parse(job.options) as Partial<BundleJob>).bundle) return this.runBundle(job, signal, onLine);
     const name = `job ${job.token.slice(0, 8)}…`;
     this.events.log(`${name} processing (${job.bytes} bytes)`);
     const o = { ...(JSON.parse(job.options) as ImportOptions), db: this.dbPath, file: uploadPath(this.store.dir, job.token), input: undefined };
@@ -176,6 +179,25 @@ export class JobRunner {
       this.store.finish(job.token, { state: 'error', exitCode: exitCodeFor(e), message: e.code === 'E_INTERNAL' ? 'internal error' : e.message, results: NO_RESULTS, summary: null });
       this.events.log(`${name} ended in error (${e.code})`);
     }
+  }
+
+  /** A bundle job (several files in one form): `sluice import --bundle` on its spooled files, once the write lock is free. */
+  private async runBundle(job: Job, signal: AbortSignal, onLine: (line: number) => void): Promise<void> {
+    const name = `job ${job.token.slice(0, 8)}…`;
+    this.events.log(`${name} processing (a bundle, ${job.bytes} bytes)`);
+    try {
+      await writeLockFree(this.dbPath, signal);
+    } catch (err) {
+      const e = asSluiceError(err);
+      this.store.finish(job.token, { state: 'error', exitCode: exitCodeFor(e), message: e.code === 'E_INTERNAL' ? 'internal error' : e.message, results: NO_RESULTS, summary: null });
+      return;
+    }
+    if (signal.aborted) {
+      this.store.finish(job.token, { state: 'error', exitCode: 130, message: 'interrupted before it started; nothing was written', results: NO_RESULTS, summary: null });
+      this.events.log(`${name} interrupted before it started`);
+      return;
+    }
+    await runBundleJob(this.dbPath, this.store, job, uploadPath(this.store.dir, job.token), logPath(this.store.dir, job.token), signal, onLine, (m) => this.events.log(m));
   }
 
   /** An undo job: `sluice undo` on a thread of its own, once the write lock is free. */

@@ -49,7 +49,8 @@ export function formatBundleSummary(b: BundleSummary): string {
   return lines.join('\n') + '\n';
 }
 
-function bundleHead(b: BundleSummary): string {
+/** The bundle's JSON document up to and including `"files":[`. */
+export function bundleJsonHead(b: BundleSummary): string {
   const c = b.counts;
   const doc = {
     bundle: b.name,
@@ -96,7 +97,7 @@ export async function writeBundleReport(out: NodeJS.WritableStream, kind: Report
         await sink.write(formatBundleSummary(b));
         break;
       case 'json':
-        await sink.write(bundleHead(b));
+        await sink.write(bundleJsonHead(b));
         for (const [k, f] of sections.entries()) {
           await sink.write((k === 0 ? '\n' : ',\n') + fileHead(f.name, f.summary, f.rows !== null));
           if (f.rows) {
