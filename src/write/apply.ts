@@ -193,6 +193,7 @@ export class Applier {
   /** a bundle's file: the reference groups and link specs into classes its earlier files wrote (plan.writtenBefore), settled here */
   private readonly earlierGroups: { group: RefGroup; index: number }[];
   private readonly earlierLinks: number[];
+  private readonly hasEarlier: boolean;
   /** what the change record names (begin or join) */
   private label: ChangeLabel = { className: '', action: '' };
   /** a bundle's earlier files: their figures, added to this file's in the change record */
@@ -338,6 +339,7 @@ export class Applier {
     const earlier = new Set(plan.writtenBefore ?? []);
     this.earlierGroups = plan.refs.map((group, index) => ({ group, index })).filter((g) => earlier.has(g.group.target));
     this.earlierLinks = plan.links.flatMap((l, li) => (earlier.has(l.target) ? [li] : []));
+    this.hasEarlier = this.earlierGroups.length + this.earlierLinks.length > 0;
     // 64 Mbit per kind of tuple a created row adds (keys, source pair, self-references; at
     // most 256 Mbit): a sync's first load of 1M records, two tuples each, had false positives
     // past 500k rows in one 64 Mbit filter, and each sent the writer to query the class,
@@ -729,24 +731,10 @@ export class Applier {
       if (c.selfLinkError[k] !== null) return this.linkError(c, i, at, c.selfLinkError[k] as string);
     }
     // Into a class a bundle's earlier file wrote: always resolved here, where that file's writes are seen.
-    for (const li of this.earlierLinks) {
-      const k = i * plan.links.length + li;
-      const items = c.selfLinkItems[k];
-      if (!items) continue;
-      const r = resolveLinkItems(this.lookup, plan, plan.links[li] as LinkSpec, [items])[0] as LinkIds;
-      if (c.selfLinkError[k] !== null || !sameIds(c.links[k] ?? [], r.ids)) reResolved = true;
-      c.links[k] = r.ids;
-      if (r.error !== null) return this.linkError(c, i, at, r.error);
-    }
-    for (const g of this.earlierGroups) {
-      const k = i * plan.refs.length + g.index;
-      const t = c.selfRefTuple[k];
-      if (!t) continue;
-      const r = this.lookup.resolve(g.group.target, g.group.subs, [t]).get(tupleKey(t)) as Match;
-      const id = r.count === 1 ? r.id : null;
-      if (c.selfRefError[k] !== null || values[base + g.group.slot] !== id) reResolved = true;
-      values[base + g.group.slot] = id;
-      if (r.count !== 1) return err(refMessage(this.lookup, plan.header, g.group, t, r));
+    if (this.hasEarlier) {
+      const earlier = this.earlierRow(c, i, at, base);
+      if (earlier === true) reResolved = true;
+      else if (earlier !== false) return earlier;
     }
 
     for (const sg of this.selfGroups) {
@@ -937,6 +925,38 @@ export class Applier {
     c.warn[i] = null;
     if (this.current) this.current.warn[at] = null;
     return err(message);
+  }
+
+  /**
+   * A bundle's row: its references and link items into classes the bundle's earlier files
+   * wrote, resolved on this connection. True when one of them differs from the worker's
+   * answer (the row's match is then looked up again), false when none does, or the row's
+   * error.
+   */
+  private earlierRow(c: ResolvedChunk, i: number, at: number, base: number): boolean | RowPlan {
+    const plan = this.plan;
+    const values = c.values;
+    let changed = false;
+    for (const li of this.earlierLinks) {
+      const k = i * plan.links.length + li;
+      const items = c.selfLinkItems[k];
+      if (!items) continue;
+      const r = resolveLinkItems(this.lookup, plan, plan.links[li] as LinkSpec, [items])[0] as LinkIds;
+      if (c.selfLinkError[k] !== null || !sameIds(c.links[k] ?? [], r.ids)) changed = true;
+      c.links[k] = r.ids;
+      if (r.error !== null) return this.linkError(c, i, at, r.error);
+    }
+    for (const g of this.earlierGroups) {
+      const k = i * plan.refs.length + g.index;
+      const t = c.selfRefTuple[k];
+      if (!t) continue;
+      const r = this.lookup.resolve(g.group.target, g.group.subs, [t]).get(tupleKey(t)) as Match;
+      const id = r.count === 1 ? r.id : null;
+      if (c.selfRefError[k] !== null || values[base + g.group.slot] !== id) changed = true;
+      values[base + g.group.slot] = id;
+      if (r.count !== 1) return err(refMessage(this.lookup, plan.header, g.group, t, r));
+    }
+    return changed;
   }
 
   /**
