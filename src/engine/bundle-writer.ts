@@ -3,6 +3,7 @@
  * (ImportHooks.writer), while the thread keeps one change record and, by default, one
  * transaction across the files (write/thread.ts `part` and `endPart`).
  */
+import { SluiceError } from '../base/errors.js';
 import type { ChangeLabel } from '../write/apply.js';
 import { type Finished, type Ready, type RunWriter, WriterClient } from '../write/client.js';
 import type { LookupIndex } from '../write/prepare.js';
@@ -56,7 +57,7 @@ export class BundleWriter {
   };
 
   private live(): WriterClient {
-    if (!this.client) throw new Error('the bundle writer has not started');
+    if (!this.client) throw new SluiceError('E_INTERNAL', 'the bundle writer has not started');
     return this.client;
   }
 

@@ -228,7 +228,7 @@ export async function runBundle(p: BundlePlan, hooks: ImportHooks = {}): Promise
       failedCode = 130;
       stopText = failure.message;
       endOutcome = 'interrupted';
-      endChange = (await writer.end('interrupted', 0))?.change;
+      endChange = (await writer.end('interrupted', results[results.length - 1]?.summary.dataLines ?? 0))?.change;
       break;
     }
     let r: ImportResult;
@@ -251,7 +251,7 @@ export async function runBundle(p: BundlePlan, hooks: ImportHooks = {}): Promise
       failedCode = 3;
       stopText = e.message;
       endOutcome = 'failed';
-      endChange = (await writer.end('failed', 0))?.change;
+      endChange = (await writer.end('failed', results[results.length - 1]?.summary.dataLines ?? 0))?.change;
       break;
     }
     results.push({ name: f.name, className: f.className, summary: r.summary, rows: r.rows });

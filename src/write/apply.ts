@@ -231,6 +231,8 @@ export class Applier {
   syncOutcome: SyncOutcome | null = null;
   /** the run is open: from begin() to finish() */
   private inTx = false;
+  /** a bundle's file has ended (endPart): a failure of the bundle before the next file joins still ends the run here */
+  private partEnded = false;
   /**
    * A chunk was committed and the next transaction is not open yet: it opens when the next
    * row comes (resume), so that the run does not hold SQLite's lock while it waits for input.
@@ -405,6 +407,7 @@ export class Applier {
       this.db.exec('BEGIN IMMEDIATE');
     }
     this.inTx = false;
+    this.partEnded = true;
   }
 
   /** Open a write transaction, unless the caller holds one for the run already (write/lock.ts). */
@@ -589,7 +592,8 @@ export class Applier {
    * chunk). Returns the change id that stays recorded, or null.
    */
   finish(ok: boolean, outcome: string, lines: number, failure: string | null = null): number | null {
-    if (!this.inTx) return null;
+    if (!this.inTx && !this.partEnded) return null;
+    this.partEnded = false;
     if (ok) this.resume();
     if (ok && this.syncer) {
       // The end of a sync writes in the run's last transaction (or stops it: the guard).
