@@ -11,6 +11,11 @@ import { type Aliases, applyParamFile, helpText, parseCommand, type OptionSpec }
 export const IMPORT_SPECS: Record<string, OptionSpec> = {
   class: { type: 'string', value: 'C', help: 'class to import into (sluice schema lists them)' },
   file: { type: 'string', value: 'F|-', help: 'CSV/TSV file, or - for standard input' },
+  bundle: {
+    type: 'string',
+    value: 'DIR|MANIFEST',
+    help: 'import several files as one run: a directory of files named after their classes (Person.csv, 01-Organization.tsv) or holding a bundle.json manifest, or the manifest itself; each class after the classes it refers to, in one change and one transaction; the other options apply to every file (docs/bundles.md)',
+  },
   keys: { type: 'string', value: 'a,b', help: "reconciliation keys, by code or label (references as org_id->name)", default: "the class's reconciliation attributes present in the file" },
   action: { type: 'string', value: 'upsert|insert|update|delete', help: 'what to do with each row', default: 'upsert' },
   charset: { type: 'string', value: 'X', help: 'input charset (UTF-8, UTF-16LE, ISO-8859-1, WINDOWS-1252, ...)', default: 'UTF-8, or as the byte-order mark says' },
@@ -77,10 +82,11 @@ export function toRawOptions(a: Record<string, string | boolean | undefined>): R
 export async function importCommand(argv: string[]): Promise<number> {
   const a = parseCommand('import', argv, IMPORT_SPECS, IMPORT_ALIASES);
   if (a.help) {
-    process.stdout.write(helpText('import', '--class C --file F|- [options]', IMPORT_SPECS, 'sluice import --class Person --file people.csv --keys email --output details', IMPORT_ALIASES));
+    process.stdout.write(helpText('import', '--class C --file F|- [options]  |  --bundle DIR|MANIFEST [options]', IMPORT_SPECS, 'sluice import --class Person --file people.csv --keys email --output details', IMPORT_ALIASES));
     return 0;
   }
   if (typeof a['param-file'] === 'string') applyParamFile('import', a['param-file'], a, IMPORT_SPECS, IMPORT_ALIASES);
+  if (a.bundle !== undefined) return (await import('./bundle.js')).executeBundle(String(a.bundle), toRawOptions(a));
   return executeImport(normalizeImportOptions(toRawOptions(a)));
 }
 
@@ -118,7 +124,7 @@ export async function executeImport(o: ImportOptions): Promise<number> {
 }
 
 /** Fail before reading anything when the log file cannot be written. */
-function checkWritable(path: string): void {
+export function checkWritable(path: string): void {
   try {
     closeSync(openSync(path, 'w'));
   } catch (err) {

@@ -1,7 +1,8 @@
 /** `sluice serve`: the HTTP job service (SPEC §6) on one database. */
 import { resolve } from 'node:path';
 import { SluiceError } from '../base/errors.js';
-import { type ImportOptions, normalizeImportOptions } from '../engine/options.js';
+import { type ImportOptions, type RawImportOptions, normalizeImportOptions } from '../engine/options.js';
+import { bundleOptions } from '../engine/bundle.js';
 import { spoolDirOf } from '../http/jobs.js';
 import { Service, type UploadInfo } from '../http/server.js';
 import { findClass } from '../model/load.js';
@@ -99,6 +100,21 @@ export function uploadOptions(db: string, fields: [string, string][], upload: Up
   });
 }
 
+/**
+ * The options for every file of an uploaded bundle (a form with several files), checked as
+ * `sluice import --bundle` checks its command line; the files' classes come from their names
+ * or the form's bundle.json.
+ */
+export function bundleUploadOptions(db: string, fields: [string, string][]): RawImportOptions {
+  for (const [k] of fields) {
+    if (k === 'class' || k === 'type') throw new SluiceError('E_USAGE', `${k}: cannot be given with several files (a bundle): each file's class comes from its file name, or from a bundle.json file part`, { option: k });
+  }
+  const argv = fields.map(([k, v]) => (v === '' && UPLOAD_SPECS[k]?.type === 'boolean' ? `--${k}` : `--${k}=${v}`));
+  const raw: RawImportOptions = { ...toRawOptions(parseCommand('import', argv, UPLOAD_SPECS, UPLOAD_ALIASES)), db, output: 'details', progress: 'none' };
+  bundleOptions(raw);
+  return raw;
+}
+
 /** A feed for the data source `source`, its options checked as `sluice sync` checks its command line. */
 export function syncUploadOptions(db: string, source: string, fields: [string, string][], upload: UploadInfo): ImportOptions {
   const argv = fields.map(([k, v]) => (v === '' && SYNC_UPLOAD_SPECS[k]?.type === 'boolean' ? `--${k}` : `--${k}=${v}`));
@@ -152,6 +168,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       findClass(model, o.className);
       return o;
     },
+    bundleOptions: (fields) => bundleUploadOptions(db, fields),
     exportOptions: (className, fields) => {
       let name: string;
       try {

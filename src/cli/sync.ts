@@ -18,7 +18,7 @@ import { applyParamFile, helpText, parseCommand, type OptionSpec } from './args.
 import { IMPORT_ALIASES, IMPORT_SPECS, executeImport, toRawOptions } from './import.js';
 
 /** The import options that describe the feed and the run; class, keys and action are the source's. */
-const FEED = Object.fromEntries(Object.entries(IMPORT_SPECS).filter(([k]) => !['class', 'keys', 'action', 'no-localize'].includes(k)));
+const FEED = Object.fromEntries(Object.entries(IMPORT_SPECS).filter(([k]) => !['class', 'keys', 'action', 'no-localize', 'bundle'].includes(k)));
 
 export const SYNC_SPECS: Record<string, OptionSpec> = {
   source: { type: 'string', value: 'N', help: 'the data source (sluice source list shows them)' },

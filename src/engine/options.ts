@@ -54,7 +54,8 @@ export interface ImportOptions {
   /** the pool's worker module (a URL); the default is resolve/worker.js. For embedding and fault tests. */
   workerFile: string | undefined;
   /** a sync: the rows are the records of this data source, and what the run does at its end (sync/) */
-  sync: (NonNullable<PlanOptions['sync']> & { pass: SyncRunConfig }) | undefined;
+  sync: (NonNullable<PlanOptions['sync']> & { pass: SyncRunConfig }) | undefined;  /** a bundle's file: the classes its earlier files wrote (ImportPlan.writtenBefore); set by engine/bundle.ts */
+  writtenBefore?: string[] | undefined;
 }
 
 /** The raw shape accepted by normalizeImportOptions: what a CLI, an HTTP form or a test passes. */

@@ -31,7 +31,8 @@ import { buildPlan } from '../rows/header.js';
 import { passwordColumns } from '../rows/map.js';
 import type { ImportPlan } from '../rows/plan.js';
 import type { AppliedReply } from '../write/apply.js';
-import { WriterClient } from '../write/client.js';
+import { type RunWriter, WriterClient } from '../write/client.js';
+import type { WriterConfig } from '../write/protocol.js';
 import { leaseToken } from '../write/lock.js';
 import type { LookupIndex } from '../write/prepare.js';
 import { SluiceError, asSluiceError, exitCodeFor } from '../base/errors.js';
@@ -46,6 +47,8 @@ export interface ImportHooks {
   onProgress?: (p: ProgressEvent) => void;
   /** called once the run holds the database: its change record `change` exists */
   onStarted?: (change: number) => void;
+  /** the run's writer, for a bundle's file (engine/bundle.ts); default: a writer thread of its own */
+  writer?: (cfg: WriterConfig, onWaiting?: () => void) => RunWriter;
 }
 
 export interface ImportResult {
@@ -196,7 +199,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
           maxRecordBytes: o.maxRecordBytes,
         });
 
-  let writer: WriterClient | null = null;
+  let writer: RunWriter | null = null;
   let pool: Piscina | null = null;
   const abort = new AbortController();
   const onAbort = (): void => {
@@ -246,7 +249,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       assertUtf8(first.value.bytes, 1);
       header = parseHeader(first.value.bytes, csvOptions(o, separator));
     }
-    plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty, sync: o.sync });
+    plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty, sync: o.sync, writtenBefore: o.writtenBefore });
     if (wantCells) {
       cellSource = {
         path: inputCopy ?? o.file,
@@ -261,7 +264,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       };
     }
 
-    writer = new WriterClient({
+    const writerConfig: WriterConfig = {
       dbPath: o.db,
       plan,
       run: { user: o.user ?? currentUser(), comment: o.comment, file: o.fileName ?? (o.input ? o.file : o.file === '-' ? '(stdin)' : o.file), simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize },
@@ -272,7 +275,8 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       leaseToken: leaseToken(),
       sync: o.sync?.pass ?? null,
       inputBytes: totalBytes,
-    }, hooks.onWaiting);
+    };
+    writer = hooks.writer ? hooks.writer(writerConfig, hooks.onWaiting) : new WriterClient(writerConfig, hooks.onWaiting);
     const ready = await writer.start();
     change = ready.change;
     writerReady = true;

@@ -69,7 +69,12 @@ function formSchema(params: readonly ParamDoc[]): Json {
     type: 'object',
     required: ['file'],
     properties: {
-      file: { type: 'string', contentMediaType: 'application/octet-stream', description: 'the file to import' },
+      file: {
+        type: 'string',
+        contentMediaType: 'application/octet-stream',
+        description:
+          'the file to import. Several "file" parts are a bundle, imported as one run (docs/bundles.md): each part\'s file name gives its class (Person.csv, 01-Organization.csv), or a bundle.json part lists them; the other fields apply to every file, and class cannot be given',
+      },
       ...Object.fromEntries(params.map((p) => [p.name, { type: 'string', description: p.description }])),
     },
   };
@@ -206,6 +211,23 @@ const SCHEMAS: Json = {
           },
         },
       },
+    },
+  },
+  BundleReport: {
+    type: 'object',
+    description: 'a bundle job (several files in one form): the JSON report of sluice import --bundle --output json --log, a Report per file with its name',
+    required: ['bundle', 'order', 'simulate', 'change', 'outcome', 'created', 'updated', 'unchanged', 'deleted', 'skipped', 'errors', 'warnings', 'lines', 'stopped', 'not_run', 'files'],
+    properties: {
+      bundle: { type: 'string' },
+      order: { type: 'array', description: 'the files in the order they ran', items: { type: 'object', required: ['file', 'class'], properties: { file: { type: 'string' }, class: { type: 'string' } } } },
+      simulate: { type: 'boolean' },
+      change: { type: ['integer', 'null'] },
+      outcome: { enum: ['committed', 'rolled back', 'simulated', 'interrupted', 'failed'] },
+      ...Object.fromEntries(['created', 'updated', 'unchanged', 'deleted', 'skipped', 'errors', 'warnings', 'lines'].map((k) => [k, { type: 'integer', minimum: 0 }])),
+      elapsed_s: { type: 'number' },
+      stopped: { type: ['string', 'null'], description: 'why the run stopped: the file, the line and the message' },
+      not_run: { type: 'array', items: { type: 'string' }, description: 'the files the run did not reach' },
+      files: { type: 'array', items: { allOf: [ref('Report'), { type: 'object', required: ['file'], properties: { file: { type: 'string' } } }] } },
     },
   },
 };
@@ -533,7 +555,7 @@ export function openApiDocument(o: ApiOptions): Json {
           responses: {
             '200': {
               description: 'the table',
-              content: { 'text/csv': { schema: { type: 'string' } }, 'application/json': { schema: ref('Report') } },
+              content: { 'text/csv': { schema: { type: 'string' } }, 'application/json': { schema: { oneOf: [ref('Report'), ref('BundleReport')] } } },
             },
             '400': error('a bad format (E_USAGE)'),
             ...AUTH_ERRORS,

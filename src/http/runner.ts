@@ -2,20 +2,19 @@
  * Runs the queued jobs of one database, one at a time in order of arrival, through the
  * engine `sluice import` uses (runImportOnThread), and records each one's outcome.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { asSluiceError, exitCodeFor } from '../base/errors.js';
 import { runImportOnThread } from '../engine/coordinator.js';
 import type { ImportOptions } from '../engine/options.js';
-import { type CellSource, withCells } from '../report/cells.js';
-import { keptRows, type RowSpool } from '../report/spool.js';
-import type { Counts, ProgressEvent, RowBatches } from '../report/types.js';
+import type { Counts, ProgressEvent } from '../report/types.js';
 import { leaseToken, WriteLease } from '../write/lock.js';
 import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js';
 import { runUndoOnThread } from '../undo/thread.js';
 import { conflictText } from '../undo/undo.js';
+import { type BundleJob, runBundleJob } from './bundle-job.js';
+import { keepLog, logPath, uploadPath } from './joblog.js';
 
 /** What an undo job holds in place of import options (POST /v1/changes/{n}/undo). */
 export interface UndoJob {
@@ -27,48 +26,6 @@ export interface UndoJob {
 
 /** How often a job that found the database busy looks again. */
 const LOCK_POLL_MS = 100;
-
-export const UPLOAD_SUFFIX = '.upload';
-
-export function uploadPath(dir: string, token: string): string {
-  return join(dir, `${token}${UPLOAD_SUFFIX}`);
-}
-
-/**
- * A finished job's log: a folder holding its run's row spool, its upload, and how the run read
- * the upload, from which the details table takes each row's cells when the log is asked for.
- */
-export function logPath(dir: string, token: string): string {
-  return join(dir, `${token}.log`);
-}
-
-const LOG_ROWS = 'rows';
-const LOG_INPUT = 'input';
-const LOG_CELLS = 'cells.json';
-
-/** Keep a run's rows, and the upload they came from, as the job's log (moved, not rewritten). */
-async function keepLog(dir: string, token: string, rows: RowSpool, cells: CellSource | null): Promise<void> {
-  const log = logPath(dir, token);
-  mkdirSync(log, { mode: 0o700 });
-  await rows.keepAs(join(log, LOG_ROWS));
-  if (cells !== null) {
-    renameSync(uploadPath(dir, token), join(log, LOG_INPUT));
-    writeFileSync(join(log, LOG_CELLS), JSON.stringify({ ...cells, path: LOG_INPUT }), { mode: 0o600 });
-  }
-}
-
-/**
- * The rows of a finished job's log in file order, every row: with their cells for the details
- * table (csv), without for the JSON report. Null when the job kept none.
- */
-export function jobLogRows(dir: string, token: string, format: 'csv' | 'json'): RowBatches | null {
-  const log = logPath(dir, token);
-  const rows = join(log, LOG_ROWS);
-  if (!existsSync(rows)) return null;
-  if (format === 'json' || !existsSync(join(log, LOG_CELLS))) return keptRows(rows);
-  const kept = JSON.parse(readFileSync(join(log, LOG_CELLS), 'utf8')) as CellSource;
-  return withCells(keptRows(rows), { ...kept, path: join(log, kept.path) });
-}
 
 function resultsOf(c: Counts): JobResults {
   return { created: c.created, updated: c.updated, deleted: c.deleted, unchanged: c.unchanged, skipped: c.skipped, errors: c.errors };
@@ -145,7 +102,7 @@ export class JobRunner {
    */
   cancel(token: string): 'removed' | 'cancelling' | null {
     if (this.store.removeQueued(token)) {
-      rmSync(uploadPath(this.store.dir, token), { force: true });
+      rmSync(uploadPath(this.store.dir, token), { force: true, recursive: true });
       this.events.log(`job ${token.slice(0, 8)}… removed from the queue`);
       return 'removed';
     }
@@ -176,7 +133,8 @@ export class JobRunner {
         });
       } finally {
         this.current = null;
-        rmSync(uploadPath(this.store.dir, job.token), { force: true });
+        // A bundle's upload is a directory.
+        rmSync(uploadPath(this.store.dir, job.token), { force: true, recursive: true });
       }
       this.events.ended?.();
     }
@@ -185,6 +143,7 @@ export class JobRunner {
   private async run(job: Job, signal: AbortSignal, onProgress: (p: ProgressEvent) => void): Promise<void> {
     const undo = (JSON.parse(job.options) as { undo?: UndoJob }).undo;
     if (undo) return this.runUndo(job, undo, signal);
+    if ((JSON.parse(job.options) as Partial<BundleJob>).bundle) return this.runBundle(job, signal, onProgress);
     const name = `job ${job.token.slice(0, 8)}…`;
     this.events.log(`${name} processing (${job.bytes} bytes)`);
     const o = { ...(JSON.parse(job.options) as ImportOptions), db: this.dbPath, file: uploadPath(this.store.dir, job.token), input: undefined };
@@ -197,7 +156,7 @@ export class JobRunner {
       }
       const r = await runImportOnThread(o, { signal, onProgress, onStarted: (change) => this.store.started(job.token, change) });
       try {
-        if (r.rows) await keepLog(this.store.dir, job.token, r.rows, r.cells);
+        if (r.rows) await keepLog(this.store.dir, job.token, [r], false);
       } catch (err) {
         // The run's outcome stands; only its details table is lost (a full disk).
         rmSync(logPath(this.store.dir, job.token), { recursive: true, force: true });
@@ -214,6 +173,25 @@ export class JobRunner {
       this.store.finish(job.token, { state: 'error', exitCode: exitCodeFor(e), message: e.code === 'E_INTERNAL' ? 'internal error' : e.message, results: NO_RESULTS, summary: null });
       this.events.log(`${name} ended in error (${e.code})`);
     }
+  }
+
+  /** A bundle job (several files in one form): `sluice import --bundle` on its spooled files, once the write lock is free. */
+  private async runBundle(job: Job, signal: AbortSignal, onProgress: (p: ProgressEvent) => void): Promise<void> {
+    const name = `job ${job.token.slice(0, 8)}…`;
+    this.events.log(`${name} processing (a bundle, ${job.bytes} bytes)`);
+    try {
+      await writeLockFree(this.dbPath, signal);
+    } catch (err) {
+      const e = asSluiceError(err);
+      this.store.finish(job.token, { state: 'error', exitCode: exitCodeFor(e), message: e.code === 'E_INTERNAL' ? 'internal error' : e.message, results: NO_RESULTS, summary: null });
+      return;
+    }
+    if (signal.aborted) {
+      this.store.finish(job.token, { state: 'error', exitCode: 130, message: 'interrupted before it started; nothing was written', results: NO_RESULTS, summary: null });
+      this.events.log(`${name} interrupted before it started`);
+      return;
+    }
+    await runBundleJob(this.dbPath, this.store, job, signal, onProgress, (m) => this.events.log(m));
   }
 
   /** An undo job: `sluice undo` on a thread of its own, once the write lock is free. */

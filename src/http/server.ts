@@ -4,14 +4,14 @@
  * `sluice import`, checked by the same code, and the run is the engine's.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { SluiceError, type SluiceErrorCode, asSluiceError } from '../base/errors.js';
-import type { ImportOptions } from '../engine/options.js';
+import type { ImportOptions, RawImportOptions } from '../engine/options.js';
 import type { ExportOptions } from '../export/options.js';
 import { openExport } from '../export/run.js';
 import { csvLine } from '../report/csv.js';
@@ -19,7 +19,9 @@ import { detailsHeader, detailsRow, jsonHead, jsonRow, jsonTail } from '../repor
 import type { RowBatches, RunSummary } from '../report/types.js';
 import Database from 'better-sqlite3';
 import { type Job, type JobResults, JobStore, NO_RESULTS } from './jobs.js';
-import { jobLogRows, JobRunner, logPath, UPLOAD_SUFFIX, uploadPath } from './runner.js';
+import { JobRunner } from './runner.js';
+import { hasLog, keptRunRows, logPath, UPLOAD_SUFFIX, uploadPath } from './joblog.js';
+import { type BundleJob, bundleCsvLog, bundleJsonLog, checkBundleUpload, isBundleSummary } from './bundle-job.js';
 import { type Principal, authorize } from './tokens.js';
 import { PageAssets, isPagePath } from './static.js';
 import { type WizardContext, changesOf, classesOf, jobsOf, preview } from './wizard.js';
@@ -41,6 +43,8 @@ export interface ServiceOptions {
    * `sluice import` checks them; for a feed of the data source `source`, as `sluice sync` does.
    */
   importOptions(fields: [string, string][], upload: UploadInfo, source: string | null): ImportOptions;
+  /** The options for every file of a bundle (a form with several files), from its fields, as `sluice import --bundle` checks them. */
+  bundleOptions(fields: [string, string][]): RawImportOptions;
   /** The options of an export of `className`, from its query parameters, as `sluice export` checks them. */
   exportOptions(className: string, fields: [string, string][]): ExportOptions;
   /** false: every request is an admin's (--insecure-no-auth) */
@@ -53,6 +57,12 @@ export interface ServiceOptions {
   /** the OpenAPI document served at /v1/openapi.json (openapi.ts) */
   openapi: Record<string, unknown>;
 }
+
+/** The most files one form may hold: a bundle's. */
+export const MAX_BUNDLE_FILES = 64;
+
+/** Where a form's files after its first wait until the form has been read (TOKEN.upload.parts/). */
+const PARTS_SUFFIX = '.parts';
 
 /** Routes anyone may call: the health check and the API's description. */
 const OPEN_ROUTES = new Set(['/v1/health', '/v1/openapi.json']);
@@ -111,22 +121,27 @@ function tooLarge(max: number): SluiceError {
   return new SluiceError('E_TOO_LARGE', `the upload is larger than the server's --max-upload (${max} bytes)`, { option: '--max-upload' });
 }
 
-/** Counts and hashes the bytes on their way to the spool file; past `max`, keeps reading but writes nothing more. */
-class Meter extends Transform {
+/**
+ * Counts and hashes the bytes on their way to the spool: each file of a form passes through
+ * a part() of the one meter. Past `max` in all, it keeps reading but writes nothing more.
+ */
+class Meter {
   bytes = 0;
   overflow = false;
   private readonly hash = createHash('sha256');
 
-  constructor(private readonly max: number) {
-    super();
-  }
+  constructor(private readonly max: number) {}
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.max) this.overflow = true;
-    if (this.overflow) return cb();
-    this.hash.update(chunk);
-    cb(null, chunk);
+  part(): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void => {
+        this.bytes += chunk.length;
+        if (this.bytes > this.max) this.overflow = true;
+        if (this.overflow) return cb();
+        this.hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
   }
 
   digest(): string {
@@ -163,8 +178,9 @@ export class Service {
   sweep(now = Date.now()): number {
     const tokens = this.store.expire(new Date(now - this.o.retentionMs).toISOString());
     for (const t of tokens) {
-      rmSync(logPath(this.o.spoolDir, t), { recursive: true, force: true });
-      rmSync(uploadPath(this.o.spoolDir, t), { force: true });
+      // A bundle's upload and log are directories.
+      rmSync(logPath(this.o.spoolDir, t), { force: true, recursive: true });
+      rmSync(uploadPath(this.o.spoolDir, t), { force: true, recursive: true });
     }
     if (tokens.length > 0) this.o.log(`${tokens.length} finished job${tokens.length === 1 ? '' : 's'} past --retention removed, with ${tokens.length === 1 ? 'its log' : 'their logs'}`);
     return tokens.length;
@@ -178,7 +194,8 @@ export class Service {
     // Uploads no queued job will read: those of the interrupted jobs, and any cut short by the stop.
     const queued = new Set(this.store.queuedTokens());
     for (const f of readdirSync(this.o.spoolDir)) {
-      if (f.endsWith(UPLOAD_SUFFIX) && !queued.has(f.slice(0, -UPLOAD_SUFFIX.length))) rmSync(join(this.o.spoolDir, f), { force: true });
+      const stale = f.endsWith(UPLOAD_SUFFIX + PARTS_SUFFIX) || (f.endsWith(UPLOAD_SUFFIX) && !queued.has(f.slice(0, -UPLOAD_SUFFIX.length)));
+      if (stale) rmSync(join(this.o.spoolDir, f), { force: true, recursive: true });
     }
     let address: string;
     try {
@@ -215,7 +232,7 @@ export class Service {
     app.removeAllContentTypeParsers();
     // The body is read by the handler, as a stream to the spool file.
     app.addContentTypeParser('*', (_req: FastifyRequest, _payload: unknown, done: (err: Error | null, body?: unknown) => void) => done(null));
-    void app.register(multipart, { limits: { fileSize: this.o.maxUpload, files: 1, fields: 100, fieldSize: 64 * 1024, parts: 101 } });
+    void app.register(multipart, { limits: { fileSize: this.o.maxUpload, files: MAX_BUNDLE_FILES, fields: 100, fieldSize: 64 * 1024, parts: 100 + MAX_BUNDLE_FILES } });
 
     app.decorateRequest('principal', null);
     app.addHook('onRequest', async (req) => {
@@ -310,7 +327,8 @@ export class Service {
     if (job === null) throw notFound(token);
     const p = req.principal as Principal;
     // Another class's job is not found rather than forbidden: its token says nothing to this one.
-    if (p.classes !== null && !p.classes.includes(classOf(job))) throw notFound(token);
+    // A bundle's job is the token's when all its classes are.
+    if (p.classes !== null && !jobClasses(job).every((c) => (p.classes as string[]).includes(c))) throw notFound(token);
     authorize(p, need, null);
     return job;
   }
@@ -359,7 +377,15 @@ export class Service {
       let meter: Meter;
       let options: ImportOptions | null = null;
       if (req.isMultipart()) {
-        ({ fields, info, meter } = await this.multipartUpload(req, spool));
+        let more: UploadInfo[];
+        ({ fields, info, meter, more } = await this.multipartUpload(req, spool));
+        if (more.length > 0) {
+          bodyRead = true;
+          if (source !== null) throw new SluiceError('E_USAGE', `a data source's feed is one file; the form holds ${more.length + 1} "file" parts`);
+          await this.queueBundle(token, spool, fields, [info, ...more], meter, principal);
+          this.runner.kick();
+          return reply.code(202).send({ token });
+        }
       } else {
         const contentType = (req.headers['content-type'] ?? 'text/csv').split(';')[0]?.trim().toLowerCase() ?? '';
         if (!RAW_TYPES.includes(contentType)) {
@@ -371,7 +397,7 @@ export class Service {
         options = this.o.importOptions(fields, info, source);
         authorize(principal, 'write', options.className);
         meter = new Meter(this.o.maxUpload);
-        await pipeline(req.raw, meter, createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
+        await pipeline(req.raw, meter.part(), createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
       }
       bodyRead = true;
       if (meter.overflow) throw tooLarge(this.o.maxUpload);
@@ -384,7 +410,8 @@ export class Service {
       this.store.add({ token, options: JSON.stringify(stored), fileName: info.fileName, bytes: meter.bytes, sha256: meter.digest() });
       this.o.log(`job ${token.slice(0, 8)}… queued: ${meter.bytes} bytes into ${options.className}`);
     } catch (err) {
-      rmSync(spool, { force: true });
+      rmSync(spool, { force: true, recursive: true });
+      rmSync(spool + PARTS_SUFFIX, { force: true, recursive: true });
       // Refused before the body was read: the connection closes after the answer instead of reading the rest.
       if (!bodyRead) void reply.header('connection', 'close');
       throw err;
@@ -393,35 +420,90 @@ export class Service {
     return reply.code(202).send({ token });
   }
 
-  /** A multipart form: its `file` part streamed to the spool, its other fields kept as options. */
-  private async multipartUpload(req: FastifyRequest, spool: string): Promise<{ fields: [string, string][]; info: UploadInfo; meter: Meter }> {
+  /**
+   * A multipart form: its `file` part streamed to the spool, its other fields kept as options.
+   * Several `file` parts are a bundle: the first goes to the spool file, the others to
+   * TOKEN.upload.parts/ (`more`), until queueBundle puts them together.
+   */
+  private async multipartUpload(req: FastifyRequest, spool: string): Promise<{ fields: [string, string][]; info: UploadInfo; meter: Meter; more: UploadInfo[] }> {
     const fields: [string, string][] = [];
     let info: UploadInfo | null = null;
+    const more: UploadInfo[] = [];
     const meter = new Meter(this.o.maxUpload);
     for await (const part of req.parts()) {
       if (part.type === 'file') {
-        if (part.fieldname !== 'file' || info !== null) {
+        if (part.fieldname !== 'file') {
           part.file.resume();
-          throw new SluiceError('E_USAGE', `form field "${part.fieldname.slice(0, 60)}" holds a file; send the one file as the field "file"`);
+          throw new SluiceError('E_USAGE', `form field "${part.fieldname.slice(0, 60)}" holds a file; send the file as the field "file" (several "file" fields make a bundle)`);
         }
-        info = { fileName: part.filename || 'upload', contentType: part.mimetype };
-        await pipeline(part.file, meter, createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
+        const file = { fileName: part.filename || 'upload', contentType: part.mimetype };
+        let dest = spool;
+        if (info === null) info = file;
+        else {
+          mkdirSync(spool + PARTS_SUFFIX, { recursive: true, mode: 0o700 });
+          dest = join(spool + PARTS_SUFFIX, String(more.length));
+          more.push(file);
+        }
+        // One meter for the form: --max-upload bounds all its files together, and the job's hash covers them in order.
+        await pipeline(part.file, meter.part(), createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
         if ((part.file as { truncated?: boolean }).truncated) meter.overflow = true;
       } else {
         fields.push([part.fieldname, String(part.value)]);
       }
     }
     if (info === null) throw new SluiceError('E_USAGE', 'the form has no "file" field: send the file to import as the field "file"', { option: '--file' });
-    return { fields, info, meter };
+    return { fields, info, meter, more };
+  }
+
+  /**
+   * A form with several files: a bundle (docs/bundles.md). Its files go into a directory
+   * under their own names; its classes, options, headers and order are checked, and every
+   * class must be the token's, before it is queued.
+   */
+  private async queueBundle(token: string, spool: string, fields: [string, string][], files: UploadInfo[], meter: Meter, principal: Principal): Promise<void> {
+    if (meter.overflow) throw tooLarge(this.o.maxUpload);
+    const names = new Set<string>();
+    for (const f of files) {
+      const n = f.fileName;
+      if (n === 'upload' || n === '' || n.length > 255 || /[/\\]/.test(n) || n.includes('\u0000') || n.startsWith('.')) {
+        throw new SluiceError('E_USAGE', `a bundle's "file" parts need file names such as Person.csv or bundle.json (without a directory, not starting with a dot); one has ${n === 'upload' ? 'none' : `"${n.slice(0, 60)}"`}`);
+      }
+      if (names.has(n)) throw new SluiceError('E_USAGE', `two "file" parts have the name "${n.slice(0, 60)}"; a bundle's files need names of their own`);
+      names.add(n);
+    }
+    const raw = this.o.bundleOptions(fields);
+    const dir = spool + '.d';
+    mkdirSync(dir, { mode: 0o700 });
+    try {
+      renameSync(spool, join(dir, (files[0] as UploadInfo).fileName));
+      files.slice(1).forEach((f, k) => renameSync(join(spool + PARTS_SUFFIX, String(k)), join(dir, f.fileName)));
+      renameSync(dir, spool);
+    } finally {
+      rmSync(dir, { force: true, recursive: true });
+      rmSync(spool + PARTS_SUFFIX, { force: true, recursive: true });
+    }
+    const classes = await checkBundleUpload(this.o.db, spool, raw);
+    for (const c of classes) authorize(principal, 'write', c);
+    this.checkQueue();
+    const job: BundleJob = { className: classes.join(','), bundle: { raw } };
+    this.store.add({ token, options: JSON.stringify(job), fileName: files.map((f) => f.fileName).join(', '), bytes: meter.bytes, sha256: meter.digest() });
+    this.o.log(`job ${token.slice(0, 8)}… queued: a bundle of ${files.length} files, ${meter.bytes} bytes into ${classes.join(', ')}`);
   }
 
   private async log(job: Job, format: string | undefined, reply: FastifyReply): Promise<FastifyReply> {
     const token = job.token;
     if (format !== undefined && format !== 'csv' && format !== 'json') throw new SluiceError('E_USAGE', `format: "${format.slice(0, 40)}" is not valid (valid: csv, json)`);
-    const rows = jobLogRows(this.o.spoolDir, token, format ?? 'csv');
-    if ((job.state !== 'done' && job.state !== 'error') || job.summary === null || rows === null) {
+    if ((job.state !== 'done' && job.state !== 'error') || job.summary === null || !hasLog(this.o.spoolDir, token)) {
       throw new SluiceError('E_NOT_FOUND', `job ${token} has no log${job.state === 'done' || job.state === 'error' ? '' : ` yet (it is ${job.state})`}`);
     }
+    const f = format ?? 'csv';
+    if (isBundleSummary(job.summary)) {
+      const parts = (k: number): RowBatches | null => keptRunRows(this.o.spoolDir, token, f, k);
+      if (f === 'json') return reply.type('application/json; charset=utf-8').send(Readable.from(bundleJsonLog(job.summary, parts)));
+      return reply.type('text/csv; charset=utf-8').send(Readable.from(bundleCsvLog(job.summary, parts)));
+    }
+    const rows = keptRunRows(this.o.spoolDir, token, f);
+    if (rows === null) throw new SluiceError('E_NOT_FOUND', `job ${token} has no log`);
     const summary = JSON.parse(job.summary) as RunSummary;
     if (format === 'json') {
       return reply.type('application/json; charset=utf-8').send(Readable.from(jsonLog(summary, rows)));
@@ -447,7 +529,8 @@ export class Service {
       throw new SluiceError('E_USAGE', `${k}: "${v.slice(0, 40)}" is not valid (valid: 1, true, yes, 0, false, no)`, { option: k });
     };
     const className = changeClass(this.o.db, change);
-    authorize(principal, 'write', className);
+    // A bundle's change names its classes, comma-separated: the token must have every one.
+    for (const c of className.split(',')) authorize(principal, 'write', c);
     this.checkQueue();
     const token = randomBytes(16).toString('hex');
     const undo = { change, simulate: flag('simulate'), force: flag('force'), comment: fields.get('comment') ?? '' };
@@ -529,9 +612,9 @@ function changeClass(dbPath: string, id: number): string {
   }
 }
 
-/** The class a job imports into (a sync's is its source's). */
-function classOf(job: Job): string {
-  return (JSON.parse(job.options) as Partial<ImportOptions>).className ?? '';
+/** The classes a job imports into: one (a sync's is its source's), or a bundle's, in the order they run. */
+function jobClasses(job: Job): string[] {
+  return ((JSON.parse(job.options) as Partial<ImportOptions>).className ?? '').split(',');
 }
 
 /** The details table, as `sluice import --log` writes it. */

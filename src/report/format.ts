@@ -177,12 +177,16 @@ export function jsonTail(): string {
   return ']}\n';
 }
 
+/** The records of a details table (no header), waiting for the sink to drain as it fills. */
+export async function writeDetailsRows(sink: TextSink, rows: RowBatches, columnCount: number): Promise<void> {
+  for await (const batch of rows) {
+    for (const row of batch) if (sink.add(csvLine(detailsRow(row, columnCount)) + '\n')) await sink.flush();
+  }
+}
+
 async function writeDetailsTable(sink: TextSink, columns: readonly string[], rows: RowBatches | null): Promise<void> {
   await sink.write(csvLine(detailsHeader(columns)) + '\n');
-  if (rows === null) return;
-  for await (const batch of rows) {
-    for (const row of batch) if (sink.add(csvLine(detailsRow(row, columns.length)) + '\n')) await sink.flush();
-  }
+  if (rows !== null) await writeDetailsRows(sink, rows, columns.length);
 }
 
 /**

@@ -19,7 +19,8 @@
  * the keys has written the class, the object's key values; otherwise it maps and
  * resolves the row's cells itself, in file order. Fingerprints are used only where a
  * record cannot change what it matches: CSV input, upsert or update, a reconciliation
- * key, no reference into the imported class itself, and no password column.
+ * key, no reference into the imported class itself (nor into a class an earlier file of
+ * the same bundle wrote), and no password column.
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -84,6 +85,8 @@ export function fingerprintsApply(plan: ImportPlan, cls: ClassDef, format: 'csv'
   if (plan.action !== 'upsert' && plan.action !== 'update') return false;
   if (plan.keys.length === 0) return false;
   if (plan.refs.some((g) => g.target === plan.className)) return false;
+  // A bundle's earlier file may have changed what a reference resolves to, in the run's open transaction.
+  if (plan.writtenBefore !== undefined && plan.writtenBefore.length > 0) return false;
   return !plan.links.some((l) => l.target === plan.className);
 }
 

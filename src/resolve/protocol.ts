@@ -78,11 +78,11 @@ export interface ResolvedChunk {
   current: (Scalar[] | null)[];
   /** per row × link spec: current member ids of the single matched object */
   currentLinks: (number[] | null)[];
-  /** per row × ref group: the sub-value tuple of references into the imported class itself (re-checked by the writer) */
+  /** per row × ref group: the sub-value tuple of references into the imported class itself, or into a class of plan.writtenBefore (re-checked by the writer) */
   selfRefTuple: (Scalar[] | null)[];
   /** per row × ref group: the worker's error for a self-reference, which the writer may overturn */
   selfRefError: (string | null)[];
-  /** per row × link spec into the imported class itself: the cell's items (re-resolved by the writer) */
+  /** per row × link spec into the imported class itself, or into a class of plan.writtenBefore: the cell's items (re-resolved by the writer) */
   selfLinkItems: (LinkItem[] | null)[];
   /** per row × link spec into the imported class itself: the worker's error for its items, which the writer may overturn */
   selfLinkError: (string | null)[];

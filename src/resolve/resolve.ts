@@ -86,10 +86,13 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
     error[i] = error[i] ? `${error[i]}; ${e}` : e;
   };
 
+  // References into the imported class itself, or into a class an earlier file of the same
+  // bundle wrote, are kept with the worker's verdict on them: the writer settles them.
+  const inRun = (target: string): boolean => target === plan.className || (plan.writtenBefore?.includes(target) ?? false);
   const selfRefTuple: (Scalar[] | null)[] = new Array(n * nRefs).fill(null);
   const selfRefError: (string | null)[] = new Array(n * nRefs).fill(null);
   plan.refs.forEach((g, gi) => {
-    const self = g.target === plan.className;
+    const self = inRun(g.target);
     const tuples: Scalar[][] = [];
     for (let i = 0; i < n; i++) {
       const t = m.refTuples[i * nRefs + gi];
@@ -121,7 +124,7 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
   const selfLinkItems: (LinkItem[] | null)[] = new Array(n * nLinks).fill(null);
   const selfLinkError: (string | null)[] = new Array(n * nLinks).fill(null);
   plan.links.forEach((l, li) => {
-    const self = l.target === plan.className;
+    const self = inRun(l.target);
     const rows: number[] = [];
     const lists: LinkItem[][] = [];
     for (let i = 0; i < n; i++) {
@@ -142,7 +145,7 @@ export function resolveChunk(model: Model, plan: ImportPlan, lookup: Lookup, m: 
   });
 
   // For each reconciliation key, the reference group into the imported class that gives it (-1: none).
-  const selfKeyRef = plan.keys.map((k) => plan.refs.findIndex((g) => g.target === plan.className && g.attr === k));
+  const selfKeyRef = plan.keys.map((k) => plan.refs.findIndex((g) => inRun(g.target) && g.attr === k));
   const matchBy = new Uint8Array(n);
   const matchTuple: (Scalar[] | null)[] = new Array(n).fill(null);
   const rowId = new Float64Array(n);

@@ -9,6 +9,8 @@ export interface PlanOptions {
   ignoreEmpty: boolean;
   /** a sync's source; its update policies are given by attribute code */
   sync?: Omit<SyncSpec, 'policy' | 'linkPolicy'> & { updatePolicy: Record<string, 'write-if-empty' | 'ignore' | 'master'> };
+  /** a bundle's file: the classes its earlier files wrote (ImportPlan.writtenBefore) */
+  writtenBefore?: readonly string[];
 }
 
 function headerError(message: string, column?: string): never {
@@ -149,6 +151,7 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
   for (const s of slots) fetch.add(s);
   for (const k of keys) fetch.add(k);
   for (const g of refs) if (g.target === cls.name) for (const s of g.subs) if (s !== 'id') fetch.add(s);
+  const writtenBefore = (opts.writtenBefore ?? []).filter((c) => c !== cls.name && (refs.some((g) => g.target === c) || links.some((l) => l.target === c)));
   // A delete's history keeps every old value, so it reads them all.
   for (const a of cls.attributes) if (a.type !== 'links' && (a.mandatory || a.unique || opts.action === 'delete')) fetch.add(a.code);
 
@@ -168,6 +171,8 @@ export function buildPlan(model: Model, cls: ClassDef, header: string[], opts: P
     action: opts.action,
     ignoreEmpty: opts.ignoreEmpty,
     sync: opts.sync ? syncSpec(opts.sync, slots, links) : null,
+    // Only the classes this file refers to matter; a single file's plan has none.
+    ...(writtenBefore.length > 0 ? { writtenBefore } : {}),
   };
 }
 

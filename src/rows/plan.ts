@@ -89,4 +89,11 @@ export interface ImportPlan {
   ignoreEmpty: boolean;
   /** set for a sync: the rows are records of this source */
   sync: SyncSpec | null;
+  /**
+   * A bundle's file: the classes its earlier files wrote in the same run. The workers read
+   * the committed state, which may not hold those writes yet, so references and link items
+   * into these classes are resolved again by the writer (as those into the class itself).
+   * Absent for a single file.
+   */
+  writtenBefore?: string[];
 }

@@ -55,6 +55,23 @@ export interface RunInfo {
   chunkSize: number;
 }
 
+/**
+ * A bundle's file after its first (engine/bundle.ts): its Applier joins the change and the
+ * transaction the first file's opened. `prior` is what the bundle's earlier files did: added
+ * to this file's figures in the change record, and `committed` (their rows that a failure
+ * keeps: all of them with --chunk-size, none in one transaction) to what a failure keeps.
+ */
+export interface BundlePart {
+  change: number;
+  prior: { counts: Counts; committed: Counts; lines: number };
+}
+
+/** The change record of a run: what it names as its class and action (a bundle names several classes). */
+export interface ChangeLabel {
+  className: string;
+  action: string;
+}
+
 /** The writer's verdict on each row of a chunk (columnar, sent back to the run thread). */
 export interface AppliedChunk {
   seq: number;
@@ -174,6 +191,14 @@ export class Applier {
   private readonly selfGroups: { group: RefGroup; index: number; space: number }[];
   /** the link specs (by index) whose items name objects of the imported class itself */
   private readonly selfLinks: number[];
+  /** a bundle's file: the reference groups and link specs into classes its earlier files wrote (plan.writtenBefore), settled here */
+  private readonly earlierGroups: { group: RefGroup; index: number }[];
+  private readonly earlierLinks: number[];
+  private readonly hasEarlier: boolean;
+  /** what the change record names (begin or join) */
+  private label: ChangeLabel = { className: '', action: '' };
+  /** a bundle's earlier files: their figures, added to this file's in the change record */
+  private prior: BundlePart['prior'] | null = null;
   /** whether the run has written the imported class: link items into it are then resolved again */
   private wroteClass = false;
   /**
@@ -207,6 +232,8 @@ export class Applier {
   syncOutcome: SyncOutcome | null = null;
   /** the run is open: from begin() to finish() */
   private inTx = false;
+  /** a bundle's file has ended (endPart): a failure of the bundle before the next file joins still ends the run here */
+  private partEnded = false;
   /**
    * A chunk was committed and the next transaction is not open yet: it opens when the next
    * row comes (resume), so that the run does not hold SQLite's lock while it waits for input.
@@ -247,6 +274,8 @@ export class Applier {
     this.cls = model.classes.get(plan.className) as ClassDef;
     this.pairs = plan.sourceColumn >= 0 || plan.sync !== null;
     this.lookup = new Lookup(db, {
+      // A bundle's earlier files are done: the classes they wrote do not change while this one runs.
+      stable: plan.writtenBefore ?? [],
       beforeQuery: (table) => {
         // A query of the imported class sees the creates before it.
         if (table !== plan.className) return;
@@ -310,6 +339,10 @@ export class Applier {
     }
     this.selfGroups = plan.refs.map((group, index) => ({ group, index, space: SPACE_REF + index })).filter((g) => g.group.target === plan.className);
     this.selfLinks = plan.links.flatMap((l, li) => (l.target === plan.className ? [li] : []));
+    const earlier = new Set(plan.writtenBefore ?? []);
+    this.earlierGroups = plan.refs.map((group, index) => ({ group, index })).filter((g) => earlier.has(g.group.target));
+    this.earlierLinks = plan.links.flatMap((l, li) => (earlier.has(l.target) ? [li] : []));
+    this.hasEarlier = this.earlierGroups.length + this.earlierLinks.length > 0;
     // 64 Mbit per kind of tuple a created row adds (keys, source pair, self-references; at
     // most 256 Mbit): a sync's first load of 1M records, two tuples each, had false positives
     // past 500k rows in one 64 Mbit filter, and each sent the writer to query the class,
@@ -331,12 +364,51 @@ export class Applier {
 
   /** Open the run: the change record is written in the first transaction. */
   begin(className: string, action: string): void {
+    this.label = { className, action };
     this.beginTx();
     const info = this.db
       .prepare(`INSERT INTO _sluice_change (user, started_at, comment, class, file, action, outcome) VALUES (?, ?, ?, ?, ?, ?, 'running')`)
       .run(this.run.user, new Date().toISOString(), this.run.comment, className, this.run.file, action);
     this.changeId = Number(info.lastInsertRowid);
     for (const ddl of this.constraintDrops) this.db.exec(ddl);
+  }
+
+  /**
+   * A bundle's next file: go on with the change `part.change` and the transaction an earlier
+   * file's Applier left open (endPart), instead of opening a run of its own.
+   */
+  join(label: ChangeLabel, part: BundlePart): void {
+    if (!this.db.inTransaction) throw new SluiceError('E_INTERNAL', 'a bundle file joined a run with no open transaction');
+    this.label = label;
+    this.changeId = part.change;
+    this.prior = part.prior;
+    this.inTx = true;
+    this.rowsInTx = 0;
+    for (const ddl of this.constraintDrops) this.db.exec(ddl);
+  }
+
+  /**
+   * The end of a bundle's file that another follows: its rows are written, what it left for
+   * the end of the run is done now (the next file's lookups need its indexes), and with
+   * --chunk-size it commits; the write transaction stays open for the next file's Applier.
+   */
+  endPart(lines: number): void {
+    if (!this.inTx) throw new SluiceError('E_INTERNAL', 'a bundle file ended twice');
+    this.resume();
+    this.writeQueued();
+    this.flushCreates();
+    this.bumpIfChanged();
+    this.buildDeferredIndexes(true);
+    if (this.run.chunkSize > 0 && !this.run.simulate) {
+      this.updateChange('running', lines);
+      this.db.exec('COMMIT');
+      this.lastCommittedLine = this.lastLine;
+      this.committed = { ...this.counts };
+      // Other imports wait for the run's lease, so nothing comes between the files.
+      this.db.exec('BEGIN IMMEDIATE');
+    }
+    this.inTx = false;
+    this.partEnded = true;
   }
 
   /** Open a write transaction, unless the caller holds one for the run already (write/lock.ts). */
@@ -351,10 +423,10 @@ export class Applier {
   }
 
   private updateChange(outcome: string, lines: number): void {
-    const c = this.counts;
+    const c = this.prior ? addCounts(this.prior.counts, this.counts) : this.counts;
     this.db
       .prepare(`UPDATE _sluice_change SET finished_at = ?, lines = ?, created = ?, updated = ?, unchanged = ?, deleted = ?, skipped = ?, errors = ?, warnings = ?, outcome = ? WHERE id = ?`)
-      .run(new Date().toISOString(), lines, c.created, c.updated, c.unchanged, c.deleted, c.skipped, c.errors, c.warnings, outcome, this.changeId);
+      .run(new Date().toISOString(), lines + (this.prior?.lines ?? 0), c.created, c.updated, c.unchanged, c.deleted, c.skipped, c.errors, c.warnings, outcome, this.changeId);
   }
 
   private commitChunk(lines: number): void {
@@ -518,7 +590,8 @@ export class Applier {
    * chunk). Returns the change id that stays recorded, or null.
    */
   finish(ok: boolean, outcome: string, lines: number, failure: string | null = null): number | null {
-    if (!this.inTx) return null;
+    if (!this.inTx && !this.partEnded) return null;
+    this.partEnded = false;
     if (ok) this.resume();
     if (ok && this.syncer) {
       // The end of a sync writes in the run's last transaction (or stops it: the guard).
@@ -533,6 +606,8 @@ export class Applier {
     this.inTx = false;
     this.betweenChunks = false;
     if (!ok) this.keepCommittedCounts();
+    // A bundle's earlier files: what a failure keeps of them.
+    if (!ok && this.prior) this.prior = { ...this.prior, counts: this.prior.committed };
     if (this.run.simulate) {
       this.db.exec('ROLLBACK');
       return null;
@@ -558,7 +633,7 @@ export class Applier {
     if (!exists) {
       const info = this.db
         .prepare(`INSERT INTO _sluice_change (user, started_at, comment, class, file, action, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-        .run(this.run.user, new Date().toISOString(), this.run.comment, this.plan.className, this.run.file, this.plan.sync ? `sync ${this.plan.sync.source}` : this.plan.action, outcome);
+        .run(this.run.user, new Date().toISOString(), this.run.comment, this.label.className, this.run.file, this.label.action, outcome);
       this.changeId = Number(info.lastInsertRowid);
     }
     this.updateChange(outcome, lines);
@@ -656,6 +731,12 @@ export class Applier {
         reResolved = true;
       }
       if (c.selfLinkError[k] !== null) return this.linkError(c, i, at, c.selfLinkError[k] as string);
+    }
+    // Into a class a bundle's earlier file wrote: always resolved here, where that file's writes are seen.
+    if (this.hasEarlier) {
+      const earlier = this.earlierRow(c, i, at, base);
+      if (earlier === true) reResolved = true;
+      else if (earlier !== false) return earlier;
     }
 
     for (const sg of this.selfGroups) {
@@ -846,6 +927,38 @@ export class Applier {
     c.warn[i] = null;
     if (this.current) this.current.warn[at] = null;
     return err(message);
+  }
+
+  /**
+   * A bundle's row: its references and link items into classes the bundle's earlier files
+   * wrote, resolved on this connection. True when one of them differs from the worker's
+   * answer (the row's match is then looked up again), false when none does, or the row's
+   * error.
+   */
+  private earlierRow(c: ResolvedChunk, i: number, at: number, base: number): boolean | RowPlan {
+    const plan = this.plan;
+    const values = c.values;
+    let changed = false;
+    for (const li of this.earlierLinks) {
+      const k = i * plan.links.length + li;
+      const items = c.selfLinkItems[k];
+      if (!items) continue;
+      const r = resolveLinkItems(this.lookup, plan, plan.links[li] as LinkSpec, [items])[0] as LinkIds;
+      if (c.selfLinkError[k] !== null || !sameIds(c.links[k] ?? [], r.ids)) changed = true;
+      c.links[k] = r.ids;
+      if (r.error !== null) return this.linkError(c, i, at, r.error);
+    }
+    for (const g of this.earlierGroups) {
+      const k = i * plan.refs.length + g.index;
+      const t = c.selfRefTuple[k];
+      if (!t) continue;
+      const r = this.lookup.resolve(g.group.target, g.group.subs, [t]).get(tupleKey(t)) as Match;
+      const id = r.count === 1 ? r.id : null;
+      if (c.selfRefError[k] !== null || values[base + g.group.slot] !== id) changed = true;
+      values[base + g.group.slot] = id;
+      if (r.count !== 1) return err(refMessage(this.lookup, plan.header, g.group, t, r));
+    }
+    return changed;
   }
 
   /**
@@ -1263,6 +1376,12 @@ function defaultValue(a: Attribute): Scalar {
   if (a.default === undefined || a.default === null) return emptyValue(a);
   if (typeof a.default === 'boolean') return a.default ? 1 : 0;
   return a.default;
+}
+
+function addCounts(a: Counts, b: Counts): Counts {
+  const out = emptyCounts();
+  for (const k of Object.keys(out) as (keyof Counts)[]) out[k] = a[k] + b[k];
+  return out;
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {

@@ -5,18 +5,27 @@ import type { AppliedReply } from './apply.js';
 import { releaseLease } from './lock.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
-type Finished = Extract<FromWriter, { type: 'finished' }>;
+export type Finished = Extract<FromWriter, { type: 'finished' }>;
+type PartEnded = Extract<FromWriter, { type: 'partEnded' }>;
 /** The run holds the write lock: its change id, and whether the imported class was empty then. */
 export interface Ready {
   change: number;
   emptyClass: boolean;
 }
 
+/** What runImport drives a run's writes through: a WriterClient, or a bundle's file (engine/bundle-writer.ts). */
+export interface RunWriter {
+  start(): Promise<Ready>;
+  apply(bytes: Uint8Array): Promise<AppliedReply>;
+  finish(ok: boolean, outcome: string, lines: number): Promise<Finished>;
+  terminate(): Promise<void>;
+}
+
 /**
  * The run thread's handle on the writer thread. Replies come back in request
  * order; a failure of the thread rejects every pending request.
  */
-export class WriterClient {
+export class WriterClient implements RunWriter {
   private readonly worker: Worker;
   private readonly pending: { resolve: (m: FromWriter) => void; reject: (e: Error) => void }[] = [];
   private failure: SluiceError | null = null;
@@ -85,6 +94,17 @@ export class WriterClient {
   async apply(bytes: Uint8Array): Promise<AppliedReply> {
     const m = await this.request({ type: 'chunk', bytes }, [bytes.buffer as ArrayBuffer]);
     return (m as Extract<FromWriter, { type: 'applied' }>).result;
+  }
+
+  /** A bundle: the file being applied is done; the run's transaction stays open for the next. */
+  async endPart(lines: number): Promise<PartEnded> {
+    return (await this.request({ type: 'endPart', lines })) as PartEnded;
+  }
+
+  /** A bundle: go on with its next file (`cfg`), in the same change and transaction. */
+  async nextPart(cfg: WriterConfig): Promise<Ready> {
+    const m = (await this.request({ type: 'part', cfg })) as Extract<FromWriter, { type: 'ready' }>;
+    return { change: m.change, emptyClass: m.emptyClass };
   }
 
   async finish(ok: boolean, outcome: string, lines: number): Promise<Finished> {

@@ -3,7 +3,7 @@ import type { SerializedError } from '../base/errors.js';
 import type { Counts } from '../report/types.js';
 import type { CsvOptions } from '../input/parse.js';
 import type { ImportPlan } from '../rows/plan.js';
-import type { AppliedReply, RunInfo } from './apply.js';
+import type { AppliedReply, ChangeLabel, RunInfo } from './apply.js';
 import type { LookupIndex } from './prepare.js';
 
 export interface WriterConfig {
@@ -23,12 +23,21 @@ export interface WriterConfig {
   sync: SyncRunConfig | null;
   /** the input file's size, null for a stream */
   inputBytes: number | null;
+  /**
+   * A bundle (engine/bundle.ts): every file's plan and lookups, prepared together before the
+   * run; this config is the first file's, the others come with `part` messages.
+   */
+  bundle?: { label: ChangeLabel; parts: { plan: ImportPlan; indexes: LookupIndex[] }[] };
 }
 
 export type ToWriter =
   /** `bytes`: a chunk encoded by resolve/codec.ts, transferred */
   | { type: 'chunk'; bytes: Uint8Array }
-  | { type: 'finish'; ok: boolean; outcome: string; lines: number };
+  | { type: 'finish'; ok: boolean; outcome: string; lines: number }
+  /** a bundle: the file being applied is done (`lines` rows), another follows */
+  | { type: 'endPart'; lines: number }
+  /** a bundle: the next file, in the run's change and transaction; answered with `ready` */
+  | { type: 'part'; cfg: WriterConfig };
 
 export type FromWriter =
   /** another run holds the write lock; this one waits (not a reply) */
@@ -36,5 +45,6 @@ export type FromWriter =
   /** `emptyClass`: the imported class held no object when the run took the write lock */
   | { type: 'ready'; change: number; emptyClass: boolean }
   | { type: 'applied'; result: AppliedReply }
+  | { type: 'partEnded'; counts: Counts; lastCommittedLine: number | null }
   | { type: 'finished'; change: number | null; counts: Counts; rolledBack: Counts | null; lastCommittedLine: number | null; sync: SyncOutcome | null }
   | { type: 'failed'; error: SerializedError };

@@ -5,9 +5,12 @@ import { SluiceError, asSluiceError } from '../base/errors.js';
 import { configure, readModel } from '../model/store.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
 import { compileDateFormat } from '../rows/dates.js';
-import { Applier, type CheckpointAside, dbError, replyOf } from './apply.js';
+import type { Model } from '../model/types.js';
+import { type Counts, emptyCounts } from '../report/types.js';
+import { Applier, type BundlePart, type ChangeLabel, type CheckpointAside, dbError, replyOf } from './apply.js';
 import { WriteLease, lock, prepareUnderLock } from './lock.js';
-import { prepareRun } from './prepare.js';
+import { type LookupIndex, prepareRun } from './prepare.js';
+import type { ImportPlan } from '../rows/plan.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
 const cfg = workerData as WriterConfig;
@@ -42,7 +45,51 @@ const checkpointAside: CheckpointAside = () => {
 let applier: Applier | undefined;
 let numeric: boolean[] = [];
 let db: Database.Database | undefined;
+let model: Model | undefined;
 const lease = new WriteLease(cfg.leaseToken);
+
+type Prepared = ReturnType<typeof prepareRun>;
+/** A single file, or each file of a bundle, in the order they run. */
+const parts = cfg.bundle?.parts ?? [{ plan: cfg.plan, indexes: cfg.indexes }];
+let prepared: Prepared[] = [];
+/** the bundle's file being applied */
+let part = 0;
+let label: ChangeLabel = { className: cfg.plan.className, action: cfg.plan.sync ? `sync ${cfg.plan.sync.source}` : cfg.plan.action };
+/** the file being applied sends back each row's outcome (WriterConfig.wantRows) */
+let wantRows = cfg.wantRows;
+/** a bundle's files done so far (BundlePart.prior) */
+const prior: BundlePart['prior'] = { counts: emptyCounts(), committed: emptyCounts(), lines: 0 };
+
+/**
+ * Every file's lookups, prepared together (their indexes committed before the run's
+ * transaction opens), last file first: a class an earlier file fills while empty leaves out
+ * its lookup indexes, which a later file's references into it would otherwise make.
+ */
+function prepareParts(d: Database.Database, m: Model, list: readonly { plan: ImportPlan; indexes: LookupIndex[] }[]): Prepared[] {
+  const out: Prepared[] = new Array<Prepared>(list.length);
+  for (let k = list.length - 1; k >= 0; k--) {
+    const p = list[k] as { plan: ImportPlan; indexes: LookupIndex[] };
+    out[k] = prepareRun(d, m, p.plan, p.indexes);
+  }
+  return out;
+}
+
+function applierFor(d: Database.Database, m: Model, c: WriterConfig, p: Prepared): Applier {
+  numeric = numericSlots(m, c.plan);
+  return new Applier(d, m, c.plan, c.run, {
+    dates: compileDateFormat(c.dateFormat),
+    csv: c.csv,
+    deferredIndexes: p.deferredIndexes,
+    constraints: p.constraints,
+    checkpointAside,
+    sync: c.sync,
+    inputBytes: c.inputBytes,
+  });
+}
+
+function addTo(a: Counts, b: Counts): void {
+  for (const k of Object.keys(a) as (keyof Counts)[]) a[k] += b[k];
+}
 
 /** End the run's hold on the database: give the lease up, then close the connection. */
 function close(): void {
@@ -54,22 +101,14 @@ function close(): void {
 try {
   db = new Database(cfg.dbPath, { fileMustExist: true, timeout: 10_000 });
   configure(db, 'writer');
-  const model = readModel(db, cfg.dbPath);
+  const m = (model = readModel(db, cfg.dbPath));
   const d = db;
   // The indexes are committed before the run so the workers' connections see them.
-  const { emptyClass, deferredIndexes, constraints } = prepareUnderLock(d, () => prepareRun(d, model, cfg.plan, cfg.indexes), () => lock(d, () => send({ type: 'waiting' }), lease));
-  numeric = numericSlots(model, cfg.plan);
-  applier = new Applier(db, model, cfg.plan, cfg.run, {
-    dates: compileDateFormat(cfg.dateFormat),
-    csv: cfg.csv,
-    deferredIndexes,
-    constraints,
-    checkpointAside,
-    sync: cfg.sync,
-    inputBytes: cfg.inputBytes,
-  });
-  applier.begin(cfg.plan.className, cfg.plan.sync ? `sync ${cfg.plan.sync.source}` : cfg.plan.action);
-  send({ type: 'ready', change: applier.changeId, emptyClass });
+  prepared = prepareUnderLock(d, () => prepareParts(d, m, parts), () => lock(d, () => send({ type: 'waiting' }), lease));
+  if (cfg.bundle) label = cfg.bundle.label;
+  applier = applierFor(d, m, cfg, prepared[0] as Prepared);
+  applier.begin(label.className, label.action);
+  send({ type: 'ready', change: applier.changeId, emptyClass: (prepared[0] as Prepared).emptyClass });
 } catch (e) {
   applier = undefined;
   try {
@@ -113,8 +152,22 @@ port.on('message', (m: ToWriter) => {
   if (!a) return;
   try {
     if (m.type === 'chunk') {
-      const result = replyOf(a.apply(decodeChunk(m.bytes, numeric), cfg.wantRows));
+      const result = replyOf(a.apply(decodeChunk(m.bytes, numeric), wantRows));
       port.postMessage({ type: 'applied', result } satisfies FromWriter, result.block ? [result.block.buffer as ArrayBuffer] : []);
+    } else if (m.type === 'endPart') {
+      a.endPart(m.lines);
+      addTo(prior.counts, a.counts);
+      prior.lines += m.lines;
+      if (cfg.run.chunkSize > 0 && !cfg.run.simulate) prior.committed = { ...prior.counts };
+      send({ type: 'partEnded', counts: a.counts, lastCommittedLine: a.lastCommittedLine });
+    } else if (m.type === 'part') {
+      part++;
+      const p = prepared[part];
+      if (!p || !db || !model) throw new SluiceError('E_INTERNAL', `the bundle has no file ${part + 1}`);
+      applier = applierFor(db, model, m.cfg, p);
+      wantRows = m.cfg.wantRows;
+      applier.join(label, { change: a.changeId, prior: { counts: { ...prior.counts }, committed: { ...prior.committed }, lines: prior.lines } });
+      send({ type: 'ready', change: a.changeId, emptyClass: p.emptyClass });
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
       close();

@@ -20,6 +20,7 @@ describe('the OpenAPI document', () => {
       maxUpload: 1024,
       maxQueue: 1,
       importOptions: () => assert.fail('not called'),
+      bundleOptions: () => assert.fail('not called'),
       exportOptions: (c, f) => exportQueryOptions(join(dir, 'x.db'), c, f),
       auth: true,
       retentionMs: 0,
