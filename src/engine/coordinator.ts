@@ -24,14 +24,16 @@ export type FromCoordinator =
 
 const threadFile = new URL('./coordinator-thread.js', import.meta.url);
 
+/** What a run's thread sends besides its result: the hooks' events, or a failure before the run. */
+type ThreadEvent = { type: 'progress'; progress: ProgressEvent } | { type: 'waiting' } | { type: 'started'; change: number } | { type: 'failed'; error: SerializedError };
+
 /**
- * runImport on its own thread. Input from standard input or an open stream stays on this
- * thread: a worker thread has no standard input of its own.
+ * Run `file` on a thread of its own with `data`, forward its events to `hooks` (and an abort
+ * to it), and settle with what `done` makes of its `done` message.
  */
-export function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
-  if (o.input !== undefined || o.file === '-') return runImport(o, hooks);
-  return new Promise<ImportResult>((resolve, reject) => {
-    const worker = new Worker(threadFile, { workerData: o, resourceLimits: COORDINATOR_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
+export function onThread<Done extends { type: 'done' }, R>(file: URL, data: unknown, hooks: ImportHooks, done: (m: Done) => R): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    const worker = new Worker(file, { workerData: data, resourceLimits: COORDINATOR_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
     let settled = false;
     const onAbort = (): void => worker.postMessage({ type: 'abort' } satisfies ToCoordinator);
     hooks.signal?.addEventListener('abort', onAbort, { once: true });
@@ -42,17 +44,29 @@ export function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {}): Pr
       hooks.signal?.removeEventListener('abort', onAbort);
       fn();
     };
-    worker.on('message', (m: FromCoordinator) => {
+    worker.on('message', (m: ThreadEvent | Done) => {
       if (m.type === 'progress') hooks.onProgress?.(m.progress);
       else if (m.type === 'waiting') hooks.onWaiting?.();
       else if (m.type === 'started') hooks.onStarted?.(m.change);
       else if (m.type === 'failed') settle(() => reject(SluiceError.fromJSON(m.error)));
-      else
-        settle(() =>
-          resolve({ summary: m.summary, rows: m.rows ? RowSpool.adopt(m.rows) : null, cells: m.cells, exitCode: m.exitCode, error: m.error ? SluiceError.fromJSON(m.error) : null }),
-        );
+      else settle(() => resolve(done(m)));
     });
     worker.on('error', (e) => settle(() => reject(new SluiceError('E_INTERNAL', `the import thread failed: ${e.message}`))));
     worker.on('exit', (code) => settle(() => reject(new SluiceError('E_INTERNAL', `the import thread ended (exit code ${code}) before the run did`))));
   });
+}
+
+/**
+ * runImport on its own thread. Input from standard input or an open stream stays on this
+ * thread: a worker thread has no standard input of its own.
+ */
+export function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
+  if (o.input !== undefined || o.file === '-') return runImport(o, hooks);
+  return onThread(threadFile, o, hooks, (m: Extract<FromCoordinator, { type: 'done' }>) => ({
+    summary: m.summary,
+    rows: m.rows ? RowSpool.adopt(m.rows) : null,
+    cells: m.cells,
+    exitCode: m.exitCode,
+    error: m.error ? SluiceError.fromJSON(m.error) : null,
+  }));
 }
