@@ -105,7 +105,7 @@ function deleteText(c: SourceConfig): string {
 }
 
 function syncLine(r: SyncRun): string {
-  return `    sync ${r.id}  ${r.outcome}  ${r.mode}  ${r.started_at}  seen ${r.replicas_seen}/${r.replicas_total}: created ${r.created}, updated ${r.updated}, unchanged ${r.unchanged}, deleted ${r.deleted}, obsoleted ${r.obsoleted}, errors ${r.errors}, warnings ${r.warnings}${r.change_id !== null ? `  (change ${r.change_id})` : ''}`;
+  return `    sync ${r.id}  ${r.outcome}  ${r.mode}  ${r.started_at}  seen ${r.replicas_seen}/${r.replicas_total}: created ${r.created}, updated ${r.updated}, unchanged ${r.unchanged}, deleted ${r.deleted}, obsoleted ${r.obsoleted}, errors ${r.errors}, warnings ${r.warnings}${r.change_id !== null ? `  (change ${r.change_id}${r.undone_by !== null ? `, undone by change ${r.undone_by}` : ''})` : ''}`;
 }
 
 function showText(s: StoredSource, stats: SourceStats, syncs: SyncRun[]): string {

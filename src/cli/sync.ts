@@ -14,6 +14,7 @@ import { openStore } from '../model/store.js';
 import type { ClassDef, Model } from '../model/types.js';
 import { effectiveKeys } from '../sync/config.js';
 import { type StoredSource, getSource } from '../sync/store.js';
+import { hasUndoColumn } from '../undo/undo.js';
 import { applyParamFile, helpText, parseCommand, type OptionSpec } from './args.js';
 import { IMPORT_ALIASES, IMPORT_SPECS, executeImport, toRawOptions } from './import.js';
 
@@ -116,7 +117,9 @@ export function sourceRunOptions(
  */
 function pendingFeed(db: Database.Database, model: Model, s: StoredSource): { file: string; mode: 'full' | 'incremental' } {
   const cls = model.classes.get(s.config.className) as ClassDef;
-  const last = db.prepare(`SELECT mode FROM _sluice_sync WHERE source_ref = ? AND outcome = 'committed' ORDER BY id DESC LIMIT 1`).pluck().get(s.id) as string | undefined;
+  // The last load that stands: one undone since left the replicas as they were before it.
+  const stands = hasUndoColumn(db) ? ' AND NOT EXISTS (SELECT 1 FROM _sluice_change c WHERE c.id = change_id AND c.undone_by IS NOT NULL)' : '';
+  const last = db.prepare(`SELECT mode FROM _sluice_sync WHERE source_ref = ? AND outcome = 'committed'${stands} ORDER BY id DESC LIMIT 1`).pluck().get(s.id) as string | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-sync-'));
   const file = join(dir, 'pending.json');
   const fd = openSync(file, 'w');

@@ -21,7 +21,10 @@ function report(r: UndoResult): string {
   const t = r.target;
   const c = r.counts;
   const lines = [`undo of change ${t.id} (${t.action} ${t.className}, ${t.startedAt}): ${r.outcome}`];
-  if (r.outcome !== 'refused') lines.push(`  deleted ${plural(c.deleted, 'object')} it created, restored ${plural(c.restored, 'object')} it updated, recreated ${plural(c.recreated, 'object')} it deleted`);
+  if (r.outcome !== 'refused') {
+    const replicas = c.replicas > 0 ? `; put back ${plural(c.replicas, 'data source replica')} as they were` : '';
+    lines.push(`  deleted ${plural(c.deleted, 'object')} it created, restored ${plural(c.restored, 'object')} it updated, recreated ${plural(c.recreated, 'object')} it deleted${replicas}`);
+  }
   if (r.conflicts.length > 0) {
     lines.push(`  ${plural(r.conflicts.length, 'conflict')}${r.outcome === 'refused' ? '' : ` (${plural(c.skipped, 'object')} left as they are)`}:`);
     for (const x of r.conflicts) lines.push(`    ${conflictText(x)}`);

@@ -36,9 +36,31 @@ export const SOURCE_DDL = [
     seen_sync INTEGER,
     seen_at TEXT,
     absent_since TEXT,
+    created_change INTEGER,
     PRIMARY KEY (source_ref, record)
   ) WITHOUT ROWID`,
   REPLICA_OBJECT_INDEX,
+  // What the replicas a change wrote held before it (trackReplicas), so that an undo can
+  // give it back: the first state per change, only for a replica whose object, ownership,
+  // status, error, cells or absence changed. A replica a sync created says so in its
+  // created_change instead; one an undo put back has a row here with existed = 0.
+  `CREATE TABLE IF NOT EXISTS _sluice_replica_before (
+    source_ref INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    change_id INTEGER NOT NULL,
+    existed INTEGER NOT NULL DEFAULT 1,
+    object_id INTEGER,
+    owned INTEGER,
+    status TEXT,
+    error TEXT,
+    cells TEXT,
+    seen_sync INTEGER,
+    seen_at TEXT,
+    absent_since TEXT,
+    created_change INTEGER,
+    PRIMARY KEY (source_ref, record, change_id)
+  ) WITHOUT ROWID`,
+  `CREATE INDEX IF NOT EXISTS _sluice_replica_before__change ON _sluice_replica_before(change_id)`,
   // The replicas a sync's end looks for: the absent ones, and those linked to objects the
   // source does not own. Partial, so that a sync rewriting a synchronized replica leaves
   // them be: a full index on status cost a nightly sync a random index page per record.
@@ -105,6 +127,8 @@ export interface SyncRun {
   errors: number;
   warnings: number;
   message: string | null;
+  /** the change that undid the sync's change, if one did */
+  undone_by: number | null;
 }
 
 /** Whether the database has the data source tables yet. */
@@ -112,9 +136,54 @@ export function hasSourceTables(db: DB): boolean {
   return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sluice_source'`).get() !== undefined;
 }
 
+/** The key in _sluice_meta of the first change whose replica writes an undo can take back. */
+const TRACKED_FROM = 'replica_undo_from';
+
 /** In a write transaction: create the data source tables where they are missing. */
 export function ensureSourceTables(db: DB): void {
+  const upgrading = hasSourceTables(db) && !hasTable(db, '_sluice_replica_before');
+  if (upgrading) db.exec('ALTER TABLE _sluice_replica ADD COLUMN created_change INTEGER');
   for (const sql of SOURCE_DDL) db.exec(sql);
+  // Changes finished before the replicas were tracked left no before-images: an undo of
+  // one of their syncs is refused (the running change, if any, is tracked from now on).
+  if (upgrading) {
+    db.prepare(`INSERT OR REPLACE INTO _sluice_meta (key, value) SELECT ?, coalesce(max(id), 0) + 1 FROM _sluice_change WHERE outcome <> 'running'`).run(TRACKED_FROM);
+  }
+}
+
+/** The first change whose replica writes were tracked (1 when the database always tracked them). */
+export function replicaTrackedFrom(db: DB): number {
+  const v = db.prepare('SELECT value FROM _sluice_meta WHERE key = ?').pluck().get(TRACKED_FROM) as string | undefined;
+  return v === undefined ? 1 : Number(v);
+}
+
+function hasTable(db: DB, name: string): boolean {
+  return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
+}
+
+/** The columns of a replica a before-image keeps, in table order after its key. */
+export const REPLICA_STATE = ['object_id', 'owned', 'status', 'error', 'cells', 'seen_sync', 'seen_at', 'absent_since', 'created_change'] as const;
+
+/**
+ * Record, on this connection, the first state of every replica that `change` alters
+ * meaningfully or deletes, in _sluice_replica_before (temporary triggers: every path that
+ * writes replicas is covered, set-wise upserts included, at the cost of a comparison per
+ * row rewritten). A replica `change` creates carries it in created_change. Call again with
+ * each change the connection writes; `null` stops recording.
+ */
+export function trackReplicas(db: DB, change: number | null): void {
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS replica_change (k INTEGER PRIMARY KEY CHECK (k = 0), change INTEGER NOT NULL)');
+  const cols = ['source_ref', 'record', ...REPLICA_STATE].join(', ');
+  const old = ['OLD.source_ref', 'OLD.record', ...REPLICA_STATE.map((c) => `OLD.${c}`)].join(', ');
+  const record = `INSERT INTO _sluice_replica_before (change_id, ${cols}) SELECT c.change, ${old} FROM temp.replica_change c
+    WHERE NOT EXISTS (SELECT 1 FROM _sluice_replica_before b WHERE b.source_ref = OLD.source_ref AND b.record = OLD.record AND b.change_id = c.change)`;
+  const meaningful = ['object_id', 'owned', 'status', 'error', 'cells', 'absent_since'].map((c) => `OLD.${c} IS NOT NEW.${c}`).join(' OR ');
+  db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS replica_before_update BEFORE UPDATE ON main._sluice_replica
+    WHEN (${meaningful}) AND EXISTS (SELECT 1 FROM temp.replica_change) BEGIN ${record}; END`);
+  db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS replica_before_delete BEFORE DELETE ON main._sluice_replica
+    WHEN EXISTS (SELECT 1 FROM temp.replica_change) BEGIN ${record}; END`);
+  if (change === null) db.exec('DELETE FROM temp.replica_change');
+  else db.prepare('INSERT OR REPLACE INTO temp.replica_change (k, change) VALUES (0, ?)').run(change);
 }
 
 function row(r: { id: number; config: string; created_at: string; updated_at: string }): StoredSource {
@@ -158,6 +227,7 @@ export function updateSource(db: DB, id: number, c: SourceConfig): void {
 /** In a write transaction: remove a source with its replicas and sync log; the objects stay. */
 export function deleteSource(db: DB, id: number): void {
   db.prepare('DELETE FROM _sluice_replica WHERE source_ref = ?').run(id);
+  if (hasTable(db, '_sluice_replica_before')) db.prepare('DELETE FROM _sluice_replica_before WHERE source_ref = ?').run(id);
   db.prepare('DELETE FROM _sluice_sync WHERE source_ref = ?').run(id);
   db.prepare('DELETE FROM _sluice_source WHERE id = ?').run(id);
 }
@@ -186,9 +256,12 @@ export function sourceStats(db: DB, s: StoredSource, classTable: string): Source
 
 /** The source's most recent syncs, newest first. */
 export function recentSyncs(db: DB, s: StoredSource, limit: number): SyncRun[] {
+  const undone = (db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('_sluice_change') as string[]).includes('undone_by');
   return db
     .prepare(
-      'SELECT id, change_id, mode, started_at, finished_at, outcome, replicas_seen, replicas_total, created, updated, unchanged, deleted, obsoleted, errors, warnings, message FROM _sluice_sync WHERE source_ref = ? ORDER BY id DESC LIMIT ?',
+      `SELECT y.id, y.change_id, y.mode, y.started_at, y.finished_at, y.outcome, y.replicas_seen, y.replicas_total, y.created, y.updated, y.unchanged, y.deleted, y.obsoleted, y.errors, y.warnings, y.message,
+         ${undone ? '(SELECT c.undone_by FROM _sluice_change c WHERE c.id = y.change_id)' : 'NULL'} AS undone_by
+       FROM _sluice_sync y WHERE y.source_ref = ? ORDER BY y.id DESC LIMIT ?`,
     )
     .all(s.id, limit) as SyncRun[];
 }

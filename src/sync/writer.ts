@@ -12,7 +12,7 @@ import type { ClassDef, Model, Scalar } from '../model/types.js';
 import type { DeletePolicy, MaxAbsent } from './config.js';
 import { maxAbsentText } from './config.js';
 import { IdSet } from './idset.js';
-import { REPLICA_OBJECT_INDEX, ensureSourceTables } from './store.js';
+import { REPLICA_OBJECT_INDEX, ensureSourceTables, trackReplicas } from './store.js';
 
 type DB = Database.Database;
 type Stmt = Database.Statement;
@@ -53,7 +53,6 @@ export interface SyncOutcome {
   referenced: number;
 }
 
-const MASK = '******';
 const BATCH = 50_000;
 const FLUSH_ROWS = 4096;
 /** records staged by one statement: a statement per record cost a source's first load of 1M records 3 s */
@@ -114,11 +113,11 @@ export class SyncWriter {
     const update = `owned = CASE WHEN excluded.object_id IS NULL THEN owned ELSE excluded.owned END,
          status = CASE WHEN excluded.error IS NULL THEN 'synchronized' WHEN coalesce(excluded.object_id, object_id) IS NULL THEN 'new' ELSE 'modified' END,
          error = excluded.error, cells = excluded.cells, seen_sync = excluded.seen_sync, seen_at = excluded.seen_at, absent_since = NULL`;
-    const insert = 'INSERT INTO _sluice_replica (source_ref, record, object_id, owned, status, error, cells, seen_sync, seen_at, absent_since)';
+    const insert = 'INSERT INTO _sluice_replica (source_ref, record, object_id, owned, status, error, cells, seen_sync, seen_at, absent_since, created_change)';
     // The source's first load: one sort of the rows, the object rewritten by each (a record repeated in the feed is rare).
     this.upsertFirst = db.prepare(
       `${insert}
-       SELECT @ref, record, object_id, owned, CASE WHEN error IS NULL THEN 'synchronized' ELSE 'new' END, error, cells, @change, @now, NULL
+       SELECT @ref, record, object_id, owned, CASE WHEN error IS NULL THEN 'synchronized' ELSE 'new' END, error, cells, @change, @now, NULL, @change
        FROM temp.sync_stage WHERE true ORDER BY record, rowid
        ON CONFLICT (source_ref, record) DO UPDATE SET object_id = coalesce(excluded.object_id, object_id), ${update}`,
     );
@@ -134,7 +133,7 @@ export class SyncWriter {
     );
     this.upsert = db.prepare(
       `${insert}
-       SELECT @ref, s.record, x.object_id, coalesce(x.owned, s.owned), CASE WHEN s.error IS NULL THEN 'synchronized' ELSE 'new' END, s.error, s.cells, @change, @now, NULL
+       SELECT @ref, s.record, x.object_id, coalesce(x.owned, s.owned), CASE WHEN s.error IS NULL THEN 'synchronized' ELSE 'new' END, s.error, s.cells, @change, @now, NULL, @change
        FROM (SELECT record, owned, error, cells, rowid AS rid,
                max(CASE WHEN object_id IS NOT NULL THEN rowid END) OVER (PARTITION BY record ORDER BY rowid ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last
              FROM temp.sync_stage) AS s
@@ -181,8 +180,9 @@ export class SyncWriter {
       | { cells: string | null; object: number | null; status: string }
       | undefined;
     const now = new Date().toISOString();
+    this.track(change);
     if (!old) {
-      this.db.prepare(`INSERT INTO _sluice_replica (source_ref, record, status, cells, seen_sync, seen_at) VALUES (?, ?, 'new', ?, ?, ?)`).run(ref, record, cells, change, now);
+      this.db.prepare(`INSERT INTO _sluice_replica (source_ref, record, status, cells, seen_sync, seen_at, created_change) VALUES (?, ?, 'new', ?, ?, ?, ?)`).run(ref, record, cells, change, now, change);
       return { status: 'created', object: null };
     }
     if (old.cells === cells && old.status !== 'obsolete') {
@@ -235,9 +235,18 @@ export class SyncWriter {
     if (++this.staged >= this.flushAt) this.flush(change);
   }
 
+  /**
+   * What the replicas held before `change` wrote them, recorded for an undo (trackReplicas).
+   * Set again at each write: a temporary table's row goes with a transaction rolled back.
+   */
+  private track(change: number): void {
+    trackReplicas(this.db, change);
+  }
+
   /** Write the staged records to their replicas (before the transaction commits). */
   flush(change: number): void {
     if (this.staged === 0) return;
+    this.track(change);
     const p = this.pending;
     for (let k = 0; k < p.length; k += 5) this.stage.run(...p.slice(k, k + 5));
     p.length = 0;
@@ -268,6 +277,7 @@ export class SyncWriter {
     const db = this.db;
     this.begin();
     this.flush(change);
+    this.track(change);
     const full = this.cfg.mode === 'full';
     const absentIds = full ? this.owned.minus(this.seen) : [];
     if (full && !this.cfg.force && absentIds.length > this.absentAllowed()) {
@@ -385,11 +395,19 @@ export class SyncWriter {
     const doomed = count.get() as number;
     out.referenced = first - doomed;
     if (doomed === 0) return;
+    // Every value but null, a password's hash and the link sets too, as an import's delete
+    // records them: what an undo recreates the object from.
     const stored = this.cls.attributes.filter((a) => a.type !== 'links');
-    const changes = ['source', 'source_id', ...stored.map((a) => a.code)].reduce((acc, code) => {
-      const value = this.cls.byCode.get(code)?.type === 'password' ? sqlString(MASK) : `o.${q(code)}`;
-      return `json_patch(${acc}, CASE WHEN o.${q(code)} IS NULL OR o.${q(code)} = '' THEN '{}' ELSE json_object(${sqlString(code)}, ${value}) END)`;
-    }, `'{}'`);
+    const values = ['source', 'source_id', ...stored.map((a) => a.code)].reduce(
+      (acc, code) => `json_patch(${acc}, CASE WHEN o.${q(code)} IS NULL THEN '{}' ELSE json_object(${sqlString(code)}, o.${q(code)}) END)`,
+      `'{}'`,
+    );
+    const changes = this.cls.attributes
+      .filter((a) => a.type === 'links')
+      .reduce((acc, a) => {
+        const members = `(SELECT json_group_array(to_id) FROM (SELECT l.to_id FROM ${q(a.linkTable as string)} l WHERE l.from_id = o.id ORDER BY l.to_id))`;
+        return `json_patch(${acc}, CASE WHEN EXISTS (SELECT 1 FROM ${q(a.linkTable as string)} l WHERE l.from_id = o.id) THEN json_object(${sqlString(a.code)}, json(${members})) ELSE '{}' END)`;
+      }, values);
     db.prepare(`INSERT INTO _sluice_history (change_id, class, object_id, op, changes) SELECT ?, ?, o.id, 'delete', ${changes} FROM ${t} o WHERE o.id IN (${doomedIds})`).run(change, this.cls.name);
     for (const a of this.cls.attributes) if (a.type === 'links') db.exec(`DELETE FROM ${q(a.linkTable as string)} WHERE from_id IN (${doomedIds})`);
     db.prepare(`DELETE FROM _sluice_replica INDEXED BY _sluice_replica__object WHERE source_ref = ? AND object_id IN (${doomedIds})`).run(this.cfg.ref);

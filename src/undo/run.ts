@@ -3,8 +3,10 @@
  * the reverts (undo.ts), the mark on the change undone, and commit — or rollback with
  * `simulate`, or when a conflict refuses it.
  */
+import type Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
 import { currentUser, openStore } from '../model/store.js';
+import { hasSourceTables, replicaTrackedFrom } from '../sync/store.js';
 import { writeOrRollBack } from '../write/lock.js';
 import { type Conflict, type TargetChange, type UndoCounts, Undo, ensureUndoColumn, readTarget, undoneTarget } from './undo.js';
 
@@ -29,11 +31,13 @@ export interface UndoResult {
 }
 
 /** Why change `t` cannot be undone at all, or null. */
-function refusal(t: TargetChange): string | null {
+function refusal(db: Database.Database, t: TargetChange): string | null {
   if (t.undoneBy !== null) return `change ${t.id} was undone by change ${t.undoneBy}; undo change ${t.undoneBy} to bring it back`;
   if (t.outcome === 'simulated') return `change ${t.id} was a simulation: it wrote nothing`;
   if (t.outcome === 'running') return `change ${t.id} is still running (or its process was killed: its committed chunks stay, undo them when no import runs)`;
-  if (t.action.startsWith('sync ')) return `change ${t.id} is a sync (${t.action.slice(5)}); undoing a sync is not supported yet: its replicas and ownership would not go back with it`;
+  if (t.action.startsWith('sync ') && hasSourceTables(db) && t.id < replicaTrackedFrom(db)) {
+    return `change ${t.id} is a sync (${t.action.slice(5)}) made before the database kept what a sync's replicas held, so they could not go back; changes from ${replicaTrackedFrom(db)} on can be undone`;
+  }
   return null;
 }
 
@@ -43,7 +47,7 @@ export function runUndo(o: UndoOptions): UndoResult {
     return writeOrRollBack<UndoResult>(db, o.onWaiting ?? (() => undefined), () => {
       ensureUndoColumn(db);
       const target = readTarget(db, o.change);
-      const why = refusal(target);
+      const why = refusal(db, target);
       if (why) throw new SluiceError('E_USAGE', `--change: ${why}`, { option: '--change' });
       const changeId = Number(
         db

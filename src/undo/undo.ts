@@ -26,6 +26,7 @@ import { FP_COLUMN, q } from '../model/schema.js';
 import { historyHasRanges } from '../model/store.js';
 import type { ClassDef, Model, Scalar } from '../model/types.js';
 import { bumpGeneration } from '../resolve/fingerprint.js';
+import { ReplicaUndo } from './replicas.js';
 
 type DB = Database.Database;
 
@@ -34,18 +35,24 @@ const PAGE = 1000;
 
 export interface Conflict {
   className: string;
-  objectId: number;
+  /** the object; for a replica, the one it is linked to (null: none) */
+  objectId: number | null;
   /** the attribute in conflict; null for the object as a whole */
   attribute: string | null;
   reason: string;
-  /** the later changes that wrote the object (history), oldest first */
+  /** the later changes that wrote the object (history) or the replica, oldest first */
   later: number[];
+  /** a data source's replica in conflict, rather than an object */
+  replica?: { source: string; record: string };
 }
 
-/** A conflict in words: the object, the attribute, why, and the later changes that wrote the object. */
+/** A conflict in words: the object (or replica), the attribute, why, and the later changes that wrote it. */
 export function conflictText(c: Conflict): string {
   const later = c.later.length > 0 ? `; written since by change${c.later.length === 1 ? '' : 's'} ${c.later.join(', ')}` : '';
-  return `${c.className} ${c.objectId}${c.attribute ? ` ${c.attribute}` : ''}: ${c.reason}${later}`;
+  const what = c.replica
+    ? `replica ${JSON.stringify(c.replica.record)} of source ${c.replica.source}${c.objectId !== null ? ` (${c.className} ${c.objectId})` : ''}`
+    : `${c.className} ${c.objectId}${c.attribute ? ` ${c.attribute}` : ''}`;
+  return `${what}: ${c.reason}${later}`;
 }
 
 export interface UndoCounts {
@@ -57,6 +64,8 @@ export interface UndoCounts {
   recreated: number;
   /** objects left as they are because of a conflict (with force) */
   skipped: number;
+  /** data source replicas given back what they held before the change, or removed */
+  replicas: number;
 }
 
 /** The change being undone, as `_sluice_change` has it. */
@@ -133,7 +142,7 @@ interface ClassIo {
  * with conflicts and no `force`, the caller rolls back.
  */
 export class Undo {
-  readonly counts: UndoCounts = { deleted: 0, restored: 0, recreated: 0, skipped: 0 };
+  readonly counts: UndoCounts = { deleted: 0, restored: 0, recreated: 0, skipped: 0, replicas: 0 };
   readonly conflicts: Conflict[] = [];
   /** classes the undo wrote: their fingerprint generations are bumped */
   readonly touched = new Set<string>();
@@ -152,6 +161,13 @@ export class Undo {
   run(): void {
     for (const e of this.entriesNewestFirst()) this.revert(e);
     for (const c of this.touched) bumpGeneration(this.db, c, null);
+    // A sync's replicas (and those an undo of one put back) go back after its objects.
+    if (/^(sync|undo) /.test(this.target.action) && ReplicaUndo.applies(this.db)) {
+      const left = new Set(this.conflicts.filter((c) => !c.replica && c.objectId !== null).map((c) => `${c.className} ${c.objectId}`));
+      const replicas = new ReplicaUndo(this.db, this.target.id, this.changeId, (cls, id) => left.has(`${cls} ${id}`), this.conflicts);
+      replicas.run();
+      this.counts.replicas = replicas.count;
+    }
   }
 
   /** N's entries, newest first; a range of creates newest object first. */

@@ -6,16 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Sandbox, query, runCli, summaryOf, suiteSandboxes } from '../helpers/cli.js';
+import { FEED_HEADER as HEADER, feed, range } from '../helpers/feeds.js';
 
-const HEADER = 'source_id,name,first_name,email,org_id->name\n';
-
-function feed(ids: Iterable<number>, name = (i: number) => `N${i}`): string {
-  let s = HEADER;
-  for (const i of ids) s += `${i},${name(i)},F${i},p${i}@x,Demo\n`;
-  return s;
-}
-
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, k) => from + k);
 
 async function setUp(box: Sandbox, ...settings: string[]): Promise<void> {
   assert.equal((await runCli(['init', '--db', box.db])).code, 0);
