@@ -28,6 +28,7 @@ import { RowSpool } from '../report/spool.js';
 import { type Counts, emptyCounts, type Outcome, type ProgressEvent, type RunSummary } from '../report/types.js';
 import { compileDateFormat } from '../rows/dates.js';
 import { buildPlan } from '../rows/header.js';
+import { fingerprintsApply } from '../resolve/fingerprint.js';
 import { passwordColumns } from '../rows/map.js';
 import type { ImportPlan } from '../rows/plan.js';
 import type { AppliedReply } from '../write/apply.js';
@@ -275,6 +276,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       leaseToken: leaseToken(),
       sync: o.sync?.pass ?? null,
       inputBytes: totalBytes,
+      fingerprints: fingerprintsApply(plan, cls, o.format),
     };
     writer = hooks.writer ? hooks.writer(writerConfig, hooks.onWaiting) : new WriterClient(writerConfig, hooks.onWaiting);
     const ready = await writer.start();
@@ -290,6 +292,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       relaxQuotes: o.relaxQuotes,
       dateFormat: o.dateFormat,
       emptyClass: ready.emptyClass,
+      ...(ready.fingerprints ? { fingerprints: ready.fingerprints } : {}),
     };
     pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: THREAD_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
     pool.on('error', (e: Error) => {

@@ -231,38 +231,52 @@ export class FingerprintTable implements FingerprintIndex {
   private readonly slots: Int32Array;
   private readonly mask: number;
 
-  private constructor(capacity: number) {
+  private constructor(slots: Int32Array) {
+    this.slots = slots;
+    this.mask = slots.length / 3 - 1;
+  }
+
+  /** An empty table sized for the committed fingerprints of `className`, or null when its ids go beyond 32 bits. */
+  static sized(db: DB, className: string, cap = TABLE_CAP): FingerprintTable | null {
+    const maxId = (db.prepare(`SELECT max(id) FROM ${q(className)}`).pluck().get() as number | null) ?? 0;
+    if (maxId >= 2 ** 31) return null;
+    // Ids are distinct: never more fingerprints than the largest id.
     let size = 1024;
-    while (size < capacity * 2) size *= 2;
-    this.slots = new Int32Array(size * 3);
-    this.mask = size - 1;
+    while (size < Math.min(maxId, cap) * 2) size *= 2;
+    return new FingerprintTable(new Int32Array(size * 3));
   }
 
   /** The committed fingerprints of `className`, or null when there are more than `cap` (or ids beyond 32 bits). */
   static load(db: DB, className: string, cap = TABLE_CAP, pageRows = PAGE): FingerprintTable | null {
-    const t = q(className);
-    const maxId = (db.prepare(`SELECT max(id) FROM ${t}`).pluck().get() as number | null) ?? 0;
-    if (maxId >= 2 ** 31) return null;
-    // Ids are distinct: never more fingerprints than the largest id.
-    const table = new FingerprintTable(Math.min(maxId, cap));
+    const table = FingerprintTable.sized(db, className, cap);
+    return table?.fill(db, className, cap, pageRows) ? table : null;
+  }
+
+  /** A table another thread holds (its `memory`), seen from this one. */
+  static shared(memory: SharedArrayBuffer): FingerprintTable {
+    return new FingerprintTable(new Int32Array(memory));
+  }
+
+  /** Read the committed fingerprints of `className` in; false when there are more than `cap`. */
+  fill(db: DB, className: string, cap = TABLE_CAP, pageRows = PAGE): boolean {
     // One string per page, read from the table in id order: fetching rows one by one costs
     // three times as much, and SQLite writes integers as decimals twice as fast as through
     // printf. Objects sharing a fingerprint are told apart wherever their pages fall: the
     // table marks a fingerprint seen twice.
     const next = db
-      .prepare(`SELECT group_concat(${FP_COLUMN} || ',' || id, ',') FROM (SELECT ${FP_COLUMN}, id FROM ${t} NOT INDEXED WHERE id > ? AND ${FP_COLUMN} IS NOT NULL ORDER BY id LIMIT ${pageRows})`)
+      .prepare(`SELECT group_concat(${FP_COLUMN} || ',' || id, ',') FROM (SELECT ${FP_COLUMN}, id FROM ${q(className)} NOT INDEXED WHERE id > ? AND ${FP_COLUMN} IS NOT NULL ORDER BY id LIMIT ${pageRows})`)
       .pluck();
     const triples = new Int32Array(pageRows * 3);
     let loaded = 0;
-    let text = maxId === 0 ? null : (next.get(0) as string | null);
+    let text = next.get(0) as string | null;
     while (text) {
       const n = readFingerprintPage(text, triples);
       loaded += n;
-      if (loaded > cap) return null;
-      for (let k = 0; k < n; k++) table.add(triples[k * 3] as number, triples[k * 3 + 1] as number, triples[k * 3 + 2] as number);
+      if (loaded > cap) return false;
+      for (let k = 0; k < n; k++) this.add(triples[k * 3] as number, triples[k * 3 + 1] as number, triples[k * 3 + 2] as number);
       text = next.get(triples[(n - 1) * 3 + 2] as number) as string | null;
     }
-    return table;
+    return true;
   }
 
   private add(lo: number, hi: number, id: number): void {
@@ -304,6 +318,140 @@ export class FingerprintTable implements FingerprintIndex {
       }
     }
     return out;
+  }
+}
+
+/**
+ * A class's committed fingerprints in one table the run's threads share and fill together.
+ * Each worker used to read the whole class into a table of its own: 0.8 s of a nightly
+ * reload of 1M objects before its first frame, per worker, and a copy each. The writer
+ * sizes the table once it holds the write lock (so no other run can commit while it is
+ * read) and offers it with its ready message; then the writer and every worker that
+ * starts claim ranges of ids, read them and insert them with atomic operations, until
+ * none is left. A worker matches its first frame once the last range is in.
+ */
+export interface SharedFingerprints {
+  /** the table: per slot, low half, high half, id (see FingerprintTable) */
+  memory: SharedArrayBuffer;
+  /** Int32s: the table's state (SharedState), ranges claimed, ranges done */
+  control: SharedArrayBuffer;
+  /** the ranges: range k holds the ids (k × span, (k + 1) × span] */
+  ranges: number;
+  span: number;
+}
+
+export const enum SharedState {
+  Filling = 0,
+  Filled = 1,
+  Failed = 2,
+}
+
+const STATE = 0;
+const CLAIMED = 1;
+const DONE = 2;
+/** a slot a thread is writing: its halves are not there yet */
+const WRITING = -2;
+/** Ids per range: a few pages each, enough ranges to spread over the threads of a large machine. */
+const RANGE_IDS = 131_072;
+
+/**
+ * The table for the workers of a run, empty; null when the class may have too many
+ * fingerprints to hold (each worker then reads its own or queries, as FingerprintTable.load).
+ */
+export function sharedFingerprints(db: DB, className: string, cap = TABLE_CAP, rangeIds = RANGE_IDS): SharedFingerprints | null {
+  const maxId = (db.prepare(`SELECT max(id) FROM ${q(className)}`).pluck().get() as number | null) ?? 0;
+  if (maxId > cap || maxId >= 2 ** 31) return null;
+  let size = 1024;
+  while (size < maxId * 2) size *= 2;
+  const ranges = Math.max(1, Math.ceil(maxId / rangeIds));
+  return { memory: new SharedArrayBuffer(size * 3 * 4), control: new SharedArrayBuffer(3 * 4), ranges, span: Math.ceil(maxId / ranges) || 1 };
+}
+
+/**
+ * Claim ranges of the shared table and read them in, until none is left; the thread that
+ * ends the last one says the table is filled. A failure says so to every thread waiting.
+ */
+export function helpFill(db: DB, className: string, shared: SharedFingerprints, pageRows = PAGE): void {
+  const control = new Int32Array(shared.control);
+  const slots = new Int32Array(shared.memory);
+  const mask = slots.length / 3 - 1;
+  try {
+    const next = db
+      .prepare(
+        `SELECT group_concat(${FP_COLUMN} || ',' || id, ',') FROM (SELECT ${FP_COLUMN}, id FROM ${q(className)} NOT INDEXED WHERE id > ? AND id <= ? AND ${FP_COLUMN} IS NOT NULL ORDER BY id LIMIT ${pageRows})`,
+      )
+      .pluck();
+    const triples = new Int32Array(pageRows * 3);
+    for (let k = Atomics.add(control, CLAIMED, 1); k < shared.ranges; k = Atomics.add(control, CLAIMED, 1)) {
+      const last = (k + 1) * shared.span;
+      let text = next.get(k * shared.span, last) as string | null;
+      while (text) {
+        const n = readFingerprintPage(text, triples);
+        for (let i = 0; i < n; i++) insertShared(slots, mask, triples[i * 3] as number, triples[i * 3 + 1] as number, triples[i * 3 + 2] as number);
+        text = n < pageRows ? null : (next.get(triples[(n - 1) * 3 + 2] as number, last) as string | null);
+      }
+      if (Atomics.add(control, DONE, 1) + 1 === shared.ranges) {
+        Atomics.store(control, STATE, SharedState.Filled);
+        Atomics.notify(control, STATE);
+      }
+    }
+  } catch (e) {
+    Atomics.store(control, STATE, SharedState.Failed);
+    Atomics.notify(control, STATE);
+    throw e;
+  }
+}
+
+/**
+ * FingerprintTable's insert, by several threads at once: a thread takes an empty slot by
+ * marking it WRITING, writes the halves, then the id; another thread that meets the slot
+ * waits for the id before it compares the halves, so a fingerprint two objects share is
+ * marked as such whichever thread inserts first.
+ */
+function insertShared(s: Int32Array, mask: number, lo: number, hi: number, id: number): void {
+  let k = lo & mask;
+  for (;;) {
+    const at = k * 3;
+    let cur = Atomics.load(s, at + 2);
+    if (cur === 0) {
+      cur = Atomics.compareExchange(s, at + 2, 0, WRITING);
+      if (cur === 0) {
+        Atomics.store(s, at, lo);
+        Atomics.store(s, at + 1, hi);
+        Atomics.store(s, at + 2, id);
+        return;
+      }
+    }
+    while (cur === WRITING) cur = Atomics.load(s, at + 2);
+    if (Atomics.load(s, at) === lo && Atomics.load(s, at + 1) === hi) {
+      Atomics.store(s, at + 2, -1);
+      return;
+    }
+    k = (k + 1) & mask;
+  }
+}
+
+/**
+ * A worker's view of the shared table: its first lookup helps fill it and waits until it
+ * is filled, then reads it as a FingerprintTable.
+ */
+export class SharedFingerprintTable implements FingerprintIndex {
+  private table: FingerprintTable | null = null;
+
+  constructor(
+    private readonly shared: SharedFingerprints,
+    private readonly fill: () => void,
+  ) {}
+
+  find(fp: BigInt64Array): Float64Array {
+    if (!this.table) {
+      const control = new Int32Array(this.shared.control);
+      if (Atomics.load(control, STATE) === SharedState.Filling) this.fill();
+      while (Atomics.load(control, STATE) === SharedState.Filling) Atomics.wait(control, STATE, SharedState.Filling);
+      if (Atomics.load(control, STATE) === SharedState.Failed) throw new Error('another thread of the run could not read the fingerprints');
+      this.table = FingerprintTable.shared(this.shared.memory);
+    }
+    return this.table.find(fp);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { SharedFingerprints } from './fingerprint.js';
 import type { Scalar } from '../model/types.js';
 import type { LinkItem } from '../rows/map.js';
 import type { ImportPlan } from '../rows/plan.js';
@@ -42,6 +43,8 @@ export interface WorkerConfig {
    * need no query (whatever the run creates, the writer re-checks).
    */
   emptyClass: boolean;
+  /** the class's fingerprints as the writer reads them for every worker (write/thread.ts); absent: each worker reads its own */
+  fingerprints?: SharedFingerprints;
 }
 
 export interface ParseTask {

@@ -15,7 +15,7 @@ import { compileDateFormat } from '../rows/dates.js';
 import { mapRows, type MappedRows } from '../rows/map.js';
 import { Lookup } from './lookup.js';
 import { encodeChunk, encodeError } from './codec.js';
-import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, fingerprintSeed, fingerprintsApply, hashBytes } from './fingerprint.js';
+import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, SharedFingerprintTable, fingerprintSeed, fingerprintsApply, hashBytes, helpFill } from './fingerprint.js';
 import type { HitRows, ParseTask, ResolvedChunk, WorkerConfig } from './protocol.js';
 import { resolveChunk } from './resolve.js';
 
@@ -52,8 +52,15 @@ export function workerState(cfg: WorkerConfig): WorkerState {
     parseOptions: { delimiter: cfg.delimiter.charCodeAt(0), quote: cfg.quote === null ? -1 : cfg.quote.charCodeAt(0), relaxQuotes: cfg.relaxQuotes },
     dates: compileDateFormat(cfg.dateFormat),
     seed: useFingerprints ? fingerprintSeed(db, model, cfg.plan, cfg) : null,
-    fingerprints: useFingerprints ? (FingerprintTable.load(db, cfg.plan.className) ?? new FingerprintQueries(lookup, cfg.plan.className)) : null,
+    fingerprints: useFingerprints ? fingerprintIndex(cfg, db, lookup) : null,
   };
+}
+
+/** Where the worker finds fingerprints: the table the writer shares, else its own, else queries (a class too large to hold). */
+function fingerprintIndex(cfg: WorkerConfig, db: Database.Database, lookup: Lookup): FingerprintIndex {
+  const shared = cfg.fingerprints;
+  if (shared) return new SharedFingerprintTable(shared, () => helpFill(db, cfg.plan.className, shared));
+  return FingerprintTable.load(db, cfg.plan.className) ?? new FingerprintQueries(lookup, cfg.plan.className);
 }
 
 

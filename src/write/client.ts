@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../base/errors.js';
+import type { SharedFingerprints } from '../resolve/fingerprint.js';
 import { THREAD_RESOURCE_LIMITS } from '../base/threads.js';
 import type { AppliedReply } from './apply.js';
 import { releaseLease } from './lock.js';
@@ -7,10 +8,11 @@ import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
 export type Finished = Extract<FromWriter, { type: 'finished' }>;
 type PartEnded = Extract<FromWriter, { type: 'partEnded' }>;
-/** The run holds the write lock: its change id, and whether the imported class was empty then. */
+/** The run holds the write lock: its change id, whether the imported class was empty then, and its fingerprints for the workers. */
 export interface Ready {
   change: number;
   emptyClass: boolean;
+  fingerprints: SharedFingerprints | null;
 }
 
 /** What runImport drives a run's writes through: a WriterClient, or a bundle's file (engine/bundle-writer.ts). */
@@ -45,7 +47,7 @@ export class WriterClient implements RunWriter {
       onFail = rej;
     }).then((m) => {
       const r = m as Extract<FromWriter, { type: 'ready' }>;
-      return { change: r.change, emptyClass: r.emptyClass };
+      return { change: r.change, emptyClass: r.emptyClass, fingerprints: r.fingerprints };
     });
     this.pending.push({ resolve: onReady, reject: onFail });
     this.worker.on('message', (m: FromWriter) => {
@@ -104,7 +106,7 @@ export class WriterClient implements RunWriter {
   /** A bundle: go on with its next file (`cfg`), in the same change and transaction. */
   async nextPart(cfg: WriterConfig): Promise<Ready> {
     const m = (await this.request({ type: 'part', cfg })) as Extract<FromWriter, { type: 'ready' }>;
-    return { change: m.change, emptyClass: m.emptyClass };
+    return { change: m.change, emptyClass: m.emptyClass, fingerprints: m.fingerprints };
   }
 
   async finish(ok: boolean, outcome: string, lines: number): Promise<Finished> {

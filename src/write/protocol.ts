@@ -3,6 +3,7 @@ import type { SerializedError } from '../base/errors.js';
 import type { Counts } from '../report/types.js';
 import type { CsvOptions } from '../input/parse.js';
 import type { ImportPlan } from '../rows/plan.js';
+import type { SharedFingerprints } from '../resolve/fingerprint.js';
 import type { AppliedReply, ChangeLabel, RunInfo } from './apply.js';
 import type { LookupIndex } from './prepare.js';
 
@@ -23,6 +24,8 @@ export interface WriterConfig {
   sync: SyncRunConfig | null;
   /** the input file's size, null for a stream */
   inputBytes: number | null;
+  /** the run's records are matched by fingerprint: the writer reads the class's for the workers (SharedFingerprints) */
+  fingerprints: boolean;
   /**
    * A bundle (engine/bundle.ts): every file's plan and lookups, prepared together before the
    * run; this config is the first file's, the others come with `part` messages.
@@ -42,8 +45,11 @@ export type ToWriter =
 export type FromWriter =
   /** another run holds the write lock; this one waits (not a reply) */
   | { type: 'waiting' }
-  /** `emptyClass`: the imported class held no object when the run took the write lock */
-  | { type: 'ready'; change: number; emptyClass: boolean }
+  /**
+   * `emptyClass`: the imported class held no object when the run took the write lock;
+   * `fingerprints`: the table of its fingerprints the writer fills next, for the workers
+   */
+  | { type: 'ready'; change: number; emptyClass: boolean; fingerprints: SharedFingerprints | null }
   | { type: 'applied'; result: AppliedReply }
   | { type: 'partEnded'; counts: Counts; lastCommittedLine: number | null }
   | { type: 'finished'; change: number | null; counts: Counts; rolledBack: Counts | null; lastCommittedLine: number | null; sync: SyncOutcome | null }

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { SluiceError, asSluiceError } from '../base/errors.js';
 import { configure, readModel } from '../model/store.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
+import { type SharedFingerprints, helpFill, sharedFingerprints } from '../resolve/fingerprint.js';
 import { compileDateFormat } from '../rows/dates.js';
 import type { Model } from '../model/types.js';
 import { type Counts, emptyCounts } from '../report/types.js';
@@ -16,6 +17,13 @@ import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 const cfg = workerData as WriterConfig;
 const port = parentPort as NonNullable<typeof parentPort>;
 const send = (m: FromWriter): void => port.postMessage(m);
+
+/** The fingerprint table the run's threads share (resolve/fingerprint.ts), once offered in a ready message. */
+let sharing: SharedFingerprints | null = null;
+
+function shareFingerprints(d: Database.Database, c: WriterConfig): SharedFingerprints | null {
+  return c.fingerprints ? sharedFingerprints(d, c.plan.className) : null;
+}
 
 /** A database failure names the database, so a user with several knows which one to fix. */
 function named(e: unknown): SluiceError {
@@ -108,7 +116,8 @@ try {
   if (cfg.bundle) label = cfg.bundle.label;
   applier = applierFor(d, m, cfg, prepared[0] as Prepared);
   applier.begin(label.className, label.action);
-  send({ type: 'ready', change: applier.changeId, emptyClass: (prepared[0] as Prepared).emptyClass });
+  sharing = shareFingerprints(d, cfg);
+  send({ type: 'ready', change: applier.changeId, emptyClass: (prepared[0] as Prepared).emptyClass, fingerprints: sharing });
 } catch (e) {
   applier = undefined;
   try {
@@ -137,10 +146,12 @@ function fail(a: Applier, e: unknown): void {
   port.close();
 }
 
-// What the run reads before its first row but need not wait for (a sync's owned objects),
-// read while the workers start.
+// What the run reads before its first row but need not wait for (the fingerprints the
+// workers share, a sync's owned objects), read while the workers start.
 if (applier) {
   try {
+    // The writer reads ranges of the table the workers share while they start (they help as they come).
+    if (sharing && db) helpFill(db, cfg.plan.className, sharing);
     applier.warmUp();
   } catch (e) {
     fail(applier, e);
@@ -167,7 +178,9 @@ port.on('message', (m: ToWriter) => {
       applier = applierFor(db, model, m.cfg, p);
       wantRows = m.cfg.wantRows;
       applier.join(label, { change: a.changeId, prior: { counts: { ...prior.counts }, committed: { ...prior.committed }, lines: prior.lines } });
-      send({ type: 'ready', change: a.changeId, emptyClass: p.emptyClass });
+      const next = shareFingerprints(db, m.cfg);
+      send({ type: 'ready', change: a.changeId, emptyClass: p.emptyClass, fingerprints: next });
+      if (next) helpFill(db, m.cfg.plan.className, next);
     } else {
       const change = a.finish(m.ok, m.outcome, m.lines);
       close();

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { buildModel } from '../../../src/model/load.js';
 import { CMDB_MODEL } from '../../../src/model/cmdb.js';
@@ -7,6 +12,10 @@ import type { ClassDef } from '../../../src/model/types.js';
 import {
   FingerprintQueries,
   FingerprintTable,
+  SharedFingerprintTable,
+  type SharedFingerprints,
+  helpFill,
+  sharedFingerprints,
   type FingerprintSeed,
   ensureFingerprintIndex,
   fingerprintSeed,
@@ -149,6 +158,84 @@ describe('FingerprintTable and FingerprintQueries', () => {
     const db = store(t, [1n, 2n, 3n]);
     assert.equal(FingerprintTable.load(db, 'Thing', 2), null);
     assert.notEqual(FingerprintTable.load(db, 'Thing', 3), null);
+  });
+});
+
+/** Random fingerprints, one in ten with a neighbour one apart and one in fifty stored twice (several objects). */
+function randomStored(count: number, seed: number): bigint[] {
+  const next = prngInt(seed);
+  const rand64 = (): bigint => BigInt.asIntN(64, (BigInt(next(2 ** 30)) << 34n) ^ (BigInt(next(2 ** 30)) << 4n) ^ BigInt(next(16)));
+  const out: bigint[] = [];
+  for (let k = 0; k < count; k++) {
+    const v = rand64();
+    out.push(v);
+    if (k % 10 === 0) out.push(v + 1n);
+  }
+  for (let k = 0; k < count / 50; k++) out.push(out[next(out.length)] as bigint);
+  return out;
+}
+
+/** What a table answers for every stored fingerprint and a few others. */
+function answers(index: { find(fp: BigInt64Array): Float64Array }, stored: bigint[]): number[] {
+  return [...index.find(BigInt64Array.from([...stored, 3n, -3n, 0n]))];
+}
+
+describe('the fingerprint table the threads of a run share', () => {
+  it('answers as the table a worker reads alone, whatever the ranges and pages it is read by', (t) => {
+    const stored = randomStored(3000, 17);
+    const db = store(t, stored);
+    const alone = answers(FingerprintTable.load(db, 'Thing') as FingerprintTable, stored);
+    assert.ok(alone.includes(0) && alone.some((id) => id > 0), 'both single and shared fingerprints');
+    for (const [rangeIds, pageRows] of [[1, 1], [7, 2], [100, 3], [1000, 100], [131_072, 65_536]] as const) {
+      const shared = sharedFingerprints(db, 'Thing', undefined, rangeIds) as SharedFingerprints;
+      helpFill(db, 'Thing', shared, pageRows);
+      assert.deepEqual(answers(new SharedFingerprintTable(shared, () => assert.fail('filled already')), stored), alone, `ranges of ${rangeIds} ids, pages of ${pageRows}`);
+    }
+  });
+
+  it('is filled by several threads at once, each claiming ranges, to the same answers', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-fp-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'fp.db');
+    const stored = randomStored(20_000, 23);
+    const db = new Database(path);
+    t.after(() => db.close());
+    db.exec('CREATE TABLE Thing (id INTEGER PRIMARY KEY, _fp INTEGER)');
+    const ins = db.prepare('INSERT INTO Thing (_fp) VALUES (?)');
+    db.transaction(() => stored.forEach((f) => ins.run(f)))();
+    const alone = answers(FingerprintTable.load(db, 'Thing') as FingerprintTable, stored);
+    const shared = sharedFingerprints(db, 'Thing', undefined, 64) as SharedFingerprints;
+    const module = new URL('../../../src/resolve/fingerprint.js', import.meta.url).href;
+    const code = `const { workerData, parentPort } = require('node:worker_threads');
+      const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))});
+      import(workerData.module).then((m) => { const db = new Database(workerData.path, { readonly: true }); m.helpFill(db, 'Thing', workerData.shared, 50); parentPort.postMessage('done'); });`;
+    const helpers = [0, 1, 2].map(() => new Worker(code, { eval: true, workerData: { module, path, shared } }));
+    helpFill(db, 'Thing', shared, 50);
+    await Promise.all(helpers.map((w) => new Promise((resolve, reject) => w.once('message', resolve).once('error', reject))));
+    await Promise.all(helpers.map((w) => w.terminate()));
+    assert.deepEqual(answers(new SharedFingerprintTable(shared, () => assert.fail('filled already')), stored), alone);
+  });
+
+  it('is not shared beyond the cap: each worker reads its own or queries', (t) => {
+    const db = store(t, [1n, 2n, 3n]);
+    assert.equal(sharedFingerprints(db, 'Thing', 2), null);
+    assert.notEqual(sharedFingerprints(db, 'Thing', 3), null);
+  });
+
+  it('makes a worker help fill it before its first lookup, and fails every thread when one cannot read', (t) => {
+    const db = store(t, [5n, 6n]);
+    const shared = sharedFingerprints(db, 'Thing') as SharedFingerprints;
+    let helped = 0;
+    const view = new SharedFingerprintTable(shared, () => {
+      helped++;
+      helpFill(db, 'Thing', shared);
+    });
+    assert.deepEqual([...view.find(BigInt64Array.of(5n, 6n, 7n))], [1, 2, 0]);
+    assert.deepEqual([...view.find(BigInt64Array.of(6n))], [2]);
+    assert.equal(helped, 1);
+    const broken = sharedFingerprints(db, 'Thing') as SharedFingerprints;
+    assert.throws(() => helpFill(db, 'Nowhere', broken), /no such table/);
+    assert.throws(() => new SharedFingerprintTable(broken, () => undefined).find(BigInt64Array.of(5n)), /could not read the fingerprints/);
   });
 });
 
