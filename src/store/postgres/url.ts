@@ -1,0 +1,179 @@
+/**
+ * `--db postgres://…` (or `SLUICE_DB`): recognising a PostgreSQL URL, reading it into
+ * connection settings, and showing it without its password.
+ *
+ * A password never reaches a message: every message shows the URL through maskUrl(), and
+ * no error raised here keeps the URL parser's own error (which carries the whole input) as
+ * its cause. This module loads no driver, so that the SQLite path can ask isPostgresUrl()
+ * for nothing.
+ */
+import { SluiceError, quoted } from '../../base/errors.js';
+
+/** Where a run's PostgreSQL database is, and which of its schemas holds the model. */
+export interface PgTarget {
+  /** A host name, an IP address, or the directory of a unix socket (starts with /); undefined: the driver's default (PGHOST, else localhost). */
+  host: string | undefined;
+  port: number | undefined;
+  user: string | undefined;
+  password: string | undefined;
+  database: string;
+  /** The PostgreSQL schema of the model's tables: `?schema=`, else DEFAULT_SCHEMA. */
+  schema: string;
+  sslmode: SslMode | undefined;
+  applicationName: string | undefined;
+  /** Seconds to wait for a connection (`connect_timeout`, as libpq names it). */
+  connectTimeout: number | undefined;
+  /** The URL as given, its password masked: what messages show. */
+  shown: string;
+}
+
+export const DEFAULT_SCHEMA = 'sluice';
+
+export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** The query parameters a URL may carry (libpq's names, and Sluice's `schema`). */
+export const URL_PARAMETERS = ['schema', 'host', 'port', 'user', 'password', 'sslmode', 'application_name', 'connect_timeout'] as const;
+
+const SCHEME = /^postgres(?:ql)?:\/\//i;
+
+/** A schema name Sluice creates: lower case, so it needs no quoting in a user's own queries; pg_ names are PostgreSQL's. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const SHAPE = 'postgres://[user[:password]@]host[:port]/database[?schema=name]';
+
+export function isPostgresUrl(db: string): boolean {
+  return SCHEME.test(db);
+}
+
+/**
+ * The URL with its password replaced by `***`, for messages. It works on the text, not on a
+ * parse, so that a URL too malformed to parse is masked as well: everything between the
+ * user name's colon and the last `@` is hidden (a password with an unescaped `@`, `/` or `#`
+ * included), and so is a `password=` parameter.
+ */
+export function maskUrl(text: string): string {
+  const m = SCHEME.exec(text);
+  if (m === null) return text;
+  let rest = text.slice(m[0].length);
+  const at = rest.lastIndexOf('@');
+  const colon = rest.indexOf(':');
+  if (at >= 0 && colon >= 0 && colon < at) rest = `${rest.slice(0, colon + 1)}***${rest.slice(at)}`;
+  rest = rest.replace(/([?&]password=)[^&]*/gi, '$1***');
+  return m[0] + rest;
+}
+
+function urlError(shown: string, problem: string, source: string): SluiceError {
+  return new SluiceError('E_USAGE', `${source}: ${shown} ${problem}`, { option: '--db' });
+}
+
+function decode(part: string, what: string, shown: string, source: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw urlError(shown, `has a malformed %-escape in its ${what}`, source);
+  }
+}
+
+function portOf(text: string, shown: string, source: string): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 65535)) throw urlError(shown, `has port ${quoted(text)}, not a port number (valid: 1 to 65535)`, source);
+  return n;
+}
+
+/** The query's key=value pairs, %-decoded as libpq decodes them (a + stays a +). */
+function queryParameters(search: string, shown: string, source: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const pair of search.replace(/^\?/, '').split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw urlError(shown, `has the parameter ${quoted(pair.split('=')[0] ?? '')} without a value (valid: key=value)`, source);
+    out.push([decode(pair.slice(0, eq), 'parameters', shown, source), decode(pair.slice(eq + 1), 'parameters', shown, source)]);
+  }
+  return out;
+}
+
+/**
+ * Read a `postgres://` or `postgresql://` URL (libpq's form: user, password and host names
+ * %-escaped; a unix socket as a %-escaped directory in the host part or as `?host=/dir`;
+ * query parameters override the parts before them). `source` names where it came from in
+ * messages: `--db`, or `--db (SLUICE_DB)`.
+ */
+export function parsePostgresUrl(text: string, source = '--db'): PgTarget {
+  const shown = maskUrl(text);
+  if (!isPostgresUrl(text)) throw urlError(shown, `is not a PostgreSQL URL (valid: ${SHAPE})`, source);
+  let url: URL;
+  try {
+    // The scheme is made plain so that the parser treats both spellings alike.
+    url = new URL(text.replace(SCHEME, 'postgres://'));
+  } catch {
+    throw urlError(shown, `is not a valid PostgreSQL URL (valid: ${SHAPE}; %-escape @ : / ? # in a user name or password)`, source);
+  }
+  if (url.hash !== '') throw urlError(shown, `has a #fragment, which a PostgreSQL URL does not take (valid: ${SHAPE}; %-escape a # in a password as %23)`, source);
+
+  let host: string | undefined = url.hostname === '' ? undefined : decode(url.hostname, 'host', shown, source);
+  if (host !== undefined && host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  let port = url.port === '' ? undefined : portOf(url.port, shown, source);
+  let user = url.username === '' ? undefined : decode(url.username, 'user name', shown, source);
+  let password = url.password === '' ? undefined : decode(url.password, 'password', shown, source);
+  const path = url.pathname.replace(/^\//, '');
+  if (path.includes('/')) throw urlError(shown, `has the path ${quoted(`/${path}`)}; a PostgreSQL URL names one database (valid: ${SHAPE})`, source);
+  const database = decode(path, 'database name', shown, source);
+  if (database === '') throw urlError(shown, `names no database (valid: ${SHAPE})`, source);
+
+  let schema = DEFAULT_SCHEMA;
+  let sslmode: SslMode | undefined;
+  let applicationName: string | undefined;
+  let connectTimeout: number | undefined;
+  const seen = new Set<string>();
+  for (const [key, value] of queryParameters(url.search, shown, source)) {
+    if (seen.has(key)) throw urlError(shown, `sets the parameter ${key} twice; give it once`, source);
+    seen.add(key);
+    switch (key) {
+      case 'schema':
+        if (!SCHEMA_NAME.test(value) || value.startsWith('pg_')) {
+          throw urlError(shown, `has schema=${quoted(value)}, not a schema name Sluice creates (valid: lower-case letters, digits and _, starting with a letter or _, at most 63 characters, not starting with pg_)`, source);
+        }
+        schema = value;
+        break;
+      case 'host':
+        if (value === '') throw urlError(shown, 'has an empty host parameter (valid: a host name, an address or a socket directory)', source);
+        host = value;
+        break;
+      case 'port':
+        port = portOf(value, shown, source);
+        break;
+      case 'user':
+        user = value === '' ? undefined : value;
+        break;
+      case 'password':
+        password = value === '' ? undefined : value;
+        break;
+      case 'sslmode':
+        if (!(SSL_MODES as readonly string[]).includes(value)) throw urlError(shown, `has sslmode=${quoted(value)} (valid: ${SSL_MODES.join(', ')})`, source);
+        sslmode = value as SslMode;
+        break;
+      case 'application_name':
+        applicationName = value;
+        break;
+      case 'connect_timeout': {
+        const n = /^\d{1,6}$/.test(value) ? Number(value) : NaN;
+        if (!(n >= 0)) throw urlError(shown, `has connect_timeout=${quoted(value)}, not a number of seconds (valid: 0 or more; 0 waits as long as it takes)`, source);
+        connectTimeout = n;
+        break;
+      }
+      default:
+        throw urlError(shown, `has the parameter ${quoted(key)}, which Sluice does not know (valid: ${URL_PARAMETERS.join(', ')})`, source);
+    }
+  }
+  return { host, port, user, password, database, schema, sslmode, applicationName, connectTimeout, shown };
+}
+
+/** What a command that cannot use PostgreSQL yet says when given a PostgreSQL URL. */
+export function postgresNotAvailable(db: string): SluiceError {
+  return new SluiceError(
+    'E_USAGE',
+    `--db ${maskUrl(db)}: PostgreSQL databases can be created with sluice init; the other commands do not work with them yet (they take an SQLite database file)`,
+    { option: '--db' },
+  );
+}
