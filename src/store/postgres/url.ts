@@ -47,6 +47,17 @@ export function isPostgresUrl(db: string): boolean {
 }
 
 /**
+ * The PostgreSQL URL in a `--db` value: the value itself, or the URL a command turned into an
+ * absolute file path before opening it (path.resolve makes postgres://h/db into
+ * /cwd/postgres:/h/db), rebuilt so that it can be named, masked, in a message. Null for a file path.
+ */
+export function postgresUrlIn(db: string): string | null {
+  if (isPostgresUrl(db)) return db;
+  const m = /(?:^|[\\/])(postgres(?:ql)?):[\\/]+(.*)$/is.exec(db);
+  return m === null ? null : `${m[1]}://${m[2]}`;
+}
+
+/**
  * The URL with its password replaced by `***`, for messages. It works on the text, not on a
  * parse, so that a URL too malformed to parse is masked as well: everything between the
  * user name's colon and the last `@` is hidden (a password with an unescaped `@`, `/` or `#`

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
 import { SluiceError } from '../../../src/base/errors.js';
-import { DEFAULT_SCHEMA, isPostgresUrl, maskUrl, parsePostgresUrl, postgresNotAvailable } from '../../../src/store/postgres/url.js';
+import { DEFAULT_SCHEMA, isPostgresUrl, maskUrl, parsePostgresUrl, postgresNotAvailable, postgresUrlIn } from '../../../src/store/postgres/url.js';
 
 const SECRET = 's3cr3t-Pw';
 
@@ -19,6 +20,18 @@ describe('isPostgresUrl', () => {
   it('knows both schemes, in any case, and nothing else', () => {
     for (const yes of ['postgres://h/db', 'postgresql://h/db', 'POSTGRES://h/db', 'PostgreSQL://u@h/db']) assert.equal(isPostgresUrl(yes), true, yes);
     for (const no of ['sluice.db', './postgres://x', 'postgres:/h/db', 'postgres.db', 'file:postgres://h', 'mysql://h/db', '']) assert.equal(isPostgresUrl(no), false, no);
+  });
+});
+
+describe('postgresUrlIn', () => {
+  it('finds the URL in a --db value, also after a command made it an absolute path', () => {
+    assert.equal(postgresUrlIn('postgres://u@h/db'), 'postgres://u@h/db');
+    assert.equal(postgresUrlIn(resolve(`postgres://u:${SECRET}@h:5432/db`)), `postgres://u:${SECRET}@h:5432/db`);
+    assert.equal(postgresUrlIn(resolve('postgresql://h/db?schema=x')), 'postgresql://h/db?schema=x');
+  });
+
+  it('is null for database files, postgres-looking names included', () => {
+    for (const path of ['sluice.db', resolve('sluice.db'), '/var/lib/postgres/cmdb.db', resolve('postgres.db'), 'postgres:cmdb.db']) assert.equal(postgresUrlIn(path), null, path);
   });
 });
 
