@@ -40,6 +40,10 @@ const SCHEME = /^postgres(?:ql)?:\/\//i;
 /** A schema name Sluice creates: lower case, so it needs no quoting in a user's own queries; pg_ names are PostgreSQL's. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** Where a URL's host is empty: after the scheme and any user part, a port, the path, the query or the end. */
+const EMPTY_HOST_AT = /^postgres:\/\/([^/?#]*@)?(?=[:/?]|$)/;
+const NO_HOST = 'no-host.invalid';
+
 const SHAPE = 'postgres://[user[:password]@]host[:port]/database[?schema=name]';
 
 export function isPostgresUrl(db: string): boolean {
@@ -115,14 +119,16 @@ export function parsePostgresUrl(text: string, source = '--db'): PgTarget {
   if (!isPostgresUrl(text)) throw urlError(shown, `is not a PostgreSQL URL (valid: ${SHAPE})`, source);
   let url: URL;
   try {
-    // The scheme is made plain so that the parser treats both spellings alike.
-    url = new URL(text.replace(SCHEME, 'postgres://'));
+    // The scheme is made plain so that the parser treats both spellings alike; an empty host
+    // (postgres://user@/db?host=/run/postgresql), which libpq takes and the parser does not,
+    // is given a stand-in.
+    url = new URL(text.replace(SCHEME, 'postgres://').replace(EMPTY_HOST_AT, `$&${NO_HOST}`));
   } catch {
     throw urlError(shown, `is not a valid PostgreSQL URL (valid: ${SHAPE}; %-escape @ : / ? # in a user name or password)`, source);
   }
   if (url.hash !== '') throw urlError(shown, `has a #fragment, which a PostgreSQL URL does not take (valid: ${SHAPE}; %-escape a # in a password as %23)`, source);
 
-  let host: string | undefined = url.hostname === '' ? undefined : decode(url.hostname, 'host', shown, source);
+  let host: string | undefined = url.hostname === '' || url.hostname === NO_HOST ? undefined : decode(url.hostname, 'host', shown, source);
   if (host !== undefined && host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   let port = url.port === '' ? undefined : portOf(url.port, shown, source);
   let user = url.username === '' ? undefined : decode(url.username, 'user name', shown, source);

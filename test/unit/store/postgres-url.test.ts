@@ -61,6 +61,13 @@ describe('parsePostgresUrl', () => {
     assert.equal(t.database, 'my db');
   });
 
+  it('takes an empty host, leaving it to ?host= or the driver', () => {
+    const t = parsePostgresUrl(`postgres://bob:${SECRET}@/cmdb?host=/run/postgresql`);
+    assert.deepEqual([t.user, t.password, t.host, t.database], ['bob', SECRET, '/run/postgresql', 'cmdb']);
+    const p = parsePostgresUrl('postgresql://:5433/cmdb');
+    assert.deepEqual([p.host, p.port, p.database], [undefined, 5433, 'cmdb']);
+  });
+
   it('takes an IPv6 address without its brackets', () => {
     assert.equal(parsePostgresUrl('postgres://[::1]:5432/db').host, '::1');
   });
