@@ -119,9 +119,23 @@ function logOf(dir: string): string {
   }
 }
 
+let exitOnSignals = false;
+
+/**
+ * A process ended by a signal (the test runner's timeout sends SIGTERM) runs no 'exit'
+ * listeners, and would leave its servers running: it exits instead, which runs them.
+ * (SIGKILL cannot be caught: a server of a process killed so stays until stopped by hand.)
+ */
+function exitOnSignal(): void {
+  if (exitOnSignals) return;
+  exitOnSignals = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(signal, () => process.exit(code));
+}
+
 /** Start a server in a new temporary directory; it is stopped and removed on stop(), or when the process exits. */
 export async function startPostgres(): Promise<PgServer> {
   const bin = findPostgresBin();
+  exitOnSignal();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-pg-'));
   if (asRoot()) chownSync(dir, NOBODY, NOBODY);
   const data = join(dir, 'data');
