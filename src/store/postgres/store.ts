@@ -42,10 +42,9 @@ export function clientConfig(t: PgTarget): pg.ClientConfig {
   };
 }
 
-/** Whether an error comes from the server (it carries a SQLSTATE) rather than from the connection or from Sluice. */
+/** The SQLSTATE of an error the server sent; undefined for one of the connection (ECONNREFUSED…) or of Sluice. */
 function sqlState(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  return err instanceof pg.DatabaseError ? err.code : undefined;
 }
 
 /**

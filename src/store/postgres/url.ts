@@ -4,8 +4,7 @@
  *
  * A password never reaches a message: every message shows the URL through maskUrl(), and
  * no error raised here keeps the URL parser's own error (which carries the whole input) as
- * its cause. This module loads no driver, so that the SQLite path can ask isPostgresUrl()
- * for nothing.
+ * its cause. This module loads no driver: asking isPostgresUrl() costs the SQLite path nothing.
  */
 import { SluiceError, quoted } from '../../base/errors.js';
 
@@ -36,6 +35,12 @@ export type SslMode = (typeof SSL_MODES)[number];
 export const URL_PARAMETERS = ['schema', 'host', 'port', 'user', 'password', 'sslmode', 'application_name', 'connect_timeout'] as const;
 
 const SCHEME = /^postgres(?:ql)?:\/\//i;
+
+/** A parameter the URL may carry, at the start of a key=value pair. */
+const KNOWN_PAIR = new RegExp(`^(?:${URL_PARAMETERS.join('|')})=`);
+
+/** A password parameter's value: up to the next known parameter, so that an unescaped & in it does not end it (see queryParameters). */
+const PASSWORD_PARAMETER = new RegExp(`([?&]password=).*?(?=&(?:${URL_PARAMETERS.join('|')})=|$)`, 'gis');
 
 /** A schema name Sluice creates: lower case, so it needs no quoting in a user's own queries; pg_ names are PostgreSQL's. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -74,7 +79,7 @@ export function maskUrl(text: string): string {
   const at = rest.lastIndexOf('@');
   const colon = rest.indexOf(':');
   if (at >= 0 && colon >= 0 && colon < at) rest = `${rest.slice(0, colon + 1)}***${rest.slice(at)}`;
-  rest = rest.replace(/([?&]password=)[^&]*/gi, '$1***');
+  rest = rest.replace(PASSWORD_PARAMETER, '$1***');
   return m[0] + rest;
 }
 
@@ -96,14 +101,23 @@ function portOf(text: string, shown: string, source: string): number {
   return n;
 }
 
-/** The query's key=value pairs, %-decoded as libpq decodes them (a + stays a +). */
+/**
+ * The query's key=value pairs, %-decoded as libpq decodes them (a + stays a +). A password's
+ * value runs to the next known parameter: with an unescaped & in it, the rest is still the
+ * password, never a parameter that a message would name.
+ */
 function queryParameters(search: string, shown: string, source: string): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (const pair of search.replace(/^\?/, '').split('&')) {
+  const pairs = search.replace(/^\?/, '').split('&');
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i] as string;
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     if (eq <= 0) throw urlError(shown, `has the parameter ${quoted(pair.split('=')[0] ?? '')} without a value (valid: key=value)`, source);
-    out.push([decode(pair.slice(0, eq), 'parameters', shown, source), decode(pair.slice(eq + 1), 'parameters', shown, source)]);
+    const key = decode(pair.slice(0, eq), 'parameters', shown, source);
+    let value = pair.slice(eq + 1);
+    if (key === 'password') while (i + 1 < pairs.length && !KNOWN_PAIR.test(pairs[i + 1] as string)) value += `&${pairs[++i]}`;
+    out.push([key, decode(value, 'parameters', shown, source)]);
   }
   return out;
 }

@@ -113,6 +113,13 @@ describe('parsePostgresUrl', () => {
     });
   }
 
+  it('reads an unescaped & in a password parameter as part of the password, up to the next known parameter', () => {
+    const t = parsePostgresUrl(`postgres://u@h/db?password=a&${SECRET}=x&schema=inv`);
+    assert.equal(t.password, `a&${SECRET}=x`);
+    assert.equal(t.schema, 'inv');
+    assert.equal(t.shown, 'postgres://u@h/db?password=***&schema=inv');
+  });
+
   it('names where the URL came from', () => {
     assert.match(errorOf(() => parsePostgresUrl('postgres://h', '--db (SLUICE_DB)')).message, /^--db \(SLUICE_DB\): postgres:\/\/h names no database/);
   });
@@ -131,6 +138,9 @@ describe('parsePostgresUrl', () => {
       `postgres://u@h/db?password=${SECRET}&sslmode=x`,
       `postgres://u@h/db?sslmode=x&password=${SECRET}`,
       `postgresql://u:${SECRET}@h/d%zz`,
+      `postgres://u@h/db?password=a&${SECRET}&schema=BAD`,
+      `postgres://u@h/db?password=a&${SECRET}=x&sslmode=x`,
+      `postgres://u@h/db?password=a%zz&${SECRET}`,
     ];
     for (const url of urls) {
       const e = errorOf(() => parsePostgresUrl(url));
