@@ -18,6 +18,7 @@ import { pgTable } from '../../src/store/postgres/schema.js';
 import { initPostgres, schemaState } from '../../src/store/postgres/store.js';
 import { parsePostgresUrl } from '../../src/store/postgres/url.js';
 import { ensureSourceTables } from '../../src/sync/store.js';
+import { ensureUndoColumn } from '../../src/undo/undo.js';
 import { usePostgres } from '../helpers/postgres.js';
 
 const server = usePostgres();
@@ -62,13 +63,14 @@ async function connect(t: TestContext, url: string): Promise<pg.Client> {
   return client;
 }
 
-/** A SQLite database of the model, closed and removed after the test, with the data source tables too. */
+/** A SQLite database of the model, closed and removed after the test, with what its first uses add: the data source tables, the undo column. */
 function sqliteOf(t: TestContext, model: Model): Database.Database {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-pg-parity-'));
   const path = join(dir, 'parity.db');
   initStore(path, model);
   const db = new Database(path);
   ensureSourceTables(db);
+  ensureUndoColumn(db);
   t.after(() => {
     db.close();
     rmSync(dir, { recursive: true, force: true });
@@ -112,7 +114,7 @@ function expectedPgType(model: Model, table: string, column: string, sqliteType:
   if (sqliteType === 'REAL') return 'double precision';
   assert.equal(sqliteType, 'INTEGER', `${table}.${column}`);
   if (model.classes.get(table)?.byCode.get(column)?.type === 'boolean') return 'boolean';
-  if (table === '_sluice_replica' && column === 'owned') return 'integer';
+  if (['_sluice_replica.owned', '_sluice_replica_before.owned', '_sluice_replica_before.existed'].includes(`${table}.${column}`)) return 'integer';
   return 'bigint';
 }
 
@@ -182,7 +184,7 @@ async function assertSameSchema(t: TestContext, model: Model, url: string, schem
   const idTables = tables.filter((tb) => !tb.startsWith('_sluice_') || ['_sluice_change', '_sluice_history', '_sluice_source', '_sluice_sync'].includes(tb));
   const linkTables = [...model.classes.values()].flatMap((cls) => cls.attributes.flatMap((a) => (a.linkTable ? [a.linkTable] : [])));
   const withPk = extra.filter((ix) => ix.name !== '_sluice_source__name').map((ix) => ix.table);
-  assert.deepEqual(withPk.sort(), [...idTables, '_sluice_meta', '_sluice_replica'].sort(), 'every table has its primary key');
+  assert.deepEqual(withPk.sort(), [...idTables, '_sluice_meta', '_sluice_replica', '_sluice_replica_before'].sort(), 'every table has its primary key');
   for (const lt of linkTables) {
     const pk = extra.find((ix) => ix.table === lt);
     assert.deepEqual(pk?.columns, ['from_id', 'to_id'], `primary key of ${lt}`);

@@ -29,8 +29,9 @@
  * - References are bigint without a foreign key, as in SQLite: the engine checks what a
  *   delete would leave dangling and reports the referrers as a row error.
  * - `_sluice_change.user` is quoted: `user` is a reserved word in PostgreSQL.
- * - The data source tables, created on first use in SQLite so that older databases get
- *   them, are created with the schema here: no PostgreSQL database predates them.
+ * - What SQLite adds on first use, so that databases made before it get it (the data source
+ *   tables, `_sluice_change.undone_by`), is created with the schema here: no PostgreSQL
+ *   database predates it.
  * - PostgreSQL cuts names at 63 bytes. A class, link table or attribute name longer than that
  *   is refused (pgModelCheck); a derived index or sequence name is shortened with a hash (pgName).
  */
@@ -111,7 +112,8 @@ export function pgMetaDDL(schema: string): string[] {
     skipped bigint NOT NULL DEFAULT 0,
     errors bigint NOT NULL DEFAULT 0,
     warnings bigint NOT NULL DEFAULT 0,
-    outcome ${TEXT} NOT NULL
+    outcome ${TEXT} NOT NULL,
+    undone_by bigint
   )`,
     // `changes` is text, not jsonb: the history shows it as it was written (jsonb reorders keys).
     `CREATE TABLE ${t('_sluice_history')} (
@@ -142,7 +144,7 @@ export function pgSourceDDL(schema: string): string[] {
   )`,
     // SQLite: name UNIQUE COLLATE NOCASE (see the module comment).
     `CREATE UNIQUE INDEX _sluice_source__name ON ${t('_sluice_source')} (lower(name COLLATE "C"))`,
-    // `owned` stays an integer 0/1, as the engine's statements test it (owned = 0).
+    // `owned` (and `existed` below) stay integers 0/1, as the engine's statements test them (owned = 0).
     `CREATE TABLE ${t('_sluice_replica')} (
     source_ref bigint NOT NULL,
     record ${TEXT} NOT NULL,
@@ -154,9 +156,28 @@ export function pgSourceDDL(schema: string): string[] {
     seen_sync bigint,
     seen_at ${TEXT},
     absent_since ${TEXT},
+    created_change bigint,
     PRIMARY KEY (source_ref, record)
   )`,
     `CREATE INDEX _sluice_replica__object ON ${t('_sluice_replica')} (object_id)`,
+    // What the replicas a change wrote held before it, for an undo of a sync (sync/store.ts trackReplicas).
+    `CREATE TABLE ${t('_sluice_replica_before')} (
+    source_ref bigint NOT NULL,
+    record ${TEXT} NOT NULL,
+    change_id bigint NOT NULL,
+    existed integer NOT NULL DEFAULT 1,
+    object_id bigint,
+    owned integer,
+    status ${TEXT},
+    error ${TEXT},
+    cells ${TEXT},
+    seen_sync bigint,
+    seen_at ${TEXT},
+    absent_since ${TEXT},
+    created_change bigint,
+    PRIMARY KEY (source_ref, record, change_id)
+  )`,
+    `CREATE INDEX _sluice_replica_before__change ON ${t('_sluice_replica_before')} (change_id)`,
     `CREATE INDEX _sluice_replica__obsolete ON ${t('_sluice_replica')} (source_ref, object_id) WHERE status = 'obsolete'`,
     `CREATE INDEX _sluice_replica__linked ON ${t('_sluice_replica')} (source_ref) WHERE owned = 0`,
     `CREATE TABLE ${t('_sluice_sync')} (
