@@ -1,20 +1,35 @@
 import { resolveModel, initStore } from '../model/store.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 
 const SPECS: Record<string, OptionSpec> = {
-  db: { type: 'string', value: 'FILE', help: 'database file to create', default: 'SLUICE_DB or ./sluice.db' },
+  db: {
+    type: 'string',
+    value: 'FILE|URL',
+    help: 'database file to create; or postgres://user@host/db[?schema=NAME]: create schema NAME (sluice if not given) in that PostgreSQL database',
+    default: 'SLUICE_DB or ./sluice.db',
+  },
   model: { type: 'string', value: 'cmdb|FILE.json', help: 'the data model', default: 'cmdb' },
 };
 
-export function initCommand(argv: string[]): number {
+export async function initCommand(argv: string[]): Promise<number> {
   const a = parseCommand('init', argv, SPECS);
   if (a.help) {
-    process.stdout.write(helpText('init', '[--db FILE] [--model cmdb|FILE.json]', SPECS, 'sluice init --db cmdb.db'));
+    process.stdout.write(helpText('init', '[--db FILE|URL] [--model cmdb|FILE.json]', SPECS, 'sluice init --db cmdb.db   or   sluice init --db postgres://sluice@localhost/cmdb'));
     return 0;
   }
-  const db = (a.db as string | undefined) ?? process.env.SLUICE_DB ?? 'sluice.db';
+  const given = a.db as string | undefined;
+  const db = given ?? process.env.SLUICE_DB ?? 'sluice.db';
   const model = resolveModel(a.model as string | undefined);
+  const classes = `${model.classes.size} classes (${[...model.classes.keys()].join(', ')})`;
+  if (isPostgresUrl(db)) {
+    // Loaded on demand: the PostgreSQL driver is not worth its start-up time to SQLite's users.
+    const { initPostgres } = await import('../store/postgres/store.js');
+    const t = await initPostgres(db, model, given === undefined ? '--db (SLUICE_DB)' : '--db');
+    process.stdout.write(`created schema ${t.schema} in ${t.shown} with ${classes}\n`);
+    return 0;
+  }
   initStore(db, model);
-  process.stdout.write(`created ${db} with ${model.classes.size} classes (${[...model.classes.keys()].join(', ')})\n`);
+  process.stdout.write(`created ${db} with ${classes}\n`);
   return 0;
 }

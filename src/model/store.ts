@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
+import { postgresNotAvailable, postgresUrlIn } from '../store/postgres/url.js';
 import { CMDB_MODEL } from './cmdb.js';
 import { buildModel, loadModelFile } from './load.js';
 import { HISTORY_UPGRADE_DDL, modelDDL, q } from './schema.js';
@@ -175,6 +176,9 @@ export function readModel(db: DB, path: string): Model {
  * and the file does not exist (SPEC §4: created on first use).
  */
 export function openStore(path: string, opts: { create: boolean; readonly?: boolean }): { db: DB; model: Model } {
+  // Every command opens its database here: one given a PostgreSQL URL stops before taking it for a file name.
+  const url = postgresUrlIn(path);
+  if (url !== null) throw postgresNotAvailable(url);
   if (!existsSync(path)) {
     if (!opts.create) {
       const absent = absentDirectory(path);
