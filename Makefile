@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 DEMO_DIR := fixtures/.generated/demo
 
-.PHONY: install build lint test browser demo bench bench-10m bench-http profile clean wizard-screenshots
+.PHONY: install build lint test browser demo bench bench-10m bench-http bench-workers profile clean wizard-screenshots
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -49,6 +49,11 @@ bench: build
 # 2.5 GB of fixtures kept under fixtures/.generated for the next run.
 bench-10m: build
 	node dist/bench/scenarios/memory.js
+
+# The worker-count sweep: the initial load and the nightly reload at 1, 2, 4, … workers (up to
+# the CPUs, or BENCH_WORKERS=1,2,8), rows/s per count and the speed-up over one worker.
+bench-workers: build
+	BENCH_REPEAT=$(BENCH_REPEAT) node dist/bench/scenarios/workers.js
 
 # The HTTP job service (sluice serve): status latency under load, and upload + import against
 # sluice import. Not part of `bench`: it measures the service rather than the engine, for several minutes.

@@ -1,7 +1,8 @@
 /** What the scenarios need from each contestant: run on a database copy, report what it did. */
 import type { Measured } from './measure.js';
 
-export type ContestantId = 'parse_only' | 'sluice' | 'sluice_sync' | 'sluice_serve' | 'sluice_log' | 'peer_a' | 'peer_a_min' | 'peer_b';
+/** `sluice_wN`: Sluice with N workers, in the worker-count sweep (scenarios/workers.ts) */
+export type ContestantId = 'parse_only' | 'sluice' | 'sluice_sync' | 'sluice_serve' | 'sluice_log' | 'peer_a' | 'peer_a_min' | 'peer_b' | `sluice_w${number}`;
 
 export interface RunInput {
   /** its own copy of the starting database */

@@ -26,7 +26,7 @@ export interface NightlyOutcome {
 }
 
 /** The initial load done the way a user does it: Sluice, untimed. */
-async function buildBaseline(fx: Fixtures, workDir: string, log: (l: string) => void): Promise<string> {
+export async function buildBaseline(fx: Fixtures, workDir: string, log: (l: string) => void): Promise<string> {
   const template = join(workDir, 'template.db');
   const baseline = join(workDir, 'nightly-baseline.db');
   createTemplate(template, fx.organizations);

@@ -20,6 +20,7 @@ import { initialLoad } from '../../bench/scenarios/initial-load.js';
 import { memory } from '../../bench/scenarios/memory.js';
 import { nightly } from '../../bench/scenarios/nightly.js';
 import { syncScenario } from '../../bench/scenarios/sync.js';
+import { workerCounts, workersScenario } from '../../bench/scenarios/workers.js';
 import { ensureFixtures, nightlyCounts } from '../../fixtures/generate.js';
 
 const ROWS = 20_000;
@@ -243,6 +244,45 @@ describe('stage micro-benchmarks', { timeout: 120_000 }, () => {
       ['frame', 'parse', 'map+cast', 'resolve', 'resolve', 'chunk', 'write', 'writer'],
     );
     for (const t of bench.tasks) assert.equal(t.result.state, 'completed', `${t.name}: ${JSON.stringify(t.result)}`);
+  });
+});
+
+describe('worker-count sweep, scaled down', { timeout: 300_000 }, () => {
+  it('runs the initial load and the nightly reload at each count, to the same Person rows, and prints rows/s per count', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-workers-'));
+    const saved = process.env.BENCH_WORKERS;
+    process.env.BENCH_WORKERS = '2,1';
+    let printed = '';
+    try {
+      const { results } = await workersScenario({ rows: 5_000, fixtureDir: join(dir, 'fixtures'), workDir: join(dir, 'work'), resultsDir: null, print: (t) => (printed += t), log: () => {} });
+      const e = nightlyCounts(5_000);
+      assert.deepEqual(results.map((r) => r.scenario), ['workers-initial', 'workers-nightly']);
+      for (const [r, persons] of [[results[0], 5_000], [results[1], 5_000 + e.created]] as const) {
+        assert.ok(r);
+        assert.deepEqual(r.contestants.map((c) => c.id), ['sluice_w1', 'sluice_w2']);
+        for (const c of r.contestants) {
+          assert.equal(c.error, null, `${r.scenario}: ${c.label}`);
+          assert.equal(c.person_rows, persons, `${r.scenario}: ${c.label} Person rows`);
+          assert.ok(c.command.includes('--workers'), c.command);
+        }
+        assert.deepEqual(r.warnings, [], `${r.scenario}: the counts leave the same rows`);
+      }
+      assert.match(printed, /== worker-count sweep/);
+      assert.match(printed, /\n1 +[\d,]+ +1\.00 × +[\d,]+ +1\.00 ×\n2 +[\d,]+ +[\d.]+ × +[\d,]+ +[\d.]+ ×\n/);
+    } finally {
+      if (saved === undefined) delete process.env.BENCH_WORKERS;
+      else process.env.BENCH_WORKERS = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts the powers of two up to the CPUs, or those BENCH_WORKERS names', () => {
+    assert.deepEqual(workerCounts(undefined, 2), [1, 2]);
+    assert.deepEqual(workerCounts(undefined, 12), [1, 2, 4, 8]);
+    assert.deepEqual(workerCounts(undefined, 32), [1, 2, 4, 8, 16, 32]);
+    assert.deepEqual(workerCounts('8, 1,2,8', 2), [1, 2, 8]);
+    assert.throws(() => workerCounts('1,two', 2), /BENCH_WORKERS: "two" is not a worker count/);
+    assert.throws(() => workerCounts('0', 2), /BENCH_WORKERS: "0" is not a worker count/);
   });
 });
 
