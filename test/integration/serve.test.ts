@@ -160,6 +160,13 @@ describe('sluice serve', () => {
       assert.deepEqual(st.results, { created: 2, updated: 0, deleted: 0, unchanged: 0, skipped: 0, errors: 0 }, JSON.stringify(st));
       assert.equal(query<{ n: number }>(sb.db, "SELECT count(*) AS n FROM _sluice_replica WHERE record IN ('c1', 'c2') AND object_id IS NOT NULL")[0]?.n, 2);
 
+      // Undone as any change: the organizations and the replicas go.
+      const change = query<{ id: number }>(sb.db, "SELECT max(id) AS id FROM _sluice_change WHERE action = 'sync crm'")[0]?.id as number;
+      const undone = await until(s, await tokenOf(await call(s, `/v1/changes/${change}/undo`, { method: 'POST' })), finished);
+      assert.deepEqual(undone.results, { created: 0, updated: 0, deleted: 2, unchanged: 0, skipped: 0, errors: 0 }, JSON.stringify(undone));
+      assert.deepEqual(query(sb.db, "SELECT count(*) AS n FROM _sluice_replica WHERE record IN ('c1', 'c2')"), [{ n: 0 }]);
+      assert.deepEqual(query(sb.db, "SELECT count(*) AS n FROM Organization WHERE name IN ('Acme', 'Globex')"), [{ n: 0 }]);
+
       const unknown = await call(s, `/v1/sources/nope/sync`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: feed });
       assert.equal(unknown.status, 404);
       assert.match(((await json(unknown)).error as { message: string }).message, /no data source named "nope" \(valid: crm\)/);
