@@ -44,3 +44,14 @@ export function frameTarget(frameBytes: number, rows: number, hits: number): num
  * 6 MB young generation (2 MB semi-spaces) keeps both at their size whatever the file.
  */
 export const COORDINATOR_RESOURCE_LIMITS = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 6 } as const;
+
+/**
+ * Piscina loads a worker module with require() first. Where Node can require() an ES
+ * module, two workers doing so at once can abort the process ("IsGraphAsync must be used
+ * on an instantiated module", seen with --workers 2); without it Piscina falls back to
+ * import(), which is safe.
+ */
+export const WORKER_EXEC_ARGV = [
+  ...process.execArgv,
+  ...((process.features as { require_module?: boolean }).require_module ? ['--no-experimental-require-module'] : []),
+];

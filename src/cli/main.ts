@@ -2,15 +2,6 @@
 /** The `sluice` command: a thin adapter from arguments to the engine. */
 import { SluiceError, exitCodeFor } from '../base/errors.js';
 import { version } from '../base/version.js';
-import { changesCommand, historyCommand } from './changes.js';
-import { exportCommand } from './export.js';
-import { importCommand } from './import.js';
-import { initCommand } from './init.js';
-import { schemaCommand } from './schema.js';
-import { sourceCommand } from './source.js';
-import { syncCommand } from './sync.js';
-import { tokenCommand } from './token.js';
-import { undoCommand } from './undo.js';
 
 const USAGE = `Usage: sluice <command> [options]
 
@@ -30,6 +21,7 @@ Commands:
 Run "sluice <command> --help" for the options of a command.
 `;
 
+/** Each command's modules are loaded when it runs: a command pays only for its own start-up. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -44,25 +36,25 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`sluice ${version()}\n`);
       return 0;
     case 'init':
-      return initCommand(rest);
+      return (await import('./init.js')).initCommand(rest);
     case 'import':
-      return importCommand(rest);
+      return (await import('./import.js')).importCommand(rest);
     case 'export':
-      return exportCommand(rest);
+      return (await import('./export.js')).exportCommand(rest);
     case 'schema':
-      return schemaCommand(rest);
+      return (await import('./schema.js')).schemaCommand(rest);
     case 'changes':
-      return changesCommand(rest);
+      return (await import('./changes.js')).changesCommand(rest);
     case 'history':
-      return historyCommand(rest);
+      return (await import('./changes.js')).historyCommand(rest);
     case 'undo':
-      return undoCommand(rest);
+      return (await import('./undo.js')).undoCommand(rest);
     case 'source':
-      return sourceCommand(rest);
+      return (await import('./source.js')).sourceCommand(rest);
     case 'sync':
-      return syncCommand(rest);
+      return (await import('./sync.js')).syncCommand(rest);
     case 'token':
-      return tokenCommand(rest);
+      return (await import('./token.js')).tokenCommand(rest);
     case 'serve':
       // Loaded on demand: the HTTP framework is not worth its start-up time to the other commands.
       return (await import('./serve.js')).serveCommand(rest);

@@ -7,11 +7,12 @@
 import { Worker } from 'node:worker_threads';
 import { type SerializedError, SluiceError } from '../base/errors.js';
 import type { ImportOptions } from './options.js';
-import { type ImportHooks, type ImportResult, WORKER_EXEC_ARGV, runImport } from './run.js';
+// The engine itself is loaded where the run happens: on the run's thread, not here.
+import type { ImportHooks, ImportResult } from './run.js';
 import type { ProgressEvent, RunSummary } from '../report/types.js';
 import type { CellSource } from '../report/cells.js';
 import { RowSpool, type SpoolHandOver } from '../report/spool.js';
-import { COORDINATOR_RESOURCE_LIMITS } from '../base/threads.js';
+import { COORDINATOR_RESOURCE_LIMITS, WORKER_EXEC_ARGV } from '../base/threads.js';
 
 export type ToCoordinator = { type: 'abort' };
 
@@ -60,8 +61,8 @@ export function onThread<Done extends { type: 'done' }, R>(file: URL, data: unkn
  * runImport on its own thread. Input from standard input or an open stream stays on this
  * thread: a worker thread has no standard input of its own.
  */
-export function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
-  if (o.input !== undefined || o.file === '-') return runImport(o, hooks);
+export async function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
+  if (o.input !== undefined || o.file === '-') return (await import('./run.js')).runImport(o, hooks);
   return onThread(threadFile, o, hooks, (m: Extract<FromCoordinator, { type: 'done' }>) => ({
     summary: m.summary,
     rows: m.rows ? RowSpool.adopt(m.rows) : null,

@@ -38,7 +38,7 @@ import { leaseToken } from '../write/lock.js';
 import type { LookupIndex } from '../write/prepare.js';
 import { SluiceError, asSluiceError, exitCodeFor } from '../base/errors.js';
 import type { ImportOptions } from './options.js';
-import { READ_BYTES, THREAD_RESOURCE_LIMITS, frameTarget } from '../base/threads.js';
+import { READ_BYTES, THREAD_RESOURCE_LIMITS, WORKER_EXEC_ARGV, frameTarget } from '../base/threads.js';
 
 export interface ImportHooks {
   signal?: AbortSignal;
@@ -117,16 +117,6 @@ function csvOptions(o: ImportOptions, separator: string): CsvOptions {
 
 const workerFile = new URL('../resolve/worker.js', import.meta.url).href;
 
-/**
- * Piscina loads a worker module with require() first. Where Node can require() an ES
- * module, two workers doing so at once can abort the process ("IsGraphAsync must be used
- * on an instantiated module", seen with --workers 2); without it Piscina falls back to
- * import(), which is safe.
- */
-export const WORKER_EXEC_ARGV = [
-  ...process.execArgv,
-  ...((process.features as { require_module?: boolean }).require_module ? ['--no-experimental-require-module'] : []),
-];
 
 /**
  * The next frame; while the input has none ready, the frames the workers have finished go
