@@ -22,7 +22,7 @@ import { findClass } from '../model/load.js';
 import { openStore, currentUser } from '../model/store.js';
 import type { ClassDef, Model } from '../model/types.js';
 import { encodeError, errorOf } from '../resolve/codec.js';
-import type { ParseTask, WorkerConfig } from '../resolve/protocol.js';
+import type { ParseTask, WorkerBase, WorkerRun } from '../resolve/protocol.js';
 import type { CellSource } from '../report/cells.js';
 import { RowSpool } from '../report/spool.js';
 import { type Counts, emptyCounts, type Outcome, type ProgressEvent, type RunSummary } from '../report/types.js';
@@ -269,25 +269,18 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
       fingerprints: fingerprintsApply(plan, cls, o.format),
     };
     writer = hooks.writer ? hooks.writer(writerConfig, hooks.onWaiting) : new WriterClient(writerConfig, hooks.onWaiting);
+    // The workers start (load their code) while the writer takes the lock; what the writer
+    // decides then comes with each task.
+    const base: WorkerBase = { dbPath: o.db, plan, format: o.format, delimiter: separator, quote: o.qualifier, relaxQuotes: o.relaxQuotes, dateFormat: o.dateFormat };
+    pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: base, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: THREAD_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
+    pool.on('error', (e: Error) => {
+      poolError ??= e;
+    });
     const ready = await writer.start();
     change = ready.change;
     writerReady = true;
     hooks.onStarted?.(change);
-    const cfg: WorkerConfig = {
-      dbPath: o.db,
-      plan,
-      format: o.format,
-      delimiter: separator,
-      quote: o.qualifier,
-      relaxQuotes: o.relaxQuotes,
-      dateFormat: o.dateFormat,
-      emptyClass: ready.emptyClass,
-      ...(ready.fingerprints ? { fingerprints: ready.fingerprints } : {}),
-    };
-    pool = new Piscina({ filename: o.workerFile ?? workerFile, workerData: cfg, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 60_000, resourceLimits: THREAD_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
-    pool.on('error', (e: Error) => {
-      poolError ??= e;
-    });
+    const run: WorkerRun = { emptyClass: ready.emptyClass, ...(ready.fingerprints ? { fingerprints: ready.fingerprints } : {}) };
     void dates;
 
     hooks.onProgress?.({ bytesDone: 0, totalBytes, lines, counts, elapsedS: elapsed() });
@@ -338,7 +331,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
         f = next.value;
       }
       inflightBytes.push(f.bytes.byteLength);
-      const task: ParseTask = { seq: seq++, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), firstLine: f.firstLine };
+      const task: ParseTask = { seq: seq++, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), firstLine: f.firstLine, run };
       const reply = p.run(task, { transferList: [f.bytes.buffer as ArrayBuffer] }) as Promise<Uint8Array>;
       inflight.push(reply.catch((e: Error) => encodeError(new SluiceError('E_WORKER', `a worker thread failed: ${e.message}`).toJSON())));
       while (inflight.length + applying.length >= window && !stopped) {
@@ -372,6 +365,7 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     stream.destroy();
     // Before the writer holds the run, nothing was recorded: the error is the whole answer.
     if (!writer || !writerReady) {
+      await closePool();
       await writer?.terminate();
       spool?.close();
       throw failure;

@@ -28,8 +28,8 @@ export interface HitRows {
   fp: BigInt64Array;
 }
 
-/** Everything a worker needs, passed once as workerData. */
-export interface WorkerConfig {
+/** What every worker of a run is started with (workerData), before the writer holds the write lock. */
+export interface WorkerBase {
   dbPath: string;
   plan: ImportPlan;
   format: 'csv' | 'json';
@@ -38,6 +38,10 @@ export interface WorkerConfig {
   /** --relax-quotes */
   relaxQuotes: boolean;
   dateFormat: string | undefined;
+}
+
+/** What the workers learn once the writer holds the write lock: it comes with every task. */
+export interface WorkerRun {
   /**
    * The imported class held no object when the writer took the write lock: its lookups
    * need no query (whatever the run creates, the writer re-checks).
@@ -47,10 +51,15 @@ export interface WorkerConfig {
   fingerprints?: SharedFingerprints;
 }
 
+/** Everything a worker's state is made from. */
+export type WorkerConfig = WorkerBase & WorkerRun;
+
 export interface ParseTask {
   seq: number;
   bytes: Uint8Array;
   firstLine: number;
+  /** the run's settings the writer decided (the first task a worker gets makes its state) */
+  run: WorkerRun;
 }
 
 /**

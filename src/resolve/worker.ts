@@ -16,7 +16,7 @@ import { mapRows, type MappedRows } from '../rows/map.js';
 import { Lookup } from './lookup.js';
 import { encodeChunk, encodeError } from './codec.js';
 import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, SharedFingerprintTable, fingerprintSeed, fingerprintsApply, hashBytes, helpFill } from './fingerprint.js';
-import type { HitRows, ParseTask, ResolvedChunk, WorkerConfig } from './protocol.js';
+import type { HitRows, ParseTask, ResolvedChunk, WorkerBase, WorkerConfig } from './protocol.js';
 import { resolveChunk } from './resolve.js';
 
 /** A worker's state, made from its configuration on its first task. */
@@ -183,5 +183,5 @@ export function handleTask(get: () => WorkerState, task: ParseTask): Uint8Array 
 
 /** Piscina's entry: the encoded chunk (or error), transferred back to the run thread. */
 export default function run(task: ParseTask): Uint8Array {
-  return move(handleTask(() => (state ??= workerState(workerData as WorkerConfig)), task)) as Uint8Array;
+  return move(handleTask(() => (state ??= workerState({ ...(workerData as WorkerBase), ...task.run })), task)) as Uint8Array;
 }

@@ -95,7 +95,7 @@ export function runStages(o: ImportOptions, bytes: Buffer, lag: number): StagesR
     for (let k = 0; k < frames.length && !stopped; k++) {
       while (resolved.length < frames.length && resolved.length <= k + lag) {
         const f = frames[resolved.length] as (typeof frames)[number];
-        resolved.push(worker.run({ seq: resolved.length, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), firstLine: f.firstLine }));
+        resolved.push(worker.run({ seq: resolved.length, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength), firstLine: f.firstLine, run: { emptyClass } }));
       }
       const bytes = resolved[k] as Uint8Array;
       const failed = errorOf(bytes);
