@@ -1,3 +1,4 @@
+import { maskUrl } from '../store/postgres/url.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SluiceError, quoted } from '../base/errors.js';
@@ -72,7 +73,8 @@ export function canonicalArgs(command: string, argv: string[], specs: Record<str
     }
     const prev = seen.get(canon);
     if (prev && prev.value !== value) {
-      throw usage(`sluice ${command}: ${prev.shown} and ${shown} both set --${canon} ("${prev.value}" and "${value}"); give it once`, shown);
+      // A database URL may hold a password: never shown.
+      throw usage(`sluice ${command}: ${prev.shown} and ${shown} both set --${canon} ("${maskUrl(prev.value)}" and "${maskUrl(value)}"); give it once`, shown);
     }
     seen.set(canon, { shown, value });
     if (spec.type !== 'boolean') out.push(`--${canon}=${value}`);

@@ -54,6 +54,13 @@ describe('import arguments', () => {
     assert.deepEqual(parse(['--file', 'a.csv', '--csvfile=a.csv']).file, 'a.csv');
   });
 
+  it('names two database URLs given for one option without their passwords', () => {
+    assert.throws(
+      () => parse(['--db', 'postgres://u:s3cret@h/a', '--db=postgres://u:0ther@h/b']),
+      (e: Error) => /--db and --db both set --db \("postgres:\/\/u:\*\*\*@h\/a" and "postgres:\/\/u:\*\*\*@h\/b"\)/.test(e.message) && !/s3cret|0ther/.test(e.message),
+    );
+  });
+
   it('refuses unknown options and stray arguments', () => {
     assert.throws(() => parse(['--auth_user=admin']), isUsage(/unknown option --auth_user/));
     assert.throws(() => parse(['stray']), isUsage(/unexpected argument "stray"/));
