@@ -2,7 +2,7 @@ import { createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SluiceError } from '../base/errors.js';
 import { normalizeExportOptions } from '../export/options.js';
-import { type ExportJob, openExport } from '../export/run.js';
+import { type ExportJob, openAnyExport } from '../export/run.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 
 export const EXPORT_SPECS: Record<string, OptionSpec> = {
@@ -39,7 +39,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     output: s('output'),
   });
   if (o.output !== undefined) checkOutputPath(o.output);
-  const job = openExport(o);
+  const job = await openAnyExport(o);
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
@@ -56,7 +56,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    job.close();
+    await job.close();
   }
 }
 
