@@ -119,7 +119,7 @@ describe('sluice init --db postgres://…', () => {
     const r = await runCli(['init', '--db', url], { cwd: dir });
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^sluice: cannot connect to postgres:\/\/postgres:\*\*\*@\/db\?host=\S+no-server-here: connect ENOENT \S+no-server-here\/\.s\.PGSQL\.5432\n$/);
+    assert.match(r.stderr, /^sluice: --db: cannot connect to postgres:\/\/postgres:\*\*\*@\/db\?host=\S+no-server-here: connect ENOENT \S+no-server-here\/\.s\.PGSQL\.5432\n$/);
   });
 
   it('says in its help that it takes a PostgreSQL URL', async (t) => {

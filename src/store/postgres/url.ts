@@ -24,6 +24,8 @@ export interface PgTarget {
   connectTimeout: number | undefined;
   /** The URL as given, its password masked: what messages show. */
   shown: string;
+  /** Where the URL came from, as messages name it: `--db`, or `--db (SLUICE_DB)`. */
+  option: string;
 }
 
 export const DEFAULT_SCHEMA = 'sluice';
@@ -197,7 +199,7 @@ export function parsePostgresUrl(text: string, source = '--db'): PgTarget {
         throw urlError(shown, `has the parameter ${quoted(key)}, which Sluice does not know (valid: ${URL_PARAMETERS.join(', ')})`, source);
     }
   }
-  return { host, port, user, password, database, schema, sslmode, applicationName, connectTimeout, shown };
+  return { host, port, user, password, database, schema, sslmode, applicationName, connectTimeout, shown, option: source };
 }
 
 /** What a command that cannot use PostgreSQL yet says when given a PostgreSQL URL. */
