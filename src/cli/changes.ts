@@ -10,7 +10,7 @@ import { csvLine } from '../report/csv.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 import type { ChangeRow } from '../export/changes.js';
 
-const DB: OptionSpec = { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' };
+const DB: OptionSpec = { type: 'string', value: 'FILE|URL', help: 'database file, or postgres://user@host/db[?schema=NAME] (docs/postgres.md)', default: 'SLUICE_DB or ./sluice.db' };
 
 const CHANGES_SPECS: Record<string, OptionSpec> = {
   limit: { type: 'string', value: 'N', help: 'show the N most recent runs', default: '20' },
@@ -66,7 +66,7 @@ export function changeText(c: ChangeRow): string {
 export async function changesCommand(argv: string[]): Promise<number> {
   const a = parseCommand('changes', argv, CHANGES_SPECS);
   if (a.help) {
-    process.stdout.write(helpText('changes', '[--limit N] [--format text|json] [--db F]', CHANGES_SPECS, 'sluice changes --limit 5'));
+    process.stdout.write(helpText('changes', '[--limit N] [--format text|json] [--db FILE|URL]', CHANGES_SPECS, 'sluice changes --limit 5'));
     return 0;
   }
   const format = formatOf(a.format, ['text', 'json']);
@@ -95,7 +95,7 @@ export async function changesCommand(argv: string[]): Promise<number> {
 export async function historyCommand(argv: string[]): Promise<number> {
   const a = parseCommand('history', argv, HISTORY_SPECS);
   if (a.help) {
-    process.stdout.write(helpText('history', '--change N [--format text|csv|json] [--db F]', HISTORY_SPECS, 'sluice history --change 3 --format csv > change-3.csv'));
+    process.stdout.write(helpText('history', '--change N [--format text|csv|json] [--db FILE|URL]', HISTORY_SPECS, 'sluice history --change 3 --format csv > change-3.csv'));
     return 0;
   }
   if (a.change === undefined) throw new SluiceError('E_USAGE', '--change: is required (the id of a run; sluice changes lists them)', { option: '--change' });

@@ -17,7 +17,7 @@ export const EXPORT_SPECS: Record<string, OptionSpec> = {
   separator: { type: 'string', value: 'X', help: 'csv field separator: , ; tab | or any one character', default: ',' },
   charset: { type: 'string', value: 'X', help: 'output charset (UTF-8, UTF-16LE, ISO-8859-1, WINDOWS-1252, ...)', default: 'UTF-8' },
   raw: { type: 'boolean', help: "write cells starting with = + - @ as they are (by default they get a ' prefix against spreadsheet formulas); use it for a file to import back" },
-  db: { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' },
+  db: { type: 'string', value: 'FILE|URL', help: 'database file, or postgres://user@host/db[?schema=NAME] (docs/postgres.md)', default: 'SLUICE_DB or ./sluice.db' },
   output: { type: 'string', value: 'FILE', help: 'write to FILE (replaced only once the export is complete)', default: 'standard output' },
 };
 

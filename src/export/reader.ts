@@ -1,7 +1,7 @@
 /**
  * What `sluice export`, `sluice changes` and `sluice history` read from a store, whichever
- * it is: an SQLite file (export/sqlite-reader.ts), and a PostgreSQL schema to come. The
- * commands, the row formatter and the history expansion are
+ * it is: an SQLite file (export/sqlite-reader.ts) or a PostgreSQL schema
+ * (store/postgres/read.ts). The commands, the row formatter and the history expansion are
  * the same for both; only the queries behind this interface differ.
  *
  * Rows come as the SQLite driver gives them, whatever the store: integers as numbers,
@@ -13,6 +13,7 @@
  * Everything a reader returns is read in one snapshot, taken when it is opened.
  */
 import type { ClassDef, Model, Scalar } from '../model/types.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
 import type { ChangeRow } from './changes.js';
 import type { ExportColumn } from './columns.js';
 import type { HistoryEntry } from './history.js';
@@ -49,9 +50,12 @@ export interface StoreReader {
 }
 
 /**
- * A reader of the database `--db` names. `_option` is how messages will name where `db`
- * came from (`--db`, or `--db (SLUICE_DB)`).
+ * A reader of the database `--db` names: an SQLite file, or a PostgreSQL URL (whose driver is
+ * loaded only then: SQLite's users do not pay its start-up). `option` is how messages name
+ * where `db` came from (`--db`, or `--db (SLUICE_DB)`).
  */
-export async function openReader(db: string, _option = '--db'): Promise<StoreReader> {
-  return openSqliteReader(db);
+export async function openReader(db: string, option = '--db'): Promise<StoreReader> {
+  if (!isPostgresUrl(db)) return openSqliteReader(db);
+  const { openPostgresReader } = await import('../store/postgres/read.js');
+  return openPostgresReader(db, option);
 }

@@ -5,8 +5,10 @@
  *     ─▶ RowFormatter (pure) ─▶ TextSink (charset, 64 Ki-character writes, waits for 'drain')
  *
  * SQLite: a read-only connection whose one page is the statement's iterator (one row at a
- * time); it runs beside an import (WAL) and sees the state as of its first read. Memory
- * holds one page and one chunk of output whatever the size of the class.
+ * time); it runs beside an import (WAL) and sees the state as of its first read.
+ * PostgreSQL: a read-only REPEATABLE READ transaction, its rows fetched from a server-side
+ * cursor a page at a time (store/postgres/read.ts). Memory holds one page and one chunk of
+ * output whatever the size of the class.
  */
 import { SluiceError } from '../base/errors.js';
 import { findClass } from '../model/load.js';
