@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { SluiceError } from '../../src/base/errors.js';
 import { defaultColumns } from '../../src/export/columns.js';
 import type { ClassDef } from '../../src/model/types.js';
 import { resolveModel } from '../../src/model/store.js';
@@ -114,6 +115,31 @@ describe('export of a large class on PostgreSQL', () => {
       assert.ok(largest <= 2 * PAGE_BYTES, `the largest page holds ${largest} bytes of values (${pages.length} pages)`);
       assert.ok(pages.length >= (ROWS * DESCRIPTION) / (2 * PAGE_BYTES));
       assert.match(fetching, /^FETCH FORWARD \d+ FROM sluice_rows_\d+$/m);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it('a connection lost in the middle of an export is one error naming --db and the URL', async () => {
+    const reader = await openPostgresReader(url);
+    try {
+      const cls = reader.model.classes.get('Server') as ClassDef;
+      const pages = reader.pages(reader.exportQuery(cls, defaultColumns(reader.model, cls, false)).sql)[Symbol.asyncIterator]();
+      assert.equal((await pages.next()).done, false);
+      const c = await server().connect(parsePostgresUrl(url).database);
+      try {
+        // Waits (up to 10 s) until the reader's server process has ended.
+        const ended = await c.query<{ ok: boolean }>(`SELECT pg_terminate_backend(pid, 10000) AS ok FROM pg_stat_activity WHERE application_name = 'sluice' AND pid <> pg_backend_pid()`);
+        assert.deepEqual(ended.rows, [{ ok: true }]);
+      } finally {
+        await c.end();
+      }
+      await assert.rejects(pages.next(), (err: unknown) => {
+        assert.ok(err instanceof SluiceError, String(err));
+        assert.equal(err.code, 'E_DB');
+        assert.match(err.message, /^--db: cannot read schema sluice of postgres:\/\/postgres@127\.0\.0\.1:\d+\/\w+: /);
+        return true;
+      });
     } finally {
       await reader.close();
     }

@@ -26,7 +26,7 @@ import type { StoreReader } from '../../export/reader.js';
 import { buildModel } from '../../model/load.js';
 import { q } from '../../model/schema.js';
 import type { ClassDef, Model, ModelFile, Scalar } from '../../model/types.js';
-import { type PgClient, connectPostgres, pgError, schemaState } from './store.js';
+import { type PgClient, connectPostgres, schemaState } from './store.js';
 import { type PgTarget, parsePostgresUrl } from './url.js';
 
 /**
@@ -83,7 +83,7 @@ export class PostgresReader implements StoreReader {
     try {
       return (await this.client.query<Scalar[]>({ text, values, rowMode: 'array' })).rows;
     } catch (err) {
-      throw pgError(err, this.target, `read schema ${this.target.schema}`);
+      throw readError(err, this.target);
     }
   }
 
@@ -91,7 +91,7 @@ export class PostgresReader implements StoreReader {
     try {
       return (await this.client.query<R & pg.QueryResultRow>(text, values)).rows;
     } catch (err) {
-      throw pgError(err, this.target, `read schema ${this.target.schema}`);
+      throw readError(err, this.target);
     }
   }
 
@@ -185,6 +185,17 @@ export class PostgresReader implements StoreReader {
   }
 }
 
+/**
+ * A failure while reading (a server's error, a connection lost) as one line naming the option
+ * and the URL, its password masked; Sluice's own errors pass as they are.
+ */
+function readError(err: unknown, t: PgTarget): SluiceError {
+  if (err instanceof SluiceError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const why = err instanceof pg.DatabaseError ? ` (SQLSTATE ${err.code})` : typeof code === 'string' ? ` (${code})` : '';
+  return new SluiceError('E_DB', `${t.option}: cannot read schema ${t.schema} of ${t.shown}: ${err instanceof Error ? err.message : String(err)}${why}`, { option: '--db', cause: err });
+}
+
 /** The model stored in the schema (model/store.ts readModel). */
 async function readModel(client: PgClient, t: PgTarget): Promise<Model> {
   const r = await client.query<{ value: string }>(`SELECT value FROM _sluice_meta WHERE key = 'model'`);
@@ -217,6 +228,6 @@ export async function openPostgresReader(url: string, option = '--db'): Promise<
     return new PostgresReader(client, t, await readModel(client, t));
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw pgError(err, t, `read schema ${t.schema}`);
+    throw readError(err, t);
   }
 }
