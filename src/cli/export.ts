@@ -39,7 +39,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     output: s('output'),
   });
   if (o.output !== undefined) checkOutputPath(o.output);
-  const job = await openAnyExport(o);
+  const job = await openAnyExport(o, s('db') === undefined && process.env.SLUICE_DB !== undefined ? '--db (SLUICE_DB)' : '--db');
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);

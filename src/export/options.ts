@@ -9,8 +9,6 @@ export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'tsv', 'json'];
 export interface ExportOptions {
   /** an SQLite file, or a PostgreSQL URL */
   db: string;
-  /** how messages name where `db` came from: `--db`, or `--db (SLUICE_DB)` */
-  dbOption: string;
   className: string;
   /** requested columns as given; undefined = the defaults */
   columns: string[] | undefined;
@@ -63,7 +61,6 @@ export function normalizeExportOptions(raw: RawExportOptions): ExportOptions {
   if (raw.output === '') bad('--output', 'needs a file name (or - for standard output)');
   return {
     db: raw.db ?? process.env.SLUICE_DB ?? 'sluice.db',
-    dbOption: raw.db === undefined && process.env.SLUICE_DB !== undefined ? '--db (SLUICE_DB)' : '--db',
     className: raw.className,
     columns: raw.columns === undefined ? undefined : splitColumns(raw.columns),
     format,

@@ -47,9 +47,12 @@ export function openExport(o: ExportOptions): ExportJob {
   }
 }
 
-/** openExport for either store: `o.db` is an SQLite file or a PostgreSQL URL. */
-export async function openAnyExport(o: ExportOptions): Promise<ExportJob> {
-  const reader = await openReader(o.db, o.dbOption);
+/**
+ * openExport for either store: `o.db` is an SQLite file or a PostgreSQL URL; `option` is how
+ * messages name where it came from (`--db`, or `--db (SLUICE_DB)`).
+ */
+export async function openAnyExport(o: ExportOptions, option = '--db'): Promise<ExportJob> {
+  const reader = await openReader(o.db, option);
   try {
     const cls = findClass(reader.model, o.className);
     const columns = o.columns ? requestedColumns(reader.model, cls, o.columns) : defaultColumns(reader.model, cls, await reader.hasSource(cls));
