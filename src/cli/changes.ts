@@ -5,13 +5,12 @@
 import { SluiceError } from '../base/errors.js';
 import { TextSink } from '../report/sink.js';
 import { HISTORY_COLUMNS, csvRecord, expandHistory, jsonRecord, textLine } from '../export/history.js';
-import { changeEntries } from '../export/history-read.js';
-import { openStore } from '../model/store.js';
+import { type StoreReader, openReader } from '../export/reader.js';
 import { csvLine } from '../report/csv.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
-import { type ChangeRow, changeColumns, recentChanges } from '../export/changes.js';
+import type { ChangeRow } from '../export/changes.js';
 
-const DB: OptionSpec = { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' };
+const DB: OptionSpec = { type: 'string', value: 'FILE|URL', help: 'database file, or postgres://user@host/db[?schema=NAME] (docs/postgres.md)', default: 'SLUICE_DB or ./sluice.db' };
 
 const CHANGES_SPECS: Record<string, OptionSpec> = {
   limit: { type: 'string', value: 'N', help: 'show the N most recent runs', default: '20' },
@@ -38,8 +37,11 @@ function positiveInt(option: string, value: string): number {
   return n;
 }
 
-function dbPath(a: Record<string, unknown>): string {
-  return (a.db as string | undefined) ?? process.env.SLUICE_DB ?? 'sluice.db';
+/** The store --db (or SLUICE_DB) names, opened for reading in one snapshot. */
+function openDb(a: Record<string, unknown>): Promise<StoreReader> {
+  const given = a.db as string | undefined;
+  const env = process.env.SLUICE_DB;
+  return openReader(given ?? env ?? 'sluice.db', given === undefined && env !== undefined ? '--db (SLUICE_DB)' : '--db');
 }
 
 function duration(c: ChangeRow): string {
@@ -61,21 +63,21 @@ export function changeText(c: ChangeRow): string {
   return lines.join('\n') + '\n';
 }
 
-export function changesCommand(argv: string[]): number {
+export async function changesCommand(argv: string[]): Promise<number> {
   const a = parseCommand('changes', argv, CHANGES_SPECS);
   if (a.help) {
-    process.stdout.write(helpText('changes', '[--limit N] [--format text|json] [--db F]', CHANGES_SPECS, 'sluice changes --limit 5'));
+    process.stdout.write(helpText('changes', '[--limit N] [--format text|json] [--db FILE|URL]', CHANGES_SPECS, 'sluice changes --limit 5'));
     return 0;
   }
   const format = formatOf(a.format, ['text', 'json']);
   const limit = a.limit === undefined ? 20 : positiveInt('--limit', a.limit as string);
-  const { db } = openStore(dbPath(a), { create: false, readonly: true });
+  const reader = await openDb(a);
   let rows: ChangeRow[];
   let total: number;
   try {
-    ({ rows, total } = recentChanges(db, limit));
+    ({ rows, total } = await reader.recentChanges(limit));
   } finally {
-    db.close();
+    await reader.close();
   }
   if (format === 'json') {
     process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
@@ -93,22 +95,21 @@ export function changesCommand(argv: string[]): number {
 export async function historyCommand(argv: string[]): Promise<number> {
   const a = parseCommand('history', argv, HISTORY_SPECS);
   if (a.help) {
-    process.stdout.write(helpText('history', '--change N [--format text|csv|json] [--db F]', HISTORY_SPECS, 'sluice history --change 3 --format csv > change-3.csv'));
+    process.stdout.write(helpText('history', '--change N [--format text|csv|json] [--db FILE|URL]', HISTORY_SPECS, 'sluice history --change 3 --format csv > change-3.csv'));
     return 0;
   }
   if (a.change === undefined) throw new SluiceError('E_USAGE', '--change: is required (the id of a run; sluice changes lists them)', { option: '--change' });
   const id = positiveInt('--change', a.change as string);
   const format = formatOf(a.format, ['text', 'csv', 'json']);
-  const { db, model } = openStore(dbPath(a), { create: false, readonly: true });
+  const reader = await openDb(a);
   try {
-    // One snapshot for the change and its entries.
-    db.exec('BEGIN');
-    const change = db.prepare(`SELECT ${changeColumns(db)} FROM _sluice_change WHERE id = ?`).get(id) as ChangeRow | undefined;
+    const change = await reader.change(id);
     if (!change) {
-      const r = db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM _sluice_change').get() as { lo: number | null; hi: number | null };
+      const r = await reader.changeIds();
       const valid = r.lo === null ? 'the database has no changes yet' : `valid: ${r.lo}${r.hi === r.lo ? '' : `–${r.hi}`}; sluice changes lists them`;
       throw new SluiceError('E_USAGE', `--change: there is no change ${id} (${valid})`, { option: '--change' });
     }
+    const { model } = reader;
     const isLinks = (cls: string, attr: string): boolean => model.classes.get(cls)?.byCode.get(attr)?.type === 'links';
     const isPassword = (cls: string, attr: string): boolean => model.classes.get(cls)?.byCode.get(attr)?.type === 'password';
     const guard = a.raw !== true;
@@ -118,20 +119,21 @@ export async function historyCommand(argv: string[]): Promise<number> {
       else if (format === 'csv') sink.add(csvLine(HISTORY_COLUMNS) + '\n');
       else sink.add('[');
       let first = true;
-      const entries = changeEntries(db, model, id);
       let n = 0;
-      for (const e of entries) {
-        n++;
-        let text = '';
-        for (const c of expandHistory(e, isLinks, isPassword)) {
-          if (format === 'text') text += textLine(c);
-          else if (format === 'csv') text += csvRecord(c, guard);
-          else {
-            text += (first ? '\n' : ',\n') + jsonRecord(c);
-            first = false;
+      for await (const page of reader.historyPages(id)) {
+        for (const e of page) {
+          n++;
+          let text = '';
+          for (const c of expandHistory(e, isLinks, isPassword)) {
+            if (format === 'text') text += textLine(c);
+            else if (format === 'csv') text += csvRecord(c, guard);
+            else {
+              text += (first ? '\n' : ',\n') + jsonRecord(c);
+              first = false;
+            }
           }
+          if (sink.add(text)) await sink.flush();
         }
-        if (sink.add(text)) await sink.flush();
       }
       if (format === 'json') sink.add(first ? ']\n' : '\n]\n');
       if (format === 'text' && n === 0) sink.add(change.outcome === 'committed' ? '(no object was created, updated or deleted)\n' : `(nothing kept: the run was ${change.outcome})\n`);
@@ -140,7 +142,7 @@ export async function historyCommand(argv: string[]): Promise<number> {
       sink.release();
     }
   } finally {
-    db.close();
+    await reader.close();
   }
   return 0;
 }

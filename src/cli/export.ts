@@ -2,7 +2,7 @@ import { createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { SluiceError } from '../base/errors.js';
 import { normalizeExportOptions } from '../export/options.js';
-import { type ExportJob, openExport } from '../export/run.js';
+import { type ExportJob, openAnyExport } from '../export/run.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 
 export const EXPORT_SPECS: Record<string, OptionSpec> = {
@@ -17,7 +17,7 @@ export const EXPORT_SPECS: Record<string, OptionSpec> = {
   separator: { type: 'string', value: 'X', help: 'csv field separator: , ; tab | or any one character', default: ',' },
   charset: { type: 'string', value: 'X', help: 'output charset (UTF-8, UTF-16LE, ISO-8859-1, WINDOWS-1252, ...)', default: 'UTF-8' },
   raw: { type: 'boolean', help: "write cells starting with = + - @ as they are (by default they get a ' prefix against spreadsheet formulas); use it for a file to import back" },
-  db: { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' },
+  db: { type: 'string', value: 'FILE|URL', help: 'database file, or postgres://user@host/db[?schema=NAME] (docs/postgres.md)', default: 'SLUICE_DB or ./sluice.db' },
   output: { type: 'string', value: 'FILE', help: 'write to FILE (replaced only once the export is complete)', default: 'standard output' },
 };
 
@@ -39,7 +39,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     output: s('output'),
   });
   if (o.output !== undefined) checkOutputPath(o.output);
-  const job = openExport(o);
+  const job = await openAnyExport(o, s('db') === undefined && process.env.SLUICE_DB !== undefined ? '--db (SLUICE_DB)' : '--db');
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once('SIGINT', onSignal);
@@ -56,7 +56,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    job.close();
+    await job.close();
   }
 }
 

@@ -24,7 +24,10 @@ export interface ChangeRow extends Counts {
   undone_by: number | null;
 }
 
-const BASE_COLUMNS = 'id, user, started_at, finished_at, comment, class, file, action, outcome, lines, created, updated, unchanged, deleted, skipped, errors, warnings';
+/** The fields of a ChangeRow, in the order its JSON lists them (`sluice changes --format json`). */
+export const CHANGE_FIELDS = ['id', 'user', 'started_at', 'finished_at', 'comment', 'class', 'file', 'action', 'outcome', 'lines', 'created', 'updated', 'unchanged', 'deleted', 'skipped', 'errors', 'warnings', 'undone_by'] as const;
+
+const BASE_COLUMNS = CHANGE_FIELDS.slice(0, -1).join(', ');
 
 /** The columns read, `undone_by` as NULL in a database no undo has touched yet. */
 export function changeColumns(db: DB): string {

@@ -21,7 +21,7 @@ import type { HistoryEntry } from './history.js';
 type DB = Database.Database;
 
 /** Entries read per query, and objects of a range expanded per query. */
-const PAGE = 1000;
+export const PAGE = 1000;
 
 export interface StoredEntry {
   id: number;
@@ -32,7 +32,8 @@ export interface StoredEntry {
   changes: string;
 }
 
-interface LaterEntry {
+/** An entry written for an object of a range after it (`sliceEntries` walks them back). */
+export interface LaterEntry {
   object_id: number;
   op: string;
   changes: string;
@@ -58,30 +59,56 @@ export function* changeEntries(db: DB, model: Model, changeId: number): Generato
 
 /** One create entry per object of a range (or of the slice of it `e` names), with the values it was created with. */
 export function* rangeEntries(db: DB, model: Model, e: StoredEntry): Generator<HistoryEntry> {
-  const cls = model.classes.get(e.class);
-  const attrs = cls ? recordedAttributes(cls, e.changes) : [];
+  const attrs = rangeAttributes(model, e);
   const last = e.last_object_id as number;
-  if (!cls || attrs.length === 0) {
-    for (let id = e.object_id; id <= last; id++) yield { class: e.class, object_id: id, op: 'create', changes: '{}' };
+  if (attrs.length === 0) {
+    for (let lo = e.object_id; lo <= last; lo += PAGE) yield* sliceEntries(e, attrs, lo, Math.min(last, lo + PAGE - 1), [], []);
     return;
   }
+  const cls = model.classes.get(e.class) as ClassDef;
   const objects = db.prepare(`SELECT id, ${attrs.map(q).join(', ')} FROM ${q(cls.name)} WHERE id BETWEEN ? AND ? ORDER BY id`).raw(true);
   const later = db.prepare(`SELECT object_id, op, changes FROM _sluice_history WHERE object_id BETWEEN ? AND ? AND class = ? AND id > ? AND last_object_id IS NULL ORDER BY object_id, id`);
   for (let lo = e.object_id; lo <= last; lo += PAGE) {
     const hi = Math.min(last, lo + PAGE - 1);
-    const now = new Map<number, Scalar[]>();
-    for (const r of objects.all(lo, hi) as Scalar[][]) now.set(r[0] as number, r.slice(1));
-    const after = new Map<number, LaterEntry[]>();
-    for (const l of later.all(lo, hi, e.class, e.id) as LaterEntry[]) {
-      let list = after.get(l.object_id);
-      if (!list) after.set(l.object_id, (list = []));
-      list.push(l);
-    }
-    for (let id = lo; id <= hi; id++) {
-      const values = createdValues(attrs, now.get(id) ?? null, after.get(id) ?? []);
-      yield { class: e.class, object_id: id, op: 'create', changes: createJson(attrs, values) };
-    }
+    yield* sliceEntries(e, attrs, lo, hi, objects.all(lo, hi) as Scalar[][], later.all(lo, hi, e.class, e.id) as LaterEntry[]);
   }
+}
+
+/**
+ * The attributes range `e` records whose values can be read back, as the model knows them
+ * (identifiers come only from the model: a class with attributes is a class of the model);
+ * none when its class is not in the model.
+ */
+export function rangeAttributes(model: Model, e: StoredEntry): string[] {
+  const cls = model.classes.get(e.class);
+  return cls ? recordedAttributes(cls, e.changes) : [];
+}
+
+/**
+ * The create entries of objects `lo`..`hi` of range `e`: from `rows`, the objects of the
+ * slice as they are now (`id` then the `attrs`, in id order), and `later`, the entries
+ * written for them after the range (object_id then id order). Pure; with no `attrs`, each
+ * entry records nothing.
+ */
+export function sliceEntries(e: StoredEntry, attrs: readonly string[], lo: number, hi: number, rows: readonly (readonly Scalar[])[], later: readonly LaterEntry[]): HistoryEntry[] {
+  const out: HistoryEntry[] = [];
+  if (attrs.length === 0) {
+    for (let id = lo; id <= hi; id++) out.push({ class: e.class, object_id: id, op: 'create', changes: '{}' });
+    return out;
+  }
+  const now = new Map<number, Scalar[]>();
+  for (const r of rows) now.set(r[0] as number, r.slice(1));
+  const after = new Map<number, LaterEntry[]>();
+  for (const l of later) {
+    let list = after.get(l.object_id);
+    if (!list) after.set(l.object_id, (list = []));
+    list.push(l);
+  }
+  for (let id = lo; id <= hi; id++) {
+    const values = createdValues(attrs, now.get(id) ?? null, after.get(id) ?? []);
+    out.push({ class: e.class, object_id: id, op: 'create', changes: createJson(attrs, values) });
+  }
+  return out;
 }
 
 /** The attributes a range records, as the model knows them (identifiers come only from the model). */

@@ -7,6 +7,7 @@ import type { ExportFormat } from './rows.js';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'tsv', 'json'];
 
 export interface ExportOptions {
+  /** an SQLite file, or a PostgreSQL URL */
   db: string;
   className: string;
   /** requested columns as given; undefined = the defaults */

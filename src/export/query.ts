@@ -3,8 +3,28 @@
  * references and link items unambiguously. Identifiers come from the model only.
  */
 import { q } from '../model/schema.js';
-import type { ClassDef } from '../model/types.js';
+import type { AttrType, ClassDef } from '../model/types.js';
 import type { ExportColumn } from './columns.js';
+
+/**
+ * The two expressions of the export query that are written differently per store; every
+ * other part is SQL both SQLite and PostgreSQL read alike. Each returns the same values:
+ * a result row means the same on both (store/postgres/read.ts).
+ */
+export interface ExportDialect {
+  /**
+   * A link set as JSON text, `[[to_id, item value], …]` in to_id order, `[]` when empty;
+   * `from` joins the link table `l` to the target `t`, `where` selects the object's links.
+   */
+  linkSet(item: string, itemType: AttrType, from: string, where: string): string;
+  /** 1 when the boolean expression `test` holds, else 0 (null included). */
+  flag(test: string): string;
+}
+
+export const SQLITE_DIALECT: ExportDialect = {
+  linkSet: (item, _itemType, from, where) => `(SELECT json_group_array(json_array(l.to_id, ${item}) ORDER BY l.to_id) FROM ${from} WHERE ${where})`,
+  flag: (test) => `coalesce(${test}, 0)`,
+};
 
 /** Where each piece of a column's data sits in a result row (arrays, `.raw()` mode). */
 export interface RowLayout {
@@ -32,7 +52,7 @@ export interface ExportQuery {
  * reference joined once, each link set aggregated in a correlated subquery on the link
  * table's primary key.
  */
-export function exportQuery(cls: ClassDef, columns: readonly ExportColumn[]): ExportQuery {
+export function exportQuery(cls: ClassDef, columns: readonly ExportColumn[], dialect: ExportDialect = SQLITE_DIALECT): ExportQuery {
   const select: string[] = [];
   const joins: string[] = [];
   const refAlias = new Map<string, { alias: string; stored: number; joined: number }>();
@@ -62,12 +82,8 @@ export function exportQuery(cls: ClassDef, columns: readonly ExportColumn[]): Ex
       }
       case 'links': {
         const item = c.itemAttr === 'id' ? 't.id' : `t.${q(c.itemAttr)}`;
-        value.push(
-          add(
-            `(SELECT json_group_array(json_array(l.to_id, ${item}) ORDER BY l.to_id) FROM ${q(c.attr.linkTable as string)} l ` +
-              `JOIN ${q(c.target.name)} t ON t.id = l.to_id WHERE l.from_id = c.id)`,
-          ),
-        );
+        const itemType = c.itemAttr === 'id' ? 'integer' : (c.target.byCode.get(c.itemAttr)?.type ?? 'string');
+        value.push(add(dialect.linkSet(item, itemType, `${q(c.attr.linkTable as string)} l JOIN ${q(c.target.name)} t ON t.id = l.to_id`, 'l.from_id = c.id')));
         break;
       }
     }
@@ -83,7 +99,7 @@ export function exportQuery(cls: ClassDef, columns: readonly ExportColumn[]): Ex
     if (c.kind === 'links' && c.target.name === cls.name) tests.add(`EXISTS (SELECT 1 FROM ${q(c.attr.linkTable as string)} l JOIN ${q(cls.name)} t ON t.id = l.to_id WHERE l.from_id = c.id AND l.to_id >= c.id)`);
   }
   const laterTest = tests.size === 0 ? null : [...tests].join(' OR ');
-  const later = laterTest === null ? -1 : add(`coalesce(${laterTest}, 0)`);
+  const later = laterTest === null ? -1 : add(dialect.flag(laterTest));
   const from = `SELECT ${select.join(', ')} FROM ${q(cls.name)} c ${joins.join(' ')}`;
   return {
     sql: `${from} ORDER BY c.id`,

@@ -1,22 +1,23 @@
 /**
  * openExport: a class streamed out of the store as a file `sluice import` reads back.
  *
- *   read-only connection, one snapshot ─▶ SELECT … ORDER BY id (.iterate(), one row at a time)
+ *   StoreReader, one snapshot ─▶ SELECT … ORDER BY id, page by page
  *     ─▶ RowFormatter (pure) ─▶ TextSink (charset, 64 Ki-character writes, waits for 'drain')
  *
- * Memory holds one row and one chunk of output whatever the size of the class; the
- * connection is read-only, so an export runs beside an import (WAL) and sees the
- * state as of its first read.
+ * SQLite: a read-only connection whose one page is the statement's iterator (one row at a
+ * time); it runs beside an import (WAL) and sees the state as of its first read.
+ * PostgreSQL: a read-only REPEATABLE READ transaction, its rows fetched from a server-side
+ * cursor a page at a time (store/postgres/read.ts). Memory holds one page and one chunk of
+ * output whatever the size of the class.
  */
-import type Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
 import { findClass } from '../model/load.js';
-import { openStore } from '../model/store.js';
 import type { ClassDef, Scalar } from '../model/types.js';
 import { type ExportColumn, defaultColumns, requestedColumns } from './columns.js';
 import type { ExportOptions } from './options.js';
-import { exportQuery, hasSourceQuery, sharedItemsQuery, sharedRefsQuery } from './query.js';
+import { type StoreReader, openReader } from './reader.js';
 import { type ExportStats, RowFormatter } from './rows.js';
+import { openSqliteReader } from './sqlite-reader.js';
 import { TextSink } from '../report/sink.js';
 
 export interface ExportJob {
@@ -26,25 +27,38 @@ export interface ExportJob {
   write(out: NodeJS.WritableStream, signal?: AbortSignal): Promise<ExportStats>;
   /** What the user should know about the file just written (empty when nothing). */
   warnings(): string[];
-  close(): void;
+  /** End the read: an SQLite file is closed before this returns; a PostgreSQL connection when the promise settles. */
+  close(): Promise<void>;
 }
 
 /**
- * Open the database and settle everything that can fail on the user's input (class,
+ * Open the SQLite database and settle everything that can fail on the user's input (class,
  * columns) before a byte is written.
  */
 export function openExport(o: ExportOptions): ExportJob {
-  const { db, model } = openStore(o.db, { create: false, readonly: true });
+  const reader = openSqliteReader(o.db);
   try {
-    // The reader's page cache, as the import's workers have: it bounds the process's memory.
-    db.pragma('cache_size = -8192');
-    const cls = findClass(model, o.className);
-    // One read transaction: the pre-queries and the rows see the same snapshot.
-    db.exec('BEGIN');
-    const columns = o.columns ? requestedColumns(model, cls, o.columns) : defaultColumns(model, cls, db.prepare(hasSourceQuery(cls)).get() !== undefined);
-    return new Job(db, cls, columns, o);
+    const cls = findClass(reader.model, o.className);
+    const columns = o.columns ? requestedColumns(reader.model, cls, o.columns) : defaultColumns(reader.model, cls, reader.hasSourceNow(cls));
+    return new Job(reader, cls, columns, o);
   } catch (err) {
-    db.close();
+    reader.closeNow();
+    throw err;
+  }
+}
+
+/**
+ * openExport for either store: `o.db` is an SQLite file or a PostgreSQL URL; `option` is how
+ * messages name where it came from (`--db`, or `--db (SLUICE_DB)`).
+ */
+export async function openAnyExport(o: ExportOptions, option = '--db'): Promise<ExportJob> {
+  const reader = await openReader(o.db, option);
+  try {
+    const cls = findClass(reader.model, o.className);
+    const columns = o.columns ? requestedColumns(reader.model, cls, o.columns) : defaultColumns(reader.model, cls, await reader.hasSource(cls));
+    return new Job(reader, cls, columns, o);
+  } catch (err) {
+    await reader.close();
     throw err;
   }
 }
@@ -55,35 +69,41 @@ class Job implements ExportJob {
   private readonly notes: string[] = [];
 
   constructor(
-    private readonly db: Database.Database,
+    private readonly reader: StoreReader,
     readonly cls: ClassDef,
     readonly columns: readonly ExportColumn[],
     private readonly o: ExportOptions,
   ) {}
 
+  close(): Promise<void> {
+    return this.reader.close();
+  }
+
   async write(out: NodeJS.WritableStream, signal?: AbortSignal): Promise<ExportStats> {
-    const { sql, laterSql, layout } = exportQuery(this.cls, this.columns);
-    const shared = this.columns.map((c) => (c.kind === 'links' && c.itemAttr !== 'id' ? new Set(this.db.prepare(sharedItemsQuery(c.target, c.itemAttr)).pluck().all() as Scalar[]) : null));
+    const { sql, laterSql, layout } = this.reader.exportQuery(this.cls, this.columns);
+    const shared: (Set<Scalar> | null)[] = [];
+    for (const c of this.columns) shared.push(c.kind === 'links' && c.itemAttr !== 'id' ? await this.reader.sharedItems(c.target, c.itemAttr) : null);
     const fmt = new RowFormatter(this.columns, layout, { format: this.o.format, separator: this.o.separator, guard: this.o.guard, shared });
-    const stmt = this.db.prepare(sql).raw(true);
     const sink = new TextSink(out, this.o.charset);
     try {
       sink.add(fmt.header());
-      const pass = async (rows: IterableIterator<Scalar[]>, again: boolean): Promise<void> => {
-        for (const row of rows) {
-          if (sink.add(fmt.record(row, again))) {
-            await sink.flush();
-            if (signal?.aborted) throw new SluiceError('E_INTERRUPTED', `interrupted after ${fmt.stats.rows} ${this.cls.name} objects`);
+      const pass = async (sql: string, again: boolean): Promise<void> => {
+        for await (const page of this.reader.pages(sql)) {
+          for (const row of page) {
+            if (sink.add(fmt.record(row, again))) {
+              await sink.flush();
+              if (signal?.aborted) throw new SluiceError('E_INTERRUPTED', `interrupted after ${fmt.stats.rows} ${this.cls.name} objects`);
+            }
           }
         }
       };
-      await pass(stmt.iterate() as IterableIterator<Scalar[]>, false);
+      await pass(sql, false);
       // The objects that named a later object of their class, again, whole (same snapshot).
-      if (laterSql !== null && fmt.stats.twice > 0) await pass(this.db.prepare(laterSql).raw(true).iterate() as IterableIterator<Scalar[]>, true);
+      if (laterSql !== null && fmt.stats.twice > 0) await pass(laterSql, true);
       sink.add(fmt.footer());
       await sink.finish();
       // Only a warning depends on it, so it runs after the data (same snapshot) rather than delaying the first byte.
-      this.checkSharedRefs();
+      await this.checkSharedRefs();
     } finally {
       sink.release();
     }
@@ -93,7 +113,7 @@ class Job implements ExportJob {
   }
 
   /** References the importer would find ambiguous, per reference written by value. */
-  private checkSharedRefs(): void {
+  private async checkSharedRefs(): Promise<void> {
     const groups = new Map<string, { target: ClassDef; subs: string[]; headers: string[] }>();
     for (const c of this.columns) {
       if (c.kind !== 'refSub') continue;
@@ -104,7 +124,7 @@ class Job implements ExportJob {
     }
     for (const [code, g] of groups) {
       if (g.subs.includes('id')) continue;
-      const n = this.db.prepare(sharedRefsQuery(this.cls, code, g.target, g.subs)).pluck().get() as number;
+      const n = await this.reader.sharedRefs(this.cls, code, g.target, g.subs);
       if (n > 0) {
         this.notes.push(
           `${n} ${this.cls.name} object${n === 1 ? '' : 's'} reference${n === 1 ? 's' : ''} ${/^[AEIOU]/i.test(g.target.name) ? 'an' : 'a'} ${g.target.name} whose ${g.subs.join(' + ')} another ${g.target.name} shares: ` +
@@ -138,10 +158,5 @@ class Job implements ExportJob {
     }
     if (this.lossy) out.push(`some characters have no equivalent in ${this.o.charset} and were written as substitutes; --charset UTF-8 keeps every character`);
     return out;
-  }
-
-  close(): void {
-    if (this.db.inTransaction) this.db.exec('ROLLBACK');
-    this.db.close();
   }
 }

@@ -299,7 +299,7 @@ describe('initPostgres: refusals', () => {
     const e = await errorOf(initPostgres(url, inventory()));
     assert.equal(e.code, 'E_DB');
     assert.equal(e.option, '--db');
-    assert.match(e.message, /^cannot connect to postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/no_such_db: database "no_such_db" does not exist \(SQLSTATE 3D000\)$/);
+    assert.match(e.message, /^--db: cannot connect to postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/no_such_db: database "no_such_db" does not exist \(SQLSTATE 3D000\)$/);
     assert.ok(!e.message.includes('Sup3rSecret'));
   });
 });

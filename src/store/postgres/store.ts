@@ -61,9 +61,12 @@ export function pgError(err: unknown, t: PgTarget, doing: string): SluiceError {
   return asSluiceError(err);
 }
 
-/** A connection to the database the URL names; a failure to connect is an E_DB error naming it. */
-export async function connectPostgres(t: PgTarget): Promise<PgClient> {
-  const client = new pg.Client(clientConfig(t));
+/**
+ * A connection to the database the URL names; a failure to connect is an E_DB error naming
+ * the option and the URL. `types` replaces the driver's conversions of values.
+ */
+export async function connectPostgres(t: PgTarget, types?: pg.CustomTypesConfig): Promise<PgClient> {
+  const client = new pg.Client(types === undefined ? clientConfig(t) : { ...clientConfig(t), types });
   // A connection that breaks while idle is reported as an event; without a listener it would
   // end the process. The query that next uses the connection fails, and says so.
   client.on('error', () => undefined);
@@ -71,7 +74,7 @@ export async function connectPostgres(t: PgTarget): Promise<PgClient> {
     await client.connect();
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw new SluiceError('E_DB', `cannot connect to ${t.shown}: ${(err as Error).message}${sqlState(err) ? ` (SQLSTATE ${sqlState(err)})` : ''}`, { option: '--db', cause: err });
+    throw new SluiceError('E_DB', `${t.option}: cannot connect to ${t.shown}: ${(err as Error).message}${sqlState(err) ? ` (SQLSTATE ${sqlState(err)})` : ''}`, { option: '--db', cause: err });
   }
   return client;
 }

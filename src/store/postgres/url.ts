@@ -24,6 +24,8 @@ export interface PgTarget {
   connectTimeout: number | undefined;
   /** The URL as given, its password masked: what messages show. */
   shown: string;
+  /** Where the URL came from, as messages name it: `--db`, or `--db (SLUICE_DB)`. */
+  option: string;
 }
 
 export const DEFAULT_SCHEMA = 'sluice';
@@ -197,14 +199,17 @@ export function parsePostgresUrl(text: string, source = '--db'): PgTarget {
         throw urlError(shown, `has the parameter ${quoted(key)}, which Sluice does not know (valid: ${URL_PARAMETERS.join(', ')})`, source);
     }
   }
-  return { host, port, user, password, database, schema, sslmode, applicationName, connectTimeout, shown };
+  return { host, port, user, password, database, schema, sslmode, applicationName, connectTimeout, shown, option: source };
 }
+
+/** The commands that take a PostgreSQL URL so far. */
+export const POSTGRES_COMMANDS = ['init', 'export', 'changes', 'history'] as const;
 
 /** What a command that cannot use PostgreSQL yet says when given a PostgreSQL URL. */
 export function postgresNotAvailable(db: string): SluiceError {
   return new SluiceError(
     'E_USAGE',
-    `--db ${maskUrl(db)}: PostgreSQL databases can be created with sluice init; the other commands do not work with them yet (they take an SQLite database file)`,
+    `--db ${maskUrl(db)}: PostgreSQL databases work with sluice ${POSTGRES_COMMANDS.slice(0, -1).join(', ')} and ${POSTGRES_COMMANDS.at(-1)} so far; this command does not work with them yet (it takes an SQLite database file)`,
     { option: '--db' },
   );
 }
