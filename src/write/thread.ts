@@ -2,7 +2,7 @@
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { SluiceError, asSluiceError } from '../base/errors.js';
-import { configure, readModel } from '../model/store.js';
+import { configure, readModel, writerCache } from '../model/store.js';
 import { decodeChunk, numericSlots } from '../resolve/codec.js';
 import { type SharedFingerprints, helpFill, sharedFingerprints } from '../resolve/fingerprint.js';
 import { compileDateFormat } from '../rows/dates.js';
@@ -113,6 +113,7 @@ try {
   const d = db;
   // The indexes are committed before the run so the workers' connections see them.
   prepared = prepareUnderLock(d, () => prepareParts(d, m, parts), () => lock(d, () => send({ type: 'waiting' }), lease));
+  writerCache(d, prepared.some((p) => p.emptyClass));
   if (cfg.bundle) label = cfg.bundle.label;
   applier = applierFor(d, m, cfg, prepared[0] as Prepared);
   applier.begin(label.className, label.action);
