@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { SluiceError } from '../base/errors.js';
 import type { SharedFingerprints } from '../resolve/fingerprint.js';
-import { THREAD_RESOURCE_LIMITS } from '../base/threads.js';
+import { WRITER_RESOURCE_LIMITS } from '../base/threads.js';
 import type { AppliedReply } from './apply.js';
 import { releaseLease } from './lock.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
@@ -39,7 +39,7 @@ export class WriterClient implements RunWriter {
     private readonly cfg: WriterConfig,
     onWaiting: () => void = () => {},
   ) {
-    this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg, resourceLimits: THREAD_RESOURCE_LIMITS });
+    this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg, resourceLimits: WRITER_RESOURCE_LIMITS });
     let onReady!: (m: FromWriter) => void;
     let onFail!: (e: Error) => void;
     this.ready = new Promise<FromWriter>((res, rej) => {
