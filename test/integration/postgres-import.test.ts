@@ -174,4 +174,54 @@ describe('sluice import into PostgreSQL: the report and the data of an SQLite ru
     await p.imp('Person', csvText(rows.filter((_, i) => i !== 6)), ['--keys', 'email', '--chunk-size', '3', '--comment', 'chunks']);
     await p.same();
   });
+  it('frames of a few rows: segments and history ranges end where SQLite ends them', async () => {
+    const p = await pair();
+    const orgs = [['name', 'code', 'parent_id->name']];
+    for (let i = 1; i <= 30; i++) orgs.push([`Org ${i % 11}`, `C${i}`, i % 4 === 0 ? `Org ${(i - 3) % 11}` : '']);
+    await p.imp('Organization', csvText(orgs), ['--frame-bytes', '40', '--output', 'details']);
+    await p.imp('Organization', csvText(orgs.slice(0, 20)), ['--frame-bytes', '40', '--chunk-size', '7', '--output', 'details']);
+    await p.same();
+  });
+
+  it('id and source columns, --action insert and update, --ignore-empty, <NULL>, JSON input', async () => {
+    const p = await pair();
+    await p.imp('Organization', csvText([['name', 'code', 'source', 'source_id'], ['Acme', 'AC', 'hr', '1'], ['Beta', 'B', 'hr', '2'], ['Gamma', '', '', '']]));
+    await p.imp('Organization', csvText([['id', 'code'], ['2', 'AC2'], ['3', 'B2'], ['99', 'X'], ['2', 'AC3']]), ['--output', 'details'], 3);
+    await p.imp('Organization', csvText([['id', 'code'], ['2', 'AC2'], ['3', 'B2'], ['99', 'X'], ['2', 'AC3']]), ['--no-stop-on-error', '--output', 'details'], 1);
+    await p.imp('Organization', csvText([['source', 'source_id', 'name', 'code'], ['hr', '2', 'Beta renamed', '<NULL>'], ['hr', '3', 'Delta', 'D'], ['hr', '3', 'Delta', 'D3']]), ['--output', 'details']);
+    await p.imp('Organization', csvText([['name', 'code'], ['Acme', 'new'], ['Zeta', 'Z']]), ['--action', 'insert', '--output', 'details']);
+    await p.imp('Organization', csvText([['name', 'code'], ['Acme', ''], ['Omega', 'O'], ['Gamma', 'G']]), ['--action', 'update', '--ignore-empty', '--output', 'details']);
+    await p.imp('Organization', '[{"name":"Json","code":"J","parent_id->name":""},{"name":"Acme","code":"AJ","parent_id->name":"Json"}]', ['--format', 'json', '--output', 'json']);
+    await p.same();
+  });
+
+  it('unique values: a row taking a value another object holds, or an earlier row of the file took, is in error', async () => {
+    const p = await pair();
+    await p.imp('Profile', csvText([['name', 'description'], ['Night', 'n'], ['Day', 'd']]));
+    await p.imp('Profile', csvText([['description', 'name'], ['d', 'Night'], ['x', 'Fresh'], ['y', 'Fresh'], ['n', 'Nightly'], ['z', 'Night']]), ['--keys', 'description', '--no-stop-on-error', '--output', 'details'], 1);
+    await p.same();
+  });
+
+  it('passwords: the same one leaves the user unchanged, another updates it; history shows neither', async () => {
+    const p = await pair();
+    await p.imp('Organization', ITOP_ORGS_CSV);
+    await p.imp('UserLocal', LOGIN_CSV, ['--keys', 'Login']);
+    await p.imp('UserLocal', LOGIN_CSV.replace('"portal","EN US",1234', '"portal","FR FR",5678'), ['--keys', 'Login', '--output', 'details']);
+    await p.same();
+  });
+
+  it('deletes children before their parent in one file, and refuses a parent whose child stays', async () => {
+    const p = await pair();
+    await p.imp('Organization', csvText([['name', 'parent_id->name'], ['Top', ''], ['Mid', 'Top'], ['Leaf', 'Mid'], ['Other', 'Top']]));
+    await p.imp('Organization', csvText([['name'], ['Leaf'], ['Mid'], ['Top'], ['Other'], ['Top']]), ['--action', 'delete', '--no-stop-on-error', '--output', 'details'], 1);
+    await p.same();
+  });
+
+  it('takes the URL from SLUICE_DB', async () => {
+    const p = await pair();
+    const file = p.sb.file('env.csv', ITOP_ORGS_CSV);
+    const r = await runCli(['import', '--class', 'Organization', '--file', file, '--progress', 'none', '--output', 'json'], { env: { SLUICE_DB: p.url } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { created: number }).created, 2);
+  });
 });
