@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { type CliResult, type Sandbox, runCli, sandbox } from '../helpers/cli.js';
+import pg from 'pg';
+import { type CliResult, type Sandbox, runCli, sandbox, startCli } from '../helpers/cli.js';
+import { writerLockKey } from '../../src/store/postgres/lock.js';
 import { ITOP_ORGS_CSV, ITOP_PERSON_CSV, csvText } from '../helpers/fixtures.js';
 import { usePostgres } from '../helpers/postgres.js';
 
@@ -223,5 +225,51 @@ describe('sluice import into PostgreSQL: the report and the data of an SQLite ru
     const r = await runCli(['import', '--class', 'Organization', '--file', file, '--progress', 'none', '--output', 'json'], { env: { SLUICE_DB: p.url } });
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { created: number }).created, 2);
+  });
+  it('reads standard input; refuses --file - with a details table, naming both', async () => {
+    const p = await pair();
+    const r = await runCli(['import', '--class', 'Organization', '--file', '-', '--progress', 'none', '--db', p.url], { input: ITOP_ORGS_CSV });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^#Created: 2$/m);
+    const d = await runCli(['import', '--class', 'Organization', '--file', '-', '--output', 'details', '--progress', 'none', '--db', p.url], { input: ITOP_ORGS_CSV });
+    assert.equal(d.code, 2);
+    assert.equal(d.stdout, '');
+    assert.match(d.stderr, /^sluice: --file -: .*--output summary or json\n$/);
+  });
+
+  it('waits for the writer lock another session holds, saying so with the password masked, and gives up after SLUICE_LOCK_WAIT_MS', async () => {
+    const p = await pair();
+    const holder = new pg.Client({ connectionString: p.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [writerLockKey('sluice').toString()]);
+      const file = p.sb.file('locked.csv', ITOP_ORGS_CSV);
+      const r = await runCli(['import', '--class', 'Organization', '--file', file, '--progress', 'none', '--db', p.url], { env: { SLUICE_LOCK_WAIT_MS: '300' } });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /another import is writing to postgres:\/\/postgres:\*\*\*@/);
+      assert.match(r.stderr, /cannot take the write lock of schema sluice in postgres:\/\/postgres:\*\*\*@/);
+      assert.ok(!r.stderr.includes(SECRET) && !r.stdout.includes(SECRET));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      await holder.end();
+    }
+    // Nothing was written: the organizations are not there.
+    const e = await runCli(['export', '--class', 'Organization', '--db', p.url]);
+    assert.equal(e.stdout.trim().split('\n').length, 1, e.stdout);
+  });
+
+  it('Ctrl-C rolls the import back and says so, exit 130', async () => {
+    const p = await pair();
+    const run = startCli(['import', '--class', 'Organization', '--file', '-', '--progress', 'json', '--db', p.url]);
+    run.child.stdin.write('name\nAcme\n');
+    // More than a frame: the first rows are applied while the input stays open.
+    run.child.stdin.write(Array.from({ length: 8000 }, (_, i) => `Org ${i}\n`).join(''));
+    await run.stderrMatches(/"lines":[1-9]/);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /interrupted after line \d+; the import was rolled back/);
+    const e = await runCli(['export', '--class', 'Organization', '--db', p.url]);
+    assert.equal(e.stdout.trim().split('\n').length, 1, e.stdout);
   });
 });

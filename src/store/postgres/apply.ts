@@ -34,7 +34,8 @@ import { type TupleKey, hasEmpty, tupleKey } from '../../resolve/tuple.js';
 import { type Counts, emptyCounts } from '../../report/types.js';
 import { type AppliedChunk, type RunInfo, Status } from '../../write/apply.js';
 import { MASK, hashPassword, verifyPassword } from '../../write/password.js';
-import { pgType } from './schema.js';
+import type { LookupIndex } from '../../write/prepare.js';
+import { pgLookupIndexDDL, pgType } from './schema.js';
 import type { PgClient } from './store.js';
 
 interface Match {
@@ -171,7 +172,7 @@ export class PgApplier {
     private readonly model: Model,
     private readonly plan: ImportPlan,
     private readonly run: RunInfo,
-    schema: string,
+    private readonly schema: string,
   ) {
     this.cls = model.classes.get(plan.className) as ClassDef;
     this.lastCommittedLine = run.chunkSize > 0 && !run.simulate ? 0 : null;
@@ -224,10 +225,15 @@ export class PgApplier {
     for (const s of this.seqAtCommit) await this.query(`SELECT setval($1::regclass, $2::bigint, $3)`, [s.seq, s.value, s.called]);
   }
 
-  async begin(className: string, action: string): Promise<void> {
+  /**
+   * Open the run: its transaction, with the indexes its lookups need (`indexes`, as an SQLite
+   * run creates them: a set-wise lookup joins on them), and its change record.
+   */
+  async begin(className: string, action: string, indexes: readonly LookupIndex[] = []): Promise<void> {
     this.label = { className, action };
     await this.query('BEGIN');
     this.inTx = true;
+    for (const ix of indexes) await this.query(pgLookupIndexDDL(this.schema, this.model.classes.get(ix.cls) as ClassDef, ix.cols));
     await this.markSequences();
     const r = await this.query(`INSERT INTO _sluice_change ("user", started_at, comment, class, file, action, outcome) VALUES ($1, $2, $3, $4, $5, $6, 'running') RETURNING id`, [
       this.run.user,
@@ -977,5 +983,5 @@ function sameIds(a: readonly number[], b: readonly number[]): boolean {
 export function writeFailed(e: unknown, shown: string): SluiceError {
   if (e instanceof SluiceError) return e;
   const state = (e as { code?: unknown }).code;
-  return new SluiceError('E_DB', `cannot write to ${shown}: ${(e as Error).message}${typeof state === 'string' ? ` (SQLSTATE ${state})` : ''}`, { option: '--db', cause: e });
+  return new SluiceError('E_DB', `--db: cannot write to ${shown}: ${(e as Error).message}${typeof state === 'string' ? ` (SQLSTATE ${state})` : ''}`, { option: '--db', cause: e });
 }

@@ -31,7 +31,7 @@ import { buildPlan } from '../../rows/header.js';
 import { mapRows, passwordColumns } from '../../rows/map.js';
 import type { ImportPlan } from '../../rows/plan.js';
 import { replyOf } from '../../write/apply.js';
-import type { ImportHooks, ImportResult } from '../../engine/run.js';
+import { type ImportHooks, type ImportResult, lookupIndexes } from '../../engine/run.js';
 import type { ImportOptions } from '../../engine/options.js';
 import { PgApplier, writeFailed } from './apply.js';
 import { lockWriter, type PgWriterLock } from './lock.js';
@@ -106,10 +106,6 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
   let stopMessage: string | null = null;
   let applier: PgApplier | null = null;
   let interrupted = false;
-  const onAbort = (): void => {
-    interrupted = true;
-  };
-  hooks.signal?.addEventListener('abort', onAbort, { once: true });
   const cls = (() => {
     try {
       return findClass(model, o.className);
@@ -127,6 +123,13 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     },
   });
   const stream = source.pipe(counter).pipe(decoder.stream);
+  // An interrupt also ends a read that waits for input (standard input, a slow upload).
+  const onAbort = (): void => {
+    interrupted = true;
+    decoder.stream.destroy(new SluiceError('E_INTERRUPTED', 'interrupted'));
+  };
+  if (hooks.signal?.aborted) onAbort();
+  else hooks.signal?.addEventListener('abort', onAbort, { once: true });
   source.on('error', (e) => decoder.stream.destroy(new SluiceError('E_USAGE', `--file: cannot read ${o.file}: ${e.message}`, { option: '--file', cause: e })));
   const framer =
     o.format === 'json'
@@ -173,7 +176,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     const run = { user: o.user ?? currentUser(), comment: o.comment, file: o.fileName ?? (o.input ? o.file : o.file === '-' ? '(stdin)' : o.file), simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize };
     const a = new PgApplier(client, model, plan, run, opened.schema);
     try {
-      await a.begin(cls.name, plan.action);
+      await a.begin(cls.name, plan.action, lookupIndexes(model, cls, plan));
     } catch (err) {
       throw writeFailed(err, shown);
     }
