@@ -191,6 +191,7 @@ describe('sluice import into PostgreSQL: the report and the data of an SQLite ru
     await p.imp('Organization', csvText([['id', 'code'], ['2', 'AC2'], ['3', 'B2'], ['99', 'X'], ['2', 'AC3']]), ['--output', 'details'], 3);
     await p.imp('Organization', csvText([['id', 'code'], ['2', 'AC2'], ['3', 'B2'], ['99', 'X'], ['2', 'AC3']]), ['--no-stop-on-error', '--output', 'details'], 1);
     await p.imp('Organization', csvText([['source', 'source_id', 'name', 'code'], ['hr', '2', 'Beta renamed', '<NULL>'], ['hr', '3', 'Delta', 'D'], ['hr', '3', 'Delta', 'D3']]), ['--output', 'details']);
+    await p.imp('Organization', csvText([['id', 'source', 'source_id'], ['1', 'hr', '2'], ['3', 'hr', '9'], ['1', 'hr', '9']]), ['--no-stop-on-error', '--output', 'details'], 1);
     await p.imp('Organization', csvText([['name', 'code'], ['Acme', 'new'], ['Zeta', 'Z']]), ['--action', 'insert', '--output', 'details']);
     await p.imp('Organization', csvText([['name', 'code'], ['Acme', ''], ['Omega', 'O'], ['Gamma', 'G']]), ['--action', 'update', '--ignore-empty', '--output', 'details']);
     await p.imp('Organization', '[{"name":"Json","code":"J","parent_id->name":""},{"name":"Acme","code":"AJ","parent_id->name":"Json"}]', ['--format', 'json', '--output', 'json']);

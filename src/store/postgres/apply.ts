@@ -72,6 +72,8 @@ interface Answers {
   unique: Map<TupleKey, number[]>[];
   /** `${table}\0${attr}` → up to three existing values */
   samples: Map<string, string[]>;
+  /** the source pairs rows would give the objects they match (pairOf) → the objects holding them */
+  pairs: Map<TupleKey, Match>;
 }
 
 /** A history row, in the order SQLite's writer inserts them. */
@@ -427,6 +429,7 @@ export class PgApplier {
       referrers: [],
       unique: [],
       samples,
+      pairs: new Map(),
     };
     const matched: number[] = [];
     for (const map of [a.byId, a.bySource, a.byKeys]) for (const x of map.values()) if (x.count === 1) matched.push(x.id as number);
@@ -443,6 +446,12 @@ export class PgApplier {
       }
       a.unique.push(await this.holders(plan.slots[s] as string, [...values]));
     }
+    const pairs: Scalar[][] = [];
+    for (const i of rows) {
+      const pair = this.pairOf(m, i, a);
+      if (pair) pairs.push(pair);
+    }
+    a.pairs = await this.resolve(this.cls.name, ['source', 'source_id'], pairs, []);
     return a;
   }
 
@@ -549,6 +558,21 @@ export class PgApplier {
     return null;
   }
 
+  /**
+   * The source pair a row not matched by it would give its single match, when it sets source
+   * or source_id: another object may hold that pair already (the pair is unique).
+   */
+  private pairOf(m: MappedRows, i: number, a: Answers): Scalar[] | null {
+    if (m.source[i] === null && m.sourceId[i] === null) return null;
+    const match = this.matchOf(m, i);
+    if (!match || match.space === 'source') return null;
+    const r = this.answerOf(a, match);
+    if (r.count !== 1 || !r.row) return null;
+    const cur = r.row;
+    const pair = [m.source[i] ?? cur[this.fetchIndex.get('source') as number] ?? null, m.sourceId[i] ?? cur[this.fetchIndex.get('source_id') as number] ?? null];
+    return pair[0] === null || pair[1] === null ? null : pair;
+  }
+
   /** Whether an earlier row of the segment may have changed what the lookups answered for row i. */
   private depends(m: MappedRows, i: number, a: Answers): boolean {
     if (m.error[i] !== null) return false;
@@ -571,6 +595,8 @@ export class PgApplier {
       if (r.count === 1 && t.ids.has(r.id as number)) return true;
     }
     if (plan.action === 'delete' && t.wroteClass && this.referrerKinds.some((k) => k.self)) return true;
+    const pair = this.pairOf(m, i, a);
+    if (pair && t.has('source', pair)) return true;
     for (const s of this.uniqueSlots) {
       const v = m.values[i * plan.slots.length + s];
       if (v !== undefined && v !== null && v !== '' && t.has(`u${s}`, [v])) return true;
@@ -819,6 +845,11 @@ export class PgApplier {
     });
     const changed = Object.keys(changes);
     if (changed.length === 0) return { status: Status.Unchanged, id, message: null, changed: null };
+    if ('source' in changes || 'source_id' in changes) {
+      const pair = this.pairOf(m, i, a);
+      const holder = pair ? a.pairs.get(tupleKey(pair)) : undefined;
+      if (holder && holder.count > 0 && !(holder.count === 1 && holder.id === id)) return err(`source + source_id already used by another ${this.cls.name}`);
+    }
     const unique = this.uniqueError(m, base, a, id, (code) => code in changes);
     if (unique) return unique;
     this.flushCreates();
