@@ -6,6 +6,7 @@ import { withCells } from '../report/cells.js';
 import type { RowStatus } from '../report/types.js';
 import { writeDetailsFile, writeReport } from '../report/format.js';
 import { progressSink } from '../report/progress.js';
+import { maskUrl } from '../store/postgres/url.js';
 import { type Aliases, applyParamFile, helpText, parseCommand, type OptionSpec } from './args.js';
 
 export const IMPORT_SPECS: Record<string, OptionSpec> = {
@@ -102,7 +103,7 @@ export async function executeImport(o: ImportOptions): Promise<number> {
     const r = await runImportOnThread(o, {
       signal: stop.signal,
       onProgress: (p) => progress.update(p),
-      onWaiting: () => process.stderr.write(`sluice: another import is writing to ${o.db}; waiting for it to finish…\n`),
+      onWaiting: () => process.stderr.write(`sluice: another import is writing to ${maskUrl(o.db)}; waiting for it to finish…\n`),
     });
     progress.done(r.summary);
     try {

@@ -37,6 +37,7 @@ import type { WriterConfig } from '../write/protocol.js';
 import { leaseToken } from '../write/lock.js';
 import type { LookupIndex } from '../write/prepare.js';
 import { SluiceError, asSluiceError, exitCodeFor } from '../base/errors.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
 import type { ImportOptions } from './options.js';
 import { READ_BYTES, THREAD_RESOURCE_LIMITS, WORKER_EXEC_ARGV, frameTarget } from '../base/threads.js';
 
@@ -136,6 +137,8 @@ const INPUT = 0;
 const RESULT = 1;
 
 export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
+  // A PostgreSQL schema has its own writer; its driver loads only when a URL is given.
+  if (isPostgresUrl(o.db)) return (await import('../store/postgres/import.js')).runPostgresImport(o, hooks);
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
   const totalBytes = await checkFile(o);

@@ -60,8 +60,9 @@ export async function lockWriter(client: pg.Client, t: PgTarget, onWaiting: () =
       await client.query('SELECT pg_advisory_unlock($1::bigint)', param);
     },
   };
-  const got = await client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS got', param);
-  if (got.rows[0]?.got === true) return held;
+  // An integer, not a boolean: the writer's connection reads booleans as SQLite gives them (1/0).
+  const got = await client.query<{ got: number }>('SELECT pg_try_advisory_lock($1::bigint)::int AS got', param);
+  if (Number(got.rows[0]?.got) === 1) return held;
   onWaiting();
   const refuse = async (): Promise<SluiceError> =>
     new SluiceError(

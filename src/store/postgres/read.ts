@@ -197,7 +197,7 @@ function readError(err: unknown, t: PgTarget): SluiceError {
 }
 
 /** The model stored in the schema (model/store.ts readModel). */
-async function readModel(client: PgClient, t: PgTarget): Promise<Model> {
+export async function readModel(client: PgClient, t: PgTarget): Promise<Model> {
   const r = await client.query<{ value: string }>(`SELECT value FROM _sluice_meta WHERE key = 'model'`);
   const value = r.rows[0]?.value;
   if (value === undefined) throw new SluiceError('E_DB', `${t.option}: schema ${t.schema} of ${t.shown} is not a Sluice schema (no model stored)`, { option: '--db' });

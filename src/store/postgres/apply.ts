@@ -1,0 +1,1018 @@
+/**
+ * The writer of an import into PostgreSQL: the counterpart of write/apply.ts, with the same
+ * rules, statuses, messages, history and change record, so that a run gives the report and
+ * the data an SQLite run gives.
+ *
+ * Shape: a block (one frame of mapped rows) is applied as segments. For the rows of the
+ * block not yet applied, every lookup (references, link items, the row's object by id,
+ * source or keys, its link sets, its referrers, the holders of its unique values) is asked
+ * set-wise, one statement per kind of lookup over arrays of the block's tuples, on the
+ * writer's own connection: it sees every row the run applied before. Then the rows are
+ * decided in file order from those answers, until a row whose answer an earlier row of the
+ * segment may have changed (it touched the row's key, source pair, self-reference, unique
+ * value or object, or wrote the class a self link or a delete depends on). The segment's
+ * writes go to the server then (creates, link rows and history set-wise), and the rest of
+ * the block is looked up again. A block without in-run dependencies is one segment; a
+ * block where every row depends on the one before is applied one row at a time, in file
+ * order. Either way the result is that of applying the rows one at a time.
+ *
+ * Ids: a create's id is decided with the row (ranges of consecutive ids share a history
+ * row, as on SQLite), from the class's identity sequence, which the run holds alone under
+ * the writer lock; it is set past each segment's creates, and put back where it stood when
+ * the transaction it advanced rolls back (SQLite's AUTOINCREMENT counter is part of the
+ * transaction; a PostgreSQL sequence is not).
+ */
+import { quoted } from '../../base/errors.js';
+import { SluiceError } from '../../base/errors.js';
+import { q } from '../../model/schema.js';
+import type { Attribute, ClassDef, Model, Scalar } from '../../model/types.js';
+import { emptyValue } from '../../rows/cast.js';
+import type { LinkItem, MappedRows } from '../../rows/map.js';
+import type { ImportPlan, RefGroup } from '../../rows/plan.js';
+import { keyTuple } from '../../resolve/resolve.js';
+import { type TupleKey, hasEmpty, tupleKey } from '../../resolve/tuple.js';
+import { type Counts, emptyCounts } from '../../report/types.js';
+import { type AppliedChunk, type RunInfo, Status } from '../../write/apply.js';
+import { MASK, hashPassword, verifyPassword } from '../../write/password.js';
+import type { LookupIndex } from '../../write/prepare.js';
+import { pgLookupIndexDDL, pgType } from './schema.js';
+import type { PgClient } from './store.js';
+
+interface Match {
+  count: number;
+  id: number | null;
+  row: Scalar[] | null;
+}
+
+const NO_MATCH: Match = { count: 0, id: null, row: null };
+
+interface RowPlan {
+  status: Status;
+  id: number | null;
+  message: string | null;
+  changed: string | null;
+}
+
+/** What the set-wise lookups answered for the rows of a block from one position on. */
+interface Answers {
+  /** per ref group: tuple → match */
+  refs: Map<TupleKey, Match>[];
+  /** per link spec: item attr → value → match */
+  links: Map<string, Map<TupleKey, Match>>[];
+  byId: Map<TupleKey, Match>;
+  bySource: Map<TupleKey, Match>;
+  byKeys: Map<TupleKey, Match>;
+  /** per link spec of the plan: owner id → member ids */
+  members: Map<number, number[]>[];
+  /** per link attribute of the class (a delete records them all) */
+  ownMembers: Map<number, number[]>[];
+  /** per referrer kind: referenced id → up to three referrer ids */
+  referrers: Map<number, number[]>[];
+  /** per unique attribute of the plan: value → ids holding it */
+  unique: Map<TupleKey, number[]>[];
+  /** `${table}\0${attr}` → up to three existing values */
+  samples: Map<string, string[]>;
+  /** the source pairs rows would give the objects they match (pairOf) → the objects holding them */
+  pairs: Map<TupleKey, Match>;
+}
+
+/** A history row, in the order SQLite's writer inserts them. */
+interface HistoryRow {
+  objectId: number;
+  lastObjectId: number | null;
+  op: string;
+  changes: string;
+}
+
+/** What a segment writes, sent when it ends. */
+interface Pending {
+  creates: { id: number; row: Scalar[] }[];
+  updates: { id: number; cols: string[]; values: Scalar[] }[];
+  deletes: number[];
+  /** link sets replaced: owner id, per link spec index, new members (creates: no delete first) */
+  linkSets: { li: number; id: number; ids: number[]; replace: boolean }[];
+  history: HistoryRow[];
+}
+
+function emptyPending(): Pending {
+  return { creates: [], updates: [], deletes: [], linkSets: [], history: [] };
+}
+
+/** Tuples an earlier row of a segment touched, by lookup space, and the objects it wrote. */
+class Touched {
+  ids = new Set<number>();
+  tuples = new Set<string>();
+  wroteClass = false;
+  rows = 0;
+  add(space: string, t: readonly Scalar[]): void {
+    this.tuples.add(`${space}\0${String(tupleKey(t))}\0${t.map((v) => typeof v).join()}`);
+  }
+  has(space: string, t: readonly Scalar[]): boolean {
+    return this.tuples.has(`${space}\0${String(tupleKey(t))}\0${t.map((v) => typeof v).join()}`);
+  }
+}
+
+/** The PostgreSQL type of a column a lookup compares. */
+function columnType(cls: ClassDef, code: string): string {
+  if (code === 'id') return 'bigint';
+  if (code === 'source' || code === 'source_id') return 'text';
+  const a = cls.byCode.get(code);
+  return a ? pgType(a) : 'text';
+}
+
+function isTextType(t: string): boolean {
+  return t.startsWith('text');
+}
+
+/** A value as the text an array parameter carries (cast to the column's type in the statement). */
+function text(v: Scalar | undefined): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return String(v);
+}
+
+export class PgApplier {
+  readonly counts: Counts = emptyCounts();
+  rolledBack: Counts | null = null;
+  lastCommittedLine: number | null;
+  changeId = 0;
+  private committed: Counts = emptyCounts();
+  private stopWarned = false;
+  private stopped = false;
+  private stopMessage: string | null = null;
+  private readonly cls: ClassDef;
+  private readonly stored: Attribute[];
+  private readonly storedSlot: number[];
+  private readonly defaults: Scalar[];
+  private readonly slotAttrs: Attribute[];
+  private readonly fetchIndex = new Map<string, number>();
+  private readonly mandatoryLinks: Attribute[];
+  private readonly insertCols: number[];
+  private readonly rangeHistory: boolean;
+  private readonly rangeAttributes: string;
+  private readonly ownLinks: Attribute[];
+  private readonly referrerKinds: { label: string; table: string; col: string; owner: string; self: boolean }[];
+  private readonly uniqueSlots: number[];
+  private readonly selfGroups: number[];
+  private readonly selfLinks: number[];
+  private nextId = 1;
+  /** sequence positions to go back to when the open transaction rolls back */
+  private seqAtCommit: { seq: string; value: string; called: boolean }[] = [];
+  private pendingFirst = 0;
+  private pendingLast = -1;
+  private rowsInTx = 0;
+  private lastLine = 0;
+  private rowsHandled = 0;
+  private label = { className: '', action: '' };
+  private inTx = false;
+  private pending: Pending = emptyPending();
+  private touched = new Touched();
+  private readonly classSeq: string;
+
+  constructor(
+    private readonly client: PgClient,
+    private readonly model: Model,
+    private readonly plan: ImportPlan,
+    private readonly run: RunInfo,
+    private readonly schema: string,
+  ) {
+    this.cls = model.classes.get(plan.className) as ClassDef;
+    this.lastCommittedLine = run.chunkSize > 0 && !run.simulate ? 0 : null;
+    this.stored = this.cls.attributes.filter((a) => a.type !== 'links');
+    this.storedSlot = this.stored.map((a) => plan.slots.indexOf(a.code));
+    this.defaults = this.stored.map(defaultValue);
+    this.slotAttrs = plan.slots.map((c) => this.cls.byCode.get(c) as Attribute);
+    plan.fetch.forEach((c, i) => this.fetchIndex.set(c, i));
+    this.mandatoryLinks = this.cls.attributes.filter((a) => a.type === 'links' && a.mandatory);
+    const fromPlan = (k: number): boolean => (this.storedSlot[k] as number) >= 0;
+    const pairs = plan.sourceColumn >= 0;
+    this.insertCols = ['source', 'source_id', ...this.stored.map((a) => a.code)].map((_, k) => k).filter((k) => (k < 2 ? pairs : fromPlan(k - 2) || this.defaults[k - 2] !== null));
+    const inHistory = this.stored.filter((_, k) => fromPlan(k) || (this.defaults[k] !== null && this.defaults[k] !== ''));
+    this.rangeAttributes = JSON.stringify(inHistory.map((a) => a.code));
+    this.rangeHistory = !(plan.links.length > 0 || inHistory.some((a) => a.type === 'password'));
+    this.ownLinks = this.cls.attributes.filter((a) => a.type === 'links');
+    this.referrerKinds = [];
+    for (const other of model.classes.values()) {
+      for (const a of other.attributes) {
+        if (a.target !== this.cls.name) continue;
+        const self = other === this.cls;
+        if (a.type === 'ref') this.referrerKinds.push({ label: `${other.name}.${a.code}`, table: other.name, col: a.code, owner: 'id', self });
+        else if (a.type === 'links') this.referrerKinds.push({ label: `${other.name}.${a.code}`, table: a.linkTable as string, col: 'to_id', owner: 'from_id', self });
+      }
+    }
+    this.uniqueSlots = plan.slots.flatMap((code, s) => (this.cls.byCode.get(code)?.unique && this.cls.byCode.get(code)?.type !== 'links' ? [s] : []));
+    this.selfGroups = plan.refs.flatMap((g, gi) => (g.target === plan.className ? [gi] : []));
+    this.selfLinks = plan.links.flatMap((l, li) => (l.target === plan.className ? [li] : []));
+    this.classSeq = `${q(schema)}.${q(`_seq_${this.cls.name}`)}`;
+  }
+
+  private async query(sql: string, values: unknown[] = []): Promise<Scalar[][]> {
+    return (await this.client.query<Scalar[]>({ text: sql, values, rowMode: 'array' })).rows;
+  }
+
+  /** The sequences whose positions a rollback puts back: the class's ids, the change's, the history's. */
+  private async markSequences(): Promise<void> {
+    const out: PgApplier['seqAtCommit'] = [];
+    const seqs = [this.classSeq, ...(await this.query(`SELECT pg_get_serial_sequence('_sluice_change', 'id'), pg_get_serial_sequence('_sluice_history', 'id')`))[0] as string[]];
+    for (const seq of seqs) {
+      const r = (await this.query(`SELECT last_value::text, is_called FROM ${seq}`))[0] as [string, number];
+      out.push({ seq, value: r[0], called: r[1] === 1 || (r[1] as unknown) === true });
+    }
+    this.seqAtCommit = out;
+    const cls = out[0] as { value: string; called: boolean };
+    this.nextId = Number(cls.value) + (cls.called ? 1 : 0);
+  }
+
+  private async restoreSequences(): Promise<void> {
+    for (const s of this.seqAtCommit) await this.query(`SELECT setval($1::regclass, $2::bigint, $3)`, [s.seq, s.value, s.called]);
+  }
+
+  /**
+   * Open the run: its transaction, with the indexes its lookups need (`indexes`, as an SQLite
+   * run creates them: a set-wise lookup joins on them), and its change record.
+   */
+  async begin(className: string, action: string, indexes: readonly LookupIndex[] = []): Promise<void> {
+    this.label = { className, action };
+    await this.query('BEGIN');
+    this.inTx = true;
+    for (const ix of indexes) await this.query(pgLookupIndexDDL(this.schema, this.model.classes.get(ix.cls) as ClassDef, ix.cols));
+    await this.markSequences();
+    const r = await this.query(`INSERT INTO _sluice_change ("user", started_at, comment, class, file, action, outcome) VALUES ($1, $2, $3, $4, $5, $6, 'running') RETURNING id`, [
+      this.run.user,
+      new Date().toISOString(),
+      this.run.comment,
+      className,
+      this.run.file,
+      action,
+    ]);
+    this.changeId = Number((r[0] as Scalar[])[0]);
+  }
+
+  private async updateChange(outcome: string, lines: number): Promise<void> {
+    const c = this.counts;
+    await this.query(`UPDATE _sluice_change SET finished_at = $1, lines = $2, created = $3, updated = $4, unchanged = $5, deleted = $6, skipped = $7, errors = $8, warnings = $9, outcome = $10 WHERE id = $11`, [
+      new Date().toISOString(),
+      lines,
+      c.created,
+      c.updated,
+      c.unchanged,
+      c.deleted,
+      c.skipped,
+      c.errors,
+      c.warnings,
+      outcome,
+      this.changeId,
+    ]);
+  }
+
+  // ------------------------------------------------------------------ a block
+
+  async apply(m: MappedRows, wantRows: boolean): Promise<AppliedChunk> {
+    const n = m.count;
+    const warn = m.warn.map((w) => (w && w.length > 0 ? w.join('\n') : null));
+    const out: AppliedChunk = {
+      seq: 0,
+      count: n,
+      hits: 0,
+      status: new Uint8Array(n),
+      id: new Float64Array(n),
+      message: new Array(n).fill(null),
+      changed: new Array(n).fill(null),
+      stop: null,
+      lastCommittedLine: this.lastCommittedLine,
+      rows: wantRows ? { line: m.line, warn } : null,
+      counts: this.counts,
+    };
+    if (this.stopped) return { ...out, count: 0 };
+    const linesSoFar = this.rowsHandled;
+    let i = 0;
+    while (i < n && !this.stopped) {
+      const answers = await this.lookUp(m, i);
+      this.touched = new Touched();
+      let commitAt = -1;
+      for (; i < n && !this.stopped; i++) {
+        if (this.touched.rows > 0 && this.depends(m, i, answers)) break;
+        const r = this.applyRow(m, i, answers, warn);
+        this.settle(out, m, warn, i, r);
+        if (this.stopped) break;
+        if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize) {
+          commitAt = linesSoFar + i + 1;
+          i++;
+          break;
+        }
+      }
+      if (this.stopped) break;
+      await this.flush();
+      if (commitAt >= 0) await this.commitChunk(commitAt);
+    }
+    if (!this.stopped) {
+      this.flushCreates();
+      await this.flush();
+    }
+    this.rowsHandled += out.count;
+    out.lastCommittedLine = this.lastCommittedLine;
+    out.counts = { ...this.counts };
+    // The report's rows carry the warnings as the rows ended (a link error drops the key's).
+    if (out.rows) out.rows.warn = warn;
+    return out;
+  }
+
+  private settle(out: AppliedChunk, m: MappedRows, warn: (string | null)[], i: number, r: RowPlan): void {
+    out.status[i] = r.status;
+    out.id[i] = r.id ?? 0;
+    out.message[i] = r.message;
+    out.changed[i] = r.changed;
+    const c = this.counts;
+    const s = r.status;
+    if (s === Status.Created) c.created++;
+    else if (s === Status.Updated) c.updated++;
+    else if (s === Status.Unchanged) c.unchanged++;
+    else if (s === Status.Deleted) c.deleted++;
+    else if (s === Status.Skipped) c.skipped++;
+    else c.errors++;
+    if (warn[i] !== null) c.warnings++;
+    const line = m.line[i] as number;
+    this.lastLine = line;
+    if (r.status === Status.Error && this.run.stopOnError) {
+      out.count = i + 1;
+      out.stop = { line, message: `line ${line}: ${r.message}` };
+      this.stopMessage = out.stop.message;
+      this.stopped = true;
+      this.stopWarned = warn[i] !== null;
+      this.pending = emptyPending();
+      return;
+    }
+    this.rowsInTx++;
+  }
+
+  private async commitChunk(lines: number): Promise<void> {
+    this.flushCreates();
+    await this.flush();
+    await this.updateChange('running', lines);
+    await this.query('COMMIT');
+    this.lastCommittedLine = this.lastLine;
+    this.committed = { ...this.counts };
+    this.rowsInTx = 0;
+    await this.query('BEGIN');
+    await this.markSequences();
+  }
+
+  // ------------------------------------------------------------------ lookups
+
+  /** Rows from `from` on that a lookup concerns: those without an error of their own. */
+  private async lookUp(m: MappedRows, from: number): Promise<Answers> {
+    const plan = this.plan;
+    const n = m.count;
+    const nRefs = plan.refs.length;
+    const nLinks = plan.links.length;
+    const nSlots = plan.slots.length;
+    const rows: number[] = [];
+    for (let i = from; i < n; i++) if (m.error[i] === null) rows.push(i);
+    const samples = new Map<string, string[]>();
+    const refs: Map<TupleKey, Match>[] = [];
+    for (let gi = 0; gi < nRefs; gi++) {
+      const g = plan.refs[gi] as RefGroup;
+      const tuples: Scalar[][] = [];
+      for (const i of rows) {
+        const t = m.refTuples[i * nRefs + gi];
+        if (t) tuples.push(t);
+      }
+      const found = await this.resolve(g.target, g.subs, tuples, []);
+      refs.push(found);
+      if ([...found.values()].some((x) => x.count === 0)) await this.sample(samples, g.target, g.subs[0] as string);
+      // The resolved id is the reference's value (the keys may be references).
+      for (const i of rows) {
+        const t = m.refTuples[i * nRefs + gi];
+        if (t === undefined) m.values[i * nSlots + g.slot] = undefined;
+        else if (t === null) m.values[i * nSlots + g.slot] = null;
+        else {
+          const r = found.get(tupleKey(t)) as Match;
+          m.values[i * nSlots + g.slot] = r.count === 1 ? r.id : null;
+        }
+      }
+    }
+    const links: Map<string, Map<TupleKey, Match>>[] = [];
+    for (let li = 0; li < nLinks; li++) {
+      const l = plan.links[li] as (typeof plan.links)[number];
+      const byAttr = new Map<string, Scalar[][]>();
+      for (const i of rows) {
+        for (const it of m.linkItems[i * nLinks + li] ?? []) {
+          let list = byAttr.get(it.attr);
+          if (!list) byAttr.set(it.attr, (list = []));
+          list.push([it.value]);
+        }
+      }
+      const found = new Map<string, Map<TupleKey, Match>>();
+      for (const [attr, tuples] of byAttr) {
+        const f = await this.resolve(l.target, [attr], tuples, []);
+        found.set(attr, f);
+        if ([...f.values()].some((x) => x.count === 0)) await this.sample(samples, l.target, attr);
+      }
+      links.push(found);
+    }
+    const byId: Scalar[][] = [];
+    const bySource: Scalar[][] = [];
+    const byKeys: Scalar[][] = [];
+    for (const i of rows) {
+      if (m.id[i] !== null) byId.push([m.id[i] as number]);
+      else if (m.source[i] !== null && m.sourceId[i] !== null) bySource.push([m.source[i] as string, m.sourceId[i] as string]);
+      else if (plan.keys.length > 0) byKeys.push(keyTuple(plan, this.cls, m.values, i * nSlots));
+    }
+    const a: Answers = {
+      refs,
+      links,
+      byId: await this.resolve(this.cls.name, ['id'], byId, plan.fetch),
+      bySource: await this.resolve(this.cls.name, ['source', 'source_id'], bySource, plan.fetch),
+      byKeys: await this.resolve(this.cls.name, plan.keys, byKeys, plan.fetch),
+      members: [],
+      ownMembers: [],
+      referrers: [],
+      unique: [],
+      samples,
+      pairs: new Map(),
+    };
+    const matched: number[] = [];
+    for (const map of [a.byId, a.bySource, a.byKeys]) for (const x of map.values()) if (x.count === 1) matched.push(x.id as number);
+    for (const l of plan.links) a.members.push(await this.members(l.linkTable, matched));
+    if (plan.action === 'delete') {
+      for (const l of this.ownLinks) a.ownMembers.push(await this.members(l.linkTable as string, matched));
+      for (const k of this.referrerKinds) a.referrers.push(await this.referrersOf(k, matched));
+    }
+    for (const s of this.uniqueSlots) {
+      const values = new Set<Scalar>();
+      for (const i of rows) {
+        const v = m.values[i * nSlots + s];
+        if (v !== undefined && v !== null && v !== '') values.add(v);
+      }
+      a.unique.push(await this.holders(plan.slots[s] as string, [...values]));
+    }
+    const pairs: Scalar[][] = [];
+    for (const i of rows) {
+      const pair = this.pairOf(m, i, a);
+      if (pair) pairs.push(pair);
+    }
+    a.pairs = await this.resolve(this.cls.name, ['source', 'source_id'], pairs, []);
+    return a;
+  }
+
+  /** Each distinct tuple's matches among `table`'s objects: how many, the lowest id, and `fetch` of a single one. */
+  private async resolve(table: string, attrs: readonly string[], tuples: readonly (readonly Scalar[])[], fetch: readonly string[]): Promise<Map<TupleKey, Match>> {
+    const out = new Map<TupleKey, Match>();
+    const distinct: (readonly Scalar[])[] = [];
+    for (const t of tuples) {
+      const k = tupleKey(t);
+      if (out.has(k)) continue;
+      out.set(k, NO_MATCH);
+      distinct.push(t);
+    }
+    if (distinct.length === 0 || attrs.length === 0) return out;
+    const cls = this.model.classes.get(table) as ClassDef;
+    const types = attrs.map((a) => columnType(cls, a));
+    for (const withNull of [false, true]) {
+      const group = distinct.filter((t) => t.some((v) => v === null) === withNull);
+      if (group.length === 0) continue;
+      const params = attrs.map((_, k) => group.map((t) => text(t[k])));
+      const on = attrs.map((a, k) => {
+        const v = `v.c${k}::${isTextType(types[k] as string) ? 'text' : types[k]}`;
+        return withNull ? `t.${q(a)} IS NOT DISTINCT FROM ${v}` : `t.${q(a)} = ${v}`;
+      });
+      const sql = `SELECT v.ord, count(t.id), min(t.id) FROM unnest(${attrs.map((_, k) => `$${k + 1}::text[]`).join(', ')}) WITH ORDINALITY AS v(${attrs.map((_, k) => `c${k}`).join(', ')}, ord) LEFT JOIN ${q(table)} t ON ${on.join(' AND ')} GROUP BY v.ord`;
+      const single: number[] = [];
+      const byId = new Map<number, TupleKey>();
+      for (const r of await this.query(sql, params)) {
+        const t = group[Number(r[0]) - 1] as readonly Scalar[];
+        const count = Number(r[1]);
+        if (count === 0) continue;
+        const id = Number(r[2]);
+        out.set(tupleKey(t), { count, id, row: count === 1 ? [] : null });
+        if (count === 1 && fetch.length > 0) {
+          single.push(id);
+          byId.set(id, tupleKey(t));
+        }
+      }
+      if (single.length > 0) {
+        for (const r of await this.query(`SELECT id, ${fetch.map(q).join(', ')} FROM ${q(table)} WHERE id = ANY($1::bigint[])`, [single])) {
+          const k = byId.get(Number(r[0])) as TupleKey;
+          (out.get(k) as Match).row = r.slice(1);
+        }
+      }
+    }
+    return out;
+  }
+
+  private async sample(samples: Map<string, string[]>, table: string, attr: string): Promise<void> {
+    const key = `${table}\0${attr}`;
+    if (samples.has(key)) return;
+    const cls = this.model.classes.get(table) as ClassDef;
+    const textual = isTextType(columnType(cls, attr));
+    const rows = await this.query(`SELECT DISTINCT ${q(attr)} FROM ${q(table)} WHERE ${q(attr)} IS NOT NULL${textual ? ` AND ${q(attr)} <> ''` : ''} ORDER BY ${q(attr)} LIMIT 3`);
+    samples.set(key, rows.map((r) => String(r[0])));
+  }
+
+  private async members(linkTable: string, ids: number[]): Promise<Map<number, number[]>> {
+    const out = new Map<number, number[]>();
+    for (const id of ids) out.set(id, []);
+    if (ids.length === 0) return out;
+    for (const r of await this.query(`SELECT from_id, to_id FROM ${q(linkTable)} WHERE from_id = ANY($1::bigint[]) ORDER BY from_id, to_id`, [ids])) {
+      (out.get(Number(r[0])) as number[]).push(Number(r[1]));
+    }
+    return out;
+  }
+
+  private async referrersOf(k: PgApplier['referrerKinds'][number], ids: number[]): Promise<Map<number, number[]>> {
+    const out = new Map<number, number[]>();
+    if (ids.length === 0) return out;
+    const ref = q(k.col);
+    const owner = q(k.owner);
+    const sql = `SELECT ref, owner FROM (SELECT ${ref} AS ref, ${owner} AS owner, row_number() OVER (PARTITION BY ${ref} ORDER BY ${owner}) AS n FROM ${q(k.table)} WHERE ${ref} = ANY($1::bigint[])${k.self ? ` AND ${owner} <> ${ref}` : ''}) s WHERE n <= 3 ORDER BY ref, owner`;
+    for (const r of await this.query(sql, [ids])) {
+      const id = Number(r[0]);
+      let list = out.get(id);
+      if (!list) out.set(id, (list = []));
+      list.push(Number(r[1]));
+    }
+    return out;
+  }
+
+  private async holders(code: string, values: Scalar[]): Promise<Map<TupleKey, number[]>> {
+    const out = new Map<TupleKey, number[]>();
+    if (values.length === 0) return out;
+    const type = columnType(this.cls, code);
+    const rows = await this.query(`SELECT ${q(code)}, id FROM ${q(this.cls.name)} WHERE ${q(code)} = ANY($1::${isTextType(type) ? 'text' : type}[]) ORDER BY id`, [values.map(text)]);
+    for (const r of rows) {
+      const k = tupleKey([r[0] as Scalar]);
+      let list = out.get(k);
+      if (!list) out.set(k, (list = []));
+      list.push(Number(r[1]));
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ dependencies
+
+  /** How row i finds its object, and the tuple it looks up. */
+  private matchOf(m: MappedRows, i: number): { space: string; tuple: Scalar[] } | null {
+    if (m.id[i] !== null) return { space: 'id', tuple: [m.id[i] as number] };
+    if (m.source[i] !== null && m.sourceId[i] !== null) return { space: 'source', tuple: [m.source[i] as string, m.sourceId[i] as string] };
+    if (this.plan.keys.length > 0) return { space: 'keys', tuple: keyTuple(this.plan, this.cls, m.values, i * this.plan.slots.length) };
+    return null;
+  }
+
+  /**
+   * The source pair a row not matched by it would give its single match, when it sets source
+   * or source_id: another object may hold that pair already (the pair is unique).
+   */
+  private pairOf(m: MappedRows, i: number, a: Answers): Scalar[] | null {
+    if (m.source[i] === null && m.sourceId[i] === null) return null;
+    const match = this.matchOf(m, i);
+    if (!match || match.space === 'source') return null;
+    const r = this.answerOf(a, match);
+    if (r.count !== 1 || !r.row) return null;
+    const cur = r.row;
+    const pair = [m.source[i] ?? cur[this.fetchIndex.get('source') as number] ?? null, m.sourceId[i] ?? cur[this.fetchIndex.get('source_id') as number] ?? null];
+    return pair[0] === null || pair[1] === null ? null : pair;
+  }
+
+  /** Whether an earlier row of the segment may have changed what the lookups answered for row i. */
+  private depends(m: MappedRows, i: number, a: Answers): boolean {
+    if (m.error[i] !== null) return false;
+    const plan = this.plan;
+    const t = this.touched;
+    const nRefs = plan.refs.length;
+    const nLinks = plan.links.length;
+    for (const li of this.selfLinks) if (m.linkItems[i * nLinks + li] && t.wroteClass) return true;
+    for (const gi of this.selfGroups) {
+      const tuple = m.refTuples[i * nRefs + gi];
+      if (!tuple) continue;
+      const g = plan.refs[gi] as RefGroup;
+      if (g.subs.length === 1 && g.subs[0] === 'id' ? t.ids.has(tuple[0] as number) : t.has(`ref${gi}`, tuple)) return true;
+      if ((a.refs[gi]?.get(tupleKey(tuple))?.count ?? 0) !== 1 && t.wroteClass) return true;
+    }
+    const match = this.matchOf(m, i);
+    if (match) {
+      if (match.space === 'id' ? t.ids.has(match.tuple[0] as number) : t.has(match.space, match.tuple)) return true;
+      const r = this.answerOf(a, match);
+      if (r.count === 1 && t.ids.has(r.id as number)) return true;
+    }
+    if (plan.action === 'delete' && t.wroteClass && this.referrerKinds.some((k) => k.self)) return true;
+    const pair = this.pairOf(m, i, a);
+    if (pair && t.has('source', pair)) return true;
+    for (const s of this.uniqueSlots) {
+      const v = m.values[i * plan.slots.length + s];
+      if (v !== undefined && v !== null && v !== '' && t.has(`u${s}`, [v])) return true;
+    }
+    return false;
+  }
+
+  private answerOf(a: Answers, match: { space: string; tuple: Scalar[] }): Match {
+    const map = match.space === 'id' ? a.byId : match.space === 'source' ? a.bySource : a.byKeys;
+    return map.get(tupleKey(match.tuple)) ?? NO_MATCH;
+  }
+
+  /** Record the tuples an object has (before or after a write) in the spaces the segment's rows look up. */
+  private touch(id: number, get: (code: string) => Scalar): void {
+    const t = this.touched;
+    t.ids.add(id);
+    t.wroteClass = true;
+    if (this.plan.keys.length > 0) t.add('keys', this.plan.keys.map(get));
+    t.add('source', [get('source'), get('source_id')]);
+    for (const gi of this.selfGroups) {
+      const g = this.plan.refs[gi] as RefGroup;
+      if (!(g.subs.length === 1 && g.subs[0] === 'id')) t.add(`ref${gi}`, g.subs.map(get));
+    }
+    for (const s of this.uniqueSlots) {
+      const v = get(this.plan.slots[s] as string);
+      if (v !== null && v !== '') t.add(`u${s}`, [v]);
+    }
+  }
+
+  // ------------------------------------------------------------------ one row
+
+  private applyRow(m: MappedRows, i: number, a: Answers, warn: (string | null)[]): RowPlan {
+    this.touched.rows++;
+    if (m.error[i] !== null) return err(m.error[i] as string);
+    const plan = this.plan;
+    const nRefs = plan.refs.length;
+    const nLinks = plan.links.length;
+    const nSlots = plan.slots.length;
+    const base = i * nSlots;
+    // As the worker finds them: the first reference or link set into another class in error.
+    for (let gi = 0; gi < nRefs; gi++) {
+      const g = plan.refs[gi] as RefGroup;
+      if (g.target === plan.className) continue;
+      const t = m.refTuples[i * nRefs + gi];
+      if (!t) continue;
+      const r = a.refs[gi]?.get(tupleKey(t)) as Match;
+      if (r.count !== 1) return err(this.refMessage(g, t, r, a));
+    }
+    const links: (number[] | undefined)[] = new Array(nLinks);
+    const linkErrors: (string | null)[] = new Array(nLinks).fill(null);
+    for (let li = 0; li < nLinks; li++) {
+      const items = m.linkItems[i * nLinks + li];
+      if (!items) continue;
+      const r = this.linkIds(li, items, a);
+      links[li] = r.ids;
+      linkErrors[li] = r.error;
+      if (r.error !== null && (plan.links[li] as (typeof plan.links)[number]).target !== plan.className) return err(r.error);
+    }
+    const match = this.matchOf(m, i);
+    if (match?.space === 'keys') {
+      const t = match.tuple;
+      if (hasEmpty(t)) {
+        const empty = plan.keyLabels.filter((_, k) => t[k] === null || t[k] === '');
+        // A key given by a reference into the class itself that names an object is not empty.
+        const selfKeyRef = plan.keys.map((k) => plan.refs.findIndex((g) => g.target === plan.className && g.attr === k));
+        const shown = empty.filter((label) => {
+          const k = plan.keyLabels.indexOf(label);
+          const gi = selfKeyRef[k] as number;
+          return !(gi !== -1 && m.refTuples[i * nRefs + gi]);
+        });
+        if (shown.length > 0) {
+          const w = `empty reconciliation key ${shown.join(', ')} matches objects where it is empty`;
+          warn[i] = warn[i] === null ? w : `${warn[i]}\n${w}`;
+        }
+      }
+    }
+    // Into the class itself: link items first, then references, as the writer checks them.
+    for (const li of this.selfLinks) {
+      if (linkErrors[li] !== null) {
+        warn[i] = null;
+        return err(linkErrors[li] as string);
+      }
+    }
+    for (const gi of this.selfGroups) {
+      const g = plan.refs[gi] as RefGroup;
+      const t = m.refTuples[i * nRefs + gi];
+      if (!t) continue;
+      const r = a.refs[gi]?.get(tupleKey(t)) as Match;
+      if (r.count !== 1) return err(this.refMessage(g, t, r, a));
+    }
+    const r = match ? this.answerOf(a, match) : NO_MATCH;
+    const count = r.count;
+    if (count > 1) return err(`ambiguous reconciliation: ${count} objects match ${plan.keyLabels.length && match?.space === 'keys' ? `on ${plan.keyLabels.join(', ')}` : ''}`.trimEnd());
+    if (count === 0) {
+      if (match?.space === 'id') return err(`no ${this.cls.name} with id ${m.id[i]}`);
+      if (plan.action === 'update' || plan.action === 'delete') return { status: Status.Skipped, id: null, message: `no matching ${this.cls.name} to ${plan.action}`, changed: null };
+      return this.create(m, i, base, links, a);
+    }
+    const id = r.id as number;
+    if (plan.action === 'insert') return { status: Status.Skipped, id, message: `${this.cls.name} ${id} already exists (--action insert)`, changed: null };
+    if (plan.action === 'delete') return this.remove(id, r.row as Scalar[], a);
+    const currentLinks = plan.links.map((_, li) => a.members[li]?.get(id) ?? []);
+    return this.update(m, i, base, id, r.row as Scalar[], currentLinks, links, a);
+  }
+
+  private refMessage(group: RefGroup, tuple: readonly Scalar[], m: Match, a: Answers): string {
+    const col = group.columns.map((c) => quoted(this.plan.header[c] ?? '')).join(' + ');
+    const value = tuple.map((v) => (v === null ? '<NULL>' : quoted(String(v)))).join(' + ');
+    if (m.count > 1) return `column ${col}: ambiguous: ${m.count} ${group.target} objects match ${value}`;
+    const sample = a.samples.get(`${group.target}\0${group.subs[0]}`) ?? [];
+    const existing = sample.length > 0 ? `; existing values: ${sample.join(', ')}` : `; there are no ${group.target} objects yet`;
+    return `column ${col}: no ${group.target} matches ${value}${existing}`;
+  }
+
+  private linkIds(li: number, items: readonly LinkItem[], a: Answers): { ids: number[]; error: string | null } {
+    const l = this.plan.links[li] as (typeof this.plan.links)[number];
+    const column = quoted(this.plan.header[l.column] ?? '');
+    const ids = new Set<number>();
+    let error: string | null = null;
+    const fail = (e: string): void => {
+      error = error === null ? e : `${error}; ${e}`;
+    };
+    for (const it of items) {
+      const r = a.links[li]?.get(it.attr)?.get(tupleKey([it.value])) ?? NO_MATCH;
+      if (r.count === 1) ids.add(r.id as number);
+      else if (r.count === 0) {
+        const sample = a.samples.get(`${l.target}\0${it.attr}`) ?? [];
+        fail(`column ${column}: unknown item ${quoted(it.text)} (no ${l.target} with ${it.attr} ${quoted(String(it.value))}${sample.length ? `; existing: ${sample.map((v) => quoted(v)).join(', ')}` : ''})`);
+      } else fail(`column ${column}: item ${quoted(it.text)} is ambiguous: ${r.count} ${l.target} objects match`);
+    }
+    return { ids: [...ids].sort((x, y) => x - y), error };
+  }
+
+  /** The first unique value of the row that another object than `self` holds, as SQLite's constraint reports it. */
+  private uniqueError(m: MappedRows, base: number, a: Answers, self: number | null, written: (code: string) => boolean): RowPlan | null {
+    for (let k = 0; k < this.uniqueSlots.length; k++) {
+      const s = this.uniqueSlots[k] as number;
+      const code = this.plan.slots[s] as string;
+      if (!written(code)) continue;
+      const v = m.values[base + s];
+      if (v === undefined || v === null || v === '') continue;
+      const holders = a.unique[k]?.get(tupleKey([v])) ?? [];
+      if (holders.some((h) => h !== self)) return err(`${code} must be unique: the value is already used by another ${this.cls.name}`);
+    }
+    return null;
+  }
+
+  private create(m: MappedRows, i: number, base: number, links: (number[] | undefined)[], a: Answers): RowPlan {
+    const plan = this.plan;
+    const row: Scalar[] = new Array(this.stored.length + 2);
+    row[0] = m.source[i] ?? null;
+    row[1] = m.sourceId[i] ?? null;
+    let json = '';
+    let missing: string[] | null = null;
+    for (let k = 0; k < this.stored.length; k++) {
+      const attr = this.stored[k] as Attribute;
+      const slot = this.storedSlot[k] as number;
+      let v: Scalar | undefined = slot >= 0 ? m.values[base + slot] : undefined;
+      if (v === undefined) v = this.defaults[k] as Scalar;
+      if (v === null || v === '') {
+        if (attr.mandatory) (missing ??= []).push(describe(attr));
+      } else {
+        if (attr.type === 'password') v = hashPassword(v as string);
+        if (!this.rangeHistory) json += (json === '' ? '{' : ',') + `${JSON.stringify(attr.code)}:` + (attr.type === 'password' ? `"${MASK}"` : JSON.stringify(v));
+      }
+      row[k + 2] = v;
+    }
+    for (const attr of this.mandatoryLinks) {
+      const li = plan.links.findIndex((l) => l.attr === attr.code);
+      if (li < 0 || (links[li]?.length ?? 0) === 0) (missing ??= []).push(describe(attr));
+    }
+    if (missing) return err(`missing mandatory ${missing.join(', ')}`);
+    const unique = this.uniqueError(m, base, a, null, () => true);
+    if (unique) return unique;
+    const id = this.nextId++;
+    this.pending.creates.push({ id, row });
+    plan.links.forEach((l, li) => {
+      const ids = links[li];
+      if (!ids || ids.length === 0) return;
+      this.pending.linkSets.push({ li, id, ids, replace: false });
+      json += `${json === '' ? '{' : ','}${JSON.stringify(l.attr)}:${JSON.stringify(ids)}`;
+    });
+    if (this.rangeHistory) {
+      if (id !== this.pendingLast + 1) this.flushCreates();
+      if (this.pendingLast < this.pendingFirst) this.pendingFirst = id;
+      this.pendingLast = id;
+    } else this.pending.history.push({ objectId: id, lastObjectId: null, op: 'create', changes: json === '' ? '{}' : `${json}}` });
+    const codes = ['source', 'source_id', ...this.stored.map((x) => x.code)];
+    this.touch(id, (code) => row[codes.indexOf(code)] ?? null);
+    return { status: Status.Created, id, message: null, changed: null };
+  }
+
+  private flushCreates(): void {
+    if (this.pendingLast < this.pendingFirst) return;
+    this.pending.history.push({ objectId: this.pendingFirst, lastObjectId: this.pendingLast, op: 'create', changes: this.rangeAttributes });
+    this.pendingFirst = 0;
+    this.pendingLast = -1;
+  }
+
+  private update(m: MappedRows, i: number, base: number, id: number, current: Scalar[], currentLinks: number[][], links: (number[] | undefined)[], a: Answers): RowPlan {
+    const plan = this.plan;
+    const cols: string[] = [];
+    const values: Scalar[] = [];
+    const changes: Record<string, [unknown, unknown]> = {};
+    const missing: string[] = [];
+    for (let s = 0; s < plan.slots.length; s++) {
+      let v = m.values[base + s];
+      if (v === undefined) continue;
+      const attr = this.slotAttrs[s] as Attribute;
+      const old = current[this.fetchIndex.get(attr.code) as number] ?? null;
+      if (attr.mandatory && (v === null || v === '')) {
+        missing.push(describe(attr));
+        continue;
+      }
+      if (attr.type === 'password') {
+        if (v === null || v === '' ? old === null || old === '' : verifyPassword(v as string, old as string | null)) continue;
+        v = typeof v === 'string' && v !== '' ? hashPassword(v) : v;
+        changes[attr.code] = [old, v];
+      } else {
+        if (v === old) continue;
+        changes[attr.code] = [old, v];
+      }
+      cols.push(attr.code);
+      values.push(v);
+    }
+    if (missing.length > 0) return err(`mandatory ${missing.join(', ')} cannot be empty`);
+    for (const [col, v] of [
+      ['source', m.source[i]],
+      ['source_id', m.sourceId[i]],
+    ] as const) {
+      const old = current[this.fetchIndex.get(col) as number] ?? null;
+      if (v !== null && v !== undefined && v !== old) {
+        cols.push(col);
+        values.push(v);
+        changes[col] = [old, v];
+      }
+    }
+    const linkChanges: number[] = [];
+    plan.links.forEach((l, li) => {
+      const next = links[li];
+      if (next === undefined) return;
+      const prev = currentLinks[li] ?? [];
+      if (sameIds(prev, next)) return;
+      linkChanges.push(li);
+      changes[l.attr] = [prev, next];
+    });
+    const changed = Object.keys(changes);
+    if (changed.length === 0) return { status: Status.Unchanged, id, message: null, changed: null };
+    if ('source' in changes || 'source_id' in changes) {
+      const pair = this.pairOf(m, i, a);
+      const holder = pair ? a.pairs.get(tupleKey(pair)) : undefined;
+      if (holder && holder.count > 0 && !(holder.count === 1 && holder.id === id)) return err(`source + source_id already used by another ${this.cls.name}`);
+    }
+    const unique = this.uniqueError(m, base, a, id, (code) => code in changes);
+    if (unique) return unique;
+    this.flushCreates();
+    this.pending.updates.push({ id, cols, values });
+    for (const li of linkChanges) this.pending.linkSets.push({ li, id, ids: links[li] as number[], replace: true });
+    this.pending.history.push({ objectId: id, lastObjectId: null, op: 'update', changes: JSON.stringify(changes) });
+    const before = (code: string): Scalar => current[this.fetchIndex.get(code) as number] ?? null;
+    this.touch(id, before);
+    this.touch(id, (code) => (code in changes ? ((changes[code] as [Scalar, Scalar])[1] ?? null) : before(code)));
+    return { status: Status.Updated, id, message: null, changed: changed.join(',') };
+  }
+
+  private remove(id: number, current: Scalar[], a: Answers): RowPlan {
+    const users: string[] = [];
+    this.referrerKinds.forEach((k, n) => {
+      const ids = a.referrers[n]?.get(id) ?? [];
+      if (ids.length > 0) users.push(`${k.label} of ${ids.join(', ')}${ids.length === 3 ? '…' : ''}`);
+    });
+    if (users.length > 0) return err(`cannot delete ${this.cls.name} ${id}: still referenced by ${users.join('; ')}`);
+    const changes: Record<string, Scalar | number[]> = {};
+    this.plan.fetch.forEach((code, k) => {
+      const v = current[k] ?? null;
+      if (v !== null) changes[code] = v;
+    });
+    this.flushCreates();
+    this.ownLinks.forEach((l, k) => {
+      const ids = a.ownMembers[k]?.get(id) ?? [];
+      if (ids.length > 0) changes[l.code] = ids;
+    });
+    this.pending.deletes.push(id);
+    this.pending.history.push({ objectId: id, lastObjectId: null, op: 'delete', changes: JSON.stringify(changes) });
+    this.touch(id, (code) => current[this.fetchIndex.get(code) as number] ?? null);
+    return { status: Status.Deleted, id, message: null, changed: null };
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /** The segment's writes: creates, link rows and history set-wise, each update and delete by its id. */
+  private async flush(): Promise<void> {
+    const p = this.pending;
+    this.pending = emptyPending();
+    const t = q(this.cls.name);
+    if (p.creates.length > 0) {
+      const codes = ['source', 'source_id', ...this.stored.map((a) => a.code)];
+      const types = codes.map((c) => columnType(this.cls, c));
+      const cols = this.insertCols;
+      const params: unknown[] = [p.creates.map((c) => c.id)];
+      for (const k of cols) params.push(p.creates.map((c) => text(c.row[k])));
+      const select = cols.map((k, j) => `v.c${j}::${isTextType(types[k] as string) ? 'text' : types[k]}`);
+      await this.query(
+        `INSERT INTO ${t} (id${cols.map((k) => `, ${q(codes[k] as string)}`).join('')}) SELECT v.id${select.map((s) => `, ${s}`).join('')} FROM unnest($1::bigint[]${cols.map((_, j) => `, $${j + 2}::text[]`).join('')}) AS v(id${cols.map((_, j) => `, c${j}`).join('')}) ORDER BY v.id`,
+        params,
+      );
+      await this.query(`SELECT setval($1::regclass, $2::bigint, true)`, [this.classSeq, this.nextId - 1]);
+    }
+    for (const u of p.updates) {
+      const sets = u.cols.map((c, k) => `${q(c)} = $${k + 1}::${isTextType(columnType(this.cls, c)) ? 'text' : columnType(this.cls, c)}`);
+      await this.query(`UPDATE ${t} SET ${[...sets, '_fp = NULL'].join(', ')} WHERE id = $${u.cols.length + 1}`, [...u.values.map(text), u.id]);
+    }
+    if (p.deletes.length > 0) {
+      for (const l of this.ownLinks) await this.query(`DELETE FROM ${q(l.linkTable as string)} WHERE from_id = ANY($1::bigint[])`, [p.deletes]);
+      await this.query(`DELETE FROM ${t} WHERE id = ANY($1::bigint[])`, [p.deletes]);
+    }
+    for (let li = 0; li < this.plan.links.length; li++) {
+      const sets = p.linkSets.filter((s) => s.li === li);
+      if (sets.length === 0) continue;
+      const table = q((this.plan.links[li] as (typeof this.plan.links)[number]).linkTable);
+      const replaced = sets.filter((s) => s.replace).map((s) => s.id);
+      if (replaced.length > 0) await this.query(`DELETE FROM ${table} WHERE from_id = ANY($1::bigint[])`, [replaced]);
+      const from = sets.flatMap((s) => s.ids.map(() => s.id));
+      const to = sets.flatMap((s) => s.ids);
+      if (from.length > 0) await this.query(`INSERT INTO ${table} (from_id, to_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])`, [from, to]);
+    }
+    if (p.history.length > 0) {
+      const h = p.history;
+      await this.query(
+        `INSERT INTO _sluice_history (change_id, class, object_id, last_object_id, op, changes) SELECT $1, $2, v.o, v.l, v.op, v.c FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[]) WITH ORDINALITY AS v(o, l, op, c, n) ORDER BY v.n`,
+        [this.changeId, this.cls.name, h.map((x) => x.objectId), h.map((x) => x.lastObjectId), h.map((x) => x.op), h.map((x) => x.changes)],
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------ the end
+
+  async finish(ok: boolean, outcome: string, lines: number): Promise<number | null> {
+    if (!this.inTx) return null;
+    this.inTx = false;
+    if (!ok) this.keepCommittedCounts();
+    if (this.run.simulate) {
+      await this.query('ROLLBACK');
+      await this.restoreSequences();
+      return null;
+    }
+    if (ok) {
+      this.flushCreates();
+      await this.flush();
+      await this.updateChange(outcome, lines);
+      await this.query('COMMIT');
+      return this.changeId;
+    }
+    await this.query('ROLLBACK');
+    await this.restoreSequences();
+    await this.query('BEGIN');
+    const exists = await this.query('SELECT 1 FROM _sluice_change WHERE id = $1', [this.changeId]);
+    if (exists.length === 0) {
+      const r = await this.query(`INSERT INTO _sluice_change ("user", started_at, comment, class, file, action, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, [
+        this.run.user,
+        new Date().toISOString(),
+        this.run.comment,
+        this.label.className,
+        this.run.file,
+        this.label.action,
+        outcome,
+      ]);
+      this.changeId = Number((r[0] as Scalar[])[0]);
+    }
+    await this.updateChange(outcome, lines);
+    await this.query('COMMIT');
+    return this.changeId;
+  }
+
+  /** A failed run counts what it keeps: the committed chunks and the row that stopped it. */
+  private keepCommittedCounts(): void {
+    const kept = { ...this.committed };
+    if (this.stopped) {
+      kept.errors++;
+      if (this.stopWarned) kept.warnings++;
+    }
+    const back = emptyCounts();
+    for (const k of Object.keys(back) as (keyof Counts)[]) back[k] = this.counts[k] - kept[k];
+    this.rolledBack = back;
+    Object.assign(this.counts, kept);
+  }
+
+  /** What stopped the run, when a row did. */
+  get stopLine(): string | null {
+    return this.stopMessage;
+  }
+}
+
+function err(message: string): RowPlan {
+  return { status: Status.Error, id: null, message, changed: null };
+}
+
+function describe(a: Attribute): string {
+  return a.label.toLowerCase() === a.code.toLowerCase() ? a.code : `${a.code} (${a.label})`;
+}
+
+function defaultValue(a: Attribute): Scalar {
+  if (a.default === undefined || a.default === null) return emptyValue(a);
+  if (typeof a.default === 'boolean') return a.default ? 1 : 0;
+  return a.default;
+}
+
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A server failure while writing ends the run (it is not a row error). */
+export function writeFailed(e: unknown, shown: string): SluiceError {
+  if (e instanceof SluiceError) return e;
+  const state = (e as { code?: unknown }).code;
+  return new SluiceError('E_DB', `--db: cannot write to ${shown}: ${(e as Error).message}${typeof state === 'string' ? ` (SQLSTATE ${state})` : ''}`, { option: '--db', cause: e });
+}

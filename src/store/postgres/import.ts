@@ -1,0 +1,295 @@
+/**
+ * `sluice import --db postgres://…`: runImport's path into a PostgreSQL schema.
+ *
+ *   source → decode → frame → parse · map · cast (this thread) → [PgApplier: set-wise lookups and writes] → report
+ *
+ * The reading, framing, parsing, mapping and the report are those of an SQLite run; the
+ * pool's resolve stage and the writer thread are replaced by one PgApplier on one
+ * connection, which looks a frame's rows up set-wise on the server and writes them
+ * (store/postgres/apply.ts). One frame is parsed and applied at a time: the server does
+ * the lookups the pool's workers do on SQLite, and a frame waits for the one before it.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
+import { SluiceError, asSluiceError, exitCodeFor } from '../../base/errors.js';
+import { READ_BYTES } from '../../base/threads.js';
+import { createDecoder, type DecodeInfo } from '../../input/decode.js';
+import { type Frame, Framer } from '../../input/frame.js';
+import { JsonFramer, jsonHeader, objectsToRecords, splitObjects } from '../../input/json.js';
+import { type CsvOptions, parseHeader, parseRecords } from '../../input/parse.js';
+import { separatorName } from '../../input/separator.js';
+import { assertUtf8 } from '../../input/utf8.js';
+import { findClass } from '../../model/load.js';
+import { currentUser } from '../../model/store.js';
+import { q } from '../../model/schema.js';
+import type { CellSource } from '../../report/cells.js';
+import { RowSpool } from '../../report/spool.js';
+import { type Counts, emptyCounts, type Outcome, type RunSummary } from '../../report/types.js';
+import { compileDateFormat } from '../../rows/dates.js';
+import { buildPlan } from '../../rows/header.js';
+import { mapRows, passwordColumns } from '../../rows/map.js';
+import type { ImportPlan } from '../../rows/plan.js';
+import { replyOf } from '../../write/apply.js';
+import { type ImportHooks, type ImportResult, lookupIndexes } from '../../engine/run.js';
+import type { ImportOptions } from '../../engine/options.js';
+import { PgApplier, writeFailed } from './apply.js';
+import { lockWriter, type PgWriterLock } from './lock.js';
+import { readModel, SQLITE_SHAPED_TYPES } from './read.js';
+import { type PgClient, connectPostgres, schemaState } from './store.js';
+import { parsePostgresUrl, postgresNotAvailable } from './url.js';
+
+function csvOptions(o: ImportOptions, separator: string): CsvOptions {
+  return { delimiter: separator.charCodeAt(0), quote: o.qualifier === null ? -1 : o.qualifier.charCodeAt(0), relaxQuotes: o.relaxQuotes };
+}
+
+async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer): Frame[]; end(): Frame[] }): AsyncGenerator<Frame> {
+  for await (const chunk of stream) yield* framer.push(chunk);
+  yield* framer.end();
+}
+
+/** The connection, the schema's model, and the writer lock: what an import into `o.db` starts from. */
+async function openSchema(o: ImportOptions): Promise<{ client: PgClient; model: Awaited<ReturnType<typeof readModel>>; shown: string; schema: string }> {
+  const t = parsePostgresUrl(o.db, '--db');
+  const client = await connectPostgres(t, SQLITE_SHAPED_TYPES);
+  try {
+    const state = await schemaState(client, t.schema);
+    if (state === 'absent') throw new SluiceError('E_DB', `--db: ${t.shown} has no Sluice schema ${t.schema} (sluice init --db creates one; ?schema=NAME names another)`, { option: '--db' });
+    if (state === 'other') throw new SluiceError('E_DB', `--db: the schema ${t.schema} of ${t.shown} is not a Sluice schema (it has no _sluice_meta table); name the one sluice init created with ?schema=NAME`, { option: '--db' });
+    await client.query(`SELECT set_config('search_path', $1, false)`, [q(t.schema)]);
+    const model = await readModel(client, t);
+    return { client, model, shown: t.shown, schema: t.schema };
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err instanceof SluiceError ? err : writeFailed(err, t.shown);
+  }
+}
+
+export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
+  // What runs as several parts of one run, or as a data source's sync, takes an SQLite file still.
+  if (o.sync || hooks.writer || o.writtenBefore) throw postgresNotAvailable(o.db);
+  const started = process.hrtime.bigint();
+  const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+  let totalBytes: number | null = null;
+  if (!o.input && o.file !== '-') {
+    try {
+      const s = await stat(o.file);
+      if (!s.isFile()) throw new SluiceError('E_USAGE', `--file: ${o.file} is not a regular file`, { option: '--file', file: o.file });
+      totalBytes = s.size;
+    } catch (err) {
+      if (err instanceof SluiceError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new SluiceError('E_USAGE', `--file: cannot read ${o.file} (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code})`, { option: '--file', file: o.file, cause: err });
+    }
+  }
+  if (o.file === '-' && (o.output === 'details' || o.log !== undefined)) {
+    throw new SluiceError('E_USAGE', '--file -: the details table of an import into PostgreSQL reads its cells from the file again; give the rows as --file FILE, or use --output summary or json', { option: '--file' });
+  }
+  const dates = compileDateFormat(o.dateFormat);
+  const opened = await openSchema(o);
+  const { client, model, shown } = opened;
+  let lock: PgWriterLock | null = null;
+  const spool = o.output === 'details' || o.output === 'json' || o.log !== undefined ? RowSpool.create() : null;
+  const wantCells = o.output === 'details' || o.log !== undefined;
+  let cellSource: CellSource | null = null;
+  let bytesRead = 0;
+  let lines = 0;
+  let counts: Counts = emptyCounts();
+  let rolledBack: Counts | null = null;
+  let separator = o.separator ?? ',';
+  let header: string[] = [];
+  let plan: ImportPlan | null = null;
+  let decodeInfo: DecodeInfo = { charset: o.charset ?? 'UTF-8', bom: false };
+  let change: number | null = null;
+  let lastCommittedLine: number | null = null;
+  let failure: SluiceError | null = null;
+  let stopMessage: string | null = null;
+  let applier: PgApplier | null = null;
+  let interrupted = false;
+  const cls = (() => {
+    try {
+      return findClass(model, o.className);
+    } catch (err) {
+      void client.end().catch(() => undefined);
+      throw err;
+    }
+  })();
+  const source: Readable = o.input ?? (o.file === '-' ? process.stdin : createReadStream(o.file, { highWaterMark: READ_BYTES }));
+  const decoder = createDecoder(o.charset);
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytesRead += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const stream = source.pipe(counter).pipe(decoder.stream);
+  // An interrupt also ends a read that waits for input (standard input, a slow upload).
+  const onAbort = (): void => {
+    interrupted = true;
+    decoder.stream.destroy(new SluiceError('E_INTERRUPTED', 'interrupted'));
+  };
+  if (hooks.signal?.aborted) onAbort();
+  else hooks.signal?.addEventListener('abort', onAbort, { once: true });
+  source.on('error', (e) => decoder.stream.destroy(new SluiceError('E_USAGE', `--file: cannot read ${o.file}: ${e.message}`, { option: '--file', cause: e })));
+  const framer =
+    o.format === 'json'
+      ? new JsonFramer({ targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes })
+      : new Framer({ quote: o.qualifier === null ? null : o.qualifier.charCodeAt(0), delimiter: o.separator === undefined ? null : o.separator.charCodeAt(0), targetBytes: o.frameBytes, maxRecordBytes: o.maxRecordBytes });
+  try {
+    const frames = framesOf(stream, framer);
+    const first = await frames.next();
+    decodeInfo = await decoder.info.catch(() => decodeInfo);
+    const noObjects = first.done && framer instanceof JsonFramer && framer.emptyArray;
+    if (first.done && !noObjects) {
+      throw new SluiceError('E_MALFORMED', `the file is empty; ${o.format === 'json' ? 'it must hold an array of objects or one object per line' : 'the first line must be a header naming the columns'}`, { line: 1 });
+    }
+    let firstData: Frame | null = null;
+    if (first.done) header = [];
+    else if (o.format === 'json') {
+      assertUtf8(first.value.bytes, first.value.firstLine);
+      header = jsonHeader(first.value);
+      firstData = first.value;
+    } else {
+      separator = String.fromCharCode((framer as Framer).delimiter as number);
+      assertUtf8(first.value.bytes, 1);
+      header = parseHeader(first.value.bytes, csvOptions(o, separator));
+    }
+    plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty });
+    if (wantCells) {
+      cellSource = {
+        path: o.file,
+        format: o.format,
+        charset: o.charset,
+        separator,
+        qualifier: o.qualifier,
+        relaxQuotes: o.relaxQuotes,
+        header: o.format === 'json' ? header : [],
+        masked: passwordColumns(model, plan),
+        maxRecordBytes: o.maxRecordBytes,
+      };
+    }
+    try {
+      lock = await lockWriter(client, parsePostgresUrl(o.db, '--db'), () => hooks.onWaiting?.());
+    } catch (err) {
+      throw err instanceof SluiceError ? err : writeFailed(err, shown);
+    }
+    const run = { user: o.user ?? currentUser(), comment: o.comment, file: o.fileName ?? (o.input ? o.file : o.file === '-' ? '(stdin)' : o.file), simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize };
+    const a = new PgApplier(client, model, plan, run, opened.schema);
+    try {
+      await a.begin(cls.name, plan.action, lookupIndexes(model, cls, plan));
+    } catch (err) {
+      throw writeFailed(err, shown);
+    }
+    applier = a;
+    change = a.changeId;
+    hooks.onStarted?.(change);
+    const opts = csvOptions(o, separator);
+    let bytesDone = o.format === 'json' || first.done ? 0 : first.value.bytes.byteLength;
+    hooks.onProgress?.({ bytesDone, totalBytes, lines, counts, elapsedS: elapsed() });
+    let stopped = false;
+    for (;;) {
+      if (interrupted || stopped) break;
+      let f: Frame;
+      if (firstData) {
+        f = firstData;
+        firstData = null;
+      } else {
+        const next = await frames.next();
+        if (next.done) break;
+        f = next.value;
+      }
+      const buf = Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength);
+      assertUtf8(buf, f.firstLine);
+      let records: (string | undefined)[][];
+      let recordLines: Int32Array;
+      let errors: (string | null)[] | null = null;
+      if (o.format === 'json') {
+        const text = buf.toString('utf8');
+        ({ records, lines: recordLines, errors } = objectsToRecords(text, splitObjects(text, f.firstLine), plan.header));
+      } else ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts));
+      const mapped = mapRows(model, plan, records, recordLines, { dates });
+      if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
+      let applied;
+      try {
+        applied = replyOf(await a.apply(mapped, spool !== null));
+      } catch (err) {
+        throw writeFailed(err, shown);
+      }
+      bytesDone += f.bytes.byteLength;
+      lines += applied.count;
+      lastCommittedLine = applied.lastCommittedLine;
+      counts = applied.counts;
+      if (applied.block) spool?.appendBlock(applied.block);
+      if (applied.stop) {
+        stopped = true;
+        stopMessage = applied.stop.message;
+      }
+      hooks.onProgress?.({ bytesDone, totalBytes, lines, counts, elapsedS: elapsed() });
+    }
+    if (interrupted) throw new SluiceError('E_INTERRUPTED', 'interrupted; the open transaction was rolled back');
+    try {
+      change = await a.finish(!stopped, stopped ? 'rolled back' : o.simulate ? 'simulated' : 'committed', lines);
+    } catch (err) {
+      throw writeFailed(err, shown);
+    }
+    counts = { ...a.counts };
+    rolledBack = a.rolledBack;
+    lastCommittedLine = a.lastCommittedLine;
+    if (stopped) failure = new SluiceError('E_ROW', stopMessage ?? 'stopped', {});
+  } catch (err) {
+    failure = asSluiceError(err);
+    stream.destroy();
+    if (!applier) {
+      await lock?.release().catch(() => undefined);
+      await client.end().catch(() => undefined);
+      spool?.close();
+      throw failure;
+    }
+    try {
+      change = await applier.finish(false, failure.code === 'E_INTERRUPTED' ? 'interrupted' : 'failed', lines);
+      counts = { ...applier.counts };
+      rolledBack = applier.rolledBack;
+      lastCommittedLine = applier.lastCommittedLine;
+    } catch {
+      // The connection is gone: the server rolled the open transaction back.
+    }
+    if (failure.code === 'E_INTERRUPTED' || interrupted) {
+      failure = new SluiceError('E_INTERRUPTED', `interrupted after line ${lines + 1}; ${lastCommittedLine ? `committed up to line ${lastCommittedLine}, the rest` : 'the import'} was rolled back`);
+      stopMessage = failure.message;
+    } else {
+      stopMessage = failure.line !== undefined && !failure.message.includes(`line ${failure.line}`) ? `line ${failure.line}: ${failure.message}` : failure.message;
+    }
+  } finally {
+    hooks.signal?.removeEventListener('abort', onAbort);
+    source.destroy();
+    await lock?.release().catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+  const outcome: Outcome = interrupted || failure?.code === 'E_INTERRUPTED' ? 'interrupted' : failure ? 'rolled back' : o.simulate ? 'simulated' : 'committed';
+  const e = elapsed();
+  const summary: RunSummary = {
+    className: cls.name,
+    separator: o.format === 'json' ? 'none (JSON)' : separatorName(separator),
+    qualifier: o.format === 'json' ? 'none (JSON)' : (o.qualifier ?? ''),
+    charset: decodeInfo.charset,
+    dateFormat: dates.format,
+    dataSize: bytesRead,
+    dataLines: lines,
+    simulate: o.simulate,
+    columns: header,
+    keys: plan?.keyLabels ?? [],
+    comment: o.comment,
+    counts,
+    rolledBack,
+    elapsedS: e,
+    rowsPerS: e > 0 ? Math.round(lines / e) : 0,
+    change: o.simulate ? null : change,
+    outcome,
+    lastCommittedLine,
+    stopMessage,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    sync: null,
+  };
+  const exitCode = failure ? (failure.code === 'E_DB' ? 3 : exitCodeFor(failure)) : counts.errors > 0 ? 1 : 0;
+  return { summary, rows: spool, cells: cellSource, exitCode, error: failure };
+}

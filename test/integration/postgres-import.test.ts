@@ -1,0 +1,276 @@
+/**
+ * `sluice import --db postgres://…` gives what the same import gives on SQLite: the same exit
+ * code, report (every format) and standard error, and, read back by `sluice export` and
+ * `sluice history`, the same data, byte for byte. Each test runs the same imports, in the
+ * same order, on a fresh SQLite database and a fresh PostgreSQL schema (both made by
+ * `sluice init`), comparing after every run.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { type CliResult, type Sandbox, runCli, sandbox, startCli } from '../helpers/cli.js';
+import { writerLockKey } from '../../src/store/postgres/lock.js';
+import { ITOP_ORGS_CSV, ITOP_PERSON_CSV, csvText } from '../helpers/fixtures.js';
+import { usePostgres } from '../helpers/postgres.js';
+
+const server = usePostgres();
+
+const SECRET = 'N0t-4-pr1nt';
+
+const LOGIN_CSV = `Contact (person)->Email,Login,Language,Password,Profiles
+"","support","EN US",1234,profileid->name:Configuration Manager|profileid->name:Change Supervisor
+"","portal","EN US",1234,profileid->name:Portal user
+`;
+
+const CLASSES = ['Organization', 'Location', 'Person', 'Team', 'UserLocal', 'Profile'];
+
+/** What varies from run to run: elapsed time, rate, memory. */
+function stable(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^#(Elapsed|Rows\/s|Peak memory):/.test(l))
+    .join('\n')
+    .replace(/"(elapsed_s|rows_per_s|peak_rss_bytes)":[0-9.e+-]+/g, '');
+}
+
+interface Pair {
+  sb: Sandbox;
+  url: string;
+  /** the same import on both; asserts the same outcome and returns SQLite's */
+  imp(cls: string, content: string, args?: string[], code?: number): Promise<CliResult>;
+  /** every class exported, and every change's history, the same on both */
+  same(): Promise<void>;
+}
+
+describe('sluice import into PostgreSQL: the report and the data of an SQLite run', () => {
+  const boxes: Sandbox[] = [];
+  after(() => boxes.forEach((b) => b.cleanup()));
+  let files = 0;
+
+  async function pair(): Promise<Pair> {
+    const sb = sandbox();
+    boxes.push(sb);
+    const url = (await server().freshDatabase()).replace('postgres@', `postgres:${SECRET}@`);
+    for (const db of [sb.db, url]) {
+      const r = await runCli(['init', '--db', db]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    let changes = 1;
+    return {
+      sb,
+      url,
+      async imp(cls, content, args = [], code = 0) {
+        const file = sb.file(`in-${files++}.${args.includes('json') && args.includes('--format') ? 'json' : 'csv'}`, content);
+        const base = ['import', '--class', cls, '--file', file, '--progress', 'none', ...args];
+        const lite = await runCli([...base, '--db', sb.db]);
+        const pg = await runCli([...base, '--db', url]);
+        assert.equal(lite.code, code, `SQLite: exit ${String(lite.code)}\n${lite.stdout}\n${lite.stderr}`);
+        assert.equal(pg.code, lite.code, `PostgreSQL: exit ${String(pg.code)}\n${pg.stdout}\n${pg.stderr}`);
+        assert.equal(stable(pg.stdout), stable(lite.stdout), 'standard output');
+        assert.equal(pg.stderr, lite.stderr, 'standard error');
+        assert.ok(!pg.stdout.includes(SECRET) && !pg.stderr.includes(SECRET), 'the password is never printed');
+        changes++;
+        return lite;
+      },
+      async same() {
+        for (const cls of CLASSES) {
+          const args = ['export', '--class', cls, '--format', 'csv'];
+          const [lite, pg] = [await runCli([...args, '--db', sb.db]), await runCli([...args, '--db', url])];
+          assert.equal(lite.code, 0, lite.stderr);
+          assert.equal(pg.stdout, lite.stdout, `export of ${cls}\n${pg.stderr}`);
+        }
+        for (let c = 1; c <= changes; c++) {
+          const args = ['history', '--change', String(c), '--format', 'csv'];
+          const [lite, pg] = [await runCli([...args, '--db', sb.db]), await runCli([...args, '--db', url])];
+          assert.equal(pg.stdout, lite.stdout, `history of change ${c}\n${pg.stderr}`);
+          assert.equal(pg.code, lite.code);
+        }
+      },
+    };
+  }
+
+  it("loads iTop's examples, then a re-run changes nothing", async () => {
+    const p = await pair();
+    await p.imp('Organization', ITOP_ORGS_CSV, ['--output', 'details']);
+    await p.imp('Person', ITOP_PERSON_CSV, ['--keys', 'Email', '--output', 'details']);
+    await p.imp('UserLocal', LOGIN_CSV, ['--keys', 'Login', '--output', 'details']);
+    await p.same();
+    await p.imp('Person', ITOP_PERSON_CSV, ['--keys', 'Email', '--output', 'details']);
+    await p.imp('UserLocal', LOGIN_CSV, ['--keys', 'Login', '--output', 'json']);
+    await p.same();
+  });
+
+  it('updates, deletes, and refuses to delete what is still referenced', async () => {
+    const p = await pair();
+    await p.imp('Organization', csvText([['name', 'code', 'parent_id->name'], ['Acme', 'AC', ''], ['Sub', 'S', 'Acme'], ['Other', 'O', '']]));
+    const people = [
+      ['name', 'first_name', 'email', 'org_id->name', 'notify'],
+      ['Doe', 'Jane', 'jane@x.org', 'Acme', 'yes'],
+      ['Roe', 'Rick', 'rick@x.org', 'Sub', 'no'],
+      ['Poe', 'Ed', 'ed@x.org', 'Other', 'no'],
+    ];
+    await p.imp('Person', csvText(people), ['--keys', 'email']);
+    await p.imp('Person', csvText([people[0] as string[], ['Doe', 'Janet', 'jane@x.org', 'Sub', 'yes'], ['Roe', 'Rick', 'rick@x.org', 'Sub', 'no'], ['New', 'Nat', 'nat@x.org', 'Acme', 'yes']]), ['--keys', 'email', '--output', 'details']);
+    await p.imp('Person', csvText([['email'], ['ed@x.org'], ['nobody@x.org']]), ['--keys', 'email', '--action', 'delete', '--output', 'details']);
+    await p.imp('Organization', csvText([['name'], ['Acme'], ['Other']]), ['--action', 'delete', '--no-stop-on-error', '--output', 'details'], 1);
+    await p.same();
+  });
+
+  it('rows see the rows before them: duplicates update, references find objects created earlier in the file', async () => {
+    const p = await pair();
+    await p.imp(
+      'Organization',
+      csvText([
+        ['name', 'code', 'parent_id->name'],
+        ['Root', 'R', ''],
+        ['Child', 'C', 'Root'],
+        ['Root', 'R2', ''],
+        ['Grandchild', 'G', 'Child'],
+        ['Child', 'C2', 'Grandchild'],
+        ['Root', 'R2', 'Child'],
+      ]),
+      ['--output', 'details'],
+    );
+    await p.imp(
+      'Person',
+      csvText([
+        ['name', 'first_name', 'email', 'org_id->name', 'manager_id->email'],
+        ['Boss', 'B', 'boss@x.org', 'Root', ''],
+        ['Dev', 'D', 'dev@x.org', 'Child', 'boss@x.org'],
+        ['Dev', 'D2', 'dev@x.org', 'Child', 'boss@x.org'],
+        ['Boss', 'B', 'boss@x.org', 'Root', 'dev@x.org'],
+        ['Nobody', 'N', '', 'Root', ''],
+        ['Nobody', 'N2', '', 'Root', ''],
+      ]),
+      ['--keys', 'email', '--output', 'json'],
+    );
+    await p.imp('Team', csvText([['name', 'org_id->name', 'persons_list'], ['Ops', 'Root', 'person_id->email:boss@x.org|person_id->email:dev@x.org'], ['Ops', 'Root', 'person_id->email:dev@x.org']]), ['--output', 'details']);
+    await p.same();
+  });
+
+  it('a bad reference stops the run at its line and rolls everything back; --no-stop-on-error keeps the others', async () => {
+    const p = await pair();
+    await p.imp('Organization', csvText([['name'], ['Acme']]));
+    const bad = csvText([
+      ['name', 'email', 'org_id->name'],
+      ['Ok', 'ok@x.org', 'Acme'],
+      ['Bad', 'bad@x.org', 'No Such Org'],
+      ['Also', 'also@x.org', 'Acme'],
+    ]);
+    await p.imp('Person', bad, ['--keys', 'email', '--output', 'details'], 3);
+    await p.same();
+    await p.imp('Person', bad, ['--keys', 'email', '--no-stop-on-error', '--output', 'details'], 1);
+    await p.imp('Team', csvText([['name', 'org_id->name', 'persons_list'], ['T', 'Acme', 'person_id->email:ok@x.org|person_id->email:ghost@x.org']]), ['--no-stop-on-error', '--output', 'details'], 1);
+    await p.same();
+  });
+
+  it('--chunk-size commits every N rows and keeps them when a later row fails; --simulate writes nothing', async () => {
+    const p = await pair();
+    await p.imp('Organization', csvText([['name'], ['Acme']]));
+    const rows = [['name', 'email', 'org_id->name']];
+    for (let i = 1; i <= 7; i++) rows.push([`P${i}`, `p${i}@x.org`, i === 6 ? 'Nope' : 'Acme']);
+    await p.imp('Person', csvText(rows), ['--keys', 'email', '--chunk-size', '2', '--output', 'details'], 3);
+    await p.same();
+    await p.imp('Person', csvText(rows.filter((_, i) => i !== 6)), ['--keys', 'email', '--simulate', '--output', 'details']);
+    await p.same();
+    await p.imp('Person', csvText(rows.filter((_, i) => i !== 6)), ['--keys', 'email', '--chunk-size', '3', '--comment', 'chunks']);
+    await p.same();
+  });
+  it('frames of a few rows: segments and history ranges end where SQLite ends them', async () => {
+    const p = await pair();
+    const orgs = [['name', 'code', 'parent_id->name']];
+    for (let i = 1; i <= 30; i++) orgs.push([`Org ${i % 11}`, `C${i}`, i % 4 === 0 ? `Org ${(i - 3) % 11}` : '']);
+    await p.imp('Organization', csvText(orgs), ['--frame-bytes', '40', '--output', 'details']);
+    await p.imp('Organization', csvText(orgs.slice(0, 20)), ['--frame-bytes', '40', '--chunk-size', '7', '--output', 'details']);
+    await p.same();
+  });
+
+  it('id and source columns, --action insert and update, --ignore-empty, <NULL>, JSON input', async () => {
+    const p = await pair();
+    await p.imp('Organization', csvText([['name', 'code', 'source', 'source_id'], ['Acme', 'AC', 'hr', '1'], ['Beta', 'B', 'hr', '2'], ['Gamma', '', '', '']]));
+    await p.imp('Organization', csvText([['id', 'code'], ['2', 'AC2'], ['3', 'B2'], ['99', 'X'], ['2', 'AC3']]), ['--output', 'details'], 3);
+    await p.imp('Organization', csvText([['id', 'code'], ['2', 'AC2'], ['3', 'B2'], ['99', 'X'], ['2', 'AC3']]), ['--no-stop-on-error', '--output', 'details'], 1);
+    await p.imp('Organization', csvText([['source', 'source_id', 'name', 'code'], ['hr', '2', 'Beta renamed', '<NULL>'], ['hr', '3', 'Delta', 'D'], ['hr', '3', 'Delta', 'D3']]), ['--output', 'details']);
+    await p.imp('Organization', csvText([['id', 'source', 'source_id'], ['1', 'hr', '2'], ['3', 'hr', '9'], ['1', 'hr', '9']]), ['--no-stop-on-error', '--output', 'details'], 1);
+    await p.imp('Organization', csvText([['name', 'code'], ['Acme', 'new'], ['Zeta', 'Z']]), ['--action', 'insert', '--output', 'details']);
+    await p.imp('Organization', csvText([['name', 'code'], ['Acme', ''], ['Omega', 'O'], ['Gamma', 'G']]), ['--action', 'update', '--ignore-empty', '--output', 'details']);
+    await p.imp('Organization', '[{"name":"Json","code":"J","parent_id->name":""},{"name":"Acme","code":"AJ","parent_id->name":"Json"}]', ['--format', 'json', '--output', 'json']);
+    await p.same();
+  });
+
+  it('unique values: a row taking a value another object holds, or an earlier row of the file took, is in error', async () => {
+    const p = await pair();
+    await p.imp('Profile', csvText([['name', 'description'], ['Night', 'n'], ['Day', 'd']]));
+    await p.imp('Profile', csvText([['description', 'name'], ['d', 'Night'], ['x', 'Fresh'], ['y', 'Fresh'], ['n', 'Nightly'], ['z', 'Night']]), ['--keys', 'description', '--no-stop-on-error', '--output', 'details'], 1);
+    await p.same();
+  });
+
+  it('passwords: the same one leaves the user unchanged, another updates it; history shows neither', async () => {
+    const p = await pair();
+    await p.imp('Organization', ITOP_ORGS_CSV);
+    await p.imp('UserLocal', LOGIN_CSV, ['--keys', 'Login']);
+    await p.imp('UserLocal', LOGIN_CSV.replace('"portal","EN US",1234', '"portal","FR FR",5678'), ['--keys', 'Login', '--output', 'details']);
+    await p.same();
+  });
+
+  it('deletes children before their parent in one file, and refuses a parent whose child stays', async () => {
+    const p = await pair();
+    await p.imp('Organization', csvText([['name', 'parent_id->name'], ['Top', ''], ['Mid', 'Top'], ['Leaf', 'Mid'], ['Other', 'Top']]));
+    await p.imp('Organization', csvText([['name'], ['Leaf'], ['Mid'], ['Top'], ['Other'], ['Top']]), ['--action', 'delete', '--no-stop-on-error', '--output', 'details'], 1);
+    await p.same();
+  });
+
+  it('takes the URL from SLUICE_DB', async () => {
+    const p = await pair();
+    const file = p.sb.file('env.csv', ITOP_ORGS_CSV);
+    const r = await runCli(['import', '--class', 'Organization', '--file', file, '--progress', 'none', '--output', 'json'], { env: { SLUICE_DB: p.url } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { created: number }).created, 2);
+  });
+  it('reads standard input; refuses --file - with a details table, naming both', async () => {
+    const p = await pair();
+    const r = await runCli(['import', '--class', 'Organization', '--file', '-', '--progress', 'none', '--db', p.url], { input: ITOP_ORGS_CSV });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^#Created: 2$/m);
+    const d = await runCli(['import', '--class', 'Organization', '--file', '-', '--output', 'details', '--progress', 'none', '--db', p.url], { input: ITOP_ORGS_CSV });
+    assert.equal(d.code, 2);
+    assert.equal(d.stdout, '');
+    assert.match(d.stderr, /^sluice: --file -: .*--output summary or json\n$/);
+  });
+
+  it('waits for the writer lock another session holds, saying so with the password masked, and gives up after SLUICE_LOCK_WAIT_MS', async () => {
+    const p = await pair();
+    const holder = new pg.Client({ connectionString: p.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [writerLockKey('sluice').toString()]);
+      const file = p.sb.file('locked.csv', ITOP_ORGS_CSV);
+      const r = await runCli(['import', '--class', 'Organization', '--file', file, '--progress', 'none', '--db', p.url], { env: { SLUICE_LOCK_WAIT_MS: '300' } });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /another import is writing to postgres:\/\/postgres:\*\*\*@/);
+      assert.match(r.stderr, /cannot take the write lock of schema sluice in postgres:\/\/postgres:\*\*\*@/);
+      assert.ok(!r.stderr.includes(SECRET) && !r.stdout.includes(SECRET));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      await holder.end();
+    }
+    // Nothing was written: the organizations are not there.
+    const e = await runCli(['export', '--class', 'Organization', '--db', p.url]);
+    assert.equal(e.stdout.trim().split('\n').length, 1, e.stdout);
+  });
+
+  it('Ctrl-C rolls the import back and says so, exit 130', async () => {
+    const p = await pair();
+    const run = startCli(['import', '--class', 'Organization', '--file', '-', '--progress', 'json', '--db', p.url]);
+    run.child.stdin.write('name\nAcme\n');
+    // More than a frame: the first rows are applied while the input stays open.
+    run.child.stdin.write(Array.from({ length: 8000 }, (_, i) => `Org ${i}\n`).join(''));
+    await run.stderrMatches(/"lines":[1-9]/);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /interrupted after line \d+; the import was rolled back/);
+    const e = await runCli(['export', '--class', 'Organization', '--db', p.url]);
+    assert.equal(e.stdout.trim().split('\n').length, 1, e.stdout);
+  });
+});
