@@ -401,34 +401,61 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     await closePool();
   }
 
-  const outcome: Outcome = interrupted || failure?.code === 'E_INTERRUPTED' ? 'interrupted' : failure ? 'rolled back' : o.simulate ? 'simulated' : 'committed';
-  const e = elapsed();
+  const { summary, exitCode } = endOfRun(o, { className: cls.name, separator, charset: decodeInfo.charset, dateFormat: dates.format, bytesRead, lines, header, keys: plan?.keyLabels ?? [], counts, rolledBack, elapsedS: elapsed(), change, interrupted, failure, lastCommittedLine, stopMessage, sync });
+  return { summary, rows: spool, cells: cellSource, exitCode, error: failure };
+}
+
+/** What a run ended with, whichever store it wrote to: the facts its summary reports. */
+export interface RunEnd {
+  className: string;
+  separator: string;
+  charset: string;
+  dateFormat: string;
+  bytesRead: number;
+  lines: number;
+  header: string[];
+  keys: string[];
+  counts: Counts;
+  rolledBack: Counts | null;
+  elapsedS: number;
+  change: number | null;
+  interrupted: boolean;
+  failure: SluiceError | null;
+  lastCommittedLine: number | null;
+  stopMessage: string | null;
+  sync: SyncOutcome | null;
+}
+
+/** A run's summary and exit code, from what it ended with. */
+export function endOfRun(o: ImportOptions, r: RunEnd): { summary: RunSummary; exitCode: number } {
+  const { failure, counts } = r;
+  const outcome: Outcome = r.interrupted || failure?.code === 'E_INTERRUPTED' ? 'interrupted' : failure ? 'rolled back' : o.simulate ? 'simulated' : 'committed';
   const summary: RunSummary = {
-    className: cls.name,
-    separator: o.format === 'json' ? 'none (JSON)' : separatorName(separator),
+    className: r.className,
+    separator: o.format === 'json' ? 'none (JSON)' : separatorName(r.separator),
     qualifier: o.format === 'json' ? 'none (JSON)' : (o.qualifier ?? ''),
-    charset: decodeInfo.charset,
-    dateFormat: dates.format,
-    dataSize: bytesRead,
-    dataLines: lines,
+    charset: r.charset,
+    dateFormat: r.dateFormat,
+    dataSize: r.bytesRead,
+    dataLines: r.lines,
     simulate: o.simulate,
-    columns: header,
-    keys: plan?.keyLabels ?? [],
+    columns: r.header,
+    keys: r.keys,
     comment: o.comment,
     counts,
-    rolledBack,
-    elapsedS: e,
-    rowsPerS: e > 0 ? Math.round(lines / e) : 0,
-    change: o.simulate ? null : change,
+    rolledBack: r.rolledBack,
+    elapsedS: r.elapsedS,
+    rowsPerS: r.elapsedS > 0 ? Math.round(r.lines / r.elapsedS) : 0,
+    change: o.simulate ? null : r.change,
     outcome,
-    lastCommittedLine,
-    stopMessage,
+    lastCommittedLine: r.lastCommittedLine,
+    stopMessage: r.stopMessage,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    sync,
+    sync: r.sync,
   };
   // A database failure once the run holds the write lock (a full disk) has rolled back: that is exit 3, not a set-up error.
   const exitCode = failure ? (failure.code === 'E_DB' ? 3 : exitCodeFor(failure)) : counts.errors > 0 ? 1 : 0;
-  return { summary, rows: spool, cells: cellSource, exitCode, error: failure };
+  return { summary, exitCode };
 }
 
 function lastLineOf(lines: number): number {

@@ -12,26 +12,25 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
-import { SluiceError, asSluiceError, exitCodeFor } from '../../base/errors.js';
+import { SluiceError, asSluiceError } from '../../base/errors.js';
 import { READ_BYTES } from '../../base/threads.js';
 import { createDecoder, type DecodeInfo } from '../../input/decode.js';
 import { type Frame, Framer } from '../../input/frame.js';
 import { JsonFramer, jsonHeader, objectsToRecords, splitObjects } from '../../input/json.js';
 import { type CsvOptions, parseHeader, parseRecords } from '../../input/parse.js';
-import { separatorName } from '../../input/separator.js';
 import { assertUtf8 } from '../../input/utf8.js';
 import { findClass } from '../../model/load.js';
 import { currentUser } from '../../model/store.js';
 import { q } from '../../model/schema.js';
 import type { CellSource } from '../../report/cells.js';
 import { RowSpool } from '../../report/spool.js';
-import { type Counts, emptyCounts, type Outcome, type RunSummary } from '../../report/types.js';
+import { type Counts, emptyCounts } from '../../report/types.js';
 import { compileDateFormat } from '../../rows/dates.js';
 import { buildPlan } from '../../rows/header.js';
 import { mapRows, passwordColumns } from '../../rows/map.js';
 import type { ImportPlan } from '../../rows/plan.js';
 import { replyOf } from '../../write/apply.js';
-import { type ImportHooks, type ImportResult, lookupIndexes } from '../../engine/run.js';
+import { type ImportHooks, type ImportResult, endOfRun, lookupIndexes } from '../../engine/run.js';
 import type { ImportOptions } from '../../engine/options.js';
 import { PgApplier, writeFailed } from './apply.js';
 import { lockWriter, type PgWriterLock } from './lock.js';
@@ -265,31 +264,6 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     await lock?.release().catch(() => undefined);
     await client.end().catch(() => undefined);
   }
-  const outcome: Outcome = interrupted || failure?.code === 'E_INTERRUPTED' ? 'interrupted' : failure ? 'rolled back' : o.simulate ? 'simulated' : 'committed';
-  const e = elapsed();
-  const summary: RunSummary = {
-    className: cls.name,
-    separator: o.format === 'json' ? 'none (JSON)' : separatorName(separator),
-    qualifier: o.format === 'json' ? 'none (JSON)' : (o.qualifier ?? ''),
-    charset: decodeInfo.charset,
-    dateFormat: dates.format,
-    dataSize: bytesRead,
-    dataLines: lines,
-    simulate: o.simulate,
-    columns: header,
-    keys: plan?.keyLabels ?? [],
-    comment: o.comment,
-    counts,
-    rolledBack,
-    elapsedS: e,
-    rowsPerS: e > 0 ? Math.round(lines / e) : 0,
-    change: o.simulate ? null : change,
-    outcome,
-    lastCommittedLine,
-    stopMessage,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
-    sync: null,
-  };
-  const exitCode = failure ? (failure.code === 'E_DB' ? 3 : exitCodeFor(failure)) : counts.errors > 0 ? 1 : 0;
+  const { summary, exitCode } = endOfRun(o, { className: cls.name, separator, charset: decodeInfo.charset, dateFormat: dates.format, bytesRead, lines, header, keys: plan?.keyLabels ?? [], counts, rolledBack, elapsedS: elapsed(), change, interrupted, failure, lastCommittedLine, stopMessage, sync: null });
   return { summary, rows: spool, cells: cellSource, exitCode, error: failure };
 }
