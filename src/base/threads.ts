@@ -23,6 +23,12 @@ export const WRITER_RESOURCE_LIMITS = { maxOldGenerationSizeMb: 256, maxYoungGen
 /** `--frame-bytes` when not given. */
 export const DEFAULT_FRAME_BYTES = 64 * 1024;
 
+/**
+ * `--frame-bytes` when not given, into PostgreSQL: a frame is a block of set-wise lookups
+ * and writes there, each a round trip to the server, so larger frames cost fewer of them.
+ */
+export const PG_FRAME_BYTES = 1024 * 1024;
+
 /** Bytes of one read of the input file. */
 export const READ_BYTES = 64 * 1024;
 
@@ -53,6 +59,15 @@ export function frameTarget(frameBytes: number, rows: number, hits: number): num
  * 6 MB young generation (2 MB semi-spaces) keeps both at their size whatever the file.
  */
 export const COORDINATOR_RESOURCE_LIMITS = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 6 } as const;
+
+/**
+ * The run's thread of an import into PostgreSQL, which parses, maps and decides every row
+ * itself (store/postgres/import.ts): a block's rows (1 MiB of input) live until the server
+ * has answered for them, more than 2 MB semi-spaces hold, so each scavenge promoted them
+ * and old-generation collections took 40 % of the thread's time. 48 MB (16 MB semi-spaces)
+ * let them die young.
+ */
+export const PG_IMPORT_RESOURCE_LIMITS = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 48 } as const;
 
 /**
  * Piscina loads a worker module with require() first. Where Node can require() an ES

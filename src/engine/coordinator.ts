@@ -4,7 +4,7 @@
  * with the length of the run (see COORDINATOR_RESOURCE_LIMITS). The main thread keeps
  * the terminal: it draws progress, forwards an interrupt, and writes the report.
  */
-import { Worker } from 'node:worker_threads';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { type SerializedError, SluiceError } from '../base/errors.js';
 import type { ImportOptions } from './options.js';
 // The engine itself is loaded where the run happens: on the run's thread, not here.
@@ -12,7 +12,8 @@ import type { ImportHooks, ImportResult } from './run.js';
 import type { ProgressEvent, RunSummary } from '../report/types.js';
 import type { CellSource } from '../report/cells.js';
 import { RowSpool, type SpoolHandOver } from '../report/spool.js';
-import { COORDINATOR_RESOURCE_LIMITS, WORKER_EXEC_ARGV } from '../base/threads.js';
+import { COORDINATOR_RESOURCE_LIMITS, PG_IMPORT_RESOURCE_LIMITS, WORKER_EXEC_ARGV } from '../base/threads.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
 
 export type ToCoordinator = { type: 'abort' };
 
@@ -32,9 +33,9 @@ type ThreadEvent = { type: 'progress'; progress: ProgressEvent } | { type: 'wait
  * Run `file` on a thread of its own with `data`, forward its events to `hooks` (and an abort
  * to it), and settle with what `done` makes of its `done` message.
  */
-export function onThread<Done extends { type: 'done' }, R>(file: URL, data: unknown, hooks: ImportHooks, done: (m: Done) => R): Promise<R> {
+export function onThread<Done extends { type: 'done' }, R>(file: URL, data: unknown, hooks: ImportHooks, done: (m: Done) => R, resourceLimits: ResourceLimits = COORDINATOR_RESOURCE_LIMITS): Promise<R> {
   return new Promise<R>((resolve, reject) => {
-    const worker = new Worker(file, { workerData: data, resourceLimits: COORDINATOR_RESOURCE_LIMITS, execArgv: WORKER_EXEC_ARGV });
+    const worker = new Worker(file, { workerData: data, resourceLimits, execArgv: WORKER_EXEC_ARGV });
     let settled = false;
     const onAbort = (): void => worker.postMessage({ type: 'abort' } satisfies ToCoordinator);
     hooks.signal?.addEventListener('abort', onAbort, { once: true });
@@ -63,11 +64,17 @@ export function onThread<Done extends { type: 'done' }, R>(file: URL, data: unkn
  */
 export async function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
   if (o.input !== undefined || o.file === '-') return (await import('./run.js')).runImport(o, hooks);
-  return onThread(threadFile, o, hooks, (m: Extract<FromCoordinator, { type: 'done' }>) => ({
-    summary: m.summary,
-    rows: m.rows ? RowSpool.adopt(m.rows) : null,
-    cells: m.cells,
-    exitCode: m.exitCode,
-    error: m.error ? SluiceError.fromJSON(m.error) : null,
-  }));
+  return onThread(
+    threadFile,
+    o,
+    hooks,
+    (m: Extract<FromCoordinator, { type: 'done' }>) => ({
+      summary: m.summary,
+      rows: m.rows ? RowSpool.adopt(m.rows) : null,
+      cells: m.cells,
+      exitCode: m.exitCode,
+      error: m.error ? SluiceError.fromJSON(m.error) : null,
+    }),
+    isPostgresUrl(o.db) ? PG_IMPORT_RESOURCE_LIMITS : COORDINATOR_RESOURCE_LIMITS,
+  );
 }

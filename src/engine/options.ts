@@ -6,7 +6,8 @@ import type { Action } from '../rows/plan.js';
 import type { PlanOptions } from '../rows/header.js';
 import type { SyncRunConfig } from '../sync/writer.js';
 import { SluiceError } from '../base/errors.js';
-import { DEFAULT_FRAME_BYTES } from '../base/threads.js';
+import { DEFAULT_FRAME_BYTES, PG_FRAME_BYTES } from '../base/threads.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
 
 export type OutputKind = 'summary' | 'details' | 'json' | 'retcode';
 export type ProgressKind = 'auto' | 'bar' | 'json' | 'none';
@@ -111,8 +112,9 @@ export function normalizeImportOptions(raw: RawImportOptions): ImportOptions {
   if (raw.dateFormat !== undefined) compileDateFormat(raw.dateFormat);
   const format = raw.format === undefined ? (/\.(nd)?json$/i.test(raw.file ?? '') ? 'json' : 'csv') : (String(raw.format).toLowerCase() as 'csv' | 'json');
   if (format !== 'csv' && format !== 'json') bad('--format', `"${String(raw.format)}" is not valid (valid: csv, json; json is detected from a .json or .ndjson file name)`);
+  const db = raw.db ?? process.env.SLUICE_DB ?? 'sluice.db';
   return {
-    db: raw.db ?? process.env.SLUICE_DB ?? 'sluice.db',
+    db,
     className: raw.className,
     file: raw.file ?? 'upload',
     input: raw.input,
@@ -134,7 +136,7 @@ export function normalizeImportOptions(raw: RawImportOptions): ImportOptions {
     log: raw.log,
     progress: oneOf('--progress', raw.progress, PROGRESS, 'auto'),
     workers: positiveInt('--workers', raw.workers, defaultWorkers()),
-    frameBytes: positiveInt('--frame-bytes', raw.frameBytes, DEFAULT_FRAME_BYTES, 1),
+    frameBytes: positiveInt('--frame-bytes', raw.frameBytes, isPostgresUrl(db) ? PG_FRAME_BYTES : DEFAULT_FRAME_BYTES, 1),
     maxRecordBytes: positiveInt('--max-record-bytes', raw.maxRecordBytes, 16 * 1024 * 1024, 1024),
     user: raw.user,
     workerFile: raw.workerFile,

@@ -116,6 +116,15 @@ describe('sluice import into PostgreSQL: the report and the data of an SQLite ru
     await p.same();
   });
 
+  it('values COPY must escape arrive as written: tabs, line breaks, backslashes, \\N, and updated set-wise', async () => {
+    const p = await pair();
+    const awkward = ['tab\there', 'line\nbreak', 'cr\r\nlf', 'back\\slash', '\\N', '\\.', 'ends\\', 'Ünïcødé ☃ 𝄞', ' '];
+    await p.imp('Organization', csvText([['name', 'code'], ...awkward.map((v, k) => [`Org ${k}`, v])]), ['--keys', 'name', '--output', 'details']);
+    // The same objects again, every other one changed: the updates go in one statement.
+    await p.imp('Organization', csvText([['name', 'code'], ...awkward.map((v, k) => [`Org ${k}`, k % 2 === 0 ? `${v}\t2` : v])]), ['--keys', 'name', '--output', 'json']);
+    await p.same();
+  });
+
   it('rows see the rows before them: duplicates update, references find objects created earlier in the file', async () => {
     const p = await pair();
     await p.imp(
@@ -261,9 +270,9 @@ describe('sluice import into PostgreSQL: the report and the data of an SQLite ru
 
   it('Ctrl-C rolls the import back and says so, exit 130', async () => {
     const p = await pair();
-    const run = startCli(['import', '--class', 'Organization', '--file', '-', '--progress', 'json', '--db', p.url]);
+    const run = startCli(['import', '--class', 'Organization', '--file', '-', '--progress', 'json', '--frame-bytes', '4096', '--db', p.url]);
     run.child.stdin.write('name\nAcme\n');
-    // More than a frame: the first rows are applied while the input stays open.
+    // More than a frame (4 KiB here): the first rows are applied while the input stays open.
     run.child.stdin.write(Array.from({ length: 8000 }, (_, i) => `Org ${i}\n`).join(''));
     await run.stderrMatches(/"lines":[1-9]/);
     run.child.kill('SIGINT');

@@ -35,6 +35,7 @@ import { type Counts, emptyCounts } from '../../report/types.js';
 import { type AppliedChunk, type RunInfo, Status } from '../../write/apply.js';
 import { MASK, hashPassword, verifyPassword } from '../../write/password.js';
 import type { LookupIndex } from '../../write/prepare.js';
+import { copyRows } from './copy.js';
 import { pgLookupIndexDDL, pgType } from './schema.js';
 import type { PgClient } from './store.js';
 
@@ -45,6 +46,9 @@ interface Match {
 }
 
 const NO_MATCH: Match = { count: 0, id: null, row: null };
+
+/** Objects a run creates before it first analyzes the class (then again at each doubling). */
+const ANALYZE_AFTER = 10_000;
 
 interface RowPlan {
   status: Status;
@@ -101,14 +105,17 @@ function emptyPending(): Pending {
 /** Tuples an earlier row of a segment touched, by lookup space, and the objects it wrote. */
 class Touched {
   ids = new Set<number>();
-  tuples = new Set<string>();
+  /** per lookup space, the tuples' keys (a one-value key keeps its type: 5 is not "5") */
+  private readonly spaces = new Map<string, Set<TupleKey>>();
   wroteClass = false;
   rows = 0;
   add(space: string, t: readonly Scalar[]): void {
-    this.tuples.add(`${space}\0${String(tupleKey(t))}\0${t.map((v) => typeof v).join()}`);
+    let set = this.spaces.get(space);
+    if (!set) this.spaces.set(space, (set = new Set()));
+    set.add(tupleKey(t));
   }
   has(space: string, t: readonly Scalar[]): boolean {
-    return this.tuples.has(`${space}\0${String(tupleKey(t))}\0${t.map((v) => typeof v).join()}`);
+    return this.spaces.get(space)?.has(tupleKey(t)) ?? false;
   }
 }
 
@@ -156,6 +163,11 @@ export class PgApplier {
   private readonly selfGroups: number[];
   private readonly selfLinks: number[];
   private nextId = 1;
+  /** objects the run has created, and how many there were when it last analyzed the class */
+  private createdInRun = 0;
+  private analyzedAt = 0;
+  /** the columns of the class the run looks values up in, besides its unique id and source pair */
+  private readonly analyzed: string[];
   /** sequence positions to go back to when the open transaction rolls back */
   private seqAtCommit: { seq: string; value: string; called: boolean }[] = [];
   private pendingFirst = 0;
@@ -168,6 +180,8 @@ export class PgApplier {
   private pending: Pending = emptyPending();
   private touched = new Touched();
   private readonly classSeq: string;
+  /** a create's row: its position of each column (source, source_id, then the stored attributes) */
+  private readonly rowIndex: Map<string, number>;
 
   constructor(
     private readonly client: PgClient,
@@ -204,6 +218,10 @@ export class PgApplier {
     this.selfGroups = plan.refs.flatMap((g, gi) => (g.target === plan.className ? [gi] : []));
     this.selfLinks = plan.links.flatMap((l, li) => (l.target === plan.className ? [li] : []));
     this.classSeq = `${q(schema)}.${q(`_seq_${this.cls.name}`)}`;
+    this.rowIndex = new Map(['source', 'source_id', ...this.stored.map((a) => a.code)].map((c, k) => [c, k]));
+    const selfSubs = plan.refs.filter((g) => g.target === plan.className).flatMap((g) => g.subs);
+    const selfItems = plan.links.filter((l) => l.target === plan.className).map((l) => l.itemAttr);
+    this.analyzed = [...new Set([...plan.keys, ...selfSubs, ...selfItems, ...this.uniqueSlots.map((s) => plan.slots[s] as string)])].filter((c) => c !== 'id' && this.cls.byCode.has(c));
   }
 
   private async query(sql: string, values: unknown[] = []): Promise<Scalar[][]> {
@@ -476,7 +494,9 @@ export class PgApplier {
         const v = `v.c${k}::${isTextType(types[k] as string) ? 'text' : types[k]}`;
         return withNull ? `t.${q(a)} IS NOT DISTINCT FROM ${v}` : `t.${q(a)} = ${v}`;
       });
-      const sql = `SELECT v.ord, count(t.id), min(t.id) FROM unnest(${attrs.map((_, k) => `$${k + 1}::text[]`).join(', ')}) WITH ORDINALITY AS v(${attrs.map((_, k) => `c${k}`).join(', ')}, ord) LEFT JOIN ${q(table)} t ON ${on.join(' AND ')} GROUP BY v.ord`;
+      // A lateral count per tuple: the index on the attributes answers each, whatever the
+      // planner believes of the table's size (its statistics lag behind a run that fills it).
+      const sql = `SELECT v.ord, x.n, x.m FROM unnest(${attrs.map((_, k) => `$${k + 1}::text[]`).join(', ')}) WITH ORDINALITY AS v(${attrs.map((_, k) => `c${k}`).join(', ')}, ord) CROSS JOIN LATERAL (SELECT count(*) AS n, min(t.id) AS m FROM ${q(table)} t WHERE ${on.join(' AND ')}) AS x WHERE x.n > 0`;
       const single: number[] = [];
       const byId = new Map<number, TupleKey>();
       for (const r of await this.query(sql, params)) {
@@ -784,8 +804,7 @@ export class PgApplier {
       if (this.pendingLast < this.pendingFirst) this.pendingFirst = id;
       this.pendingLast = id;
     } else this.pending.history.push({ objectId: id, lastObjectId: null, op: 'create', changes: json === '' ? '{}' : `${json}}` });
-    const codes = ['source', 'source_id', ...this.stored.map((x) => x.code)];
-    this.touch(id, (code) => row[codes.indexOf(code)] ?? null);
+    this.touch(id, (code) => row[this.rowIndex.get(code) as number] ?? null);
     return { status: Status.Created, id, message: null, changed: null };
   }
 
@@ -894,20 +913,41 @@ export class PgApplier {
     const t = q(this.cls.name);
     if (p.creates.length > 0) {
       const codes = ['source', 'source_id', ...this.stored.map((a) => a.code)];
-      const types = codes.map((c) => columnType(this.cls, c));
       const cols = this.insertCols;
-      const params: unknown[] = [p.creates.map((c) => c.id)];
-      for (const k of cols) params.push(p.creates.map((c) => text(c.row[k])));
-      const select = cols.map((k, j) => `v.c${j}::${isTextType(types[k] as string) ? 'text' : types[k]}`);
-      await this.query(
-        `INSERT INTO ${t} (id${cols.map((k) => `, ${q(codes[k] as string)}`).join('')}) SELECT v.id${select.map((s) => `, ${s}`).join('')} FROM unnest($1::bigint[]${cols.map((_, j) => `, $${j + 2}::text[]`).join('')}) AS v(id${cols.map((_, j) => `, c${j}`).join('')}) ORDER BY v.id`,
-        params,
+      await copyRows(
+        this.client,
+        t,
+        ['id', ...cols.map((k) => q(codes[k] as string))],
+        p.creates.map((c) => [String(c.id), ...cols.map((k) => text(c.row[k]))]),
       );
       await this.query(`SELECT setval($1::regclass, $2::bigint, true)`, [this.classSeq, this.nextId - 1]);
+      this.createdInRun += p.creates.length;
+      // The planner's statistics of a class the run fills are those of the class before it
+      // (autovacuum cannot see the open transaction's rows): with them, a lookup by key
+      // seemed to match thousands of rows and scanned the class for each block, whose cost
+      // grew with every block. ANALYZE in the transaction sees the run's rows; again at each
+      // doubling, a few times per run.
+      if (this.analyzed.length > 0 && this.createdInRun >= Math.max(ANALYZE_AFTER, 2 * this.analyzedAt)) {
+        await this.query(`ANALYZE ${t} (${this.analyzed.map(q).join(', ')})`);
+        this.analyzedAt = this.createdInRun;
+      }
     }
+    // Updates that set the same columns go as one statement (a segment updates an object once at most).
+    const byCols = new Map<string, Pending['updates']>();
     for (const u of p.updates) {
-      const sets = u.cols.map((c, k) => `${q(c)} = $${k + 1}::${isTextType(columnType(this.cls, c)) ? 'text' : columnType(this.cls, c)}`);
-      await this.query(`UPDATE ${t} SET ${[...sets, '_fp = NULL'].join(', ')} WHERE id = $${u.cols.length + 1}`, [...u.values.map(text), u.id]);
+      const key = u.cols.join('\0');
+      let list = byCols.get(key);
+      if (!list) byCols.set(key, (list = []));
+      list.push(u);
+    }
+    for (const list of byCols.values()) {
+      const cols = (list[0] as Pending['updates'][number]).cols;
+      const sets = cols.map((c, k) => `${q(c)} = v.c${k}::${isTextType(columnType(this.cls, c)) ? 'text' : columnType(this.cls, c)}`);
+      const params: unknown[] = [list.map((u) => u.id), ...cols.map((_, k) => list.map((u) => text(u.values[k])))];
+      await this.query(
+        `UPDATE ${t} SET ${[...sets, '_fp = NULL'].join(', ')} FROM unnest($1::bigint[]${cols.map((_, k) => `, $${k + 2}::text[]`).join('')}) AS v(id${cols.map((_, k) => `, c${k}`).join('')}) WHERE ${t}.id = v.id`,
+        params,
+      );
     }
     if (p.deletes.length > 0) {
       for (const l of this.ownLinks) await this.query(`DELETE FROM ${q(l.linkTable as string)} WHERE from_id = ANY($1::bigint[])`, [p.deletes]);

@@ -29,7 +29,7 @@ import { compileDateFormat } from '../../rows/dates.js';
 import { buildPlan } from '../../rows/header.js';
 import { mapRows, passwordColumns } from '../../rows/map.js';
 import type { ImportPlan } from '../../rows/plan.js';
-import { replyOf } from '../../write/apply.js';
+import { type AppliedChunk, replyOf } from '../../write/apply.js';
 import { type ImportHooks, type ImportResult, endOfRun, lookupIndexes } from '../../engine/run.js';
 import type { ImportOptions } from '../../engine/options.js';
 import { PgApplier, writeFailed } from './apply.js';
@@ -105,6 +105,9 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
   let stopMessage: string | null = null;
   let applier: PgApplier | null = null;
   let interrupted = false;
+  /** the block sent to the server and not settled yet, with its frame's size */
+  let inflight: { promise: Promise<AppliedChunk>; bytes: number } | null = null;
+  let settle = async (): Promise<void> => undefined;
   const cls = (() => {
     try {
       return findClass(model, o.className);
@@ -186,35 +189,19 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     let bytesDone = o.format === 'json' || first.done ? 0 : first.value.bytes.byteLength;
     hooks.onProgress?.({ bytesDone, totalBytes, lines, counts, elapsedS: elapsed() });
     let stopped = false;
-    for (;;) {
-      if (interrupted || stopped) break;
-      let f: Frame;
-      if (firstData) {
-        f = firstData;
-        firstData = null;
-      } else {
-        const next = await frames.next();
-        if (next.done) break;
-        f = next.value;
-      }
-      const buf = Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength);
-      assertUtf8(buf, f.firstLine);
-      let records: (string | undefined)[][];
-      let recordLines: Int32Array;
-      let errors: (string | null)[] | null = null;
-      if (o.format === 'json') {
-        const text = buf.toString('utf8');
-        ({ records, lines: recordLines, errors } = objectsToRecords(text, splitObjects(text, f.firstLine), plan.header));
-      } else ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts));
-      const mapped = mapRows(model, plan, records, recordLines, { dates });
-      if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
+    // One block is applied while the next frame is parsed and mapped: the server's work and
+    // this thread's overlap. A block's outcome is taken before the next one is sent.
+    settle = async (): Promise<void> => {
+      if (!inflight) return;
+      const { promise, bytes } = inflight;
+      inflight = null;
       let applied;
       try {
-        applied = replyOf(await a.apply(mapped, spool !== null));
+        applied = replyOf(await promise);
       } catch (err) {
         throw writeFailed(err, shown);
       }
-      bytesDone += f.bytes.byteLength;
+      bytesDone += bytes;
       lines += applied.count;
       lastCommittedLine = applied.lastCommittedLine;
       counts = applied.counts;
@@ -224,7 +211,47 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
         stopMessage = applied.stop.message;
       }
       hooks.onProgress?.({ bytesDone, totalBytes, lines, counts, elapsedS: elapsed() });
+    };
+    for (;;) {
+      if (interrupted || stopped) break;
+      let mapped: ReturnType<typeof mapRows>;
+      let frameBytes: number;
+      try {
+        let f: Frame;
+        if (firstData) {
+          f = firstData;
+          firstData = null;
+        } else {
+          const next = await frames.next();
+          if (next.done) break;
+          f = next.value;
+        }
+        frameBytes = f.bytes.byteLength;
+        const buf = Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength);
+        assertUtf8(buf, f.firstLine);
+        let records: (string | undefined)[][];
+        let recordLines: Int32Array;
+        let errors: (string | null)[] | null = null;
+        if (o.format === 'json') {
+          const text = buf.toString('utf8');
+          ({ records, lines: recordLines, errors } = objectsToRecords(text, splitObjects(text, f.firstLine), plan.header));
+        } else ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts));
+        mapped = mapRows(model, plan, records, recordLines, { dates });
+        if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
+      } catch (err) {
+        // The rows before the bad input come first: a row error among them stops the run there.
+        await settle();
+        if (stopped) break;
+        throw err;
+      }
+      await settle();
+      if (stopped) break;
+      const promise = a.apply(mapped, spool !== null);
+      // Handled when the block is settled; until then a failure must not count as unhandled.
+      promise.catch(() => undefined);
+      inflight = { promise, bytes: frameBytes };
     }
+    await settle();
     if (interrupted) throw new SluiceError('E_INTERRUPTED', 'interrupted; the open transaction was rolled back');
     try {
       change = await a.finish(!stopped, stopped ? 'rolled back' : o.simulate ? 'simulated' : 'committed', lines);
@@ -238,6 +265,8 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
   } catch (err) {
     failure = asSluiceError(err);
     stream.destroy();
+    // A block still at the server is taken first: its queries and the rollback share the connection.
+    await settle().catch(() => undefined);
     if (!applier) {
       await lock?.release().catch(() => undefined);
       await client.end().catch(() => undefined);
