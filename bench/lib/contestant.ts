@@ -2,7 +2,7 @@
 import type { Measured } from './measure.js';
 
 /** `sluice_wN`: Sluice with N workers, in the worker-count sweep (scenarios/workers.ts) */
-export type ContestantId = 'parse_only' | 'sluice' | 'sluice_sync' | 'sluice_serve' | 'sluice_log' | 'peer_a' | 'peer_a_min' | 'peer_b' | `sluice_w${number}`;
+export type ContestantId = 'parse_only' | 'sluice' | 'sluice_sync' | 'sluice_serve' | 'sluice_log' | 'peer_a' | 'peer_a_min' | 'peer_b' | 'peer_p' | `sluice_w${number}`;
 
 export interface RunInput {
   /** its own copy of the starting database: a file path, or a PostgreSQL URL */
