@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NPM ?= npm
 DEMO_DIR := fixtures/.generated/demo
 
-.PHONY: install build lint test browser demo bench bench-10m bench-http bench-workers profile clean wizard-screenshots
+.PHONY: install build lint test browser demo bench bench-10m bench-http bench-postgres bench-workers profile clean wizard-screenshots
 
 node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -59,6 +59,12 @@ bench-workers: build
 # sluice import. Not part of `bench`: it measures the service rather than the engine, for several minutes.
 bench-http: build
 	BENCH_REPEAT=$(BENCH_REPEAT) node dist/bench/scenarios/serve.js
+
+# The initial load and the nightly reload into PostgreSQL (sluice import --db postgres://…) against
+# peer P (psql: \copy into a staging table, one INSERT … ON CONFLICT), on a server the bench starts
+# itself (PostgreSQL 15: initdb, pg_ctl, postgres; psql). Not part of `bench` yet.
+bench-postgres: build
+	BENCH_REPEAT=$(BENCH_REPEAT) node dist/bench/scenarios/postgres.js
 
 # clinic doctor and flame on scenario 1 (initial load) at a size that runs in about a minute.
 PROFILE_ROWS ?= 300000

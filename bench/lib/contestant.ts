@@ -2,10 +2,10 @@
 import type { Measured } from './measure.js';
 
 /** `sluice_wN`: Sluice with N workers, in the worker-count sweep (scenarios/workers.ts) */
-export type ContestantId = 'parse_only' | 'sluice' | 'sluice_sync' | 'sluice_serve' | 'sluice_log' | 'peer_a' | 'peer_a_min' | 'peer_b' | `sluice_w${number}`;
+export type ContestantId = 'parse_only' | 'sluice' | 'sluice_sync' | 'sluice_serve' | 'sluice_log' | 'peer_a' | 'peer_a_min' | 'peer_b' | 'peer_p' | `sluice_w${number}`;
 
 export interface RunInput {
-  /** its own copy of the starting database */
+  /** its own copy of the starting database: a file path, or a PostgreSQL URL */
   db: string;
   file: string;
   /** scratch space for scripts and logs */
@@ -28,7 +28,7 @@ export interface Contestant {
   /** false for the parse-only rate, which touches no database */
   usesDb: boolean;
   /** untimed: what its operator would have set up beforehand (an index a DBA creates once) */
-  prepare?(db: string): void;
+  prepare?(db: string): void | Promise<void>;
   run(input: RunInput): Promise<ContestantRun>;
 }
 

@@ -55,23 +55,38 @@ export interface PersonState {
   contentDigest: string;
 }
 
-const CONTENT_COLUMNS = ['email', 'first_name', 'name', 'phone', 'mobile_phone', 'function', 'employee_number', 'status', 'notify', 'org_id'];
+/** The imported attributes, compared between contestants; email first (it orders the rows). */
+export const CONTENT_COLUMNS = ['email', 'first_name', 'name', 'phone', 'mobile_phone', 'function', 'employee_number', 'status', 'notify', 'org_id'];
+
+/**
+ * The digests of Person rows fed in `ORDER BY email, id`, each row its CONTENT_COLUMNS with
+ * an empty cell as ''; the same rows give the same state whichever store they come from.
+ */
+export class PersonDigest {
+  private count = 0;
+  private readonly emails = createHash('sha256');
+  private readonly content = createHash('sha256');
+
+  add(row: readonly unknown[]): void {
+    this.count++;
+    this.emails.update(`${String(row[0])}\n`);
+    this.content.update(`${row.map(String).join('\t')}\n`);
+  }
+
+  state(): PersonState {
+    return { count: this.count, emailDigest: this.emails.digest('hex'), contentDigest: this.content.digest('hex') };
+  }
+}
 
 export function personState(path: string): PersonState {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
-    const emails = createHash('sha256');
-    const content = createHash('sha256');
-    let count = 0;
+    const digest = new PersonDigest();
     // An empty cell may be stored as '' or NULL depending on who wrote it; both mean "no value".
     const cols = CONTENT_COLUMNS.map((c) => `COALESCE("${c}", '')`).join(', ');
     const stmt = db.prepare(`SELECT ${cols} FROM "Person" ORDER BY email, id`).raw(true);
-    for (const row of stmt.iterate() as IterableIterator<unknown[]>) {
-      count++;
-      emails.update(`${String(row[0])}\n`);
-      content.update(`${row.map(String).join('\t')}\n`);
-    }
-    return { count, emailDigest: emails.digest('hex'), contentDigest: content.digest('hex') };
+    for (const row of stmt.iterate() as IterableIterator<unknown[]>) digest.add(row);
+    return digest.state();
   } finally {
     db.close();
   }

@@ -42,24 +42,25 @@ export interface Resolved {
 
 export const ALL_CONTESTANTS: readonly Contestant[] = [parseOnly, sluiceContestant, peerA, peerAMin, peerB];
 
-function contestantsFromEnv(): ContestantId[] | undefined {
+function contestantsFromEnv(all: readonly Contestant[]): ContestantId[] | undefined {
   const v = process.env.BENCH_CONTESTANTS?.trim();
   if (!v) return undefined;
   const ids = v.split(',').map((s) => s.trim());
-  const valid = ALL_CONTESTANTS.map((c) => c.id as string);
+  const valid = all.map((c) => c.id as string);
   const bad = ids.filter((id) => !valid.includes(id));
   if (bad.length > 0) throw new SettingError(`BENCH_CONTESTANTS: "${bad.join(',')}" is not valid (valid: ${valid.join(', ')})`);
   return ids as ContestantId[];
 }
 
-export function resolveOptions(o: ScenarioOptions): Resolved {
-  const ids = o.contestants ?? contestantsFromEnv();
+/** `all`: the scenario's contestants, which BENCH_CONTESTANTS picks from (default: the SQLite scenarios'). */
+export function resolveOptions(o: ScenarioOptions, all: readonly Contestant[] = ALL_CONTESTANTS): Resolved {
+  const ids = o.contestants ?? contestantsFromEnv(all);
   return {
     rows: o.rows ?? rowsFromEnv(),
     fixtureDir: o.fixtureDir,
     workDir: resolve(o.workDir ?? defaultWorkDir()),
     resultsDir: o.resultsDir === null ? null : resolve(o.resultsDir ?? defaultResultsDir()),
-    contestants: ids ? ALL_CONTESTANTS.filter((c) => ids.includes(c.id)) : [...ALL_CONTESTANTS],
+    contestants: ids ? all.filter((c) => ids.includes(c.id)) : [...all],
     repeat: o.repeat ?? wholeNumberFromEnv('BENCH_REPEAT', 1),
     print: o.print ?? ((t) => process.stdout.write(t)),
     log: o.log ?? ((l) => process.stderr.write(`${l}\n`)),

@@ -11,6 +11,7 @@ export const NODE_NAIVE = fileURLToPath(new URL('../peers/node-naive.js', import
 export const LOOP_PROBE = fileURLToPath(new URL('./loop-probe.js', import.meta.url));
 export const PARSE_ONLY = fileURLToPath(new URL('../peers/parse-only.js', import.meta.url));
 export const SQLITE3 = process.env.BENCH_SQLITE3 ?? '/usr/bin/sqlite3';
+export const PSQL = process.env.BENCH_PSQL ?? '/usr/bin/psql';
 
 /** Results are kept with the sources (bench/results), not with the compiled output. */
 export function defaultResultsDir(): string {

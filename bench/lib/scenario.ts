@@ -69,6 +69,38 @@ export interface ScenarioResult {
   warnings: string[];
 }
 
+/**
+ * Where the contestants' databases live: SQLite files (the default), or databases of a
+ * PostgreSQL server (lib/postgres-db.ts). A database is named by its address, the `--db`
+ * value a contestant is given: a file path, or a URL.
+ */
+export interface Databases {
+  /** A copy of the database at `start` for one contestant's round, made from `name`: its address. */
+  copy(start: string, name: string): Promise<string>;
+  /** What the database holds: read back after each contestant. */
+  state(db: string): Promise<PersonState>;
+  remove(db: string): Promise<void>;
+  /**
+   * Untimed, before each contestant, once its database `next` is ready (null: it uses none):
+   * nothing any other contestant did is left to be written out or maintained meanwhile.
+   */
+  settle(next: string | null): Promise<void>;
+}
+
+/** Database files in `workDir`, copied from a starting file. */
+export function sqliteDatabases(workDir: string): Databases {
+  return {
+    async copy(start, name) {
+      const db = join(workDir, `${name}.db`);
+      copyDb(start, db);
+      return db;
+    },
+    state: async (db) => personState(db),
+    remove: async (db) => removeDb(db),
+    settle: async () => settleDisk(),
+  };
+}
+
 export interface ScenarioSpec {
   scenario: string;
   title: string;
@@ -79,10 +111,12 @@ export interface ScenarioSpec {
   startDb: string | null;
   /** a contestant's own starting database, where it is not startDb */
   startDbOf?: Partial<Record<ContestantId, string>>;
+  /** where the databases are (default: SQLite files in workDir) */
+  databases?: Databases;
   start: string;
   workDir: string;
   contestants: Contestant[];
-  /** what Sluice's report must say */
+  /** what Sluice's report must say; a peer's report is checked against it too (its counts, or the rows it wrote) */
   expected?: Partial<Record<'created' | 'updated' | 'unchanged' | 'errors' | 'lines', number>>;
   /** Person rows every contestant must leave */
   expectedPersons?: number;
@@ -148,6 +182,7 @@ export function settleDisk(): void {
 export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const log = spec.log ?? (() => {});
   mkdirSync(spec.workDir, { recursive: true });
+  const dbs = spec.databases ?? sqliteDatabases(spec.workDir);
   const m = machine();
   const results: ContestantResult[] = [];
   const warnings: string[] = [];
@@ -159,27 +194,27 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   for (let round = 1; round <= repeat; round++) {
     const order = spec.alternate && round % 2 === 0 ? [...spec.contestants].reverse() : spec.contestants;
     for (const c of order) {
-      const db = join(spec.workDir, `${spec.scenario}-${c.id}.db`);
+      let db = join(spec.workDir, `${spec.scenario}-${c.id}.db`);
       if (c.usesDb) {
         const start = spec.startDbOf?.[c.id] ?? spec.startDb;
         if (start === null) throw new Error(`${spec.scenario}: ${c.id} needs a starting database`);
-        copyDb(start, db);
-        c.prepare?.(db);
+        db = await dbs.copy(start, `${spec.scenario}-${c.id}`);
+        await c.prepare?.(db);
       }
       log(`  ${c.label}${repeat > 1 ? ` (round ${round}/${repeat})` : ''} ...`);
       // Each contestant starts without the previous one's writes still being flushed to disk.
-      settleDisk();
+      await dbs.settle(c.usesDb ? db : null);
       const run = await c.run({ db, file: spec.file, workDir: spec.workDir });
       let state: PersonState | null = null;
       if (c.usesDb && run.measured.exitCode !== null) {
         try {
-          state = personState(db);
+          state = await dbs.state(db);
         } catch (err) {
           warnings.push(`${c.label}: its database cannot be read back: ${(err as Error).message}`);
         }
       }
       const keep = c.usesDb && round === repeat && (spec.keep ?? []).includes(c.id) && run.error === null;
-      if (c.usesDb && !keep) removeDb(db);
+      if (c.usesDb && !keep) await dbs.remove(db);
       const r: ContestantResult = {
         id: c.id,
         label: c.label,
@@ -214,9 +249,11 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     sluice_vs_peer_a_min_wall: ratio(sl?.wall_s, by('peer_a_min')?.wall_s),
     sluice_vs_faster_peer_a_wall: ratio(sl?.wall_s, fasterPeerA(results)?.wall_s),
     sluice_vs_peer_b_wall: ratio(sl?.wall_s, by('peer_b')?.wall_s),
+    sluice_vs_peer_p_wall: ratio(sl?.wall_s, by('peer_p')?.wall_s),
     sluice_vs_peer_a_rss: ratio(sl?.peak_rss_bytes, by('peer_a')?.peak_rss_bytes),
     sluice_vs_peer_a_min_rss: ratio(sl?.peak_rss_bytes, by('peer_a_min')?.peak_rss_bytes),
     sluice_vs_peer_b_rss: ratio(sl?.peak_rss_bytes, by('peer_b')?.peak_rss_bytes),
+    sluice_vs_peer_p_rss: ratio(sl?.peak_rss_bytes, by('peer_p')?.peak_rss_bytes),
     sluice_rate_vs_parse_only: ratio(sl?.rows_per_s, by('parse_only')?.rows_per_s),
     sync_vs_import_wall: ratio(by('sluice_sync')?.wall_s, sl?.wall_s),
     serve_vs_import_wall: ratio(by('sluice_serve')?.wall_s, sl?.wall_s),
@@ -277,6 +314,25 @@ function consistency(results: ContestantResult[], spec: ScenarioSpec): string[] 
     for (const [k, v] of Object.entries(spec.expected)) {
       if (sl.report[k] !== v) out.push(`sluice reports ${k} = ${String(sl.report[k])}, expected ${v}`);
     }
+  }
+  if (spec.expected) for (const r of results) if (r.id !== 'sluice' && r.report && r.error === null) out.push(...peerCounts(r, spec.expected));
+  return out;
+}
+
+/**
+ * A peer's report against what the fixture generator predicts: the counts a peer keeps
+ * (peer B), or the rows an SQL pipeline wrote (inserted or updated, peer A and P), which must
+ * be the created and updated ones: a pipeline that rewrote unchanged rows did other work.
+ * With the Person rows it left (checked above) that pins created, updated and unchanged.
+ */
+export function peerCounts(r: Pick<ContestantResult, 'label' | 'report'>, expected: NonNullable<ScenarioSpec['expected']>): string[] {
+  const out: string[] = [];
+  const report = r.report ?? {};
+  for (const k of ['created', 'updated', 'unchanged'] as const) {
+    if (k in report && expected[k] !== undefined && report[k] !== expected[k]) out.push(`${r.label} reports ${k} = ${String(report[k])}, expected ${expected[k]}`);
+  }
+  if ('written' in report && expected.created !== undefined && expected.updated !== undefined && report.written !== expected.created + expected.updated) {
+    out.push(`${r.label} wrote ${String(report.written)} rows, expected ${expected.created + expected.updated} (${expected.created} created, ${expected.updated} updated)`);
   }
   return out;
 }

@@ -1,216 +1,31 @@
 /**
  * A real PostgreSQL server for a test file: started by the file itself in a temporary
- * directory, stopped and removed when the file ends (or its process exits), with a fresh
- * database for each test.
+ * directory (bench/lib/postgres-server.ts, which the benchmarks use too), stopped and removed
+ * when the file ends (or its process exits), with a fresh database for each test.
  *
- * The server binaries (initdb, pg_ctl, postgres) are looked for on PATH, then in
- * SLUICE_PG_BIN, then in Debian's /usr/lib/postgresql/<version>/bin. PostgreSQL refuses to
- * run as root, and tests run as root in CI: there the server runs as `nobody` (uid and gid
- * 65534) in a directory given to that user; otherwise as the current user. It listens on
- * 127.0.0.1 on a free port and on a unix socket in its directory, trusts local connections
- * (the superuser is `postgres`), and runs without fsync: a crash of the machine loses
- * nothing a test needs.
+ * The tests' server runs without fsync, synchronous commits or full-page writes: a crash of
+ * the machine loses nothing a test needs.
  *
  * Usage, at the top of a test file:
  *   const pg = usePostgres();
  *   test('…', async () => { const url = await pg().freshDatabase(); … });
  */
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { accessSync, chownSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
 import { after, before } from 'node:test';
-import pg from 'pg';
+import { type PgServer, startPostgres as startServer } from '../../bench/lib/postgres-server.js';
 
-const BINARIES = ['initdb', 'pg_ctl', 'postgres'] as const;
-const NOBODY = 65534;
-const SUPERUSER = 'postgres';
-/** Tries at starting when the free port found was taken by another process before the server bound it. */
-const PORT_TRIES = 5;
+export { type PgServer, findPostgresBin } from '../../bench/lib/postgres-server.js';
 
-export interface PgServer {
-  host: string;
-  port: number;
-  /** the directory of the server's unix socket */
-  socketDir: string;
-  /** the server's data directory's parent, removed when the server stops */
-  dir: string;
-  /** A URL of `database` on this server, as the superuser, over TCP. */
-  url(database: string, params?: string): string;
-  /** A new empty database, for one test: its URL. */
-  freshDatabase(): Promise<string>;
-  /** A connection to `database` (default: postgres) that the caller ends. */
-  connect(database?: string): Promise<pg.Client>;
-  stop(): Promise<void>;
-}
+export const TEST_SETTINGS: Readonly<Record<string, string>> = {
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  shared_buffers: '32MB',
+  max_connections: '40',
+};
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The directory holding all three server binaries, or an error saying what to install. */
-export function findPostgresBin(): string {
-  const candidates = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
-  if (process.env.SLUICE_PG_BIN) candidates.push(process.env.SLUICE_PG_BIN);
-  const debian = '/usr/lib/postgresql';
-  if (existsSync(debian)) {
-    const versions = readdirSync(debian).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
-    for (const v of versions) candidates.push(join(debian, v, 'bin'));
-  }
-  const dir = candidates.find((d) => BINARIES.every((b) => executable(join(d, b))));
-  if (dir === undefined) {
-    throw new Error(
-      'the PostgreSQL tests need the PostgreSQL 15 server binaries (initdb, pg_ctl, postgres), found neither on PATH, nor in SLUICE_PG_BIN, ' +
-        'nor in /usr/lib/postgresql/*/bin: install them (Debian: apt-get install postgresql-15) or set SLUICE_PG_BIN to their directory',
-    );
-  }
-  return dir;
-}
-
-const asRoot = (): boolean => process.getuid?.() === 0;
-
-/** Run the server's programs as `nobody` when this process is root (PostgreSQL refuses root). */
-function runAs(): Pick<SpawnOptions, 'uid' | 'gid'> {
-  return asRoot() ? { uid: NOBODY, gid: NOBODY } : {};
-}
-
-/** The environment of the server's programs: this one without PG* variables, which would point them elsewhere. */
-function serverEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) env[k] = v;
-  env.LC_ALL = 'C.UTF-8';
-  return env;
-}
-
-function run(bin: string, args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { cwd, env: serverEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...runAs() });
-    let output = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function logOf(dir: string): string {
-  try {
-    return readFileSync(join(dir, 'server.log'), 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-let exitOnSignals = false;
-
-/**
- * A process ended by a signal (the test runner's timeout sends SIGTERM) runs no 'exit'
- * listeners, and would leave its servers running: it exits instead, which runs them.
- * (SIGKILL cannot be caught: a server of a process killed so stays until stopped by hand.)
- */
-function exitOnSignal(): void {
-  if (exitOnSignals) return;
-  exitOnSignals = true;
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) process.once(signal, () => process.exit(code));
-}
-
-/** Start a server in a new temporary directory; it is stopped and removed on stop(), or when the process exits. */
-export async function startPostgres(): Promise<PgServer> {
-  const bin = findPostgresBin();
-  exitOnSignal();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-pg-'));
-  if (asRoot()) chownSync(dir, NOBODY, NOBODY);
-  const data = join(dir, 'data');
-  const pgCtl = join(bin, 'pg_ctl');
-  // Whatever ends this process, the server does not outlive it.
-  const onExit = (): void => {
-    spawnSync(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop'], { cwd: dir, env: serverEnv(), stdio: 'ignore', ...runAs() });
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('exit', onExit);
-  try {
-    const init = await run(join(bin, 'initdb'), ['-D', data, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync', '--no-instructions'], dir);
-    if (init.code !== 0) throw new Error(`initdb failed (exit ${init.code}):\n${init.output}`);
-    let port = 0;
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      const options = [
-        `-p ${port}`,
-        `-k ${dir}`,
-        '-c listen_addresses=127.0.0.1',
-        '-c fsync=off',
-        '-c synchronous_commit=off',
-        '-c full_page_writes=off',
-        '-c shared_buffers=32MB',
-        '-c max_connections=40',
-      ].join(' ');
-      // -w: pg_ctl returns once the server accepts connections (it reads the server's own status), or fails.
-      const start = await run(pgCtl, ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '120', '-o', options, 'start'], dir);
-      if (start.code === 0) break;
-      const log = logOf(dir);
-      if (attempt < PORT_TRIES && /could not bind|address already in use/i.test(log)) continue;
-      throw new Error(`pg_ctl start failed (exit ${start.code}):\n${start.output}\n${log}`);
-    }
-    let count = 0;
-    const server: PgServer = {
-      host: '127.0.0.1',
-      port,
-      socketDir: dir,
-      dir,
-      url: (database, params) => `postgres://${SUPERUSER}@127.0.0.1:${port}/${encodeURIComponent(database)}${params ? `?${params}` : ''}`,
-      async connect(database = 'postgres') {
-        const client = new pg.Client({ host: '127.0.0.1', port, user: SUPERUSER, database });
-        client.on('error', () => undefined);
-        await client.connect();
-        return client;
-      },
-      async freshDatabase() {
-        const name = `t${process.pid}_${++count}`;
-        const admin = await server.connect();
-        try {
-          // Like a typical server's databases: a locale whose order and case rules are not
-          // SQLite's (en-US sorts a < B; lower() folds É), so the schema must bring its own.
-          await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`);
-        } catch (err) {
-          // A server built without ICU (0A000): C.UTF-8, whose lower() folds É as well.
-          if ((err as { code?: string }).code !== '0A000') throw err;
-          await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE 'C.UTF-8'`);
-        } finally {
-          await admin.end();
-        }
-        return server.url(name);
-      },
-      async stop() {
-        const stop = await run(pgCtl, ['-D', data, '-m', 'fast', '-w', 'stop'], dir);
-        process.off('exit', onExit);
-        rmSync(dir, { recursive: true, force: true });
-        if (stop.code !== 0) throw new Error(`pg_ctl stop failed (exit ${stop.code}):\n${stop.output}`);
-      },
-    };
-    return server;
-  } catch (err) {
-    onExit();
-    process.off('exit', onExit);
-    throw err;
-  }
+/** Start a test server; it is stopped and removed on stop(), or when the process exits. */
+export function startPostgres(): Promise<PgServer> {
+  return startServer({ settings: TEST_SETTINGS });
 }
 
 /** One server for the test file: started before its tests, stopped after them. Returns its getter. */
