@@ -11,8 +11,12 @@ const colon = spec.indexOf(':');
 const POINT = colon > 0 ? spec.slice(0, colon) : null;
 const FILE = colon > 0 ? spec.slice(colon + 1) : '';
 
-/** The points there are: after the writer commits a chunk (`--chunk-size`). */
-export type PausePoint = 'chunk-committed';
+/** The points there are. */
+export type PausePoint =
+  /** after the writer commits a chunk (`--chunk-size`) */
+  | 'chunk-committed'
+  /** after an import into PostgreSQL applies a frame's rows and reports them, its transaction open */
+  | 'frame-applied';
 
 export function pausePoint(name: PausePoint): void {
   if (POINT !== name || !existsSync(FILE)) return;

@@ -24,6 +24,7 @@
  */
 import { quoted } from '../../base/errors.js';
 import { SluiceError } from '../../base/errors.js';
+import { pausePoint } from '../../base/pause.js';
 import { q } from '../../model/schema.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../../model/types.js';
 import { emptyValue } from '../../rows/cast.js';
@@ -368,6 +369,7 @@ export class PgApplier {
     await this.flush();
     await this.updateChange('running', lines);
     await this.query('COMMIT');
+    pausePoint('chunk-committed');
     this.lastCommittedLine = this.lastLine;
     this.committed = { ...this.counts };
     this.rowsInTx = 0;

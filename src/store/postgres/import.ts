@@ -13,6 +13,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { SluiceError, asSluiceError } from '../../base/errors.js';
+import { pausePoint } from '../../base/pause.js';
 import { READ_BYTES } from '../../base/threads.js';
 import { createDecoder, type DecodeInfo } from '../../input/decode.js';
 import { type Frame, Framer } from '../../input/frame.js';
@@ -211,6 +212,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
         stopMessage = applied.stop.message;
       }
       hooks.onProgress?.({ bytesDone, totalBytes, lines, counts, elapsedS: elapsed() });
+      pausePoint('frame-applied');
     };
     for (;;) {
       if (interrupted || stopped) break;
