@@ -102,9 +102,18 @@ export function fingerprintSeed(
   plan: ImportPlan,
   parse: { delimiter: string; quote: string | null; relaxQuotes: boolean; dateFormat: string | undefined },
 ): FingerprintSeed {
-  const targets = [...new Set([...plan.refs.map((g) => g.target), ...plan.links.map((l) => l.target)])].sort();
   const gen = db.prepare(`SELECT value FROM _sluice_meta WHERE key = ?`).pluck();
-  const count = (key: string): number => Number(gen.get(key) ?? 0);
+  return seedOf(model, plan, parse, (key) => Number(gen.get(key) ?? 0));
+}
+
+/** fingerprintSeed, with the generation counters of `_sluice_meta` read by `count` (0 for a key it lacks). */
+export function seedOf(
+  model: Model,
+  plan: ImportPlan,
+  parse: { delimiter: string; quote: string | null; relaxQuotes: boolean; dateFormat: string | undefined },
+  count: (key: string) => number,
+): FingerprintSeed {
+  const targets = [...new Set([...plan.refs.map((g) => g.target), ...plan.links.map((l) => l.target)])].sort();
   const generations = targets.map((t) => [t, String(count(generationKey(t)))]);
   // The changes of the class itself by runs not keyed like this one: after one of them a
   // record's key values may find a second object, which the record's fingerprint cannot tell.
@@ -122,6 +131,15 @@ export function fingerprintSeed(
   });
   const d = createHash('sha256').update(signature).digest();
   return { a: d.readInt32LE(0), b: d.readInt32LE(4) };
+}
+
+/** The fingerprint of each record span of a frame. */
+export function hashSpans(buf: Uint8Array, spans: { start: ArrayLike<number>; end: ArrayLike<number> }, seed: FingerprintSeed): BigInt64Array {
+  const n = spans.start.length;
+  const fp = new BigInt64Array(n);
+  const halves = new Int32Array(fp.buffer);
+  for (let i = 0; i < n; i++) hashBytes(buf, spans.start[i] as number, spans.end[i] as number, seed, halves, i);
+  return fp;
 }
 
 let viewOf: Uint8Array | null = null;
@@ -227,7 +245,7 @@ export interface FingerprintIndex {
 
 /** Up to this many fingerprinted objects a worker holds them in memory (12 bytes a slot, half full at most). */
 export const TABLE_CAP = 2_000_000;
-const PAGE = 65_536;
+export const PAGE = 65_536;
 
 /**
  * The fingerprints of a class as they were committed when the run began, in an
@@ -247,7 +265,11 @@ export class FingerprintTable implements FingerprintIndex {
 
   /** An empty table sized for the committed fingerprints of `className`, or null when its ids go beyond 32 bits. */
   static sized(db: DB, className: string, cap = TABLE_CAP): FingerprintTable | null {
-    const maxId = (db.prepare(`SELECT max(id) FROM ${q(className)}`).pluck().get() as number | null) ?? 0;
+    return FingerprintTable.forIds((db.prepare(`SELECT max(id) FROM ${q(className)}`).pluck().get() as number | null) ?? 0, cap);
+  }
+
+  /** An empty table for the fingerprints of objects whose ids go up to `maxId`, or null when they go beyond 32 bits. */
+  static forIds(maxId: number, cap = TABLE_CAP): FingerprintTable | null {
     if (maxId >= 2 ** 31) return null;
     // Ids are distinct: never more fingerprints than the largest id.
     let size = 1024;
@@ -277,15 +299,25 @@ export class FingerprintTable implements FingerprintIndex {
       .pluck();
     const triples = new Int32Array(pageRows * 3);
     let loaded = 0;
-    let text = next.get(0) as string | null;
-    while (text) {
-      const n = readFingerprintPage(text, triples);
+    for (let after = 0; ; ) {
+      const n = this.addPage(next.get(after) as string | null, triples);
+      if (n === 0) return true;
       loaded += n;
       if (loaded > cap) return false;
-      for (let k = 0; k < n; k++) this.add(triples[k * 3] as number, triples[k * 3 + 1] as number, triples[k * 3 + 2] as number);
-      text = next.get(triples[(n - 1) * 3 + 2] as number) as string | null;
+      after = triples[(n - 1) * 3 + 2] as number;
     }
-    return true;
+  }
+
+  /**
+   * Add one page of fingerprints, `fp,id,fp,id…` in id order (null: none), read through
+   * `triples` (room for the page's rows); how many it held. The page's last id is
+   * `triples[(n - 1) * 3 + 2]`, where the next page starts.
+   */
+  addPage(text: string | null, triples: Int32Array): number {
+    if (!text) return 0;
+    const n = readFingerprintPage(text, triples);
+    for (let k = 0; k < n; k++) this.add(triples[k * 3] as number, triples[k * 3 + 1] as number, triples[k * 3 + 2] as number);
+    return n;
   }
 
   private add(lo: number, hi: number, id: number): void {

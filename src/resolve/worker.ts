@@ -15,7 +15,7 @@ import { compileDateFormat } from '../rows/dates.js';
 import { mapRows, type MappedRows } from '../rows/map.js';
 import { Lookup } from './lookup.js';
 import { encodeChunk, encodeError } from './codec.js';
-import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, SharedFingerprintTable, fingerprintSeed, fingerprintsApply, hashBytes, helpFill } from './fingerprint.js';
+import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, SharedFingerprintTable, fingerprintSeed, fingerprintsApply, hashSpans, helpFill } from './fingerprint.js';
 import type { HitRows, ParseTask, ResolvedChunk, WorkerBase, WorkerConfig } from './protocol.js';
 import { resolveChunk } from './resolve.js';
 
@@ -75,15 +75,6 @@ function sameLines(a: Int32Array, b: Int32Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** The fingerprint of each record span of a frame. */
-function hashSpans(buf: Buffer, spans: { start: ArrayLike<number>; end: ArrayLike<number> }, seed: FingerprintSeed): BigInt64Array {
-  const n = spans.start.length;
-  const fp = new BigInt64Array(n);
-  const halves = new Int32Array(fp.buffer);
-  for (let i = 0; i < n; i++) hashBytes(buf, spans.start[i] as number, spans.end[i] as number, seed, halves, i);
-  return fp;
 }
 
 /**

@@ -25,7 +25,6 @@
 import { quoted } from '../../base/errors.js';
 import { SluiceError } from '../../base/errors.js';
 import { pausePoint } from '../../base/pause.js';
-import { q } from '../../model/schema.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../../model/types.js';
 import { emptyValue } from '../../rows/cast.js';
 import type { LinkItem, MappedRows } from '../../rows/map.js';
@@ -36,7 +35,10 @@ import { type Counts, emptyCounts } from '../../report/types.js';
 import { type AppliedChunk, type RunInfo, Status } from '../../write/apply.js';
 import { MASK, hashPassword, verifyPassword } from '../../write/password.js';
 import type { LookupIndex } from '../../write/prepare.js';
+import { FP_COLUMN, q } from '../../model/schema.js';
+import type { FingerprintTable } from '../../resolve/fingerprint.js';
 import { copyRows } from './copy.js';
+import { bumpGeneration } from './fingerprints.js';
 import { pgLookupIndexDDL, pgType } from './schema.js';
 import type { PgClient } from './store.js';
 
@@ -91,8 +93,11 @@ interface HistoryRow {
 
 /** What a segment writes, sent when it ends. */
 interface Pending {
-  creates: { id: number; row: Scalar[] }[];
-  updates: { id: number; cols: string[]; values: Scalar[] }[];
+  /** fp: the record's fingerprint to store with the object (null: none) */
+  creates: { id: number; row: Scalar[]; fp: bigint | null }[];
+  updates: { id: number; cols: string[]; values: Scalar[]; fp: bigint | null }[];
+  /** unchanged objects whose stored fingerprint may differ from their record's */
+  fps: { id: number; fp: bigint }[];
   deletes: number[];
   /** link sets replaced: owner id, per link spec index, new members (creates: no delete first) */
   linkSets: { li: number; id: number; ids: number[]; replace: boolean }[];
@@ -100,7 +105,7 @@ interface Pending {
 }
 
 function emptyPending(): Pending {
-  return { creates: [], updates: [], deletes: [], linkSets: [], history: [] };
+  return { creates: [], updates: [], fps: [], deletes: [], linkSets: [], history: [] };
 }
 
 /** Tuples an earlier row of a segment touched, by lookup space, and the objects it wrote. */
@@ -165,6 +170,19 @@ export class PgApplier {
   private readonly selfLinks: number[];
   private nextId = 1;
   /** objects the run has created, and how many there were when it last analyzed the class */
+  /** whether the run's rows carry fingerprints (useFingerprints), and the committed ones a row may match */
+  private fingerprinted = false;
+  private fpTable: FingerprintTable | null = null;
+  /** the block's fingerprints and warnings, while it is applied */
+  private fp: BigInt64Array | null = null;
+  private warn: (string | null)[] = [];
+  /** objects the run has written: a fingerprint match on one of them does not count */
+  private readonly written = new Set<number>();
+  /** a row matched by id or source, not by the keys, wrote the class: no fingerprint match counts any more */
+  private loose = false;
+  /** within the open transaction: the class changed, and whether by such a row (the commit counts a generation) */
+  private changedInTx = false;
+  private looseInTx = false;
   private createdInRun = 0;
   private analyzedAt = 0;
   /** the columns of the class the run looks values up in, besides its unique id and source pair */
@@ -267,6 +285,14 @@ export class PgApplier {
     this.changeId = Number((r[0] as Scalar[])[0]);
   }
 
+  /** A transaction that changed the class counts one more generation of it (resolve/fingerprint.ts). */
+  private async countGeneration(): Promise<void> {
+    if (!this.changedInTx) return;
+    await bumpGeneration(this.client, this.cls.name, this.looseInTx ? null : this.plan.keys);
+    this.changedInTx = false;
+    this.looseInTx = false;
+  }
+
   private async updateChange(outcome: string, lines: number): Promise<void> {
     const c = this.counts;
     await this.query(`UPDATE _sluice_change SET finished_at = $1, lines = $2, created = $3, updated = $4, unchanged = $5, deleted = $6, skipped = $7, errors = $8, warnings = $9, outcome = $10 WHERE id = $11`, [
@@ -286,7 +312,30 @@ export class PgApplier {
 
   // ------------------------------------------------------------------ a block
 
-  async apply(m: MappedRows, wantRows: boolean): Promise<AppliedChunk> {
+  /**
+   * The run's records are fingerprinted (resolve/fingerprint.ts): each write stores its
+   * record's fingerprint, and a record matching the committed fingerprint of exactly one
+   * object (`table`) that the run has not written is unchanged, without a lookup.
+   */
+  useFingerprints(table: FingerprintTable | null): void {
+    this.fingerprinted = true;
+    this.fpTable = table;
+  }
+
+  /** Whether row i's fingerprint match (hit[i]: the object, 0 for none) counts. */
+  private hitCounts(m: MappedRows, hit: Float64Array | null, i: number): boolean {
+    if (!hit || m.error[i] !== null || this.loose) return false;
+    const id = hit[i] as number;
+    return id > 0 && !this.written.has(id);
+  }
+
+  /** The fingerprint row i's write stores: none for a row with warnings. */
+  private fpOf(i: number): bigint | null {
+    const fp = this.fp?.[i];
+    return fp === undefined || fp === 0n || this.warn[i] !== null ? null : fp;
+  }
+
+  async apply(m: MappedRows, wantRows: boolean, fp: BigInt64Array | null = null): Promise<AppliedChunk> {
     const n = m.count;
     const warn = m.warn.map((w) => (w && w.length > 0 ? w.join('\n') : null));
     const out: AppliedChunk = {
@@ -304,14 +353,29 @@ export class PgApplier {
     };
     if (this.stopped) return { ...out, count: 0 };
     const linesSoFar = this.rowsHandled;
+    this.fp = this.fingerprinted ? fp : null;
+    this.warn = warn;
+    const hit = this.fp && this.fpTable ? this.fpTable.find(this.fp) : null;
+    // Rows whose fingerprint match counted when the rest of the block was looked up: not looked up.
+    const skipped = new Uint8Array(n);
     let i = 0;
     while (i < n && !this.stopped) {
-      const answers = await this.lookUp(m, i);
+      for (let k = i; k < n; k++) skipped[k] = this.hitCounts(m, hit, k) ? 1 : 0;
+      const answers = await this.lookUp(m, i, skipped);
       this.touched = new Touched();
       let commitAt = -1;
       for (; i < n && !this.stopped; i++) {
-        if (this.touched.rows > 0 && this.depends(m, i, answers)) break;
-        const r = this.applyRow(m, i, answers, warn);
+        let r: RowPlan;
+        if (skipped[i]) {
+          // An earlier row wrote its object since: it is looked up with the rest of the block.
+          if (!this.hitCounts(m, hit, i)) break;
+          // As on SQLite, a matched record is neither mapped nor checked: no warning.
+          warn[i] = null;
+          r = { status: Status.Unchanged, id: hit?.[i] as number, message: null, changed: null };
+        } else {
+          if (this.touched.rows > 0 && this.depends(m, i, answers)) break;
+          r = this.applyRow(m, i, answers, warn);
+        }
         this.settle(out, m, warn, i, r);
         if (this.stopped) break;
         if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize) {
@@ -368,6 +432,7 @@ export class PgApplier {
     this.flushCreates();
     await this.flush();
     await this.updateChange('running', lines);
+    await this.countGeneration();
     await this.query('COMMIT');
     pausePoint('chunk-committed');
     this.lastCommittedLine = this.lastLine;
@@ -380,14 +445,14 @@ export class PgApplier {
   // ------------------------------------------------------------------ lookups
 
   /** Rows from `from` on that a lookup concerns: those without an error of their own. */
-  private async lookUp(m: MappedRows, from: number): Promise<Answers> {
+  private async lookUp(m: MappedRows, from: number, skipped: Uint8Array): Promise<Answers> {
     const plan = this.plan;
     const n = m.count;
     const nRefs = plan.refs.length;
     const nLinks = plan.links.length;
     const nSlots = plan.slots.length;
     const rows: number[] = [];
-    for (let i = from; i < n; i++) if (m.error[i] === null) rows.push(i);
+    for (let i = from; i < n; i++) if (m.error[i] === null && skipped[i] === 0) rows.push(i);
     const samples = new Map<string, string[]>();
     const refs: Map<TupleKey, Match>[] = [];
     for (let gi = 0; gi < nRefs; gi++) {
@@ -633,6 +698,8 @@ export class PgApplier {
 
   /** Record the tuples an object has (before or after a write) in the spaces the segment's rows look up. */
   private touch(id: number, get: (code: string) => Scalar): void {
+    this.changedInTx = true;
+    if (this.fpTable) this.written.add(id);
     const t = this.touched;
     t.ids.add(id);
     t.wroteClass = true;
@@ -678,6 +745,13 @@ export class PgApplier {
       if (r.error !== null && (plan.links[li] as (typeof plan.links)[number]).target !== plan.className) return err(r.error);
     }
     const match = this.matchOf(m, i);
+    // What a row matched by id or source writes may give an object the key values another
+    // record's fingerprint stands for: from then on no match counts, and the commit does not
+    // count as a change keyed like this run (resolve/fingerprint.ts).
+    if (match !== null && match.space !== 'keys') {
+      this.loose = true;
+      this.looseInTx = true;
+    }
     if (match?.space === 'keys') {
       const t = match.tuple;
       if (hasEmpty(t)) {
@@ -794,7 +868,7 @@ export class PgApplier {
     const unique = this.uniqueError(m, base, a, null, () => true);
     if (unique) return unique;
     const id = this.nextId++;
-    this.pending.creates.push({ id, row });
+    this.pending.creates.push({ id, row, fp: this.fpOf(i) });
     plan.links.forEach((l, li) => {
       const ids = links[li];
       if (!ids || ids.length === 0) return;
@@ -865,7 +939,12 @@ export class PgApplier {
       changes[l.attr] = [prev, next];
     });
     const changed = Object.keys(changes);
-    if (changed.length === 0) return { status: Status.Unchanged, id, message: null, changed: null };
+    if (changed.length === 0) {
+      // An unchanged row still records its fingerprint, so the next run of the same feed can skip it.
+      const fp = this.fpOf(i);
+      if (fp !== null) this.pending.fps.push({ id, fp });
+      return { status: Status.Unchanged, id, message: null, changed: null };
+    }
     if ('source' in changes || 'source_id' in changes) {
       const pair = this.pairOf(m, i, a);
       const holder = pair ? a.pairs.get(tupleKey(pair)) : undefined;
@@ -874,7 +953,7 @@ export class PgApplier {
     const unique = this.uniqueError(m, base, a, id, (code) => code in changes);
     if (unique) return unique;
     this.flushCreates();
-    this.pending.updates.push({ id, cols, values });
+    this.pending.updates.push({ id, cols, values, fp: this.fpOf(i) });
     for (const li of linkChanges) this.pending.linkSets.push({ li, id, ids: links[li] as number[], replace: true });
     this.pending.history.push({ objectId: id, lastObjectId: null, op: 'update', changes: JSON.stringify(changes) });
     const before = (code: string): Scalar => current[this.fetchIndex.get(code) as number] ?? null;
@@ -919,8 +998,8 @@ export class PgApplier {
       await copyRows(
         this.client,
         t,
-        ['id', ...cols.map((k) => q(codes[k] as string))],
-        p.creates.map((c) => [String(c.id), ...cols.map((k) => text(c.row[k]))]),
+        ['id', ...cols.map((k) => q(codes[k] as string)), FP_COLUMN],
+        p.creates.map((c) => [String(c.id), ...cols.map((k) => text(c.row[k])), c.fp === null ? null : String(c.fp)]),
       );
       await this.query(`SELECT setval($1::regclass, $2::bigint, true)`, [this.classSeq, this.nextId - 1]);
       this.createdInRun += p.creates.length;
@@ -945,10 +1024,17 @@ export class PgApplier {
     for (const list of byCols.values()) {
       const cols = (list[0] as Pending['updates'][number]).cols;
       const sets = cols.map((c, k) => `${q(c)} = v.c${k}::${isTextType(columnType(this.cls, c)) ? 'text' : columnType(this.cls, c)}`);
-      const params: unknown[] = [list.map((u) => u.id), ...cols.map((_, k) => list.map((u) => text(u.values[k])))];
+      // Any write of an object replaces its fingerprint: with its record's, or with none.
+      const params: unknown[] = [list.map((u) => u.id), list.map((u) => (u.fp === null ? null : String(u.fp))), ...cols.map((_, k) => list.map((u) => text(u.values[k])))];
       await this.query(
-        `UPDATE ${t} SET ${[...sets, '_fp = NULL'].join(', ')} FROM unnest($1::bigint[]${cols.map((_, k) => `, $${k + 2}::text[]`).join('')}) AS v(id${cols.map((_, k) => `, c${k}`).join('')}) WHERE ${t}.id = v.id`,
+        `UPDATE ${t} SET ${[...sets, `${FP_COLUMN} = v.fp`].join(', ')} FROM unnest($1::bigint[], $2::bigint[]${cols.map((_, k) => `, $${k + 3}::text[]`).join('')}) AS v(id, fp${cols.map((_, k) => `, c${k}`).join('')}) WHERE ${t}.id = v.id`,
         params,
+      );
+    }
+    if (p.fps.length > 0) {
+      await this.query(
+        `UPDATE ${t} SET ${FP_COLUMN} = v.fp FROM unnest($1::bigint[], $2::bigint[]) AS v(id, fp) WHERE ${t}.id = v.id AND ${t}.${FP_COLUMN} IS DISTINCT FROM v.fp`,
+        [p.fps.map((x) => x.id), p.fps.map((x) => String(x.fp))],
       );
     }
     if (p.deletes.length > 0) {
@@ -989,6 +1075,7 @@ export class PgApplier {
       this.flushCreates();
       await this.flush();
       await this.updateChange(outcome, lines);
+      await this.countGeneration();
       await this.query('COMMIT');
       return this.changeId;
     }

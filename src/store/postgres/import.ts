@@ -33,7 +33,9 @@ import type { ImportPlan } from '../../rows/plan.js';
 import { type AppliedChunk, replyOf } from '../../write/apply.js';
 import { type ImportHooks, type ImportResult, endOfRun, lookupIndexes } from '../../engine/run.js';
 import type { ImportOptions } from '../../engine/options.js';
+import { type FingerprintSeed, fingerprintsApply, hashSpans, seedOf } from '../../resolve/fingerprint.js';
 import { PgApplier, writeFailed } from './apply.js';
+import { loadFingerprints, readGenerations } from './fingerprints.js';
 import { lockWriter, type PgWriterLock } from './lock.js';
 import { readModel, SQLITE_SHAPED_TYPES } from './read.js';
 import { type PgClient, connectPostgres, schemaState } from './store.js';
@@ -183,6 +185,18 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     } catch (err) {
       throw writeFailed(err, shown);
     }
+    // Record fingerprints, as on SQLite: the seed salts each record's hash; the committed
+    // fingerprints are read once the run holds the lock.
+    let seed: FingerprintSeed | null = null;
+    if (fingerprintsApply(plan, cls, o.format)) {
+      try {
+        const generations = await readGenerations(client);
+        seed = seedOf(model, plan, { delimiter: separator, quote: o.qualifier, relaxQuotes: o.relaxQuotes, dateFormat: o.dateFormat }, (k) => generations.get(k) ?? 0);
+        a.useFingerprints(await loadFingerprints(client, cls.name));
+      } catch (err) {
+        throw writeFailed(err, shown);
+      }
+    }
     applier = a;
     change = a.changeId;
     hooks.onStarted?.(change);
@@ -218,6 +232,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       if (interrupted || stopped) break;
       let mapped: ReturnType<typeof mapRows>;
       let frameBytes: number;
+      let fp: BigInt64Array | null = null;
       try {
         let f: Frame;
         if (firstData) {
@@ -237,6 +252,10 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
         if (o.format === 'json') {
           const text = buf.toString('utf8');
           ({ records, lines: recordLines, errors } = objectsToRecords(text, splitObjects(text, f.firstLine), plan.header));
+        } else if (seed) {
+          const spans = { start: [] as number[], end: [] as number[] };
+          ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts, spans));
+          if (spans.start.length === records.length) fp = hashSpans(buf, spans, seed);
         } else ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts));
         mapped = mapRows(model, plan, records, recordLines, { dates });
         if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
@@ -248,7 +267,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       }
       await settle();
       if (stopped) break;
-      const promise = a.apply(mapped, spool !== null);
+      const promise = a.apply(mapped, spool !== null, fp);
       // Handled when the block is settled; until then a failure must not count as unhandled.
       promise.catch(() => undefined);
       inflight = { promise, bytes: frameBytes };
