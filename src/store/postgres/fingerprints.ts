@@ -25,8 +25,8 @@ export async function bumpGeneration(client: PgClient, className: string, keys: 
 }
 
 /**
- * The committed fingerprints of `className`, or null when the class holds more than `cap`
- * of them (such a class is looked up row by row). Read a page of ids at a time, each page
+ * The committed fingerprints of `className`, or null when it holds none, or more than `cap`
+ * (such a class is looked up row by row). Read a page of ids at a time, each page
  * one string, as on SQLite.
  */
 export async function loadFingerprints(client: PgClient, className: string, cap = TABLE_CAP): Promise<FingerprintTable | null> {
@@ -40,7 +40,8 @@ export async function loadFingerprints(client: PgClient, className: string, cap 
   for (let after = 0; ; ) {
     const r = await client.query<{ p: string | null }>(sql, [after]);
     const n = table.addPage(r.rows[0]?.p ?? null, triples);
-    if (n === 0) return table;
+    // None at all (a class the run fills): nothing to match, nor to keep track of.
+    if (n === 0) return loaded === 0 ? null : table;
     loaded += n;
     if (loaded > cap) return null;
     after = triples[(n - 1) * 3 + 2] as number;
