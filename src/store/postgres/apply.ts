@@ -53,6 +53,14 @@ const NO_MATCH: Match = { count: 0, id: null, row: null };
 /** Objects a run creates before it first analyzes the class (then again at each doubling). */
 const ANALYZE_AFTER = 10_000;
 
+/**
+ * The fewest rows of a block looked up at once. A segment looks up the rows after it too,
+ * which a row depending on the one before wastes: after a short segment the next looks up
+ * twice its length (at least this many), after a full one twice as many as it did, so a
+ * block where every row depends on the one before costs rows × MIN_WINDOW lookups, not rows².
+ */
+const MIN_WINDOW = 64;
+
 interface RowPlan {
   status: Status;
   id: number | null;
@@ -169,7 +177,6 @@ export class PgApplier {
   private readonly selfGroups: number[];
   private readonly selfLinks: number[];
   private nextId = 1;
-  /** objects the run has created, and how many there were when it last analyzed the class */
   /** whether the run's rows carry fingerprints (useFingerprints), and the committed ones a row may match */
   private fingerprinted = false;
   private fpTable: FingerprintTable | null = null;
@@ -183,6 +190,7 @@ export class PgApplier {
   /** within the open transaction: the class changed, and whether by such a row (the commit counts a generation) */
   private changedInTx = false;
   private looseInTx = false;
+  /** objects the run has created, and how many there were when it last analyzed the class */
   private createdInRun = 0;
   private analyzedAt = 0;
   /** the columns of the class the run looks values up in, besides its unique id and source pair */
@@ -359,12 +367,15 @@ export class PgApplier {
     // Rows whose fingerprint match counted when the rest of the block was looked up: not looked up.
     const skipped = new Uint8Array(n);
     let i = 0;
+    let window = n;
     while (i < n && !this.stopped) {
-      for (let k = i; k < n; k++) skipped[k] = this.hitCounts(m, hit, k) ? 1 : 0;
-      const answers = await this.lookUp(m, i, skipped);
+      const start = i;
+      const end = Math.min(n, i + window);
+      for (let k = i; k < end; k++) skipped[k] = this.hitCounts(m, hit, k) ? 1 : 0;
+      const answers = await this.lookUp(m, i, end, skipped);
       this.touched = new Touched();
       let commitAt = -1;
-      for (; i < n && !this.stopped; i++) {
+      for (; i < end && !this.stopped; i++) {
         let r: RowPlan;
         if (skipped[i]) {
           // An earlier row wrote its object since: it is looked up with the rest of the block.
@@ -385,6 +396,7 @@ export class PgApplier {
         }
       }
       if (this.stopped) break;
+      window = 2 * (i - start) < end - start ? Math.max(MIN_WINDOW, 2 * (i - start)) : Math.min(n, 2 * window);
       await this.flush();
       if (commitAt >= 0) await this.commitChunk(commitAt);
     }
@@ -444,15 +456,14 @@ export class PgApplier {
 
   // ------------------------------------------------------------------ lookups
 
-  /** Rows from `from` on that a lookup concerns: those without an error of their own. */
-  private async lookUp(m: MappedRows, from: number, skipped: Uint8Array): Promise<Answers> {
+  /** Rows `from` to `end` that a lookup concerns: those without an error of their own, nor a fingerprint match that counts. */
+  private async lookUp(m: MappedRows, from: number, end: number, skipped: Uint8Array): Promise<Answers> {
     const plan = this.plan;
-    const n = m.count;
     const nRefs = plan.refs.length;
     const nLinks = plan.links.length;
     const nSlots = plan.slots.length;
     const rows: number[] = [];
-    for (let i = from; i < n; i++) if (m.error[i] === null && skipped[i] === 0) rows.push(i);
+    for (let i = from; i < end; i++) if (m.error[i] === null && skipped[i] === 0) rows.push(i);
     const samples = new Map<string, string[]>();
     const refs: Map<TupleKey, Match>[] = [];
     for (let gi = 0; gi < nRefs; gi++) {
