@@ -25,6 +25,7 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { FP_COLUMN, fingerprintIndexDDL, q } from '../model/schema.js';
+import { type CsvOptions, type RecordSpans, parseRecords, scanRecords } from '../input/parse.js';
 import type { ClassDef, Model } from '../model/types.js';
 import type { ImportPlan } from '../rows/plan.js';
 import { type Lookup, fingerprintDouble } from './lookup.js';
@@ -238,6 +239,68 @@ function fmix(h: number): number {
   return h ^ (h >>> 16);
 }
 
+/** A CSV frame whose records were hashed and looked for among the committed fingerprints (matchFrame). */
+export interface MatchedFrame {
+  /** each record's cells; null for a record a fingerprint matched, which is not parsed */
+  records: ((string | undefined)[] | null)[];
+  /** the physical line each record starts on */
+  lines: Int32Array;
+  /** each record's fingerprint; null when the frame's records could not be told apart by a scan (malformed CSV) */
+  fp: BigInt64Array | null;
+  /** per record, the object its fingerprint matched (0: none); null when none matched */
+  hit: Float64Array | null;
+  /** how many records matched */
+  hits: number;
+  /** where each record lies in the frame; null with fp */
+  spans: RecordSpans | null;
+}
+
+/**
+ * Hash every record of a CSV frame from its bytes and look the fingerprints up in `index`:
+ * the records that match an object are left unparsed, the others are parsed one by one
+ * (the whole frame at once when none matched). A fingerprint is kept only for a span known
+ * to hold exactly one record: a span that parses otherwise (malformed CSV) sends the whole
+ * frame down the ordinary path, without fingerprints.
+ */
+export function matchFrame(buf: Buffer, firstLine: number, opts: CsvOptions, seed: FingerprintSeed, index: FingerprintIndex): MatchedFrame {
+  const spans = scanRecords(buf, firstLine, opts);
+  const n = spans.start.length;
+  const fp = hashSpans(buf, spans, seed);
+  const hit = index.find(fp);
+  let hits = 0;
+  for (let i = 0; i < n; i++) if ((hit[i] as number) > 0) hits++;
+  const whole = (keepFp: boolean): MatchedFrame => {
+    const parsed = parseRecords(buf, firstLine, opts);
+    const same = keepFp && sameLines(parsed.lines, spans.lines);
+    return { records: parsed.records, lines: parsed.lines, fp: same ? fp : null, hit: null, hits: 0, spans: same ? spans : null };
+  };
+  if (hits === 0) return whole(true);
+  const records: ((string | undefined)[] | null)[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    if ((hit[i] as number) > 0) {
+      records[i] = null;
+      continue;
+    }
+    const one = parseRecords(buf.subarray(spans.start[i] as number, spans.end[i] as number), spans.lines[i] as number, opts);
+    if (one.records.length !== 1) return whole(false);
+    records[i] = one.records[0] as string[];
+  }
+  return { records, lines: spans.lines, fp, hit, hits, spans };
+}
+
+/** The one record at span `i` of a matched frame, parsed: a record the fingerprint matched, read after all. */
+export function recordAt(buf: Buffer, spans: RecordSpans, i: number, opts: CsvOptions): (string | undefined)[] {
+  const one = parseRecords(buf.subarray(spans.start[i] as number, spans.end[i] as number), spans.lines[i] as number, opts);
+  // A span whose bytes matched a stored fingerprint was one record when it was stored.
+  return one.records[0] ?? [];
+}
+
+function sameLines(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Where a worker finds the objects holding each fingerprint: per row, the object id, 0 for none. */
 export interface FingerprintIndex {
   find(fp: BigInt64Array): Float64Array;
@@ -320,7 +383,8 @@ export class FingerprintTable implements FingerprintIndex {
     return n;
   }
 
-  private add(lo: number, hi: number, id: number): void {
+  /** Add object `id`'s fingerprint, as its low and high 32-bit halves. */
+  add(lo: number, hi: number, id: number): void {
     const s = this.slots;
     let k = lo & this.mask;
     for (;;) {

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { move } from 'piscina';
 import { asSluiceError } from '../base/errors.js';
 import { objectsToRecords, splitObjects } from '../input/json.js';
-import { type CsvOptions, parseRecords, scanRecords } from '../input/parse.js';
+import { type CsvOptions, parseRecords } from '../input/parse.js';
 import { assertUtf8 } from '../input/utf8.js';
 import type { ClassDef, Model } from '../model/types.js';
 import { readModel } from '../model/store.js';
@@ -15,7 +15,7 @@ import { compileDateFormat } from '../rows/dates.js';
 import { mapRows, type MappedRows } from '../rows/map.js';
 import { Lookup } from './lookup.js';
 import { encodeChunk, encodeError } from './codec.js';
-import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, SharedFingerprintTable, fingerprintSeed, fingerprintsApply, hashSpans, helpFill } from './fingerprint.js';
+import { type FingerprintIndex, FingerprintQueries, type FingerprintSeed, FingerprintTable, SharedFingerprintTable, fingerprintSeed, fingerprintsApply, hashSpans, helpFill, matchFrame } from './fingerprint.js';
 import type { HitRows, ParseTask, ResolvedChunk, WorkerBase, WorkerConfig } from './protocol.js';
 import { resolveChunk } from './resolve.js';
 
@@ -71,16 +71,9 @@ function resolveRecords(s: WorkerState, task: ParseTask, records: (string | unde
   return resolveChunk(s.model, s.cfg.plan, s.lookup, mapped, task.seq, task.bytes.byteLength);
 }
 
-function sameLines(a: Int32Array, b: Int32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
- * A CSV frame when the run uses fingerprints: every record is hashed from its bytes;
- * the ones matching an object skip parsing and mapping, the others take the ordinary
- * path. A fingerprint is kept only for a span known to hold exactly one record.
+ * A CSV frame when the run uses fingerprints (resolve/fingerprint.ts matchFrame): the
+ * records matching an object skip parsing and mapping, the others take the ordinary path.
  */
 function fingerprintedFrame(s: WorkerState, task: ParseTask, buf: Buffer, seed: FingerprintSeed, index: FingerprintIndex): ResolvedChunk {
   const opts = s.parseOptions;
@@ -92,18 +85,14 @@ function fingerprintedFrame(s: WorkerState, task: ParseTask, buf: Buffer, seed: 
     chunk.fp = hashSpans(buf, spans, seed);
     return chunk;
   }
-  const spans = scanRecords(buf, task.firstLine, opts);
-  const n = spans.start.length;
-  const fp = hashSpans(buf, spans, seed);
-  const hit = index.find(fp);
-  let hits = 0;
-  for (let i = 0; i < n; i++) if ((hit[i] as number) > 0) hits++;
-  if (hits === 0) {
-    const parsed = parseRecords(buf, task.firstLine, opts);
-    const chunk = resolveRecords(s, task, parsed.records, parsed.lines);
-    if (sameLines(parsed.lines, spans.lines)) chunk.fp = fp;
+  const f = matchFrame(buf, task.firstLine, opts, seed, index);
+  if (f.hit === null || f.spans === null || f.fp === null) {
+    const chunk = resolveRecords(s, task, f.records as (string | undefined)[][], f.lines);
+    if (f.fp) chunk.fp = f.fp;
     return chunk;
   }
+  const { hit, hits, spans, fp } = f;
+  const n = f.records.length;
   const h: HitRows = {
     row: new Int32Array(hits),
     id: new Float64Array(hits),
@@ -112,33 +101,25 @@ function fingerprintedFrame(s: WorkerState, task: ParseTask, buf: Buffer, seed: 
     end: new Int32Array(hits),
     fp: new BigInt64Array(hits),
   };
-  const records: string[][] = [];
+  const records: (string | undefined)[][] = [];
   const lines = new Int32Array(n - hits);
   const missFp = new BigInt64Array(n - hits);
   let k = 0;
   for (let i = 0; i < n; i++) {
-    const start = spans.start[i] as number;
-    const end = spans.end[i] as number;
-    const line = spans.lines[i] as number;
-    if ((hit[i] as number) > 0) {
+    const rec = f.records[i];
+    if (rec === null || rec === undefined) {
       h.row[k] = i;
       h.id[k] = hit[i] as number;
-      h.line[k] = line;
-      h.start[k] = start;
-      h.end[k] = end;
+      h.line[k] = spans.lines[i] as number;
+      h.start[k] = spans.start[i] as number;
+      h.end[k] = spans.end[i] as number;
       h.fp[k] = fp[i] as bigint;
       k++;
       continue;
     }
-    const one = parseRecords(buf.subarray(start, end), line, opts);
-    if (one.records.length !== 1) {
-      // The span is not one record (malformed CSV): the frame takes the ordinary path, without fingerprints.
-      const parsed = parseRecords(buf, task.firstLine, opts);
-      return resolveRecords(s, task, parsed.records, parsed.lines);
-    }
-    lines[records.length] = line;
+    lines[records.length] = spans.lines[i] as number;
     missFp[records.length] = fp[i] as bigint;
-    records.push(one.records[0] as string[]);
+    records.push(rec);
   }
   const chunk = resolveRecords(s, task, records, lines);
   chunk.fp = missFp;

@@ -44,6 +44,8 @@ export interface MapOptions {
   dates: DateParser;
   /** a sync's rows: their cells as the replicas keep them (built here, in the workers, rather than by the writer) */
   replica?: boolean;
+  /** rows to leave unmapped (a fingerprint matched them): their record is not read, and mapRowInto can map one later */
+  skip?: Uint8Array;
 }
 
 /** Per-plan lookups resolved once, so the per-row loop only indexes arrays. */
@@ -123,8 +125,6 @@ export function mapRows(model: Model, plan: ImportPlan, records: (string | undef
   const nSlots = plan.slots.length;
   const nRefs = plan.refs.length;
   const nLinks = plan.links.length;
-  const width = plan.header.length;
-  const castOpts: CastOptions = { dates: opts.dates };
   const out: MappedRows = {
     count: n,
     line: lines,
@@ -138,98 +138,113 @@ export function mapRows(model: Model, plan: ImportPlan, records: (string | undef
     sourceId: new Array(n).fill(null),
     replica: opts.replica ? new Array(n) : null,
   };
-  for (let i = 0; i < n; i++) {
-    const rec = records[i] as (string | undefined)[];
-    if (out.replica) out.replica[i] = replicaText(p, plan.header, maskedCells(p, rec));
-    if (rec.length !== width) {
-      out.error[i] = `the row has ${rec.length} field${rec.length === 1 ? '' : 's'}, the header has ${width}`;
+  const castOpts: CastOptions = { dates: opts.dates };
+  for (let i = 0; i < n; i++) if (opts.skip?.[i] !== 1) mapRecord(p, plan, records[i] as (string | undefined)[], i, out, castOpts);
+  return out;
+}
+
+/**
+ * Map one record into row `i` of `m`, a block mapped with this row left out (MapOptions.skip):
+ * what mapRows would have put there.
+ */
+export function mapRowInto(model: Model, plan: ImportPlan, m: MappedRows, i: number, record: (string | undefined)[], opts: MapOptions): void {
+  mapRecord(prepare(model, plan), plan, record, i, m, { dates: opts.dates });
+}
+
+/** Map and cast record `rec` into row `i` of `out`. */
+function mapRecord(p: Prepared, plan: ImportPlan, rec: (string | undefined)[], i: number, out: MappedRows, castOpts: CastOptions): void {
+  const width = plan.header.length;
+  const nSlots = plan.slots.length;
+  const nRefs = plan.refs.length;
+  const nLinks = plan.links.length;
+  if (out.replica) out.replica[i] = replicaText(p, plan.header, maskedCells(p, rec));
+  if (rec.length !== width) {
+    out.error[i] = `the row has ${rec.length} field${rec.length === 1 ? '' : 's'}, the header has ${width}`;
+    return;
+  }
+  let errors: string[] | null = null;
+  const fail = (col: number, msg: string): void => {
+    (errors ??= []).push(`column ${quoted(plan.header[col] as string)}: ${msg}`);
+  };
+  const base = i * nSlots;
+  for (let c = 0; c < width; c++) {
+    const spec = plan.columns[c];
+    const cell = rec[c] ?? '';
+    if (rec[c] === undefined && (spec?.kind === 'scalar' || spec?.kind === 'links')) continue;
+    switch (spec?.kind) {
+      case 'scalar': {
+        const attr = p.slotAttrs[spec.slot] as Attribute;
+        if (cell === '') out.values[base + spec.slot] = plan.ignoreEmpty ? undefined : emptyValue(attr);
+        else if (cell === NULL_CELL) out.values[base + spec.slot] = null;
+        else {
+          const r = castValue(attr, cell, castOpts);
+          if (r.ok) out.values[base + spec.slot] = r.value;
+          else fail(c, r.message);
+        }
+        break;
+      }
+      case 'refSub':
+        // Reference groups are assembled after the loop, from all their columns.
+        break;
+      case 'links':
+        out.linkItems[i * nLinks + spec.link] = parseLinkCell(plan.links[spec.link] as LinkSpec, p.targets, cell, plan.ignoreEmpty, castOpts, (m) => fail(c, m));
+        break;
+      case 'id':
+        if (cell !== '' && cell !== NULL_CELL) {
+          const r = castValue(ID_ATTR, cell, castOpts);
+          if (r.ok && typeof r.value === 'number' && r.value > 0) out.id[i] = r.value;
+          else fail(c, `${quoted(cell)} is not an object id (a positive integer)`);
+        }
+        break;
+      case 'source':
+        out.source[i] = cell === '' || cell === NULL_CELL ? null : cell;
+        break;
+      case 'source_id':
+        out.sourceId[i] = cell === '' || cell === NULL_CELL ? null : cell;
+        break;
+      default:
+        break;
+    }
+  }
+  for (let g = 0; g < nRefs; g++) {
+    const group = plan.refs[g] as (typeof plan.refs)[number];
+    const subs = p.subAttrs[g] as Attribute[];
+    let allEmpty = true;
+    let anyNull = false;
+    if (group.columns.every((col) => rec[col] === undefined)) continue;
+    for (const col of group.columns) {
+      const cell = rec[col] ?? '';
+      if (cell === NULL_CELL) anyNull = true;
+      else if (cell !== '') allEmpty = false;
+    }
+    if (allEmpty) {
+      out.refTuples[i * nRefs + g] = anyNull || !plan.ignoreEmpty ? null : undefined;
       continue;
     }
-    let errors: string[] | null = null;
-    const fail = (col: number, msg: string): void => {
-      (errors ??= []).push(`column ${quoted(plan.header[col] as string)}: ${msg}`);
-    };
-    const base = i * nSlots;
-    for (let c = 0; c < width; c++) {
-      const spec = plan.columns[c];
-      const cell = rec[c] ?? '';
-      if (rec[c] === undefined && (spec?.kind === 'scalar' || spec?.kind === 'links')) continue;
-      switch (spec?.kind) {
-        case 'scalar': {
-          const attr = p.slotAttrs[spec.slot] as Attribute;
-          if (cell === '') out.values[base + spec.slot] = plan.ignoreEmpty ? undefined : emptyValue(attr);
-          else if (cell === NULL_CELL) out.values[base + spec.slot] = null;
-          else {
-            const r = castValue(attr, cell, castOpts);
-            if (r.ok) out.values[base + spec.slot] = r.value;
-            else fail(c, r.message);
-          }
-          break;
-        }
-        case 'refSub':
-          // Reference groups are assembled after the loop, from all their columns.
-          break;
-        case 'links':
-          out.linkItems[i * nLinks + spec.link] = parseLinkCell(plan.links[spec.link] as LinkSpec, p.targets, cell, plan.ignoreEmpty, castOpts, (m) => fail(c, m));
-          break;
-        case 'id':
-          if (cell !== '' && cell !== NULL_CELL) {
-            const r = castValue(ID_ATTR, cell, castOpts);
-            if (r.ok && typeof r.value === 'number' && r.value > 0) out.id[i] = r.value;
-            else fail(c, `${quoted(cell)} is not an object id (a positive integer)`);
-          }
-          break;
-        case 'source':
-          out.source[i] = cell === '' || cell === NULL_CELL ? null : cell;
-          break;
-        case 'source_id':
-          out.sourceId[i] = cell === '' || cell === NULL_CELL ? null : cell;
-          break;
-        default:
-          break;
+    const tuple: Scalar[] = [];
+    let ok = true;
+    group.columns.forEach((col, k) => {
+      const cell = rec[col] ?? '';
+      const attr = subs[k] as Attribute;
+      if (cell === '' || cell === NULL_CELL) {
+        tuple.push(cell === NULL_CELL ? null : emptyValue(attr));
+        return;
       }
-    }
-    for (let g = 0; g < nRefs; g++) {
-      const group = plan.refs[g] as (typeof plan.refs)[number];
-      const subs = p.subAttrs[g] as Attribute[];
-      let allEmpty = true;
-      let anyNull = false;
-      if (group.columns.every((col) => rec[col] === undefined)) continue;
-      for (const col of group.columns) {
-        const cell = rec[col] ?? '';
-        if (cell === NULL_CELL) anyNull = true;
-        else if (cell !== '') allEmpty = false;
+      const r = castValue(attr, cell, castOpts);
+      if (r.ok) tuple.push(r.value);
+      else {
+        ok = false;
+        fail(col, r.message);
       }
-      if (allEmpty) {
-        out.refTuples[i * nRefs + g] = anyNull || !plan.ignoreEmpty ? null : undefined;
-        continue;
-      }
-      const tuple: Scalar[] = [];
-      let ok = true;
-      group.columns.forEach((col, k) => {
-        const cell = rec[col] ?? '';
-        const attr = subs[k] as Attribute;
-        if (cell === '' || cell === NULL_CELL) {
-          tuple.push(cell === NULL_CELL ? null : emptyValue(attr));
-          return;
-        }
-        const r = castValue(attr, cell, castOpts);
-        if (r.ok) tuple.push(r.value);
-        else {
-          ok = false;
-          fail(col, r.message);
-        }
-      });
-      if (ok) out.refTuples[i * nRefs + g] = tuple;
-    }
-    // A sync's record is its source's: an object it creates carries the source's name and the record's key.
-    if (plan.sync) {
-      if (out.sourceId[i] === null) fail(plan.sourceIdColumn, `empty; every record of a sync needs its key in the source ${plan.sync.source}`);
-      else out.source[i] = plan.sync.source;
-    }
-    if (errors) out.error[i] = (errors as string[]).join('; ');
+    });
+    if (ok) out.refTuples[i * nRefs + g] = tuple;
   }
-  return out;
+  // A sync's record is its source's: an object it creates carries the source's name and the record's key.
+  if (plan.sync) {
+    if (out.sourceId[i] === null) fail(plan.sourceIdColumn, `empty; every record of a sync needs its key in the source ${plan.sync.source}`);
+    else out.source[i] = plan.sync.source;
+  }
+  if (errors) out.error[i] = (errors as string[]).join('; ');
 }
 
 const ITEM = /^(.+?)->(.+?):(.*)$/s;

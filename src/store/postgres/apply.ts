@@ -61,6 +61,9 @@ const ANALYZE_AFTER = 10_000;
  */
 const MIN_WINDOW = 64;
 
+/** Kept answers per class and attributes (stableAnswers), at most: past that they start again. */
+const STABLE_ANSWERS = 100_000;
+
 interface RowPlan {
   status: Status;
   id: number | null;
@@ -110,6 +113,21 @@ interface Pending {
   /** link sets replaced: owner id, per link spec index, new members (creates: no delete first) */
   linkSets: { li: number; id: number; ids: number[]; replace: boolean }[];
   history: HistoryRow[];
+}
+
+/** A block's fingerprint matches, found as it was read (PgApplier.apply). */
+export interface FoundRows {
+  /** per row, the object its record's fingerprint matched (0: none) */
+  hit: Float64Array;
+  /** 1 for a row left unmapped */
+  unmapped: Uint8Array;
+  /** map row i into `m` (its match stopped counting) */
+  map(m: MappedRows, i: number): void;
+}
+
+/** A row's warnings as the report shows them: one per line, null for none. */
+function warningText(w: string[] | null): string | null {
+  return w && w.length > 0 ? w.join('\n') : null;
 }
 
 function emptyPending(): Pending {
@@ -195,6 +213,8 @@ export class PgApplier {
   private analyzedAt = 0;
   /** the columns of the class the run looks values up in, besides its unique id and source pair */
   private readonly analyzed: string[];
+  /** answers on classes the run does not write, kept from frame to frame (stableAnswers) */
+  private readonly stable = new Map<string, Map<TupleKey, Match>>();
   /** sequence positions to go back to when the open transaction rolls back */
   private seqAtCommit: { seq: string; value: string; called: boolean }[] = [];
   private pendingFirst = 0;
@@ -343,9 +363,19 @@ export class PgApplier {
     return fp === undefined || fp === 0n || this.warn[i] !== null ? null : fp;
   }
 
-  async apply(m: MappedRows, wantRows: boolean, fp: BigInt64Array | null = null): Promise<AppliedChunk> {
+  /** The committed fingerprints a record of the run may still match; null when none can (matchFrame). */
+  matchable(): FingerprintTable | null {
+    return this.loose ? null : this.fpTable;
+  }
+
+  /**
+   * Apply a block of mapped rows. `fp`: each row's fingerprint (null: none). `found`: the
+   * block's fingerprint matches, when they were looked for as it was read (matchFrame); its
+   * matched rows were left unmapped, and are mapped here if their match stops counting.
+   */
+  async apply(m: MappedRows, wantRows: boolean, fp: BigInt64Array | null = null, found: FoundRows | null = null): Promise<AppliedChunk> {
     const n = m.count;
-    const warn = m.warn.map((w) => (w && w.length > 0 ? w.join('\n') : null));
+    const warn = m.warn.map(warningText);
     const out: AppliedChunk = {
       seq: 0,
       count: n,
@@ -363,7 +393,7 @@ export class PgApplier {
     const linesSoFar = this.rowsHandled;
     this.fp = this.fingerprinted ? fp : null;
     this.warn = warn;
-    const hit = this.fp && this.fpTable ? this.fpTable.find(this.fp) : null;
+    const hit = found ? found.hit : this.fp && this.fpTable ? this.fpTable.find(this.fp) : null;
     // Rows whose fingerprint match counted when the rest of the block was looked up: not looked up.
     const skipped = new Uint8Array(n);
     let i = 0;
@@ -371,7 +401,14 @@ export class PgApplier {
     while (i < n && !this.stopped) {
       const start = i;
       const end = Math.min(n, i + window);
-      for (let k = i; k < end; k++) skipped[k] = this.hitCounts(m, hit, k) ? 1 : 0;
+      for (let k = i; k < end; k++) {
+        skipped[k] = this.hitCounts(m, hit, k) ? 1 : 0;
+        if (skipped[k] === 0 && found?.unmapped[k] === 1) {
+          found.unmapped[k] = 0;
+          found.map(m, k);
+          warn[k] = warningText(m.warn[k] ?? null);
+        }
+      }
       const answers = await this.lookUp(m, i, end, skipped);
       this.touched = new Touched();
       let commitAt = -1;
@@ -555,13 +592,40 @@ export class PgApplier {
   private async resolve(table: string, attrs: readonly string[], tuples: readonly (readonly Scalar[])[], fetch: readonly string[]): Promise<Map<TupleKey, Match>> {
     const out = new Map<TupleKey, Match>();
     const distinct: (readonly Scalar[])[] = [];
+    const known = this.stableAnswers(table, attrs, fetch);
     for (const t of tuples) {
       const k = tupleKey(t);
       if (out.has(k)) continue;
-      out.set(k, NO_MATCH);
-      distinct.push(t);
+      const answer = known?.get(k);
+      out.set(k, answer ?? NO_MATCH);
+      if (answer === undefined) distinct.push(t);
     }
     if (distinct.length === 0 || attrs.length === 0) return out;
+    await this.answer(table, attrs, distinct, fetch, out);
+    if (known) {
+      if (known.size + distinct.length > STABLE_ANSWERS) known.clear();
+      for (const t of distinct) {
+        const k = tupleKey(t);
+        known.set(k, out.get(k) as Match);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The answers kept for tuples of `table`'s `attrs`, when they cannot change during the run:
+   * a class the run does not write, under the writer lock no other run writes it either.
+   */
+  private stableAnswers(table: string, attrs: readonly string[], fetch: readonly string[]): Map<TupleKey, Match> | null {
+    if (table === this.cls.name || fetch.length > 0) return null;
+    const key = `${table}\0${attrs.join('\0')}`;
+    let known = this.stable.get(key);
+    if (!known) this.stable.set(key, (known = new Map()));
+    return known;
+  }
+
+  /** Look `distinct` tuples up, setting the answers of those found in `out`. */
+  private async answer(table: string, attrs: readonly string[], distinct: readonly (readonly Scalar[])[], fetch: readonly string[], out: Map<TupleKey, Match>): Promise<void> {
     const cls = this.model.classes.get(table) as ClassDef;
     const types = attrs.map((a) => columnType(cls, a));
     for (const withNull of [false, true]) {
@@ -595,7 +659,6 @@ export class PgApplier {
         }
       }
     }
-    return out;
   }
 
   private async sample(samples: Map<string, string[]>, table: string, attr: string): Promise<void> {

@@ -4,7 +4,8 @@
  * the committed fingerprints of a class, read into the same in-memory table SQLite's
  * workers use.
  */
-import { FingerprintTable, PAGE, TABLE_CAP, generationKey, keyedGenerationKey } from '../../resolve/fingerprint.js';
+import { FingerprintTable, TABLE_CAP, generationKey, keyedGenerationKey } from '../../resolve/fingerprint.js';
+import { copyOutPairs } from './copy.js';
 import { FP_COLUMN, q } from '../../model/schema.js';
 import type { PgClient } from './store.js';
 
@@ -26,24 +27,20 @@ export async function bumpGeneration(client: PgClient, className: string, keys: 
 
 /**
  * The committed fingerprints of `className`, or null when it holds none, or more than `cap`
- * (such a class is looked up row by row). Read a page of ids at a time, each page
- * one string, as on SQLite.
+ * (such a class is looked up row by row). Streamed by one binary COPY: reading them a page
+ * at a time as text, as SQLite does, kept the server formatting numbers for seconds.
  */
 export async function loadFingerprints(client: PgClient, className: string, cap = TABLE_CAP): Promise<FingerprintTable | null> {
   const t = q(className);
   const max = await client.query<{ m: string | null }>(`SELECT max(id)::text AS m FROM ${t}`);
   const table = FingerprintTable.forIds(Number(max.rows[0]?.m ?? 0), cap);
   if (!table) return null;
-  const triples = new Int32Array(PAGE * 3);
-  const sql = `SELECT string_agg(${FP_COLUMN}::text || ',' || id::text, ',' ORDER BY id) AS p FROM (SELECT ${FP_COLUMN}, id FROM ${t} WHERE id > $1 AND ${FP_COLUMN} IS NOT NULL ORDER BY id LIMIT ${PAGE}) s`;
   let loaded = 0;
-  for (let after = 0; ; ) {
-    const r = await client.query<{ p: string | null }>(sql, [after]);
-    const n = table.addPage(r.rows[0]?.p ?? null, triples);
-    // None at all (a class the run fills): nothing to match, nor to keep track of.
-    if (n === 0) return loaded === 0 ? null : table;
-    loaded += n;
-    if (loaded > cap) return null;
-    after = triples[(n - 1) * 3 + 2] as number;
-  }
+  // Ids below 2^31 (forIds): an id's high half is 0.
+  await copyOutPairs(client, `SELECT ${FP_COLUMN}, id FROM ${t} WHERE ${FP_COLUMN} IS NOT NULL LIMIT ${cap + 1}`, (fpHigh, fpLow, _idHigh, id) => {
+    table.add(fpLow, fpHigh, id);
+    loaded++;
+  });
+  // None at all (a class the run fills): nothing to match, nor to keep track of.
+  return loaded === 0 || loaded > cap ? null : table;
 }

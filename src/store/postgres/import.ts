@@ -28,13 +28,13 @@ import { RowSpool } from '../../report/spool.js';
 import { type Counts, emptyCounts } from '../../report/types.js';
 import { compileDateFormat } from '../../rows/dates.js';
 import { buildPlan } from '../../rows/header.js';
-import { mapRows, passwordColumns } from '../../rows/map.js';
+import { mapRowInto, mapRows, passwordColumns } from '../../rows/map.js';
 import type { ImportPlan } from '../../rows/plan.js';
 import { type AppliedChunk, replyOf } from '../../write/apply.js';
 import { type ImportHooks, type ImportResult, endOfRun, lookupIndexes } from '../../engine/run.js';
 import type { ImportOptions } from '../../engine/options.js';
-import { type FingerprintSeed, fingerprintsApply, hashSpans, seedOf } from '../../resolve/fingerprint.js';
-import { PgApplier, writeFailed } from './apply.js';
+import { type FingerprintSeed, type FingerprintTable, fingerprintsApply, hashSpans, matchFrame, recordAt, seedOf } from '../../resolve/fingerprint.js';
+import { type FoundRows, PgApplier, writeFailed } from './apply.js';
 import { loadFingerprints, readGenerations } from './fingerprints.js';
 import { lockWriter, type PgWriterLock } from './lock.js';
 import { readModel, SQLITE_SHAPED_TYPES } from './read.js';
@@ -233,6 +233,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       let mapped: ReturnType<typeof mapRows>;
       let frameBytes: number;
       let fp: BigInt64Array | null = null;
+      let found: FoundRows | null = null;
       try {
         let f: Frame;
         if (firstData) {
@@ -252,12 +253,25 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
         if (o.format === 'json') {
           const text = buf.toString('utf8');
           ({ records, lines: recordLines, errors } = objectsToRecords(text, splitObjects(text, f.firstLine), plan.header));
+        } else if (seed && a.matchable()) {
+          // As in SQLite's workers: the records matching an object are neither parsed nor mapped.
+          const matched = matchFrame(buf, f.firstLine, opts, seed, a.matchable() as FingerprintTable);
+          records = matched.records as (string | undefined)[][];
+          recordLines = matched.lines;
+          fp = matched.fp;
+          const { hit, spans } = matched;
+          if (hit && spans) {
+            const unmapped = new Uint8Array(records.length);
+            for (let i = 0; i < unmapped.length; i++) if (matched.records[i] === null) unmapped[i] = 1;
+            const p = plan;
+            found = { hit, unmapped, map: (m, i) => mapRowInto(model, p, m, i, recordAt(buf, spans, i, opts), { dates }) };
+          }
         } else if (seed) {
           const spans = { start: [] as number[], end: [] as number[] };
           ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts, spans));
           if (spans.start.length === records.length) fp = hashSpans(buf, spans, seed);
         } else ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts));
-        mapped = mapRows(model, plan, records, recordLines, { dates });
+        mapped = mapRows(model, plan, records, recordLines, { dates, skip: found?.unmapped });
         if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
       } catch (err) {
         // The rows before the bad input come first: a row error among them stops the run there.
@@ -267,7 +281,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       }
       await settle();
       if (stopped) break;
-      const promise = a.apply(mapped, spool !== null, fp);
+      const promise = a.apply(mapped, spool !== null, fp, found);
       // Handled when the block is settled; until then a failure must not count as unhandled.
       promise.catch(() => undefined);
       inflight = { promise, bytes: frameBytes };
