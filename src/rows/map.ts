@@ -46,6 +46,18 @@ export interface MapOptions {
   replica?: boolean;
   /** rows to leave unmapped (a fingerprint matched them): their record is not read, and mapRowInto can map one later */
   skip?: Uint8Array;
+  /**
+   * A block mapped before and done with: its arrays are written over rather than allocated
+   * again. An array of more than 16,384 values is a large object to V8, and allocating one
+   * for every frame cost more than mapping the frame's rows. Its arrays may then be longer
+   * than the block: `count` bounds it.
+   */
+  into?: MappedRows | undefined;
+}
+
+/** `a` with its first `len` entries set to `v`, when it has room; else a new array of them. */
+function blank<T>(a: T[] | undefined, len: number, v: T): T[] {
+  return a === undefined || a.length < len ? new Array<T>(len).fill(v) : a.fill(v, 0, len);
 }
 
 /** Per-plan lookups resolved once, so the per-row loop only indexes arrays. */
@@ -125,19 +137,34 @@ export function mapRows(model: Model, plan: ImportPlan, records: (string | undef
   const nSlots = plan.slots.length;
   const nRefs = plan.refs.length;
   const nLinks = plan.links.length;
-  const out: MappedRows = {
-    count: n,
-    line: lines,
-    error: new Array(n).fill(null),
-    warn: new Array(n).fill(null),
-    values: new Array(n * nSlots),
-    refTuples: new Array(n * nRefs),
-    linkItems: new Array(n * nLinks),
-    id: new Array(n).fill(null),
-    source: new Array(n).fill(null),
-    sourceId: new Array(n).fill(null),
-    replica: opts.replica ? new Array(n) : null,
-  };
+  const into = opts.into;
+  const out: MappedRows = into
+    ? {
+        count: n,
+        line: lines,
+        error: blank(into.error, n, null),
+        warn: blank(into.warn, n, null),
+        values: blank(into.values, n * nSlots, undefined),
+        refTuples: blank(into.refTuples, n * nRefs, undefined),
+        linkItems: blank(into.linkItems, n * nLinks, undefined),
+        id: blank(into.id, n, null),
+        source: blank(into.source, n, null),
+        sourceId: blank(into.sourceId, n, null),
+        replica: opts.replica ? new Array(n) : null,
+      }
+    : {
+        count: n,
+        line: lines,
+        error: new Array(n).fill(null),
+        warn: new Array(n).fill(null),
+        values: new Array(n * nSlots),
+        refTuples: new Array(n * nRefs),
+        linkItems: new Array(n * nLinks),
+        id: new Array(n).fill(null),
+        source: new Array(n).fill(null),
+        sourceId: new Array(n).fill(null),
+        replica: opts.replica ? new Array(n) : null,
+      };
   const castOpts: CastOptions = { dates: opts.dates };
   for (let i = 0; i < n; i++) if (opts.skip?.[i] !== 1) mapRecord(p, plan, records[i] as (string | undefined)[], i, out, castOpts);
   return out;

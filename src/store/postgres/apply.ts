@@ -375,7 +375,7 @@ export class PgApplier {
    */
   async apply(m: MappedRows, wantRows: boolean, fp: BigInt64Array | null = null, found: FoundRows | null = null): Promise<AppliedChunk> {
     const n = m.count;
-    const warn = m.warn.map(warningText);
+    const warn = Array.from({ length: n }, (_, i) => warningText(m.warn[i] ?? null));
     const out: AppliedChunk = {
       seq: 0,
       count: n,

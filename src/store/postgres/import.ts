@@ -28,7 +28,7 @@ import { RowSpool } from '../../report/spool.js';
 import { type Counts, emptyCounts } from '../../report/types.js';
 import { compileDateFormat } from '../../rows/dates.js';
 import { buildPlan } from '../../rows/header.js';
-import { mapRowInto, mapRows, passwordColumns } from '../../rows/map.js';
+import { type MappedRows, mapRowInto, mapRows, passwordColumns } from '../../rows/map.js';
 import type { ImportPlan } from '../../rows/plan.js';
 import { type AppliedChunk, replyOf } from '../../write/apply.js';
 import { type ImportHooks, type ImportResult, endOfRun, lookupIndexes } from '../../engine/run.js';
@@ -109,7 +109,9 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
   let applier: PgApplier | null = null;
   let interrupted = false;
   /** the block sent to the server and not settled yet, with its frame's size */
-  let inflight: { promise: Promise<AppliedChunk>; bytes: number } | null = null;
+  let inflight: { promise: Promise<AppliedChunk>; bytes: number; mapped: MappedRows } | null = null;
+  /** a settled block's rows, whose arrays the next frame is mapped into */
+  let spare: MappedRows | null = null;
   let settle = async (): Promise<void> => undefined;
   const cls = (() => {
     try {
@@ -208,7 +210,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     // this thread's overlap. A block's outcome is taken before the next one is sent.
     settle = async (): Promise<void> => {
       if (!inflight) return;
-      const { promise, bytes } = inflight;
+      const { promise, bytes, mapped } = inflight;
       inflight = null;
       let applied;
       try {
@@ -216,6 +218,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       } catch (err) {
         throw writeFailed(err, shown);
       }
+      spare = mapped;
       bytesDone += bytes;
       lines += applied.count;
       lastCommittedLine = applied.lastCommittedLine;
@@ -271,7 +274,8 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
           ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts, spans));
           if (spans.start.length === records.length) fp = hashSpans(buf, spans, seed);
         } else ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts));
-        mapped = mapRows(model, plan, records, recordLines, { dates, skip: found?.unmapped });
+        mapped = mapRows(model, plan, records, recordLines, { dates, skip: found?.unmapped, into: spare ?? undefined });
+        spare = null;
         if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
       } catch (err) {
         // The rows before the bad input come first: a row error among them stops the run there.
@@ -284,7 +288,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       const promise = a.apply(mapped, spool !== null, fp, found);
       // Handled when the block is settled; until then a failure must not count as unhandled.
       promise.catch(() => undefined);
-      inflight = { promise, bytes: frameBytes };
+      inflight = { promise, bytes: frameBytes, mapped };
     }
     await settle();
     if (interrupted) throw new SluiceError('E_INTERRUPTED', 'interrupted; the open transaction was rolled back');

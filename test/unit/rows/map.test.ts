@@ -5,7 +5,7 @@ import { buildModel } from '../../../src/model/load.js';
 import type { ClassDef } from '../../../src/model/types.js';
 import { compileDateFormat } from '../../../src/rows/dates.js';
 import { buildPlan } from '../../../src/rows/header.js';
-import { mapRows, NULL_CELL, passwordColumns, type MappedRows } from '../../../src/rows/map.js';
+import { mapRowInto, mapRows, NULL_CELL, passwordColumns, type MappedRows } from '../../../src/rows/map.js';
 import type { ImportPlan } from '../../../src/rows/plan.js';
 import { rawControl } from '../../helpers/hostile.js';
 
@@ -47,6 +47,53 @@ describe('mapRows: shape', () => {
     assert.equal(m.error[2], 'the row has 4 fields, the header has 3');
     assert.equal(m.error[3], 'the row has 1 field, the header has 3');
     assert.deepEqual(row(m, p, 0), [undefined, undefined, undefined]);
+  });
+});
+
+describe('mapRows: rows left out, mapped later, and arrays reused', () => {
+  const p = plan('Person', ['name', 'email', 'org_id->name', 'employee_number']);
+  const records = [
+    ['a', 'a@x', 'Acme', '1'],
+    ['b', 'b@x', 'Other', 'not a number'],
+    ['c', 'c@x', '', '3'],
+  ];
+  const lines = Int32Array.from([2, 3, 4]);
+  const whole = mapRows(model, p, records, lines, { dates: iso });
+  /** Row i of a block as every consumer reads it, within its count. */
+  const rowOf = (m: MappedRows, i: number): unknown[] => [
+    row(m, p, i),
+    m.refTuples[i * p.refs.length],
+    m.error[i],
+    m.warn[i],
+    m.id[i],
+    m.source[i],
+    m.sourceId[i],
+  ];
+
+  it('leaves a skipped row unmapped (its record is not read), and mapRowInto gives it what mapRows would have', () => {
+    const skip = Uint8Array.from([0, 1, 0]);
+    const m = mapRows(model, p, [records[0] as string[], [], records[2] as string[]], lines, { dates: iso, skip });
+    assert.deepEqual(rowOf(m, 0), rowOf(whole, 0));
+    assert.deepEqual(rowOf(m, 2), rowOf(whole, 2));
+    assert.equal(m.error[1], null, 'a skipped row has no error of its own');
+    assert.deepEqual(row(m, p, 1), [undefined, undefined, undefined, undefined]);
+    mapRowInto(model, p, m, 1, records[1] as string[], { dates: iso });
+    for (let i = 0; i < 3; i++) assert.deepEqual(rowOf(m, i), rowOf(whole, i), `row ${i}`);
+  });
+
+  it('maps into the arrays of an earlier block, longer or shorter, with nothing of it left within the count', () => {
+    const big = mapRows(model, p, [...records, ...records], Int32Array.from([2, 3, 4, 5, 6, 7]), { dates: iso });
+    const again = mapRows(model, p, records, lines, { dates: iso, into: big });
+    assert.equal(again.values, big.values, 'the earlier arrays are reused');
+    assert.equal(again.count, 3);
+    for (let i = 0; i < 3; i++) assert.deepEqual(rowOf(again, i), rowOf(whole, i), `row ${i}`);
+    const skipped = mapRows(model, p, [[], [], records[2] as string[]], lines, { dates: iso, skip: Uint8Array.from([1, 1, 0]), into: again });
+    assert.deepEqual(row(skipped, p, 0), [undefined, undefined, undefined, undefined], 'a skipped row keeps nothing of the earlier block');
+    assert.equal(skipped.error[1], null);
+    const small = mapRows(model, p, [records[0] as string[]], Int32Array.from([2]), { dates: iso });
+    const grown = mapRows(model, p, records, lines, { dates: iso, into: small });
+    assert.notEqual(grown.values, small.values, 'arrays too short are allocated anew');
+    for (let i = 0; i < 3; i++) assert.deepEqual(rowOf(grown, i), rowOf(whole, i), `row ${i}`);
   });
 });
 
