@@ -5,14 +5,16 @@
 import { SluiceError } from '../base/errors.js';
 import { defaultColumns, defaultRefSubs, linkItemAttr } from '../export/columns.js';
 import { findClass } from '../model/load.js';
+import { openReader } from '../export/reader.js';
 import { openStore } from '../model/store.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 
 const SPECS: Record<string, OptionSpec> = {
   class: { type: 'string', value: 'C', help: 'describe only this class', default: 'every class' },
   format: { type: 'string', value: 'text|json', help: 'text for a terminal, json for scripts', default: 'text' },
-  db: { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' },
+  db: { type: 'string', value: 'FILE|URL', help: 'database file, or postgres://user@host/db[?schema=NAME] (docs/postgres.md)', default: 'SLUICE_DB or ./sluice.db' },
 };
 
 export interface AttributeInfo {
@@ -155,24 +157,31 @@ export function schemaText(classes: readonly ClassInfo[], all: boolean): string 
   return parts.join('\n');
 }
 
-export function schemaCommand(argv: string[]): number {
+/** The model stored in `db`: an SQLite file, or a PostgreSQL schema (read in one snapshot, as export reads it). */
+async function storedModel(db: string, option: string): Promise<Model> {
+  if (!isPostgresUrl(db)) {
+    const store = openStore(db, { create: false, readonly: true });
+    store.db.close();
+    return store.model;
+  }
+  const reader = await openReader(db, option);
+  await reader.close();
+  return reader.model;
+}
+
+export async function schemaCommand(argv: string[]): Promise<number> {
   const a = parseCommand('schema', argv, SPECS);
   if (a.help) {
-    process.stdout.write(helpText('schema', '[--class C] [--format text|json] [--db F]', SPECS, 'sluice schema --class Person'));
+    process.stdout.write(helpText('schema', '[--class C] [--format text|json] [--db FILE|URL]', SPECS, 'sluice schema --class Person'));
     return 0;
   }
   const format = ((a.format as string | undefined) ?? 'text').toLowerCase();
   if (format !== 'text' && format !== 'json') throw new SluiceError('E_USAGE', `--format: "${String(a.format)}" is not valid (valid: text, json)`, { option: '--format' });
   const dbPath = (a.db as string | undefined) ?? process.env.SLUICE_DB ?? 'sluice.db';
-  const { db, model } = openStore(dbPath, { create: false, readonly: true });
-  let classes: ClassInfo[];
-  try {
-    const only = a.class as string | undefined;
-    const list = only === undefined ? [...model.classes.values()] : [findClass(model, only)];
-    classes = list.map((c) => describeClass(model, c));
-  } finally {
-    db.close();
-  }
+  const model = await storedModel(dbPath, a.db === undefined && process.env.SLUICE_DB !== undefined ? '--db (SLUICE_DB)' : '--db');
+  const only = a.class as string | undefined;
+  const list = only === undefined ? [...model.classes.values()] : [findClass(model, only)];
+  const classes = list.map((c) => describeClass(model, c));
   if (format === 'json') process.stdout.write(JSON.stringify({ classes }, null, 2) + '\n');
   else process.stdout.write(schemaText(classes, a.class === undefined));
   return 0;

@@ -234,6 +234,19 @@ describe('export, changes and history on PostgreSQL and on SQLite', () => {
     await same(cmdb.db, url, ['history', '--change', '2', '--format', 'json']);
   });
 
+  it('schema describes the stored model as on SQLite: every class, one class, JSON, a custom model, a bad class', async () => {
+    await same(cmdb.db, cmdbUrl, ['schema']);
+    await same(cmdb.db, cmdbUrl, ['schema', '--class', 'person', '--format', 'json']);
+    const inv = await same(inventory.db, inventoryUrl, ['schema', '--format', 'json']);
+    const cmdbClasses = JSON.parse((await cli(['schema', '--format', 'json', '--db', cmdb.db])).stdout).classes.map((c: { name: string }) => c.name);
+    assert.notDeepEqual(JSON.parse(inv.stdout).classes.map((c: { name: string }) => c.name), cmdbClasses, 'the inventory schema has its own model');
+    const bad = await same(cmdb.db, cmdbUrl, ['schema', '--class', 'Nope'], 2);
+    assert.match(bad.stderr, /--class/);
+    const r = await runCli(['schema', '--class', 'Person'], { env: { SLUICE_DB: cmdbUrl } });
+    assert.deepEqual({ code: r.code, stderr: r.stderr }, { code: 0, stderr: '' });
+    assert.match(r.stdout, /^Person/);
+  });
+
   it('takes the URL from SLUICE_DB', async () => {
     const lite = await cli(['changes', '--format', 'json', '--db', cmdb.db]);
     const r = await runCli(['changes', '--format', 'json'], { env: { SLUICE_DB: cmdbUrl } });
