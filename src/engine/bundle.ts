@@ -4,8 +4,9 @@
  * planBundle reads what each file is (its class, its options, its header), orders the files
  * from the model (engine/bundle-order.ts) and checks everything before any row is read;
  * runBundle then runs runImport on each file in turn, all of them through one writer thread
- * (engine/bundle-writer.ts) that keeps one change record and, by default, one transaction:
- * all files or nothing. With --chunk-size each file commits every N rows and at its end.
+ * (engine/bundle-writer.ts; into PostgreSQL, one connection: store/postgres/bundle.ts) that
+ * keeps one change record and, by default, one transaction: all files or nothing. With
+ * --chunk-size each file commits every N rows and at its end.
  */
 import type { CellSource } from '../report/cells.js';
 import { createReadStream } from 'node:fs';
