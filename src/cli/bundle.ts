@@ -9,6 +9,7 @@ import { listBundle } from '../engine/bundle-manifest.js';
 import type { RawImportOptions } from '../engine/options.js';
 import { type BundleSection, writeBundleLog, writeBundleReport } from '../report/bundle.js';
 import { progressSink } from '../report/progress.js';
+import { maskUrl } from '../store/postgres/url.js';
 import { checkWritable } from './import.js';
 
 /** Options that name one file's input: a bundle's files come from the directory or the manifest. */
@@ -25,7 +26,7 @@ export async function executeBundle(path: string, raw: RawImportOptions): Promis
   if (path.trim() === '') throw new SluiceError('E_USAGE', '--bundle: is empty (a directory of files named after their classes, or a bundle.json manifest)', { option: '--bundle' });
   const base = bundleOptions(raw);
   if (base.log !== undefined) checkWritable(base.log);
-  const model = bundleModel(base.db);
+  const model = await bundleModel(base.db);
   const { entries, manifest } = listBundle(model, path);
   const plan = await planBundle(model, manifest ?? path, entries, raw);
 
@@ -38,7 +39,7 @@ export async function executeBundle(path: string, raw: RawImportOptions): Promis
     const r = await runBundleOnThread(plan, {
       signal: stop.signal,
       onProgress: (p) => progress.update(p),
-      onWaiting: () => process.stderr.write(`sluice: another import is writing to ${base.db}; waiting for it to finish…\n`),
+      onWaiting: () => process.stderr.write(`sluice: another import is writing to ${maskUrl(base.db)}; waiting for it to finish…\n`),
     });
     const last = r.files[r.files.length - 1];
     if (last) progress.done({ ...last.summary, counts: r.summary.counts, dataLines: r.summary.lines, outcome: r.summary.outcome });

@@ -1,7 +1,8 @@
 /**
  * One writer thread for a whole bundle: each file's runImport drives it as its own writer
  * (ImportHooks.writer), while the thread keeps one change record and, by default, one
- * transaction across the files (write/thread.ts `part` and `endPart`).
+ * transaction across the files (write/thread.ts `part` and `endPart`). Into PostgreSQL,
+ * store/postgres/bundle.ts does the same on one connection.
  */
 import { SluiceError } from '../base/errors.js';
 import type { ChangeLabel } from '../write/apply.js';
@@ -9,8 +10,20 @@ import { type Finished, type Ready, type RunWriter, WriterClient } from '../writ
 import type { LookupIndex } from '../write/prepare.js';
 import type { WriterConfig } from '../write/protocol.js';
 import type { ImportPlan } from '../rows/plan.js';
+import type { ImportOptions } from './options.js';
+import { type ImportHooks, type ImportResult, runImport } from './run.js';
 
-export class BundleWriter {
+/** What runs a bundle's files one after the other in one change: the store's side of runBundle. */
+export interface BundleRunner {
+  /** Import the bundle's next file. */
+  run(o: ImportOptions, hooks: ImportHooks): Promise<ImportResult>;
+  /** End the run the files left open (a file failed before it joined it, or the run stopped between files); null: nothing was open. */
+  end(outcome: string, lines: number): Promise<{ change: number | null } | null>;
+  /** Give up before the first file holds the database. */
+  terminate(): Promise<void>;
+}
+
+export class BundleWriter implements BundleRunner {
   private client: WriterClient | null = null;
   /** the files that asked for their writer so far */
   private opened = 0;
@@ -24,6 +37,10 @@ export class BundleWriter {
     private readonly file: string,
     private readonly parts: { plan: ImportPlan; indexes: LookupIndex[] }[],
   ) {}
+
+  run(o: ImportOptions, hooks: ImportHooks): Promise<ImportResult> {
+    return runImport(o, { ...hooks, writer: this.next });
+  }
 
   /** ImportHooks.writer for the bundle's next file. */
   readonly next = (cfg: WriterConfig, onWaiting?: () => void): RunWriter => {

@@ -4,8 +4,9 @@
  * planBundle reads what each file is (its class, its options, its header), orders the files
  * from the model (engine/bundle-order.ts) and checks everything before any row is read;
  * runBundle then runs runImport on each file in turn, all of them through one writer thread
- * (engine/bundle-writer.ts) that keeps one change record and, by default, one transaction:
- * all files or nothing. With --chunk-size each file commits every N rows and at its end.
+ * (engine/bundle-writer.ts; into PostgreSQL, one connection: store/postgres/bundle.ts) that
+ * keeps one change record and, by default, one transaction: all files or nothing. With
+ * --chunk-size each file commits every N rows and at its end.
  */
 import type { CellSource } from '../report/cells.js';
 import { createReadStream } from 'node:fs';
@@ -27,9 +28,10 @@ import type { ChangeLabel } from '../write/apply.js';
 import type { LookupIndex } from '../write/prepare.js';
 import type { BundleEntry } from './bundle-manifest.js';
 import { bundleOrder, referencesOf } from './bundle-order.js';
-import { BundleWriter } from './bundle-writer.js';
+import { type BundleRunner, BundleWriter } from './bundle-writer.js';
 import { type ImportOptions, type RawImportOptions, normalizeImportOptions } from './options.js';
-import { type ImportHooks, type ImportResult, lookupIndexes, runImport } from './run.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
+import { type ImportHooks, type ImportResult, lookupIndexes } from './run.js';
 
 /** What the change record of a bundle names as its action. */
 export const BUNDLE_ACTION = 'bundle';
@@ -144,11 +146,29 @@ export function bundleOptions(raw: RawImportOptions): ImportOptions {
   return normalizeImportOptions({ ...raw, className: '-', file: '-' });
 }
 
-/** The model of the bundle's database (created with the cmdb model on first use, as an import does). */
-export function bundleModel(db: string): Model {
+/**
+ * The model of the bundle's database (an SQLite file is created with the cmdb model on first
+ * use, as an import does; a PostgreSQL schema must exist).
+ */
+export async function bundleModel(db: string): Promise<Model> {
+  if (isPostgresUrl(db)) {
+    const reader = await (await import('../store/postgres/read.js')).openPostgresReader(db);
+    try {
+      return reader.model;
+    } finally {
+      await reader.close();
+    }
+  }
   const { db: d, model } = openStore(db, { create: true });
   d.close();
   return model;
+}
+
+/** What runs the files: the writer thread on an SQLite file, one connection into a PostgreSQL schema (its driver loads only then). */
+async function bundleRunner(p: BundlePlan): Promise<BundleRunner> {
+  const o = (p.files[0] as BundleFile).options;
+  if (isPostgresUrl(o.db)) return new (await import('../store/postgres/bundle.js')).PgBundle(p.label, p.name, p.files.length, o.chunkSize > 0 && !o.simulate);
+  return new BundleWriter(p.label, p.name, p.files.map((f) => ({ plan: f.plan, indexes: f.indexes })));
 }
 
 /**
@@ -210,7 +230,7 @@ function oneTransaction(p: BundlePlan): boolean {
 export async function runBundle(p: BundlePlan, hooks: ImportHooks = {}): Promise<BundleResult> {
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-  const writer = new BundleWriter(p.label, p.name, p.files.map((f) => ({ plan: f.plan, indexes: f.indexes })));
+  const writer = await bundleRunner(p);
   const results: BundleFileResult[] = [];
   let failure: SluiceError | null = null;
   let failedCode = 0;
@@ -236,12 +256,11 @@ export async function runBundle(p: BundlePlan, hooks: ImportHooks = {}): Promise
     }
     let r: ImportResult;
     try {
-      r = await runImport(f.options, {
+      r = await writer.run(f.options, {
         signal: hooks.signal,
         onWaiting: hooks.onWaiting,
         onStarted: k === 0 ? hooks.onStarted : undefined,
         onProgress: progress,
-        writer: writer.next,
       });
     } catch (err) {
       const e = inFile(asSluiceError(err), f.name);

@@ -1378,7 +1378,7 @@ function defaultValue(a: Attribute): Scalar {
   return a.default;
 }
 
-function addCounts(a: Counts, b: Counts): Counts {
+export function addCounts(a: Counts, b: Counts): Counts {
   const out = emptyCounts();
   for (const k of Object.keys(out) as (keyof Counts)[]) out[k] = a[k] + b[k];
   return out;

@@ -32,7 +32,7 @@ import type { ImportPlan, RefGroup } from '../../rows/plan.js';
 import { keyTuple } from '../../resolve/resolve.js';
 import { type TupleKey, hasEmpty, tupleKey } from '../../resolve/tuple.js';
 import { type Counts, emptyCounts } from '../../report/types.js';
-import { type AppliedChunk, type RunInfo, Status } from '../../write/apply.js';
+import { type AppliedChunk, type BundlePart, type ChangeLabel, type RunInfo, Status, addCounts } from '../../write/apply.js';
 import { MASK, hashPassword, verifyPassword } from '../../write/password.js';
 import type { LookupIndex } from '../../write/prepare.js';
 import { FP_COLUMN, q } from '../../model/schema.js';
@@ -130,6 +130,13 @@ function warningText(w: string[] | null): string | null {
   return w && w.length > 0 ? w.join('\n') : null;
 }
 
+/** A sequence's position, to put it back there when the transaction that moved it rolls back. */
+export interface SequenceMark {
+  seq: string;
+  value: string;
+  called: boolean;
+}
+
 function emptyPending(): Pending {
   return { creates: [], updates: [], fps: [], deletes: [], linkSets: [], history: [] };
 }
@@ -215,15 +222,20 @@ export class PgApplier {
   private readonly analyzed: string[];
   /** answers on classes the run does not write, kept from frame to frame (stableAnswers) */
   private readonly stable = new Map<string, Map<TupleKey, Match>>();
-  /** sequence positions to go back to when the open transaction rolls back */
-  private seqAtCommit: { seq: string; value: string; called: boolean }[] = [];
+  /** sequence positions to go back to when the open transaction rolls back (a bundle's: its earlier files' classes too) */
+  private seqAtCommit: SequenceMark[] = [];
   private pendingFirst = 0;
   private pendingLast = -1;
   private rowsInTx = 0;
   private lastLine = 0;
   private rowsHandled = 0;
-  private label = { className: '', action: '' };
+  /** what the change record names (begin or join) */
+  private label: ChangeLabel = { className: '', action: '' };
+  /** a bundle's earlier files: their figures, added to this file's in the change record */
+  private prior: BundlePart['prior'] | null = null;
   private inTx = false;
+  /** a bundle's file has ended (endPart): a failure of the bundle before the next file joins still ends the run here */
+  private partEnded = false;
   private pending: Pending = emptyPending();
   private touched = new Touched();
   private readonly classSeq: string;
@@ -275,17 +287,28 @@ export class PgApplier {
     return (await this.client.query<Scalar[]>({ text: sql, values, rowMode: 'array' })).rows;
   }
 
-  /** The sequences whose positions a rollback puts back: the class's ids, the change's, the history's. */
-  private async markSequences(): Promise<void> {
-    const out: PgApplier['seqAtCommit'] = [];
-    const seqs = [this.classSeq, ...(await this.query(`SELECT pg_get_serial_sequence('_sluice_change', 'id'), pg_get_serial_sequence('_sluice_history', 'id')`))[0] as string[]];
+  /**
+   * The sequences whose positions a rollback puts back: the class's ids, the change's, the
+   * history's, and those the transaction had marked already (a bundle's earlier files'
+   * classes), each where it stands now; `kept`: positions marked earlier in the same
+   * transaction (a bundle's next file), which stay.
+   */
+  private async markSequences(kept: readonly SequenceMark[] = []): Promise<void> {
+    const out: SequenceMark[] = [];
+    const own = [this.classSeq, ...((await this.query(`SELECT pg_get_serial_sequence('_sluice_change', 'id'), pg_get_serial_sequence('_sluice_history', 'id')`))[0] as string[])];
+    const seqs = [...new Set([...own, ...this.seqAtCommit.map((s) => s.seq), ...kept.map((s) => s.seq)])];
     for (const seq of seqs) {
       const r = (await this.query(`SELECT last_value::text, is_called FROM ${seq}`))[0] as [string, number];
-      out.push({ seq, value: r[0], called: r[1] === 1 || (r[1] as unknown) === true });
+      const now = { seq, value: r[0], called: r[1] === 1 || (r[1] as unknown) === true };
+      if (seq === this.classSeq) this.nextId = Number(now.value) + (now.called ? 1 : 0);
+      out.push(kept.find((s) => s.seq === seq) ?? now);
     }
     this.seqAtCommit = out;
-    const cls = out[0] as { value: string; called: boolean };
-    this.nextId = Number(cls.value) + (cls.called ? 1 : 0);
+  }
+
+  /** Where the open transaction's sequences stood when it began: a bundle's next file keeps them (join). */
+  get sequenceMarks(): readonly SequenceMark[] {
+    return this.seqAtCommit;
   }
 
   private async restoreSequences(): Promise<void> {
@@ -300,7 +323,7 @@ export class PgApplier {
     this.label = { className, action };
     await this.query('BEGIN');
     this.inTx = true;
-    for (const ix of indexes) await this.query(pgLookupIndexDDL(this.schema, this.model.classes.get(ix.cls) as ClassDef, ix.cols));
+    await this.makeIndexes(indexes);
     await this.markSequences();
     const r = await this.query(`INSERT INTO _sluice_change ("user", started_at, comment, class, file, action, outcome) VALUES ($1, $2, $3, $4, $5, $6, 'running') RETURNING id`, [
       this.run.user,
@@ -313,6 +336,47 @@ export class PgApplier {
     this.changeId = Number((r[0] as Scalar[])[0]);
   }
 
+  private async makeIndexes(indexes: readonly LookupIndex[]): Promise<void> {
+    for (const ix of indexes) await this.query(pgLookupIndexDDL(this.schema, this.model.classes.get(ix.cls) as ClassDef, ix.cols));
+  }
+
+  /**
+   * A bundle's next file: go on with the change `part.change` and the transaction an earlier
+   * file's applier left open (endPart), keeping the sequence positions it marked, instead of
+   * opening a run of its own (write/apply.ts join).
+   */
+  async join(label: ChangeLabel, part: BundlePart, sequences: readonly SequenceMark[], indexes: readonly LookupIndex[] = []): Promise<void> {
+    this.label = label;
+    this.changeId = part.change;
+    this.prior = part.prior;
+    this.inTx = true;
+    this.rowsInTx = 0;
+    await this.makeIndexes(indexes);
+    await this.markSequences(sequences);
+  }
+
+  /**
+   * The end of a bundle's file that another follows: its rows are written and its class's
+   * generation counted, and with --chunk-size it commits; the transaction stays open for the
+   * next file's applier (write/apply.ts endPart).
+   */
+  async endPart(lines: number): Promise<void> {
+    if (!this.inTx) throw new SluiceError('E_INTERNAL', 'a bundle file ended twice');
+    this.flushCreates();
+    await this.flush();
+    await this.countGeneration();
+    if (this.run.chunkSize > 0 && !this.run.simulate) {
+      await this.updateChange('running', lines);
+      await this.query('COMMIT');
+      this.lastCommittedLine = this.lastLine;
+      this.committed = { ...this.counts };
+      await this.query('BEGIN');
+      await this.markSequences();
+    }
+    this.inTx = false;
+    this.partEnded = true;
+  }
+
   /** A transaction that changed the class counts one more generation of it (resolve/fingerprint.ts). */
   private async countGeneration(): Promise<void> {
     if (!this.changedInTx) return;
@@ -322,10 +386,10 @@ export class PgApplier {
   }
 
   private async updateChange(outcome: string, lines: number): Promise<void> {
-    const c = this.counts;
+    const c = this.prior ? addCounts(this.prior.counts, this.counts) : this.counts;
     await this.query(`UPDATE _sluice_change SET finished_at = $1, lines = $2, created = $3, updated = $4, unchanged = $5, deleted = $6, skipped = $7, errors = $8, warnings = $9, outcome = $10 WHERE id = $11`, [
       new Date().toISOString(),
-      lines,
+      lines + (this.prior?.lines ?? 0),
       c.created,
       c.updated,
       c.unchanged,
@@ -1137,9 +1201,12 @@ export class PgApplier {
   // ------------------------------------------------------------------ the end
 
   async finish(ok: boolean, outcome: string, lines: number): Promise<number | null> {
-    if (!this.inTx) return null;
+    if (!this.inTx && !this.partEnded) return null;
     this.inTx = false;
+    this.partEnded = false;
     if (!ok) this.keepCommittedCounts();
+    // A bundle's earlier files: what a failure keeps of them.
+    if (!ok && this.prior) this.prior = { ...this.prior, counts: this.prior.committed };
     if (this.run.simulate) {
       await this.query('ROLLBACK');
       await this.restoreSequences();

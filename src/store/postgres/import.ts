@@ -35,11 +35,12 @@ import { type ImportHooks, type ImportResult, endOfRun, lookupIndexes } from '..
 import type { ImportOptions } from '../../engine/options.js';
 import { type FingerprintSeed, type FingerprintTable, fingerprintsApply, hashSpans, matchFrame, recordAt, seedOf } from '../../resolve/fingerprint.js';
 import { type FoundRows, PgApplier, writeFailed } from './apply.js';
+import type { PgBundle } from './bundle.js';
 import { loadFingerprints, readGenerations } from './fingerprints.js';
 import { lockWriter, type PgWriterLock } from './lock.js';
 import { readModel, SQLITE_SHAPED_TYPES } from './read.js';
 import { type PgClient, connectPostgres, schemaState } from './store.js';
-import { parsePostgresUrl, postgresNotAvailable } from './url.js';
+import { type PgTarget, parsePostgresUrl, postgresNotAvailable } from './url.js';
 
 function csvOptions(o: ImportOptions, separator: string): CsvOptions {
   return { delimiter: separator.charCodeAt(0), quote: o.qualifier === null ? -1 : o.qualifier.charCodeAt(0), relaxQuotes: o.relaxQuotes };
@@ -50,8 +51,16 @@ async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer
   yield* framer.end();
 }
 
-/** The connection, the schema's model, and the writer lock: what an import into `o.db` starts from. */
-async function openSchema(o: ImportOptions): Promise<{ client: PgClient; model: Awaited<ReturnType<typeof readModel>>; shown: string; schema: string }> {
+/** The connection to the schema `o.db` names, and its model: what an import into it starts from. */
+export interface OpenedSchema {
+  client: PgClient;
+  model: Awaited<ReturnType<typeof readModel>>;
+  shown: string;
+  schema: string;
+  target: PgTarget;
+}
+
+export async function openSchema(o: ImportOptions): Promise<OpenedSchema> {
   const t = parsePostgresUrl(o.db, '--db');
   const client = await connectPostgres(t, SQLITE_SHAPED_TYPES);
   try {
@@ -60,16 +69,21 @@ async function openSchema(o: ImportOptions): Promise<{ client: PgClient; model: 
     if (state === 'other') throw new SluiceError('E_DB', `--db: the schema ${t.schema} of ${t.shown} is not a Sluice schema (it has no _sluice_meta table); name the one sluice init created with ?schema=NAME`, { option: '--db' });
     await client.query(`SELECT set_config('search_path', $1, false)`, [q(t.schema)]);
     const model = await readModel(client, t);
-    return { client, model, shown: t.shown, schema: t.schema };
+    return { client, model, shown: t.shown, schema: t.schema, target: t };
   } catch (err) {
     await client.end().catch(() => undefined);
     throw err instanceof SluiceError ? err : writeFailed(err, t.shown);
   }
 }
 
-export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
-  // What runs as several parts of one run, or as a data source's sync, takes an SQLite file still.
-  if (o.sync || hooks.writer || o.writtenBefore) throw postgresNotAvailable(o.db);
+/**
+ * Import one file: alone, on a connection and under a writer lock of its own, in a change
+ * and a transaction of its own; or as a file of a bundle (`bundle`), which holds the
+ * connection, the lock, the change and the transaction across its files (store/postgres/bundle.ts).
+ */
+export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {}, bundle: PgBundle | null = null): Promise<ImportResult> {
+  // A data source's sync takes an SQLite file still; a bundle's file comes with its bundle.
+  if (o.sync || hooks.writer || (o.writtenBefore && !bundle)) throw postgresNotAvailable(o.db);
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
   let totalBytes: number | null = null;
@@ -88,7 +102,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     throw new SluiceError('E_USAGE', '--file -: the details table of an import into PostgreSQL reads its cells from the file again; give the rows as --file FILE, or use --output summary or json', { option: '--file' });
   }
   const dates = compileDateFormat(o.dateFormat);
-  const opened = await openSchema(o);
+  const opened = bundle ? await bundle.open(o) : await openSchema(o);
   const { client, model, shown } = opened;
   let lock: PgWriterLock | null = null;
   const spool = o.output === 'details' || o.output === 'json' || o.log !== undefined ? RowSpool.create() : null;
@@ -113,11 +127,13 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
   /** a settled block's rows, whose arrays the next frame is mapped into */
   let spare: MappedRows | null = null;
   let settle = async (): Promise<void> => undefined;
+  /** The end of the file: of the run, or of a bundle's file (which the bundle may carry on). */
+  const finish = (a: PgApplier, ok: boolean, outcome: string, n: number): Promise<number | null> => (bundle ? bundle.finish(a, ok, outcome, n) : a.finish(ok, outcome, n));
   const cls = (() => {
     try {
       return findClass(model, o.className);
     } catch (err) {
-      void client.end().catch(() => undefined);
+      if (!bundle) void client.end().catch(() => undefined);
       throw err;
     }
   })();
@@ -161,7 +177,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       assertUtf8(first.value.bytes, 1);
       header = parseHeader(first.value.bytes, csvOptions(o, separator));
     }
-    plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty });
+    plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty, writtenBefore: o.writtenBefore });
     if (wantCells) {
       cellSource = {
         path: o.file,
@@ -176,14 +192,17 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       };
     }
     try {
-      lock = await lockWriter(client, parsePostgresUrl(o.db, '--db'), () => hooks.onWaiting?.());
+      if (bundle) await bundle.lockOnce(() => hooks.onWaiting?.());
+      else lock = await lockWriter(client, opened.target, () => hooks.onWaiting?.());
     } catch (err) {
       throw err instanceof SluiceError ? err : writeFailed(err, shown);
     }
-    const run = { user: o.user ?? currentUser(), comment: o.comment, file: o.fileName ?? (o.input ? o.file : o.file === '-' ? '(stdin)' : o.file), simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize };
+    const run = { user: o.user ?? currentUser(), comment: o.comment, file: bundle?.file ?? o.fileName ?? (o.input ? o.file : o.file === '-' ? '(stdin)' : o.file), simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize };
     const a = new PgApplier(client, model, plan, run, opened.schema);
     try {
-      await a.begin(cls.name, plan.action, lookupIndexes(model, cls, plan));
+      const indexes = lookupIndexes(model, cls, plan);
+      if (bundle) await bundle.start(a, indexes);
+      else await a.begin(cls.name, plan.action, indexes);
     } catch (err) {
       throw writeFailed(err, shown);
     }
@@ -293,7 +312,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     await settle();
     if (interrupted) throw new SluiceError('E_INTERRUPTED', 'interrupted; the open transaction was rolled back');
     try {
-      change = await a.finish(!stopped, stopped ? 'rolled back' : o.simulate ? 'simulated' : 'committed', lines);
+      change = await finish(a, !stopped, stopped ? 'rolled back' : o.simulate ? 'simulated' : 'committed', lines);
     } catch (err) {
       throw writeFailed(err, shown);
     }
@@ -307,13 +326,16 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     // A block still at the server is taken first: its queries and the rollback share the connection.
     await settle().catch(() => undefined);
     if (!applier) {
-      await lock?.release().catch(() => undefined);
-      await client.end().catch(() => undefined);
+      // A bundle's file: the bundle ends the run its earlier files left open (PgBundle.end).
+      if (!bundle) {
+        await lock?.release().catch(() => undefined);
+        await client.end().catch(() => undefined);
+      }
       spool?.close();
       throw failure;
     }
     try {
-      change = await applier.finish(false, failure.code === 'E_INTERRUPTED' ? 'interrupted' : 'failed', lines);
+      change = await finish(applier, false, failure.code === 'E_INTERRUPTED' ? 'interrupted' : 'failed', lines);
       counts = { ...applier.counts };
       rolledBack = applier.rolledBack;
       lastCommittedLine = applier.lastCommittedLine;
@@ -329,8 +351,10 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     source.destroy();
-    await lock?.release().catch(() => undefined);
-    await client.end().catch(() => undefined);
+    if (!bundle) {
+      await lock?.release().catch(() => undefined);
+      await client.end().catch(() => undefined);
+    }
   }
   const { summary, exitCode } = endOfRun(o, { className: cls.name, separator, charset: decodeInfo.charset, dateFormat: dates.format, bytesRead, lines, header, keys: plan?.keyLabels ?? [], counts, rolledBack, elapsedS: elapsed(), change, interrupted, failure, lastCommittedLine, stopMessage, sync: null });
   return { summary, rows: spool, cells: cellSource, exitCode, error: failure };

@@ -1,0 +1,368 @@
+/**
+ * `sluice import --bundle --db postgres://…` gives what the same bundle gives on SQLite: the
+ * same exit code, report (every format) and standard error, and, read back by `sluice export`,
+ * `sluice history` and `sluice changes`, the same data and the same one change record, byte
+ * for byte. Each test runs the same bundles, in the same order, on a fresh SQLite database and
+ * a fresh PostgreSQL schema (both made by `sluice init`), comparing after every run.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { type CliResult, type Sandbox, query, runCli, sandbox, startCli } from '../helpers/cli.js';
+import { ITOP_ORGS_CSV, csvText } from '../helpers/fixtures.js';
+import { usePostgres } from '../helpers/postgres.js';
+import { writerLockKey } from '../../src/store/postgres/lock.js';
+
+const server = usePostgres();
+
+const SECRET = 'N0t-4-pr1nt';
+
+const LOCATIONS = 'Name,Owner organization->Name,City\nParis,IT Department,Paris\nNohant,My Company/Department,Nohant-Vic\n';
+
+const PEOPLE = `Last Name,Status,Organization->Name,Location->Name,Email,Notification,First Name
+"Flaubert","Active","IT Department","Paris","gustave@example.com","yes","Gustave"
+"Sand","Active","My Company/Department","Nohant","george@example.com","no","George"
+`;
+
+const LOGINS = `Contact (person)->Email,Login,Language,Password,Profiles
+"gustave@example.com","support","EN US",1234,profileid->name:Configuration Manager|profileid->name:Change Supervisor
+"","portal","EN US",1234,profileid->name:Portal user
+`;
+
+/** iTop's demo classes, each file's prefix the reverse of the order they must run in. */
+const DEMO: Record<string, string> = {
+  '1-UserLocal.csv': LOGINS,
+  '2-Person.csv': PEOPLE,
+  '3-Location.csv': LOCATIONS,
+  '4-Organization.csv': ITOP_ORGS_CSV,
+};
+
+const BAD_LOGIN = `${LOGINS}"","bad","EN US",1234,profileid->name:Nobody\n`;
+
+const CLASSES = ['Organization', 'Location', 'Person', 'Team', 'UserLocal', 'Profile'];
+
+/** What varies from run to run: elapsed time, rate, memory. */
+function stable(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^#(Elapsed|Rows\/s|Peak memory):/.test(l))
+    .join('\n')
+    .replace(/"(elapsed_s|rows_per_s|peak_rss_bytes)":[0-9.e+-]+/g, '');
+}
+
+/** `sluice changes --format json` without the times of the runs. */
+function changesOf(stdout: string): unknown {
+  return JSON.parse(stdout, (k, v: unknown) => (/(^|_)(at|time)$|^(started|finished|elapsed)/.test(k) ? undefined : v));
+}
+
+async function waitFor(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function onPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+interface Pair {
+  sb: Sandbox;
+  url: string;
+  /** a directory of files (and a manifest, if one is among them) */
+  dir(name: string, files: Record<string, string>): string;
+  /** the same bundle on both; asserts the same outcome and returns SQLite's */
+  bundle(path: string, args?: string[], code?: number): Promise<CliResult>;
+  /** the same single-file import on both */
+  imp(cls: string, content: string, args?: string[], code?: number): Promise<CliResult>;
+  /** every class exported, every change's history and the list of changes, the same on both */
+  same(): Promise<void>;
+}
+
+describe('sluice import --bundle into PostgreSQL: the report and the data of an SQLite run', () => {
+  const boxes: Sandbox[] = [];
+  after(() => boxes.forEach((b) => b.cleanup()));
+  let files = 0;
+
+  async function pair(): Promise<Pair> {
+    const sb = sandbox();
+    boxes.push(sb);
+    // The test server trusts local connections and ignores the password; no message may show it.
+    const url = (await server().freshDatabase()).replace('postgres@', `postgres:${SECRET}@`);
+    for (const db of [sb.db, url]) {
+      const r = await runCli(['init', '--db', db]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const both = async (args: string[], code: number): Promise<CliResult> => {
+      const lite = await runCli([...args, '--db', sb.db]);
+      const pgr = await runCli([...args, '--db', url]);
+      assert.equal(lite.code, code, `SQLite: exit ${String(lite.code)}\n${lite.stdout}\n${lite.stderr}`);
+      assert.equal(pgr.code, lite.code, `PostgreSQL: exit ${String(pgr.code)}\n${pgr.stdout}\n${pgr.stderr}`);
+      assert.equal(stable(pgr.stdout), stable(lite.stdout), 'standard output');
+      assert.equal(pgr.stderr, lite.stderr, 'standard error');
+      assert.ok(!pgr.stdout.includes(SECRET) && !pgr.stderr.includes(SECRET), 'the password is never printed');
+      return lite;
+    };
+    return {
+      sb,
+      url,
+      dir(name, content) {
+        const d = join(sb.dir, name);
+        mkdirSync(d, { recursive: true });
+        for (const [f, text] of Object.entries(content)) writeFileSync(join(d, f), text);
+        return d;
+      },
+      bundle: (path, args = [], code = 0) => both(['import', '--bundle', path, '--progress', 'none', ...args], code),
+      imp: (cls, content, args = [], code = 0) => both(['import', '--class', cls, '--file', sb.file(`in-${files++}.csv`, content), '--progress', 'none', ...args], code),
+      async same() {
+        for (const cls of CLASSES) {
+          const args = ['export', '--class', cls, '--format', 'csv'];
+          const [lite, pgr] = [await runCli([...args, '--db', sb.db]), await runCli([...args, '--db', url])];
+          assert.equal(lite.code, 0, lite.stderr);
+          assert.equal(pgr.stdout, lite.stdout, `export of ${cls}\n${pgr.stderr}`);
+        }
+        const listed = ['changes', '--format', 'json', '--limit', '1000'];
+        const [lc, pc] = [await runCli([...listed, '--db', sb.db]), await runCli([...listed, '--db', url])];
+        assert.equal(lc.code, 0, lc.stderr);
+        assert.deepEqual(changesOf(pc.stdout), changesOf(lc.stdout), 'the change records');
+        const n = (JSON.parse(lc.stdout) as unknown[]).length;
+        for (let c = 1; c <= n; c++) {
+          const args = ['history', '--change', String(c), '--format', 'csv'];
+          const [lite, pgr] = [await runCli([...args, '--db', sb.db]), await runCli([...args, '--db', url])];
+          assert.equal(pgr.stdout, lite.stdout, `history of change ${c}\n${pgr.stderr}`);
+          assert.equal(pgr.code, lite.code);
+        }
+      },
+    };
+  }
+
+  /** The record fingerprints each store keeps with a class's objects, by id. */
+  async function fingerprints(p: Pair, cls: string): Promise<{ lite: string[]; pg: string[] }> {
+    const lite = query<{ id: number; fp: string | null }>(p.sb.db, `SELECT id, CAST(_fp AS TEXT) AS fp FROM "${cls}" ORDER BY id`).map((r) => `${r.id}:${String(r.fp)}`);
+    const pgs = await onPg(p.url, async (c) => (await c.query<{ id: string; fp: string | null }>(`SELECT id::text, _fp::text AS fp FROM sluice."${cls}" ORDER BY id`)).rows.map((r) => `${r.id}:${String(r.fp)}`));
+    return { lite, pg: pgs };
+  }
+
+  it('imports files that refer to each other, in the order of their references, as one change; a re-run is all unchanged', async () => {
+    const p = await pair();
+    const dir = p.dir('demo', DEMO);
+    const first = await p.bundle(dir, ['--output', 'details']);
+    assert.match(first.stdout, /^#Order: 4-Organization\.csv \(Organization\), 3-Location\.csv \(Location\), 2-Person\.csv \(Person\), 1-UserLocal\.csv \(UserLocal\)$/m);
+    assert.match(first.stdout, /^#Created: 8$/m);
+    await p.same();
+    const change = (JSON.parse((await runCli(['changes', '--format', 'json', '--limit', '1', '--db', p.url])).stdout) as Record<string, unknown>[])[0];
+    assert.deepEqual([change?.action, change?.class, change?.created, change?.lines], ['bundle', 'Organization,Location,Person,UserLocal', 8, 8]);
+    // The first file refers to no class an earlier one wrote: its records keep their fingerprints, the same on both stores.
+    const fp = await fingerprints(p, 'Organization');
+    assert.deepEqual(fp.pg, fp.lite);
+    assert.ok(fp.pg.every((x) => !x.endsWith(':null')), `every organization has its fingerprint: ${fp.pg.join(' ')}`);
+    const again = await p.bundle(dir, ['--output', 'json']);
+    const doc = JSON.parse(again.stdout) as { unchanged: number; created: number; updated: number };
+    assert.deepEqual([doc.unchanged, doc.created, doc.updated], [8, 0, 0]);
+    await p.bundle(dir, ['--output', 'details']);
+    await p.same();
+    for (const cls of ['Location', 'Person', 'UserLocal']) {
+      const f = await fingerprints(p, cls);
+      assert.deepEqual(f.pg, f.lite, `the fingerprints of ${cls}`);
+    }
+  });
+
+  it('reads a manifest with per-file options, over those of the command line', async () => {
+    const p = await pair();
+    const dir = p.dir('manifest', {
+      'orgs.txt': 'name;code\nSales;S1\nIT;I1\n',
+      'people.csv': 'email,name,first_name,org_id->name,phone\nvh@x,Hugo,Victor,Sales,\nzola@x,Zola,Emile,IT,+33 1\n',
+      'bundle.json': JSON.stringify({
+        files: [
+          { file: 'people.csv', class: 'Person', keys: ['email'], 'ignore-empty': true },
+          { file: 'orgs.txt', class: 'Organization', separator: ';' },
+        ],
+      }),
+    });
+    await p.bundle(dir, ['--comment', 'first load', '--output', 'details']);
+    writeFileSync(join(dir, 'people.csv'), 'email,name,first_name,org_id->name,phone\nvh@x,Hugo-Renamed,Victor,Sales,\nzola@x,Zola,Emile,IT,\n');
+    const r = await p.bundle(join(dir, 'bundle.json'), ['--output', 'json']);
+    const doc = JSON.parse(r.stdout) as { files: { file: string; updated: number; unchanged: number }[] };
+    assert.deepEqual(doc.files.map((f) => [f.file, f.updated, f.unchanged]), [
+      ['orgs.txt', 0, 2],
+      ['people.csv', 1, 1],
+    ]);
+    await p.same();
+  });
+
+  it('a row error in the last file rolls every file back; --no-stop-on-error keeps the other rows', async () => {
+    const p = await pair();
+    const dir = p.dir('bad-last', { ...DEMO, '1-UserLocal.csv': BAD_LOGIN });
+    const r = await p.bundle(dir, ['--output', 'details'], 3);
+    assert.match(r.stderr, /^sluice: 1-UserLocal\.csv: line 4: column "Profiles": unknown item "profileid->name:Nobody"/);
+    assert.match(r.stdout, /^#Result: rolled back$/m);
+    await p.same();
+    const e = await runCli(['export', '--class', 'Organization', '--db', p.url]);
+    assert.equal(e.stdout.trim().split('\n').length, 1, `no organization was kept: ${e.stdout}`);
+    // The next run's ids are those SQLite gives: the sequences were put back.
+    await p.bundle(dir, ['--no-stop-on-error', '--output', 'details'], 1);
+    await p.same();
+    await p.bundle(p.dir('json', { ...DEMO, '1-UserLocal.csv': BAD_LOGIN }), ['--no-stop-on-error', '--output', 'json', '--log', join(p.sb.dir, 'log.csv')], 1);
+  });
+
+  it('stops on a malformed later file naming it, and rolls back the files before it', async () => {
+    const p = await pair();
+    await p.bundle(p.dir('malformed', { 'Organization.csv': 'name\nA\n', 'Location.csv': 'name,org_id->name\n"Lyon,A\n' }), [], 3);
+    await p.same();
+    await p.bundle(p.dir('fine', { 'Organization.csv': 'name\nA\n', 'Location.csv': 'name,org_id->name\nLyon,A\n' }), ['--output', 'details']);
+    await p.same();
+  });
+
+  it('--chunk-size commits each file and every N rows; a failure keeps the files before it and the committed chunks', async () => {
+    const p = await pair();
+    await p.bundle(p.dir('chunks', { ...DEMO, '1-UserLocal.csv': BAD_LOGIN }), ['--chunk-size', '1', '--output', 'details'], 3);
+    await p.same();
+    const orgs = [['name', 'code']];
+    for (let i = 1; i <= 7; i++) orgs.push([`Org ${i}`, `C${i}`]);
+    const people = [['name', 'email', 'org_id->name']];
+    for (let i = 1; i <= 7; i++) people.push([`P${i}`, `p${i}@x.org`, i === 6 ? 'Nope' : `Org ${i}`]);
+    await p.bundle(p.dir('chunks2', { 'Organization.csv': csvText(orgs), 'Person.csv': csvText(people) }), ['--chunk-size', '3', '--output', 'json'], 3);
+    await p.same();
+    await p.bundle(p.dir('chunks3', { 'Organization.csv': csvText(orgs), 'Person.csv': csvText(people.filter((_, i) => i !== 6)) }), ['--chunk-size', '2', '--output', 'details']);
+    await p.same();
+  });
+
+  it('--simulate writes nothing and reports what the real run does; the next run gets the ids SQLite gives', async () => {
+    const p = await pair();
+    const dir = p.dir('simulated', DEMO);
+    const sim = await p.bundle(dir, ['--simulate', '--output', 'details']);
+    assert.match(sim.stdout, /^#Simulate: yes$/m);
+    await p.same();
+    await p.bundle(dir, ['--simulate', '--chunk-size', '1', '--output', 'json']);
+    await p.same();
+    await p.bundle(dir, ['--output', 'details']);
+    await p.imp('Organization', csvText([['name'], ['After']]), ['--output', 'details']);
+    await p.same();
+  });
+
+  it('a later file resolves references against what an earlier one changed, in the same transaction', async () => {
+    const p = await pair();
+    await p.bundle(p.dir('first', { 'Organization.csv': 'name\nOld Name\n' }));
+    await p.bundle(p.dir('rename', { 'Person.csv': 'name,first_name,org_id->name\nVerne,Jules,New Name\n', 'Organization.csv': 'id,name\n1,New Name\n' }), ['--output', 'details']);
+    await p.bundle(p.dir('stale', { 'Person.csv': 'name,first_name,org_id->name\nHugo,Victor,New Name\n', 'Organization.csv': 'id,name\n1,Newer Name\n' }), [], 3);
+    await p.same();
+  });
+
+  it('a failure of the database names --db with the password masked, and keeps nothing', async () => {
+    const p = await pair();
+    const dir = p.dir('demo', DEMO);
+    // Nothing listens there.
+    const nowhere = p.url.replace(/@[^/]+\//, '@127.0.0.1:1/');
+    const r = await runCli(['import', '--bundle', dir, '--progress', 'none', '--db', nowhere]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^sluice: --db: cannot connect to postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\//);
+    assert.ok(!r.stderr.includes(SECRET) && !r.stdout.includes(SECRET));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+
+    // The connection ends in the middle of the run: held after its first frame, its server process is terminated.
+    const pause = join(p.sb.dir, 'pause');
+    writeFileSync(pause, '');
+    const run = startCli(['import', '--bundle', dir, '--progress', 'none', '--db', p.url], { env: { SLUICE_TEST_PAUSE: `frame-applied:${pause}` } });
+    let ended = false;
+    void run.done.then(() => (ended = true));
+    await waitFor('the bundle to reach its first applied frame', () => {
+      if (ended) throw new Error(`the bundle ended first:\n${run.stderrText()}`);
+      return existsSync(`${pause}.reached`);
+    });
+    await onPg(p.url, (c) => c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'sluice'`));
+    rmSync(pause);
+    const cut = await run.done;
+    assert.equal(cut.code, 3, cut.stderr);
+    assert.match(cut.stderr, /^sluice: 4-Organization\.csv: --db: cannot write to postgres:\/\/postgres:\*\*\*@\S+: .+\n$/);
+    assert.ok(!cut.stderr.includes(SECRET) && !cut.stdout.includes(SECRET));
+    const e = await runCli(['export', '--class', 'Organization', '--db', p.url]);
+    assert.equal(e.stdout.trim().split('\n').length, 1, `nothing was kept: ${e.stdout}`);
+    const locks = await onPg(p.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`)).rows[0].n as number);
+    assert.equal(locks, 0, 'the writer lock ended with the session');
+  });
+
+  it('holds the writer lock across its files: another writer waits, and the bundle waits for another', async () => {
+    const p = await pair();
+    const dir = p.dir('demo', DEMO);
+    const holder = new pg.Client({ connectionString: p.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [writerLockKey('sluice').toString()]);
+      const r = await runCli(['import', '--bundle', dir, '--progress', 'none', '--db', p.url], { env: { SLUICE_LOCK_WAIT_MS: '300' } });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /another import is writing to postgres:\/\/postgres:\*\*\*@/);
+      assert.match(r.stderr, /cannot take the write lock of schema sluice in postgres:\/\/postgres:\*\*\*@/);
+      assert.ok(!r.stderr.includes(SECRET) && !r.stdout.includes(SECRET));
+      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [writerLockKey('sluice').toString()]);
+    } finally {
+      await holder.end();
+    }
+    // Into its second file, the bundle holds the lock it took for the first: the second file
+    // waits for a table another session holds, and the writer lock is not to be had meanwhile.
+    await onPg(p.url, async (admin) => {
+      await admin.query('BEGIN');
+      await admin.query('LOCK TABLE sluice."Location" IN ACCESS EXCLUSIVE MODE');
+      const run = startCli(['import', '--bundle', dir, '--progress', 'none', '--output', 'json', '--db', p.url]);
+      let ended = false;
+      void run.done.then(() => (ended = true));
+      await waitFor('the bundle to wait for the Location table', async () => {
+        if (ended) throw new Error(`the bundle ended first:\n${run.stderrText()}`);
+        // The activity is read afresh each time, not from the snapshot of the admin's open transaction.
+        await admin.query('SELECT pg_stat_clear_snapshot()');
+        const r = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'sluice' AND wait_event_type = 'Lock'`);
+        return r.rows[0].n === 1;
+      });
+      const other = await runCli(['import', '--class', 'Organization', '--file', p.sb.file('other.csv', 'name\nOther\n'), '--progress', 'none', '--db', p.url], { env: { SLUICE_LOCK_WAIT_MS: '200' } });
+      assert.notEqual(other.code, 0, 'another import cannot write meanwhile');
+      assert.match(other.stderr, /cannot take the write lock of schema sluice/);
+      const done = await runCli(['export', '--class', 'Organization', '--db', p.url]);
+      assert.equal(done.stdout.trim().split('\n').length, 1, 'the first file is not committed yet: one transaction');
+      await admin.query('ROLLBACK');
+      const r = await run.done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { created: number }).created, 8);
+    });
+  });
+
+  it('Ctrl-C rolls the whole bundle back and says so, exit 130; the next run gets the ids SQLite gives', async () => {
+    const p = await pair();
+    const orgs = [['name', 'code']];
+    for (let i = 1; i <= 300; i++) orgs.push([`Org ${i}`, `C${i}`]);
+    const dir = p.dir('big', { 'Organization.csv': csvText(orgs), 'Location.csv': 'name,org_id->name\nLyon,Org 1\n' });
+    const pause = join(p.sb.dir, 'pause');
+    writeFileSync(pause, '');
+    const run = startCli(['import', '--bundle', dir, '--progress', 'none', '--frame-bytes', '200', '--db', p.url], { env: { SLUICE_TEST_PAUSE: `frame-applied:${pause}` } });
+    let ended = false;
+    void run.done.then(() => (ended = true));
+    await waitFor('the bundle to reach its first applied frame', () => {
+      if (ended) throw new Error(`the bundle ended first:\n${run.stderrText()}`);
+      return existsSync(`${pause}.reached`);
+    });
+    run.child.kill('SIGINT');
+    rmSync(pause);
+    const r = await run.done;
+    assert.equal(r.code, 130, r.stderr);
+    // The interrupt reaches the run within the first file or between the files: either way nothing stays.
+    assert.match(r.stderr, /^sluice: (Organization\.csv: interrupted after line \d+; the import was rolled back|interrupted before Location\.csv; the bundle was rolled back)\n$/);
+    assert.match(r.stdout, /^#Result: interrupted$/m);
+    const e = await runCli(['export', '--class', 'Organization', '--db', p.url]);
+    assert.equal(e.stdout.trim().split('\n').length, 1, `nothing was kept: ${e.stdout}`);
+    const changes = JSON.parse((await runCli(['changes', '--format', 'json', '--limit', '1', '--db', p.url])).stdout) as Record<string, unknown>[];
+    assert.deepEqual([changes[0]?.action, changes[0]?.outcome, changes[0]?.created], ['bundle', 'interrupted', 0]);
+    // The sequences were put back: the next objects get the ids SQLite would give them.
+    const next = await runCli(['import', '--bundle', p.dir('next', { 'Organization.csv': 'name\nFirst\n' }), '--progress', 'none', '--output', 'json', '--db', p.url]);
+    assert.equal(next.code, 0, next.stderr);
+    const doc = JSON.parse(next.stdout) as { files: { rows: { id: number }[] }[] };
+    assert.deepEqual(doc.files[0]?.rows.map((x) => x.id), [1]);
+  });
+});
