@@ -40,6 +40,7 @@ import type { FingerprintTable } from '../../resolve/fingerprint.js';
 import { copyRows } from './copy.js';
 import { bumpGeneration } from './fingerprints.js';
 import { pgLookupIndexDDL, pgType } from './schema.js';
+import { type SequenceMark, markSequences, restoreSequences, trackingSequences } from './sequences.js';
 import type { PgClient } from './store.js';
 
 interface Match {
@@ -196,7 +197,7 @@ export class PgApplier {
   /** the columns of the class the run looks values up in, besides its unique id and source pair */
   private readonly analyzed: string[];
   /** sequence positions to go back to when the open transaction rolls back */
-  private seqAtCommit: { seq: string; value: string; called: boolean }[] = [];
+  private seqAtCommit: SequenceMark[] = [];
   private pendingFirst = 0;
   private pendingLast = -1;
   private rowsInTx = 0;
@@ -257,19 +258,13 @@ export class PgApplier {
 
   /** The sequences whose positions a rollback puts back: the class's ids, the change's, the history's. */
   private async markSequences(): Promise<void> {
-    const out: PgApplier['seqAtCommit'] = [];
-    const seqs = [this.classSeq, ...(await this.query(`SELECT pg_get_serial_sequence('_sluice_change', 'id'), pg_get_serial_sequence('_sluice_history', 'id')`))[0] as string[]];
-    for (const seq of seqs) {
-      const r = (await this.query(`SELECT last_value::text, is_called FROM ${seq}`))[0] as [string, number];
-      out.push({ seq, value: r[0], called: r[1] === 1 || (r[1] as unknown) === true });
-    }
-    this.seqAtCommit = out;
-    const cls = out[0] as { value: string; called: boolean };
+    this.seqAtCommit = await markSequences(this.client, [this.classSeq, ...(await trackingSequences(this.client))]);
+    const cls = this.seqAtCommit[0] as SequenceMark;
     this.nextId = Number(cls.value) + (cls.called ? 1 : 0);
   }
 
   private async restoreSequences(): Promise<void> {
-    for (const s of this.seqAtCommit) await this.query(`SELECT setval($1::regclass, $2::bigint, $3)`, [s.seq, s.value, s.called]);
+    await restoreSequences(this.client, this.seqAtCommit);
   }
 
   /**

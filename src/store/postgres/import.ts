@@ -51,7 +51,7 @@ async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer
 }
 
 /** The connection, the schema's model, and the writer lock: what an import into `o.db` starts from. */
-async function openSchema(o: ImportOptions): Promise<{ client: PgClient; model: Awaited<ReturnType<typeof readModel>>; shown: string; schema: string }> {
+export async function openSchema(o: Pick<ImportOptions, 'db'>): Promise<{ client: PgClient; model: Awaited<ReturnType<typeof readModel>>; shown: string; schema: string }> {
   const t = parsePostgresUrl(o.db, '--db');
   const client = await connectPostgres(t, SQLITE_SHAPED_TYPES);
   try {
