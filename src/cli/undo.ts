@@ -55,8 +55,20 @@ export async function undoCommand(argv: string[]): Promise<number> {
     comment: (a.comment as string | undefined) ?? '',
     onWaiting: () => process.stderr.write(`sluice: another import is writing to ${maskUrl(db)}; waiting for it to finish…\n`),
   };
-  // The PostgreSQL driver is loaded only when a URL is given.
-  const r = isPostgresUrl(db) ? await (await import('../store/postgres/undo.js')).runPostgresUndo(o) : runUndo(o);
+  let started = false;
+  o.onStarted = () => {
+    started = true;
+  };
+  let r: UndoResult;
+  try {
+    // The PostgreSQL driver is loaded only when a URL is given.
+    r = isPostgresUrl(db) ? await (await import('../store/postgres/undo.js')).runPostgresUndo(o) : runUndo(o);
+  } catch (err) {
+    // A database failure once the undo began: its transaction was rolled back (exit 3, as an import's).
+    if (!started || !(err instanceof SluiceError) || err.code !== 'E_DB') throw err;
+    process.stderr.write(`sluice: ${err.message}\n`);
+    return 3;
+  }
   if (format === 'json') process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   else process.stdout.write(report(r));
   if (r.outcome === 'refused') {

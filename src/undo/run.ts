@@ -14,6 +14,7 @@ export function runUndo(o: UndoOptions): UndoResult {
   const { db, model } = openStore(o.db, { create: false });
   try {
     return writeOrRollBack<UndoResult>(db, o.onWaiting ?? (() => undefined), () => {
+      o.onStarted?.();
       ensureUndoColumn(db);
       return answerNow(undoSteps(o, model), new SqliteUndoQueries(db, model));
     });

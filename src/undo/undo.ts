@@ -89,6 +89,8 @@ export interface UndoOptions {
   user?: string;
   /** another run holds the write lock: this one waits for it */
   onWaiting?: () => void;
+  /** the undo holds the write lock and its transaction is open: a database failure from now on is one after writing */
+  onStarted?: () => void;
 }
 
 export interface UndoResult {

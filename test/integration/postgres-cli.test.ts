@@ -135,7 +135,6 @@ describe('other commands given a PostgreSQL URL', () => {
   const COMMANDS = [
     ['import', '--bundle', 'people.csv'],
     ['schema'],
-    ['undo', '--change', '1'],
     ['source', 'add', '--name', 'hr', '--class', 'Person', '--keys', 'email'],
     ['source', 'list'],
     ['source', 'show', '--name', 'hr'],
@@ -152,7 +151,7 @@ describe('other commands given a PostgreSQL URL', () => {
     const url = withPassword(await server().freshDatabase());
     const dir = workDir(t);
     assert.equal((await runCli(['init', '--db', url], { cwd: dir })).code, 0);
-    const line = `sluice: --db ${masked(url)}: PostgreSQL databases work with sluice init, import --file, export, changes and history so far; this command does not work with them yet (it takes an SQLite database file)\n`;
+    const line = `sluice: --db ${masked(url)}: PostgreSQL databases work with sluice init, import --file, export, changes, history and undo so far; this command does not work with them yet (it takes an SQLite database file)\n`;
     const csv = 'Last Name,Email\nFlaubert,gf@example.org\n';
     for (const argv of COMMANDS) {
       writeFileSync(join(dir, 'people.csv'), csv);
@@ -172,6 +171,6 @@ describe('other commands given a PostgreSQL URL', () => {
     writeFileSync(join(dir, 'people.csv'), 'Last Name\nFlaubert\n');
     const r = await runCli(['schema'], { cwd: dir, env: { SLUICE_DB: url } });
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, `sluice: --db ${masked(url)}: PostgreSQL databases work with sluice init, import --file, export, changes and history so far; this command does not work with them yet (it takes an SQLite database file)\n`);
+    assert.equal(r.stderr, `sluice: --db ${masked(url)}: PostgreSQL databases work with sluice init, import --file, export, changes, history and undo so far; this command does not work with them yet (it takes an SQLite database file)\n`);
   });
 });

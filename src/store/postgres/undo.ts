@@ -11,6 +11,7 @@
  */
 import pg from 'pg';
 import { SluiceError } from '../../base/errors.js';
+import { pausePoint } from '../../base/pause.js';
 import type { StoredEntry } from '../../export/history-read.js';
 import { PAGE } from '../../export/history-read.js';
 import type { HistoryEntry } from '../../export/history.js';
@@ -209,6 +210,8 @@ export async function runPostgresUndo(o: UndoOptions): Promise<UndoResult> {
     lock = await lockWriter(client, parsePostgresUrl(o.db, '--db'), o.onWaiting ?? (() => undefined));
     await client.query('BEGIN');
     marks = await markSequences(client, await trackingSequences(client));
+    o.onStarted?.();
+    pausePoint('undo-begun');
     const { result, keep } = await answerLater(undoSteps(o, model), new PgUndoQueries(client, model));
     if (keep) await client.query('COMMIT');
     else {
