@@ -29,6 +29,8 @@ export class SqliteUndoQueries implements UndoQueries {
   private readonly historyInsert: Database.Statement;
   private readonly laterChanges: Database.Statement;
   private page: Database.Statement | null = null;
+  /** updates and inserts by class and columns: an undo writes many objects with the same ones */
+  private readonly writes = new Map<string, Database.Statement>();
 
   constructor(
     private readonly db: DB,
@@ -117,13 +119,14 @@ export class SqliteUndoQueries implements UndoQueries {
   restore(io: UndoClass, id: number, values: [string, Scalar][], links: [string, number[]][]): void {
     this.setLinks(io, id, links);
     // Any write of an object replaces its fingerprint (resolve/fingerprint.ts): with none here.
-    const sets = [...values.map(([code]) => `${q(code)} = ?`), `${FP_COLUMN} = NULL`];
-    this.db.prepare(`UPDATE ${q(io.cls.name)} SET ${sets.join(', ')} WHERE id = ?`).run(...values.map(([, v]) => v), id);
+    const update = this.write(io, 'update', values, () => `UPDATE ${q(io.cls.name)} SET ${[...values.map(([code]) => `${q(code)} = ?`), `${FP_COLUMN} = NULL`].join(', ')} WHERE id = ?`);
+    update.run(...values.map(([, v]) => v), id);
   }
 
   recreate(io: UndoClass, id: number, values: [string, Scalar][], links: [string, number[]][]): { taken: string | null } | null {
     try {
-      this.db.prepare(`INSERT INTO ${q(io.cls.name)} (id${values.map(([c]) => `, ${q(c)}`).join('')}) VALUES (?${', ?'.repeat(values.length)})`).run(id, ...values.map(([, v]) => v));
+      const insert = this.write(io, 'insert', values, () => `INSERT INTO ${q(io.cls.name)} (id${values.map(([c]) => `, ${q(c)}`).join('')}) VALUES (?${', ?'.repeat(values.length)})`);
+      insert.run(id, ...values.map(([, v]) => v));
     } catch (e) {
       const m = /UNIQUE constraint failed: [^.]+\.(\w+)/.exec((e as Error).message);
       if (!m && (e as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT') !== true) throw e;
@@ -131,6 +134,18 @@ export class SqliteUndoQueries implements UndoQueries {
     }
     this.setLinks(io, id, links, false);
     return null;
+  }
+
+  private write(io: UndoClass, kind: 'update' | 'insert', values: [string, Scalar][], sql: () => string): Database.Statement {
+    const key = `${kind}\0${io.cls.name}\0${values.map(([c]) => c).join('\0')}`;
+    let stmt = this.writes.get(key);
+    if (!stmt) {
+      // Bounded: a model has few column sets in practice, but history may hold any.
+      if (this.writes.size >= 256) this.writes.clear();
+      stmt = this.db.prepare(sql());
+      this.writes.set(key, stmt);
+    }
+    return stmt;
   }
 
   /** Replace (or, `clear` false, fill) the object's link sets. */

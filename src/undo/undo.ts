@@ -197,8 +197,12 @@ export type Ask = { [K in keyof UndoQueries]: { name: K; args: Parameters<UndoQu
 
 export type Steps<T> = Generator<Ask, T, unknown>;
 
-function* ask<K extends keyof UndoQueries>(name: K, ...args: Parameters<UndoQueries[K]>): Steps<ReturnType<UndoQueries[K]>> {
-  return (yield { name, args } as Ask) as ReturnType<UndoQueries[K]>;
+/** What the store answers to a question `K`. */
+type Answer<K extends keyof UndoQueries> = ReturnType<UndoQueries[K]>;
+
+/** A question, yielded by the steps: `(yield ask('current', io, id)) as Answer<'current'>`. */
+function ask<K extends keyof UndoQueries>(name: K, ...args: Parameters<UndoQueries[K]>): Ask {
+  return { name, args } as Ask;
 }
 
 /** Run `steps` against a store that answers at once. */
@@ -227,16 +231,16 @@ function* refusal(t: TargetChange): Steps<string | null> {
   if (t.outcome === 'simulated') return `change ${t.id} was a simulation: it wrote nothing`;
   if (t.outcome === 'running') return `change ${t.id} is still running (or its process was killed: its committed chunks stay, undo them when no import runs)`;
   if (t.action.startsWith('sync ')) {
-    const from = yield* ask('replicaTrackedFrom');
+    const from = (yield ask('replicaTrackedFrom')) as Answer<'replicaTrackedFrom'>;
     if (t.id < from) return `change ${t.id} is a sync (${t.action.slice(5)}) made before the database kept what a sync's replicas held, so they could not go back; changes from ${from} on can be undone`;
   }
   return null;
 }
 
 function* readTarget(id: number): Steps<TargetChange> {
-  const t = yield* ask('change', id);
+  const t = (yield ask('change', id)) as Answer<'change'>;
   if (t) return t;
-  const range = yield* ask('changeIds');
+  const range = (yield ask('changeIds')) as Answer<'changeIds'>;
   const valid = range.lo === null ? 'the database has no changes yet' : `valid: ${range.lo}${range.hi === range.lo ? '' : `–${range.hi}`}; sluice changes lists them`;
   throw new SluiceError('E_USAGE', `--change: there is no change ${id} (${valid})`, { option: '--change' });
 }
@@ -250,15 +254,15 @@ export function* undoSteps(o: UndoOptions, model: Model): Steps<{ result: UndoRe
   const target = yield* readTarget(o.change);
   const why = yield* refusal(target);
   if (why) throw new SluiceError('E_USAGE', `--change: ${why}`, { option: '--change' });
-  const changeId = yield* ask('openChange', { user: o.user ?? currentUser(), startedAt: new Date().toISOString(), comment: o.comment, className: target.className, action: `undo ${target.id}` });
+  const changeId = (yield ask('openChange', { user: o.user ?? currentUser(), startedAt: new Date().toISOString(), comment: o.comment, className: target.className, action: `undo ${target.id}` })) as Answer<'openChange'>;
   const undo = new Undo(model, target, changeId);
   yield* undo.run();
   const c = undo.counts;
   if (undo.conflicts.length > 0 && !o.force) return { result: { target, undoChange: null, counts: c, conflicts: undo.conflicts, outcome: 'refused' }, keep: false };
   const outcome = o.simulate ? 'simulated' : 'committed';
-  yield* ask('closeChange', changeId, new Date().toISOString(), c, outcome);
+  yield ask('closeChange', changeId, new Date().toISOString(), c, outcome);
   // Undoing an undo brings back the change it had taken back.
-  yield* ask('markUndone', target.id, changeId, undoneTarget(target.action));
+  yield ask('markUndone', target.id, changeId, undoneTarget(target.action));
   return { result: { target, undoChange: o.simulate ? null : changeId, counts: c, conflicts: undo.conflicts, outcome }, keep: !o.simulate };
 }
 
@@ -299,7 +303,7 @@ class Undo {
 
   *run(): Steps<void> {
     for (let before = Number.MAX_SAFE_INTEGER; ; ) {
-      const rows = yield* ask('historyPage', this.target.id, before);
+      const rows = (yield ask('historyPage', this.target.id, before)) as Answer<'historyPage'>;
       for (const e of rows) {
         if (e.last_object_id === null) {
           yield* this.revert({ class: e.class, object_id: e.object_id, op: e.op, changes: e.changes });
@@ -307,18 +311,18 @@ class Undo {
         }
         // A range of creates, newest object first.
         for (let hi = e.last_object_id; hi >= e.object_id; hi -= PAGE) {
-          const slice = yield* ask('rangeSlice', e, Math.max(e.object_id, hi - PAGE + 1), hi);
+          const slice = (yield ask('rangeSlice', e, Math.max(e.object_id, hi - PAGE + 1), hi)) as Answer<'rangeSlice'>;
           for (let k = slice.length - 1; k >= 0; k--) yield* this.revert(slice[k] as HistoryEntry);
         }
       }
       if (rows.length < PAGE) break;
       before = (rows[rows.length - 1] as StoredEntry).id;
     }
-    for (const c of this.touched) yield* ask('bumpGeneration', c);
+    for (const c of this.touched) yield ask('bumpGeneration', c);
     // A sync's replicas (and those an undo of one put back) go back after its objects.
     if (/^(sync|undo) /.test(this.target.action)) {
       const left = new Set(this.conflicts.filter((c) => !c.replica && c.objectId !== null).map((c) => `${c.className} ${c.objectId}`));
-      this.counts.replicas = yield* ask('replicas', this.target.id, this.changeId, (cls, id) => left.has(`${cls} ${id}`), this.conflicts);
+      this.counts.replicas = (yield ask('replicas', this.target.id, this.changeId, (cls, id) => left.has(`${cls} ${id}`), this.conflicts)) as Answer<'replicas'>;
     }
   }
 
@@ -333,7 +337,7 @@ class Undo {
   }
 
   private *conflict(io: UndoClass, id: number, attribute: string | null, reason: string): Steps<void> {
-    const later = yield* ask('later', io.cls.name, id, this.target.id);
+    const later = (yield ask('later', io.cls.name, id, this.target.id)) as Answer<'later'>;
     this.conflicts.push({ className: io.cls.name, objectId: id, attribute, reason, later });
   }
 
@@ -364,7 +368,7 @@ class Undo {
 
   /** N created the object: delete it, if it is as N made it and nothing refers to it. */
   private *revertCreate(io: UndoClass, id: number, created: Record<string, unknown>): Steps<boolean> {
-    const now = yield* ask('current', io, id);
+    const now = (yield ask('current', io, id)) as Answer<'current'>;
     if (now === null) {
       yield* this.conflict(io, id, null, 'it no longer exists');
       return false;
@@ -386,7 +390,7 @@ class Undo {
     }
     if (!clean) return false;
     const users: string[] = [];
-    const found = yield* ask('referrers', io, id);
+    const found = (yield ask('referrers', io, id)) as Answer<'referrers'>;
     io.referrers.forEach((r, k) => {
       // An object that refers to itself does not keep itself from being deleted.
       const ids = (found[k] as number[]).filter((other) => !(r.self && other === id));
@@ -399,8 +403,8 @@ class Undo {
     const record: Record<string, unknown> = {};
     // Every value but null (an empty string stays one), as a delete records it.
     for (const [code, v] of Object.entries(now)) if (v !== null && !(Array.isArray(v) && v.length === 0)) record[code] = v;
-    yield* ask('remove', io, id);
-    yield* ask('history', this.changeId, io.cls.name, id, 'delete', JSON.stringify(record));
+    yield ask('remove', io, id);
+    yield ask('history', this.changeId, io.cls.name, id, 'delete', JSON.stringify(record));
     this.touched.add(io.cls.name);
     this.counts.deleted++;
     return true;
@@ -408,7 +412,7 @@ class Undo {
 
   /** N updated the object: give each attribute it changed its old value back, where it still holds N's. */
   private *revertUpdate(io: UndoClass, id: number, changes: Record<string, unknown>): Steps<boolean> {
-    const now = yield* ask('current', io, id);
+    const now = (yield ask('current', io, id)) as Answer<'current'>;
     if (now === null) {
       yield* this.conflict(io, id, null, 'it no longer exists');
       return false;
@@ -441,8 +445,8 @@ class Undo {
       if (io.links.some((l) => l.code === code)) links.push([code, (old as number[] | null) ?? []]);
       else values.push([code, (old as Scalar | undefined) ?? null]);
     }
-    yield* ask('restore', io, id, values, links);
-    yield* ask('history', this.changeId, io.cls.name, id, 'update', JSON.stringify(record));
+    yield ask('restore', io, id, values, links);
+    yield ask('history', this.changeId, io.cls.name, id, 'update', JSON.stringify(record));
     this.touched.add(io.cls.name);
     this.counts.restored++;
     return true;
@@ -450,7 +454,7 @@ class Undo {
 
   /** N deleted the object: recreate it with its id, its values and its link sets. */
   private *revertDelete(io: UndoClass, id: number, was: Record<string, unknown>): Steps<boolean> {
-    if ((yield* ask('current', io, id)) !== null) {
+    if (((yield ask('current', io, id)) as Answer<'current'>) !== null) {
       yield* this.conflict(io, id, null, 'an object with its id exists again');
       return false;
     }
@@ -462,13 +466,13 @@ class Undo {
     }
     const values = io.columns.filter((c) => c in was).map((c): [string, Scalar] => [c, was[c] as Scalar]);
     const links = io.links.map((l): [string, number[]] => [l.code, (was[l.code] as number[] | undefined) ?? []]);
-    const refused = yield* ask('recreate', io, id, values, links);
+    const refused = (yield ask('recreate', io, id, values, links)) as Answer<'recreate'>;
     if (refused !== null) {
       const code = refused.taken;
       yield* this.conflict(io, id, code, `another object has its ${code ?? 'key'} ${code ? show(was[code]) : ''} now`.trimEnd());
       return false;
     }
-    yield* ask('history', this.changeId, io.cls.name, id, 'create', JSON.stringify(was));
+    yield ask('history', this.changeId, io.cls.name, id, 'create', JSON.stringify(was));
     this.touched.add(io.cls.name);
     this.counts.recreated++;
     return true;
