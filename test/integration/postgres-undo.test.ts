@@ -59,8 +59,7 @@ describe('sluice undo on PostgreSQL: the report and the data of an SQLite undo',
       assert.equal(r.code, 0, r.stderr);
     }
     const both = async (args: string[], code: number, what: string): Promise<CliResult> => {
-      const lite = await runCli([...args, '--db', sb.db]);
-      const pgr = await runCli([...args, '--db', url]);
+      const [lite, pgr] = (await Promise.all([runCli([...args, '--db', sb.db]), runCli([...args, '--db', url])])) as [CliResult, CliResult];
       assert.equal(lite.code, code, `SQLite ${what}: exit ${String(lite.code)}\n${lite.stdout}\n${lite.stderr}`);
       assert.equal(pgr.code, lite.code, `PostgreSQL ${what}: exit ${String(pgr.code)}\n${pgr.stdout}\n${pgr.stderr}`);
       assert.equal(stable(pgr.stdout), stable(lite.stdout), `standard output of ${what}`);
@@ -76,22 +75,21 @@ describe('sluice undo on PostgreSQL: the report and the data of an SQLite undo',
       imp: (cls, content, args = [], code = 0) => both(['import', '--class', cls, '--file', sb.file(`in-${files++}.csv`, content), '--progress', 'none', ...args], code, `import of ${cls}`),
       undo: (change, args = [], code = 0) => both(['undo', '--change', String(change), ...args], code, `undo of change ${change}`),
       async same() {
+        // Each command on both stores at once: the two are independent.
+        const onBoth = (args: string[]): Promise<CliResult[]> => Promise.all([runCli([...args, '--db', sb.db]), runCli([...args, '--db', url])]);
         for (const cls of CLASSES) {
           const ways = [['--format', 'csv'], ...(WITH_IDS[cls] ? [['--columns', WITH_IDS[cls] as string, '--raw']] : [])];
           for (const how of ways) {
-            const args = ['export', '--class', cls, ...how];
-            const [lite, pgr] = [await runCli([...args, '--db', sb.db]), await runCli([...args, '--db', url])];
+            const [lite, pgr] = (await onBoth(['export', '--class', cls, ...how])) as [CliResult, CliResult];
             assert.equal(lite.code, 0, lite.stderr);
             assert.equal(pgr.stdout, lite.stdout, `export of ${cls} ${how.join(' ')}\n${pgr.stderr}`);
           }
         }
-        const changes = ['changes', '--format', 'json', '--limit', '1000'];
-        const [lite, pgr] = [await runCli([...changes, '--db', sb.db]), await runCli([...changes, '--db', url])];
+        const [lite, pgr] = (await onBoth(['changes', '--format', 'json', '--limit', '1000'])) as [CliResult, CliResult];
         assert.equal(lite.code, 0, lite.stderr);
         assert.equal(stable(pgr.stdout), stable(lite.stdout), 'the change records');
         for (let c = 1; c <= last(); c++) {
-          const args = ['history', '--change', String(c), '--format', 'csv'];
-          const [hl, hp] = [await runCli([...args, '--db', sb.db]), await runCli([...args, '--db', url])];
+          const [hl, hp] = (await onBoth(['history', '--change', String(c), '--format', 'csv'])) as [CliResult, CliResult];
           assert.equal(hp.stdout, hl.stdout, `history of change ${c}\n${hp.stderr}`);
           assert.equal(hp.code, hl.code);
         }
