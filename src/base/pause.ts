@@ -16,7 +16,9 @@ export type PausePoint =
   /** after the writer commits a chunk (`--chunk-size`) */
   | 'chunk-committed'
   /** after an import into PostgreSQL applies a frame's rows and reports them, its transaction open */
-  | 'frame-applied';
+  | 'frame-applied'
+  /** once an undo in PostgreSQL holds the writer lock and its transaction is open, before it reads the change */
+  | 'undo-begun';
 
 export function pausePoint(name: PausePoint): void {
   if (POINT !== name || !existsSync(FILE)) return;

@@ -1,7 +1,8 @@
 /** `sluice undo --change N`: revert a change from its history, as a change of its own (undo/). */
 import { SluiceError } from '../base/errors.js';
-import { conflictText } from '../undo/undo.js';
-import { type UndoResult, runUndo } from '../undo/run.js';
+import { isPostgresUrl, maskUrl } from '../store/postgres/url.js';
+import { type UndoOptions, type UndoResult, conflictText } from '../undo/undo.js';
+import { runUndo } from '../undo/run.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 
 const SPECS: Record<string, OptionSpec> = {
@@ -10,7 +11,7 @@ const SPECS: Record<string, OptionSpec> = {
   force: { type: 'boolean', help: 'revert what does not conflict with later changes, and report the rest (exit 1)' },
   comment: { type: 'string', value: 'TEXT', help: "the undo's change tracking comment" },
   format: { type: 'string', value: 'text|json', help: 'text for a terminal, json for scripts', default: 'text' },
-  db: { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' },
+  db: { type: 'string', value: 'FILE|URL', help: 'database file, or postgres://user@host/db[?schema=NAME] (docs/postgres.md)', default: 'SLUICE_DB or ./sluice.db' },
 };
 
 function plural(n: number, word: string): string {
@@ -33,10 +34,10 @@ function report(r: UndoResult): string {
   return lines.join('\n') + '\n';
 }
 
-export function undoCommand(argv: string[]): number {
+export async function undoCommand(argv: string[]): Promise<number> {
   const a = parseCommand('undo', argv, SPECS);
   if (a.help) {
-    process.stdout.write(helpText('undo', '--change N [--simulate] [--force] [--comment TEXT] [--format text|json] [--db F]', SPECS, 'sluice undo --change 12 --simulate'));
+    process.stdout.write(helpText('undo', '--change N [--simulate] [--force] [--comment TEXT] [--format text|json] [--db FILE|URL]', SPECS, 'sluice undo --change 12 --simulate'));
     return 0;
   }
   const raw = a.change as string | undefined;
@@ -46,14 +47,28 @@ export function undoCommand(argv: string[]): number {
   const format = ((a.format as string | undefined) ?? 'text').toLowerCase();
   if (format !== 'text' && format !== 'json') throw new SluiceError('E_USAGE', `--format: "${String(a.format)}" is not valid (valid: text, json)`, { option: '--format' });
   const db = (a.db as string | undefined) ?? process.env.SLUICE_DB ?? 'sluice.db';
-  const r = runUndo({
+  const o: UndoOptions = {
     db,
     change,
     simulate: a.simulate === true,
     force: a.force === true,
     comment: (a.comment as string | undefined) ?? '',
-    onWaiting: () => process.stderr.write(`sluice: another import is writing to ${db}; waiting for it to finish…\n`),
-  });
+    onWaiting: () => process.stderr.write(`sluice: another import is writing to ${maskUrl(db)}; waiting for it to finish…\n`),
+  };
+  let started = false;
+  o.onStarted = () => {
+    started = true;
+  };
+  let r: UndoResult;
+  try {
+    // The PostgreSQL driver is loaded only when a URL is given.
+    r = isPostgresUrl(db) ? await (await import('../store/postgres/undo.js')).runPostgresUndo(o) : runUndo(o);
+  } catch (err) {
+    // A database failure once the undo began: its transaction was rolled back (exit 3, as an import's).
+    if (!started || !(err instanceof SluiceError) || err.code !== 'E_DB') throw err;
+    process.stderr.write(`sluice: ${err.message}\n`);
+    return 3;
+  }
   if (format === 'json') process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   else process.stdout.write(report(r));
   if (r.outcome === 'refused') {

@@ -40,6 +40,7 @@ import type { FingerprintTable } from '../../resolve/fingerprint.js';
 import { copyRows } from './copy.js';
 import { bumpGeneration } from './fingerprints.js';
 import { pgLookupIndexDDL, pgType } from './schema.js';
+import { type SequenceMark, markSequences, restoreSequences, trackingSequences } from './sequences.js';
 import type { PgClient } from './store.js';
 
 interface Match {
@@ -128,13 +129,6 @@ export interface FoundRows {
 /** A row's warnings as the report shows them: one per line, null for none. */
 function warningText(w: string[] | null): string | null {
   return w && w.length > 0 ? w.join('\n') : null;
-}
-
-/** A sequence's position, to put it back there when the transaction that moved it rolls back. */
-export interface SequenceMark {
-  seq: string;
-  value: string;
-  called: boolean;
 }
 
 function emptyPending(): Pending {
@@ -294,16 +288,12 @@ export class PgApplier {
    * transaction (a bundle's next file), which stay.
    */
   private async markSequences(kept: readonly SequenceMark[] = []): Promise<void> {
-    const out: SequenceMark[] = [];
-    const own = [this.classSeq, ...((await this.query(`SELECT pg_get_serial_sequence('_sluice_change', 'id'), pg_get_serial_sequence('_sluice_history', 'id')`))[0] as string[])];
+    const own = [this.classSeq, ...(await trackingSequences(this.client))];
     const seqs = [...new Set([...own, ...this.seqAtCommit.map((s) => s.seq), ...kept.map((s) => s.seq)])];
-    for (const seq of seqs) {
-      const r = (await this.query(`SELECT last_value::text, is_called FROM ${seq}`))[0] as [string, number];
-      const now = { seq, value: r[0], called: r[1] === 1 || (r[1] as unknown) === true };
-      if (seq === this.classSeq) this.nextId = Number(now.value) + (now.called ? 1 : 0);
-      out.push(kept.find((s) => s.seq === seq) ?? now);
-    }
-    this.seqAtCommit = out;
+    const now = await markSequences(this.client, seqs);
+    const cls = now[0] as SequenceMark;
+    this.nextId = Number(cls.value) + (cls.called ? 1 : 0);
+    this.seqAtCommit = now.map((m) => kept.find((s) => s.seq === m.seq) ?? m);
   }
 
   /** Where the open transaction's sequences stood when it began: a bundle's next file keeps them (join). */
@@ -312,7 +302,7 @@ export class PgApplier {
   }
 
   private async restoreSequences(): Promise<void> {
-    for (const s of this.seqAtCommit) await this.query(`SELECT setval($1::regclass, $2::bigint, $3)`, [s.seq, s.value, s.called]);
+    await restoreSequences(this.client, this.seqAtCommit);
   }
 
   /**

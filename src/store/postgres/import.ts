@@ -60,7 +60,7 @@ export interface OpenedSchema {
   target: PgTarget;
 }
 
-export async function openSchema(o: ImportOptions): Promise<OpenedSchema> {
+export async function openSchema(o: Pick<ImportOptions, 'db'>): Promise<OpenedSchema> {
   const t = parsePostgresUrl(o.db, '--db');
   const client = await connectPostgres(t, SQLITE_SHAPED_TYPES);
   try {

@@ -167,14 +167,8 @@ export class PostgresReader implements StoreReader {
 
   /** The create entries of a range, a slice of objects per page (export/history-read.ts rangeEntries). */
   private async *rangePages(e: StoredEntry): AsyncGenerator<HistoryEntry[]> {
-    const attrs = rangeAttributes(this.model, e);
     const last = e.last_object_id as number;
-    const objects = attrs.length === 0 ? null : `SELECT id, ${attrs.map(q).join(', ')} FROM ${q((this.model.classes.get(e.class) as ClassDef).name)} WHERE id BETWEEN $1 AND $2 ORDER BY id`;
-    for (let lo = e.object_id; lo <= last; lo += PAGE) {
-      const hi = Math.min(last, lo + PAGE - 1);
-      if (objects === null) yield sliceEntries(e, attrs, lo, hi, [], []);
-      else yield sliceEntries(e, attrs, lo, hi, await this.rows(objects, [lo, hi]), await this.objects<LaterEntry>(LATER_ENTRIES, [lo, hi, e.class, e.id]));
-    }
+    for (let lo = e.object_id; lo <= last; lo += PAGE) yield await rangeSlice((text, values) => this.rows(text, values), this.model, e, lo, Math.min(last, lo + PAGE - 1));
   }
 
   async close(): Promise<void> {
@@ -183,6 +177,20 @@ export class PostgresReader implements StoreReader {
     await this.client.query('ROLLBACK').catch(() => undefined);
     await this.client.end().catch(() => undefined);
   }
+}
+
+/**
+ * The create entries of objects `lo`..`hi` (at most PAGE) of range `e`, as export/history-read.ts
+ * rangeEntries gives them on SQLite: the objects as they are now and the entries written for
+ * them since, read by `rows`, walked back by the same pure code.
+ */
+export async function rangeSlice(rows: (text: string, values: unknown[]) => Promise<Scalar[][]>, model: Model, e: StoredEntry, lo: number, hi: number): Promise<HistoryEntry[]> {
+  const attrs = rangeAttributes(model, e);
+  if (attrs.length === 0) return sliceEntries(e, attrs, lo, hi, [], []);
+  const objects = `SELECT id, ${attrs.map(q).join(', ')} FROM ${q((model.classes.get(e.class) as ClassDef).name)} WHERE id BETWEEN $1 AND $2 ORDER BY id`;
+  const now = await rows(objects, [lo, hi]);
+  const later = (await rows(LATER_ENTRIES, [lo, hi, e.class, e.id])).map(([object_id, op, changes]): LaterEntry => ({ object_id: object_id as number, op: op as string, changes: changes as string }));
+  return sliceEntries(e, attrs, lo, hi, now, later);
 }
 
 /**

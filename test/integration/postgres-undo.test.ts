@@ -1,0 +1,321 @@
+/**
+ * `sluice undo --db postgres://…` gives what the same undo gives on SQLite: the same exit
+ * code, report (text and JSON) and standard error, and, read back by `sluice export`,
+ * `sluice history` and `sluice changes`, the same objects, link sets, change records (counts,
+ * outcomes, `undone_by` marks) and history. Each test runs the same imports and undos, in the
+ * same order, on a fresh SQLite database and a fresh PostgreSQL schema, comparing as it goes.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { type CliResult, type Sandbox, query, runCli, sandbox, startCli } from '../helpers/cli.js';
+import { writerLockKey } from '../../src/store/postgres/lock.js';
+import { csvText } from '../helpers/fixtures.js';
+import { usePostgres } from '../helpers/postgres.js';
+
+const server = usePostgres();
+
+const SECRET = 'N0t-4-pr1nt';
+
+const CLASSES = ['Organization', 'Location', 'Person', 'Team', 'UserLocal', 'Profile'];
+
+/** Each class's export with its ids, so that a recreated object shows it has its old id. */
+const WITH_IDS: Record<string, string> = { Organization: 'id,name,parent_id', Person: 'id,name,email,org_id', Team: 'id,name,persons_list', UserLocal: 'id,login,contactid', Profile: 'id,name' };
+
+/** What varies from run to run: times. */
+function stable(text: string): string {
+  return text.replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?Z?/g, '<time>').replace(/"(elapsed_s|rows_per_s|peak_rss_bytes)":[0-9.e+-]+/g, '').replace(/^#(Elapsed|Rows\/s|Peak memory):.*$/gm, '');
+}
+
+interface Pair {
+  sb: Sandbox;
+  url: string;
+  /** the same import on both; asserts the same outcome and returns SQLite's */
+  imp(cls: string, content: string, args?: string[], code?: number): Promise<CliResult>;
+  /** the same undo on both; asserts the same outcome and returns SQLite's */
+  undo(change: number | string, args?: string[], code?: number): Promise<CliResult>;
+  /** the id of the last change (SQLite's; same() checks PostgreSQL's are the same) */
+  last(): number;
+  /** every class exported, every change record, and every change's history, the same on both */
+  same(): Promise<void>;
+  /** a query on the PostgreSQL schema */
+  pgQuery<T>(sql: string): Promise<T[]>;
+}
+
+describe('sluice undo on PostgreSQL: the report and the data of an SQLite undo', () => {
+  const boxes: Sandbox[] = [];
+  after(() => boxes.forEach((b) => b.cleanup()));
+  let files = 0;
+
+  async function pair(): Promise<Pair> {
+    const sb = sandbox();
+    boxes.push(sb);
+    const url = (await server().freshDatabase()).replace('postgres@', `postgres:${SECRET}@`);
+    for (const db of [sb.db, url]) {
+      const r = await runCli(['init', '--db', db]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const both = async (args: string[], code: number, what: string): Promise<CliResult> => {
+      const [lite, pgr] = (await Promise.all([runCli([...args, '--db', sb.db]), runCli([...args, '--db', url])])) as [CliResult, CliResult];
+      assert.equal(lite.code, code, `SQLite ${what}: exit ${String(lite.code)}\n${lite.stdout}\n${lite.stderr}`);
+      assert.equal(pgr.code, lite.code, `PostgreSQL ${what}: exit ${String(pgr.code)}\n${pgr.stdout}\n${pgr.stderr}`);
+      assert.equal(stable(pgr.stdout), stable(lite.stdout), `standard output of ${what}`);
+      assert.equal(pgr.stderr, lite.stderr, `standard error of ${what}`);
+      assert.ok(!pgr.stdout.includes(SECRET) && !pgr.stderr.includes(SECRET), 'the password is never printed');
+      return lite;
+    };
+    const last = (): number => query<{ id: number }>(sb.db, 'SELECT max(id) AS id FROM _sluice_change')[0]?.id as number;
+    return {
+      sb,
+      url,
+      last,
+      imp: (cls, content, args = [], code = 0) => both(['import', '--class', cls, '--file', sb.file(`in-${files++}.csv`, content), '--progress', 'none', ...args], code, `import of ${cls}`),
+      undo: (change, args = [], code = 0) => both(['undo', '--change', String(change), ...args], code, `undo of change ${change}`),
+      async same() {
+        // Each command on both stores at once: the two are independent.
+        const onBoth = (args: string[]): Promise<CliResult[]> => Promise.all([runCli([...args, '--db', sb.db]), runCli([...args, '--db', url])]);
+        for (const cls of CLASSES) {
+          const ways = [['--format', 'csv'], ...(WITH_IDS[cls] ? [['--columns', WITH_IDS[cls] as string, '--raw']] : [])];
+          for (const how of ways) {
+            const [lite, pgr] = (await onBoth(['export', '--class', cls, ...how])) as [CliResult, CliResult];
+            assert.equal(lite.code, 0, lite.stderr);
+            assert.equal(pgr.stdout, lite.stdout, `export of ${cls} ${how.join(' ')}\n${pgr.stderr}`);
+          }
+        }
+        const [lite, pgr] = (await onBoth(['changes', '--format', 'json', '--limit', '1000'])) as [CliResult, CliResult];
+        assert.equal(lite.code, 0, lite.stderr);
+        assert.equal(stable(pgr.stdout), stable(lite.stdout), 'the change records');
+        for (let c = 1; c <= last(); c++) {
+          const [hl, hp] = (await onBoth(['history', '--change', String(c), '--format', 'csv'])) as [CliResult, CliResult];
+          assert.equal(hp.stdout, hl.stdout, `history of change ${c}\n${hp.stderr}`);
+          assert.equal(hp.code, hl.code);
+        }
+      },
+      async pgQuery<T>(sql: string): Promise<T[]> {
+        const c = new pg.Client({ connectionString: url });
+        await c.connect();
+        try {
+          return (await c.query(sql)).rows as T[];
+        } finally {
+          await c.end();
+        }
+      },
+    };
+  }
+
+  const ORGS = csvText([
+    ['name', 'code', 'parent_id->name'],
+    ['Sales', 'S1', ''],
+    ['IT', 'I1', 'Sales'],
+    ['Labs', 'L1', ''],
+  ]);
+  const PEOPLE = csvText([
+    ['name', 'first_name', 'email', 'org_id->name', 'phone', 'notify'],
+    ['Hugo', 'Victor', 'vh@x', 'Sales', '', 'yes'],
+    ['Sand', 'George', 'gs@x', 'IT', '+33 1', 'no'],
+    ['Zola', 'Emile', 'ez@x', 'Sales', '', 'no'],
+    ['Verne', 'Jules', 'jv@x', 'Labs', '', 'yes'],
+  ]);
+
+  /** Organizations, people and a team on both stores. */
+  async function loaded(): Promise<Pair & { orgs: number; people: number; teams: number }> {
+    const p = await pair();
+    await p.imp('Organization', ORGS);
+    const orgs = p.last();
+    await p.imp('Person', PEOPLE, ['--keys', 'email']);
+    const people = p.last();
+    await p.imp('Team', csvText([['name', 'org_id->name', 'persons_list'], ['Ops', 'IT', 'person_id->email:vh@x|person_id->email:gs@x'], ['Dev', 'Labs', 'person_id->email:jv@x']]));
+    return Object.assign(p, { orgs, people, teams: p.last() });
+  }
+
+  it('takes back creates, updates of attributes and link sets, and deletes (ids and link sets recreated); undoing the undos brings them back', async () => {
+    const p = await loaded();
+    await p.imp('Person', csvText([['name', 'first_name', 'email', 'org_id->name', 'notify'], ['Hugo', 'Vic', 'vh@x', 'IT', 'no'], ['Dumas', 'Alex', 'ad@x', 'IT', 'yes']]), ['--keys', 'email']);
+    const updated = p.last();
+    await p.imp('Team', csvText([['name', 'persons_list'], ['Ops', 'person_id->email:ad@x|person_id->email:vh@x'], ['Dev', '']]));
+    const relinked = p.last();
+    // Zola is in no team; Verne leaves Dev above: both can go.
+    await p.imp('Person', csvText([['email'], ['ez@x'], ['jv@x']]), ['--keys', 'email', '--action', 'delete']);
+    const deleted = p.last();
+    await p.same();
+
+    await p.undo(deleted);
+    await p.undo(relinked, ['--comment', 'links back']);
+    await p.undo(updated, ['--format', 'json']);
+    await p.same();
+
+    // Undo the undos, newest first: the state before them again, and the marks say so.
+    const first = p.last();
+    await p.undo(first);
+    await p.undo(first - 1);
+    await p.undo(first - 2);
+    await p.same();
+    // An undo of an undo's undo takes it back again.
+    await p.undo(p.last());
+    await p.same();
+    // The teams' link sets were written since: their creates cannot be taken back.
+    await p.undo(p.teams, [], 3);
+    await p.undo(p.teams, ['--force'], 1);
+    await p.same();
+    const links = await p.pgQuery<{ n: number }>('SELECT count(*)::int AS n FROM sluice."Team_persons_list"');
+    assert.equal(links[0]?.n, query<{ n: number }>(p.sb.db, 'SELECT count(*) AS n FROM Team_persons_list')[0]?.n);
+  });
+
+  it('refuses an undo that conflicts with later changes, naming them; --force reverts the rest; a referred object stays', async () => {
+    const p = await loaded();
+    await p.imp('Person', csvText([['name', 'first_name', 'email', 'org_id->name'], ['Hugo', 'Vic', 'vh@x', 'IT'], ['Dumas', 'Alex', 'ad@x', 'IT']]), ['--keys', 'email']);
+    const target = p.last();
+    await p.imp('Person', csvText([['email', 'first_name'], ['vh@x', 'Victor-Marie']]), ['--keys', 'email']);
+    const refused = await p.undo(target, [], 3);
+    assert.match(refused.stdout, /Person 1 first_name: a later change set it to "Victor-Marie" \(change \d+ wrote "Vic"\); written since by change \d+/);
+    await p.same();
+    await p.undo(target, ['--format', 'json'], 3);
+    await p.undo(target, ['--force'], 1);
+    await p.same();
+    // Organizations the people refer to are not deleted.
+    const kept = await p.undo(p.orgs, ['--force'], 1);
+    assert.match(kept.stdout, /it is referred to by /);
+    await p.same();
+  });
+
+  it('a recreate refused because its unique value or source pair was taken since', async () => {
+    const p = await pair();
+    await p.imp('Profile', csvText([['name', 'description'], ['Night', 'n'], ['Dawn', 'd']]));
+    await p.imp('Organization', csvText([['source', 'source_id', 'name'], ['hr', '1', 'Acme'], ['hr', '2', 'Beta']]));
+    await p.imp('Profile', csvText([['name'], ['Night'], ['Dawn']]), ['--action', 'delete']);
+    const profiles = p.last();
+    await p.imp('Organization', csvText([['source', 'source_id'], ['hr', '1'], ['hr', '2']]), ['--action', 'delete']);
+    const orgs = p.last();
+    await p.imp('Profile', csvText([['name', 'description'], ['Night', 'again']]));
+    await p.imp('Organization', csvText([['source', 'source_id', 'name'], ['hr', '1', 'Acme again']]));
+    const refused = await p.undo(profiles, [], 3);
+    assert.match(refused.stdout, /Profile \d+ name: another object has its name "Night" now/);
+    await p.undo(profiles, ['--force'], 1);
+    const taken = await p.undo(orgs, ['--force'], 1);
+    assert.match(taken.stdout, /Organization \d+ source: another object has its source "hr" now/);
+    await p.same();
+  });
+
+  it('--simulate writes nothing and takes no ids: the next change and objects get the ids SQLite gives', async () => {
+    const p = await loaded();
+    await p.imp('Person', csvText([['email'], ['ez@x']]), ['--keys', 'email', '--action', 'delete']);
+    const deleted = p.last();
+    const before = p.last();
+    const sim = await p.undo(p.teams, ['--simulate', '--format', 'json']);
+    assert.deepEqual((JSON.parse(sim.stdout) as { outcome: string; counts: { deleted: number } }).counts.deleted, 2);
+    await p.undo(deleted, ['--simulate']);
+    await p.undo(p.orgs, ['--simulate'], 3);
+    await p.undo(p.people, ['--simulate', '--force'], 1);
+    assert.equal(p.last(), before);
+    await p.same();
+    await p.imp('Person', csvText([['name', 'email', 'org_id->name'], ['New', 'new@x', 'IT']]), ['--keys', 'email']);
+    await p.undo(deleted);
+    await p.same();
+  });
+
+  it('restores a password from the hash history keeps', async () => {
+    const p = await loaded();
+    await p.imp('UserLocal', csvText([['login', 'password', 'contactid->email'], ['jdoe', 's3cret', 'vh@x']]));
+    const [hash] = await p.pgQuery<{ password: string }>(`SELECT password FROM sluice."UserLocal" WHERE login = 'jdoe'`);
+    await p.imp('UserLocal', csvText([['login', 'password'], ['jdoe', 'n3w-pass']]));
+    await p.undo(p.last());
+    assert.deepEqual(await p.pgQuery<{ password: string }>(`SELECT password FROM sluice."UserLocal" WHERE login = 'jdoe'`), [hash]);
+    await p.same();
+  });
+
+  it('record fingerprints: the objects an undo writes lose theirs and the class counts a generation, as on SQLite; a re-import then gives the same', async () => {
+    const p = await pair();
+    await p.imp('Organization', csvText([['name', 'code'], ['Acme', 'AC'], ['Other', 'O']]), ['--keys', 'code']);
+    const rows = Array.from({ length: 12 }, (_, k) => [`Name ${k}`, `First ${k}`, `p${k}@x.org`, k % 2 === 0 ? 'Acme' : 'Other']);
+    const people = csvText([['name', 'first_name', 'email', 'org_id->name'], ...rows]);
+    await p.imp('Person', people, ['--keys', 'email', '--output', 'details']);
+    const changed = csvText([['name', 'first_name', 'email', 'org_id->name'], ...rows.map((r, k) => (k % 3 === 0 ? [r[0], 'Changed', r[2], 'Acme'] : r) as string[]), ['Extra', 'E', 'extra@x.org', 'Acme']]);
+    await p.imp('Person', changed, ['--keys', 'email', '--output', 'details']);
+    await p.undo(p.last());
+    const fpLite = query<{ id: number; none: number }>(p.sb.db, 'SELECT id, _fp IS NULL AS none FROM Person ORDER BY id');
+    const fpPg = await p.pgQuery<{ id: number; none: number }>('SELECT id::int, (_fp IS NULL)::int AS none FROM sluice."Person" ORDER BY id');
+    assert.deepEqual(fpPg, fpLite);
+    assert.ok(fpLite.some((r) => r.none === 1) && fpLite.some((r) => r.none === 0), 'some fingerprints cleared, some kept');
+    const genLite = query<{ key: string; value: string }>(p.sb.db, `SELECT key, CAST(value AS TEXT) AS value FROM _sluice_meta WHERE key LIKE 'generation:%' ORDER BY key`);
+    const genPg = await p.pgQuery<{ key: string; value: string }>(`SELECT key, value FROM sluice._sluice_meta WHERE key LIKE 'generation:%' ORDER BY key`);
+    assert.deepEqual(genPg, genLite);
+    // The first file again, then the changed one: every row as SQLite reports it.
+    await p.imp('Person', people, ['--keys', 'email', '--output', 'details']);
+    await p.imp('Person', changed, ['--keys', 'email', '--output', 'details']);
+    await p.undo(p.last());
+    await p.same();
+  });
+
+  it('refuses a change it cannot undo with the message SQLite gives, exit 2', async () => {
+    const p = await loaded();
+    // A run stopped by a row error keeps its change record, rolled back: undoing it takes back nothing.
+    await p.imp('Person', csvText([['name', 'email', 'org_id->name'], ['Sim', 'sim@x', 'IT'], ['Bad', 'bad@x', 'Nowhere']]), ['--keys', 'email'], 3);
+    await p.undo(p.last());
+    // What a simulation or a killed run would have left.
+    await p.imp('Organization', csvText([['name'], ['Sim']]));
+    const simulated = p.last();
+    await p.imp('Organization', csvText([['name'], ['Killed']]));
+    const running = p.last();
+    const lite = new Database(p.sb.db);
+    lite.prepare(`UPDATE _sluice_change SET outcome = CASE id WHEN ? THEN 'simulated' ELSE 'running' END WHERE id IN (?, ?)`).run(simulated, simulated, running);
+    lite.close();
+    await p.pgQuery(`UPDATE sluice._sluice_change SET outcome = CASE id WHEN ${simulated} THEN 'simulated' ELSE 'running' END WHERE id IN (${simulated}, ${running})`);
+    const sim = await p.undo(simulated, [], 2);
+    assert.match(sim.stderr, /--change: change \d+ was a simulation: it wrote nothing/);
+    await p.undo(running, [], 2);
+    const none = await p.undo(99, [], 2);
+    assert.match(none.stderr, /--change: there is no change 99 \(valid: 1–\d+; sluice changes lists them\)/);
+    await p.undo('two', [], 2);
+    await p.undo(p.teams, ['--format', 'xml'], 2);
+    await p.undo(p.teams);
+    const twice = await p.undo(p.teams, [], 2);
+    assert.match(twice.stderr, /was undone by change \d+; undo change \d+ to bring it back/);
+    await p.same();
+  });
+
+  it('a database failure once the undo began is one line naming --db, the password masked, exit 3; nothing is written', async () => {
+    const p = await loaded();
+    const pause = join(p.sb.dir, 'pause-undo');
+    writeFileSync(pause, '');
+    const run = startCli(['undo', '--change', String(p.teams), '--db', p.url], { env: { SLUICE_TEST_PAUSE: `undo-begun:${pause}` } });
+    let ended = false;
+    void run.done.then(() => (ended = true));
+    for (let k = 0; !existsSync(`${pause}.reached`); k++) {
+      assert.ok(!ended, `the undo ended before its pause point:\n${run.stderrText()}`);
+      assert.ok(k < 3000, 'the undo never reached its pause point');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const killed = await p.pgQuery<{ ok: boolean }>(`SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'sluice' AND pid <> pg_backend_pid()`);
+    assert.equal(killed.length, 1, 'the undo holds one connection');
+    rmSync(pause, { force: true });
+    const r = await run.done;
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^sluice: --db: cannot write to postgres:\/\/postgres:\*\*\*@[^\n]+\n$/);
+    assert.ok(!r.stderr.includes(SECRET));
+    // Nothing was written; the same undo then runs as on SQLite.
+    await p.same();
+    await p.undo(p.teams);
+    await p.same();
+  });
+
+  it('waits for the writer lock an import holds, saying so with the password masked', async () => {
+    const p = await loaded();
+    const holder = new pg.Client({ connectionString: p.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [writerLockKey('sluice').toString()]);
+      const r = await runCli(['undo', '--change', String(p.people), '--db', p.url], { env: { SLUICE_LOCK_WAIT_MS: '300' } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /another import is writing to postgres:\/\/postgres:\*\*\*@/);
+      assert.match(r.stderr, /cannot take the write lock of schema sluice in postgres:\/\/postgres:\*\*\*@/);
+      assert.ok(!r.stderr.includes(SECRET));
+    } finally {
+      await holder.end();
+    }
+    await p.same();
+  });
+});
