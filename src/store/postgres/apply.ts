@@ -474,6 +474,7 @@ export class PgApplier {
           // As on SQLite, a matched record is neither mapped nor checked: no warning.
           warn[i] = null;
           r = { status: Status.Unchanged, id: hit?.[i] as number, message: null, changed: null };
+          out.hits++;
         } else {
           if (this.touched.rows > 0 && this.depends(m, i, answers)) break;
           r = this.applyRow(m, i, answers, warn);

@@ -14,7 +14,7 @@ import { stat } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { SluiceError, asSluiceError } from '../../base/errors.js';
 import { pausePoint } from '../../base/pause.js';
-import { READ_BYTES } from '../../base/threads.js';
+import { READ_BYTES, frameTarget } from '../../base/threads.js';
 import { createDecoder, type DecodeInfo } from '../../input/decode.js';
 import { type Frame, Framer } from '../../input/frame.js';
 import { JsonFramer, jsonHeader, objectsToRecords, splitObjects } from '../../input/json.js';
@@ -242,6 +242,9 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       lines += applied.count;
       lastCommittedLine = applied.lastCommittedLine;
       counts = applied.counts;
+      // Frames grow with the share of rows matched by fingerprint, as on SQLite: such a row costs
+      // a hash, and a frame's round trips to the server are paid once for all its rows.
+      if (framer instanceof Framer) framer.resize(frameTarget(o.frameBytes, applied.count, applied.hits));
       if (applied.block) spool?.appendBlock(applied.block);
       if (applied.stop) {
         stopped = true;
