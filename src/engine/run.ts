@@ -65,11 +65,12 @@ export interface ImportResult {
 }
 
 /** Whether the report shows rows (details, json, a log): the spool keeps them all, each report picks its own. */
-function keepsRows(o: ImportOptions): boolean {
+export function keepsRows(o: ImportOptions): boolean {
   return o.output === 'details' || o.output === 'json' || o.log !== undefined;
 }
 
-function openSource(o: ImportOptions): Readable {
+/** The run's input: the stream given, standard input, or the file. */
+export function openSource(o: ImportOptions): Readable {
   if (o.input) return o.input;
   if (o.file === '-') return process.stdin;
   // Reads of the frame size: 1 MiB read buffers, freed behind the framer at their own pace,
@@ -78,7 +79,8 @@ function openSource(o: ImportOptions): Readable {
   return createReadStream(o.file, { highWaterMark: READ_BYTES });
 }
 
-async function checkFile(o: ImportOptions): Promise<number | null> {
+/** The size of the file to import (null for a stream), or the error naming --file. */
+export async function checkFile(o: ImportOptions): Promise<number | null> {
   if (o.input || o.file === '-') return null;
   try {
     const s = await stat(o.file);
@@ -91,9 +93,8 @@ async function checkFile(o: ImportOptions): Promise<number | null> {
   }
 }
 
-/** Counts raw bytes as they leave the source. */
 /** Counts the bytes read; with `copy`, also writes them to that file (standard input, read again for the details table). */
-function byteCounter(onBytes: (n: number) => void, copy: number | null): Transform {
+export function byteCounter(onBytes: (n: number) => void, copy: number | null): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       onBytes(chunk.length);
@@ -112,7 +113,7 @@ function byteCounter(onBytes: (n: number) => void, copy: number | null): Transfo
 }
 
 /** How every CSV record of the run is read, header included. */
-function csvOptions(o: ImportOptions, separator: string): CsvOptions {
+export function csvOptions(o: ImportOptions, separator: string): CsvOptions {
   return { delimiter: separator.charCodeAt(0), quote: o.qualifier === null ? -1 : o.qualifier.charCodeAt(0), relaxQuotes: o.relaxQuotes };
 }
 
@@ -463,7 +464,7 @@ function lastLineOf(lines: number): number {
 }
 
 /** Frames of the decoded stream; the first is the header record alone. */
-async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer): Frame[]; end(): Frame[] }): AsyncGenerator<Frame> {
+export async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer): Frame[]; end(): Frame[] }): AsyncGenerator<Frame> {
   for await (const chunk of stream) yield* framer.push(chunk);
   yield* framer.end();
 }

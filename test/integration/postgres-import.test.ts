@@ -6,6 +6,7 @@
  * `sluice init`), comparing after every run.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { type CliResult, type Sandbox, runCli, sandbox, startCli } from '../helpers/cli.js';
@@ -287,15 +288,22 @@ describe('sluice import into PostgreSQL: the report and the data of an SQLite ru
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { created: number }).created, 2);
   });
-  it('reads standard input; refuses --file - with a details table, naming both', async () => {
+  it('reads standard input, and shows its rows in the details table and the log as SQLite does', async () => {
     const p = await pair();
     const r = await runCli(['import', '--class', 'Organization', '--file', '-', '--progress', 'none', '--db', p.url], { input: ITOP_ORGS_CSV });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^#Created: 2$/m);
-    const d = await runCli(['import', '--class', 'Organization', '--file', '-', '--output', 'details', '--progress', 'none', '--db', p.url], { input: ITOP_ORGS_CSV });
-    assert.equal(d.code, 2);
-    assert.equal(d.stdout, '');
-    assert.match(d.stderr, /^sluice: --file -: .*--output summary or json\n$/);
+    const people = csvText([['name', 'first_name', 'email', 'org_id->name'], ['Doe', 'Jane', 'jane@x.org', 'Nowhere'], ['Roe', 'Rick', 'rick@x.org', '']]);
+    await runCli(['import', '--class', 'Organization', '--file', p.sb.file('orgs.csv', ITOP_ORGS_CSV), '--progress', 'none', '--db', p.sb.db]);
+    const outputs: string[][] = [];
+    for (const db of [p.sb.db, p.url]) {
+      const log = p.sb.file(`log-${outputs.length}.csv`, '');
+      const d = await runCli(['import', '--class', 'Person', '--file', '-', '--keys', 'email', '--output', 'details', '--no-stop-on-error', '--log', log, '--progress', 'none', '--db', db], { input: people });
+      assert.equal(d.code, 1, d.stderr);
+      outputs.push([stable(d.stdout), d.stderr, readFileSync(log, 'utf8')]);
+    }
+    assert.deepEqual(outputs[1], outputs[0]);
+    assert.match(outputs[0]?.[0] ?? '', /Nowhere/, 'the details table shows the cells read from standard input');
   });
 
   it('waits for the writer lock another session holds, saying so with the password masked, and gives up after SLUICE_LOCK_WAIT_MS', async () => {

@@ -9,16 +9,14 @@
  * (store/postgres/apply.ts). One frame is parsed and applied at a time: the server does
  * the lookups the pool's workers do on SQLite, and a frame waits for the one before it.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { Transform, type Readable } from 'node:stream';
+import { closeSync, openSync } from 'node:fs';
 import { SluiceError, asSluiceError } from '../../base/errors.js';
 import { pausePoint } from '../../base/pause.js';
-import { READ_BYTES, frameTarget } from '../../base/threads.js';
+import { frameTarget } from '../../base/threads.js';
 import { createDecoder, type DecodeInfo } from '../../input/decode.js';
 import { type Frame, Framer } from '../../input/frame.js';
 import { JsonFramer, jsonHeader, objectsToRecords, splitObjects } from '../../input/json.js';
-import { type CsvOptions, parseHeader, parseRecords } from '../../input/parse.js';
+import { parseHeader, parseRecords } from '../../input/parse.js';
 import { assertUtf8 } from '../../input/utf8.js';
 import { findClass } from '../../model/load.js';
 import { currentUser } from '../../model/store.js';
@@ -31,7 +29,7 @@ import { buildPlan } from '../../rows/header.js';
 import { type MappedRows, mapRowInto, mapRows, passwordColumns } from '../../rows/map.js';
 import type { ImportPlan } from '../../rows/plan.js';
 import { type AppliedChunk, replyOf } from '../../write/apply.js';
-import { type ImportHooks, type ImportResult, endOfRun, lookupIndexes } from '../../engine/run.js';
+import { type ImportHooks, type ImportResult, byteCounter, checkFile, csvOptions, endOfRun, framesOf, keepsRows, lookupIndexes, openSource } from '../../engine/run.js';
 import type { ImportOptions } from '../../engine/options.js';
 import { type FingerprintSeed, type FingerprintTable, fingerprintsApply, hashSpans, matchFrame, recordAt, seedOf } from '../../resolve/fingerprint.js';
 import { type FoundRows, PgApplier, writeFailed } from './apply.js';
@@ -41,15 +39,6 @@ import { lockWriter, type PgWriterLock } from './lock.js';
 import { readModel, SQLITE_SHAPED_TYPES } from './read.js';
 import { type PgClient, connectPostgres, schemaState } from './store.js';
 import { type PgTarget, parsePostgresUrl, postgresNotAvailable } from './url.js';
-
-function csvOptions(o: ImportOptions, separator: string): CsvOptions {
-  return { delimiter: separator.charCodeAt(0), quote: o.qualifier === null ? -1 : o.qualifier.charCodeAt(0), relaxQuotes: o.relaxQuotes };
-}
-
-async function* framesOf(stream: AsyncIterable<Buffer>, framer: { push(b: Buffer): Frame[]; end(): Frame[] }): AsyncGenerator<Frame> {
-  for await (const chunk of stream) yield* framer.push(chunk);
-  yield* framer.end();
-}
 
 /** The connection to the schema `o.db` names, and its model: what an import into it starts from. */
 export interface OpenedSchema {
@@ -86,27 +75,17 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
   if (o.sync || hooks.writer || (o.writtenBefore && !bundle)) throw postgresNotAvailable(o.db);
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-  let totalBytes: number | null = null;
-  if (!o.input && o.file !== '-') {
-    try {
-      const s = await stat(o.file);
-      if (!s.isFile()) throw new SluiceError('E_USAGE', `--file: ${o.file} is not a regular file`, { option: '--file', file: o.file });
-      totalBytes = s.size;
-    } catch (err) {
-      if (err instanceof SluiceError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new SluiceError('E_USAGE', `--file: cannot read ${o.file} (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code})`, { option: '--file', file: o.file, cause: err });
-    }
-  }
-  if (o.file === '-' && (o.output === 'details' || o.log !== undefined)) {
-    throw new SluiceError('E_USAGE', '--file -: the details table of an import into PostgreSQL reads its cells from the file again; give the rows as --file FILE, or use --output summary or json', { option: '--file' });
-  }
+  const totalBytes = await checkFile(o);
   const dates = compileDateFormat(o.dateFormat);
   const opened = bundle ? await bundle.open(o) : await openSchema(o);
   const { client, model, shown } = opened;
   let lock: PgWriterLock | null = null;
-  const spool = o.output === 'details' || o.output === 'json' || o.log !== undefined ? RowSpool.create() : null;
+  const spool = keepsRows(o) ? RowSpool.create() : null;
+  // The details table shows each row's input cells, read again from the input after the run:
+  // standard input (or a stream) is copied beside the spool as it is read, as on SQLite.
   const wantCells = o.output === 'details' || o.log !== undefined;
+  const inputCopy = wantCells && (o.input || o.file === '-') && spool ? spool.sidePath('input') : null;
+  const copyFd = inputCopy === null ? null : openSync(inputCopy, 'wx', 0o600);
   let cellSource: CellSource | null = null;
   let bytesRead = 0;
   let lines = 0;
@@ -137,15 +116,9 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       throw err;
     }
   })();
-  const source: Readable = o.input ?? (o.file === '-' ? process.stdin : createReadStream(o.file, { highWaterMark: READ_BYTES }));
+  const source = openSource(o);
   const decoder = createDecoder(o.charset);
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      bytesRead += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  const stream = source.pipe(counter).pipe(decoder.stream);
+  const stream = source.pipe(byteCounter((n) => (bytesRead += n), copyFd)).pipe(decoder.stream);
   // An interrupt also ends a read that waits for input (standard input, a slow upload).
   const onAbort = (): void => {
     interrupted = true;
@@ -180,7 +153,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty, writtenBefore: o.writtenBefore });
     if (wantCells) {
       cellSource = {
-        path: o.file,
+        path: inputCopy ?? o.file,
         format: o.format,
         charset: o.charset,
         separator,
@@ -354,6 +327,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     source.destroy();
+    if (copyFd !== null) closeSync(copyFd);
     if (!bundle) {
       await lock?.release().catch(() => undefined);
       await client.end().catch(() => undefined);
