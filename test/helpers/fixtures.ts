@@ -22,6 +22,9 @@ export function csvText(rows: readonly (readonly string[])[]): string {
   return rows.map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
 }
 
+/** In a run's arguments, where the test puts the path of a log file (`--log {log}`) of its choosing. */
+export const LOG = '{log}';
+
 /** Run `sluice import` against the sandbox database with progress output off. */
 export function importRun(sb: Sandbox, cls: string, file: string, args: string[] = [], opts: { input?: string | Buffer } = {}): Promise<CliResult> {
   return runCli(['import', '--db', sb.db, '--class', cls, '--file', file, '--progress', 'none', ...args], opts);

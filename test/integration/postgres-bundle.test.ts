@@ -8,16 +8,15 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
-import { type CliResult, type Sandbox, query, runCli, sandbox, startCli } from '../helpers/cli.js';
+import { type CliResult, query, runCli, startCli } from '../helpers/cli.js';
 import { ITOP_ORGS_CSV, csvText } from '../helpers/fixtures.js';
+import { type Pair as SamePair, SECRET, pgPairs } from '../helpers/pg-pair.js';
 import { usePostgres } from '../helpers/postgres.js';
 import { writerLockKey } from '../../src/store/postgres/lock.js';
 
 const server = usePostgres();
-
-const SECRET = 'N0t-4-pr1nt';
 
 const LOCATIONS = 'Name,Owner organization->Name,City\nParis,IT Department,Paris\nNohant,My Company/Department,Nohant-Vic\n';
 
@@ -41,22 +40,6 @@ const DEMO: Record<string, string> = {
 
 const BAD_LOGIN = `${LOGINS}"","bad","EN US",1234,profileid->name:Nobody\n`;
 
-const CLASSES = ['Organization', 'Location', 'Person', 'Team', 'UserLocal', 'Profile'];
-
-/** What varies from run to run: elapsed time, rate, memory. */
-function stable(text: string): string {
-  return text
-    .split('\n')
-    .filter((l) => !/^#(Elapsed|Rows\/s|Peak memory):/.test(l))
-    .join('\n')
-    .replace(/"(elapsed_s|rows_per_s|peak_rss_bytes)":[0-9.e+-]+/g, '');
-}
-
-/** `sluice changes --format json` without the times of the runs. */
-function changesOf(stdout: string): unknown {
-  return JSON.parse(stdout, (k, v: unknown) => (/(^|_)(at|time)$|^(started|finished|elapsed)/.test(k) ? undefined : v));
-}
-
 async function waitFor(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (!(await ok())) {
@@ -76,73 +59,29 @@ async function onPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T
   }
 }
 
-interface Pair {
-  sb: Sandbox;
-  url: string;
+interface Pair extends SamePair {
   /** a directory of files (and a manifest, if one is among them) */
   dir(name: string, files: Record<string, string>): string;
   /** the same bundle on both; asserts the same outcome and returns SQLite's */
   bundle(path: string, args?: string[], code?: number): Promise<CliResult>;
-  /** the same single-file import on both */
-  imp(cls: string, content: string, args?: string[], code?: number): Promise<CliResult>;
-  /** every class exported, every change's history and the list of changes, the same on both */
-  same(): Promise<void>;
 }
 
 describe('sluice import --bundle into PostgreSQL: the report and the data of an SQLite run', () => {
-  const boxes: Sandbox[] = [];
-  after(() => boxes.forEach((b) => b.cleanup()));
-  let files = 0;
+  const fresh = pgPairs(server);
 
+  /** A fresh pair; its same() compares every change's history each time. */
   async function pair(): Promise<Pair> {
-    const sb = sandbox();
-    boxes.push(sb);
-    // The test server trusts local connections and ignores the password; no message may show it.
-    const url = (await server().freshDatabase()).replace('postgres@', `postgres:${SECRET}@`);
-    for (const db of [sb.db, url]) {
-      const r = await runCli(['init', '--db', db]);
-      assert.equal(r.code, 0, r.stderr);
-    }
-    const both = async (args: string[], code: number): Promise<CliResult> => {
-      const lite = await runCli([...args, '--db', sb.db]);
-      const pgr = await runCli([...args, '--db', url]);
-      assert.equal(lite.code, code, `SQLite: exit ${String(lite.code)}\n${lite.stdout}\n${lite.stderr}`);
-      assert.equal(pgr.code, lite.code, `PostgreSQL: exit ${String(pgr.code)}\n${pgr.stdout}\n${pgr.stderr}`);
-      assert.equal(stable(pgr.stdout), stable(lite.stdout), 'standard output');
-      assert.equal(pgr.stderr, lite.stderr, 'standard error');
-      assert.ok(!pgr.stdout.includes(SECRET) && !pgr.stderr.includes(SECRET), 'the password is never printed');
-      return lite;
-    };
+    const p = await fresh();
     return {
-      sb,
-      url,
+      ...p,
+      same: () => p.same(true),
       dir(name, content) {
-        const d = join(sb.dir, name);
+        const d = join(p.sb.dir, name);
         mkdirSync(d, { recursive: true });
         for (const [f, text] of Object.entries(content)) writeFileSync(join(d, f), text);
         return d;
       },
-      bundle: (path, args = [], code = 0) => both(['import', '--bundle', path, '--progress', 'none', ...args], code),
-      imp: (cls, content, args = [], code = 0) => both(['import', '--class', cls, '--file', sb.file(`in-${files++}.csv`, content), '--progress', 'none', ...args], code),
-      async same() {
-        for (const cls of CLASSES) {
-          const args = ['export', '--class', cls, '--format', 'csv'];
-          const [lite, pgr] = [await runCli([...args, '--db', sb.db]), await runCli([...args, '--db', url])];
-          assert.equal(lite.code, 0, lite.stderr);
-          assert.equal(pgr.stdout, lite.stdout, `export of ${cls}\n${pgr.stderr}`);
-        }
-        const listed = ['changes', '--format', 'json', '--limit', '1000'];
-        const [lc, pc] = [await runCli([...listed, '--db', sb.db]), await runCli([...listed, '--db', url])];
-        assert.equal(lc.code, 0, lc.stderr);
-        assert.deepEqual(changesOf(pc.stdout), changesOf(lc.stdout), 'the change records');
-        const n = (JSON.parse(lc.stdout) as unknown[]).length;
-        for (let c = 1; c <= n; c++) {
-          const args = ['history', '--change', String(c), '--format', 'csv'];
-          const [lite, pgr] = [await runCli([...args, '--db', sb.db]), await runCli([...args, '--db', url])];
-          assert.equal(pgr.stdout, lite.stdout, `history of change ${c}\n${pgr.stderr}`);
-          assert.equal(pgr.code, lite.code);
-        }
-      },
+      bundle: (path, args = [], code = 0) => p.run(['import', '--bundle', path, '--progress', 'none', ...args], code, `bundle ${path}`),
     };
   }
 

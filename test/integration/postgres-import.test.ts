@@ -7,87 +7,27 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
-import { type CliResult, type Sandbox, runCli, sandbox, startCli } from '../helpers/cli.js';
+import { runCli, startCli } from '../helpers/cli.js';
 import { writerLockKey } from '../../src/store/postgres/lock.js';
 import { ITOP_ORGS_CSV, ITOP_PERSON_CSV, csvText } from '../helpers/fixtures.js';
+import { type Pair, SECRET, pgPairs, stable } from '../helpers/pg-pair.js';
 import { usePostgres } from '../helpers/postgres.js';
 
 const server = usePostgres();
-
-const SECRET = 'N0t-4-pr1nt';
 
 const LOGIN_CSV = `Contact (person)->Email,Login,Language,Password,Profiles
 "","support","EN US",1234,profileid->name:Configuration Manager|profileid->name:Change Supervisor
 "","portal","EN US",1234,profileid->name:Portal user
 `;
 
-const CLASSES = ['Organization', 'Location', 'Person', 'Team', 'UserLocal', 'Profile'];
-
-/** What varies from run to run: elapsed time, rate, memory. */
-function stable(text: string): string {
-  return text
-    .split('\n')
-    .filter((l) => !/^#(Elapsed|Rows\/s|Peak memory):/.test(l))
-    .join('\n')
-    .replace(/"(elapsed_s|rows_per_s|peak_rss_bytes)":[0-9.e+-]+/g, '');
-}
-
-interface Pair {
-  sb: Sandbox;
-  url: string;
-  /** the same import on both; asserts the same outcome and returns SQLite's */
-  imp(cls: string, content: string, args?: string[], code?: number): Promise<CliResult>;
-  /** every class exported, and every change's history, the same on both */
-  same(): Promise<void>;
-}
-
 describe('sluice import into PostgreSQL: the report and the data of an SQLite run', () => {
-  const boxes: Sandbox[] = [];
-  after(() => boxes.forEach((b) => b.cleanup()));
-  let files = 0;
-
+  /** A fresh pair; its same() compares every change's history each time. */
+  const fresh = pgPairs(server);
   async function pair(): Promise<Pair> {
-    const sb = sandbox();
-    boxes.push(sb);
-    const url = (await server().freshDatabase()).replace('postgres@', `postgres:${SECRET}@`);
-    for (const db of [sb.db, url]) {
-      const r = await runCli(['init', '--db', db]);
-      assert.equal(r.code, 0, r.stderr);
-    }
-    let changes = 1;
-    return {
-      sb,
-      url,
-      async imp(cls, content, args = [], code = 0) {
-        const file = sb.file(`in-${files++}.${args.includes('json') && args.includes('--format') ? 'json' : 'csv'}`, content);
-        const base = ['import', '--class', cls, '--file', file, '--progress', 'none', ...args];
-        const lite = await runCli([...base, '--db', sb.db]);
-        const pg = await runCli([...base, '--db', url]);
-        assert.equal(lite.code, code, `SQLite: exit ${String(lite.code)}\n${lite.stdout}\n${lite.stderr}`);
-        assert.equal(pg.code, lite.code, `PostgreSQL: exit ${String(pg.code)}\n${pg.stdout}\n${pg.stderr}`);
-        assert.equal(stable(pg.stdout), stable(lite.stdout), 'standard output');
-        assert.equal(pg.stderr, lite.stderr, 'standard error');
-        assert.ok(!pg.stdout.includes(SECRET) && !pg.stderr.includes(SECRET), 'the password is never printed');
-        changes++;
-        return lite;
-      },
-      async same() {
-        for (const cls of CLASSES) {
-          const args = ['export', '--class', cls, '--format', 'csv'];
-          const [lite, pg] = [await runCli([...args, '--db', sb.db]), await runCli([...args, '--db', url])];
-          assert.equal(lite.code, 0, lite.stderr);
-          assert.equal(pg.stdout, lite.stdout, `export of ${cls}\n${pg.stderr}`);
-        }
-        for (let c = 1; c <= changes; c++) {
-          const args = ['history', '--change', String(c), '--format', 'csv'];
-          const [lite, pg] = [await runCli([...args, '--db', sb.db]), await runCli([...args, '--db', url])];
-          assert.equal(pg.stdout, lite.stdout, `history of change ${c}\n${pg.stderr}`);
-          assert.equal(pg.code, lite.code);
-        }
-      },
-    };
+    const p = await fresh();
+    return { ...p, same: () => p.same(true) };
   }
 
   it("loads iTop's examples, then a re-run changes nothing", async () => {

@@ -8,108 +8,20 @@
 import assert from 'node:assert/strict';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { type CliResult, type Sandbox, query, runCli, sandbox, startCli } from '../helpers/cli.js';
+import { query, runCli, startCli } from '../helpers/cli.js';
 import { writerLockKey } from '../../src/store/postgres/lock.js';
 import { csvText } from '../helpers/fixtures.js';
+import { type Pair, SECRET, pgPairs, stableTimes } from '../helpers/pg-pair.js';
 import { usePostgres } from '../helpers/postgres.js';
 
 const server = usePostgres();
 
-const SECRET = 'N0t-4-pr1nt';
-
-const CLASSES = ['Organization', 'Location', 'Person', 'Team', 'UserLocal', 'Profile'];
-
-/** Each class's export with its ids, so that a recreated object shows it has its old id. */
-const WITH_IDS: Record<string, string> = { Organization: 'id,name,parent_id', Person: 'id,name,email,org_id', Team: 'id,name,persons_list', UserLocal: 'id,login,contactid', Profile: 'id,name' };
-
-/** What varies from run to run: times. */
-function stable(text: string): string {
-  return text.replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?Z?/g, '<time>').replace(/"(elapsed_s|rows_per_s|peak_rss_bytes)":[0-9.e+-]+/g, '').replace(/^#(Elapsed|Rows\/s|Peak memory):.*$/gm, '');
-}
-
-interface Pair {
-  sb: Sandbox;
-  url: string;
-  /** the same import on both; asserts the same outcome and returns SQLite's */
-  imp(cls: string, content: string, args?: string[], code?: number): Promise<CliResult>;
-  /** the same undo on both; asserts the same outcome and returns SQLite's */
-  undo(change: number | string, args?: string[], code?: number): Promise<CliResult>;
-  /** the id of the last change (SQLite's; same() checks PostgreSQL's are the same) */
-  last(): number;
-  /** every class exported, every change record, and every change's history, the same on both */
-  /** the histories compared are those of the changes since the last call, or (`all`) of every change */
-  same(all?: boolean): Promise<void>;
-  /** a query on the PostgreSQL schema */
-  pgQuery<T>(sql: string): Promise<T[]>;
-}
-
 describe('sluice undo on PostgreSQL: the report and the data of an SQLite undo', () => {
-  const boxes: Sandbox[] = [];
-  after(() => boxes.forEach((b) => b.cleanup()));
-  let files = 0;
-
-  async function pair(): Promise<Pair> {
-    const sb = sandbox();
-    boxes.push(sb);
-    const url = (await server().freshDatabase()).replace('postgres@', `postgres:${SECRET}@`);
-    for (const db of [sb.db, url]) {
-      const r = await runCli(['init', '--db', db]);
-      assert.equal(r.code, 0, r.stderr);
-    }
-    const both = async (args: string[], code: number, what: string): Promise<CliResult> => {
-      const [lite, pgr] = (await Promise.all([runCli([...args, '--db', sb.db]), runCli([...args, '--db', url])])) as [CliResult, CliResult];
-      assert.equal(lite.code, code, `SQLite ${what}: exit ${String(lite.code)}\n${lite.stdout}\n${lite.stderr}`);
-      assert.equal(pgr.code, lite.code, `PostgreSQL ${what}: exit ${String(pgr.code)}\n${pgr.stdout}\n${pgr.stderr}`);
-      assert.equal(stable(pgr.stdout), stable(lite.stdout), `standard output of ${what}`);
-      assert.equal(pgr.stderr, lite.stderr, `standard error of ${what}`);
-      assert.ok(!pgr.stdout.includes(SECRET) && !pgr.stderr.includes(SECRET), 'the password is never printed');
-      return lite;
-    };
-    let compared = 0;
-    const last = (): number => query<{ id: number }>(sb.db, 'SELECT max(id) AS id FROM _sluice_change')[0]?.id as number;
-    return {
-      sb,
-      url,
-      last,
-      imp: (cls, content, args = [], code = 0) => both(['import', '--class', cls, '--file', sb.file(`in-${files++}.csv`, content), '--progress', 'none', ...args], code, `import of ${cls}`),
-      undo: (change, args = [], code = 0) => both(['undo', '--change', String(change), ...args], code, `undo of change ${change}`),
-      async same(all = false) {
-        // Each command on both stores at once: the two are independent.
-        const onBoth = (args: string[]): Promise<CliResult[]> => Promise.all([runCli([...args, '--db', sb.db]), runCli([...args, '--db', url])]);
-        for (const cls of CLASSES) {
-          const ways = [['--format', 'csv'], ...(WITH_IDS[cls] ? [['--columns', WITH_IDS[cls] as string, '--raw']] : [])];
-          for (const how of ways) {
-            const [lite, pgr] = (await onBoth(['export', '--class', cls, ...how])) as [CliResult, CliResult];
-            assert.equal(lite.code, 0, lite.stderr);
-            assert.equal(pgr.stdout, lite.stdout, `export of ${cls} ${how.join(' ')}\n${pgr.stderr}`);
-          }
-        }
-        const [lite, pgr] = (await onBoth(['changes', '--format', 'json', '--limit', '1000'])) as [CliResult, CliResult];
-        assert.equal(lite.code, 0, lite.stderr);
-        assert.equal(stable(pgr.stdout), stable(lite.stdout), 'the change records');
-        // Every change's history at the end of a test; between, those of the changes since the last comparison.
-        const from = all ? 1 : compared + 1;
-        compared = last();
-        for (let c = from; c <= compared; c++) {
-          const [hl, hp] = (await onBoth(['history', '--change', String(c), '--format', 'csv'])) as [CliResult, CliResult];
-          assert.equal(hp.stdout, hl.stdout, `history of change ${c}\n${hp.stderr}`);
-          assert.equal(hp.code, hl.code);
-        }
-      },
-      async pgQuery<T>(sql: string): Promise<T[]> {
-        const c = new pg.Client({ connectionString: url });
-        await c.connect();
-        try {
-          return (await c.query(sql)).rows as T[];
-        } finally {
-          await c.end();
-        }
-      },
-    };
-  }
+  // Undo reports name the times of the changes they take back.
+  const pair = pgPairs(server, { stable: stableTimes });
 
   const ORGS = csvText([
     ['name', 'code', 'parent_id->name'],

@@ -18,8 +18,6 @@ import {
   detailsOf,
   historyOf,
   idOf,
-  importOk,
-  importText,
   makeTemplate,
   maxChangeId,
   personByEmail,
@@ -27,31 +25,7 @@ import {
   snapshot,
   statusesOf,
 } from '../helpers/fixtures.js';
-
-const ORGS = `name,code
-IT Department,IT
-Sales,SAL
-Support,SUP
-`;
-const TWINS = `name,code
-Twin,T1
-Twin,T2
-`;
-const LOCATIONS = `name,org_id->name
-HQ,IT Department
-HQ,Sales
-Annex,Sales
-`;
-const PERSONS = `source,source_id,name,first_name,org_id->name,email,phone,function
-ad,A1,Alpha,Ann,IT Department,ann@x.org,111,Dev
-ad,B1,Bravo,Bob,IT Department,bob@x.org,222,Ops
-,,Charlie,Cid,Sales,cid@x.org,333,
-,,Dup,One,Sales,dup@x.org,,
-,,Dup,Two,Sales,dup@x.org,,
-`;
-
-const DETAILS = ['--output', 'details'];
-const LENIENT = ['--no-stop-on-error', '--output', 'details'];
+import { REPORTED_CSV, SEMANTICS as S, SEMANTICS_TEMPLATE, type Vars, play } from '../helpers/semantics-feeds.js';
 
 function person(sb: Sandbox, id: number): Record<string, unknown> {
   const rows = query(sb.db, 'SELECT * FROM Person WHERE id = ?', id);
@@ -68,12 +42,7 @@ describe('import semantics (SPEC §2)', () => {
   const ids = { it: 0, sales: 0, support: 0 };
 
   before(async () => {
-    template = await makeTemplate([
-      { cls: 'Organization', content: ORGS },
-      { cls: 'Organization', content: TWINS, args: ['--keys', 'code'] },
-      { cls: 'Location', content: LOCATIONS },
-      { cls: 'Person', content: PERSONS },
-    ]);
+    template = await makeTemplate(SEMANTICS_TEMPLATE);
     const db = template.sandbox.db;
     ids.it = idOf(db, 'Organization', 'name', 'IT Department');
     ids.sales = idOf(db, 'Organization', 'name', 'Sales');
@@ -88,8 +57,7 @@ describe('import semantics (SPEC §2)', () => {
     test('the header names attributes by code or by label, case-insensitively', async () => {
       const sb = template.fresh();
       try {
-        const csv = 'NAME,first name,ORGANIZATION->name,eMail,Mobile Phone,notification,STATUS\nDelta,Dan,Sales,dan@x.org,555,NO,inactive\n';
-        const r = await importOk(sb, 'Person', 'p.csv', csv, ['--keys', 'EMAIL', ...DETAILS]);
+        const r = await play(sb, S.byLabel.runs.p);
         assert.equal(summaryOf(r.stdout)['Reconciliation Keys'], 'email');
         assert.deepEqual(statusesOf(detailsOf(r.stdout)), [[2, 'created']]);
         const p = personByEmail(sb.db, 'dan@x.org');
@@ -105,13 +73,7 @@ describe('import semantics (SPEC §2)', () => {
     test('several attr->sub columns on one reference are ANDed', async () => {
       const sb = template.fresh();
       try {
-        const csv = `name,first_name,org_id->name,email,location_id->name,location_id->org_id
-Echo,Eve,Sales,eve@x.org,HQ,${ids.sales}
-Foxtrot,Fay,Sales,fay@x.org,HQ,${ids.it}
-Golf,Gil,Sales,gil@x.org,HQ,${ids.support}
-Hotel,Hal,Sales,hal@x.org,Annex,${ids.sales}
-`;
-        const r = await importOk(sb, 'Person', 'p.csv', csv, ['--keys', 'email', ...LENIENT], 1);
+        const r = await play(sb, S.andedSubColumns.runs.p);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'created'], [3, 'created'], [4, 'error'], [5, 'created']]);
         const loc = (name: string, org: number): number =>
@@ -129,8 +91,7 @@ Hotel,Hal,Sales,hal@x.org,Annex,${ids.sales}
     test('a plain reference column holds the referenced object id', async () => {
       const sb = template.fresh();
       try {
-        const csv = `name,first_name,org_id,email\nLima,Lou,${ids.support},lou@x.org\nMike,Max,9999,max@x.org\n`;
-        const r = await importOk(sb, 'Person', 'p.csv', csv, ['--keys', 'email', ...LENIENT], 1);
+        const r = await play(sb, S.plainReference.runs.p);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'created'], [3, 'error']]);
         assert.equal(personByEmail(sb.db, 'lou@x.org').org_id, ids.support);
@@ -144,28 +105,26 @@ Hotel,Hal,Sales,hal@x.org,Annex,${ids.sales}
       const sb = template.fresh();
       try {
         const before = snapshot(sb.db);
-        const good = 'name,first_name,org_id->name,email\nNovember,Ned,Sales,ned@x.org\n';
-
-        const col = await importText(sb, 'Person', 'col.csv', 'name,first_name,org_id->name,shoe_size\nNovember,Ned,Sales,44\n');
+        const col = await play(sb, S.unknownNames.runs.col);
         assert.equal(col.code, 2, col.stderr);
         assert.match(col.stderr, /shoe_size/);
         assert.match(col.stderr, /first_name/, 'names the valid columns');
         assert.match(col.stderr, /email/);
         assertNoStack(col.stderr);
 
-        const sub = await importText(sb, 'Person', 'sub.csv', 'name,first_name,org_id->nickname,email\nNovember,Ned,Sales,ned@x.org\n');
+        const sub = await play(sb, S.unknownNames.runs.sub);
         assert.equal(sub.code, 2, sub.stderr);
         assert.match(sub.stderr, /nickname/);
         assert.match(sub.stderr, /name/);
 
-        const cls = await importText(sb, 'Persons', 'cls.csv', good);
+        const cls = await play(sb, S.unknownNames.runs.cls);
         assert.equal(cls.code, 2, cls.stderr);
         assert.match(cls.stderr, /Persons/);
         assert.match(cls.stderr, /Person/);
         assert.match(cls.stderr, /Organization/, 'names the valid classes');
         assertNoStack(cls.stderr);
 
-        const key = await importText(sb, 'Person', 'key.csv', good, ['--keys', 'badge']);
+        const key = await play(sb, S.unknownNames.runs.key);
         assert.equal(key.code, 2, key.stderr);
         assert.match(key.stderr, /badge/);
         assert.match(key.stderr, /email/, 'names the valid keys');
@@ -185,15 +144,7 @@ Hotel,Hal,Sales,hal@x.org,Annex,${ids.sales}
         const alpha = idOf(sb.db, 'Person', 'email', 'ann@x.org');
         const bravo = idOf(sb.db, 'Person', 'email', 'bob@x.org');
         const charlie = idOf(sb.db, 'Person', 'email', 'cid@x.org');
-        const csv = `id,source,source_id,name,org_id->name,email,function
-${alpha},,,Alpha,IT Department,zed@x.org,ById
-,,,Charlie,Sales,cid@x.org,ByKey
-,ad,B1,Bravo,IT Department,cid@x.org,BySource
-,other,,Xray,Sales,xray@x.org,Half
-,,,India,Sales,dup@x.org,Amb
-99999,,,Nobody,Sales,nobody@x.org,Missing
-`;
-        const r = await importOk(sb, 'Person', 'p.csv', csv, ['--keys', 'email', ...LENIENT], 1);
+        const r = await play(sb, S.matchOrder.runs.p);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'updated'], [3, 'updated'], [4, 'updated'], [5, 'created'], [6, 'error'], [7, 'error']]);
         assert.equal(rowAt(rows, 2).id, String(alpha), 'the id column wins over the key');
@@ -218,13 +169,16 @@ ${alpha},,,Alpha,IT Department,zed@x.org,ById
     test('an id is never given twice: after a delete, an id-based update of the deleted id finds nothing', async () => {
       const sb = template.fresh();
       try {
-        await importOk(sb, 'Organization', 'a.csv', 'name\nKilo\nLima\n');
+        const runs = S.idNeverGivenTwice.runs;
+        const vars: Vars = {};
+        await play(sb, runs.a, vars);
         const lima = idOf(sb.db, 'Organization', 'name', 'Lima');
-        await importOk(sb, 'Organization', 'd.csv', 'name\nLima\n', ['--action', 'delete']);
-        await importOk(sb, 'Organization', 'b.csv', 'name\nMike\n');
+        await play(sb, runs.d, vars);
+        assert.equal(vars.lima, lima);
+        await play(sb, runs.b, vars);
         const mike = idOf(sb.db, 'Organization', 'name', 'Mike');
         assert.ok(mike > lima, `the new object gets a new id (${mike}), not the deleted one's (${lima})`);
-        const r = await importOk(sb, 'Organization', 'u.csv', `id,code\n${lima},LIM\n`, LENIENT, 1);
+        const r = await play(sb, runs.u, vars);
         assert.deepEqual(statusesOf(detailsOf(r.stdout)), [[2, 'error']]);
         assert.notEqual(query(sb.db, 'SELECT code FROM Organization WHERE id = ?', mike)[0]?.code, 'LIM', 'Mike is untouched');
       } finally {
@@ -237,14 +191,7 @@ ${alpha},,,Alpha,IT Department,zed@x.org,ById
     test('not found names the value and up to three existing values; several matches are ambiguous; empty mandatory is an error', async () => {
       const sb = template.fresh();
       try {
-        const csv = `name,first_name,org_id->name,email,location_id->name
-Golf,Gus,Twin,gus@x.org,
-Hotel,Hal,Nowhere Inc,hal@x.org,
-India,Ivy,Sales,ivy@x.org,HQ
-Juliet,Jo,Sales,jo@x.org,Annex
-Kilo,Kim,,kim@x.org,
-`;
-        const r = await importOk(sb, 'Person', 'p.csv', csv, ['--keys', 'email', ...LENIENT], 1);
+        const r = await play(sb, S.references.runs.p);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'error'], [3, 'error'], [4, 'error'], [5, 'created'], [6, 'error']]);
         assert.match(messageOf(rows, 2), /ambiguous: 2 /);
@@ -267,13 +214,7 @@ Kilo,Kim,,kim@x.org,
     test('items by | or line breaks, in both syntaxes; unknown items are errors; the set is replaced as a whole', async () => {
       const sb = template.fresh();
       try {
-        const csv =
-          'login,profile_list\n' +
-          'u1,Portal user|Support Agent\n' +
-          'u2,"profileid->name:Service Desk Agent\nProblem Manager"\n' +
-          'u3,Portal user|No Such Profile\n' +
-          'u4,profileid->name:Administrator|profileid->name:Change Approver\n';
-        const r = await importOk(sb, 'UserLocal', 'u.csv', csv, LENIENT, 1);
+        const r = await play(sb, S.linkSets.runs.u);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'created'], [3, 'created'], [5, 'error'], [6, 'created']]);
         assert.match(messageOf(rows, 5), /No Such Profile/);
@@ -288,8 +229,7 @@ Kilo,Kim,,kim@x.org,
         assert.deepEqual(profiles('u4'), ['Administrator', 'Change Approver']);
         assert.equal(query(sb.db, "SELECT id FROM UserLocal WHERE login = 'u3'").length, 0);
 
-        const next = 'login,profile_list\nu1,Document author\nu4,profileid->name:Change Approver|Administrator\n';
-        const r2 = await importOk(sb, 'UserLocal', 'u2.csv', next, DETAILS);
+        const r2 = await play(sb, S.linkSets.runs.u2);
         const rows2 = detailsOf(r2.stdout);
         assert.deepEqual(statusesOf(rows2), [[2, 'updated'], [3, 'unchanged']]);
         assert.deepEqual(changedOf(rowAt(rows2, 2)), ['profile_list']);
@@ -305,15 +245,7 @@ Kilo,Kim,,kim@x.org,
     test('trimming, quoting, <NULL> versus empty, enums, integers and ISO dates (cmdb Server)', async () => {
       const sb = template.fresh();
       try {
-        const csv = `name,org_id->name,brand,model,nb_u,move2production,business_criticity
-  srv1  ,IT Department,  Dell  ,"  R740  ",42,2024-03-05,HIGH
-srv2,IT Department,<NULL>,,7,,Medium
-srv3,IT Department,HP,,4.5,,low
-srv4,IT Department,HP,,,2024-02-30,low
-srv5,IT Department,HP,,,,urgent
-srv6,IT Department,HP,,12x,,low
-`;
-        const r = await importOk(sb, 'Server', 's.csv', csv, LENIENT, 1);
+        const r = await play(sb, S.serverValues.runs.s);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'created'], [3, 'created'], [4, 'error'], [5, 'error'], [6, 'error'], [7, 'error']]);
         const s1 = query<Record<string, unknown>>(sb.db, "SELECT * FROM Server WHERE name = 'srv1'")[0];
@@ -342,40 +274,11 @@ srv6,IT Department,HP,,12x,,low
     test('booleans, decimals, dates and date formats (PHP and strftime); a code wins over a label', async () => {
       const sb = sandbox();
       try {
-        const model = {
-          classes: {
-            Gadget: {
-              attributes: {
-                name: { type: 'string', label: 'Title', mandatory: true },
-                title: { type: 'string', label: 'Name' },
-                active: { type: 'boolean', label: 'Active', default: true },
-                price: { type: 'decimal', label: 'Price' },
-                born: { type: 'date', label: 'Born' },
-                seen: { type: 'datetime', label: 'Seen' },
-              },
-              reconciliation: ['name'],
-            },
-          },
-        };
-        const init = await runCli(['init', '--db', sb.db, '--model', sb.file('model.json', JSON.stringify(model))]);
+        const init = await runCli(['init', '--db', sb.db, '--model', sb.file('model.json', JSON.stringify(S.gadgetValues.model))]);
         assert.equal(init.code, 0, init.stderr);
 
         // "Name" is the code of name and the label of title, "Title" the other way round: codes win.
-        const csv = `Name,Title,active,price,born,seen
-g1,first,yes,3.14,2024-03-05,2024-03-05 14:30:00
-g2,,no,-2,,2024-03-05T08:00:00
-g3,,true,,,
-g4,,false,,,
-g5,,1,,,
-g6,,0,,,
-g7,,Y,,,
-g8,,n,,,
-g9,,maybe,,,
-g10,,,"3,14",,
-g11,,,,2024-13-01,
-g12,,,,,
-`;
-        const r = await importOk(sb, 'Gadget', 'g.csv', csv, LENIENT, 1);
+        const r = await play(sb, S.gadgetValues.runs.g);
         const rows = detailsOf(r.stdout);
         const errors = statusesOf(rows).filter(([, s]) => s === 'error').map(([l]) => l);
         assert.deepEqual(errors, [10, 11, 12]);
@@ -397,13 +300,13 @@ g12,,,,,
         assert.match(messageOf(rows, 11), /3,14/);
         assert.match(messageOf(rows, 12), /2024-13-01/);
 
-        const php = await importOk(sb, 'Gadget', 'php.csv', 'Name,born\nh1,05/03/2024\nh2,2024-03-05\n', ['--date-format', 'd/m/Y', ...LENIENT], 1);
+        const php = await play(sb, S.gadgetValues.runs.php);
         assert.equal(summaryOf(php.stdout)['Date format'], 'd/m/Y');
         assert.deepEqual(statusesOf(detailsOf(php.stdout)), [[2, 'created'], [3, 'error']]);
         assert.equal(g('h1').born, '2024-03-05');
         assert.equal(g('h1').active, 1, 'an absent column takes the default on create');
 
-        const strf = await importOk(sb, 'Gadget', 'strf.csv', 'Name,born\ni1,07/08/2023\n', ['--date-format', '%d/%m/%Y', ...DETAILS]);
+        const strf = await play(sb, S.gadgetValues.runs.strf);
         assert.deepEqual(statusesOf(detailsOf(strf.stdout)), [[2, 'created']]);
         assert.equal(g('i1').born, '2023-08-07');
         assert.equal(countOf(sb.db, 'Gadget'), 11);
@@ -417,12 +320,7 @@ g12,,,,,
       try {
         const alpha = idOf(sb.db, 'Person', 'email', 'ann@x.org');
         const before = person(sb, alpha);
-        const csv = `email,function,name,org_id->name
-ann@x.org,Lead,Alpha,IT Department
-zulu@x.org,,Zulu,Sales
-noname@x.org,,,Sales
-`;
-        const r = await importOk(sb, 'Person', 'p.csv', csv, ['--keys', 'email', ...LENIENT], 1);
+        const r = await play(sb, S.mandatoryAndDefaults.runs.p);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'updated'], [3, 'created'], [4, 'error']]);
         assert.deepEqual(changedOf(rowAt(rows, 2)), ['function']);
@@ -443,15 +341,14 @@ noname@x.org,,,Sales
     test('an empty cell empties the attribute, unless --ignore-empty leaves it as it is', async () => {
       const sb = template.fresh();
       try {
-        const csv = 'email,phone,function\nann@x.org,,Boss\nbob@x.org,,Ops\n';
-        const kept = await importOk(sb, 'Person', 'keep.csv', csv, ['--keys', 'email', '--ignore-empty', ...DETAILS]);
+        const kept = await play(sb, S.ignoreEmpty.runs.kept);
         const rows = detailsOf(kept.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'updated'], [3, 'unchanged']]);
         assert.deepEqual(changedOf(rowAt(rows, 2)), ['function']);
         assert.equal(personByEmail(sb.db, 'ann@x.org').phone, '111');
         assert.equal(personByEmail(sb.db, 'bob@x.org').phone, '222');
 
-        const cleared = await importOk(sb, 'Person', 'clear.csv', csv, ['--keys', 'email', ...DETAILS]);
+        const cleared = await play(sb, S.ignoreEmpty.runs.cleared);
         const rows2 = detailsOf(cleared.stdout);
         assert.deepEqual(statusesOf(rows2), [[2, 'updated'], [3, 'updated']]);
         assert.deepEqual(changedOf(rowAt(rows2, 2)), ['phone']);
@@ -464,12 +361,10 @@ noname@x.org,,,Sales
   });
 
   describe('actions', () => {
-    const FILE = 'name,first_name,org_id->name,email\nAlpha,Ann,IT Department,ann@x.org\nNew,Nina,Sales,nina@x.org\n';
-
     test('--action insert skips existing objects with the reason', async () => {
       const sb = template.fresh();
       try {
-        const r = await importOk(sb, 'Person', 'p.csv', FILE.replace('Alpha,Ann', 'Renamed,Ann'), ['--keys', 'email', '--action', 'insert', ...DETAILS]);
+        const r = await play(sb, S.actionInsert.runs.p);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'skipped'], [3, 'created']]);
         assert.ok((rowAt(rows, 2).message ?? '').length > 0, 'a skipped row says why');
@@ -484,7 +379,7 @@ noname@x.org,,,Sales
     test('--action update skips rows without a match', async () => {
       const sb = template.fresh();
       try {
-        const r = await importOk(sb, 'Person', 'p.csv', FILE.replace('Alpha,Ann', 'Renamed,Ann'), ['--keys', 'email', '--action', 'update', ...DETAILS]);
+        const r = await play(sb, S.actionUpdate.runs.p);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'updated'], [3, 'skipped']]);
         assert.ok((rowAt(rows, 3).message ?? '').length > 0);
@@ -499,7 +394,7 @@ noname@x.org,,,Sales
       const sb = template.fresh();
       try {
         const charlie = idOf(sb.db, 'Person', 'email', 'cid@x.org');
-        const r = await importOk(sb, 'Person', 'p.csv', 'email\ncid@x.org\nghost@x.org\n', ['--keys', 'email', '--action', 'delete', ...DETAILS]);
+        const r = await play(sb, S.actionDelete.runs.p);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'deleted'], [3, 'skipped']]);
         assert.equal(rowAt(rows, 2).id, String(charlie));
@@ -512,7 +407,7 @@ noname@x.org,,,Sales
         assert.equal(hist[0]?.changes.email, 'cid@x.org', 'a delete records the old values');
         assert.equal(hist[0]?.changes.name, 'Charlie');
 
-        const orgs = await importOk(sb, 'Organization', 'o.csv', 'name\nSupport\nIT Department\n', ['--action', 'delete', ...LENIENT], 1);
+        const orgs = await play(sb, S.actionDelete.runs.orgs);
         const orows = detailsOf(orgs.stdout);
         assert.deepEqual(statusesOf(orows), [[2, 'deleted'], [3, 'error']]);
         const msg = messageOf(orows, 3);
@@ -528,11 +423,11 @@ noname@x.org,,,Sales
     test('an object that is its own parent can be deleted; one its child still refers to cannot', async () => {
       const sb = template.fresh();
       try {
-        await importOk(sb, 'Organization', 'a.csv', 'name\nSelfish\nParent\n');
-        await importOk(sb, 'Organization', 'b.csv', 'name,parent_id->name\nSelfish,Selfish\nChild,Parent\n');
+        await play(sb, S.ownParent.runs.a);
+        await play(sb, S.ownParent.runs.b);
         const selfish = idOf(sb.db, 'Organization', 'name', 'Selfish');
         assert.equal(query(sb.db, 'SELECT parent_id FROM Organization WHERE id = ?', selfish)[0]?.parent_id, selfish);
-        const r = await importOk(sb, 'Organization', 'd.csv', 'name\nSelfish\nParent\n', ['--action', 'delete', ...LENIENT], 1);
+        const r = await play(sb, S.ownParent.runs.d);
         const rows = detailsOf(r.stdout);
         assert.deepEqual(statusesOf(rows), [[2, 'deleted'], [3, 'error']]);
         assert.match(messageOf(rows, 3), /Organization\.parent_id of \d+/);
@@ -544,18 +439,11 @@ noname@x.org,,,Sales
   });
 
   describe('transactions', () => {
-    const MIXED = `name,first_name,org_id->name,email
-Oscar,Oli,Sales,oli@x.org
-Papa,Pam,Sales,pam@x.org
-Quebec,Quin,Nowhere,quin@x.org
-Romeo,Rae,Sales,rae@x.org
-`;
-
     test('by default the first row error stops the run, rolls everything back (exit 3) and names the line', async () => {
       const sb = template.fresh();
       try {
         const before = snapshot(sb.db);
-        const r = await importText(sb, 'Person', 'p.csv', MIXED, ['--keys', 'email']);
+        const r = await play(sb, S.stopOnError.runs.p);
         assert.equal(r.code, 3, r.stdout + r.stderr);
         assert.match(r.stderr, /line 4/);
         assert.match(summaryOf(r.stdout).Stopped ?? '', /line 4/);
@@ -571,7 +459,7 @@ Romeo,Rae,Sales,rae@x.org
       const sb = template.fresh();
       try {
         const before = countOf(sb.db, 'Person');
-        const r = await importOk(sb, 'Person', 'p.csv', MIXED, ['--keys', 'email', ...LENIENT], 1);
+        const r = await play(sb, S.noStopOnError.runs.p);
         assert.deepEqual(statusesOf(detailsOf(r.stdout)), [[2, 'created'], [3, 'created'], [4, 'error'], [5, 'created']]);
         assert.equal(countOf(sb.db, 'Person'), before + 3);
         for (const e of ['oli@x.org', 'pam@x.org', 'rae@x.org']) personByEmail(sb.db, e);
@@ -586,16 +474,7 @@ Romeo,Rae,Sales,rae@x.org
       const sb = template.fresh();
       try {
         const before = countOf(sb.db, 'Person');
-        const csv = `name,first_name,org_id->name,email
-C1,A,Sales,c1@x.org
-C2,A,Sales,c2@x.org
-C3,A,Sales,c3@x.org
-C4,A,Sales,c4@x.org
-C5,A,Sales,c5@x.org
-C6,A,Nowhere,c6@x.org
-C7,A,Sales,c7@x.org
-`;
-        const r = await importText(sb, 'Person', 'p.csv', csv, ['--keys', 'email', '--chunk-size', '2']);
+        const r = await play(sb, S.chunks.runs.p);
         assert.equal(r.code, 3, r.stdout + r.stderr);
         const s = summaryOf(r.stdout);
         assert.equal(s['Last committed line'], '5');
@@ -617,16 +496,9 @@ C7,A,Sales,c7@x.org
       const sim = template.fresh();
       const real = template.fresh();
       try {
-        const csv = `name,first_name,org_id->name,email,phone
-Alpha,Ann,IT Department,ann@x.org,999
-Bravo,Bob,IT Department,bob@x.org,222
-Sim,Sam,Sales,sam@x.org,
-Bad,Bea,Nowhere,bea@x.org,
-`;
         const before = snapshot(sim.db);
-        const args = ['--keys', 'email', '--no-stop-on-error', '--output', 'json', '--log', 'LOG'];
-        const a = await importText(sim, 'Person', 'p.csv', csv, [...args.map((x) => (x === 'LOG' ? join(sim.dir, 'log.csv') : x)), '--simulate']);
-        const b = await importText(real, 'Person', 'p.csv', csv, args.map((x) => (x === 'LOG' ? join(real.dir, 'log.csv') : x)));
+        const a = await play(sim, S.simulate.runs.sim, {}, join(sim.dir, 'log.csv'));
+        const b = await play(real, S.simulate.runs.real, {}, join(real.dir, 'log.csv'));
         assert.equal(a.code, 1, a.stderr);
         assert.equal(b.code, 1, b.stderr);
         const da = JSON.parse(a.stdout) as Record<string, unknown>;
@@ -650,8 +522,7 @@ Bad,Bea,Nowhere,bea@x.org,
       const sb = template.fresh();
       try {
         const alpha = idOf(sb.db, 'Person', 'email', 'ann@x.org');
-        const csv = 'name,first_name,org_id->name,email,phone\nAlpha,Ann,IT Department,ann@x.org,999\nBravo,Bob,IT Department,bob@x.org,222\nTango,Tia,Sales,tia@x.org,444\n';
-        const r = await importOk(sb, 'Person', 'tracked.csv', csv, ['--keys', 'email', '--comment', 'nightly HR feed']);
+        const r = await play(sb, S.changeTracking.runs.p);
         const s = summaryOf(r.stdout);
         assert.equal(s['Change tracking comment'], 'nightly HR feed');
         const change = Number(s.Change);
@@ -687,27 +558,18 @@ Bad,Bea,Nowhere,bea@x.org,
   });
 
   describe('reports (SPEC §4)', () => {
-    const CSV = `name,first_name,org_id->name,email,phone
-Alpha,Ann,IT Department,ann@x.org,999
-Bravo,Bob,IT Department,bob@x.org,222
-Uniform,"Uma, Jr.",Sales,uma@x.org,
-Bad,Bea,Nowhere,bea@x.org,
-Worse,Wes,Nowhere,wes@x.org,
-`;
-    const ARGS = ['--keys', 'email', '--no-stop-on-error'];
-
     test('summary: # lines in iTop order; --log writes the details table of every row', async () => {
       const sb = template.fresh();
       try {
         const log = join(sb.dir, 'run.log');
-        const r = await importOk(sb, 'Person', 'p.csv', CSV, [...ARGS, '--log', log], 1);
+        const r = await play(sb, S.reportSummary.runs.p, {}, log);
         const keys = r.stdout.split('\n').filter((l) => l.startsWith('#')).map((l) => (/^#([^:]+):/.exec(l) as RegExpExecArray)[1]);
         const order = ['Class', 'Separator', 'Qualifier', 'Charset Encoding', 'Date format', 'Data Size', 'Data Lines', 'Simulate', 'Columns', 'Reconciliation Keys', 'Change tracking comment', 'Issues', 'Warnings', 'Created', 'Updated', 'Unchanged', 'Deleted', 'Skipped', 'Elapsed', 'Rows/s'];
         assert.deepEqual(keys.filter((k) => order.includes(k as string)), order);
         assert.ok(!r.stdout.includes('line,status'), 'the summary has no table');
         const s = summaryOf(r.stdout);
         assert.deepEqual([s.Class, s.Separator, s.Qualifier, s['Charset Encoding'], s['Data Lines'], s.Simulate], ['Person', ',', '"', 'UTF-8', '5', 'no']);
-        assert.equal(s['Data Size'], String(Buffer.byteLength(CSV)));
+        assert.equal(s['Data Size'], String(Buffer.byteLength(REPORTED_CSV)));
         assert.equal(s.Columns, 'name, first_name, org_id->name, email, phone');
         assert.deepEqual([s.Issues, s.Created, s.Updated, s.Unchanged, s.Deleted, s.Skipped], ['2', '1', '1', '1', '0', '0']);
         const logRows = detailsOf(readFileSync(log, 'utf8'));
@@ -720,7 +582,7 @@ Worse,Wes,Nowhere,wes@x.org,
     test('details: the summary then a CSV table line,status,id,message,<input columns> in file order', async () => {
       const sb = template.fresh();
       try {
-        const r = await importOk(sb, 'Person', 'p.csv', CSV, [...ARGS, ...DETAILS], 1);
+        const r = await play(sb, S.reportDetails.runs.p);
         assert.ok(r.stdout.startsWith('#Class: Person\n'));
         const rows = detailsOf(r.stdout);
         assert.deepEqual(Object.keys(rows[0] as DetailsRow), ['line', 'status', 'id', 'message', 'name', 'first_name', 'org_id->name', 'email', 'phone']);
@@ -738,7 +600,7 @@ Worse,Wes,Nowhere,wes@x.org,
     test('json: one document with the counts and the non-unchanged rows', async () => {
       const sb = template.fresh();
       try {
-        const r = await importOk(sb, 'Person', 'p.csv', CSV, [...ARGS, '--output', 'json'], 1);
+        const r = await play(sb, S.reportJson.runs.p);
         const doc = JSON.parse(r.stdout) as Record<string, unknown> & { rows: { line: number; status: string; id: number | null; changed?: string[]; message?: string }[] };
         assert.equal(doc.class, 'Person');
         assert.equal(doc.simulate, false);
@@ -757,7 +619,7 @@ Worse,Wes,Nowhere,wes@x.org,
     test('retcode: prints the number of rows in error', async () => {
       const sb = template.fresh();
       try {
-        const r = await importOk(sb, 'Person', 'p.csv', CSV, [...ARGS, '--output', 'retcode'], 1);
+        const r = await play(sb, S.reportRetcode.runs.p);
         assert.equal(r.stdout.trim(), '2');
         assert.equal(countOf(sb.db, 'Person'), 6);
       } finally {
