@@ -33,7 +33,7 @@ export const IMPORT_SPECS: Record<string, OptionSpec> = {
   output: { type: 'string', value: 'summary|details|json|retcode', help: 'report on stdout', default: 'summary' },
   log: { type: 'string', value: 'FILE', help: 'write the details table of every row to FILE' },
   progress: { type: 'string', value: 'auto|bar|json|none', help: 'progress on stderr', default: 'auto (a bar when stderr is a terminal)' },
-  db: { type: 'string', value: 'F', help: 'database file, created with the cmdb model if missing', default: 'SLUICE_DB or ./sluice.db' },
+  db: { type: 'string', value: 'FILE|URL', help: 'database file, created with the cmdb model if missing; or postgres://user@host/db[?schema=NAME] (docs/postgres.md), made by sluice init', default: 'SLUICE_DB or ./sluice.db' },
   workers: { type: 'string', value: 'N', help: 'parser threads', default: 'CPU cores - 1, at most 4' },
   'frame-bytes': { type: 'string', value: 'N', help: 'bytes of input per batch handed to a parser thread (grown up to 8x while most rows are unchanged by fingerprint; into PostgreSQL: per block of set-wise lookups and writes, default 1048576)', default: '65536' },
   'param-file': { type: 'string', value: 'F', help: 'read options from F: "key = value" lines, # comments; the command line wins' },
