@@ -9,27 +9,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type CliResult, query, runCli, type Sandbox, suiteSandboxes, summaryOf } from '../helpers/cli.js';
-import { ITOP_ORGS_CSV, assertNoStack, countOf, detailsOf, maxChangeId, snapshot, assertUntouched } from '../helpers/fixtures.js';
-
-const LOCATIONS = 'Name,Owner organization->Name,City\nParis,IT Department,Paris\nNohant,My Company/Department,Nohant-Vic\n';
-
-const PEOPLE = `Last Name,Status,Organization->Name,Location->Name,Email,Notification,First Name
-"Flaubert","Active","IT Department","Paris","gustave@example.com","yes","Gustave"
-"Sand","Active","My Company/Department","Nohant","george@example.com","no","George"
-`;
-
-const LOGINS = `Contact (person)->Email,Login,Language,Password,Profiles
-"gustave@example.com","support","EN US",1234,profileid->name:Configuration Manager|profileid->name:Change Supervisor
-"","portal","EN US",1234,profileid->name:Portal user
-`;
-
-/** The demo classes, each file's prefix the reverse of the order they must run in. */
-const DEMO: Record<string, string> = {
-  '1-UserLocal.csv': LOGINS,
-  '2-Person.csv': PEOPLE,
-  '3-Location.csv': LOCATIONS,
-  '4-Organization.csv': ITOP_ORGS_CSV,
-};
+import { DEMO, LOGINS, PEOPLE } from '../helpers/bundle-fixtures.js';
+import { assertNoStack, countOf, detailsOf, maxChangeId, snapshot, assertUntouched } from '../helpers/fixtures.js';
 
 const CLASSES = ['Organization', 'Location', 'Person', 'UserLocal', 'UserLocal_profile_list'];
 

@@ -11,32 +11,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { type CliResult, query, runCli, startCli } from '../helpers/cli.js';
-import { ITOP_ORGS_CSV, csvText } from '../helpers/fixtures.js';
+import { DEMO, LOGINS } from '../helpers/bundle-fixtures.js';
+import { csvText } from '../helpers/fixtures.js';
 import { type Pair as SamePair, SECRET, pgPairs } from '../helpers/pg-pair.js';
 import { usePostgres } from '../helpers/postgres.js';
 import { writerLockKey } from '../../src/store/postgres/lock.js';
 
 const server = usePostgres();
-
-const LOCATIONS = 'Name,Owner organization->Name,City\nParis,IT Department,Paris\nNohant,My Company/Department,Nohant-Vic\n';
-
-const PEOPLE = `Last Name,Status,Organization->Name,Location->Name,Email,Notification,First Name
-"Flaubert","Active","IT Department","Paris","gustave@example.com","yes","Gustave"
-"Sand","Active","My Company/Department","Nohant","george@example.com","no","George"
-`;
-
-const LOGINS = `Contact (person)->Email,Login,Language,Password,Profiles
-"gustave@example.com","support","EN US",1234,profileid->name:Configuration Manager|profileid->name:Change Supervisor
-"","portal","EN US",1234,profileid->name:Portal user
-`;
-
-/** iTop's demo classes, each file's prefix the reverse of the order they must run in. */
-const DEMO: Record<string, string> = {
-  '1-UserLocal.csv': LOGINS,
-  '2-Person.csv': PEOPLE,
-  '3-Location.csv': LOCATIONS,
-  '4-Organization.csv': ITOP_ORGS_CSV,
-};
 
 const BAD_LOGIN = `${LOGINS}"","bad","EN US",1234,profileid->name:Nobody\n`;
 
