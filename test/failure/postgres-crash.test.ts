@@ -31,7 +31,7 @@ import pg from 'pg';
 import { ENTRIES_OF_ROW, type CliResult, type RunningCli, runCli, sandbox, startCli, type Sandbox } from '../helpers/cli.js';
 import { ORGS, type ChangeRow, type Feed, type State, applyRows, changesAfter, csvCell, initialFeed, readState, stateDiff, valueKey, withDb } from '../helpers/crash.js';
 import { mirrorToPostgres } from '../helpers/pg-mirror.js';
-import { usePostgres } from '../helpers/postgres.js';
+import { onPg, usePostgres, waitFor } from '../helpers/postgres.js';
 import { writerLockKey } from '../../src/store/postgres/lock.js';
 import type { Counts } from '../../src/report/types.js';
 
@@ -45,9 +45,6 @@ const CHUNK = 100;
 /** The persons of the base, which no feed names. */
 const OLD_PERSONS = 3;
 
-/** How long a test waits for a state the import is held at or heads for, before failing. */
-const WAIT_MS = 30_000;
-
 /** The classes and link tables a Person import must leave as they are. */
 const OTHER_TABLES = ['Organization', 'Location', 'Team', 'UserLocal', 'Profile', 'Server', 'Software', 'Team_persons_list', 'UserLocal_profile_list', 'Server_software_list'];
 
@@ -57,28 +54,7 @@ interface JsonReport extends Omit<Counts, 'warnings'> {
   rows?: { line: number; status: string }[];
 }
 
-// ------------------------------------------------------------------ waiting for a condition
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`gave up after ${WAIT_MS / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 // ------------------------------------------------------------------ the server's side
-
-async function onPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** The Person table through the model's eyes (crash.ts's readState, on PostgreSQL). */
 async function pgState(c: pg.Client): Promise<{ state: State; rows: number }> {

@@ -11,6 +11,7 @@
  *   test('…', async () => { const url = await pg().freshDatabase(); … });
  */
 import { after, before } from 'node:test';
+import pg from 'pg';
 import { type PgServer, startPostgres as startServer } from '../../bench/lib/postgres-server.js';
 
 export { type PgServer, findPostgresBin } from '../../bench/lib/postgres-server.js';
@@ -41,4 +42,25 @@ export function usePostgres(): () => PgServer {
     if (server === undefined) throw new Error('the PostgreSQL server is not started (usePostgres() must be called at the top of the test file)');
     return server;
   };
+}
+
+/** Wait until `ok()` holds, polling; an error naming `what` after `ms`. */
+export async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** `fn` on a connection of its own to `url`, ended after it (a connection the server drops is not an error). */
+export async function onPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
 }

@@ -14,31 +14,14 @@ import { type CliResult, query, runCli, startCli } from '../helpers/cli.js';
 import { DEMO, LOGINS } from '../helpers/bundle-fixtures.js';
 import { csvText } from '../helpers/fixtures.js';
 import { type Pair as SamePair, SECRET, pgPairs } from '../helpers/pg-pair.js';
-import { usePostgres } from '../helpers/postgres.js';
+import { onPg, usePostgres, waitFor } from '../helpers/postgres.js';
 import { writerLockKey } from '../../src/store/postgres/lock.js';
 
 const server = usePostgres();
 
 const BAD_LOGIN = `${LOGINS}"","bad","EN US",1234,profileid->name:Nobody\n`;
 
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
-async function onPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 interface Pair extends SamePair {
   /** a directory of files (and a manifest, if one is among them) */
