@@ -20,3 +20,15 @@ export const DEMO: Record<string, string> = {
   '3-Location.csv': LOCATIONS,
   '4-Organization.csv': ITOP_ORGS_CSV,
 };
+
+/** A manifest bundle: its files in the manifest's order, each with options of its own (a separator, keys, --ignore-empty). */
+export const MANIFEST_BUNDLE: Record<string, string> = {
+  'orgs.txt': 'name;code\nSales;S1\nIT;I1\n',
+  'people.csv': 'email,name,first_name,org_id->name,phone\nvh@x,Hugo,Victor,Sales,\nzola@x,Zola,Emile,IT,+33 1\n',
+  'bundle.json': JSON.stringify({
+    files: [
+      { file: 'people.csv', class: 'Person', keys: ['email'], 'ignore-empty': true },
+      { file: 'orgs.txt', class: 'Organization', separator: ';' },
+    ],
+  }),
+};

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type CliResult, query, runCli, type Sandbox, suiteSandboxes, summaryOf } from '../helpers/cli.js';
-import { DEMO, LOGINS, PEOPLE } from '../helpers/bundle-fixtures.js';
+import { DEMO, LOGINS, MANIFEST_BUNDLE, PEOPLE } from '../helpers/bundle-fixtures.js';
 import { assertNoStack, countOf, detailsOf, maxChangeId, snapshot, assertUntouched } from '../helpers/fixtures.js';
 
 const CLASSES = ['Organization', 'Location', 'Person', 'UserLocal', 'UserLocal_profile_list'];
@@ -285,16 +285,7 @@ describe('sluice import --bundle', () => {
 
   it('reads a manifest: classes, keys and per-file options over those of the command line', async () => {
     const sb = box();
-    const dir = bundleDir(sb, 'manifest', {
-      'orgs.txt': 'name;code\nSales;S1\nIT;I1\n',
-      'people.csv': 'email,name,first_name,org_id->name,phone\nvh@x,Hugo,Victor,Sales,\nzola@x,Zola,Emile,IT,+33 1\n',
-      'bundle.json': JSON.stringify({
-        files: [
-          { file: 'people.csv', class: 'Person', keys: ['email'], 'ignore-empty': true },
-          { file: 'orgs.txt', class: 'Organization', separator: ';' },
-        ],
-      }),
-    });
+    const dir = bundleDir(sb, 'manifest', MANIFEST_BUNDLE);
     await bundleOk(sb, dir, ['--comment', 'first load']);
     assert.deepEqual(query(sb.db, 'SELECT name, code FROM Organization ORDER BY id'), [
       { name: 'Sales', code: 'S1' },

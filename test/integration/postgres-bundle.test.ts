@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { type CliResult, query, runCli, startCli } from '../helpers/cli.js';
-import { DEMO, LOGINS } from '../helpers/bundle-fixtures.js';
+import { DEMO, LOGINS, MANIFEST_BUNDLE } from '../helpers/bundle-fixtures.js';
 import { csvText } from '../helpers/fixtures.js';
 import { type Pair as SamePair, SECRET, pgPairs } from '../helpers/pg-pair.js';
 import { onPg, usePostgres, waitFor } from '../helpers/postgres.js';
@@ -82,16 +82,7 @@ describe('sluice import --bundle into PostgreSQL: the report and the data of an 
 
   it('reads a manifest with per-file options, over those of the command line', async () => {
     const p = await pair();
-    const dir = p.dir('manifest', {
-      'orgs.txt': 'name;code\nSales;S1\nIT;I1\n',
-      'people.csv': 'email,name,first_name,org_id->name,phone\nvh@x,Hugo,Victor,Sales,\nzola@x,Zola,Emile,IT,+33 1\n',
-      'bundle.json': JSON.stringify({
-        files: [
-          { file: 'people.csv', class: 'Person', keys: ['email'], 'ignore-empty': true },
-          { file: 'orgs.txt', class: 'Organization', separator: ';' },
-        ],
-      }),
-    });
+    const dir = p.dir('manifest', MANIFEST_BUNDLE);
     await p.bundle(dir, ['--comment', 'first load', '--output', 'details']);
     writeFileSync(join(dir, 'people.csv'), 'email,name,first_name,org_id->name,phone\nvh@x,Hugo-Renamed,Victor,Sales,\nzola@x,Zola,Emile,IT,\n');
     const r = await p.bundle(join(dir, 'bundle.json'), ['--output', 'json']);
