@@ -59,3 +59,10 @@ export async function openReader(db: string, option = '--db'): Promise<StoreRead
   const { openPostgresReader } = await import('../store/postgres/read.js');
   return openPostgresReader(db, option);
 }
+
+/** The model stored in the database `db` names (an SQLite file or a PostgreSQL schema), read in one snapshot. */
+export async function readStoredModel(db: string, option = '--db'): Promise<Model> {
+  const reader = await openReader(db, option);
+  await reader.close();
+  return reader.model;
+}
