@@ -3,7 +3,8 @@
  * One `sluice serve` on a PostgreSQL schema runs beside one on an SQLite file, and each job is
  * sent to both (test/helpers/serve-pair.ts): the same state, the same log, the same data. A job
  * that must wait waits for the schema's writer lock, which the test holds itself on a connection
- * of its own; a server that must die mid-run is held at a pause point. Every wait is a bounded poll.
+ * of its own; a job that must be cancelled, or whose server is killed, in the middle of its rows
+ * is held at a pause point. Every wait is a bounded poll.
  */
 import assert from 'node:assert/strict';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
@@ -130,7 +131,7 @@ describe('sluice token on PostgreSQL', () => {
 
 describe('sluice serve on PostgreSQL, beside sluice serve on SQLite', () => {
   const pause = join(suiteSandboxes()().dir, 'pause');
-  // The PostgreSQL server stops after a chunk commit while the file `pause` exists (the last test makes it).
+  // The PostgreSQL server stops after a chunk commit while the file `pause` exists (the tests that cancel or kill a running job make it).
   const pair = servePair(server, { SLUICE_TEST_PAUSE: `chunk-committed:${pause}` });
   let p: ServePair;
   before(async () => {
@@ -247,6 +248,25 @@ describe('sluice serve on PostgreSQL, beside sluice serve on SQLite', () => {
     const r = await call(p.pg, '/v1/sources/hr/sync', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'name\nA\n' });
     assert.equal(r.status, 400);
     assert.match(((await json(r)).error as { message: string }).message, /^data sources do not work with a PostgreSQL database yet \(docs\/postgres\.md\); import the feed with POST \/v1\/import/);
+  });
+
+  it('cancelling a job in the middle of its rows rolls back its open chunk; the chunk it committed stays', async () => {
+    writeFileSync(pause, '');
+    try {
+      const rows = Array.from({ length: 6 }, (_, i) => `Cut${i},C${i}`).join('\n');
+      const token = await tokenOf(await postCsv(p.pg, 'class=Organization&chunk-size=4', `name,code\n${rows}\n`));
+      await waitFor('the job to commit its first chunk', () => existsSync(`${pause}.reached`), 30_000);
+      assert.deepEqual(await json(await call(p.pg, `/v1/import/${token}`, { method: 'DELETE' })), { state: 'cancelling' });
+      rmSync(pause);
+      const st = await until(p.pg, token, finished);
+      assert.equal(st.state, 'error');
+      assert.match(String(st.message), /^interrupted after line \d+; committed up to line 5, the rest was rolled back$/);
+    } finally {
+      rmSync(pause, { force: true });
+      rmSync(`${pause}.reached`, { force: true });
+    }
+    const exported = await runCli(['export', '--db', p.url, '--class', 'Organization', '--columns', 'name']);
+    assert.deepEqual(exported.stdout.split('\n').filter((l) => l.startsWith('Cut')), ['Cut0', 'Cut1', 'Cut2', 'Cut3']);
   });
 
   it('a server killed in the middle of a job: the next start reports it interrupted, naming the rows its committed chunks kept', async () => {
