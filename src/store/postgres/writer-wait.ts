@@ -22,7 +22,14 @@ const HELD = `SELECT EXISTS (
 /** Resolves once no session holds the writer lock of the schema `url` names, or once `signal` aborts. */
 export async function writerFree(url: string, signal: AbortSignal, pollMs: number, option = '--db'): Promise<void> {
   const t = parsePostgresUrl(url, option);
-  const client = await connectPostgres(t);
+  // A server that does not answer holds a connection attempt until its timeout: a cancel does not wait for that.
+  const connecting = connectPostgres(t);
+  const aborted = new Promise<null>((done) => (signal.aborted ? done(null) : signal.addEventListener('abort', () => done(null), { once: true })));
+  const client = await Promise.race([connecting, aborted]);
+  if (client === null) {
+    connecting.then((c) => c.end()).catch(() => undefined);
+    return;
+  }
   const key = [writerLockKey(t.schema).toString()];
   try {
     while (!signal.aborted) {
