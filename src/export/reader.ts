@@ -56,3 +56,10 @@ export interface StoreReader {
 export async function openReader(db: string, option = '--db'): Promise<StoreReader> {
   return (await storeFor(db)).openReader(db, option);
 }
+
+/** The model stored in the database `db` names (an SQLite file or a PostgreSQL schema), read in one snapshot. */
+export async function readStoredModel(db: string, option = '--db'): Promise<Model> {
+  const reader = await openReader(db, option);
+  await reader.close();
+  return reader.model;
+}

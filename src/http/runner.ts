@@ -1,6 +1,7 @@
 /**
  * Runs the queued jobs of one database, one at a time in order of arrival, through the
- * engine `sluice import` uses (runImportOnThread), and records each one's outcome.
+ * engine `sluice import` uses (runImportOnThread), and records each one's outcome. The
+ * database is an SQLite file or a PostgreSQL URL: the engine's entry points choose the store.
  */
 import { rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -10,6 +11,7 @@ import { runImportOnThread } from '../engine/coordinator.js';
 import type { ImportOptions } from '../engine/options.js';
 import type { Counts, ProgressEvent } from '../report/types.js';
 import { leaseToken, WriteLease } from '../write/lock.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
 import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js';
 import { runUndoOnThread } from '../undo/thread.js';
 import { conflictText } from '../undo/undo.js';
@@ -33,10 +35,13 @@ function resultsOf(c: Counts): JobResults {
 
 /**
  * Wait, without blocking this thread, until no other connection holds the database's write
- * lock or a live import's lease. The engine would wait too, but inside its writer thread,
- * where a cancel or a shutdown cannot reach it until the lock comes free.
+ * lock or a live import's lease (on PostgreSQL, the schema's writer lock). The engine would
+ * wait too, but inside its writer thread (or in a statement on the server), where a cancel
+ * or a shutdown cannot reach it until the lock comes free.
  */
 async function writeLockFree(dbPath: string, signal: AbortSignal): Promise<void> {
+  // The PostgreSQL driver is loaded only when the service serves a URL.
+  if (isPostgresUrl(dbPath)) return (await import('../store/postgres/writer-wait.js')).writerFree(dbPath, signal, LOCK_POLL_MS);
   const d = new Database(dbPath, { fileMustExist: true, timeout: 0 });
   try {
     const lease = new WriteLease(leaseToken());
