@@ -62,6 +62,12 @@ export interface Store {
   bundleRunner(p: BundlePlan): BundleRunner;
   /** `sluice undo`. */
   runUndo(o: UndoOptions): Promise<UndoResult>;
+  /**
+   * Resolves once no other run holds the database's writer lock, looking every `pollMs`
+   * without taking it (so that no writer waits for the look), or once `signal` aborts: the
+   * HTTP service's jobs wait there, where a cancel reaches them.
+   */
+  writerFree(db: string, signal: AbortSignal, pollMs: number): Promise<void>;
 }
 
 /** The store `db` names, its module loaded on first use. */

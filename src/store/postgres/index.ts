@@ -8,6 +8,7 @@ import { PgBundle } from './bundle.js';
 import { openPostgresReader } from './read.js';
 import { initPostgres } from './store.js';
 import { runPostgresUndo } from './undo.js';
+import { writerFree } from './writer-wait.js';
 import { STORE_TRAITS, type Store } from '../store.js';
 
 /** The model a schema holds, read in one snapshot. */
@@ -32,4 +33,5 @@ export const postgresStore: Store = {
     return new PgBundle(p.label, p.name, p.files.length, o !== undefined && o.chunkSize > 0 && !o.simulate);
   },
   runUndo: runPostgresUndo,
+  writerFree: (db, signal, pollMs) => writerFree(db, signal, pollMs),
 };

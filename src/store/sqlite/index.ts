@@ -9,6 +9,7 @@ import { initStore, openStore } from '../../model/store.js';
 import { runUndo } from '../../undo/run.js';
 import { STORE_TRAITS, type Store } from '../store.js';
 import { openSqliteReader } from './read.js';
+import { writerFree } from './writer-wait.js';
 
 export const sqliteStore: Store = {
   traits: STORE_TRAITS.sqlite,
@@ -30,4 +31,5 @@ export const sqliteStore: Store = {
   runImport: runSqliteImport,
   bundleRunner: (p) => new BundleWriter(p.label, p.name, p.files.map((f) => ({ plan: f.plan, indexes: f.indexes }))),
   runUndo: (o) => Promise.resolve(runUndo(o)),
+  writerFree,
 };
