@@ -103,8 +103,8 @@ function postgresRequested(opts: ScenarioOptions): ContestantId[] | null {
 function summary(results: ScenarioResult[], failed: string[]): string {
   const lines = ['== targets'];
   for (const r of results) {
-    for (const t of r.targets) lines.push(`${r.scenario.padEnd(13)} ${t.label.padEnd(40)} ${t.value === null ? '-' : t.value.toFixed(2)}  ${verdict(t)}`);
-    for (const w of r.warnings) lines.push(`${r.scenario.padEnd(13)} WARNING: ${w}`);
+    for (const t of r.targets) lines.push(`${r.scenario.padEnd(16)} ${t.label.padEnd(40)} ${t.value === null ? '-' : t.value.toFixed(2)}  ${verdict(t)}`);
+    for (const w of r.warnings) lines.push(`${r.scenario.padEnd(16)} WARNING: ${w}`);
   }
   for (const f of failed) lines.push(`FAILED: ${f}`);
   return lines.join('\n') + '\n';
