@@ -284,7 +284,12 @@ export async function runSqliteImport(o: ImportOptions, hooks: ImportHooks = {})
     pool.on('error', (e: Error) => {
       poolError ??= e;
     });
-    const ready = await writer.start();
+    // An interrupt ends a wait for another import's write lock: the writer gives up, and says so.
+    const w0 = writer;
+    const interruptWait = (): void => w0.interrupt();
+    abort.signal.addEventListener('abort', interruptWait, { once: true });
+    if (abort.signal.aborted) interruptWait();
+    const ready = await w0.start().finally(() => abort.signal.removeEventListener('abort', interruptWait));
     change = ready.change;
     writerReady = true;
     hooks.onStarted?.(change);
