@@ -95,7 +95,7 @@ export function exportQuery(cls: ClassDef, columns: readonly ExportColumn[], dia
   const self = columns.map((c) => (c.kind === 'refSub' || c.kind === 'links') && c.target.name === cls.name);
   const tests = new Set<string>();
   for (const c of columns) {
-    if (c.kind === 'refSub' && c.target.name === cls.name) tests.add(`(c.${q(c.attr.code)} >= c.id AND c.${q(c.attr.code)} IN (SELECT id FROM ${q(cls.name)}))`);
+    if (c.kind === 'refSub' && c.target.name === cls.name) tests.add(`(c.${q(c.attr.code)} >= c.id AND EXISTS (SELECT 1 FROM ${q(cls.name)} t WHERE t.id = c.${q(c.attr.code)}))`);
     if (c.kind === 'links' && c.target.name === cls.name) tests.add(`EXISTS (SELECT 1 FROM ${q(c.attr.linkTable as string)} l JOIN ${q(cls.name)} t ON t.id = l.to_id WHERE l.from_id = c.id AND l.to_id >= c.id)`);
   }
   const laterTest = tests.size === 0 ? null : [...tests].join(' OR ');

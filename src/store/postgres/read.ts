@@ -233,6 +233,9 @@ export async function openPostgresReader(url: string, option = '--db'): Promise<
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     // A bound value, not an identifier in the text; local: it ends with the transaction.
     await client.query(`SELECT set_config('search_path', $1, true)`, [q(t.schema)]);
+    // An export's cursor is read to its end: planned for its first rows (the default, 0.1), a
+    // 1,000,000-row export joined each object to its references by scanning their whole class.
+    await client.query(`SELECT set_config('cursor_tuple_fraction', '1', true)`);
     return new PostgresReader(client, t, await readModel(client, t));
   } catch (err) {
     await client.end().catch(() => undefined);
