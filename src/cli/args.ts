@@ -182,7 +182,7 @@ export function withName(argv: string[]): string[] {
  * A command with subcommands (`sluice source add …`): the handler the first argument names,
  * the usage text without one (exit 2) or with --help (exit 0), an error naming the valid ones.
  */
-export function subcommand(command: string, argv: string[], handlers: Record<string, (rest: string[]) => number>, usage: string): number {
+export function subcommand<R extends number | Promise<number>>(command: string, argv: string[], handlers: Record<string, (rest: string[]) => R>, usage: string): R | number {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
     process.stdout.write(usage);
