@@ -13,6 +13,8 @@ import { findAttribute } from '../model/load.js';
 import { openStore } from '../model/store.js';
 import type { ClassDef, Model } from '../model/types.js';
 import { effectiveKeys } from '../sync/config.js';
+import { isPostgresUrl, postgresNotAvailable } from '../store/postgres/url.js';
+import { openSourceStore, sourceNamed } from '../sync/sources.js';
 import { type StoredSource, getSource } from '../sync/store.js';
 import { hasUndoColumn } from '../undo/undo.js';
 import { applyParamFile, helpText, parseCommand, type OptionSpec } from './args.js';
@@ -44,6 +46,7 @@ export async function syncCommand(argv: string[]): Promise<number> {
   if (a.source === undefined) throw new SluiceError('E_USAGE', '--source: is required (the data source to sync; sluice source list shows them)', { option: '--source' });
   const raw = toRawOptions(a);
   const path = raw.db ?? process.env.SLUICE_DB ?? 'sluice.db';
+  if (isPostgresUrl(path)) return syncPostgres(path, a, raw);
   const { db, model } = openStore(path, { create: false, readonly: true });
   let o: ImportOptions;
   let pending: string | null = null;
@@ -71,6 +74,21 @@ export async function syncCommand(argv: string[]): Promise<number> {
   } finally {
     if (pending) rmSync(dirname(pending), { recursive: true, force: true });
   }
+}
+
+/** A sync into a PostgreSQL schema: of a feed (--file), full or incremental. */
+async function syncPostgres(path: string, a: Record<string, unknown>, raw: RawImportOptions): Promise<number> {
+  // Not yet: loading into the replicas only, and applying them without a feed.
+  if (raw.file === undefined || a['load-only'] === true) throw postgresNotAvailable(path);
+  const store = await openSourceStore(path, { create: false, readonly: true, onWaiting: () => undefined });
+  let o: ImportOptions;
+  try {
+    const s = await sourceNamed(store, a.source as string);
+    o = sourceRunOptions(store.model, s, raw, { mode: a.incremental === true ? 'incremental' : 'full', force: a.force === true, loadOnly: false, seenFromReplicas: false });
+  } finally {
+    await store.close();
+  }
+  return executeImport(o);
 }
 
 /** A run of a data source's records: the feed's options, with the source's class, keys and settings. */

@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
-import { query, startCli } from '../helpers/cli.js';
+import { query, runCli, startCli } from '../helpers/cli.js';
 import { writerLockKey } from '../../src/store/postgres/lock.js';
+import { FEED_HEADER as HEADER, feed, range } from '../helpers/feeds.js';
 import { type Pair, SECRET, pgPairs, stableTimes } from '../helpers/pg-pair.js';
 import { usePostgres } from '../helpers/postgres.js';
 
@@ -61,6 +62,144 @@ describe('sluice source on PostgreSQL: the settings and the output of SQLite', (
       await holder.end();
     }
     assert.equal((await p.pgQuery('SELECT * FROM sluice._sluice_source')).length, 1);
+  });
+});
+
+/** What the replicas of both stores hold, but for when they were seen. */
+async function sameReplicas(p: Pair): Promise<void> {
+  const cols = 'source_ref, record, object_id, owned, status, error, cells, absent_since IS NOT NULL AS absent';
+  const lite = query(p.sb.db, `SELECT ${cols} FROM _sluice_replica ORDER BY source_ref, record`);
+  const pgr = await p.pgQuery<Record<string, unknown>>(`SELECT ${cols.replace('source_ref, record', 'source_ref::int, record').replace('object_id,', 'object_id::int,')} FROM sluice._sluice_replica ORDER BY source_ref, record COLLATE "C"`);
+  assert.deepEqual(
+    pgr.map((r) => ({ ...r, absent: r.absent ? 1 : 0 })),
+    lite,
+    'the replicas',
+  );
+}
+
+let files = 0;
+/** The same sync of `content` on both stores; SQLite's standard output. */
+async function sync(p: Pair, source: string, content: string, args: string[] = [], code = 0): Promise<string> {
+  const file = p.sb.file(`feed-${files++}.csv`, content);
+  return (await p.run(['sync', '--source', source, '--file', file, '--progress', 'none', ...args], code, `sync of ${source}`)).stdout;
+}
+
+describe('sluice sync on PostgreSQL: finding, writing and owning objects as on SQLite', () => {
+  const pair = pgPairs(server, { stable: stableTimes });
+
+  it('finds records among the source own objects, then by the keys; update policies; --claim; --on-zero and --on-multiple', async () => {
+    const p = await pair();
+    await p.imp('Organization', 'name\nDemo\n');
+    // Made by hand: one the feed finds by its email, two sharing an email.
+    await p.imp('Person', 'name,first_name,email,org_id->name,phone\nHand,h,h@x,Demo,\nOne,o,same@x,Demo,\n');
+    await p.imp('Person', 'name,first_name,email,org_id->name\nTwo,t,same@x,Demo\n', ['--keys', 'name']);
+    await p.run(['source', 'add', '--name', 'hr', '--class', 'Person', '--keys', 'email', '--update-policy', 'phone=write-if-empty, function=ignore']);
+    const head = 'source_id,name,first_name,email,org_id->name,phone,function\n';
+    // A new record, one found by the keys, one repeated with another email, one in error.
+    const first = await sync(p, 'hr', `${head}1,A,a,a@x,Demo,111,boss\n2,Hand,h,h@x,Demo,222,clerk\n7,S,s,s@x,Demo,,\n7,S,s,s2@x,Demo,,\n8,E,e,e@x,Nowhere,,\n,X,x,x@x,Demo,,\n`, ['--output', 'details', '--no-stop-on-error'], 1);
+    assert.match(first, /^5,updated,\d+,changed: email/m);
+    // Record 1 changes its email and is still its object; master overwrites, write-if-empty and ignore do not.
+    await sync(p, 'hr', `${head}1,A2,a,a1@x,Demo,999,chief\n2,Hand,h,h@x,Demo,333,x\n7,S,s,s2@x,Demo,,\n8,E,e,e@x,Demo,,\n`, ['--output', 'details']);
+    // Another source claims what it finds without an owner, and takes the first of several.
+    await p.run(['source', 'add', '--name', 'crm', '--class', 'Person', '--keys', 'email', '--claim', '--on-multiple', 'take-first']);
+    await sync(p, 'crm', `${head}c1,Hand,h,h@x,Demo,,\nc2,A2,a,a1@x,Demo,,\nc3,Same,s,same@x,Demo,,\n`, ['--output', 'details']);
+    // A strict one: no creates, no guess among several.
+    await p.run(['source', 'add', '--name', 'strict', '--class', 'Person', '--keys', 'email', '--on-zero', 'error']);
+    await sync(p, 'strict', `${head}s1,N,n,nobody@x,Demo,,\ns2,S,s,same@x,Demo,,\ns3,Hand,h,h@x,Demo,,\n`, ['--output', 'details', '--no-stop-on-error'], 1);
+    await p.run(['source', 'add', '--name', 'multi', '--class', 'Person', '--keys', 'email', '--on-multiple', 'create']);
+    await sync(p, 'multi', `${head}m1,Same,s,same@x,Demo,,\n`, ['--output', 'details']);
+    for (const name of ['hr', 'crm', 'strict', 'multi']) await p.run(['source', 'show', name]);
+    await p.run(['source', 'list', '--format', 'json']);
+    // Refused before a row is read: a feed without source_id, one with a source column, an unknown source.
+    await sync(p, 'hr', 'name,email\nx,y\n', [], 2);
+    await sync(p, 'hr', 'source,source_id,name,email\nx,y,z,w\n', [], 2);
+    await sync(p, 'nope', HEADER, [], 2);
+    await sameReplicas(p);
+    await p.same(true);
+  });
+});
+
+describe('sluice sync on PostgreSQL: absent objects, the delete policies and the guard as on SQLite', () => {
+  const pair = pgPairs(server, { stable: stableTimes });
+
+  async function withSource(...settings: string[]): Promise<Pair> {
+    const p = await pair();
+    await p.imp('Organization', 'name\nDemo\n');
+    await p.run(['source', 'add', '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
+    return p;
+  }
+
+  it('a second load with one record changed, one gone, one new: 1 updated, 1 created, 1 updated as absent; update-then-delete deletes it the next run; a hand-made object is never touched', async () => {
+    const p = await withSource('--delete-policy', 'update', '--delete-update', 'status=inactive');
+    await p.imp('Person', 'name,first_name,email,org_id->name\nHand,h,hand@x,Demo\n');
+    await sync(p, 'hr', feed(range(1, 10)));
+    const next = feed([...range(1, 9), 11], (i) => (i === 5 ? 'Changed' : `N${i}`));
+    const second = await sync(p, 'hr', next);
+    assert.match(second, /^#Created: 1\n#Updated: 1\n#Unchanged: 8\n/m);
+    assert.match(second, /^#Absent: 1 \(updated 1, deleted 0\)$/m);
+    await sync(p, 'hr', next, ['--output', 'json']);
+    await sameReplicas(p);
+    await p.run(['source', 'edit', 'hr', '--delete-policy', 'update-then-delete', '--retention', '0']);
+    const third = await sync(p, 'hr', feed([...range(1, 9), 11], (i) => (i === 5 ? 'Changed' : `N${i}`)));
+    assert.match(third, /^#Absent: 1 \(updated 0, deleted 1\)$/m);
+    await p.run(['source', 'show', 'hr']);
+    await sameReplicas(p);
+    await p.same(true);
+    const hand = await p.pgQuery<{ n: number }>("SELECT count(*)::int AS n FROM sluice._sluice_history WHERE object_id = 1 AND class = 'Person' AND op <> 'create'");
+    assert.equal(hand[0]?.n, 0, 'the hand-made object was never touched');
+  });
+
+  it('delete keeps an absent object another object refers to; a record back in the feed is synchronized again; orphans; incremental loads; --simulate', async () => {
+    const p = await withSource('--delete-policy', 'delete');
+    await sync(p, 'hr', feed(range(1, 6)));
+    // A team lists person 3; person 2's manager is person 1, also absent: both go, 3 stays.
+    await p.imp('Team', 'name,org_id->name,persons_list\nOps,Demo,person_id->email:p3@x\n');
+    await p.imp('Person', 'email,manager_id->email\np2@x,p1@x\n', ['--keys', 'email']);
+    // Person 6 is deleted by another run: its replica becomes an orphan.
+    await p.imp('Person', 'email\np6@x\n', ['--keys', 'email', '--action', 'delete']);
+    await sync(p, 'hr', feed([4, 5]), ['--simulate', '--force']);
+    await sameReplicas(p);
+    const r = await sync(p, 'hr', feed([4, 5]), ['--force']);
+    assert.match(r, /^#Absent: 3 \(updated 0, deleted 2, kept 1, still referenced\)$/m);
+    await sameReplicas(p);
+    await sync(p, 'hr', feed([3, 7]), ['--incremental']);
+    // Back: 6 is created again; 1 and 2 come back as new objects.
+    await sync(p, 'hr', feed(range(1, 7)));
+    await p.run(['source', 'show', 'hr', '--format', 'json']);
+    await sameReplicas(p);
+    await p.same(true);
+  });
+
+  it('a record in error keeps its error in its replica and is retried by the next sync', async () => {
+    const p = await withSource();
+    await sync(p, 'hr', `${HEADER}1,A,a,a@x,Demo\n2,B,b,b@x,Nowhere\n`, ['--no-stop-on-error'], 1);
+    await p.run(['source', 'show', 'hr']);
+    await sameReplicas(p);
+    // Stopped by its first error, the sync writes nothing but its log.
+    await sync(p, 'hr', `${HEADER}1,A,a,a@x,Demo\n2,B,b,b@x,Nowhere\n3,C,c,c@x,Demo\n`, [], 3);
+    await sync(p, 'hr', `${HEADER}1,A,a,a@x,Demo\n2,B,b,b@x,Demo\n`);
+    await p.run(['source', 'show', 'hr']);
+    await sameReplicas(p);
+    await p.same(true);
+    // Not yet on PostgreSQL: the undo of a sync, whose replicas it cannot put back there.
+    const undo = await runCli(['undo', '--change', String(p.last()), '--db', p.url]);
+    assert.equal(undo.code, 2, undo.stderr);
+    assert.match(undo.stderr, /^sluice: --change: change \d+ wrote data source replicas, which an undo cannot put back in a PostgreSQL schema yet\n$/);
+  });
+
+  it('the guard: a header-only feed against a source owning 400 objects exits 2 and writes nothing, with --chunk-size 100 too; enough of the feed commits its chunks; --force proceeds', async () => {
+    const p = await withSource('--delete-policy', 'delete');
+    await sync(p, 'hr', feed(range(1, 400)));
+    await sync(p, 'hr', HEADER, [], 2);
+    await sync(p, 'hr', HEADER, ['--chunk-size', '100'], 2);
+    await sync(p, 'hr', feed(range(1, 150), (i) => `T${i}`), ['--chunk-size', '100'], 2);
+    await sameReplicas(p);
+    await p.run(['source', 'show', 'hr']);
+    await sync(p, 'hr', feed(range(1, 250), (i) => (i <= 150 ? `M${i}` : `N${i}`)), ['--chunk-size', '100']);
+    await sync(p, 'hr', HEADER, ['--force']);
+    await p.run(['source', 'show', 'hr']);
+    await sameReplicas(p);
+    await p.same(true);
   });
 });
 

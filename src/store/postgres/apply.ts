@@ -28,7 +28,7 @@ import { pausePoint } from '../../base/pause.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../../model/types.js';
 import { emptyValue } from '../../rows/cast.js';
 import type { LinkItem, MappedRows } from '../../rows/map.js';
-import type { ImportPlan, RefGroup } from '../../rows/plan.js';
+import { type ImportPlan, type RefGroup, SlotPolicy } from '../../rows/plan.js';
 import { keyTuple } from '../../resolve/resolve.js';
 import { type TupleKey, hasEmpty, tupleKey } from '../../resolve/tuple.js';
 import { type Counts, emptyCounts } from '../../report/types.js';
@@ -42,6 +42,8 @@ import { bumpGeneration } from './fingerprints.js';
 import { pgLookupIndexDDL, pgType } from './schema.js';
 import { type SequenceMark, markSequences, restoreSequences, trackingSequences } from './sequences.js';
 import type { PgClient } from './store.js';
+import { PgSyncWriter } from './sync.js';
+import type { SyncOutcome, SyncRunConfig } from '../../sync/writer.js';
 
 interface Match {
   count: number;
@@ -93,6 +95,8 @@ interface Answers {
   samples: Map<string, string[]>;
   /** the source pairs rows would give the objects they match (pairOf) → the objects holding them */
   pairs: Map<TupleKey, Match>;
+  /** a sync with --on-multiple take-first: the oldest object of each key tuple several match, with its fetched columns */
+  firstRows: Map<number, Scalar[]>;
 }
 
 /** A history row, in the order SQLite's writer inserts them. */
@@ -235,6 +239,18 @@ export class PgApplier {
   private readonly classSeq: string;
   /** a create's row: its position of each column (source, source_id, then the stored attributes) */
   private readonly rowIndex: Map<string, number>;
+  /** a sync's update policy per value slot and per link spec (all master otherwise) */
+  private readonly slotPolicy: SlotPolicy[];
+  private readonly linkPolicy: SlotPolicy[];
+  /** a sync's replicas, guard and absent objects; null for an import */
+  private readonly syncer: PgSyncWriter | null;
+  /** what a sync did at its end, besides its rows */
+  syncOutcome: SyncOutcome | null = null;
+  /** the change a run that failed at its end recorded (finish), for the caller's own finish */
+  private endedChange: number | null = null;
+  private endFailed = false;
+  /** a sync's row being applied: whether the source owns the object it found */
+  private rowOwned = false;
 
   constructor(
     private readonly client: PgClient,
@@ -242,6 +258,7 @@ export class PgApplier {
     private readonly plan: ImportPlan,
     private readonly run: RunInfo,
     private readonly schema: string,
+    sync: SyncRunConfig | null = null,
   ) {
     this.cls = model.classes.get(plan.className) as ClassDef;
     this.lastCommittedLine = run.chunkSize > 0 && !run.simulate ? 0 : null;
@@ -252,7 +269,10 @@ export class PgApplier {
     plan.fetch.forEach((c, i) => this.fetchIndex.set(c, i));
     this.mandatoryLinks = this.cls.attributes.filter((a) => a.type === 'links' && a.mandatory);
     const fromPlan = (k: number): boolean => (this.storedSlot[k] as number) >= 0;
-    const pairs = plan.sourceColumn >= 0;
+    const pairs = plan.sourceColumn >= 0 || plan.sync !== null;
+    this.slotPolicy = plan.sync?.policy ?? plan.slots.map(() => SlotPolicy.Master);
+    this.linkPolicy = plan.sync?.linkPolicy ?? plan.links.map(() => SlotPolicy.Master);
+    this.syncer = plan.sync && sync ? new PgSyncWriter(client, model, plan.className, sync) : null;
     this.insertCols = ['source', 'source_id', ...this.stored.map((a) => a.code)].map((_, k) => k).filter((k) => (k < 2 ? pairs : fromPlan(k - 2) || this.defaults[k - 2] !== null));
     const inHistory = this.stored.filter((_, k) => fromPlan(k) || (this.defaults[k] !== null && this.defaults[k] !== ''));
     this.rangeAttributes = JSON.stringify(inHistory.map((a) => a.code));
@@ -324,6 +344,7 @@ export class PgApplier {
       action,
     ]);
     this.changeId = Number((r[0] as Scalar[])[0]);
+    await this.syncer?.begin();
   }
 
   private async makeIndexes(indexes: readonly LookupIndex[]): Promise<void> {
@@ -468,6 +489,7 @@ export class PgApplier {
       let commitAt = -1;
       for (; i < end && !this.stopped; i++) {
         let r: RowPlan;
+        let record: string | null = null;
         if (skipped[i]) {
           // An earlier row wrote its object since: it is looked up with the rest of the block.
           if (!this.hitCounts(m, hit, i)) break;
@@ -477,11 +499,14 @@ export class PgApplier {
           out.hits++;
         } else {
           if (this.touched.rows > 0 && this.depends(m, i, answers)) break;
+          record = this.syncer ? (m.sourceId[i] ?? null) : null;
+          this.rowOwned = false;
           r = this.applyRow(m, i, answers, warn);
         }
         this.settle(out, m, warn, i, r);
         if (this.stopped) break;
-        if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize) {
+        if (this.syncer) this.syncRow(m, i, r, record);
+        if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize && (this.syncer?.mayCommit() ?? true)) {
           commitAt = linesSoFar + i + 1;
           i++;
           break;
@@ -532,9 +557,23 @@ export class PgApplier {
     this.rowsInTx++;
   }
 
+  /**
+   * A sync's row once settled (write/apply.ts syncRow): the object it found or created is
+   * seen; the replica of its record keeps the object, its cells, and its error.
+   */
+  private syncRow(m: MappedRows, i: number, r: RowPlan, record: string | null): void {
+    const syncer = this.syncer as PgSyncWriter;
+    if (r.id !== null && r.status !== Status.Error) syncer.saw(r.id);
+    if (record !== null || r.status !== Status.Error) syncer.sawRecord();
+    if (record === null) return;
+    const owned = r.status === Status.Created || this.rowOwned;
+    syncer.replica(record, r.status === Status.Error ? null : r.id, owned, r.status === Status.Error ? r.message : null, m.replica?.[i] ?? null);
+  }
+
   private async commitChunk(lines: number): Promise<void> {
     this.flushCreates();
     await this.flush();
+    await this.syncer?.flush(this.changeId);
     await this.updateChange('running', lines);
     await this.countGeneration();
     await this.query('COMMIT');
@@ -603,8 +642,11 @@ export class PgApplier {
     const byKeys: Scalar[][] = [];
     for (const i of rows) {
       if (m.id[i] !== null) byId.push([m.id[i] as number]);
-      else if (m.source[i] !== null && m.sourceId[i] !== null) bySource.push([m.source[i] as string, m.sourceId[i] as string]);
-      else if (plan.keys.length > 0) byKeys.push(keyTuple(plan, this.cls, m.values, i * nSlots));
+      else if (m.source[i] !== null && m.sourceId[i] !== null) {
+        bySource.push([m.source[i] as string, m.sourceId[i] as string]);
+        // A sync's record its source has no object for is looked for by the keys.
+        if (plan.sync && plan.keys.length > 0) byKeys.push(keyTuple(plan, this.cls, m.values, i * nSlots));
+      } else if (plan.keys.length > 0) byKeys.push(keyTuple(plan, this.cls, m.values, i * nSlots));
     }
     const a: Answers = {
       refs,
@@ -618,9 +660,17 @@ export class PgApplier {
       unique: [],
       samples,
       pairs: new Map(),
+      firstRows: new Map(),
     };
     const matched: number[] = [];
     for (const map of [a.byId, a.bySource, a.byKeys]) for (const x of map.values()) if (x.count === 1) matched.push(x.id as number);
+    if (plan.sync?.onMultiple === 'take-first') {
+      const first = [...a.byKeys.values()].filter((x) => x.count > 1).map((x) => x.id as number);
+      if (first.length > 0) {
+        for (const r of await this.query(`SELECT id, ${plan.fetch.map(q).join(', ')} FROM ${q(this.cls.name)} WHERE id = ANY($1::bigint[])`, [first])) a.firstRows.set(Number(r[0]), r.slice(1));
+        matched.push(...first);
+      }
+    }
     for (const l of plan.links) a.members.push(await this.members(l.linkTable, matched));
     if (plan.action === 'delete') {
       for (const l of this.ownLinks) a.ownMembers.push(await this.members(l.linkTable as string, matched));
@@ -809,6 +859,13 @@ export class PgApplier {
       if (match.space === 'id' ? t.ids.has(match.tuple[0] as number) : t.has(match.space, match.tuple)) return true;
       const r = this.answerOf(a, match);
       if (r.count === 1 && t.ids.has(r.id as number)) return true;
+      // A sync's record may be found by the keys: an earlier row may have written them, or the object they find.
+      if (plan.sync && match.space === 'source' && plan.keys.length > 0) {
+        const keys = { space: 'keys', tuple: keyTuple(plan, this.cls, m.values, i * plan.slots.length) };
+        if (t.has('keys', keys.tuple)) return true;
+        const k = this.answerOf(a, keys);
+        if (k.count >= 1 && t.ids.has(k.id as number)) return true;
+      }
     }
     if (plan.action === 'delete' && t.wroteClass && this.referrerKinds.some((k) => k.self)) return true;
     const pair = this.pairOf(m, i, a);
@@ -873,11 +930,15 @@ export class PgApplier {
       linkErrors[li] = r.error;
       if (r.error !== null && (plan.links[li] as (typeof plan.links)[number]).target !== plan.className) return err(r.error);
     }
-    const match = this.matchOf(m, i);
+    let match = this.matchOf(m, i);
+    // A sync's record: among the source's own objects, else by the keys.
+    if (plan.sync && match?.space === 'source' && plan.keys.length > 0 && this.answerOf(a, match).count === 0) {
+      match = { space: 'keys', tuple: keyTuple(plan, this.cls, m.values, base) };
+    }
     // What a row matched by id or source writes may give an object the key values another
     // record's fingerprint stands for: from then on no match counts, and the commit does not
-    // count as a change keyed like this run (resolve/fingerprint.ts).
-    if (match !== null && match.space !== 'keys') {
+    // count as a change keyed like this run (resolve/fingerprint.ts). A sync's rows are not fingerprinted.
+    if (match !== null && match.space !== 'keys' && !plan.sync) {
       this.loose = true;
       this.looseInTx = true;
     }
@@ -912,9 +973,17 @@ export class PgApplier {
       const r = a.refs[gi]?.get(tupleKey(t)) as Match;
       if (r.count !== 1) return err(this.refMessage(g, t, r, a));
     }
-    const r = match ? this.answerOf(a, match) : NO_MATCH;
+    let r = match ? this.answerOf(a, match) : NO_MATCH;
+    if (r.count > 1 && plan.sync && plan.sync.onMultiple !== 'error') {
+      // The source's --on-multiple: the oldest of the objects, or a new one.
+      r = plan.sync.onMultiple === 'create' ? NO_MATCH : { count: 1, id: r.id, row: a.firstRows.get(r.id as number) ?? null };
+    }
     const count = r.count;
     if (count > 1) return err(`ambiguous reconciliation: ${count} objects match ${plan.keyLabels.length && match?.space === 'keys' ? `on ${plan.keyLabels.join(', ')}` : ''}`.trimEnd());
+    if (count === 0 && plan.sync?.onZero === 'error') {
+      return err(`no ${this.cls.name} matches ${plan.keyLabels.join(', ')}; the source ${plan.sync.source} creates none (--on-zero error)`);
+    }
+    if (count === 1 && plan.sync) this.rowOwned = match?.space === 'source' || this.ownership(m, i, r.row as Scalar[]);
     if (count === 0) {
       if (match?.space === 'id') return err(`no ${this.cls.name} with id ${m.id[i]}`);
       if (plan.action === 'update' || plan.action === 'delete') return { status: Status.Skipped, id: null, message: `no matching ${this.cls.name} to ${plan.action}`, changed: null };
@@ -925,6 +994,20 @@ export class PgApplier {
     if (plan.action === 'delete') return this.remove(id, r.row as Scalar[], a);
     const currentLinks = plan.links.map((_, li) => a.members[li]?.get(id) ?? []);
     return this.update(m, i, base, id, r.row as Scalar[], currentLinks, links, a);
+  }
+
+  /**
+   * A sync's row found an object by the keys, not as the source's own (write/apply.ts
+   * ownership): it claims the object when the source claims and no source owns it yet;
+   * otherwise it updates the object's attributes and leaves its owner be.
+   */
+  private ownership(m: MappedRows, i: number, current: Scalar[]): boolean {
+    const owner = current[this.fetchIndex.get('source') as number] ?? null;
+    if (owner === this.plan.sync?.source) return true;
+    if (this.plan.sync?.claim && owner === null) return true;
+    m.source[i] = null;
+    m.sourceId[i] = null;
+    return false;
   }
 
   private refMessage(group: RefGroup, tuple: readonly Scalar[], m: Match, a: Answers): string {
@@ -969,8 +1052,9 @@ export class PgApplier {
     return null;
   }
 
-  private create(m: MappedRows, i: number, base: number, links: (number[] | undefined)[], a: Answers): RowPlan {
+  private create(m: MappedRows, i: number, base: number, given: (number[] | undefined)[], a: Answers): RowPlan {
     const plan = this.plan;
+    const links = given.map((ids, li) => (this.linkPolicy[li] === SlotPolicy.Ignore ? undefined : ids));
     const row: Scalar[] = new Array(this.stored.length + 2);
     row[0] = m.source[i] ?? null;
     row[1] = m.sourceId[i] ?? null;
@@ -979,7 +1063,7 @@ export class PgApplier {
     for (let k = 0; k < this.stored.length; k++) {
       const attr = this.stored[k] as Attribute;
       const slot = this.storedSlot[k] as number;
-      let v: Scalar | undefined = slot >= 0 ? m.values[base + slot] : undefined;
+      let v: Scalar | undefined = slot >= 0 && this.slotPolicy[slot] !== SlotPolicy.Ignore ? m.values[base + slot] : undefined;
       if (v === undefined) v = this.defaults[k] as Scalar;
       if (v === null || v === '') {
         if (attr.mandatory) (missing ??= []).push(describe(attr));
@@ -1031,6 +1115,8 @@ export class PgApplier {
       if (v === undefined) continue;
       const attr = this.slotAttrs[s] as Attribute;
       const old = current[this.fetchIndex.get(attr.code) as number] ?? null;
+      const policy = this.slotPolicy[s] as SlotPolicy;
+      if (policy === SlotPolicy.Ignore || (policy === SlotPolicy.WriteIfEmpty && old !== null && old !== '')) continue;
       if (attr.mandatory && (v === null || v === '')) {
         missing.push(describe(attr));
         continue;
@@ -1063,6 +1149,8 @@ export class PgApplier {
       const next = links[li];
       if (next === undefined) return;
       const prev = currentLinks[li] ?? [];
+      const policy = this.linkPolicy[li] as SlotPolicy;
+      if (policy === SlotPolicy.Ignore || (policy === SlotPolicy.WriteIfEmpty && prev.length > 0)) return;
       if (sameIds(prev, next)) return;
       linkChanges.push(li);
       changes[l.attr] = [prev, next];
@@ -1191,8 +1279,30 @@ export class PgApplier {
 
   // ------------------------------------------------------------------ the end
 
-  async finish(ok: boolean, outcome: string, lines: number): Promise<number | null> {
-    if (!this.inTx && !this.partEnded) return null;
+  async finish(ok: boolean, outcome: string, lines: number, failure: string | null = null): Promise<number | null> {
+    if (!this.inTx && !this.partEnded) return this.endedChange;
+    if (ok && this.syncer) {
+      // The end of a sync writes in the run's last transaction, or stops it (the guard). As
+      // SQLite's writer does, a failure there ends the run as failed (its change record
+      // counting no line) and keeps the counts of the rows applied.
+      this.flushCreates();
+      await this.flush();
+      try {
+        this.syncOutcome = await this.syncer.finish(this.changeId, this.rowsHandled);
+      } catch (err) {
+        const applied = { ...this.counts };
+        const message = err instanceof Error ? err.message : String(err);
+        this.endFailed = true;
+        this.endedChange = await this.finish(false, 'failed', 0, message);
+        Object.assign(this.counts, applied);
+        this.rolledBack = null;
+        throw err;
+      }
+      if (this.syncOutcome.obsoleted + this.syncOutcome.deleted > 0) {
+        this.changedInTx = true;
+        this.looseInTx = true;
+      }
+    }
     this.inTx = false;
     this.partEnded = false;
     if (!ok) this.keepCommittedCounts();
@@ -1206,7 +1316,9 @@ export class PgApplier {
     if (ok) {
       this.flushCreates();
       await this.flush();
+      await this.syncer?.flush(this.changeId);
       await this.updateChange(outcome, lines);
+      await this.syncLog(outcome, null);
       await this.countGeneration();
       await this.query('COMMIT');
       return this.changeId;
@@ -1228,8 +1340,21 @@ export class PgApplier {
       this.changeId = Number((r[0] as Scalar[])[0]);
     }
     await this.updateChange(outcome, lines);
+    await this.syncLog(outcome, this.stopMessage ?? failure);
     await this.query('COMMIT');
     return this.changeId;
+  }
+
+  /** A sync's row in its source's log (_sluice_sync), in the transaction that records the change. */
+  private async syncLog(outcome: string, message: string | null): Promise<void> {
+    if (!this.plan.sync || !this.syncer) return;
+    const c = this.counts;
+    const o = this.syncOutcome;
+    await this.query(
+      `INSERT INTO _sluice_sync (source_ref, change_id, mode, started_at, finished_at, outcome, replicas_seen, replicas_total, created, updated, unchanged, deleted, obsoleted, errors, warnings, message)
+       SELECT $1, $2, $3, started_at, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM _sluice_change WHERE id = $2`,
+      [this.plan.sync.ref, this.changeId, this.syncer.mode, new Date().toISOString(), outcome, o?.replicasSeen ?? 0, o?.replicasTotal ?? 0, c.created, c.updated, c.unchanged, c.deleted + (o?.deleted ?? 0), o?.obsoleted ?? 0, c.errors, c.warnings, message],
+    );
   }
 
   /** A failed run counts what it keeps: the committed chunks and the row that stopped it. */
@@ -1243,6 +1368,11 @@ export class PgApplier {
     for (const k of Object.keys(back) as (keyof Counts)[]) back[k] = this.counts[k] - kept[k];
     this.rolledBack = back;
     Object.assign(this.counts, kept);
+  }
+
+  /** Whether the run failed at its end (a sync's guard), after its rows were acknowledged: what they said stands. */
+  get failedAtEnd(): boolean {
+    return this.endFailed;
   }
 
   /** What stopped the run, when a row did. */

@@ -6,8 +6,8 @@
  * refusal or a failure, with the change record's and the history's sequences put back where
  * they stood (store/postgres/sequences.ts), so that the next run gets the ids SQLite gives.
  *
- * Data source replicas: a sync cannot write into a PostgreSQL schema yet, so none of its
- * changes left replicas to put back (their tables exist, empty); an undo here leaves them alone.
+ * Data source replicas: an undo here cannot put a sync's replicas back yet, so the undo of a
+ * sync's change is refused, naming it (replicas below).
  */
 import pg from 'pg';
 import { SluiceError } from '../../base/errors.js';
@@ -177,8 +177,11 @@ class PgUndoQueries implements LaterQueries {
   }
 
   async replicas(target: number): Promise<number> {
-    // No sync ran here (sync refuses PostgreSQL), so no change left replicas to put back; one that did would be lost.
-    const r = await this.rows('SELECT 1 FROM _sluice_replica_before WHERE change_id = $1 UNION ALL SELECT 1 FROM _sluice_replica WHERE created_change = $1 LIMIT 1', [target]);
+    // A sync's replicas cannot be put back here yet: its change is refused (a sync logs its change in _sluice_sync).
+    const r = await this.rows(
+      'SELECT 1 FROM _sluice_sync WHERE change_id = $1 UNION ALL SELECT 1 FROM _sluice_replica_before WHERE change_id = $1 UNION ALL SELECT 1 FROM _sluice_replica WHERE created_change = $1 LIMIT 1',
+      [target],
+    );
     if (r.length > 0) throw new SluiceError('E_USAGE', `--change: change ${target} wrote data source replicas, which an undo cannot put back in a PostgreSQL schema yet`, { option: '--change' });
     return 0;
   }
