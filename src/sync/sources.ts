@@ -10,6 +10,7 @@ import { q } from '../model/schema.js';
 import { openStore } from '../model/store.js';
 import type { Model } from '../model/types.js';
 import { isPostgresUrl } from '../store/postgres/url.js';
+import { hasUndoColumn } from '../undo/undo.js';
 import { shortWriteAsync } from '../write/lock.js';
 import type { SourceConfig } from './config.js';
 import { type SourceStats, type StoredSource, type SyncRun, deleteSource, ensureSourceTables, findSource, listSources, recentSyncs, sourceStats } from './store.js';
@@ -24,6 +25,10 @@ export interface SourceStore {
   /** the source's most recent syncs, newest first */
   recentSyncs(s: StoredSource, limit: number): Promise<SyncRun[]>;
   replicaCount(ref: number): Promise<number>;
+  /** the mode of the source's last committed sync that no undo took back (`full, load only`…) */
+  lastLoadMode(s: StoredSource): Promise<string | undefined>;
+  /** the cells of the replicas a load left pending (new, modified, or in error), in the order they were seen */
+  pendingReplicas(s: StoredSource): AsyncIterable<string>;
   insert(c: SourceConfig): Promise<number>;
   update(id: number, c: SourceConfig): Promise<void>;
   /** the source, its replicas and sync log; the objects stay */
@@ -32,6 +37,9 @@ export interface SourceStore {
   write<T>(fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+/** The replicas a sync without a feed applies: those a load left new, modified, or in error. */
+export const PENDING = "status <> 'obsolete' AND (status <> 'synchronized' OR error IS NOT NULL) AND cells IS NOT NULL";
 
 /** The source `name`, or an error naming the ones there are. */
 export async function sourceNamed(store: SourceStore, name: string, option = '--source'): Promise<StoredSource> {
@@ -91,6 +99,17 @@ class SqliteSourceStore implements SourceStore {
 
   async replicaCount(ref: number): Promise<number> {
     return this.db.prepare('SELECT count(*) FROM _sluice_replica WHERE source_ref = ?').pluck().get(ref) as number;
+  }
+
+  async lastLoadMode(s: StoredSource): Promise<string | undefined> {
+    // The last load that stands: one undone since left the replicas as they were before it.
+    const stands = hasUndoColumn(this.db) ? ' AND NOT EXISTS (SELECT 1 FROM _sluice_change c WHERE c.id = change_id AND c.undone_by IS NOT NULL)' : '';
+    return this.db.prepare(`SELECT mode FROM _sluice_sync WHERE source_ref = ? AND outcome = 'committed'${stands} ORDER BY id DESC LIMIT 1`).pluck().get(s.id) as string | undefined;
+  }
+
+  async *pendingReplicas(s: StoredSource): AsyncIterable<string> {
+    const rows = this.db.prepare(`SELECT cells FROM _sluice_replica WHERE source_ref = ? AND ${PENDING} ORDER BY seen_at, record`).pluck();
+    for (const cells of rows.iterate(s.id) as Iterable<string>) yield cells;
   }
 
   async insert(c: SourceConfig): Promise<number> {

@@ -170,6 +170,29 @@ describe('sluice sync on PostgreSQL: absent objects, the delete policies and the
     await p.same(true);
   });
 
+  it('--load-only loads the replicas only; a sync without --file applies them, absent objects included; errors and the guard as on SQLite', async () => {
+    const p = await withSource('--delete-policy', 'update', '--delete-update', 'status=inactive');
+    // Records whose order as text is their order in the feed: a sync without --file applies them in the order they were seen.
+    await sync(p, 'hr', feed(range(1, 8)), ['--load-only', '--output', 'details']);
+    await p.run(['sync', '--source', 'hr', '--progress', 'none', '--output', 'details']);
+    // Record 5 changed, 8 gone, 9 new: the objects wait for the sync.
+    await sync(p, 'hr', feed([...range(1, 7), 9], (i) => (i === 5 ? 'Changed' : `N${i}`)), ['--load-only']);
+    await p.run(['source', 'show', 'hr']);
+    await sameReplicas(p);
+    const applied = await p.run(['sync', '--source', 'hr', '--progress', 'none', '--output', 'details']);
+    assert.match(applied.stdout, /^#Absent: 1 \(updated 1, deleted 0\)$/m);
+    // Nothing is pending any more.
+    await p.run(['sync', '--source', 'hr', '--progress', 'none']);
+    // A record in error, then loaded again further in the same feed, keeps the cells of its last row.
+    await sync(p, 'hr', 'source_id,name,first_name,email,org_id->name,status\n1,A,a,p1@x,Nowhere,bogus\n1,A,a,p1@x,Demo,active\n', ['--load-only', '--no-stop-on-error', '--incremental', '--output', 'details'], 1);
+    await p.run(['sync', '--source', 'hr', '--load-only'], 2);
+    await p.run(['sync', '--source', 'hr', '--incremental'], 2);
+    await sync(p, 'hr', HEADER, ['--load-only'], 2);
+    await p.run(['source', 'show', 'hr', '--format', 'json']);
+    await sameReplicas(p);
+    await p.same(true);
+  });
+
   it('a record in error keeps its error in its replica and is retried by the next sync', async () => {
     const p = await withSource();
     await sync(p, 'hr', `${HEADER}1,A,a,a@x,Demo\n2,B,b,b@x,Nowhere\n`, ['--no-stop-on-error'], 1);

@@ -97,6 +97,8 @@ interface Answers {
   pairs: Map<TupleKey, Match>;
   /** a sync with --on-multiple take-first: the oldest object of each key tuple several match, with its fetched columns */
   firstRows: Map<number, Scalar[]>;
+  /** a sync with --load-only: the replicas of the block's records, by record */
+  replicas: Map<string, { cells: string | null; object: number | null; status: string }>;
 }
 
 /** A history row, in the order SQLite's writer inserts them. */
@@ -118,6 +120,8 @@ interface Pending {
   /** link sets replaced: owner id, per link spec index, new members (creates: no delete first) */
   linkSets: { li: number; id: number; ids: number[]; replace: boolean }[];
   history: HistoryRow[];
+  /** a sync with --load-only: what each record does to its replica (a new one, seen again, or new cells), and when */
+  loads: { record: string; op: 'insert' | 'seen' | 'update'; cells: string | null; at: string }[];
 }
 
 /** A block's fingerprint matches, found as it was read (PgApplier.apply). */
@@ -136,7 +140,7 @@ function warningText(w: string[] | null): string | null {
 }
 
 function emptyPending(): Pending {
-  return { creates: [], updates: [], fps: [], deletes: [], linkSets: [], history: [] };
+  return { creates: [], updates: [], fps: [], deletes: [], linkSets: [], history: [], loads: [] };
 }
 
 /** Tuples an earlier row of a segment touched, by lookup space, and the objects it wrote. */
@@ -565,7 +569,9 @@ export class PgApplier {
     const syncer = this.syncer as PgSyncWriter;
     if (r.id !== null && r.status !== Status.Error) syncer.saw(r.id);
     if (record !== null || r.status !== Status.Error) syncer.sawRecord();
-    if (record === null) return;
+    // A load wrote its replica already (loadRecord); a row in error still keeps its error there.
+    if (record === null || (this.plan.sync?.loadOnly && r.status !== Status.Error)) return;
+    if (this.plan.sync?.loadOnly) this.touched.add('record', [record]);
     const owned = r.status === Status.Created || this.rowOwned;
     syncer.replica(record, r.status === Status.Error ? null : r.id, owned, r.status === Status.Error ? r.message : null, m.replica?.[i] ?? null);
   }
@@ -640,7 +646,8 @@ export class PgApplier {
     const byId: Scalar[][] = [];
     const bySource: Scalar[][] = [];
     const byKeys: Scalar[][] = [];
-    for (const i of rows) {
+    // A load writes no object: it looks up the records' replicas only.
+    for (const i of plan.sync?.loadOnly ? [] : rows) {
       if (m.id[i] !== null) byId.push([m.id[i] as number]);
       else if (m.source[i] !== null && m.sourceId[i] !== null) {
         bySource.push([m.source[i] as string, m.sourceId[i] as string]);
@@ -661,7 +668,15 @@ export class PgApplier {
       samples,
       pairs: new Map(),
       firstRows: new Map(),
+      replicas: new Map(),
     };
+    if (plan.sync?.loadOnly) {
+      const records = [...new Set(rows.flatMap((i) => (m.sourceId[i] === null ? [] : [m.sourceId[i] as string])))];
+      if (records.length > 0) {
+        const found = await this.query('SELECT record, cells, object_id, status FROM _sluice_replica WHERE source_ref = $1 AND record = ANY($2::text[])', [plan.sync.ref, records]);
+        for (const r of found) a.replicas.set(r[0] as string, { cells: (r[1] ?? null) as string | null, object: (r[2] ?? null) as number | null, status: r[3] as string });
+      }
+    }
     const matched: number[] = [];
     for (const map of [a.byId, a.bySource, a.byKeys]) for (const x of map.values()) if (x.count === 1) matched.push(x.id as number);
     if (plan.sync?.onMultiple === 'take-first') {
@@ -844,6 +859,8 @@ export class PgApplier {
     if (m.error[i] !== null) return false;
     const plan = this.plan;
     const t = this.touched;
+    // A load reads its record's replica, which an earlier row of the segment may have written.
+    if (plan.sync?.loadOnly) return m.sourceId[i] !== null && t.has('record', [m.sourceId[i] as string]);
     const nRefs = plan.refs.length;
     const nLinks = plan.links.length;
     for (const li of this.selfLinks) if (m.linkItems[i * nLinks + li] && t.wroteClass) return true;
@@ -930,6 +947,7 @@ export class PgApplier {
       linkErrors[li] = r.error;
       if (r.error !== null && (plan.links[li] as (typeof plan.links)[number]).target !== plan.className) return err(r.error);
     }
+    if (plan.sync?.loadOnly) return this.loadRecord(m, i, a);
     let match = this.matchOf(m, i);
     // A sync's record: among the source's own objects, else by the keys.
     if (plan.sync && match?.space === 'source' && plan.keys.length > 0 && this.answerOf(a, match).count === 0) {
@@ -994,6 +1012,25 @@ export class PgApplier {
     if (plan.action === 'delete') return this.remove(id, r.row as Scalar[], a);
     const currentLinks = plan.links.map((_, li) => a.members[li]?.get(id) ?? []);
     return this.update(m, i, base, id, r.row as Scalar[], currentLinks, links, a);
+  }
+
+  /** --load-only: the row's record goes to its replica; its status says what became of the replica (sync/writer.ts load). */
+  private loadRecord(m: MappedRows, i: number, a: Answers): RowPlan {
+    const record = m.sourceId[i] as string;
+    const cells = m.replica?.[i] ?? null;
+    this.touched.add('record', [record]);
+    const old = a.replicas.get(record);
+    const at = new Date().toISOString();
+    if (!old) {
+      this.pending.loads.push({ record, op: 'insert', cells, at });
+      return { status: Status.Created, id: null, message: 'replica only (--load-only)', changed: null };
+    }
+    if (old.cells === cells && old.status !== 'obsolete') {
+      this.pending.loads.push({ record, op: 'seen', cells, at });
+      return { status: Status.Unchanged, id: old.object, message: null, changed: null };
+    }
+    this.pending.loads.push({ record, op: 'update', cells, at });
+    return { status: Status.Updated, id: old.object, message: 'replica only (--load-only)', changed: null };
   }
 
   /**
@@ -1209,6 +1246,11 @@ export class PgApplier {
     const p = this.pending;
     this.pending = emptyPending();
     const t = q(this.cls.name);
+    if (this.plan.sync?.loadOnly) {
+      await this.writeLoads(p.loads);
+      // The replicas of its rows in error, before the next segment reads them.
+      await this.syncer?.flush(this.changeId);
+    }
     if (p.creates.length > 0) {
       const codes = ['source', 'source_id', ...this.stored.map((a) => a.code)];
       const cols = this.insertCols;
@@ -1273,6 +1315,30 @@ export class PgApplier {
       await this.query(
         `INSERT INTO _sluice_history (change_id, class, object_id, last_object_id, op, changes) SELECT $1, $2, v.o, v.l, v.op, v.c FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[]) WITH ORDINALITY AS v(o, l, op, c, n) ORDER BY v.n`,
         [this.changeId, this.cls.name, h.map((x) => x.objectId), h.map((x) => x.lastObjectId), h.map((x) => x.op), h.map((x) => x.changes)],
+      );
+    }
+  }
+
+  /** A load's replica writes (loadRecord), one statement per kind. */
+  private async writeLoads(loads: Pending['loads']): Promise<void> {
+    const ref = this.plan.sync?.ref;
+    const of = (op: string): Pending['loads'] => loads.filter((l) => l.op === op);
+    const inserts = of('insert');
+    if (inserts.length > 0) {
+      await this.query(
+        `INSERT INTO _sluice_replica (source_ref, record, status, cells, seen_sync, seen_at, created_change)
+         SELECT $1, v.r, 'new', v.c, $2, v.t, $2 FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS v(r, c, t, n) ORDER BY v.n`,
+        [ref, this.changeId, inserts.map((l) => l.record), inserts.map((l) => l.cells), inserts.map((l) => l.at)],
+      );
+    }
+    const seen = of('seen');
+    if (seen.length > 0) await this.query('UPDATE _sluice_replica SET seen_sync = $2 WHERE source_ref = $1 AND record = ANY($3::text[])', [ref, this.changeId, seen.map((l) => l.record)]);
+    const updates = of('update');
+    if (updates.length > 0) {
+      await this.query(
+        `UPDATE _sluice_replica r SET cells = v.c, status = CASE WHEN r.object_id IS NULL THEN 'new' ELSE 'modified' END, seen_sync = $2, seen_at = v.t, absent_since = NULL
+         FROM unnest($3::text[], $4::text[], $5::text[]) AS v(rec, c, t) WHERE r.source_ref = $1 AND r.record = v.rec`,
+        [ref, this.changeId, updates.map((l) => l.record), updates.map((l) => l.cells), updates.map((l) => l.at)],
       );
     }
   }

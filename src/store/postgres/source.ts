@@ -8,7 +8,7 @@ import { SluiceError } from '../../base/errors.js';
 import { q } from '../../model/schema.js';
 import type { Model, Scalar } from '../../model/types.js';
 import type { SourceConfig } from '../../sync/config.js';
-import type { SourceStore } from '../../sync/sources.js';
+import { PENDING, type SourceStore } from '../../sync/sources.js';
 import { REPLICA_STATUSES, type ReplicaStatus, type SourceStats, type StoredSource, type SyncRun } from '../../sync/store.js';
 import { writeFailed } from './apply.js';
 import { openSchema } from './import.js';
@@ -20,6 +20,9 @@ import type { PgTarget } from './url.js';
 const BY_NAME = 'lower(name COLLATE "C") = lower($1::text COLLATE "C")';
 
 const SOURCE_COLUMNS = 'id, config, created_at, updated_at';
+
+/** Pending replicas read at once. */
+const PAGE = 1000;
 
 function stored(r: Scalar[]): StoredSource {
   return { id: r[0] as number, config: JSON.parse(r[1] as string) as SourceConfig, createdAt: r[2] as string, updatedAt: r[3] as string };
@@ -95,6 +98,23 @@ export class PgSourceStore implements SourceStore {
 
   async replicaCount(ref: number): Promise<number> {
     return (await this.rows('SELECT count(*) FROM _sluice_replica WHERE source_ref = $1', [ref]))[0]?.[0] as number;
+  }
+
+  async lastLoadMode(s: StoredSource): Promise<string | undefined> {
+    const r = await this.rows(
+      `SELECT mode FROM _sluice_sync y WHERE source_ref = $1 AND outcome = 'committed' AND NOT EXISTS (SELECT 1 FROM _sluice_change c WHERE c.id = y.change_id AND c.undone_by IS NOT NULL) ORDER BY id DESC LIMIT 1`,
+      [s.id],
+    );
+    return r[0]?.[0] as string | undefined;
+  }
+
+  async *pendingReplicas(s: StoredSource): AsyncIterable<string> {
+    // Pages of one snapshot (the store reads in one), in SQLite's order: a time not set first.
+    for (let offset = 0; ; offset += PAGE) {
+      const r = await this.rows(`SELECT cells FROM _sluice_replica WHERE source_ref = $1 AND ${PENDING} ORDER BY seen_at NULLS FIRST, record LIMIT ${PAGE} OFFSET $2`, [s.id, offset]);
+      for (const row of r) yield row[0] as string;
+      if (r.length < PAGE) return;
+    }
   }
 
   async insert(c: SourceConfig): Promise<number> {
