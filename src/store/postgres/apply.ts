@@ -276,7 +276,7 @@ export class PgApplier {
     const pairs = plan.sourceColumn >= 0 || plan.sync !== null;
     this.slotPolicy = plan.sync?.policy ?? plan.slots.map(() => SlotPolicy.Master);
     this.linkPolicy = plan.sync?.linkPolicy ?? plan.links.map(() => SlotPolicy.Master);
-    this.syncer = plan.sync && sync ? new PgSyncWriter(client, model, plan.className, sync) : null;
+    this.syncer = plan.sync && sync ? new PgSyncWriter(client, model, plan.className, sync, schema) : null;
     this.insertCols = ['source', 'source_id', ...this.stored.map((a) => a.code)].map((_, k) => k).filter((k) => (k < 2 ? pairs : fromPlan(k - 2) || this.defaults[k - 2] !== null));
     const inHistory = this.stored.filter((_, k) => fromPlan(k) || (this.defaults[k] !== null && this.defaults[k] !== ''));
     this.rangeAttributes = JSON.stringify(inHistory.map((a) => a.code));
@@ -348,6 +348,7 @@ export class PgApplier {
       action,
     ]);
     this.changeId = Number((r[0] as Scalar[])[0]);
+    await this.syncer?.track(this.changeId);
     await this.syncer?.begin();
   }
 

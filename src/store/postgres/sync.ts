@@ -11,6 +11,7 @@ import { FP_COLUMN, q } from '../../model/schema.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../../model/types.js';
 import { IdSet } from '../../sync/idset.js';
 import { type SyncOutcome, type SyncRunConfig, absentAllowed, addIdList, dueForDeletion, guardError } from '../../sync/writer.js';
+import { trackReplicas } from './replicas.js';
 import { pgType } from './schema.js';
 import type { PgClient } from './store.js';
 
@@ -60,8 +61,14 @@ export class PgSyncWriter {
     private readonly model: Model,
     className: string,
     private readonly cfg: SyncRunConfig,
+    private readonly schema: string,
   ) {
     this.cls = model.classes.get(className) as ClassDef;
+  }
+
+  /** What the run's change (`change`) does to the replicas is recorded for an undo (store/postgres/replicas.ts). */
+  async track(change: number): Promise<void> {
+    await trackReplicas(this.client, this.schema, change);
   }
 
   private async rows(text: string, values: unknown[] = []): Promise<Scalar[][]> {
