@@ -13,6 +13,7 @@ import { REPLICA_STATUSES, type ReplicaStatus, type SourceStats, type StoredSour
 import { writeFailed } from './apply.js';
 import { openSchema } from './import.js';
 import { lockWriter } from './lock.js';
+import { readError } from './read.js';
 import type { PgClient } from './store.js';
 import type { PgTarget } from './url.js';
 
@@ -49,8 +50,13 @@ export class PgSourceStore implements SourceStore {
     try {
       return (await this.client.query<Scalar[]>({ text, values, rowMode: 'array' })).rows;
     } catch (err) {
-      throw writeFailed(err, this.target.shown);
+      throw this.failed(err);
     }
+  }
+
+  /** A server failure, as a read command or a writer names it. */
+  private failed(err: unknown): SluiceError {
+    return this.reading ? readError(err, this.target) : writeFailed(err, this.target.shown);
   }
 
   /** Reads from one read-only snapshot, as a read command's. */
@@ -91,7 +97,7 @@ export class PgSourceStore implements SourceStore {
         [s.id, limit],
       )
       .catch((err: unknown) => {
-        throw writeFailed(err, this.target.shown);
+        throw this.failed(err);
       });
     return r.rows;
   }
