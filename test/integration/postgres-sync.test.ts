@@ -225,6 +225,16 @@ describe('sluice sync on PostgreSQL: absent objects, the delete policies and the
     await p.same(true);
   });
 
+  it('replicas written as the feed goes: a record repeated thousands of rows later keeps its object and takes its last error', async () => {
+    const p = await withSource();
+    await sync(p, 'hr', feed(range(1, 6000)));
+    // Every record changes; record 1 comes again after more rows than are kept in memory at once, in error.
+    await sync(p, 'hr', `${feed(range(1, 6000), (i) => `M${i}`)}1,N1,F1,p1@x,Nowhere\n`, ['--no-stop-on-error'], 1);
+    await p.run(['source', 'show', 'hr']);
+    await sameReplicas(p);
+    await p.same(true);
+  });
+
   it('a record in error keeps its error in its replica and is retried by the next sync', async () => {
     const p = await withSource();
     await sync(p, 'hr', `${HEADER}1,A,a,a@x,Demo\n2,B,b,b@x,Nowhere\n`, ['--no-stop-on-error'], 1);

@@ -520,6 +520,7 @@ export class PgApplier {
       if (this.stopped) break;
       window = 2 * (i - start) < end - start ? Math.max(MIN_WINDOW, 2 * (i - start)) : Math.min(n, 2 * window);
       await this.flush();
+      await this.syncer?.flushIfFull(this.changeId);
       if (commitAt >= 0) await this.commitChunk(commitAt);
     }
     if (!this.stopped) {

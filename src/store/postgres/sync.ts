@@ -28,6 +28,9 @@ interface Staged {
 /** Ids per statement that takes them as an array. */
 const BATCH = 50_000;
 
+/** Records staged before they are written (at a block's end): what the run keeps in memory of its replicas. */
+const FLUSH_AT = 4096;
+
 function* chunks(ids: readonly number[]): Generator<number[]> {
   for (let k = 0; k < ids.length; k += BATCH) yield ids.slice(k, k + BATCH);
 }
@@ -129,6 +132,11 @@ export class PgSyncWriter {
     }
     s.error = error;
     s.cells = cells;
+  }
+
+  /** Write the staged records once there are enough of them: the run's memory stays bounded. */
+  async flushIfFull(change: number): Promise<void> {
+    if (this.staged.size >= FLUSH_AT) await this.flush(change);
   }
 
   /**
