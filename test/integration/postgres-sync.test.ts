@@ -1,8 +1,8 @@
 /**
- * `sluice source` and `sluice sync` with `--db postgres://…` give what they give on SQLite:
- * the same exit codes, reports and standard error, the same `sluice source show` (times
- * masked), and, read back by `sluice export`, `sluice changes` and `sluice history`, the same
- * objects, change records and history. Each test runs the same commands, in the same order,
+ * `sluice source`, `sluice sync` and the undo of a sync with `--db postgres://…` give what
+ * they give on SQLite: the same exit codes, reports and standard error, the same `sluice
+ * source show` (times masked), the same replicas, and, read back by `sluice export`, `sluice
+ * changes` and `sluice history`, the same objects, change records and history. Each test runs the same commands, in the same order,
  * on a fresh SQLite database and a fresh PostgreSQL schema, comparing as it goes.
  */
 import assert from 'node:assert/strict';
