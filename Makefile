@@ -62,7 +62,8 @@ bench-http: build
 
 # The initial load and the nightly reload into PostgreSQL (sluice import --db postgres://…) against
 # peer P (psql: \copy into a staging table, one INSERT … ON CONFLICT), on a server the bench starts
-# itself (PostgreSQL 15: initdb, pg_ctl, postgres; psql). Not part of `bench` yet.
+# itself (PostgreSQL 15: initdb, pg_ctl, postgres; psql). Also part of `bench` wherever those are
+# found (BENCH_POSTGRES=0 leaves them out); this target runs them alone.
 bench-postgres: build
 	BENCH_REPEAT=$(BENCH_REPEAT) node dist/bench/scenarios/postgres.js
 

@@ -42,11 +42,15 @@ export interface Resolved {
 
 export const ALL_CONTESTANTS: readonly Contestant[] = [parseOnly, sluiceContestant, peerA, peerAMin, peerB];
 
-function contestantsFromEnv(all: readonly Contestant[]): ContestantId[] | undefined {
+/** Contestants of other scenarios that BENCH_CONTESTANTS may name too: `make bench` runs them all. */
+const OTHER_SCENARIOS_IDS: readonly ContestantId[] = ['peer_p'];
+
+/** The contestants BENCH_CONTESTANTS names among `all` (undefined: it is not set). */
+export function contestantsFromEnv(all: readonly Contestant[]): ContestantId[] | undefined {
   const v = process.env.BENCH_CONTESTANTS?.trim();
   if (!v) return undefined;
   const ids = v.split(',').map((s) => s.trim());
-  const valid = all.map((c) => c.id as string);
+  const valid = [...new Set([...ALL_CONTESTANTS, ...all].map((c) => c.id as string).concat(OTHER_SCENARIOS_IDS))];
   const bad = ids.filter((id) => !valid.includes(id));
   if (bad.length > 0) throw new SettingError(`BENCH_CONTESTANTS: "${bad.join(',')}" is not valid (valid: ${valid.join(', ')})`);
   return ids as ContestantId[];

@@ -1,5 +1,5 @@
-import { resolveModel, initStore } from '../model/store.js';
-import { isPostgresUrl } from '../store/postgres/url.js';
+import { resolveModel } from '../model/store.js';
+import { storeFor } from '../store/store.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 
 const SPECS: Record<string, OptionSpec> = {
@@ -22,14 +22,7 @@ export async function initCommand(argv: string[]): Promise<number> {
   const db = given ?? process.env.SLUICE_DB ?? 'sluice.db';
   const model = resolveModel(a.model as string | undefined);
   const classes = `${model.classes.size} classes (${[...model.classes.keys()].join(', ')})`;
-  if (isPostgresUrl(db)) {
-    // Loaded on demand: the PostgreSQL driver is not worth its start-up time to SQLite's users.
-    const { initPostgres } = await import('../store/postgres/store.js');
-    const t = await initPostgres(db, model, given === undefined ? '--db (SLUICE_DB)' : '--db');
-    process.stdout.write(`created schema ${t.schema} in ${t.shown} with ${classes}\n`);
-    return 0;
-  }
-  initStore(db, model);
-  process.stdout.write(`created ${db} with ${classes}\n`);
+  const created = await (await storeFor(db)).init(db, model, given === undefined ? '--db (SLUICE_DB)' : '--db');
+  process.stdout.write(`created ${created} with ${classes}\n`);
   return 0;
 }

@@ -5,9 +5,7 @@
 import { SluiceError } from '../base/errors.js';
 import { defaultColumns, defaultRefSubs, linkItemAttr } from '../export/columns.js';
 import { findClass } from '../model/load.js';
-import { openReader } from '../export/reader.js';
-import { openStore } from '../model/store.js';
-import { isPostgresUrl } from '../store/postgres/url.js';
+import { storeFor } from '../store/store.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 
@@ -157,17 +155,6 @@ export function schemaText(classes: readonly ClassInfo[], all: boolean): string 
   return parts.join('\n');
 }
 
-/** The model stored in `db`: an SQLite file, or a PostgreSQL schema (read in one snapshot, as export reads it). */
-async function storedModel(db: string, option: string): Promise<Model> {
-  if (!isPostgresUrl(db)) {
-    const store = openStore(db, { create: false, readonly: true });
-    store.db.close();
-    return store.model;
-  }
-  const reader = await openReader(db, option);
-  await reader.close();
-  return reader.model;
-}
 
 export async function schemaCommand(argv: string[]): Promise<number> {
   const a = parseCommand('schema', argv, SPECS);
@@ -178,7 +165,7 @@ export async function schemaCommand(argv: string[]): Promise<number> {
   const format = ((a.format as string | undefined) ?? 'text').toLowerCase();
   if (format !== 'text' && format !== 'json') throw new SluiceError('E_USAGE', `--format: "${String(a.format)}" is not valid (valid: text, json)`, { option: '--format' });
   const dbPath = (a.db as string | undefined) ?? process.env.SLUICE_DB ?? 'sluice.db';
-  const model = await storedModel(dbPath, a.db === undefined && process.env.SLUICE_DB !== undefined ? '--db (SLUICE_DB)' : '--db');
+  const model = await (await storeFor(dbPath)).storedModel(dbPath, a.db === undefined && process.env.SLUICE_DB !== undefined ? '--db (SLUICE_DB)' : '--db');
   const only = a.class as string | undefined;
   const list = only === undefined ? [...model.classes.values()] : [findClass(model, only)];
   const classes = list.map((c) => describeClass(model, c));

@@ -1,15 +1,17 @@
-/** `sluice serve`: the HTTP job service (SPEC §6) on one database. */
-import { resolve } from 'node:path';
+/** `sluice serve`: the HTTP job service (SPEC §6) on one database, an SQLite file or a PostgreSQL schema. */
 import { SluiceError } from '../base/errors.js';
 import { type ImportOptions, type RawImportOptions, normalizeImportOptions } from '../engine/options.js';
 import { bundleOptions } from '../engine/bundle.js';
-import { spoolDirOf } from '../http/jobs.js';
 import { Service, type UploadInfo } from '../http/server.js';
 import { findClass } from '../model/load.js';
 import { openStore } from '../model/store.js';
+import type { Model } from '../model/types.js';
+import { readStoredModel } from '../export/reader.js';
+import { DB_SPEC, SPOOL_SPEC, serviceDb } from './service-db.js';
 import { type Aliases, helpText, type OptionSpec, parseCommand } from './args.js';
 import { IMPORT_ALIASES, IMPORT_SPECS, toRawOptions } from './import.js';
 import { SYNC_SPECS, sourceRunOptions } from './sync.js';
+import { isPostgresUrl } from '../store/postgres/url.js';
 import { EXPORT_SPECS } from './export.js';
 import { type ExportOptions, normalizeExportOptions } from '../export/options.js';
 import { parseRetention } from '../sync/config.js';
@@ -18,7 +20,8 @@ import { version } from '../base/version.js';
 import { type ParamDoc, openApiDocument } from '../http/openapi.js';
 
 export const SERVE_SPECS: Record<string, OptionSpec> = {
-  db: { type: 'string', value: 'F', help: 'database file, created with the cmdb model if missing; uploads and jobs are kept in F.spool/', default: 'SLUICE_DB or ./sluice.db' },
+  db: DB_SPEC,
+  spool: SPOOL_SPEC,
   host: { type: 'string', value: 'H', help: 'address to listen on', default: '127.0.0.1' },
   port: { type: 'string', value: 'N', help: 'port to listen on (0: any free port, printed at start)', default: '8080' },
   'max-upload': { type: 'string', value: 'SIZE', help: 'largest upload accepted, in bytes or with KB, MB, GB (powers of 1024); larger ones get 413', default: '2GB' },
@@ -120,6 +123,9 @@ export function syncUploadOptions(db: string, source: string, fields: [string, s
   const argv = fields.map(([k, v]) => (v === '' && SYNC_UPLOAD_SPECS[k]?.type === 'boolean' ? `--${k}` : `--${k}=${v}`));
   const a = parseCommand('sync', argv, SYNC_UPLOAD_SPECS, IMPORT_ALIASES);
   const raw = toRawOptions(a);
+  if (isPostgresUrl(db)) {
+    throw new SluiceError('E_USAGE', 'data sources do not work with a PostgreSQL database yet (docs/postgres.md); import the feed with POST /v1/import, naming its class and keys');
+  }
   const { db: conn, model } = openStore(db, { create: false, readonly: true });
   try {
     let s;
@@ -143,10 +149,24 @@ export function syncUploadOptions(db: string, source: string, fields: [string, s
 export async function serveCommand(argv: string[]): Promise<number> {
   const a = parseCommand('serve', argv, SERVE_SPECS);
   if (a.help) {
-    process.stdout.write(helpText('serve', '[--db F] [--host H] [--port N] [--max-upload SIZE] [--max-queue N] [--retention D] [--insecure-no-auth]', SERVE_SPECS, 'sluice token add --db cmdb.db --name feeds --role importer --classes Person\n  sluice serve --db cmdb.db --port 8080\n  curl -H "authorization: Bearer $TOKEN" -H "content-type: text/csv" --data-binary @people.csv "localhost:8080/v1/import?class=Person&keys=email"'));
+    process.stdout.write(
+      helpText(
+        'serve',
+        '[--db FILE|URL] [--spool DIR] [--host H] [--port N] [--max-upload SIZE] [--max-queue N] [--retention D] [--insecure-no-auth]',
+        SERVE_SPECS,
+        [
+          'sluice token add --db cmdb.db --name feeds --role importer --classes Person',
+          '  sluice serve --db cmdb.db --port 8080',
+          '  curl -H "authorization: Bearer $TOKEN" -H "content-type: text/csv" --data-binary @people.csv "localhost:8080/v1/import?class=Person&keys=email"',
+          '  sluice token add --db postgres://sluice@db.example.org/cmdb --spool /var/lib/sluice --name feeds --role admin',
+          '  sluice serve --db postgres://sluice@db.example.org/cmdb --spool /var/lib/sluice   # PostgreSQL: docs/postgres.md',
+        ].join('\n'),
+      ),
+    );
     return 0;
   }
-  const db = resolve((a.db as string | undefined) ?? process.env.SLUICE_DB ?? 'sluice.db');
+  const target = serviceDb(a);
+  const { db, shown } = target;
   const host = (a.host as string | undefined) ?? '127.0.0.1';
   const port = wholeNumber('--port', (a.port as string | undefined) ?? '8080', 0, 65535);
   const maxUpload = parseSize('--max-upload', (a['max-upload'] as string | undefined) ?? '2GB');
@@ -154,12 +174,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const retentionS = parseRetention((a.retention as string | undefined) ?? '7d');
   const auth = a['insecure-no-auth'] !== true;
 
-  const { db: conn, model } = openStore(db, { create: true });
-  conn.close();
+  // Before anything is made in the spool: a database that cannot be reached, or holds no Sluice schema, stops here.
+  let model: Model;
+  if (target.postgres) model = await readStoredModel(db, target.option);
+  else {
+    const store = openStore(db, { create: true });
+    store.db.close();
+    model = store.model;
+  }
   const log = (message: string): void => void process.stderr.write(`sluice serve: ${message}\n`);
   const service = new Service({
     db,
-    spoolDir: spoolDirOf(db),
+    shown,
+    spoolDir: target.spool,
+    spoolOption: target.spoolOption,
     maxUpload,
     maxQueue,
     importOptions: (fields, upload, source) => {
@@ -192,11 +220,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
     service.store.close();
     throw err;
   }
-  log(`listening on ${address} (database ${db})`);
+  log(`listening on ${address} (database ${shown}, spool ${target.spool})`);
   if (!auth) {
     log(`WARNING: --insecure-no-auth: anyone who can reach ${address} may import, sync, cancel and export with admin rights, without a token. Use it on a machine of your own only; create tokens with sluice token add instead.`);
   } else if (!service.store.tokens.anyActive()) {
-    log(`no token exists yet, so every request but /v1/health is refused: create one with  sluice token add --db ${db} --name NAME --role admin`);
+    const spool = target.spoolOption === null ? '' : ` --spool ${target.spool}`;
+    log(`no token exists yet, so every request but /v1/health is refused: create one with  sluice token add --db ${shown}${spool} --name NAME --role admin`);
   }
 
   await new Promise<void>((done) => {

@@ -1,8 +1,8 @@
 /** `sluice undo --change N`: revert a change from its history, as a change of its own (undo/). */
 import { SluiceError } from '../base/errors.js';
-import { isPostgresUrl, maskUrl } from '../store/postgres/url.js';
+import { maskUrl } from '../store/postgres/url.js';
+import { storeFor } from '../store/store.js';
 import { type UndoOptions, type UndoResult, conflictText } from '../undo/undo.js';
-import { runUndo } from '../undo/run.js';
 import { helpText, parseCommand, type OptionSpec } from './args.js';
 
 const SPECS: Record<string, OptionSpec> = {
@@ -61,8 +61,7 @@ export async function undoCommand(argv: string[]): Promise<number> {
   };
   let r: UndoResult;
   try {
-    // The PostgreSQL driver is loaded only when a URL is given.
-    r = isPostgresUrl(db) ? await (await import('../store/postgres/undo.js')).runPostgresUndo(o) : runUndo(o);
+    r = await (await storeFor(db)).runUndo(o);
   } catch (err) {
     // A database failure once the undo began: its transaction was rolled back (exit 3, as an import's).
     if (!started || !(err instanceof SluiceError) || err.code !== 'E_DB') throw err;

@@ -57,6 +57,7 @@ export class BundleWriter implements BundleRunner {
         this.change = ready.change;
         return ready;
       },
+      interrupt: () => this.client?.interrupt(),
       apply: (bytes) => this.live().apply(bytes),
       finish: async (ok, outcome, lines): Promise<Finished> => {
         if (ok && !last) {

@@ -18,7 +18,6 @@ import { type Frame, Framer } from '../input/frame.js';
 import { JsonFramer, jsonHeader } from '../input/json.js';
 import { parseHeader } from '../input/parse.js';
 import { assertUtf8 } from '../input/utf8.js';
-import { openStore } from '../model/store.js';
 import type { Model } from '../model/types.js';
 import type { RowSpool } from '../report/spool.js';
 import { type Counts, emptyCounts, type Outcome, type ProgressEvent, type RunSummary } from '../report/types.js';
@@ -28,9 +27,8 @@ import type { ChangeLabel } from '../write/apply.js';
 import type { LookupIndex } from '../write/prepare.js';
 import type { BundleEntry } from './bundle-manifest.js';
 import { bundleOrder, referencesOf } from './bundle-order.js';
-import { type BundleRunner, BundleWriter } from './bundle-writer.js';
 import { type ImportOptions, type RawImportOptions, normalizeImportOptions } from './options.js';
-import { isPostgresUrl } from '../store/postgres/url.js';
+import { storeFor } from '../store/store.js';
 import { type ImportHooks, type ImportResult, lookupIndexes } from './run.js';
 
 /** What the change record of a bundle names as its action. */
@@ -151,24 +149,7 @@ export function bundleOptions(raw: RawImportOptions): ImportOptions {
  * use, as an import does; a PostgreSQL schema must exist).
  */
 export async function bundleModel(db: string): Promise<Model> {
-  if (isPostgresUrl(db)) {
-    const reader = await (await import('../store/postgres/read.js')).openPostgresReader(db);
-    try {
-      return reader.model;
-    } finally {
-      await reader.close();
-    }
-  }
-  const { db: d, model } = openStore(db, { create: true });
-  d.close();
-  return model;
-}
-
-/** What runs the files: the writer thread on an SQLite file, one connection into a PostgreSQL schema (its driver loads only then). */
-async function bundleRunner(p: BundlePlan): Promise<BundleRunner> {
-  const o = (p.files[0] as BundleFile).options;
-  if (isPostgresUrl(o.db)) return new (await import('../store/postgres/bundle.js')).PgBundle(p.label, p.name, p.files.length, o.chunkSize > 0 && !o.simulate);
-  return new BundleWriter(p.label, p.name, p.files.map((f) => ({ plan: f.plan, indexes: f.indexes })));
+  return (await storeFor(db)).importModel(db);
 }
 
 /**
@@ -230,7 +211,8 @@ function oneTransaction(p: BundlePlan): boolean {
 export async function runBundle(p: BundlePlan, hooks: ImportHooks = {}): Promise<BundleResult> {
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-  const writer = await bundleRunner(p);
+  // The writer thread on an SQLite file, one connection into a PostgreSQL schema.
+  const writer = (await storeFor((p.files[0] as BundleFile).options.db)).bundleRunner(p);
   const results: BundleFileResult[] = [];
   let failure: SluiceError | null = null;
   let failedCode = 0;

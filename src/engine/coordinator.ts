@@ -12,8 +12,8 @@ import type { ImportHooks, ImportResult } from './run.js';
 import type { ProgressEvent, RunSummary } from '../report/types.js';
 import type { CellSource } from '../report/cells.js';
 import { RowSpool, type SpoolHandOver } from '../report/spool.js';
-import { COORDINATOR_RESOURCE_LIMITS, PG_IMPORT_RESOURCE_LIMITS, WORKER_EXEC_ARGV } from '../base/threads.js';
-import { isPostgresUrl } from '../store/postgres/url.js';
+import { COORDINATOR_RESOURCE_LIMITS, WORKER_EXEC_ARGV } from '../base/threads.js';
+import { storeTraits } from '../store/store.js';
 
 export type ToCoordinator = { type: 'abort' };
 
@@ -75,6 +75,6 @@ export async function runImportOnThread(o: ImportOptions, hooks: ImportHooks = {
       exitCode: m.exitCode,
       error: m.error ? SluiceError.fromJSON(m.error) : null,
     }),
-    isPostgresUrl(o.db) ? PG_IMPORT_RESOURCE_LIMITS : COORDINATOR_RESOURCE_LIMITS,
+    storeTraits(o.db).importThreadLimits,
   );
 }

@@ -6,8 +6,7 @@ import type { Action } from '../rows/plan.js';
 import type { PlanOptions } from '../rows/header.js';
 import type { SyncRunConfig } from '../sync/writer.js';
 import { SluiceError } from '../base/errors.js';
-import { DEFAULT_FRAME_BYTES, PG_FRAME_BYTES } from '../base/threads.js';
-import { isPostgresUrl } from '../store/postgres/url.js';
+import { storeTraits } from '../store/store.js';
 
 export type OutputKind = 'summary' | 'details' | 'json' | 'retcode';
 export type ProgressKind = 'auto' | 'bar' | 'json' | 'none';
@@ -136,7 +135,7 @@ export function normalizeImportOptions(raw: RawImportOptions): ImportOptions {
     log: raw.log,
     progress: oneOf('--progress', raw.progress, PROGRESS, 'auto'),
     workers: positiveInt('--workers', raw.workers, defaultWorkers()),
-    frameBytes: positiveInt('--frame-bytes', raw.frameBytes, isPostgresUrl(db) ? PG_FRAME_BYTES : DEFAULT_FRAME_BYTES, 1),
+    frameBytes: positiveInt('--frame-bytes', raw.frameBytes, storeTraits(db).frameBytes, 1),
     maxRecordBytes: positiveInt('--max-record-bytes', raw.maxRecordBytes, 16 * 1024 * 1024, 1024),
     user: raw.user,
     workerFile: raw.workerFile,

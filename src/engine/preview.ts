@@ -20,7 +20,7 @@ import { type CsvOptions, parseHeader, parseRecords } from '../input/parse.js';
 import { separatorName } from '../input/separator.js';
 import { assertUtf8 } from '../input/utf8.js';
 import { findClass } from '../model/load.js';
-import { openStore } from '../model/store.js';
+import { readStoredModel } from '../export/reader.js';
 import type { Attribute, ClassDef, Model } from '../model/types.js';
 import { compileDateFormat, type DateParser } from '../rows/dates.js';
 import { buildPlan, resolveColumn } from '../rows/header.js';
@@ -158,8 +158,7 @@ function asciiCompatible(charset: string): boolean {
 
 export async function previewImport(o: ImportOptions, input: Readable, p: PreviewOptions): Promise<Preview> {
   const dates = compileDateFormat(o.dateFormat);
-  const { db, model } = openStore(o.db, { create: false, readonly: true });
-  db.close();
+  const model = await readStoredModel(o.db);
   const cls = findClass(model, o.className);
 
   const decoder = createDecoder(o.charset);

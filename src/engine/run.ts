@@ -37,7 +37,7 @@ import type { WriterConfig } from '../write/protocol.js';
 import { leaseToken } from '../write/lock.js';
 import type { LookupIndex } from '../write/prepare.js';
 import { SluiceError, asSluiceError, exitCodeFor } from '../base/errors.js';
-import { isPostgresUrl } from '../store/postgres/url.js';
+import { storeFor } from '../store/store.js';
 import type { ImportOptions } from './options.js';
 import { READ_BYTES, THREAD_RESOURCE_LIMITS, WORKER_EXEC_ARGV, frameTarget } from '../base/threads.js';
 
@@ -137,9 +137,13 @@ async function nextFrame(frames: AsyncIterator<Frame>, inflight: readonly Promis
 const INPUT = 0;
 const RESULT = 1;
 
+/** One file's import into the store `o.db` names (store/store.ts). */
 export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
-  // A PostgreSQL schema has its own writer; its driver loads only when a URL is given.
-  if (isPostgresUrl(o.db)) return (await import('../store/postgres/import.js')).runPostgresImport(o, hooks);
+  return (await storeFor(o.db)).runImport(o, hooks);
+}
+
+/** One file's import into an SQLite file: the pool resolves, the writer thread writes (store/sqlite/index.ts). */
+export async function runSqliteImport(o: ImportOptions, hooks: ImportHooks = {}): Promise<ImportResult> {
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
   const totalBytes = await checkFile(o);
@@ -280,7 +284,12 @@ export async function runImport(o: ImportOptions, hooks: ImportHooks = {}): Prom
     pool.on('error', (e: Error) => {
       poolError ??= e;
     });
-    const ready = await writer.start();
+    // An interrupt ends a wait for another import's write lock: the writer gives up, and says so.
+    const w0 = writer;
+    const interruptWait = (): void => w0.interrupt();
+    abort.signal.addEventListener('abort', interruptWait, { once: true });
+    if (abort.signal.aborted) interruptWait();
+    const ready = await w0.start().finally(() => abort.signal.removeEventListener('abort', interruptWait));
     change = ready.change;
     writerReady = true;
     hooks.onStarted?.(change);

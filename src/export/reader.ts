@@ -1,6 +1,6 @@
 /**
  * What `sluice export`, `sluice changes` and `sluice history` read from a store, whichever
- * it is: an SQLite file (export/sqlite-reader.ts) or a PostgreSQL schema
+ * it is: an SQLite file (store/sqlite/read.ts) or a PostgreSQL schema
  * (store/postgres/read.ts). The commands, the row formatter and the history expansion are
  * the same for both; only the queries behind this interface differ.
  *
@@ -13,12 +13,11 @@
  * Everything a reader returns is read in one snapshot, taken when it is opened.
  */
 import type { ClassDef, Model, Scalar } from '../model/types.js';
-import { isPostgresUrl } from '../store/postgres/url.js';
+import { storeFor } from '../store/store.js';
 import type { ChangeRow } from './changes.js';
 import type { ExportColumn } from './columns.js';
 import type { HistoryEntry } from './history.js';
 import type { ExportQuery } from './query.js';
-import { openSqliteReader } from './sqlite-reader.js';
 
 export interface StoreReader {
   readonly model: Model;
@@ -55,7 +54,12 @@ export interface StoreReader {
  * where `db` came from (`--db`, or `--db (SLUICE_DB)`).
  */
 export async function openReader(db: string, option = '--db'): Promise<StoreReader> {
-  if (!isPostgresUrl(db)) return openSqliteReader(db);
-  const { openPostgresReader } = await import('../store/postgres/read.js');
-  return openPostgresReader(db, option);
+  return (await storeFor(db)).openReader(db, option);
+}
+
+/** The model stored in the database `db` names (an SQLite file or a PostgreSQL schema), read in one snapshot. */
+export async function readStoredModel(db: string, option = '--db'): Promise<Model> {
+  const reader = await openReader(db, option);
+  await reader.close();
+  return reader.model;
 }

@@ -17,7 +17,7 @@ import { type ExportColumn, defaultColumns, requestedColumns } from './columns.j
 import type { ExportOptions } from './options.js';
 import { type StoreReader, openReader } from './reader.js';
 import { type ExportStats, RowFormatter } from './rows.js';
-import { openSqliteReader } from './sqlite-reader.js';
+import { openSqliteReader } from '../store/sqlite/read.js';
 import { TextSink } from '../report/sink.js';
 
 export interface ExportJob {

@@ -12,7 +12,7 @@ import { type BundleSummary, bundleOptions, planBundle } from '../engine/bundle.
 import { runBundleOnThread } from '../engine/bundle-coordinator.js';
 import { type BundleEntry, listBundle } from '../engine/bundle-manifest.js';
 import type { RawImportOptions } from '../engine/options.js';
-import { openStore } from '../model/store.js';
+import { readStoredModel } from '../export/reader.js';
 import { csvLine } from '../report/csv.js';
 import { detailsHeader, detailsRow, jsonHead, jsonRow } from '../report/format.js';
 import { bundleJsonHead } from '../report/bundle.js';
@@ -49,8 +49,7 @@ function checkInside(dir: string, entries: readonly BundleEntry[]): void {
 /** The entries and plan of an uploaded bundle, from its spool directory. */
 async function planUpload(db: string, dir: string, raw: RawImportOptions): Promise<Awaited<ReturnType<typeof planBundle>>> {
   const o = bundleOptions({ ...raw, db });
-  const { db: conn, model } = openStore(o.db, { create: false, readonly: true });
-  conn.close();
+  const model = await readStoredModel(o.db);
   const { entries } = listBundle(model, dir);
   checkInside(dir, entries);
   return planBundle(model, UPLOADED_BUNDLE, entries, { ...raw, db });

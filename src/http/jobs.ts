@@ -1,10 +1,11 @@
 /**
  * The job table of `sluice serve` (SPEC §6): one row per upload, in order of arrival.
  *
- * It lives in a database of its own, `jobs.db` in the spool directory beside the data
- * database, not in the data database itself: a job's import holds that database's write
- * lock for its whole transaction (a million-row file is one transaction by default), and
- * uploads must still be queued, and cancelled, meanwhile. Created on first use.
+ * It lives in an SQLite database of its own, `jobs.db` in the spool directory (beside an
+ * SQLite data database, or where --spool says), not in the data database itself: a job's
+ * import holds that database's write lock for its whole transaction (a million-row file is
+ * one transaction by default), and uploads must still be queued, and cancelled, meanwhile.
+ * Whichever the data store, the job table is the service's own local state. Created on first use.
  */
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -146,7 +147,14 @@ export class JobStore {
   private byToken: Database.Statement | null = null;
   private queuedCount: Database.Statement | null = null;
 
-  constructor(readonly dir: string) {
+  /**
+   * `option` names the spool in messages when it was given (`--spool`); without it the spool
+   * is the database file's F.spool, and messages name `--db`.
+   */
+  constructor(
+    readonly dir: string,
+    option: string | null = null,
+  ) {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       this.db = new Database(join(dir, 'jobs.db'), { timeout: 10_000 });
@@ -157,7 +165,7 @@ export class JobStore {
       if (!columns.includes('change_id')) this.db.exec('ALTER TABLE _sluice_job ADD COLUMN change_id INTEGER');
       this.tokens = new TokenStore(this.db);
     } catch (err) {
-      throw new SluiceError('E_DB', `cannot open the job table in ${dir}: ${(err as Error).message}`, { option: '--db', cause: err });
+      throw new SluiceError('E_DB', `${option === null ? '' : `${option}: `}cannot open the job table in ${dir}: ${(err as Error).message}`, { option: option === null ? '--db' : '--spool', cause: err });
     }
   }
 
@@ -166,12 +174,12 @@ export class JobStore {
     this.db.close();
   }
 
-  /** Become the one server of these jobs; a server whose process is gone (killed) is taken over. */
-  claim(dbPath: string): void {
+  /** Become the one server of these jobs (`shown`: the database, as the refusal names it); a server whose process is gone (killed) is taken over. */
+  claim(shown: string): void {
     this.db.transaction(() => {
       const other = this.db.prepare('SELECT pid, host, since FROM _sluice_job_server WHERE id = 1').get() as { pid: number; host: string; since: string } | undefined;
       if (other && !(other.pid === process.pid && other.host === hostname()) && alive(other.pid, other.host)) {
-        throw new SluiceError('E_USAGE', `another sluice serve (process ${other.pid} on ${other.host}, since ${other.since}) serves ${dbPath}; stop it first`, { option: '--db' });
+        throw new SluiceError('E_USAGE', `another sluice serve (process ${other.pid} on ${other.host}, since ${other.since}) serves ${shown} from the spool ${this.dir}; stop it first`, { option: '--db' });
       }
       this.db
         .prepare('INSERT INTO _sluice_job_server (id, pid, host, since) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, host = excluded.host, since = excluded.since')
@@ -248,19 +256,17 @@ export class JobStore {
   }
 
   /**
-   * At start: the jobs a previous server was running when it died end in error, as `end`
-   * describes each. SQLite rolled back their open transaction when the process went away.
+   * At start, once claimed: the jobs a previous server was running when it died end in error,
+   * as `end` describes each (read from the data database, which may be a server's). The
+   * database rolled back their open transaction when the process went away.
    */
-  interruptOrphans(end: (changeId: number | null) => OrphanEnd): string[] {
-    return this.db.transaction(() => {
-      const orphans = this.db.prepare(`SELECT token, change_id FROM _sluice_job WHERE state = 'processing'`).all() as { token: string; change_id: number | null }[];
-      const now = new Date().toISOString();
-      const upd = this.db.prepare(`UPDATE _sluice_job SET state = 'error', finished_at = ?, exit_code = 130, message = ?, results = ? WHERE token = ?`);
-      for (const o of orphans) {
-        const e = end(o.change_id);
-        upd.run(now, e.message, JSON.stringify(e.results), o.token);
-      }
-      return orphans.map((o) => o.token);
-    }).immediate();
+  async interruptOrphans(end: (changeId: number | null) => Promise<OrphanEnd>): Promise<string[]> {
+    const orphans = this.db.prepare(`SELECT token, change_id FROM _sluice_job WHERE state = 'processing'`).all() as { token: string; change_id: number | null }[];
+    const ends: OrphanEnd[] = [];
+    for (const o of orphans) ends.push(await end(o.change_id));
+    const now = new Date().toISOString();
+    const upd = this.db.prepare(`UPDATE _sluice_job SET state = 'error', finished_at = ?, exit_code = 130, message = ?, results = ? WHERE token = ? AND state = 'processing'`);
+    this.db.transaction(() => orphans.forEach((o, k) => upd.run(now, (ends[k] as OrphanEnd).message, JSON.stringify((ends[k] as OrphanEnd).results), o.token))).immediate();
+    return orphans.map((o) => o.token);
   }
 }

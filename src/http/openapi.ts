@@ -202,7 +202,7 @@ const SCHEMAS: Json = {
           required: ['line', 'status', 'id'],
           additionalProperties: false,
           properties: {
-            line: { type: 'integer', minimum: 2 },
+            line: { type: 'integer', minimum: 1, description: "the line the record starts on: from 2 in a CSV file (its header is line 1), from 1 in JSON" },
             status: { enum: ROW_STATUSES },
             id: { type: ['integer', 'null'] },
             changed: { type: 'array', items: { type: 'string' } },

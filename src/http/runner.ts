@@ -1,15 +1,14 @@
 /**
  * Runs the queued jobs of one database, one at a time in order of arrival, through the
- * engine `sluice import` uses (runImportOnThread), and records each one's outcome.
+ * engine `sluice import` uses (runImportOnThread), and records each one's outcome. The
+ * database is an SQLite file or a PostgreSQL URL: the engine's entry points choose the store.
  */
 import { rmSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import { asSluiceError, exitCodeFor } from '../base/errors.js';
 import { runImportOnThread } from '../engine/coordinator.js';
 import type { ImportOptions } from '../engine/options.js';
 import type { Counts, ProgressEvent } from '../report/types.js';
-import { leaseToken, WriteLease } from '../write/lock.js';
+import { storeFor } from '../store/store.js';
 import { type Job, type JobResults, type JobStore, NO_RESULTS } from './jobs.js';
 import { runUndoOnThread } from '../undo/thread.js';
 import { conflictText } from '../undo/undo.js';
@@ -29,33 +28,6 @@ const LOCK_POLL_MS = 100;
 
 function resultsOf(c: Counts): JobResults {
   return { created: c.created, updated: c.updated, deleted: c.deleted, unchanged: c.unchanged, skipped: c.skipped, errors: c.errors };
-}
-
-/**
- * Wait, without blocking this thread, until no other connection holds the database's write
- * lock or a live import's lease. The engine would wait too, but inside its writer thread,
- * where a cancel or a shutdown cannot reach it until the lock comes free.
- */
-async function writeLockFree(dbPath: string, signal: AbortSignal): Promise<void> {
-  const d = new Database(dbPath, { fileMustExist: true, timeout: 0 });
-  try {
-    const lease = new WriteLease(leaseToken());
-    while (!signal.aborted) {
-      let free = false;
-      try {
-        d.exec('BEGIN IMMEDIATE');
-        free = lease.otherHolder(d) === null;
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
-      } finally {
-        if (d.inTransaction) d.exec('ROLLBACK');
-      }
-      if (free) return;
-      await delay(LOCK_POLL_MS, undefined, { signal }).catch(() => undefined);
-    }
-  } finally {
-    d.close();
-  }
 }
 
 export interface RunnerEvents {
@@ -148,7 +120,7 @@ export class JobRunner {
     this.events.log(`${name} processing (${job.bytes} bytes)`);
     const o = { ...(JSON.parse(job.options) as ImportOptions), db: this.dbPath, file: uploadPath(this.store.dir, job.token), input: undefined };
     try {
-      await writeLockFree(this.dbPath, signal);
+      await (await storeFor(this.dbPath)).writerFree(this.dbPath, signal, LOCK_POLL_MS);
       if (signal.aborted) {
         this.store.finish(job.token, { state: 'error', exitCode: 130, message: 'interrupted before it started; nothing was written', results: NO_RESULTS, summary: null });
         this.events.log(`${name} interrupted before it started`);
@@ -180,7 +152,7 @@ export class JobRunner {
     const name = `job ${job.token.slice(0, 8)}…`;
     this.events.log(`${name} processing (a bundle, ${job.bytes} bytes)`);
     try {
-      await writeLockFree(this.dbPath, signal);
+      await (await storeFor(this.dbPath)).writerFree(this.dbPath, signal, LOCK_POLL_MS);
     } catch (err) {
       const e = asSluiceError(err);
       this.store.finish(job.token, { state: 'error', exitCode: exitCodeFor(e), message: e.code === 'E_INTERNAL' ? 'internal error' : e.message, results: NO_RESULTS, summary: null });
@@ -199,7 +171,7 @@ export class JobRunner {
     const name = `job ${job.token.slice(0, 8)}…`;
     this.events.log(`${name} processing (undo of change ${u.change})`);
     try {
-      await writeLockFree(this.dbPath, signal);
+      await (await storeFor(this.dbPath)).writerFree(this.dbPath, signal, LOCK_POLL_MS);
       if (signal.aborted) {
         this.store.finish(job.token, { state: 'error', exitCode: 130, message: 'interrupted before it started; nothing was written', results: NO_RESULTS, summary: null });
         return;

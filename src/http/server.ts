@@ -13,11 +13,11 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { SluiceError, type SluiceErrorCode, asSluiceError } from '../base/errors.js';
 import type { ImportOptions, RawImportOptions } from '../engine/options.js';
 import type { ExportOptions } from '../export/options.js';
-import { openExport } from '../export/run.js';
+import { openReader } from '../export/reader.js';
+import { openAnyExport } from '../export/run.js';
 import { csvLine } from '../report/csv.js';
 import { detailsHeader, detailsRow, jsonHead, jsonRow, jsonTail } from '../report/format.js';
 import type { RowBatches, RunSummary } from '../report/types.js';
-import Database from 'better-sqlite3';
 import { type Job, type JobResults, JobStore, NO_RESULTS } from './jobs.js';
 import { JobRunner } from './runner.js';
 import { hasLog, keptRunRows, logPath, UPLOAD_SUFFIX, uploadPath } from './joblog.js';
@@ -33,8 +33,13 @@ export interface UploadInfo {
 }
 
 export interface ServiceOptions {
+  /** the data database: an SQLite file, or a PostgreSQL URL */
   db: string;
+  /** the database as messages show it (a URL with its password masked); default `db` */
+  shown?: string;
   spoolDir: string;
+  /** how messages name the spool when it was given (`--spool`); null when it is the SQLite file's F.spool */
+  spoolOption?: string | null;
   /** bytes */
   maxUpload: number;
   maxQueue: number;
@@ -159,7 +164,7 @@ export class Service {
   readonly operations: string[] = [];
 
   constructor(private readonly o: ServiceOptions) {
-    this.store = new JobStore(o.spoolDir);
+    this.store = new JobStore(o.spoolDir, o.spoolOption ?? null);
     this.runner = new JobRunner(o.db, this.store, { log: o.log, ended: () => this.sweep() });
     // While it closes, requests on connections already open are served (an upload queues for the next start)
     // rather than refused with the framework's own 503 body, which is not the service's error shape.
@@ -188,8 +193,8 @@ export class Service {
 
   /** Listen; jobs a previous server left queued run, and the one it died in is reported interrupted. */
   async start(host: string, port: number): Promise<string> {
-    this.store.claim(this.o.db);
-    const orphans = this.store.interruptOrphans((change) => orphanEnd(this.o.db, change));
+    this.store.claim(this.o.shown ?? this.o.db);
+    const orphans = await this.store.interruptOrphans((change) => orphanEnd(this.o.db, change));
     for (const t of orphans) this.o.log(`job ${t.slice(0, 8)}… was interrupted by the server's stop`);
     // Uploads no queued job will read: those of the interrupted jobs, and any cut short by the stop.
     const queued = new Set(this.store.queuedTokens());
@@ -269,9 +274,9 @@ export class Service {
     const w: WizardContext = { db: this.o.db, store: this.store, runner: this.runner, importOptions: (fields, upload) => this.o.importOptions(fields, upload, null) };
     app.get('/', (_req, reply) => page.send(reply, 'index.html'));
     app.get<{ Params: { file: string } }>('/ui/:file', (req, reply) => page.send(reply, req.params.file));
-    app.get('/v1/classes', async (req) => classesOf(this.o.db, req.principal as Principal));
+    app.get('/v1/classes', (req) => classesOf(this.o.db, req.principal as Principal));
     app.get('/v1/jobs', async (req) => jobsOf(w, req.principal as Principal, queryFields(req.url), (t) => existsSync(logPath(this.o.spoolDir, t))));
-    app.get('/v1/changes', async (req) => changesOf(this.o.db, req.principal as Principal, queryFields(req.url)));
+    app.get('/v1/changes', (req) => changesOf(this.o.db, req.principal as Principal, queryFields(req.url)));
     app.post('/v1/preview', async (req, reply) => {
       const length = Number(req.headers['content-length']);
       if (Number.isFinite(length) && length > this.o.maxUpload) {
@@ -406,7 +411,8 @@ export class Service {
         authorize(principal, 'write', options.className);
       }
       this.checkQueue();
-      const stored: Partial<ImportOptions> = { ...options, input: undefined };
+      // The job runs on the server's database: its options keep no path or URL (nor a password in one).
+      const stored: Partial<ImportOptions> = { ...options, input: undefined, db: undefined };
       this.store.add({ token, options: JSON.stringify(stored), fileName: info.fileName, bytes: meter.bytes, sha256: meter.digest() });
       this.o.log(`job ${token.slice(0, 8)}… queued: ${meter.bytes} bytes into ${options.className}`);
     } catch (err) {
@@ -485,7 +491,7 @@ export class Service {
     const classes = await checkBundleUpload(this.o.db, spool, raw);
     for (const c of classes) authorize(principal, 'write', c);
     this.checkQueue();
-    const job: BundleJob = { className: classes.join(','), bundle: { raw } };
+    const job: BundleJob = { className: classes.join(','), bundle: { raw: { ...raw, db: undefined } } };
     this.store.add({ token, options: JSON.stringify(job), fileName: files.map((f) => f.fileName).join(', '), bytes: meter.bytes, sha256: meter.digest() });
     this.o.log(`job ${token.slice(0, 8)}… queued: a bundle of ${files.length} files, ${meter.bytes} bytes into ${classes.join(', ')}`);
   }
@@ -528,7 +534,7 @@ export class Service {
       if (['0', 'false', 'no'].includes(v.toLowerCase())) return false;
       throw new SluiceError('E_USAGE', `${k}: "${v.slice(0, 40)}" is not valid (valid: 1, true, yes, 0, false, no)`, { option: k });
     };
-    const className = changeClass(this.o.db, change);
+    const className = await changeClass(this.o.db, change);
     // A bundle's change names its classes, comma-separated: the token must have every one.
     for (const c of className.split(',')) authorize(principal, 'write', c);
     this.checkQueue();
@@ -543,11 +549,11 @@ export class Service {
   /** A class streamed as `sluice export` writes it; everything that can fail on the request is checked before the first byte. */
   private async export(req: FastifyRequest, reply: FastifyReply, className: string): Promise<FastifyReply> {
     const o = this.o.exportOptions(className, queryFields(req.url));
-    const job = openExport(o);
+    const job = await openAnyExport(o);
     try {
       authorize(req.principal as Principal, 'read', job.cls.name);
     } catch (err) {
-      job.close();
+      await job.close();
       throw err;
     }
     const body = new PassThrough();
@@ -575,19 +581,21 @@ export class Service {
 const ORPHAN = 'interrupted: the server stopped while this job was processing';
 
 /**
- * How a job the server died in ended: its open transaction rolled back, and with
- * --chunk-size the chunks it committed kept, as its change record says (the record is
- * written with each chunk's commit).
+ * How a job the server died in ended: its open transaction rolled back (by SQLite, or by the
+ * PostgreSQL server when the session ended), and with --chunk-size the chunks it committed
+ * kept, as its change record says (the record is written with each chunk's commit).
  */
-function orphanEnd(dbPath: string, changeId: number | null): { message: string; results: JobResults } {
+async function orphanEnd(db: string, changeId: number | null): Promise<{ message: string; results: JobResults }> {
   const none = { message: `${ORPHAN}; its open transaction was rolled back`, results: NO_RESULTS };
   if (changeId === null) return none;
-  let db: Database.Database | null = null;
   try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true, timeout: 10_000 });
-    const c = db.prepare('SELECT lines, created, updated, unchanged, deleted, skipped, errors, outcome FROM _sluice_change WHERE id = ?').get(changeId) as
-      | (JobResults & { lines: number; outcome: string })
-      | undefined;
+    const reader = await openReader(db);
+    let c;
+    try {
+      c = await reader.change(changeId);
+    } finally {
+      await reader.close();
+    }
     if (!c || c.outcome !== 'running' || c.lines === 0) return none;
     return {
       message: `${ORPHAN}; its first ${c.lines} row${c.lines === 1 ? ' was' : 's were'} committed (--chunk-size), the rest rolled back`,
@@ -595,20 +603,18 @@ function orphanEnd(dbPath: string, changeId: number | null): { message: string; 
     };
   } catch {
     return none;
-  } finally {
-    db?.close();
   }
 }
 
 /** The class change `id` wrote (its undo touches it); a 404 when there is no such change. */
-function changeClass(dbPath: string, id: number): string {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+async function changeClass(db: string, id: number): Promise<string> {
+  const reader = await openReader(db);
   try {
-    const r = db.prepare('SELECT class FROM _sluice_change WHERE id = ?').get(id) as { class: string } | undefined;
+    const r = await reader.change(id);
     if (!r) throw new SluiceError('E_NOT_FOUND', `there is no change ${id} (sluice changes lists them)`);
     return r.class;
   } finally {
-    db.close();
+    await reader.close();
   }
 }
 

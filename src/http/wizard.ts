@@ -2,7 +2,8 @@
  * The endpoints the import wizard's page needs beside the job API (docs/wizard.md): the
  * classes a token may see, a preview of an upload as the engine reads it, and the recent
  * jobs and changes. Each is a thin adapter: the model is `sluice schema`'s, the preview
- * is engine/preview.ts, the changes are `sluice changes`'s.
+ * is engine/preview.ts, the changes are `sluice changes`'s, read by the same store reader
+ * (export/reader.ts), an SQLite file's or a PostgreSQL schema's.
  */
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
@@ -10,8 +11,8 @@ import { SluiceError } from '../base/errors.js';
 import { describeClass } from '../cli/schema.js';
 import type { ImportOptions } from '../engine/options.js';
 import { type Preview, previewImport } from '../engine/preview.js';
-import { type ChangeRow, recentChanges } from '../export/changes.js';
-import { openStore } from '../model/store.js';
+import type { ChangeRow } from '../export/changes.js';
+import { openReader, readStoredModel } from '../export/reader.js';
 import type { Job, JobStore } from './jobs.js';
 import type { JobRunner } from './runner.js';
 import { type Principal, authorize } from './tokens.js';
@@ -62,9 +63,8 @@ function listLimit(fields: [string, string][]): number {
 }
 
 /** The classes of the model the token may see, as `sluice schema --format json` describes them, and whether it may import into them. */
-export function classesOf(db: string, p: Principal): Record<string, unknown> {
-  const { db: conn, model } = openStore(db, { create: false, readonly: true });
-  conn.close();
+export async function classesOf(db: string, p: Principal): Promise<Record<string, unknown>> {
+  const model = await readStoredModel(db);
   const classes = [...model.classes.values()]
     .filter((c) => p.classes === null || p.classes.includes(c.name))
     .map((c) => {
@@ -110,14 +110,14 @@ export function jobsOf(c: WizardContext, p: Principal, fields: [string, string][
   return { jobs: c.store.recent(limit, p.classes).map((j) => jobEntry(j, c.runner, logs)) };
 }
 
-export function changesOf(db: string, p: Principal, fields: [string, string][]): { changes: ChangeRow[]; total: number } {
+export async function changesOf(db: string, p: Principal, fields: [string, string][]): Promise<{ changes: ChangeRow[]; total: number }> {
   const limit = listLimit(fields);
-  const { db: conn } = openStore(db, { create: false, readonly: true });
+  const reader = await openReader(db);
   try {
-    const { rows, total } = recentChanges(conn, limit, p.classes);
+    const { rows, total } = await reader.recentChanges(limit, p.classes);
     return { changes: rows, total };
   } finally {
-    conn.close();
+    await reader.close();
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { openStore } from '../model/store.js';
 import { writeOrRollBack } from '../write/lock.js';
-import { SqliteUndoQueries } from './sqlite.js';
+import { SqliteUndoQueries } from '../store/sqlite/undo.js';
 import { type UndoOptions, type UndoResult, answerNow, ensureUndoColumn, undoSteps } from './undo.js';
 
 export type { UndoOptions, UndoResult } from './undo.js';

@@ -18,6 +18,8 @@ export interface Ready {
 /** What runImport drives a run's writes through: a WriterClient, or a bundle's file (engine/bundle-writer.ts). */
 export interface RunWriter {
   start(): Promise<Ready>;
+  /** An interrupt: a writer still waiting for the write lock gives up, and start() rejects with E_INTERRUPTED. */
+  interrupt(): void;
   apply(bytes: Uint8Array): Promise<AppliedReply>;
   finish(ok: boolean, outcome: string, lines: number): Promise<Finished>;
   terminate(): Promise<void>;
@@ -34,12 +36,15 @@ export class WriterClient implements RunWriter {
   private readonly ready: Promise<Ready>;
   /** the writer thread said it ended the run (finished or failed), lease given up */
   private ended = false;
+  /** set to 1 by interrupt(); the writer thread reads it while it waits for the write lock */
+  private readonly stop = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
     private readonly cfg: WriterConfig,
     onWaiting: () => void = () => {},
   ) {
-    this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: cfg, resourceLimits: WRITER_RESOURCE_LIMITS });
+    const data: WriterConfig = { ...cfg, interrupt: this.stop.buffer as SharedArrayBuffer };
+    this.worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: data, resourceLimits: WRITER_RESOURCE_LIMITS });
     let onReady!: (m: FromWriter) => void;
     let onFail!: (e: Error) => void;
     this.ready = new Promise<FromWriter>((res, rej) => {
@@ -73,6 +78,10 @@ export class WriterClient implements RunWriter {
     this.failure ??= e;
     first?.reject(e);
     for (const p of this.pending.splice(0)) p.reject(e);
+  }
+
+  interrupt(): void {
+    Atomics.store(this.stop, 0, 1);
   }
 
   /** Resolves with the change id once the writer holds the write transaction. */

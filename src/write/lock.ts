@@ -22,6 +22,9 @@ type DB = Database.Database;
 /** How long a run waits for another one holding the write lock before it gives up. */
 export const LOCK_WAIT_MS = Number(process.env.SLUICE_LOCK_WAIT_MS ?? 600_000);
 
+/** The longest a wait for SQLite's write lock stays in SQLite before it looks for an interrupt. */
+const BUSY_SLICE_MS = 250;
+
 /** How often a run waiting for another one's lease looks again. */
 const LEASE_POLL_MS = 50;
 
@@ -78,6 +81,8 @@ export function releaseLease(dbPath: string, token: string): void {
 /** A run's lease on the database's writes (see the module comment). */
 export class WriteLease {
   private readonly value: string;
+  /** take() was called: there may be a lease to give up */
+  private taken = false;
 
   constructor(private readonly token: string) {
     this.value = JSON.stringify({ pid: process.pid, host: hostname(), token: this.token, since: new Date().toISOString() } satisfies LeaseHolder);
@@ -99,11 +104,17 @@ export class WriteLease {
 
   /** In a write transaction: take the lease (it is seen by others once the transaction commits). */
   take(d: DB): void {
+    this.taken = true;
     d.prepare('INSERT INTO _sluice_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(LEASE_KEY, this.value);
   }
 
   /** Give the lease up, in a transaction of its own; a connection that cannot write leaves it to be taken over. */
   release(d: DB): void {
+    // A run that never took the lease (it gave up waiting for the lock) has nothing to wait for here.
+    if (!this.taken) {
+      if (d.inTransaction) d.exec('ROLLBACK');
+      return;
+    }
     try {
       if (d.inTransaction) d.exec('ROLLBACK');
       d.exec('BEGIN IMMEDIATE');
@@ -119,8 +130,11 @@ export class WriteLease {
  * Take the write lock and the run's lease; when another import holds either, say so
  * (`onWaiting`, once) and wait for it, up to LOCK_WAIT_MS in all.
  */
-export function lock(d: DB, onWaiting: () => void, lease: WriteLease): void {
+export function lock(d: DB, onWaiting: () => void, lease: WriteLease, interrupted: () => boolean = () => false): void {
   const deadline = Date.now() + LOCK_WAIT_MS;
+  const stopIfInterrupted = (): void => {
+    if (interrupted()) throw new SluiceError('E_INTERRUPTED', 'interrupted while waiting for the write lock; nothing was written');
+  };
   let told = false;
   const waiting = (): void => {
     if (!told) onWaiting();
@@ -133,11 +147,19 @@ export function lock(d: DB, onWaiting: () => void, lease: WriteLease): void {
     } catch (e) {
       if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw dbError(e, 'start a write transaction');
       waiting();
-      d.pragma(`busy_timeout = ${Math.max(0, deadline - Date.now())}`);
-      try {
-        d.exec('BEGIN IMMEDIATE');
-      } catch (e2) {
-        throw dbError(e2, `start a write transaction after waiting ${waited(LOCK_WAIT_MS)} for another import`);
+      // In slices: between two, an interrupt is looked for.
+      for (;;) {
+        stopIfInterrupted();
+        const left = Math.max(0, deadline - Date.now());
+        d.pragma(`busy_timeout = ${Math.min(BUSY_SLICE_MS, left)}`);
+        try {
+          d.exec('BEGIN IMMEDIATE');
+          break;
+        } catch (e2) {
+          if ((e2 as { code?: string }).code !== 'SQLITE_BUSY' || left <= BUSY_SLICE_MS) {
+            throw dbError(e2, `start a write transaction after waiting ${waited(LOCK_WAIT_MS)} for another import`);
+          }
+        }
       }
     } finally {
       d.pragma('busy_timeout = 10000');
@@ -157,6 +179,7 @@ export function lock(d: DB, onWaiting: () => void, lease: WriteLease): void {
         { option: '--db' },
       );
     }
+    stopIfInterrupted();
     sleep(Math.min(LEASE_POLL_MS, left));
   }
 }

@@ -9,6 +9,8 @@ import type { LookupIndex } from './prepare.js';
 
 export interface WriterConfig {
   dbPath: string;
+  /** an Int32Array's buffer: 1 once the run is interrupted (WriterClient.interrupt), read while the lock is waited for */
+  interrupt?: SharedArrayBuffer;
   plan: ImportPlan;
   run: RunInfo;
   /** lookup tuples (class, columns) that need an index before the run */

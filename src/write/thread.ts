@@ -15,6 +15,9 @@ import type { ImportPlan } from '../rows/plan.js';
 import type { FromWriter, ToWriter, WriterConfig } from './protocol.js';
 
 const cfg = workerData as WriterConfig;
+const stopFlag = cfg.interrupt ? new Int32Array(cfg.interrupt) : null;
+/** Whether the run was interrupted (WriterClient.interrupt): a wait for the write lock then ends. */
+const interrupted = (): boolean => stopFlag !== null && Atomics.load(stopFlag, 0) === 1;
 const port = parentPort as NonNullable<typeof parentPort>;
 const send = (m: FromWriter): void => port.postMessage(m);
 
@@ -112,7 +115,7 @@ try {
   const m = (model = readModel(db, cfg.dbPath));
   const d = db;
   // The indexes are committed before the run so the workers' connections see them.
-  prepared = prepareUnderLock(d, () => prepareParts(d, m, parts), () => lock(d, () => send({ type: 'waiting' }), lease));
+  prepared = prepareUnderLock(d, () => prepareParts(d, m, parts), () => lock(d, () => send({ type: 'waiting' }), lease, interrupted));
   writerCache(d, prepared.some((p) => p.emptyClass));
   if (cfg.bundle) label = cfg.bundle.label;
   applier = applierFor(d, m, cfg, prepared[0] as Prepared);

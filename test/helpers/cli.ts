@@ -71,6 +71,27 @@ export function runCli(args: string[], opts: { input?: string | Buffer; env?: Re
   });
 }
 
+const READ_BACK = fileURLToPath(new URL('./read-back.js', import.meta.url));
+
+/**
+ * Several `export`, `changes` and `history` commands run in one process (read-back.ts), each
+ * with the result runCli would give: the same standard output, standard error and exit code.
+ */
+export async function readBack(commands: readonly string[][]): Promise<CliResult[]> {
+  if (commands.length === 0) return [];
+  const r = await new Promise<CliResult>((resolve, reject) => {
+    const child = spawn(process.execPath, [READ_BACK, JSON.stringify(commands)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  if (r.code !== 0) throw new Error(`read-back exited ${String(r.code ?? r.signal)}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as CliResult[];
+}
+
 /** A CLI process the test drives: it writes the child's stdin and waits for what its stderr says. */
 export interface RunningCli {
   child: ChildProcessWithoutNullStreams;

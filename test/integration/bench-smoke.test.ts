@@ -294,6 +294,7 @@ describe('benchmark settings', () => {
     [runJs, 'BENCH_REPEAT', '0'],
     [runJs, 'BENCH_CONTESTANTS', 'sluice,peer_z'],
     [runJs, 'BENCH_10M', 'yes'],
+    [runJs, 'BENCH_POSTGRES', 'yes'],
     [microJs, 'BENCH_MICRO_ROWS', '-5'],
   ] as const) {
     it(`reject ${name}=${value} with a message naming it, exit 2 and no stack trace`, () => {

@@ -133,6 +133,28 @@ describe('two imports into one database', () => {
     assert.equal(count(box.db, "SELECT count(*) AS n FROM Person WHERE email LIKE '%@y.org'"), 3000);
   });
 
+  it('Ctrl-C ends the wait for the write lock another connection holds: exit 130, nothing written', { timeout: 60_000 }, async () => {
+    const changesBefore = count(box.db, 'SELECT count(*) AS n FROM _sluice_change');
+    // The test holds the write lock until the import has ended: only the interrupt can end its wait.
+    const holder = new Database(box.db);
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      const second = startCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('o4.csv', 'name\nTreasury\n'), '--progress', 'none']);
+      await second.stderrMatches(/another import is writing to .*; waiting for it to finish/);
+      second.child.kill('SIGINT');
+      const r = await second.done;
+      assert.equal(r.code, 130, r.stderr);
+      assert.match(r.stderr, /interrupted while waiting for the write lock; nothing was written/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+      assert.ok(holder.inTransaction, 'the test held the lock throughout');
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    assert.equal(count(box.db, "SELECT count(*) AS n FROM Organization WHERE name = 'Treasury'"), 0);
+    assert.equal(count(box.db, 'SELECT count(*) AS n FROM _sluice_change'), changesBefore, 'the interrupted wait is not recorded');
+  });
+
   it('past its wait limit, the second is refused cleanly and writes nothing', { timeout: 60_000 }, async () => {
     const changesBefore = count(box.db, 'SELECT count(*) AS n FROM _sluice_change');
     // The test holds the write lock itself for as long as the second import may wait.

@@ -130,39 +130,3 @@ describe('sluice init --db postgres://…', () => {
     assert.match(r.stdout, /sluice init --db postgres:\/\//);
   });
 });
-
-describe('other commands given a PostgreSQL URL', () => {
-  const COMMANDS = [
-    ['serve', '--port', '0'],
-    ['token', 'add', '--name', 'feed', '--role', 'admin'],
-    ['token', 'list'],
-    ['token', 'revoke', '--name', 'feed'],
-  ];
-
-  it('stop with one line naming --db, exit 2, and leave no file behind', async (t) => {
-    const url = withPassword(await server().freshDatabase());
-    const dir = workDir(t);
-    assert.equal((await runCli(['init', '--db', url], { cwd: dir })).code, 0);
-    const line = `sluice: --db ${masked(url)}: PostgreSQL databases work with sluice init, import --file, import --bundle, export, schema, changes, history, undo, source and sync so far; this command does not work with them yet (it takes an SQLite database file)\n`;
-    const csv = 'Last Name,Email\nFlaubert,gf@example.org\n';
-    for (const argv of COMMANDS) {
-      writeFileSync(join(dir, 'people.csv'), csv);
-      const r = await runCli([...argv, '--db', url], { cwd: dir });
-      assert.deepEqual({ code: r.code, stdout: r.stdout, stderr: r.stderr }, { code: 2, stdout: '', stderr: line }, argv.join(' '));
-      assert.deepEqual(readdirSync(dir), ['people.csv'], `${argv.join(' ')} left files behind`);
-    }
-    // Nothing reached the database.
-    const c = await connect(t, url);
-    const changes = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM sluice._sluice_change');
-    assert.equal(changes.rows[0]?.n, 1);
-  });
-
-  it('say the same when the URL comes from SLUICE_DB', async (t) => {
-    const url = withPassword(await server().freshDatabase());
-    const dir = workDir(t);
-    writeFileSync(join(dir, 'people.csv'), 'Last Name\nFlaubert\n');
-    const r = await runCli(['token', 'list'], { cwd: dir, env: { SLUICE_DB: url } });
-    assert.equal(r.code, 2);
-    assert.equal(r.stderr, `sluice: --db ${masked(url)}: PostgreSQL databases work with sluice init, import --file, import --bundle, export, schema, changes, history, undo, source and sync so far; this command does not work with them yet (it takes an SQLite database file)\n`);
-  });
-});

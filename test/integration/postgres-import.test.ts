@@ -267,6 +267,29 @@ describe('sluice import into PostgreSQL: the report and the data of an SQLite ru
     assert.equal(e.stdout.trim().split('\n').length, 1, e.stdout);
   });
 
+  it('Ctrl-C ends the wait for the writer lock another session holds: exit 130, nothing written', { timeout: 60_000 }, async () => {
+    const p = await pair();
+    const holder = new pg.Client({ connectionString: p.url });
+    await holder.connect();
+    try {
+      // The test holds the lock until the import has ended: only the interrupt can end its wait.
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [writerLockKey('sluice').toString()]);
+      const run = startCli(['import', '--class', 'Organization', '--file', p.sb.file('waiting.csv', ITOP_ORGS_CSV), '--progress', 'none', '--db', p.url]);
+      await run.stderrMatches(/another import is writing to/);
+      run.child.kill('SIGINT');
+      const r = await run.done;
+      assert.equal(r.code, 130, r.stderr);
+      assert.match(r.stderr, /interrupted while waiting for the write lock; nothing was written/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      const [held] = (await holder.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()`)).rows;
+      assert.equal(held?.n, 1, 'the test held the lock throughout');
+    } finally {
+      await holder.end();
+    }
+    const e = await runCli(['export', '--class', 'Organization', '--db', p.url]);
+    assert.equal(e.stdout.trim().split('\n').length, 1, e.stdout);
+  });
+
   it('Ctrl-C rolls the import back and says so, exit 130', async () => {
     const p = await pair();
     const run = startCli(['import', '--class', 'Organization', '--file', '-', '--progress', 'json', '--frame-bytes', '4096', '--db', p.url]);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CliResult, type Sandbox, query, runCli, sandbox } from '../helpers/cli.js';
+import { type CliResult, type Sandbox, query, readBack, runCli, sandbox } from '../helpers/cli.js';
 import { feed, range } from '../helpers/feeds.js';
 import { csvText, idOf } from '../helpers/fixtures.js';
 import { buildInventory, mirrorToPostgres } from '../helpers/pg-mirror.js';
@@ -138,6 +138,19 @@ describe('export, changes and history on PostgreSQL and on SQLite', () => {
     return lite;
   }
 
+  /** same() of several export, changes and history commands, each store's read back in one process (readBack). */
+  async function sameAll(sqlite: string, url: string, list: readonly string[][], code = 0): Promise<CliResult[]> {
+    const [lite, pg] = (await Promise.all([sqlite, url].map((db) => readBack(list.map((args) => [...args, '--db', db]))))) as [CliResult[], CliResult[]];
+    list.forEach((args, k) => {
+      const [l, r] = [lite[k], pg[k]] as [CliResult, CliResult];
+      assert.equal(l.code, code, `sluice ${args.join(' ')} on SQLite exited ${String(l.code)}\n${l.stderr}`);
+      assert.deepEqual({ code: r.code, stderr: r.stderr }, { code: l.code, stderr: l.stderr }, `sluice ${args.join(' ')}: exit code and standard error`);
+      assert.ok(r.stdout === l.stdout, `sluice ${args.join(' ')}: standard output differs\n--- SQLite\n${l.stdout}\n--- PostgreSQL\n${r.stdout}`);
+      assert.ok(!r.stdout.includes(SECRET) && !r.stderr.includes(SECRET));
+    });
+    return lite;
+  }
+
   it('the data holds what the comparison is about', () => {
     const has = (db: string, sql: string): boolean => query(db, sql).length > 0;
     assert.ok(has(cmdb.db, 'SELECT 1 FROM _sluice_history WHERE last_object_id IS NOT NULL'), 'a history range');
@@ -150,15 +163,10 @@ describe('export, changes and history on PostgreSQL and on SQLite', () => {
   });
 
   it('export writes the same bytes in every format, with the default columns', async () => {
-    for (const cls of CMDB_CLASSES) {
-      const csv = await same(cmdb.db, cmdbUrl, ['export', '--class', cls]);
-      assert.ok(csv.stdout.split('\n').length > 2, `${cls} has objects`);
-      await same(cmdb.db, cmdbUrl, ['export', '--class', cls, '--format', 'json']);
-      await same(cmdb.db, cmdbUrl, ['export', '--class', cls, '--format', 'tsv', '--raw']);
-    }
-    for (const cls of ['Site', 'Rack']) {
-      for (const format of ['csv', 'tsv', 'json']) await same(inventory.db, inventoryUrl, ['export', '--class', cls, '--format', format]);
-    }
+    const csv = await sameAll(cmdb.db, cmdbUrl, CMDB_CLASSES.map((cls) => ['export', '--class', cls]));
+    CMDB_CLASSES.forEach((cls, k) => assert.ok((csv[k] as CliResult).stdout.split('\n').length > 2, `${cls} has objects`));
+    await sameAll(cmdb.db, cmdbUrl, CMDB_CLASSES.flatMap((cls) => [['export', '--class', cls, '--format', 'json'], ['export', '--class', cls, '--format', 'tsv', '--raw']]));
+    await sameAll(inventory.db, inventoryUrl, ['Site', 'Rack'].flatMap((cls) => ['csv', 'tsv', 'json'].map((format) => ['export', '--class', cls, '--format', format])));
   });
 
   it('export writes the same bytes with --columns: ids, references by several attributes, link sets, source', async () => {
@@ -207,11 +215,9 @@ describe('export, changes and history on PostgreSQL and on SQLite', () => {
     const changes = (db: string): number[] => query<{ id: number }>(db, 'SELECT id FROM _sluice_change ORDER BY id').map((r) => r.id);
     const cmdbIds = changes(cmdb.db);
     assert.ok(cmdbIds.length > 15);
-    for (const id of cmdbIds) await same(cmdb.db, cmdbUrl, ['history', '--change', String(id), '--format', 'json']);
+    await sameAll(cmdb.db, cmdbUrl, cmdbIds.map((id) => ['history', '--change', String(id), '--format', 'json']));
     await same(cmdb.db, cmdbUrl, ['history', '--change', String(cmdbIds.length + 1)], 2);
-    for (const id of changes(inventory.db)) {
-      for (const format of ['text', 'csv', 'json']) await same(inventory.db, inventoryUrl, ['history', '--change', String(id), '--format', format]);
-    }
+    await sameAll(inventory.db, inventoryUrl, changes(inventory.db).flatMap((id) => ['text', 'csv', 'json'].map((format) => ['history', '--change', String(id), '--format', format])));
     // A range's creates read back from the objects, booleans as SQLite has them.
     const created = await same(inventory.db, inventoryUrl, ['history', '--change', '1', '--format', 'csv', '--raw']);
     assert.match(created.stdout, /\n1,Site,create,open,,1\n/);

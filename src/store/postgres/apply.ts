@@ -37,7 +37,7 @@ import { MASK, hashPassword, verifyPassword } from '../../write/password.js';
 import type { LookupIndex } from '../../write/prepare.js';
 import { FP_COLUMN, q } from '../../model/schema.js';
 import type { FingerprintTable } from '../../resolve/fingerprint.js';
-import { copyRows } from './copy.js';
+import { copyRows, copyText } from './copy.js';
 import { bumpGeneration } from './fingerprints.js';
 import { pgLookupIndexDDL, pgType } from './schema.js';
 import { type SequenceMark, markSequences, restoreSequences, trackingSequences } from './sequences.js';
@@ -909,7 +909,10 @@ export class PgApplier {
     t.ids.add(id);
     t.wroteClass = true;
     if (this.plan.keys.length > 0) t.add('keys', this.plan.keys.map(get));
-    t.add('source', [get('source'), get('source_id')]);
+    // A pair with a null holds no place in the (source, source_id) space: no row can match by it.
+    const source = get('source');
+    const sourceId = source === null ? null : get('source_id');
+    if (source !== null && sourceId !== null) t.add('source', [source, sourceId]);
     for (const gi of this.selfGroups) {
       const g = this.plan.refs[gi] as RefGroup;
       if (!(g.subs.length === 1 && g.subs[0] === 'id')) t.add(`ref${gi}`, g.subs.map(get));
@@ -1256,12 +1259,13 @@ export class PgApplier {
     if (p.creates.length > 0) {
       const codes = ['source', 'source_id', ...this.stored.map((a) => a.code)];
       const cols = this.insertCols;
-      await copyRows(
-        this.client,
-        t,
-        ['id', ...cols.map((k) => q(codes[k] as string)), FP_COLUMN],
-        p.creates.map((c) => [String(c.id), ...cols.map((k) => text(c.row[k])), c.fp === null ? null : String(c.fp)]),
-      );
+      const creates = p.creates;
+      await copyRows(this.client, t, ['id', ...cols.map((k) => q(codes[k] as string)), FP_COLUMN], creates.length, (i) => {
+        const c = creates[i] as Pending['creates'][number];
+        let line = String(c.id);
+        for (const k of cols) line += `\t${copyText(text(c.row[k]))}`;
+        return `${line}\t${c.fp === null ? '\\N' : String(c.fp)}`;
+      });
       await this.query(`SELECT setval($1::regclass, $2::bigint, true)`, [this.classSeq, this.nextId - 1]);
       this.createdInRun += p.creates.length;
       // The planner's statistics of a class the run fills are those of the class before it

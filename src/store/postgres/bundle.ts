@@ -48,9 +48,9 @@ export class PgBundle implements BundleRunner {
   }
 
   /** The writer lock, taken by the first file once it has read its header, and held to the end of the bundle. */
-  async lockOnce(onWaiting: () => void): Promise<void> {
+  async lockOnce(onWaiting: () => void, signal?: AbortSignal): Promise<void> {
     if (this.held || !this.session) return;
-    this.held = await lockWriter(this.session.client, this.session.target, onWaiting);
+    this.held = await lockWriter(this.session.client, this.session.target, onWaiting, undefined, signal);
   }
 
   /** A file's applier opens the run (the first file) or joins it (the others). */

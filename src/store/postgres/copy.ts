@@ -19,19 +19,18 @@ export function copyText(v: string | null): string {
 }
 
 /**
- * `COPY target (columns) FROM STDIN` of `rows`, each the text of its columns' values (null:
- * SQL null). `target` and `columns` are quoted identifiers from the model.
+ * `COPY target (columns) FROM STDIN` of `count` rows, row i's line (without its line break)
+ * being `lineOf(i)`: its columns' values in COPY's text format (copyText), tab-separated.
+ * `target` and `columns` are quoted identifiers from the model.
  */
-export async function copyRows(client: PgClient, target: string, columns: readonly string[], rows: Iterable<readonly (string | null)[]>): Promise<void> {
+export async function copyRows(client: PgClient, target: string, columns: readonly string[], count: number, lineOf: (i: number) => string): Promise<void> {
   const stream = client.query(copyFrom(`COPY ${target} (${columns.join(', ')}) FROM STDIN`));
   const done = once(stream, 'finish');
   // A failed COPY errors the stream; `once` rejects with that error then.
   done.catch(() => undefined);
   let buf = '';
-  for (const row of rows) {
-    let line = '';
-    for (let k = 0; k < row.length; k++) line += (k === 0 ? '' : '\t') + copyText(row[k] as string | null);
-    buf += `${line}\n`;
+  for (let i = 0; i < count; i++) {
+    buf += `${lineOf(i)}\n`;
     if (buf.length >= SEND_BYTES) {
       const more = stream.write(buf);
       buf = '';

@@ -165,8 +165,8 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       };
     }
     try {
-      if (bundle) await bundle.lockOnce(() => hooks.onWaiting?.());
-      else lock = await lockWriter(client, opened.target, () => hooks.onWaiting?.());
+      if (bundle) await bundle.lockOnce(() => hooks.onWaiting?.(), hooks.signal);
+      else lock = await lockWriter(client, opened.target, () => hooks.onWaiting?.(), undefined, hooks.signal);
     } catch (err) {
       throw err instanceof SluiceError ? err : writeFailed(err, shown);
     }

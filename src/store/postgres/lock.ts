@@ -52,7 +52,7 @@ export interface PgWriterLock {
  * as for SQLite). Not inside a transaction of the caller's: the wait limit is set for the
  * session and put back.
  */
-export async function lockWriter(client: pg.Client, t: PgTarget, onWaiting: () => void, waitMs = LOCK_WAIT_MS): Promise<PgWriterLock> {
+export async function lockWriter(client: pg.Client, t: PgTarget, onWaiting: () => void, waitMs = LOCK_WAIT_MS, signal?: AbortSignal): Promise<PgWriterLock> {
   const key = writerLockKey(t.schema);
   const param = [key.toString()];
   const held: PgWriterLock = {
@@ -74,15 +74,46 @@ export async function lockWriter(client: pg.Client, t: PgTarget, onWaiting: () =
   if (waitMs <= 0) throw await refuse();
   const previous = await client.query<{ v: string }>(`SELECT current_setting('lock_timeout') AS v`);
   await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${Math.ceil(waitMs)}ms`]);
+  // An interrupt (Ctrl-C) ends the wait: the server cancels the statement that waits.
+  const pid = (client as unknown as { processID: number | null }).processID;
+  const onAbort = (): void => void cancelBackend(t, pid);
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (signal?.aborted) throw interrupted();
     await client.query('SELECT pg_advisory_lock($1::bigint)', param);
+    if (signal?.aborted) {
+      await held.release();
+      throw interrupted();
+    }
     return held;
   } catch (err) {
+    if (signal?.aborted) throw interrupted();
     // 55P03 lock_not_available: lock_timeout ran out.
     if ((err as { code?: unknown }).code === '55P03') throw await refuse();
     throw err;
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     // A connection that broke reports it through the error above, not through this.
     await client.query(`SELECT set_config('lock_timeout', $1, false)`, [previous.rows[0]?.v ?? '0']).catch(() => undefined);
+  }
+}
+
+function interrupted(): SluiceError {
+  return new SluiceError('E_INTERRUPTED', 'interrupted while waiting for the write lock; nothing was written');
+}
+
+/** Cancel what the server process `pid` runs (pg_cancel_backend), from a connection of its own. */
+async function cancelBackend(t: PgTarget, pid: number | null): Promise<void> {
+  if (pid === null) return;
+  // Loaded here: store.ts imports the driver, which lock.ts leaves to its callers.
+  const { connectPostgres } = await import('./store.js');
+  const c = await connectPostgres(t).catch(() => null);
+  if (c === null) return;
+  try {
+    await c.query('SELECT pg_cancel_backend($1)', [pid]);
+  } catch {
+    // The wait may have ended meanwhile: nothing to cancel.
+  } finally {
+    await c.end().catch(() => undefined);
   }
 }

@@ -3,16 +3,16 @@
  * at once by prepared better-sqlite3 statements, one set per class the undo touches.
  */
 import type Database from 'better-sqlite3';
-import { type StoredEntry, rangeEntries } from '../export/history-read.js';
-import type { HistoryEntry } from '../export/history.js';
-import { FP_COLUMN, q } from '../model/schema.js';
-import { historyHasRanges } from '../model/store.js';
-import type { Model, Scalar } from '../model/types.js';
-import { bumpGeneration } from '../resolve/fingerprint.js';
-import { hasSourceTables, replicaTrackedFrom } from '../sync/store.js';
-import { ReplicaUndo } from './replicas.js';
-import { PAGE } from '../export/history-read.js';
-import type { Conflict, ObjectValues, TargetChange, UndoClass, UndoCounts, UndoQueries } from './undo.js';
+import { type StoredEntry, rangeEntries } from '../../export/history-read.js';
+import type { HistoryEntry } from '../../export/history.js';
+import { FP_COLUMN, q } from '../../model/schema.js';
+import { historyHasRanges } from '../../model/store.js';
+import type { Model, Scalar } from '../../model/types.js';
+import { bumpGeneration } from '../../resolve/fingerprint.js';
+import { hasSourceTables, replicaTrackedFrom } from '../../sync/store.js';
+import { ReplicaUndo } from '../../undo/replicas.js';
+import { PAGE } from '../../export/history-read.js';
+import type { Conflict, ObjectValues, TargetChange, UndoClass, UndoCounts, UndoQueries } from '../../undo/undo.js';
 
 type DB = Database.Database;
 

@@ -4,14 +4,14 @@
  * rows is the statement's own iterator, so rows cost nothing more than before.
  */
 import type Database from 'better-sqlite3';
-import { openStore } from '../model/store.js';
-import type { ClassDef, Model, Scalar } from '../model/types.js';
-import { type ChangeRow, changeColumns, recentChanges } from './changes.js';
-import type { ExportColumn } from './columns.js';
-import type { HistoryEntry } from './history.js';
-import { changeEntries } from './history-read.js';
-import { type ExportQuery, exportQuery, hasSourceQuery, sharedItemsQuery, sharedRefsQuery } from './query.js';
-import type { StoreReader } from './reader.js';
+import { openStore } from '../../model/store.js';
+import type { ClassDef, Model, Scalar } from '../../model/types.js';
+import { type ChangeRow, changeColumns, recentChanges } from '../../export/changes.js';
+import type { ExportColumn } from '../../export/columns.js';
+import type { HistoryEntry } from '../../export/history.js';
+import { changeEntries } from '../../export/history-read.js';
+import { type ExportQuery, exportQuery, hasSourceQuery, sharedItemsQuery, sharedRefsQuery } from '../../export/query.js';
+import type { StoreReader } from '../../export/reader.js';
 
 type DB = Database.Database;
 
