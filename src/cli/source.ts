@@ -4,14 +4,13 @@
  */
 import { SluiceError, quoted } from '../base/errors.js';
 import { findClass } from '../model/load.js';
-import { openStore } from '../model/store.js';
-import { q } from '../model/schema.js';
+import { maskUrl } from '../store/postgres/url.js';
 import { type SourceConfig, type SourceOptions, maxAbsentText, parseName, retentionText, sourceConfig } from '../sync/config.js';
-import { REPLICA_STATUSES, type SourceStats, type StoredSource, type SyncRun, deleteSource, ensureSourceTables, getSource, insertSource, listSources, recentSyncs, sourceStats, updateSource } from '../sync/store.js';
-import { shortWrite } from '../write/lock.js';
+import { type SourceStore, addSource, changeSource, openSourceStore, sourceNamed } from '../sync/sources.js';
+import { REPLICA_STATUSES, type SourceStats, type StoredSource, type SyncRun } from '../sync/store.js';
 import { helpText, parseCommand, subcommand, withName, type OptionSpec, type Parsed } from './args.js';
 
-const DB: OptionSpec = { type: 'string', value: 'F', help: 'database file', default: 'SLUICE_DB or ./sluice.db' };
+const DB: OptionSpec = { type: 'string', value: 'FILE|URL', help: 'database file, or postgres://user@host/db[?schema=NAME] (docs/postgres.md)', default: 'SLUICE_DB or ./sluice.db' };
 
 const SETTINGS: Record<string, OptionSpec> = {
   name: { type: 'string', value: 'N', help: 'the source name: letters, digits, _ . -' },
@@ -82,8 +81,18 @@ function settingsOf(a: Parsed): SourceOptions {
 }
 
 const waiting = (db: string) => (): void => {
-  process.stderr.write(`sluice: another import is writing to ${db}; waiting for it to finish…\n`);
+  process.stderr.write(`sluice: another import is writing to ${maskUrl(db)}; waiting for it to finish…\n`);
 };
+
+/** The database's sources for the time of `fn`. */
+async function withStore<T>(path: string, opts: { create: boolean; readonly?: boolean }, fn: (store: SourceStore) => Promise<T>): Promise<T> {
+  const store = await openSourceStore(path, { ...opts, onWaiting: waiting(path) });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
 
 function policyText(c: SourceConfig): string {
   const entries = Object.entries(c.updatePolicy);
@@ -131,28 +140,22 @@ function describe(s: StoredSource, stats: SourceStats, syncs: SyncRun[]): object
   return { ...s.config, id: s.id, created_at: s.createdAt, updated_at: s.updatedAt, replicas: stats.replicas, replica_status: stats.byStatus, replica_errors: stats.errors, owned: stats.owned, linked: stats.linked, syncs };
 }
 
-function add(argv: string[]): number {
+async function add(argv: string[]): Promise<number> {
   const a = parseCommand('source add', withName(argv), SETTINGS);
   if (a.help) {
     process.stdout.write(helpText('source add', '--name N --class C [--keys a,b] [--delete-policy P] [options]', SETTINGS, 'sluice source add --name hr --class Person --keys email --delete-policy update-then-delete --delete-update "status=inactive" --retention 30d'));
     return 0;
   }
-  const path = dbPath(a);
-  const { db, model } = openStore(path, { create: true });
-  try {
-    const c = sourceConfig(model, settingsOf(a));
-    shortWrite(db, waiting(path), () => {
-      ensureSourceTables(db);
-      insertSource(db, c);
-    });
-    process.stdout.write(`added data source ${c.name} into ${c.className}; feed it with: sluice sync --source ${c.name} --file FILE\n`);
-  } finally {
-    db.close();
-  }
+  const c = await withStore(dbPath(a), { create: true }, async (store) => {
+    const config = sourceConfig(store.model, settingsOf(a));
+    await store.write(() => addSource(store, config));
+    return config;
+  });
+  process.stdout.write(`added data source ${c.name} into ${c.className}; feed it with: sluice sync --source ${c.name} --file FILE\n`);
   return 0;
 }
 
-function edit(argv: string[]): number {
+async function edit(argv: string[]): Promise<number> {
   const specs = { ...SETTINGS, name: { ...(SETTINGS.name as OptionSpec), help: 'the source to change (or give it as the first argument)' }, rename: { type: 'string', value: 'N', help: 'a new name for the source' } } satisfies Record<string, OptionSpec>;
   const a = parseCommand('source edit', withName(argv), specs);
   if (a.help) {
@@ -160,58 +163,52 @@ function edit(argv: string[]): number {
     return 0;
   }
   const name = requireName(a, 'edit');
-  const path = dbPath(a);
-  const { db, model } = openStore(path, { create: false });
-  try {
-    const c = shortWrite(db, waiting(path), () => {
-      ensureSourceTables(db);
-      const s = getSource(db, name, '--name');
+  const c = await withStore(dbPath(a), { create: false }, (store) =>
+    store.write(async () => {
+      const s = await sourceNamed(store, name, '--name');
       const opts = settingsOf(a);
       opts.name = a.rename !== undefined ? parseName(a.rename as string, 'rename') : undefined;
-      if (opts.class !== undefined && findClass(model, opts.class.trim()).name !== s.config.className) {
-        const n = db.prepare('SELECT count(*) FROM _sluice_replica WHERE source_ref = ?').pluck().get(s.id) as number;
+      if (opts.class !== undefined && findClass(store.model, opts.class.trim()).name !== s.config.className) {
+        const n = await store.replicaCount(s.id);
         if (n > 0) throw new SluiceError('E_USAGE', `--class: source ${s.config.name} has ${n} replica${n === 1 ? '' : 's'} of ${s.config.className} records; a source with replicas keeps its class (remove it with --release and add a new one)`, { option: '--class' });
       }
-      const next = sourceConfig(model, opts, s.config);
-      updateSource(db, s.id, next);
+      const next = sourceConfig(store.model, opts, s.config);
+      await changeSource(store, s.id, next);
       return next;
-    });
-    process.stdout.write(`changed data source ${c.name}\n`);
-  } finally {
-    db.close();
-  }
+    }),
+  );
+  process.stdout.write(`changed data source ${c.name}\n`);
   return 0;
 }
 
-function list(argv: string[]): number {
+async function list(argv: string[]): Promise<number> {
   const a = parseCommand('source list', argv, LIST_SPECS);
   if (a.help) {
     process.stdout.write(helpText('source list', '[--format text|json] [--db F]', LIST_SPECS, 'sluice source list'));
     return 0;
   }
   const format = formatOf(a.format);
-  const { db } = openStore(dbPath(a), { create: false, readonly: true });
-  try {
-    const sources = listSources(db).map((s) => ({ s, stats: sourceStats(db, s, q(s.config.className)), last: recentSyncs(db, s, 1)[0] ?? null }));
-    if (format === 'json') {
-      process.stdout.write(JSON.stringify(sources.map(({ s, stats, last }) => describe(s, stats, last ? [last] : [])), null, 2) + '\n');
-      return 0;
-    }
-    if (sources.length === 0) {
-      process.stdout.write('no data sources yet; add one with: sluice source add --name N --class C --keys a,b\n');
-      return 0;
-    }
-    for (const { s, stats, last } of sources) {
-      const c = s.config;
-      process.stdout.write(`${c.name}  → ${c.className}  keys ${c.keys.join(', ') || '(class default)'}  delete ${c.deletePolicy}  replicas ${stats.replicas}  owned ${stats.owned}  last sync ${last ? `${last.started_at} ${last.outcome}` : 'never'}\n`);
-    }
-  } finally {
-    db.close();
+  const sources = await withStore(dbPath(a), { create: false, readonly: true }, async (store) => {
+    const out: { s: StoredSource; stats: SourceStats; last: SyncRun | null }[] = [];
+    for (const s of await store.list()) out.push({ s, stats: await store.stats(s), last: (await store.recentSyncs(s, 1))[0] ?? null });
+    return out;
+  });
+  if (format === 'json') {
+    process.stdout.write(JSON.stringify(sources.map(({ s, stats, last }) => describe(s, stats, last ? [last] : [])), null, 2) + '\n');
+    return 0;
+  }
+  if (sources.length === 0) {
+    process.stdout.write('no data sources yet; add one with: sluice source add --name N --class C --keys a,b\n');
+    return 0;
+  }
+  for (const { s, stats, last } of sources) {
+    const c = s.config;
+    process.stdout.write(`${c.name}  → ${c.className}  keys ${c.keys.join(', ') || '(class default)'}  delete ${c.deletePolicy}  replicas ${stats.replicas}  owned ${stats.owned}  last sync ${last ? `${last.started_at} ${last.outcome}` : 'never'}\n`);
   }
   return 0;
 }
 
-function show(argv: string[]): number {
+async function show(argv: string[]): Promise<number> {
   const a = parseCommand('source show', withName(argv), SHOW_SPECS);
   if (a.help) {
     process.stdout.write(helpText('source show', 'NAME [--format text|json] [--db F]', SHOW_SPECS, 'sluice source show hr'));
@@ -219,45 +216,36 @@ function show(argv: string[]): number {
   }
   const name = requireName(a, 'show');
   const format = formatOf(a.format);
-  const { db } = openStore(dbPath(a), { create: false, readonly: true });
-  try {
-    const s = getSource(db, name, '--name');
-    const stats = sourceStats(db, s, q(s.config.className));
-    const syncs = recentSyncs(db, s, 10);
-    process.stdout.write(format === 'json' ? JSON.stringify(describe(s, stats, syncs), null, 2) + '\n' : showText(s, stats, syncs));
-  } finally {
-    db.close();
-  }
+  const { s, stats, syncs } = await withStore(dbPath(a), { create: false, readonly: true }, async (store) => {
+    const found = await sourceNamed(store, name, '--name');
+    return { s: found, stats: await store.stats(found), syncs: await store.recentSyncs(found, 10) };
+  });
+  process.stdout.write(format === 'json' ? JSON.stringify(describe(s, stats, syncs), null, 2) + '\n' : showText(s, stats, syncs));
   return 0;
 }
 
-function remove(argv: string[]): number {
+async function remove(argv: string[]): Promise<number> {
   const a = parseCommand('source remove', withName(argv), REMOVE_SPECS);
   if (a.help) {
     process.stdout.write(helpText('source remove', 'NAME [--release] [--db F]', REMOVE_SPECS, 'sluice source remove hr --release'));
     return 0;
   }
   const name = requireName(a, 'remove');
-  const path = dbPath(a);
-  const { db } = openStore(path, { create: false });
-  try {
-    const out = shortWrite(db, waiting(path), () => {
-      ensureSourceTables(db);
-      const s = getSource(db, name, '--name');
-      const stats = sourceStats(db, s, q(s.config.className));
+  const out = await withStore(dbPath(a), { create: false }, (store) =>
+    store.write(async () => {
+      const s = await sourceNamed(store, name, '--name');
+      const stats = await store.stats(s);
       if (stats.owned > 0 && a.release !== true) {
         throw new SluiceError('E_USAGE', `source ${s.config.name} owns ${stats.owned} ${s.config.className} object${stats.owned === 1 ? '' : 's'}; pass --release to remove it and leave them without an owner`, { option: '--release' });
       }
-      deleteSource(db, s.id);
+      await store.remove(s.id);
       return { s, stats };
-    });
-    process.stdout.write(`removed data source ${out.s.config.name}${out.stats.owned > 0 ? `; its ${out.stats.owned} object${out.stats.owned === 1 ? '' : 's'} stay, owned by no source` : ''}\n`);
-  } finally {
-    db.close();
-  }
+    }),
+  );
+  process.stdout.write(`removed data source ${out.s.config.name}${out.stats.owned > 0 ? `; its ${out.stats.owned} object${out.stats.owned === 1 ? '' : 's'} stay, owned by no source` : ''}\n`);
   return 0;
 }
 
-export function sourceCommand(argv: string[]): number {
+export function sourceCommand(argv: string[]): Promise<number> | number {
   return subcommand('source', argv, { add, list, show, edit, remove }, USAGE);
 }

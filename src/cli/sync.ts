@@ -6,15 +6,13 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type Database from 'better-sqlite3';
 import { SluiceError } from '../base/errors.js';
 import { type ImportOptions, normalizeImportOptions, type RawImportOptions } from '../engine/options.js';
 import { findAttribute } from '../model/load.js';
-import { openStore } from '../model/store.js';
 import type { ClassDef, Model } from '../model/types.js';
 import { effectiveKeys } from '../sync/config.js';
-import { type StoredSource, getSource } from '../sync/store.js';
-import { hasUndoColumn } from '../undo/undo.js';
+import { type SourceStore, openSourceStore, sourceNamed } from '../sync/sources.js';
+import type { StoredSource } from '../sync/store.js';
 import { applyParamFile, helpText, parseCommand, type OptionSpec } from './args.js';
 import { IMPORT_ALIASES, IMPORT_SPECS, executeImport, toRawOptions } from './import.js';
 
@@ -44,27 +42,29 @@ export async function syncCommand(argv: string[]): Promise<number> {
   if (a.source === undefined) throw new SluiceError('E_USAGE', '--source: is required (the data source to sync; sluice source list shows them)', { option: '--source' });
   const raw = toRawOptions(a);
   const path = raw.db ?? process.env.SLUICE_DB ?? 'sluice.db';
-  const { db, model } = openStore(path, { create: false, readonly: true });
+  const store = await openSourceStore(path, { create: false, readonly: true, onWaiting: () => undefined });
   let o: ImportOptions;
   let pending: string | null = null;
   try {
-    const s = getSource(db, a.source as string);
+    const s = await sourceNamed(store, a.source as string);
     const loadOnly = a['load-only'] === true;
     let mode: 'full' | 'incremental' = a.incremental === true ? 'incremental' : 'full';
     if (raw.file === undefined) {
       if (loadOnly) throw new SluiceError('E_USAGE', '--load-only: needs --file (the feed to load)', { option: '--load-only' });
       if (a.incremental === true) throw new SluiceError('E_USAGE', '--incremental: applies to a feed (--file); without one, the sync follows the last load', { option: '--incremental' });
       // The replicas the loads left pending, as a JSON feed; absent objects as the last load found them.
-      ({ file: pending, mode } = pendingFeed(db, model, s));
+      ({ file: pending, mode } = await pendingFeed(store, s));
       raw.file = pending;
       raw.format = 'json';
+      // The change record names what the sync applied, not the temporary file it was written to.
+      raw.fileName = `(pending replicas of source ${s.config.name})`;
     }
-    o = sourceRunOptions(model, s, raw, { mode, force: a.force === true, loadOnly, seenFromReplicas: pending !== null });
+    o = sourceRunOptions(store.model, s, raw, { mode, force: a.force === true, loadOnly, seenFromReplicas: pending !== null });
   } catch (e) {
     if (pending) rmSync(dirname(pending), { recursive: true, force: true });
     throw e;
   } finally {
-    db.close();
+    await store.close();
   }
   try {
     return await executeImport(o);
@@ -115,19 +115,16 @@ export function sourceRunOptions(
  * a file of their own, and whether the last load was a full one. A password is left out of
  * the records: a replica keeps it masked.
  */
-function pendingFeed(db: Database.Database, model: Model, s: StoredSource): { file: string; mode: 'full' | 'incremental' } {
-  const cls = model.classes.get(s.config.className) as ClassDef;
-  // The last load that stands: one undone since left the replicas as they were before it.
-  const stands = hasUndoColumn(db) ? ' AND NOT EXISTS (SELECT 1 FROM _sluice_change c WHERE c.id = change_id AND c.undone_by IS NOT NULL)' : '';
-  const last = db.prepare(`SELECT mode FROM _sluice_sync WHERE source_ref = ? AND outcome = 'committed'${stands} ORDER BY id DESC LIMIT 1`).pluck().get(s.id) as string | undefined;
+async function pendingFeed(store: SourceStore, s: StoredSource): Promise<{ file: string; mode: 'full' | 'incremental' }> {
+  const cls = store.model.classes.get(s.config.className) as ClassDef;
+  const last = await store.lastLoadMode(s);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-sync-'));
   const file = join(dir, 'pending.json');
   const fd = openSync(file, 'w');
   try {
     writeSync(fd, '[');
     let first = true;
-    const rows = db.prepare(`SELECT cells FROM _sluice_replica WHERE source_ref = ? AND status <> 'obsolete' AND (status <> 'synchronized' OR error IS NOT NULL) AND cells IS NOT NULL ORDER BY seen_at, record`).pluck();
-    for (const cells of rows.iterate(s.id) as Iterable<string>) {
+    for await (const cells of store.pendingReplicas(s)) {
       const record = JSON.parse(cells) as Record<string, string>;
       for (const k of Object.keys(record)) if (findAttribute(cls, k)?.type === 'password') delete record[k];
       writeSync(fd, `${first ? '' : ','}\n${JSON.stringify(record)}`);

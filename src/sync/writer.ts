@@ -197,8 +197,7 @@ export class SyncWriter {
 
   /** How many owned objects a full load may leave absent. */
   private absentAllowed(): number {
-    const m = this.cfg.maxAbsent;
-    return 'count' in m ? m.count : Math.floor((this.owned.size * m.percent) / 100);
+    return absentAllowed(this.cfg.maxAbsent, this.owned.size);
   }
 
   /** A row of the feed that names a record (one in error included). */
@@ -280,15 +279,7 @@ export class SyncWriter {
     this.track(change);
     const full = this.cfg.mode === 'full';
     const absentIds = full ? this.owned.minus(this.seen) : [];
-    if (full && !this.cfg.force && absentIds.length > this.absentAllowed()) {
-      throw new SluiceError(
-        'E_USAGE',
-        `the feed has ${rows} row${rows === 1 ? '' : 's'}; the source ${this.cfg.source} owns ${this.owned.size} ${this.cls.name} object${this.owned.size === 1 ? '' : 's'}, ` +
-          `of which ${absentIds.length} would be absent, more than --max-absent ${maxAbsentText(this.cfg.maxAbsent)} allows; nothing was written: ` +
-          'check the feed (an empty or truncated export?), or pass --force to accept',
-        { option: '--force' },
-      );
-    }
+    if (full && !this.cfg.force && absentIds.length > this.absentAllowed()) throw guardError(this.cfg, this.cls.name, rows, this.owned.size, absentIds.length);
     const now = new Date().toISOString();
     const ref = this.cfg.ref;
     const out: SyncOutcome = { source: this.cfg.source, mode: this.cfg.mode, replicasSeen: this.records, replicasTotal: 0, absent: absentIds.length, obsoleted: 0, deleted: 0, referenced: 0 };
@@ -427,6 +418,34 @@ export class SyncWriter {
     }
     return out;
   }
+}
+
+/** How many of the `owned` objects a full load may leave absent (--max-absent). */
+export function absentAllowed(m: MaxAbsent, owned: number): number {
+  return 'count' in m ? m.count : Math.floor((owned * m.percent) / 100);
+}
+
+/** The full-load guard's refusal: a feed of `rows` rows would leave `absent` of the `owned` objects absent. */
+export function guardError(cfg: Pick<SyncRunConfig, 'source' | 'maxAbsent'>, className: string, rows: number, owned: number, absent: number): SluiceError {
+  return new SluiceError(
+    'E_USAGE',
+    `the feed has ${rows} row${rows === 1 ? '' : 's'}; the source ${cfg.source} owns ${owned} ${className} object${owned === 1 ? '' : 's'}, ` +
+      `of which ${absent} would be absent, more than --max-absent ${maxAbsentText(cfg.maxAbsent)} allows; nothing was written: ` +
+      'check the feed (an empty or truncated export?), or pass --force to accept',
+    { option: '--force' },
+  );
+}
+
+/**
+ * Which absent objects a delete policy deletes now, given when each went absent (ISO times):
+ * `delete` once absent for the retention; `update-then-delete` once absent for it too, and
+ * not before a later run than the one that found it absent (that run updates it).
+ */
+export function dueForDeletion(policy: DeletePolicy, since: string, now: string, startedAt: string, retentionS: number): boolean {
+  const cutoff = new Date(Date.parse(now) - retentionS * 1000).toISOString();
+  if (policy === 'delete') return since <= cutoff;
+  if (policy === 'update-then-delete') return since <= cutoff && since < startedAt;
+  return false;
 }
 
 /** Add the ids of a comma-separated list (SQL's group_concat of integers; null: none). */

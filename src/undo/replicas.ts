@@ -20,13 +20,13 @@ type DB = Database.Database;
 const PAGE = 1000;
 
 /** What a replica holds besides its key; a before-image holds the same. */
-type ReplicaState = Record<(typeof REPLICA_STATE)[number], string | number | null>;
+export type ReplicaState = Record<(typeof REPLICA_STATE)[number], string | number | null>;
 
 /** The columns whose difference makes a replica changed (not when it was last seen). */
 const MEANINGFUL = ['object_id', 'owned', 'status', 'error', 'cells', 'absent_since'] as const;
 
 /** A before-image: the replica's state, or that it did not exist. */
-type Image = ReplicaState & { existed: number };
+export type Image = ReplicaState & { existed: number };
 
 /** The key and state of an image, as the statements that write a replica bind them. */
 function pick(image: Key & Image): Key & ReplicaState {
@@ -40,10 +40,43 @@ function sameState(a: ReplicaState | null, b: ReplicaState | null): boolean {
   return MEANINGFUL.every((c) => a[c] === b[c]);
 }
 
-interface Key {
+export interface Key {
   source_ref: number;
   record: string;
 }
+
+/** The undo's write of a replica the change left `image` of, now `now` (null: gone): none, a remove, an insert or a set. */
+export function restoreOf(image: Image, now: ReplicaState | null): 'none' | 'remove' | 'insert' | 'set' {
+  if (image.existed === 0) return now !== null ? 'remove' : 'none';
+  return now === null ? 'insert' : 'set';
+}
+
+/**
+ * Why the undo may not write the replica `key`, now `now`, or null: a later change left it
+ * other than the change did (`later`: its before-images after the change, oldest first), or
+ * its object stays as it is (`skipped`). The state the change left is what the first later
+ * change found.
+ */
+export function replicaConflict(
+  key: Key,
+  now: ReplicaState | null,
+  later: readonly (Image & { change_id: number })[],
+  src: { name: string; className: string },
+  skipped: (className: string, id: number) => boolean,
+): Conflict | null {
+  const objectId = typeof now?.object_id === 'number' ? now.object_id : null;
+  const base = { className: src.className, objectId, replica: { source: src.name, record: key.record } };
+  const left = later[0];
+  if (left && !sameState(left.existed === 1 ? left : null, now)) {
+    const ids = [...new Set(later.map((l) => l.change_id))];
+    return { ...base, attribute: null, reason: now === null ? 'a later change removed it' : 'a later change wrote it', later: ids };
+  }
+  if (objectId !== null && skipped(src.className, objectId)) return { ...base, attribute: null, reason: `its object ${src.className} ${objectId} stays as it is`, later: [] };
+  return null;
+}
+
+/** Before-images read at once. */
+export const REPLICA_PAGE = PAGE;
 
 export class ReplicaUndo {
   /** replicas given back their earlier state, or removed */
@@ -102,12 +135,12 @@ export class ReplicaUndo {
         if (image.existed === 1 && image.created_change === this.target) continue;
         const now = this.conflictFree(image);
         if (now === undefined) continue;
-        if (image.existed === 0) {
-          if (now !== null) remove.run(image.source_ref, image.record);
-        } else if (now === null) {
+        const step = restoreOf(image, now);
+        if (step === 'remove') remove.run(image.source_ref, image.record);
+        else if (step === 'insert') {
           insert.run(pick(image));
           putBack.run(image.source_ref, image.record, this.undoChange);
-        } else set.run(pick(image));
+        } else if (step === 'set') set.run(pick(image));
         this.count++;
       }
       if (rows.length < PAGE) return;
@@ -141,19 +174,10 @@ export class ReplicaUndo {
    */
   private conflictFree(key: Key): ReplicaState | null | undefined {
     const now = (this.current.get(key.source_ref, key.record) as ReplicaState | undefined) ?? null;
-    const src = this.source(key.source_ref);
     const later = this.later.all(key.source_ref, key.record, this.target) as (Image & { change_id: number })[];
-    const objectId = typeof now?.object_id === 'number' ? now.object_id : null;
-    const base = { className: src.className, objectId, replica: { source: src.name, record: key.record } };
-    // The state the change left is what the first later change found.
-    const left = later[0];
-    if (left && !sameState(left.existed === 1 ? left : null, now)) {
-      const ids = [...new Set(later.map((l) => l.change_id))];
-      this.conflicts.push({ ...base, attribute: null, reason: now === null ? 'a later change removed it' : 'a later change wrote it', later: ids });
-      return undefined;
-    }
-    if (objectId !== null && this.skipped(src.className, objectId)) {
-      this.conflicts.push({ ...base, attribute: null, reason: `its object ${src.className} ${objectId} stays as it is`, later: [] });
+    const conflict = replicaConflict(key, now, later, this.source(key.source_ref), this.skipped);
+    if (conflict) {
+      this.conflicts.push(conflict);
       return undefined;
     }
     return now;

@@ -237,3 +237,20 @@ export function writeOrRollBack<T>(d: DB, onWaiting: () => void, fn: () => { res
     throw e;
   }
 }
+
+/**
+ * shortWrite, around an async `fn` (a store-neutral caller, sync/sources.ts) whose statements
+ * on `d` run synchronously all the same: the transaction stays this connection's until it ends.
+ */
+export async function shortWriteAsync<T>(d: DB, onWaiting: () => void, fn: () => Promise<T>): Promise<T> {
+  lock(d, onWaiting, new WriteLease(leaseToken()));
+  try {
+    const out = await fn();
+    d.prepare('DELETE FROM _sluice_meta WHERE key = ?').run(LEASE_KEY);
+    d.exec('COMMIT');
+    return out;
+  } catch (e) {
+    if (d.inTransaction) d.exec('ROLLBACK');
+    throw e;
+  }
+}

@@ -28,7 +28,7 @@ import { pausePoint } from '../../base/pause.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../../model/types.js';
 import { emptyValue } from '../../rows/cast.js';
 import type { LinkItem, MappedRows } from '../../rows/map.js';
-import type { ImportPlan, RefGroup } from '../../rows/plan.js';
+import { type ImportPlan, type RefGroup, SlotPolicy } from '../../rows/plan.js';
 import { keyTuple } from '../../resolve/resolve.js';
 import { type TupleKey, hasEmpty, tupleKey } from '../../resolve/tuple.js';
 import { type Counts, emptyCounts } from '../../report/types.js';
@@ -42,6 +42,8 @@ import { bumpGeneration } from './fingerprints.js';
 import { pgLookupIndexDDL, pgType } from './schema.js';
 import { type SequenceMark, markSequences, restoreSequences, trackingSequences } from './sequences.js';
 import type { PgClient } from './store.js';
+import { PgSyncWriter } from './sync.js';
+import type { SyncOutcome, SyncRunConfig } from '../../sync/writer.js';
 
 interface Match {
   count: number;
@@ -93,6 +95,10 @@ interface Answers {
   samples: Map<string, string[]>;
   /** the source pairs rows would give the objects they match (pairOf) → the objects holding them */
   pairs: Map<TupleKey, Match>;
+  /** a sync with --on-multiple take-first: the oldest object of each key tuple several match, with its fetched columns */
+  firstRows: Map<number, Scalar[]>;
+  /** a sync with --load-only: the replicas of the block's records, by record */
+  replicas: Map<string, { cells: string | null; object: number | null; status: string }>;
 }
 
 /** A history row, in the order SQLite's writer inserts them. */
@@ -114,6 +120,8 @@ interface Pending {
   /** link sets replaced: owner id, per link spec index, new members (creates: no delete first) */
   linkSets: { li: number; id: number; ids: number[]; replace: boolean }[];
   history: HistoryRow[];
+  /** a sync with --load-only: what each record does to its replica (a new one, seen again, or new cells), and when */
+  loads: { record: string; op: 'insert' | 'seen' | 'update'; cells: string | null; at: string }[];
 }
 
 /** A block's fingerprint matches, found as it was read (PgApplier.apply). */
@@ -132,7 +140,7 @@ function warningText(w: string[] | null): string | null {
 }
 
 function emptyPending(): Pending {
-  return { creates: [], updates: [], fps: [], deletes: [], linkSets: [], history: [] };
+  return { creates: [], updates: [], fps: [], deletes: [], linkSets: [], history: [], loads: [] };
 }
 
 /** Tuples an earlier row of a segment touched, by lookup space, and the objects it wrote. */
@@ -235,6 +243,18 @@ export class PgApplier {
   private readonly classSeq: string;
   /** a create's row: its position of each column (source, source_id, then the stored attributes) */
   private readonly rowIndex: Map<string, number>;
+  /** a sync's update policy per value slot and per link spec (all master otherwise) */
+  private readonly slotPolicy: SlotPolicy[];
+  private readonly linkPolicy: SlotPolicy[];
+  /** a sync's replicas, guard and absent objects; null for an import */
+  private readonly syncer: PgSyncWriter | null;
+  /** what a sync did at its end, besides its rows */
+  syncOutcome: SyncOutcome | null = null;
+  /** the change a run that failed at its end recorded (finish), for the caller's own finish */
+  private endedChange: number | null = null;
+  private endFailed = false;
+  /** a sync's row being applied: whether the source owns the object it found */
+  private rowOwned = false;
 
   constructor(
     private readonly client: PgClient,
@@ -242,6 +262,7 @@ export class PgApplier {
     private readonly plan: ImportPlan,
     private readonly run: RunInfo,
     private readonly schema: string,
+    sync: SyncRunConfig | null = null,
   ) {
     this.cls = model.classes.get(plan.className) as ClassDef;
     this.lastCommittedLine = run.chunkSize > 0 && !run.simulate ? 0 : null;
@@ -252,7 +273,10 @@ export class PgApplier {
     plan.fetch.forEach((c, i) => this.fetchIndex.set(c, i));
     this.mandatoryLinks = this.cls.attributes.filter((a) => a.type === 'links' && a.mandatory);
     const fromPlan = (k: number): boolean => (this.storedSlot[k] as number) >= 0;
-    const pairs = plan.sourceColumn >= 0;
+    const pairs = plan.sourceColumn >= 0 || plan.sync !== null;
+    this.slotPolicy = plan.sync?.policy ?? plan.slots.map(() => SlotPolicy.Master);
+    this.linkPolicy = plan.sync?.linkPolicy ?? plan.links.map(() => SlotPolicy.Master);
+    this.syncer = plan.sync && sync ? new PgSyncWriter(client, model, plan.className, sync, schema) : null;
     this.insertCols = ['source', 'source_id', ...this.stored.map((a) => a.code)].map((_, k) => k).filter((k) => (k < 2 ? pairs : fromPlan(k - 2) || this.defaults[k - 2] !== null));
     const inHistory = this.stored.filter((_, k) => fromPlan(k) || (this.defaults[k] !== null && this.defaults[k] !== ''));
     this.rangeAttributes = JSON.stringify(inHistory.map((a) => a.code));
@@ -324,6 +348,8 @@ export class PgApplier {
       action,
     ]);
     this.changeId = Number((r[0] as Scalar[])[0]);
+    await this.syncer?.track(this.changeId);
+    await this.syncer?.begin();
   }
 
   private async makeIndexes(indexes: readonly LookupIndex[]): Promise<void> {
@@ -468,6 +494,7 @@ export class PgApplier {
       let commitAt = -1;
       for (; i < end && !this.stopped; i++) {
         let r: RowPlan;
+        let record: string | null = null;
         if (skipped[i]) {
           // An earlier row wrote its object since: it is looked up with the rest of the block.
           if (!this.hitCounts(m, hit, i)) break;
@@ -477,11 +504,14 @@ export class PgApplier {
           out.hits++;
         } else {
           if (this.touched.rows > 0 && this.depends(m, i, answers)) break;
+          record = this.syncer ? (m.sourceId[i] ?? null) : null;
+          this.rowOwned = false;
           r = this.applyRow(m, i, answers, warn);
         }
         this.settle(out, m, warn, i, r);
         if (this.stopped) break;
-        if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize) {
+        if (this.syncer) this.syncRow(m, i, r, record);
+        if (this.run.chunkSize > 0 && !this.run.simulate && this.rowsInTx >= this.run.chunkSize && (this.syncer?.mayCommit() ?? true)) {
           commitAt = linesSoFar + i + 1;
           i++;
           break;
@@ -490,6 +520,7 @@ export class PgApplier {
       if (this.stopped) break;
       window = 2 * (i - start) < end - start ? Math.max(MIN_WINDOW, 2 * (i - start)) : Math.min(n, 2 * window);
       await this.flush();
+      await this.syncer?.flushIfFull(this.changeId);
       if (commitAt >= 0) await this.commitChunk(commitAt);
     }
     if (!this.stopped) {
@@ -532,9 +563,25 @@ export class PgApplier {
     this.rowsInTx++;
   }
 
+  /**
+   * A sync's row once settled (write/apply.ts syncRow): the object it found or created is
+   * seen; the replica of its record keeps the object, its cells, and its error.
+   */
+  private syncRow(m: MappedRows, i: number, r: RowPlan, record: string | null): void {
+    const syncer = this.syncer as PgSyncWriter;
+    if (r.id !== null && r.status !== Status.Error) syncer.saw(r.id);
+    if (record !== null || r.status !== Status.Error) syncer.sawRecord();
+    // A load wrote its replica already (loadRecord); a row in error still keeps its error there.
+    if (record === null || (this.plan.sync?.loadOnly && r.status !== Status.Error)) return;
+    if (this.plan.sync?.loadOnly) this.touched.add('record', [record]);
+    const owned = r.status === Status.Created || this.rowOwned;
+    syncer.replica(record, r.status === Status.Error ? null : r.id, owned, r.status === Status.Error ? r.message : null, m.replica?.[i] ?? null);
+  }
+
   private async commitChunk(lines: number): Promise<void> {
     this.flushCreates();
     await this.flush();
+    await this.syncer?.flush(this.changeId);
     await this.updateChange('running', lines);
     await this.countGeneration();
     await this.query('COMMIT');
@@ -601,10 +648,14 @@ export class PgApplier {
     const byId: Scalar[][] = [];
     const bySource: Scalar[][] = [];
     const byKeys: Scalar[][] = [];
-    for (const i of rows) {
+    // A load writes no object: it looks up the records' replicas only.
+    for (const i of plan.sync?.loadOnly ? [] : rows) {
       if (m.id[i] !== null) byId.push([m.id[i] as number]);
-      else if (m.source[i] !== null && m.sourceId[i] !== null) bySource.push([m.source[i] as string, m.sourceId[i] as string]);
-      else if (plan.keys.length > 0) byKeys.push(keyTuple(plan, this.cls, m.values, i * nSlots));
+      else if (m.source[i] !== null && m.sourceId[i] !== null) {
+        bySource.push([m.source[i] as string, m.sourceId[i] as string]);
+        // A sync's record its source has no object for is looked for by the keys.
+        if (plan.sync && plan.keys.length > 0) byKeys.push(keyTuple(plan, this.cls, m.values, i * nSlots));
+      } else if (plan.keys.length > 0) byKeys.push(keyTuple(plan, this.cls, m.values, i * nSlots));
     }
     const a: Answers = {
       refs,
@@ -618,9 +669,25 @@ export class PgApplier {
       unique: [],
       samples,
       pairs: new Map(),
+      firstRows: new Map(),
+      replicas: new Map(),
     };
+    if (plan.sync?.loadOnly) {
+      const records = [...new Set(rows.flatMap((i) => (m.sourceId[i] === null ? [] : [m.sourceId[i] as string])))];
+      if (records.length > 0) {
+        const found = await this.query('SELECT record, cells, object_id, status FROM _sluice_replica WHERE source_ref = $1 AND record = ANY($2::text[])', [plan.sync.ref, records]);
+        for (const r of found) a.replicas.set(r[0] as string, { cells: (r[1] ?? null) as string | null, object: (r[2] ?? null) as number | null, status: r[3] as string });
+      }
+    }
     const matched: number[] = [];
     for (const map of [a.byId, a.bySource, a.byKeys]) for (const x of map.values()) if (x.count === 1) matched.push(x.id as number);
+    if (plan.sync?.onMultiple === 'take-first') {
+      const first = [...a.byKeys.values()].filter((x) => x.count > 1).map((x) => x.id as number);
+      if (first.length > 0) {
+        for (const r of await this.query(`SELECT id, ${plan.fetch.map(q).join(', ')} FROM ${q(this.cls.name)} WHERE id = ANY($1::bigint[])`, [first])) a.firstRows.set(Number(r[0]), r.slice(1));
+        matched.push(...first);
+      }
+    }
     for (const l of plan.links) a.members.push(await this.members(l.linkTable, matched));
     if (plan.action === 'delete') {
       for (const l of this.ownLinks) a.ownMembers.push(await this.members(l.linkTable as string, matched));
@@ -794,6 +861,8 @@ export class PgApplier {
     if (m.error[i] !== null) return false;
     const plan = this.plan;
     const t = this.touched;
+    // A load reads its record's replica, which an earlier row of the segment may have written.
+    if (plan.sync?.loadOnly) return m.sourceId[i] !== null && t.has('record', [m.sourceId[i] as string]);
     const nRefs = plan.refs.length;
     const nLinks = plan.links.length;
     for (const li of this.selfLinks) if (m.linkItems[i * nLinks + li] && t.wroteClass) return true;
@@ -809,6 +878,13 @@ export class PgApplier {
       if (match.space === 'id' ? t.ids.has(match.tuple[0] as number) : t.has(match.space, match.tuple)) return true;
       const r = this.answerOf(a, match);
       if (r.count === 1 && t.ids.has(r.id as number)) return true;
+      // A sync's record may be found by the keys: an earlier row may have written them, or the object they find.
+      if (plan.sync && match.space === 'source' && plan.keys.length > 0) {
+        const keys = { space: 'keys', tuple: keyTuple(plan, this.cls, m.values, i * plan.slots.length) };
+        if (t.has('keys', keys.tuple)) return true;
+        const k = this.answerOf(a, keys);
+        if (k.count >= 1 && t.ids.has(k.id as number)) return true;
+      }
     }
     if (plan.action === 'delete' && t.wroteClass && this.referrerKinds.some((k) => k.self)) return true;
     const pair = this.pairOf(m, i, a);
@@ -876,11 +952,16 @@ export class PgApplier {
       linkErrors[li] = r.error;
       if (r.error !== null && (plan.links[li] as (typeof plan.links)[number]).target !== plan.className) return err(r.error);
     }
-    const match = this.matchOf(m, i);
+    if (plan.sync?.loadOnly) return this.loadRecord(m, i, a);
+    let match = this.matchOf(m, i);
+    // A sync's record: among the source's own objects, else by the keys.
+    if (plan.sync && match?.space === 'source' && plan.keys.length > 0 && this.answerOf(a, match).count === 0) {
+      match = { space: 'keys', tuple: keyTuple(plan, this.cls, m.values, base) };
+    }
     // What a row matched by id or source writes may give an object the key values another
     // record's fingerprint stands for: from then on no match counts, and the commit does not
-    // count as a change keyed like this run (resolve/fingerprint.ts).
-    if (match !== null && match.space !== 'keys') {
+    // count as a change keyed like this run (resolve/fingerprint.ts). A sync's rows are not fingerprinted.
+    if (match !== null && match.space !== 'keys' && !plan.sync) {
       this.loose = true;
       this.looseInTx = true;
     }
@@ -915,9 +996,17 @@ export class PgApplier {
       const r = a.refs[gi]?.get(tupleKey(t)) as Match;
       if (r.count !== 1) return err(this.refMessage(g, t, r, a));
     }
-    const r = match ? this.answerOf(a, match) : NO_MATCH;
+    let r = match ? this.answerOf(a, match) : NO_MATCH;
+    if (r.count > 1 && plan.sync && plan.sync.onMultiple !== 'error') {
+      // The source's --on-multiple: the oldest of the objects, or a new one.
+      r = plan.sync.onMultiple === 'create' ? NO_MATCH : { count: 1, id: r.id, row: a.firstRows.get(r.id as number) ?? null };
+    }
     const count = r.count;
     if (count > 1) return err(`ambiguous reconciliation: ${count} objects match ${plan.keyLabels.length && match?.space === 'keys' ? `on ${plan.keyLabels.join(', ')}` : ''}`.trimEnd());
+    if (count === 0 && plan.sync?.onZero === 'error') {
+      return err(`no ${this.cls.name} matches ${plan.keyLabels.join(', ')}; the source ${plan.sync.source} creates none (--on-zero error)`);
+    }
+    if (count === 1 && plan.sync) this.rowOwned = match?.space === 'source' || this.ownership(m, i, r.row as Scalar[]);
     if (count === 0) {
       if (match?.space === 'id') return err(`no ${this.cls.name} with id ${m.id[i]}`);
       if (plan.action === 'update' || plan.action === 'delete') return { status: Status.Skipped, id: null, message: `no matching ${this.cls.name} to ${plan.action}`, changed: null };
@@ -928,6 +1017,39 @@ export class PgApplier {
     if (plan.action === 'delete') return this.remove(id, r.row as Scalar[], a);
     const currentLinks = plan.links.map((_, li) => a.members[li]?.get(id) ?? []);
     return this.update(m, i, base, id, r.row as Scalar[], currentLinks, links, a);
+  }
+
+  /** --load-only: the row's record goes to its replica; its status says what became of the replica (sync/writer.ts load). */
+  private loadRecord(m: MappedRows, i: number, a: Answers): RowPlan {
+    const record = m.sourceId[i] as string;
+    const cells = m.replica?.[i] ?? null;
+    this.touched.add('record', [record]);
+    const old = a.replicas.get(record);
+    const at = new Date().toISOString();
+    if (!old) {
+      this.pending.loads.push({ record, op: 'insert', cells, at });
+      return { status: Status.Created, id: null, message: 'replica only (--load-only)', changed: null };
+    }
+    if (old.cells === cells && old.status !== 'obsolete') {
+      this.pending.loads.push({ record, op: 'seen', cells, at });
+      return { status: Status.Unchanged, id: old.object, message: null, changed: null };
+    }
+    this.pending.loads.push({ record, op: 'update', cells, at });
+    return { status: Status.Updated, id: old.object, message: 'replica only (--load-only)', changed: null };
+  }
+
+  /**
+   * A sync's row found an object by the keys, not as the source's own (write/apply.ts
+   * ownership): it claims the object when the source claims and no source owns it yet;
+   * otherwise it updates the object's attributes and leaves its owner be.
+   */
+  private ownership(m: MappedRows, i: number, current: Scalar[]): boolean {
+    const owner = current[this.fetchIndex.get('source') as number] ?? null;
+    if (owner === this.plan.sync?.source) return true;
+    if (this.plan.sync?.claim && owner === null) return true;
+    m.source[i] = null;
+    m.sourceId[i] = null;
+    return false;
   }
 
   private refMessage(group: RefGroup, tuple: readonly Scalar[], m: Match, a: Answers): string {
@@ -972,8 +1094,9 @@ export class PgApplier {
     return null;
   }
 
-  private create(m: MappedRows, i: number, base: number, links: (number[] | undefined)[], a: Answers): RowPlan {
+  private create(m: MappedRows, i: number, base: number, given: (number[] | undefined)[], a: Answers): RowPlan {
     const plan = this.plan;
+    const links = given.map((ids, li) => (this.linkPolicy[li] === SlotPolicy.Ignore ? undefined : ids));
     const row: Scalar[] = new Array(this.stored.length + 2);
     row[0] = m.source[i] ?? null;
     row[1] = m.sourceId[i] ?? null;
@@ -982,7 +1105,7 @@ export class PgApplier {
     for (let k = 0; k < this.stored.length; k++) {
       const attr = this.stored[k] as Attribute;
       const slot = this.storedSlot[k] as number;
-      let v: Scalar | undefined = slot >= 0 ? m.values[base + slot] : undefined;
+      let v: Scalar | undefined = slot >= 0 && this.slotPolicy[slot] !== SlotPolicy.Ignore ? m.values[base + slot] : undefined;
       if (v === undefined) v = this.defaults[k] as Scalar;
       if (v === null || v === '') {
         if (attr.mandatory) (missing ??= []).push(describe(attr));
@@ -1034,6 +1157,8 @@ export class PgApplier {
       if (v === undefined) continue;
       const attr = this.slotAttrs[s] as Attribute;
       const old = current[this.fetchIndex.get(attr.code) as number] ?? null;
+      const policy = this.slotPolicy[s] as SlotPolicy;
+      if (policy === SlotPolicy.Ignore || (policy === SlotPolicy.WriteIfEmpty && old !== null && old !== '')) continue;
       if (attr.mandatory && (v === null || v === '')) {
         missing.push(describe(attr));
         continue;
@@ -1066,6 +1191,8 @@ export class PgApplier {
       const next = links[li];
       if (next === undefined) return;
       const prev = currentLinks[li] ?? [];
+      const policy = this.linkPolicy[li] as SlotPolicy;
+      if (policy === SlotPolicy.Ignore || (policy === SlotPolicy.WriteIfEmpty && prev.length > 0)) return;
       if (sameIds(prev, next)) return;
       linkChanges.push(li);
       changes[l.attr] = [prev, next];
@@ -1124,6 +1251,11 @@ export class PgApplier {
     const p = this.pending;
     this.pending = emptyPending();
     const t = q(this.cls.name);
+    if (this.plan.sync?.loadOnly) {
+      await this.writeLoads(p.loads);
+      // The replicas of its rows in error, before the next segment reads them.
+      await this.syncer?.flush(this.changeId);
+    }
     if (p.creates.length > 0) {
       const codes = ['source', 'source_id', ...this.stored.map((a) => a.code)];
       const cols = this.insertCols;
@@ -1193,10 +1325,56 @@ export class PgApplier {
     }
   }
 
+  /** A load's replica writes (loadRecord), one statement per kind. */
+  private async writeLoads(loads: Pending['loads']): Promise<void> {
+    const ref = this.plan.sync?.ref;
+    const of = (op: string): Pending['loads'] => loads.filter((l) => l.op === op);
+    const inserts = of('insert');
+    if (inserts.length > 0) {
+      await this.query(
+        `INSERT INTO _sluice_replica (source_ref, record, status, cells, seen_sync, seen_at, created_change)
+         SELECT $1, v.r, 'new', v.c, $2, v.t, $2 FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS v(r, c, t, n) ORDER BY v.n`,
+        [ref, this.changeId, inserts.map((l) => l.record), inserts.map((l) => l.cells), inserts.map((l) => l.at)],
+      );
+    }
+    const seen = of('seen');
+    if (seen.length > 0) await this.query('UPDATE _sluice_replica SET seen_sync = $2 WHERE source_ref = $1 AND record = ANY($3::text[])', [ref, this.changeId, seen.map((l) => l.record)]);
+    const updates = of('update');
+    if (updates.length > 0) {
+      await this.query(
+        `UPDATE _sluice_replica r SET cells = v.c, status = CASE WHEN r.object_id IS NULL THEN 'new' ELSE 'modified' END, seen_sync = $2, seen_at = v.t, absent_since = NULL
+         FROM unnest($3::text[], $4::text[], $5::text[]) AS v(rec, c, t) WHERE r.source_ref = $1 AND r.record = v.rec`,
+        [ref, this.changeId, updates.map((l) => l.record), updates.map((l) => l.cells), updates.map((l) => l.at)],
+      );
+    }
+  }
+
   // ------------------------------------------------------------------ the end
 
-  async finish(ok: boolean, outcome: string, lines: number): Promise<number | null> {
-    if (!this.inTx && !this.partEnded) return null;
+  async finish(ok: boolean, outcome: string, lines: number, failure: string | null = null): Promise<number | null> {
+    if (!this.inTx && !this.partEnded) return this.endedChange;
+    if (ok && this.syncer) {
+      // The end of a sync writes in the run's last transaction, or stops it (the guard). As
+      // SQLite's writer does, a failure there ends the run as failed (its change record
+      // counting no line) and keeps the counts of the rows applied.
+      this.flushCreates();
+      await this.flush();
+      try {
+        this.syncOutcome = await this.syncer.finish(this.changeId, this.rowsHandled);
+      } catch (err) {
+        const applied = { ...this.counts };
+        const message = err instanceof Error ? err.message : String(err);
+        this.endFailed = true;
+        this.endedChange = await this.finish(false, 'failed', 0, message);
+        Object.assign(this.counts, applied);
+        this.rolledBack = null;
+        throw err;
+      }
+      if (this.syncOutcome.obsoleted + this.syncOutcome.deleted > 0) {
+        this.changedInTx = true;
+        this.looseInTx = true;
+      }
+    }
     this.inTx = false;
     this.partEnded = false;
     if (!ok) this.keepCommittedCounts();
@@ -1210,7 +1388,9 @@ export class PgApplier {
     if (ok) {
       this.flushCreates();
       await this.flush();
+      await this.syncer?.flush(this.changeId);
       await this.updateChange(outcome, lines);
+      await this.syncLog(outcome, null);
       await this.countGeneration();
       await this.query('COMMIT');
       return this.changeId;
@@ -1232,8 +1412,21 @@ export class PgApplier {
       this.changeId = Number((r[0] as Scalar[])[0]);
     }
     await this.updateChange(outcome, lines);
+    await this.syncLog(outcome, this.stopMessage ?? failure);
     await this.query('COMMIT');
     return this.changeId;
+  }
+
+  /** A sync's row in its source's log (_sluice_sync), in the transaction that records the change. */
+  private async syncLog(outcome: string, message: string | null): Promise<void> {
+    if (!this.plan.sync || !this.syncer) return;
+    const c = this.counts;
+    const o = this.syncOutcome;
+    await this.query(
+      `INSERT INTO _sluice_sync (source_ref, change_id, mode, started_at, finished_at, outcome, replicas_seen, replicas_total, created, updated, unchanged, deleted, obsoleted, errors, warnings, message)
+       SELECT $1, $2, $3, started_at, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM _sluice_change WHERE id = $2`,
+      [this.plan.sync.ref, this.changeId, this.syncer.mode, new Date().toISOString(), outcome, o?.replicasSeen ?? 0, o?.replicasTotal ?? 0, c.created, c.updated, c.unchanged, c.deleted + (o?.deleted ?? 0), o?.obsoleted ?? 0, c.errors, c.warnings, message],
+    );
   }
 
   /** A failed run counts what it keeps: the committed chunks and the row that stopped it. */
@@ -1247,6 +1440,11 @@ export class PgApplier {
     for (const k of Object.keys(back) as (keyof Counts)[]) back[k] = this.counts[k] - kept[k];
     this.rolledBack = back;
     Object.assign(this.counts, kept);
+  }
+
+  /** Whether the run failed at its end (a sync's guard), after its rows were acknowledged: what they said stands. */
+  get failedAtEnd(): boolean {
+    return this.endFailed;
   }
 
   /** What stopped the run, when a row did. */

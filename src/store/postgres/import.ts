@@ -71,8 +71,8 @@ export async function openSchema(o: Pick<ImportOptions, 'db'>): Promise<OpenedSc
  * connection, the lock, the change and the transaction across its files (store/postgres/bundle.ts).
  */
 export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {}, bundle: PgBundle | null = null): Promise<ImportResult> {
-  // A data source's sync takes an SQLite file still; a bundle's file comes with its bundle.
-  if (o.sync || hooks.writer || (o.writtenBefore && !bundle)) throw postgresNotAvailable(o.db);
+  // A bundle's file comes with its bundle.
+  if (hooks.writer || (o.writtenBefore && !bundle) || (o.sync && bundle)) throw postgresNotAvailable(o.db);
   const started = process.hrtime.bigint();
   const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
   const totalBytes = await checkFile(o);
@@ -150,7 +150,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       assertUtf8(first.value.bytes, 1);
       header = parseHeader(first.value.bytes, csvOptions(o, separator));
     }
-    plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty, writtenBefore: o.writtenBefore });
+    plan = buildPlan(model, cls, header, { keys: o.keys, action: o.action, ignoreEmpty: o.ignoreEmpty, sync: o.sync, writtenBefore: o.writtenBefore });
     if (wantCells) {
       cellSource = {
         path: inputCopy ?? o.file,
@@ -171,18 +171,19 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       throw err instanceof SluiceError ? err : writeFailed(err, shown);
     }
     const run = { user: o.user ?? currentUser(), comment: o.comment, file: bundle?.file ?? o.fileName ?? (o.input ? o.file : o.file === '-' ? '(stdin)' : o.file), simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize };
-    const a = new PgApplier(client, model, plan, run, opened.schema);
+    const a = new PgApplier(client, model, plan, run, opened.schema, o.sync?.pass ?? null);
     try {
       const indexes = lookupIndexes(model, cls, plan);
       if (bundle) await bundle.start(a, indexes);
-      else await a.begin(cls.name, plan.action, indexes);
+      else await a.begin(cls.name, plan.sync ? `sync ${plan.sync.source}` : plan.action, indexes);
     } catch (err) {
       throw writeFailed(err, shown);
     }
     // Record fingerprints, as on SQLite: the seed salts each record's hash; the committed
     // fingerprints are read once the run holds the lock.
     let seed: FingerprintSeed | null = null;
-    if (fingerprintsApply(plan, cls, o.format)) {
+    // A sync's records are looked up, each: its replica is written with it.
+    if (!plan.sync && fingerprintsApply(plan, cls, o.format)) {
       try {
         const generations = await readGenerations(client);
         seed = seedOf(model, plan, { delimiter: separator, quote: o.qualifier, relaxQuotes: o.relaxQuotes, dateFormat: o.dateFormat }, (k) => generations.get(k) ?? 0);
@@ -269,7 +270,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
           ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts, spans));
           if (spans.start.length === records.length) fp = hashSpans(buf, spans, seed);
         } else ({ records, lines: recordLines } = parseRecords(buf, f.firstLine, opts));
-        mapped = mapRows(model, plan, records, recordLines, { dates, skip: found?.unmapped, into: spare ?? undefined });
+        mapped = mapRows(model, plan, records, recordLines, { dates, skip: found?.unmapped, into: spare ?? undefined, replica: plan.sync !== null });
         spare = null;
         if (errors) errors.forEach((e, i) => e !== null && (mapped.error[i] = e));
       } catch (err) {
@@ -314,7 +315,8 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       change = await finish(applier, false, failure.code === 'E_INTERRUPTED' ? 'interrupted' : 'failed', lines);
       counts = { ...applier.counts };
       rolledBack = applier.rolledBack;
-      lastCommittedLine = applier.lastCommittedLine;
+      // A sync stopped at its end by the guard: as on SQLite, the report keeps what its blocks said.
+      if (!applier.failedAtEnd) lastCommittedLine = applier.lastCommittedLine;
     } catch {
       // The connection is gone: the server rolled the open transaction back.
     }
@@ -333,6 +335,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       await client.end().catch(() => undefined);
     }
   }
-  const { summary, exitCode } = endOfRun(o, { className: cls.name, separator, charset: decodeInfo.charset, dateFormat: dates.format, bytesRead, lines, header, keys: plan?.keyLabels ?? [], counts, rolledBack, elapsedS: elapsed(), change, interrupted, failure, lastCommittedLine, stopMessage, sync: null });
+  const sync = failure ? null : (applier?.syncOutcome ?? null);
+  const { summary, exitCode } = endOfRun(o, { className: cls.name, separator, charset: decodeInfo.charset, dateFormat: dates.format, bytesRead, lines, header, keys: plan?.keyLabels ?? [], counts, rolledBack, elapsedS: elapsed(), change, interrupted, failure, lastCommittedLine, stopMessage, sync });
   return { summary, rows: spool, cells: cellSource, exitCode, error: failure };
 }

@@ -197,7 +197,7 @@ export async function rangeSlice(rows: (text: string, values: unknown[]) => Prom
  * A failure while reading (a server's error, a connection lost) as one line naming the option
  * and the URL, its password masked; Sluice's own errors pass as they are.
  */
-function readError(err: unknown, t: PgTarget): SluiceError {
+export function readError(err: unknown, t: PgTarget): SluiceError {
   if (err instanceof SluiceError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   const why = err instanceof pg.DatabaseError ? ` (SQLSTATE ${err.code})` : typeof code === 'string' ? ` (${code})` : '';

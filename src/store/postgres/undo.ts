@@ -6,18 +6,18 @@
  * refusal or a failure, with the change record's and the history's sequences put back where
  * they stood (store/postgres/sequences.ts), so that the next run gets the ids SQLite gives.
  *
- * Data source replicas: a sync cannot write into a PostgreSQL schema yet, so none of its
- * changes left replicas to put back (their tables exist, empty); an undo here leaves them alone.
+ * Data source replicas: those a sync (or an undo of one) wrote go back as on SQLite, with
+ * undo/replicas.ts's decisions (store/postgres/replicas.ts).
  */
 import pg from 'pg';
-import { SluiceError } from '../../base/errors.js';
 import { pausePoint } from '../../base/pause.js';
 import type { StoredEntry } from '../../export/history-read.js';
 import { PAGE } from '../../export/history-read.js';
 import type { HistoryEntry } from '../../export/history.js';
 import { FP_COLUMN, q, sourceIndexName, uniqueIndexName } from '../../model/schema.js';
 import type { Model, Scalar } from '../../model/types.js';
-import { type LaterQueries, type ObjectValues, type TargetChange, type UndoClass, type UndoCounts, type UndoOptions, type UndoResult, answerLater, undoSteps } from '../../undo/undo.js';
+import { PgReplicaUndo } from './replicas.js';
+import { type Conflict, type LaterQueries, type ObjectValues, type TargetChange, type UndoClass, type UndoCounts, type UndoOptions, type UndoResult, answerLater, undoSteps } from '../../undo/undo.js';
 import { writeFailed } from './apply.js';
 import { bumpGeneration } from './fingerprints.js';
 import { openSchema } from './import.js';
@@ -44,6 +44,7 @@ class PgUndoQueries implements LaterQueries {
   constructor(
     private readonly client: PgClient,
     private readonly model: Model,
+    private readonly schema: string,
   ) {}
 
   private async rows(text: string, values: unknown[] = []): Promise<Scalar[][]> {
@@ -176,11 +177,10 @@ class PgUndoQueries implements LaterQueries {
     await bumpGeneration(this.client, className, null);
   }
 
-  async replicas(target: number): Promise<number> {
-    // No sync ran here (sync refuses PostgreSQL), so no change left replicas to put back; one that did would be lost.
-    const r = await this.rows('SELECT 1 FROM _sluice_replica_before WHERE change_id = $1 UNION ALL SELECT 1 FROM _sluice_replica WHERE created_change = $1 LIMIT 1', [target]);
-    if (r.length > 0) throw new SluiceError('E_USAGE', `--change: change ${target} wrote data source replicas, which an undo cannot put back in a PostgreSQL schema yet`, { option: '--change' });
-    return 0;
+  async replicas(target: number, changeId: number, left: (className: string, id: number) => boolean, conflicts: Conflict[]): Promise<number> {
+    const replicas = new PgReplicaUndo(this.client, this.schema, target, changeId, left, conflicts);
+    await replicas.run();
+    return replicas.count;
   }
 
   async closeChange(changeId: number, finishedAt: string, c: UndoCounts, outcome: 'committed' | 'simulated'): Promise<void> {
@@ -203,7 +203,7 @@ class PgUndoQueries implements LaterQueries {
 
 /** `sluice undo` into the PostgreSQL schema `o.db` names: the same result as runUndo on SQLite. */
 export async function runPostgresUndo(o: UndoOptions): Promise<UndoResult> {
-  const { client, model, shown } = await openSchema(o);
+  const { client, model, shown, schema } = await openSchema(o);
   let lock: PgWriterLock | null = null;
   let marks: SequenceMark[] | null = null;
   try {
@@ -212,7 +212,7 @@ export async function runPostgresUndo(o: UndoOptions): Promise<UndoResult> {
     marks = await markSequences(client, await trackingSequences(client));
     o.onStarted?.();
     pausePoint('undo-begun');
-    const { result, keep } = await answerLater(undoSteps(o, model), new PgUndoQueries(client, model));
+    const { result, keep } = await answerLater(undoSteps(o, model), new PgUndoQueries(client, model, schema));
     if (keep) await client.query('COMMIT');
     else {
       await client.query('ROLLBACK');

@@ -203,7 +203,7 @@ export function parsePostgresUrl(text: string, source = '--db'): PgTarget {
 }
 
 /** The commands that take a PostgreSQL URL so far. */
-export const POSTGRES_COMMANDS = ['init', 'import --file', 'import --bundle', 'export', 'schema', 'changes', 'history', 'undo', 'serve', 'token'] as const;
+export const POSTGRES_COMMANDS = ['init', 'import --file', 'import --bundle', 'export', 'schema', 'changes', 'history', 'undo', 'serve', 'token', 'source', 'sync'] as const;
 
 /** What a command that cannot use PostgreSQL yet says when given a PostgreSQL URL. */
 export function postgresNotAvailable(db: string): SluiceError {

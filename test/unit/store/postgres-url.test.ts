@@ -168,7 +168,7 @@ describe('postgresNotAvailable', () => {
     assert.equal(e.option, '--db');
     assert.equal(
       e.message,
-      '--db postgres://u:***@h/db: PostgreSQL databases work with sluice init, import --file, import --bundle, export, schema, changes, history, undo, serve and token so far; this command does not work with them yet (it takes an SQLite database file)',
+      '--db postgres://u:***@h/db: PostgreSQL databases work with sluice init, import --file, import --bundle, export, schema, changes, history, undo, serve, token, source and sync so far; this command does not work with them yet (it takes an SQLite database file)',
     );
   });
 });
