@@ -11,11 +11,10 @@ import { DB_SPEC, SPOOL_SPEC, serviceDb } from './service-db.js';
 import { type Aliases, helpText, type OptionSpec, parseCommand } from './args.js';
 import { IMPORT_ALIASES, IMPORT_SPECS, toRawOptions } from './import.js';
 import { SYNC_SPECS, sourceRunOptions } from './sync.js';
-import { isPostgresUrl } from '../store/postgres/url.js';
 import { EXPORT_SPECS } from './export.js';
 import { type ExportOptions, normalizeExportOptions } from '../export/options.js';
 import { parseRetention } from '../sync/config.js';
-import { getSource } from '../sync/store.js';
+import { openSourceStore, sourceNamed } from '../sync/sources.js';
 import { version } from '../base/version.js';
 import { type ParamDoc, openApiDocument } from '../http/openapi.js';
 
@@ -119,30 +118,27 @@ export function bundleUploadOptions(db: string, fields: [string, string][]): Raw
 }
 
 /** A feed for the data source `source`, its options checked as `sluice sync` checks its command line. */
-export function syncUploadOptions(db: string, source: string, fields: [string, string][], upload: UploadInfo): ImportOptions {
+export async function syncUploadOptions(db: string, source: string, fields: [string, string][], upload: UploadInfo): Promise<ImportOptions> {
   const argv = fields.map(([k, v]) => (v === '' && SYNC_UPLOAD_SPECS[k]?.type === 'boolean' ? `--${k}` : `--${k}=${v}`));
   const a = parseCommand('sync', argv, SYNC_UPLOAD_SPECS, IMPORT_ALIASES);
   const raw = toRawOptions(a);
-  if (isPostgresUrl(db)) {
-    throw new SluiceError('E_USAGE', 'data sources do not work with a PostgreSQL database yet (docs/postgres.md); import the feed with POST /v1/import, naming its class and keys');
-  }
-  const { db: conn, model } = openStore(db, { create: false, readonly: true });
+  const sources = await openSourceStore(db, { create: false, readonly: true, onWaiting: () => undefined });
   try {
     let s;
     try {
-      s = getSource(conn, source);
+      s = await sourceNamed(sources, source);
     } catch (e) {
       throw e instanceof SluiceError && e.code === 'E_USAGE' ? new SluiceError('E_NOT_FOUND', e.message.replace(/^--source: /, '')) : e;
     }
     const json = /\.(nd)?json$/i.test(upload.fileName) || /json/.test(upload.contentType);
     return sourceRunOptions(
-      model,
+      sources.model,
       s,
       { ...raw, format: raw.format ?? (json ? 'json' : 'csv'), db, file: 'upload', fileName: upload.fileName === 'upload' ? '(upload)' : upload.fileName, output: 'details', progress: 'none' },
       { mode: a.incremental === true ? 'incremental' : 'full', force: a.force === true, loadOnly: a['load-only'] === true, seenFromReplicas: false },
     );
   } finally {
-    conn.close();
+    await sources.close();
   }
 }
 

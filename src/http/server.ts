@@ -47,7 +47,7 @@ export interface ServiceOptions {
    * The import options of an upload, from its fields (query parameters or form fields), as
    * `sluice import` checks them; for a feed of the data source `source`, as `sluice sync` does.
    */
-  importOptions(fields: [string, string][], upload: UploadInfo, source: string | null): ImportOptions;
+  importOptions(fields: [string, string][], upload: UploadInfo, source: string | null): ImportOptions | Promise<ImportOptions>;
   /** The options for every file of a bundle (a form with several files), from its fields, as `sluice import --bundle` checks them. */
   bundleOptions(fields: [string, string][]): RawImportOptions;
   /** The options of an export of `className`, from its query parameters, as `sluice export` checks them. */
@@ -399,7 +399,7 @@ export class Service {
         fields = queryFields(req.url);
         info = { fileName: 'upload', contentType };
         // Bad options, and a class the token may not touch, are refused before the body is read.
-        options = this.o.importOptions(fields, info, source);
+        options = await this.o.importOptions(fields, info, source);
         authorize(principal, 'write', options.className);
         meter = new Meter(this.o.maxUpload);
         await pipeline(req.raw, meter.part(), createWriteStream(spool, { flags: 'wx', mode: 0o600 }));
@@ -407,7 +407,7 @@ export class Service {
       bodyRead = true;
       if (meter.overflow) throw tooLarge(this.o.maxUpload);
       if (options === null) {
-        options = this.o.importOptions(fields, info, source);
+        options = await this.o.importOptions(fields, info, source);
         authorize(principal, 'write', options.className);
       }
       this.checkQueue();

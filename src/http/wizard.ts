@@ -36,7 +36,7 @@ export interface WizardContext {
   store: JobStore;
   runner: JobRunner;
   /** the options of an upload, checked as POST /v1/import checks them */
-  importOptions(fields: [string, string][], upload: { fileName: string; contentType: string }): ImportOptions;
+  importOptions(fields: [string, string][], upload: { fileName: string; contentType: string }): ImportOptions | Promise<ImportOptions>;
 }
 
 function whole(option: string, value: string | undefined, dflt: number, max: number): number {
@@ -165,7 +165,7 @@ export async function preview(c: WizardContext, req: FastifyRequest, rawFields: 
     ({ own, rest: fields } = split(rawFields));
     upload = { fileName: 'upload', contentType: rawType };
     // Bad options, and a class the token may not touch, are refused before the body is read.
-    options = c.importOptions(fields, upload);
+    options = await c.importOptions(fields, upload);
     authorize(p, 'write', options.className);
     whole('rows', own.get('rows'), PREVIEW_ROWS, PREVIEW_MAX_ROWS);
     flag('truncated', own.get('truncated'));
@@ -192,7 +192,7 @@ export async function preview(c: WizardContext, req: FastifyRequest, rawFields: 
   const rows = whole('rows', own.get('rows'), PREVIEW_ROWS, PREVIEW_MAX_ROWS);
   const truncated = flag('truncated', own.get('truncated'));
   if (options === null) {
-    options = c.importOptions(fields, upload);
+    options = await c.importOptions(fields, upload);
     authorize(p, 'write', options.className);
   }
   return previewImport({ ...options, db: c.db }, Readable.from([body.bytes]), { rows, truncated: truncated || body.cut });

@@ -17,6 +17,7 @@ import type { ImportOptions } from '../engine/options.js';
 import type { ImportHooks, ImportResult } from '../engine/run.js';
 import type { StoreReader } from '../export/reader.js';
 import type { Model } from '../model/types.js';
+import type { SourceStore, SourceStoreOptions } from '../sync/sources.js';
 import type { UndoOptions, UndoResult } from '../undo/undo.js';
 import { isPostgresUrl } from './postgres/url.js';
 
@@ -68,6 +69,8 @@ export interface Store {
    * HTTP service's jobs wait there, where a cancel reaches them.
    */
   writerFree(db: string, signal: AbortSignal, pollMs: number): Promise<void>;
+  /** The data sources of `db` (`sluice source`, `sluice sync`). */
+  openSources(db: string, opts: SourceStoreOptions): Promise<SourceStore>;
 }
 
 /** The store `db` names, its module loaded on first use. */

@@ -244,10 +244,25 @@ describe('sluice serve on PostgreSQL, beside sluice serve on SQLite', () => {
     await p.data(['Organization']);
   });
 
-  it("a data source's feed is refused: data sources do not work with PostgreSQL yet", async () => {
-    const r = await call(p.pg, '/v1/sources/hr/sync', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'name\nA\n' });
-    assert.equal(r.status, 400);
-    assert.match(((await json(r)).error as { message: string }).message, /^data sources do not work with a PostgreSQL database yet \(docs\/postgres\.md\); import the feed with POST \/v1\/import/);
+  it("a data source's feeds run as on SQLite: the same states, logs, data and replicas", async () => {
+    for (const db of [p.sb.db, p.url]) {
+      const r = await runCli(['source', 'add', '--db', db, '--name', 'hr', '--class', 'Person', '--keys', 'email', '--delete-policy', 'update', '--delete-update', 'status=inactive']);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const feed = (rows: string[]): (() => RequestInit) => csvBody(['source_id,name,first_name,org_id->name,email', ...rows].join('\n') + '\n');
+    const first = await p.job('/v1/sources/hr/sync', feed(['1,Ada,Lovelace,Sales,al@hr.org', '2,Bell,Alexander,Sales,ab@hr.org', '3,Curie,Marie,Marketing,mc@hr.org']));
+    assert.deepEqual(first.state.results, { ...ZEROS, created: 3 }, JSON.stringify(first.state));
+    // One changed, one gone (policy update: status=inactive), one new.
+    const second = await p.job('/v1/sources/hr/sync', feed(['1,Ada,Augusta,Sales,al@hr.org', '3,Curie,Marie,Marketing,mc@hr.org', '4,Darwin,Charles,Sales,cd@hr.org']));
+    assert.equal(second.state.state, 'done');
+    assert.deepEqual(second.state.results, { ...ZEROS, created: 1, updated: 1, unchanged: 1 }, JSON.stringify(second.state));
+    // The absent one was given the delete policy's values (data() then finds the same on PostgreSQL).
+    assert.deepEqual(query(p.sb.db, "SELECT status FROM Person WHERE email = 'ab@hr.org'"), [{ status: 'inactive' }]);
+    const missing = await p.same('/v1/sources/nope/sync', () => ({ method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'name\nA\n' }));
+    assert.equal(missing.status, 404);
+    await p.data(['Person']);
+    const shown = await Promise.all([p.sb.db, p.url].map((db) => runCli(['source', 'show', 'hr', '--db', db, '--format', 'json'])));
+    assert.equal(stableTimes(shown[1]?.stdout ?? ''), stableTimes(shown[0]?.stdout ?? ''), 'the source, its replicas and its syncs');
   });
 
   it('cancelling a job in the middle of its rows rolls back its open chunk; the chunk it committed stays', async () => {

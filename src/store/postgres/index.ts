@@ -6,6 +6,7 @@
 import { runPostgresImport } from './import.js';
 import { PgBundle } from './bundle.js';
 import { openPostgresReader } from './read.js';
+import { openPgSourceStore } from './source.js';
 import { initPostgres } from './store.js';
 import { runPostgresUndo } from './undo.js';
 import { writerFree } from './writer-wait.js';
@@ -34,4 +35,5 @@ export const postgresStore: Store = {
   },
   runUndo: runPostgresUndo,
   writerFree: (db, signal, pollMs) => writerFree(db, signal, pollMs),
+  openSources: openPgSourceStore,
 };

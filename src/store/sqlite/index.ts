@@ -9,6 +9,7 @@ import { initStore, openStore } from '../../model/store.js';
 import { runUndo } from '../../undo/run.js';
 import { STORE_TRAITS, type Store } from '../store.js';
 import { openSqliteReader } from './read.js';
+import { openSqliteSourceStore } from './source.js';
 import { writerFree } from './writer-wait.js';
 
 export const sqliteStore: Store = {
@@ -32,4 +33,5 @@ export const sqliteStore: Store = {
   bundleRunner: (p) => new BundleWriter(p.label, p.name, p.files.map((f) => ({ plan: f.plan, indexes: f.indexes }))),
   runUndo: (o) => Promise.resolve(runUndo(o)),
   writerFree,
+  openSources: (db, opts) => Promise.resolve(openSqliteSourceStore(db, opts)),
 };
