@@ -50,6 +50,14 @@ export function suiteSandboxes(): () => Sandbox {
   };
 }
 
+/**
+ * The longest a command a test runs to its end (runCli, readBack) may take. A process that has
+ * not exited by then is killed, and its test fails (exit code null, signal SIGKILL) instead of
+ * holding its test file, and the whole suite, open. Processes a test drives (startCli) are
+ * ended by the test.
+ */
+export const CLI_LIMIT_MS = 300_000;
+
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -59,7 +67,7 @@ export interface CliResult {
 
 export function runCli(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], timeout: CLI_LIMIT_MS, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -80,7 +88,7 @@ const READ_BACK = fileURLToPath(new URL('./read-back.js', import.meta.url));
 export async function readBack(commands: readonly string[][]): Promise<CliResult[]> {
   if (commands.length === 0) return [];
   const r = await new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [READ_BACK, JSON.stringify(commands)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [READ_BACK, JSON.stringify(commands)], { stdio: ['ignore', 'pipe', 'pipe'], timeout: CLI_LIMIT_MS, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
