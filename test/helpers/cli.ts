@@ -65,9 +65,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+/** Run `node script …args` to its end (at most CLI_LIMIT_MS), its input `input`, its output gathered. */
+function runScript(script: string, args: readonly string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], timeout: CLI_LIMIT_MS, killSignal: 'SIGKILL' });
+    const child = spawn(process.execPath, [script, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'], timeout: CLI_LIMIT_MS, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -79,6 +80,10 @@ export function runCli(args: string[], opts: { input?: string | Buffer; env?: Re
   });
 }
 
+export function runCli(args: string[], opts: { input?: string | Buffer; env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+  return runScript(CLI, args, opts);
+}
+
 const READ_BACK = fileURLToPath(new URL('./read-back.js', import.meta.url));
 
 /**
@@ -87,15 +92,7 @@ const READ_BACK = fileURLToPath(new URL('./read-back.js', import.meta.url));
  */
 export async function readBack(commands: readonly string[][]): Promise<CliResult[]> {
   if (commands.length === 0) return [];
-  const r = await new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [READ_BACK, JSON.stringify(commands)], { stdio: ['ignore', 'pipe', 'pipe'], timeout: CLI_LIMIT_MS, killSignal: 'SIGKILL' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  const r = await runScript(READ_BACK, [JSON.stringify(commands)]);
   if (r.code !== 0) throw new Error(`read-back exited ${String(r.code ?? r.signal)}: ${r.stderr}`);
   return JSON.parse(r.stdout) as CliResult[];
 }
