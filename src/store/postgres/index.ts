@@ -3,6 +3,7 @@
  * under an advisory writer lock (import.ts, apply.ts, bundle.ts), read in one snapshot
  * (read.ts), its undo answered by undo.ts.
  */
+import { readStoredModel } from '../../export/reader.js';
 import { runPostgresImport } from './import.js';
 import { PgBundle } from './bundle.js';
 import { openPostgresReader } from './read.js';
@@ -12,21 +13,15 @@ import { runPostgresUndo } from './undo.js';
 import { writerFree } from './writer-wait.js';
 import { STORE_TRAITS, type Store } from '../store.js';
 
-/** The model a schema holds, read in one snapshot. */
-async function schemaModel(db: string, option: string): Promise<Awaited<ReturnType<Store['storedModel']>>> {
-  const reader = await openPostgresReader(db, option);
-  await reader.close();
-  return reader.model;
-}
-
 export const postgresStore: Store = {
   traits: STORE_TRAITS.postgres,
   async init(db, model, option) {
     const t = await initPostgres(db, model, option);
     return `schema ${t.schema} in ${t.shown}`;
   },
-  storedModel: schemaModel,
-  importModel: (db) => schemaModel(db, '--db'),
+  // The model a schema holds, read in one snapshot; an import needs the schema made by sluice init.
+  storedModel: readStoredModel,
+  importModel: (db) => readStoredModel(db),
   openReader: openPostgresReader,
   runImport: (o, hooks) => runPostgresImport(o, hooks),
   bundleRunner(p) {
