@@ -35,9 +35,10 @@ import { type Counts, emptyCounts } from '../../report/types.js';
 import { type AppliedChunk, type BundlePart, type ChangeLabel, type RunInfo, Status, addCounts } from '../../write/apply.js';
 import { MASK, hashPassword, verifyPassword } from '../../write/password.js';
 import type { LookupIndex } from '../../write/prepare.js';
+import { TouchedKeys, touchedLog2Bits } from '../../write/touched.js';
 import { FP_COLUMN, q } from '../../model/schema.js';
 import type { FingerprintTable } from '../../resolve/fingerprint.js';
-import { copyRows, copyText } from './copy.js';
+import { CopyText, copyRows } from './copy.js';
 import { bumpGeneration } from './fingerprints.js';
 import { pgLookupIndexDDL, pgType } from './schema.js';
 import { type SequenceMark, markSequences, restoreSequences, trackingSequences } from './sequences.js';
@@ -139,6 +140,14 @@ function warningText(w: string[] | null): string | null {
   return w && w.length > 0 ? w.join('\n') : null;
 }
 
+/** Rows decided between two pauses (a mask: 1,024 rows). */
+const YIELD_ROWS = 1023;
+
+/** A turn of the event loop: pending socket reads and writes are done. */
+function idle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function emptyPending(): Pending {
   return { creates: [], updates: [], fps: [], deletes: [], linkSets: [], history: [], loads: [] };
 }
@@ -177,6 +186,11 @@ function text(v: Scalar | undefined): string | null {
   if (v === null || v === undefined) return null;
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   return String(v);
+}
+
+/** What an applier is told of its run: write/apply.ts's RunInfo, and the input's size when known (it sizes the run's key filter). */
+export interface PgRunInfo extends RunInfo {
+  inputBytes?: number | null;
 }
 
 export class PgApplier {
@@ -239,7 +253,19 @@ export class PgApplier {
   /** a bundle's file has ended (endPart): a failure of the bundle before the next file joins still ends the run here */
   private partEnded = false;
   private pending: Pending = emptyPending();
+  /** the last write sent (send) and the first error of those sent */
+  private sentLast: Promise<void> = Promise.resolve();
+  private sentError: unknown = null;
   private touched = new Touched();
+  /**
+   * When the class held no object as the run began: every tuple of its objects' text keys,
+   * source pairs and self references the run has written, in fixed memory (write/touched.ts).
+   * A lookup of a tuple it has never written has no match, without asking the server.
+   */
+  private runKeys: TouchedKeys | null = null;
+  /** the lookups runKeys answers: their attributes (joined by NUL) and their spaces there */
+  private readonly keySpaces = new Map<string, number>();
+  private readonly keySpaceAttrs: string[][] = [];
   private readonly classSeq: string;
   /** a create's row: its position of each column (source, source_id, then the stored attributes) */
   private readonly rowIndex: Map<string, number>;
@@ -260,7 +286,7 @@ export class PgApplier {
     private readonly client: PgClient,
     private readonly model: Model,
     private readonly plan: ImportPlan,
-    private readonly run: RunInfo,
+    private readonly run: PgRunInfo,
     private readonly schema: string,
     sync: SyncRunConfig | null = null,
   ) {
@@ -298,11 +324,60 @@ export class PgApplier {
     this.rowIndex = new Map(['source', 'source_id', ...this.stored.map((a) => a.code)].map((c, k) => [c, k]));
     const selfSubs = plan.refs.filter((g) => g.target === plan.className).flatMap((g) => g.subs);
     const selfItems = plan.links.filter((l) => l.target === plan.className).map((l) => l.itemAttr);
+    const textual = (attrs: readonly string[]): boolean => attrs.length > 0 && attrs.every((c) => c !== 'id' && isTextType(columnType(this.cls, c)));
+    // Text only: the server compares text as the filter does, character for character.
+    for (const attrs of [plan.keys, ['source', 'source_id'], ...this.selfGroups.map((gi) => (plan.refs[gi] as RefGroup).subs)]) {
+      if (!textual(attrs) || this.keySpaces.has(attrs.join('\0'))) continue;
+      this.keySpaces.set(attrs.join('\0'), this.keySpaceAttrs.length);
+      this.keySpaceAttrs.push([...attrs]);
+    }
     this.analyzed = [...new Set([...plan.keys, ...selfSubs, ...selfItems, ...this.uniqueSlots.map((s) => plan.slots[s] as string)])].filter((c) => c !== 'id' && this.cls.byCode.has(c));
   }
 
+  /** A statement and its rows, once the writes sent before it have landed (the first that failed throws instead). */
   private async query(sql: string, values: unknown[] = []): Promise<Scalar[][]> {
+    await this.landed();
     return (await this.client.query<Scalar[]>({ text: sql, values, rowMode: 'array' })).rows;
+  }
+
+  /**
+   * A write whose answer the run does not wait for (flush): it starts once the writes sent
+   * before it have landed, one at a time, and whatever the run asks next waits for it (query).
+   * Its failure is told by the next statement, by landed(), or by the commit; the writes
+   * after a failure are not sent (the transaction is aborted).
+   */
+  private send(start: () => Promise<unknown>): void {
+    const write = this.sentLast.then(() => (this.sentError === null ? start() : undefined));
+    write.catch((err: unknown) => {
+      this.sentError ??= err;
+    });
+    this.sentLast = write.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  private sendQuery(sql: string, values: unknown[] = []): void {
+    this.send(() => this.client.query({ text: sql, values, rowMode: 'array' }));
+  }
+
+  /** The writes sent so far have been done by the server; the first that failed throws. */
+  private async landed(): Promise<void> {
+    await this.sentLast;
+    if (this.sentError !== null) throw this.sentError;
+  }
+
+  /** COMMIT, once the writes sent have landed: an aborted transaction's COMMIT would say nothing. */
+  private async commit(): Promise<void> {
+    await this.landed();
+    await this.query('COMMIT');
+  }
+
+  /** ROLLBACK, once the writes sent have ended, whatever became of them. */
+  private async rollback(): Promise<void> {
+    await this.sentLast;
+    this.sentError = null;
+    await this.query('ROLLBACK');
   }
 
   /**
@@ -348,6 +423,7 @@ export class PgApplier {
       action,
     ]);
     this.changeId = Number((r[0] as Scalar[])[0]);
+    await this.checkFresh();
     await this.syncer?.track(this.changeId);
     await this.syncer?.begin();
   }
@@ -369,6 +445,14 @@ export class PgApplier {
     this.rowsInTx = 0;
     await this.makeIndexes(indexes);
     await this.markSequences(sequences);
+    await this.checkFresh();
+  }
+
+  /** Whether the class holds no object yet (a bundle's earlier files may have written some): then the run keeps runKeys. */
+  private async checkFresh(): Promise<void> {
+    if (this.plan.sync || this.keySpaces.size === 0) return;
+    const [row] = await this.query(`SELECT (EXISTS (SELECT 1 FROM ${q(this.cls.name)}))::int`);
+    if (Number((row as Scalar[])[0]) === 0) this.runKeys = new TouchedKeys(touchedLog2Bits(this.run.inputBytes ?? null, this.keySpaces.size));
   }
 
   /**
@@ -380,10 +464,12 @@ export class PgApplier {
     if (!this.inTx) throw new SluiceError('E_INTERNAL', 'a bundle file ended twice');
     this.flushCreates();
     await this.flush();
+    // The next file's applier goes on in this transaction: the writes sent must have landed.
+    await this.landed();
     await this.countGeneration();
     if (this.run.chunkSize > 0 && !this.run.simulate) {
       await this.updateChange('running', lines);
-      await this.query('COMMIT');
+      await this.commit();
       this.lastCommittedLine = this.lastLine;
       this.committed = { ...this.counts };
       await this.query('BEGIN');
@@ -493,6 +579,9 @@ export class PgApplier {
       this.touched = new Touched();
       let commitAt = -1;
       for (; i < end && !this.stopped; i++) {
+        // The connection's socket is written and read while this thread is idle: a pause now
+        // and then keeps the server fed with the writes sent (flush) while rows are decided.
+        if ((i & YIELD_ROWS) === YIELD_ROWS) await idle();
         let r: RowPlan;
         let record: string | null = null;
         if (skipped[i]) {
@@ -519,6 +608,8 @@ export class PgApplier {
       }
       if (this.stopped) break;
       window = 2 * (i - start) < end - start ? Math.max(MIN_WINDOW, 2 * (i - start)) : Math.min(n, 2 * window);
+      // The block's last segment takes its range of creates' history with it.
+      if (i >= n) this.flushCreates();
       await this.flush();
       await this.syncer?.flushIfFull(this.changeId);
       if (commitAt >= 0) await this.commitChunk(commitAt);
@@ -581,10 +672,11 @@ export class PgApplier {
   private async commitChunk(lines: number): Promise<void> {
     this.flushCreates();
     await this.flush();
+    await this.landed();
     await this.syncer?.flush(this.changeId);
     await this.updateChange('running', lines);
     await this.countGeneration();
-    await this.query('COMMIT');
+    await this.commit();
     pausePoint('chunk-committed');
     this.lastCommittedLine = this.lastLine;
     this.committed = { ...this.counts };
@@ -715,12 +807,14 @@ export class PgApplier {
     const out = new Map<TupleKey, Match>();
     const distinct: (readonly Scalar[])[] = [];
     const known = this.stableAnswers(table, attrs, fetch);
+    const space = this.runKeys && table === this.cls.name ? this.keySpaces.get(attrs.join('\0')) : undefined;
     for (const t of tuples) {
       const k = tupleKey(t);
       if (out.has(k)) continue;
       const answer = known?.get(k);
       out.set(k, answer ?? NO_MATCH);
-      if (answer === undefined) distinct.push(t);
+      // A tuple the run has not written matches nothing in a class it began empty.
+      if (answer === undefined && (space === undefined || (this.runKeys as TouchedKeys).has(space, t))) distinct.push(t);
     }
     if (distinct.length === 0 || attrs.length === 0) return out;
     await this.answer(table, attrs, distinct, fetch, out);
@@ -920,6 +1014,11 @@ export class PgApplier {
     for (const s of this.uniqueSlots) {
       const v = get(this.plan.slots[s] as string);
       if (v !== null && v !== '') t.add(`u${s}`, [v]);
+    }
+    if (this.runKeys) {
+      for (let space = 0; space < this.keySpaceAttrs.length; space++) {
+        this.runKeys.add(space, (this.keySpaceAttrs[space] as string[]).map(get));
+      }
     }
   }
 
@@ -1251,6 +1350,9 @@ export class PgApplier {
     const p = this.pending;
     this.pending = emptyPending();
     const t = q(this.cls.name);
+    if (!this.syncer && p.creates.length + p.updates.length + p.fps.length + p.deletes.length + p.linkSets.length + p.history.length + p.loads.length === 0) return;
+    // One segment's writes at the server while the run makes the next: the last ones land first.
+    await this.landed();
     if (this.plan.sync?.loadOnly) {
       await this.writeLoads(p.loads);
       // The replicas of its rows in error, before the next segment reads them.
@@ -1260,13 +1362,17 @@ export class PgApplier {
       const codes = ['source', 'source_id', ...this.stored.map((a) => a.code)];
       const cols = this.insertCols;
       const creates = p.creates;
-      await copyRows(this.client, t, ['id', ...cols.map((k) => q(codes[k] as string)), FP_COLUMN], creates.length, (i) => {
-        const c = creates[i] as Pending['creates'][number];
-        let line = String(c.id);
-        for (const k of cols) line += `\t${copyText(text(c.row[k]))}`;
-        return `${line}\t${c.fp === null ? '\\N' : String(c.fp)}`;
-      });
-      await this.query(`SELECT setval($1::regclass, $2::bigint, true)`, [this.classSeq, this.nextId - 1]);
+      const data = new CopyText();
+      for (const c of creates) {
+        data.value(String(c.id));
+        for (const k of cols) data.value(text(c.row[k]));
+        data.value(c.fp === null ? null : String(c.fp));
+        data.endLine();
+      }
+      const columns = ['id', ...cols.map((k) => q(codes[k] as string)), FP_COLUMN];
+      const buffers = data.take();
+      this.send(() => copyRows(this.client, t, columns, buffers));
+      this.sendQuery(`SELECT setval($1::regclass, $2::bigint, true)`, [this.classSeq, this.nextId - 1]);
       this.createdInRun += p.creates.length;
       // The planner's statistics of a class the run fills are those of the class before it
       // (autovacuum cannot see the open transaction's rows): with them, a lookup by key
@@ -1274,7 +1380,7 @@ export class PgApplier {
       // grew with every block. ANALYZE in the transaction sees the run's rows; again at each
       // doubling, a few times per run.
       if (this.analyzed.length > 0 && this.createdInRun >= Math.max(ANALYZE_AFTER, 2 * this.analyzedAt)) {
-        await this.query(`ANALYZE ${t} (${this.analyzed.map(q).join(', ')})`);
+        this.sendQuery(`ANALYZE ${t} (${this.analyzed.map(q).join(', ')})`);
         this.analyzedAt = this.createdInRun;
       }
     }
@@ -1291,38 +1397,40 @@ export class PgApplier {
       const sets = cols.map((c, k) => `${q(c)} = v.c${k}::${isTextType(columnType(this.cls, c)) ? 'text' : columnType(this.cls, c)}`);
       // Any write of an object replaces its fingerprint: with its record's, or with none.
       const params: unknown[] = [list.map((u) => u.id), list.map((u) => (u.fp === null ? null : String(u.fp))), ...cols.map((_, k) => list.map((u) => text(u.values[k])))];
-      await this.query(
+      this.sendQuery(
         `UPDATE ${t} SET ${[...sets, `${FP_COLUMN} = v.fp`].join(', ')} FROM unnest($1::bigint[], $2::bigint[]${cols.map((_, k) => `, $${k + 3}::text[]`).join('')}) AS v(id, fp${cols.map((_, k) => `, c${k}`).join('')}) WHERE ${t}.id = v.id`,
         params,
       );
     }
     if (p.fps.length > 0) {
-      await this.query(
+      this.sendQuery(
         `UPDATE ${t} SET ${FP_COLUMN} = v.fp FROM unnest($1::bigint[], $2::bigint[]) AS v(id, fp) WHERE ${t}.id = v.id AND ${t}.${FP_COLUMN} IS DISTINCT FROM v.fp`,
         [p.fps.map((x) => x.id), p.fps.map((x) => String(x.fp))],
       );
     }
     if (p.deletes.length > 0) {
-      for (const l of this.ownLinks) await this.query(`DELETE FROM ${q(l.linkTable as string)} WHERE from_id = ANY($1::bigint[])`, [p.deletes]);
-      await this.query(`DELETE FROM ${t} WHERE id = ANY($1::bigint[])`, [p.deletes]);
+      for (const l of this.ownLinks) this.sendQuery(`DELETE FROM ${q(l.linkTable as string)} WHERE from_id = ANY($1::bigint[])`, [p.deletes]);
+      this.sendQuery(`DELETE FROM ${t} WHERE id = ANY($1::bigint[])`, [p.deletes]);
     }
     for (let li = 0; li < this.plan.links.length; li++) {
       const sets = p.linkSets.filter((s) => s.li === li);
       if (sets.length === 0) continue;
       const table = q((this.plan.links[li] as (typeof this.plan.links)[number]).linkTable);
       const replaced = sets.filter((s) => s.replace).map((s) => s.id);
-      if (replaced.length > 0) await this.query(`DELETE FROM ${table} WHERE from_id = ANY($1::bigint[])`, [replaced]);
+      if (replaced.length > 0) this.sendQuery(`DELETE FROM ${table} WHERE from_id = ANY($1::bigint[])`, [replaced]);
       const from = sets.flatMap((s) => s.ids.map(() => s.id));
       const to = sets.flatMap((s) => s.ids);
-      if (from.length > 0) await this.query(`INSERT INTO ${table} (from_id, to_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])`, [from, to]);
+      if (from.length > 0) this.sendQuery(`INSERT INTO ${table} (from_id, to_id) SELECT * FROM unnest($1::bigint[], $2::bigint[])`, [from, to]);
     }
     if (p.history.length > 0) {
       const h = p.history;
-      await this.query(
+      this.sendQuery(
         `INSERT INTO _sluice_history (change_id, class, object_id, last_object_id, op, changes) SELECT $1, $2, v.o, v.l, v.op, v.c FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[]) WITH ORDINALITY AS v(o, l, op, c, n) ORDER BY v.n`,
         [this.changeId, this.cls.name, h.map((x) => x.objectId), h.map((x) => x.lastObjectId), h.map((x) => x.op), h.map((x) => x.changes)],
       );
     }
+    // A sync's writer goes on with statements of its own, whose errors it tells itself.
+    if (this.syncer) await this.landed();
   }
 
   /** A load's replica writes (loadRecord), one statement per kind. */
@@ -1381,21 +1489,28 @@ export class PgApplier {
     // A bundle's earlier files: what a failure keeps of them.
     if (!ok && this.prior) this.prior = { ...this.prior, counts: this.prior.committed };
     if (this.run.simulate) {
-      await this.query('ROLLBACK');
+      // What a simulation would have failed on, it fails on.
+      if (ok) {
+        this.flushCreates();
+        await this.flush();
+        await this.landed();
+      }
+      await this.rollback();
       await this.restoreSequences();
       return null;
     }
     if (ok) {
       this.flushCreates();
       await this.flush();
+      await this.landed();
       await this.syncer?.flush(this.changeId);
       await this.updateChange(outcome, lines);
       await this.syncLog(outcome, null);
       await this.countGeneration();
-      await this.query('COMMIT');
+      await this.commit();
       return this.changeId;
     }
-    await this.query('ROLLBACK');
+    await this.rollback();
     await this.restoreSequences();
     await this.query('BEGIN');
     const exists = await this.query('SELECT 1 FROM _sluice_change WHERE id = $1', [this.changeId]);
@@ -1413,7 +1528,7 @@ export class PgApplier {
     }
     await this.updateChange(outcome, lines);
     await this.syncLog(outcome, this.stopMessage ?? failure);
-    await this.query('COMMIT');
+    await this.commit();
     return this.changeId;
   }
 

@@ -3,8 +3,7 @@
  * parses each value with its column type's input function, as a `$1::type` cast does, at a
  * fraction of the cost of binding the same values as array parameters.
  */
-import { once } from 'node:events';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { to as copyTo } from 'pg-copy-streams';
 import type { PgClient } from './store.js';
 
 /** About this many bytes of COPY data are written to the connection at a time. */
@@ -18,27 +17,141 @@ export function copyText(v: string | null): string {
   return v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
+const TAB = 9;
+const NEWLINE = 10;
+const BACKSLASH = 92;
+
 /**
- * `COPY target (columns) FROM STDIN` of `count` rows, row i's line (without its line break)
- * being `lineOf(i)`: its columns' values in COPY's text format (copyText), tab-separated.
- * `target` and `columns` are quoted identifiers from the model.
+ * COPY's text format written straight into buffers of about SEND_BYTES each: values in
+ * COPY's text format (copyText), tab-separated, a line each. An ASCII value is copied a
+ * character at a time, with its escapes; a value holding other characters is encoded as
+ * UTF-8 from the first of them on. No string is built for a line or a block.
  */
-export async function copyRows(client: PgClient, target: string, columns: readonly string[], count: number, lineOf: (i: number) => string): Promise<void> {
-  const stream = client.query(copyFrom(`COPY ${target} (${columns.join(', ')}) FROM STDIN`));
-  const done = once(stream, 'finish');
-  // A failed COPY errors the stream; `once` rejects with that error then.
-  done.catch(() => undefined);
-  let buf = '';
-  for (let i = 0; i < count; i++) {
-    buf += `${lineOf(i)}\n`;
-    if (buf.length >= SEND_BYTES) {
-      const more = stream.write(buf);
-      buf = '';
-      if (!more) await Promise.race([once(stream, 'drain'), done]);
+export class CopyText {
+  private readonly chunks: Buffer[] = [];
+  private b: Buffer = Buffer.allocUnsafe(SEND_BYTES);
+  private pos = 0;
+  private lineStart = true;
+
+  /** The line's next value. */
+  value(v: string | null): void {
+    // At most 3 bytes a UTF-16 unit (an escape takes 2), a separator and a line break.
+    const need = (v === null ? 2 : 3 * v.length) + 2;
+    if (this.pos + need > this.b.length) this.nextChunk(need);
+    const b = this.b;
+    let pos = this.pos;
+    if (!this.lineStart) b[pos++] = TAB;
+    this.lineStart = false;
+    if (v === null) {
+      b[pos++] = BACKSLASH;
+      b[pos++] = 78; // N
+    } else {
+      for (let j = 0; j < v.length; j++) {
+        const c = v.charCodeAt(j);
+        if (c >= 32 && c < 128) {
+          if (c === BACKSLASH) b[pos++] = BACKSLASH;
+          b[pos++] = c;
+        } else if (c === TAB || c === NEWLINE || c === 13) {
+          b[pos++] = BACKSLASH;
+          b[pos++] = c === TAB ? 116 : c === NEWLINE ? 110 : 114; // t, n, r
+        } else if (c < 32) b[pos++] = c;
+        else {
+          pos += b.write(copyText(v.slice(j)), pos, 'utf8');
+          break;
+        }
+      }
     }
+    this.pos = pos;
   }
-  stream.end(buf);
-  await done;
+
+  /** The end of a line. */
+  endLine(): void {
+    if (this.pos + 1 > this.b.length) this.nextChunk(1);
+    this.b[this.pos++] = NEWLINE;
+    this.lineStart = true;
+  }
+
+  /** The buffers written so far; the next line starts a new set. */
+  take(): Buffer[] {
+    const out = this.chunks.splice(0);
+    if (this.pos > 0) out.push(this.b.subarray(0, this.pos));
+    this.b = Buffer.allocUnsafe(SEND_BYTES);
+    this.pos = 0;
+    this.lineStart = true;
+    return out;
+  }
+
+  private nextChunk(need: number): void {
+    if (this.pos > 0) this.chunks.push(this.b.subarray(0, this.pos));
+    this.b = Buffer.allocUnsafe(Math.max(SEND_BYTES, need));
+    this.pos = 0;
+  }
+}
+
+/** What pg's client gives a submitted query: the connection's socket and its simple-query message. */
+interface PgConnection {
+  stream: NodeJS.WritableStream & { cork(): void; uncork(): void };
+  query(text: string): void;
+}
+
+/**
+ * A `COPY … FROM STDIN` that sends its data with the statement, as a query object pg's client
+ * submits (the protocol allows it: a server that refuses the statement drops the data that
+ * follows). pg-copy-streams waits for the server's CopyInResponse before it sends a byte, and
+ * that answer is only read when this thread is next idle: the server would wait for the
+ * data of a block until the run had made the next one.
+ */
+class CopyIn {
+  readonly finished: Promise<void>;
+  private settle: (err: Error | null) => void = () => undefined;
+
+  constructor(
+    private readonly text: string,
+    private readonly data: readonly Buffer[],
+  ) {
+    this.finished = new Promise<void>((resolve, reject) => {
+      this.settle = (err) => (err ? reject(err) : resolve());
+    });
+  }
+
+  submit(connection: PgConnection): void {
+    const out = connection.stream;
+    out.cork();
+    connection.query(this.text);
+    for (const chunk of this.data) {
+      const head = Buffer.allocUnsafe(5);
+      head[0] = 0x64; // CopyData
+      head.writeUInt32BE(chunk.length + 4, 1);
+      out.write(head);
+      out.write(chunk);
+    }
+    out.write(COPY_DONE);
+    out.uncork();
+  }
+
+  handleCopyInResponse(): void {}
+  handleCommandComplete(): void {}
+  handleReadyForQuery(): void {
+    this.settle(null);
+  }
+  handleError(err: Error): void {
+    this.settle(err);
+  }
+  /** pg sets it when a query timeout applies */
+  callback(): void {}
+}
+
+const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
+
+/**
+ * `COPY target (columns) FROM STDIN` of `data` (CopyText's buffers). Settles when the server
+ * has taken every row; rejects with its error. `target` and `columns` are quoted identifiers
+ * from the model.
+ */
+export function copyRows(client: PgClient, target: string, columns: readonly string[], data: readonly Buffer[]): Promise<void> {
+  const copy = new CopyIn(`COPY ${target} (${columns.join(', ')}) FROM STDIN`, data);
+  client.query(copy as never);
+  return copy.finished;
 }
 
 /** COPY's binary format: the signature, the flags and the header extension's length come first. */

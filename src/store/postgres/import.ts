@@ -170,7 +170,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
     } catch (err) {
       throw err instanceof SluiceError ? err : writeFailed(err, shown);
     }
-    const run = { user: o.user ?? currentUser(), comment: o.comment, file: bundle?.file ?? o.fileName ?? (o.input ? o.file : o.file === '-' ? '(stdin)' : o.file), simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize };
+    const run = { user: o.user ?? currentUser(), comment: o.comment, file: bundle?.file ?? o.fileName ?? (o.input ? o.file : o.file === '-' ? '(stdin)' : o.file), simulate: o.simulate, stopOnError: o.stopOnError, chunkSize: o.chunkSize, inputBytes: totalBytes };
     const a = new PgApplier(client, model, plan, run, opened.schema, o.sync?.pass ?? null);
     try {
       const indexes = lookupIndexes(model, cls, plan);
