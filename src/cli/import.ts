@@ -35,7 +35,7 @@ export const IMPORT_SPECS: Record<string, OptionSpec> = {
   progress: { type: 'string', value: 'auto|bar|json|none', help: 'progress on stderr', default: 'auto (a bar when stderr is a terminal)' },
   db: { type: 'string', value: 'FILE|URL', help: 'database file, created with the cmdb model if missing; or postgres://user@host/db[?schema=NAME] (docs/postgres.md), made by sluice init', default: 'SLUICE_DB or ./sluice.db' },
   workers: { type: 'string', value: 'N', help: 'parser threads', default: 'CPU cores - 1, at most 4' },
-  'frame-bytes': { type: 'string', value: 'N', help: 'bytes of input per batch handed to a parser thread (grown up to 8x while most rows are unchanged by fingerprint; into PostgreSQL: per block of set-wise lookups and writes, default 1048576)', default: '65536' },
+  'frame-bytes': { type: 'string', value: 'N', help: 'bytes of input per batch handed to a parser thread (grown up to 8x while most rows are unchanged by fingerprint; into PostgreSQL: per block of set-wise lookups and writes, default 262144, grown up to 32x)', default: '65536' },
   'param-file': { type: 'string', value: 'F', help: 'read options from F: "key = value" lines, # comments; the command line wins' },
   'no-localize': { type: 'boolean', help: 'accepted for iTop scripts; headers may use codes or labels either way' },
 };

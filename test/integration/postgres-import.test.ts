@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import pg from 'pg';
-import { runCli, startCli } from '../helpers/cli.js';
+import { runCli, sandbox, startCli } from '../helpers/cli.js';
 import { writerLockKey } from '../../src/store/postgres/lock.js';
 import { ITOP_ORGS_CSV, ITOP_PERSON_CSV, csvText } from '../helpers/fixtures.js';
 import { type Pair, SECRET, pgPairs, stable } from '../helpers/pg-pair.js';
@@ -177,6 +177,42 @@ describe('sluice import into PostgreSQL: the report and the data of an SQLite ru
     await p.imp('Person', csvText(rows.filter((_, i) => i !== 6)), ['--keys', 'email', '--chunk-size', '3', '--comment', 'chunks']);
     await p.same();
   });
+  it('a write the server refuses after later frames were decided ends the run with its error; committed chunks stay, the rest rolls back', async (t) => {
+    // The server refuses row 2,500 (a constraint Sluice's model does not have): its COPY goes
+    // while the next frames are decided, and the run must still end with that error.
+    const url = await server().freshDatabase();
+    const init = await runCli(['init', '--db', url]);
+    assert.equal(init.code, 0, init.stderr);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    t.after(() => c.end());
+    await c.query(`ALTER TABLE sluice."Person" ADD CONSTRAINT no_boom CHECK (name <> 'boom')`);
+    const rows = [['name', 'first_name', 'email', 'org_id->name']];
+    for (let i = 1; i <= 4000; i++) rows.push([i === 2500 ? 'boom' : `N${i}`, `F${i}`, `p${i}@x.org`, 'Acme']);
+    const sb = sandbox();
+    t.after(() => sb.cleanup());
+    const org = await runCli(['import', '--class', 'Organization', '--file', sb.file('orgs.csv', csvText([['name'], ['Acme']])), '--db', url]);
+    assert.equal(org.code, 0, org.stderr);
+    const file = sb.file('people.csv', csvText(rows));
+    const count = async (): Promise<number> => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM sluice."Person"')).rows[0]?.n);
+    const before = await count();
+    const args = ['import', '--class', 'Person', '--file', file, '--keys', 'email', '--frame-bytes', '4096', '--output', 'summary', '--db', url];
+
+    const whole = await runCli(args);
+    assert.equal(whole.code, 3, whole.stdout + whole.stderr);
+    assert.match(whole.stdout + whole.stderr, /no_boom/);
+    assert.doesNotMatch(whole.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(await count(), before, 'nothing written');
+
+    const chunked = await runCli([...args, '--chunk-size', '1000']);
+    assert.equal(chunked.code, 3, chunked.stdout + chunked.stderr);
+    assert.match(chunked.stdout + chunked.stderr, /no_boom/);
+    // The chunks committed before the refused row stay: rows 1 to 2,000.
+    assert.equal(await count(), before + 2000);
+    const n = (await c.query<{ n: string }>(`SELECT count(*) AS n FROM sluice."Person" WHERE email = 'p2000@x.org' OR email = 'p2001@x.org'`)).rows[0]?.n;
+    assert.equal(Number(n), 1);
+  });
+
   it('frames of a few rows: segments and history ranges end where SQLite ends them', async () => {
     const p = await pair();
     const orgs = [['name', 'code', 'parent_id->name']];

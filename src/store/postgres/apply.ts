@@ -256,6 +256,8 @@ export class PgApplier {
   /** the last write sent (send) and the first error of those sent */
   private sentLast: Promise<void> = Promise.resolve();
   private sentError: unknown = null;
+  /** the class's sequence is behind the ids the run has given (saveSequence) */
+  private sequenceBehind = false;
   private touched = new Touched();
   /**
    * When the class held no object as the run began: every tuple of its objects' text keys,
@@ -266,6 +268,8 @@ export class PgApplier {
   /** the lookups runKeys answers: their attributes (joined by NUL) and their spaces there */
   private readonly keySpaces = new Map<string, number>();
   private readonly keySpaceAttrs: string[][] = [];
+  /** the last resolve() left a tuple out of its answers (it matches nothing) */
+  private leftOut = false;
   private readonly classSeq: string;
   /** a create's row: its position of each column (source, source_id, then the stored attributes) */
   private readonly rowIndex: Map<string, number>;
@@ -367,6 +371,13 @@ export class PgApplier {
     if (this.sentError !== null) throw this.sentError;
   }
 
+  /** The class's sequence at the last id given, before a commit or the next file of a bundle reads it. */
+  private async saveSequence(): Promise<void> {
+    if (!this.sequenceBehind) return;
+    await this.query(`SELECT setval($1::regclass, $2::bigint, true)`, [this.classSeq, this.nextId - 1]);
+    this.sequenceBehind = false;
+  }
+
   /** COMMIT, once the writes sent have landed: an aborted transaction's COMMIT would say nothing. */
   private async commit(): Promise<void> {
     await this.landed();
@@ -466,6 +477,7 @@ export class PgApplier {
     await this.flush();
     // The next file's applier goes on in this transaction: the writes sent must have landed.
     await this.landed();
+    await this.saveSequence();
     await this.countGeneration();
     if (this.run.chunkSize > 0 && !this.run.simulate) {
       await this.updateChange('running', lines);
@@ -608,16 +620,13 @@ export class PgApplier {
       }
       if (this.stopped) break;
       window = 2 * (i - start) < end - start ? Math.max(MIN_WINDOW, 2 * (i - start)) : Math.min(n, 2 * window);
-      // The block's last segment takes its range of creates' history with it.
-      if (i >= n) this.flushCreates();
       await this.flush();
       await this.syncer?.flushIfFull(this.changeId);
       if (commitAt >= 0) await this.commitChunk(commitAt);
     }
-    if (!this.stopped) {
-      this.flushCreates();
-      await this.flush();
-    }
+    // A range of creates goes on into the next block: its history is written when another
+    // kind of change, a gap in the ids, or a commit ends it.
+    if (!this.stopped) await this.flush();
     this.rowsHandled += out.count;
     out.lastCommittedLine = this.lastCommittedLine;
     out.counts = { ...this.counts };
@@ -673,6 +682,7 @@ export class PgApplier {
     this.flushCreates();
     await this.flush();
     await this.landed();
+    await this.saveSequence();
     await this.syncer?.flush(this.changeId);
     await this.updateChange('running', lines);
     await this.countGeneration();
@@ -706,14 +716,14 @@ export class PgApplier {
       }
       const found = await this.resolve(g.target, g.subs, tuples, []);
       refs.push(found);
-      if ([...found.values()].some((x) => x.count === 0)) await this.sample(samples, g.target, g.subs[0] as string);
+      if (this.leftOut || [...found.values()].some((x) => x.count === 0)) await this.sample(samples, g.target, g.subs[0] as string);
       // The resolved id is the reference's value (the keys may be references).
       for (const i of rows) {
         const t = m.refTuples[i * nRefs + gi];
         if (t === undefined) m.values[i * nSlots + g.slot] = undefined;
         else if (t === null) m.values[i * nSlots + g.slot] = null;
         else {
-          const r = found.get(tupleKey(t)) as Match;
+          const r = found.get(tupleKey(t)) ?? NO_MATCH;
           m.values[i * nSlots + g.slot] = r.count === 1 ? r.id : null;
         }
       }
@@ -733,7 +743,7 @@ export class PgApplier {
       for (const [attr, tuples] of byAttr) {
         const f = await this.resolve(l.target, [attr], tuples, []);
         found.set(attr, f);
-        if ([...f.values()].some((x) => x.count === 0)) await this.sample(samples, l.target, attr);
+        if (this.leftOut || [...f.values()].some((x) => x.count === 0)) await this.sample(samples, l.target, attr);
       }
       links.push(found);
     }
@@ -807,14 +817,20 @@ export class PgApplier {
     const out = new Map<TupleKey, Match>();
     const distinct: (readonly Scalar[])[] = [];
     const known = this.stableAnswers(table, attrs, fetch);
+    this.leftOut = false;
     const space = this.runKeys && table === this.cls.name ? this.keySpaces.get(attrs.join('\0')) : undefined;
     for (const t of tuples) {
+      // A tuple the run has not written matches nothing in a class it began empty: it is
+      // left out of the answers, which give no match for a tuple they do not hold.
+      if (space !== undefined && !(this.runKeys as TouchedKeys).has(space, t)) {
+        this.leftOut = true;
+        continue;
+      }
       const k = tupleKey(t);
       if (out.has(k)) continue;
       const answer = known?.get(k);
       out.set(k, answer ?? NO_MATCH);
-      // A tuple the run has not written matches nothing in a class it began empty.
-      if (answer === undefined && (space === undefined || (this.runKeys as TouchedKeys).has(space, t))) distinct.push(t);
+      if (answer === undefined) distinct.push(t);
     }
     if (distinct.length === 0 || attrs.length === 0) return out;
     await this.answer(table, attrs, distinct, fetch, out);
@@ -1092,7 +1108,7 @@ export class PgApplier {
       const g = plan.refs[gi] as RefGroup;
       const t = m.refTuples[i * nRefs + gi];
       if (!t) continue;
-      const r = a.refs[gi]?.get(tupleKey(t)) as Match;
+      const r = a.refs[gi]?.get(tupleKey(t)) ?? NO_MATCH;
       if (r.count !== 1) return err(this.refMessage(g, t, r, a));
     }
     let r = match ? this.answerOf(a, match) : NO_MATCH;
@@ -1372,7 +1388,7 @@ export class PgApplier {
       const columns = ['id', ...cols.map((k) => q(codes[k] as string)), FP_COLUMN];
       const buffers = data.take();
       this.send(() => copyRows(this.client, t, columns, buffers));
-      this.sendQuery(`SELECT setval($1::regclass, $2::bigint, true)`, [this.classSeq, this.nextId - 1]);
+      this.sequenceBehind = true;
       this.createdInRun += p.creates.length;
       // The planner's statistics of a class the run fills are those of the class before it
       // (autovacuum cannot see the open transaction's rows): with them, a lookup by key
@@ -1503,6 +1519,7 @@ export class PgApplier {
       this.flushCreates();
       await this.flush();
       await this.landed();
+      await this.saveSequence();
       await this.syncer?.flush(this.changeId);
       await this.updateChange(outcome, lines);
       await this.syncLog(outcome, null);

@@ -12,7 +12,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { SluiceError, asSluiceError } from '../../base/errors.js';
 import { pausePoint } from '../../base/pause.js';
-import { frameTarget } from '../../base/threads.js';
+import { PG_MAX_FRAME_GROWTH, frameTarget } from '../../base/threads.js';
 import { createDecoder, type DecodeInfo } from '../../input/decode.js';
 import { type Frame, Framer } from '../../input/frame.js';
 import { JsonFramer, jsonHeader, objectsToRecords, splitObjects } from '../../input/json.js';
@@ -218,7 +218,7 @@ export async function runPostgresImport(o: ImportOptions, hooks: ImportHooks = {
       counts = applied.counts;
       // Frames grow with the share of rows matched by fingerprint, as on SQLite: such a row costs
       // a hash, and a frame's round trips to the server are paid once for all its rows.
-      if (framer instanceof Framer) framer.resize(frameTarget(o.frameBytes, applied.count, applied.hits));
+      if (framer instanceof Framer) framer.resize(frameTarget(o.frameBytes, applied.count, applied.hits, PG_MAX_FRAME_GROWTH));
       if (applied.block) spool?.appendBlock(applied.block);
       if (applied.stop) {
         stopped = true;
