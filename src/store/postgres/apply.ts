@@ -65,7 +65,7 @@ const ANALYZE_AFTER = 10_000;
  */
 const MIN_WINDOW = 64;
 
-/** Kept answers per class and attributes (stableAnswers), at most: past that they start again. */
+/** Kept answers per class and attributes (resolveStable), at most: past that they start again. */
 const STABLE_ANSWERS = 100_000;
 
 interface RowPlan {
@@ -236,7 +236,7 @@ export class PgApplier {
   private analyzedAt = 0;
   /** the columns of the class the run looks values up in, besides its unique id and source pair */
   private readonly analyzed: string[];
-  /** answers on classes the run does not write, kept from frame to frame (stableAnswers) */
+  /** answers on classes the run does not write, kept from frame to frame (resolveStable) */
   private readonly stable = new Map<string, Map<TupleKey, Match>>();
   /** sequence positions to go back to when the open transaction rolls back (a bundle's: its earlier files' classes too) */
   private seqAtCommit: SequenceMark[] = [];
@@ -268,8 +268,10 @@ export class PgApplier {
   /** the lookups runKeys answers: their attributes (joined by NUL) and their spaces there */
   private readonly keySpaces = new Map<string, number>();
   private readonly keySpaceAttrs: string[][] = [];
-  /** the last resolve() left a tuple out of its answers (it matches nothing) */
-  private leftOut = false;
+  /** the space of the run's keys among them, if they are text */
+  private readonly keysSpace: number | undefined;
+  /** a tuple of the last resolve() matches nothing (sample) */
+  private unmatched = false;
   private readonly classSeq: string;
   /** a create's row: its position of each column (source, source_id, then the stored attributes) */
   private readonly rowIndex: Map<string, number>;
@@ -335,6 +337,7 @@ export class PgApplier {
       this.keySpaces.set(attrs.join('\0'), this.keySpaceAttrs.length);
       this.keySpaceAttrs.push([...attrs]);
     }
+    this.keysSpace = this.keySpaces.get(plan.keys.join('\0'));
     this.analyzed = [...new Set([...plan.keys, ...selfSubs, ...selfItems, ...this.uniqueSlots.map((s) => plan.slots[s] as string)])].filter((c) => c !== 'id' && this.cls.byCode.has(c));
   }
 
@@ -716,7 +719,7 @@ export class PgApplier {
       }
       const found = await this.resolve(g.target, g.subs, tuples, []);
       refs.push(found);
-      if (this.leftOut || [...found.values()].some((x) => x.count === 0)) await this.sample(samples, g.target, g.subs[0] as string);
+      if (this.unmatched) await this.sample(samples, g.target, g.subs[0] as string);
       // The resolved id is the reference's value (the keys may be references).
       for (const i of rows) {
         const t = m.refTuples[i * nRefs + gi];
@@ -743,7 +746,7 @@ export class PgApplier {
       for (const [attr, tuples] of byAttr) {
         const f = await this.resolve(l.target, [attr], tuples, []);
         found.set(attr, f);
-        if (this.leftOut || [...f.values()].some((x) => x.count === 0)) await this.sample(samples, l.target, attr);
+        if (this.unmatched) await this.sample(samples, l.target, attr);
       }
       links.push(found);
     }
@@ -814,45 +817,58 @@ export class PgApplier {
 
   /** Each distinct tuple's matches among `table`'s objects: how many, the lowest id, and `fetch` of a single one. */
   private async resolve(table: string, attrs: readonly string[], tuples: readonly (readonly Scalar[])[], fetch: readonly string[]): Promise<Map<TupleKey, Match>> {
+    this.unmatched = false;
+    const stableKey = table === this.cls.name || fetch.length > 0 ? null : `${table}\0${attrs.join('\0')}`;
+    if (stableKey !== null) {
+      const kept = await this.resolveStable(stableKey, table, attrs, tuples);
+      if (kept) return kept;
+    }
     const out = new Map<TupleKey, Match>();
     const distinct: (readonly Scalar[])[] = [];
-    const known = this.stableAnswers(table, attrs, fetch);
-    this.leftOut = false;
     const space = this.runKeys && table === this.cls.name ? this.keySpaces.get(attrs.join('\0')) : undefined;
     for (const t of tuples) {
       // A tuple the run has not written matches nothing in a class it began empty: it is
       // left out of the answers, which give no match for a tuple they do not hold.
       if (space !== undefined && !(this.runKeys as TouchedKeys).has(space, t)) {
-        this.leftOut = true;
+        this.unmatched = true;
         continue;
       }
       const k = tupleKey(t);
       if (out.has(k)) continue;
-      const answer = known?.get(k);
-      out.set(k, answer ?? NO_MATCH);
-      if (answer === undefined) distinct.push(t);
+      out.set(k, NO_MATCH);
+      distinct.push(t);
     }
-    if (distinct.length === 0 || attrs.length === 0) return out;
-    await this.answer(table, attrs, distinct, fetch, out);
-    if (known) {
-      if (known.size + distinct.length > STABLE_ANSWERS) known.clear();
-      for (const t of distinct) {
-        const k = tupleKey(t);
-        known.set(k, out.get(k) as Match);
-      }
-    }
+    if (distinct.length > 0 && attrs.length > 0) await this.answer(table, attrs, distinct, fetch, out);
+    if (!this.unmatched) for (const a of out.values()) if (a.count === 0) this.unmatched = true;
+    if (stableKey !== null) this.stable.set(stableKey, new Map(out));
     return out;
   }
 
   /**
-   * The answers kept for tuples of `table`'s `attrs`, when they cannot change during the run:
-   * a class the run does not write, under the writer lock no other run writes it either.
+   * The answers about a class the run does not write, kept from frame to frame (under the
+   * writer lock no other run writes it either): the kept map itself, once it holds every
+   * tuple of `tuples`; null when it would grow past STABLE_ANSWERS (resolve starts it again).
    */
-  private stableAnswers(table: string, attrs: readonly string[], fetch: readonly string[]): Map<TupleKey, Match> | null {
-    if (table === this.cls.name || fetch.length > 0) return null;
-    const key = `${table}\0${attrs.join('\0')}`;
+  private async resolveStable(key: string, table: string, attrs: readonly string[], tuples: readonly (readonly Scalar[])[]): Promise<Map<TupleKey, Match> | null> {
     let known = this.stable.get(key);
     if (!known) this.stable.set(key, (known = new Map()));
+    const missing = new Map<TupleKey, readonly Scalar[]>();
+    for (const t of tuples) {
+      const k = tupleKey(t);
+      const a = known.get(k);
+      if (a === undefined) {
+        if (!missing.has(k)) missing.set(k, t);
+      } else if (a.count === 0) this.unmatched = true;
+    }
+    if (missing.size === 0) return known;
+    if (known.size + missing.size > STABLE_ANSWERS) return null;
+    const found = new Map<TupleKey, Match>();
+    for (const k of missing.keys()) found.set(k, NO_MATCH);
+    if (attrs.length > 0) await this.answer(table, attrs, [...missing.values()], [], found);
+    for (const [k, a] of found) {
+      known.set(k, a);
+      if (a.count === 0) this.unmatched = true;
+    }
     return known;
   }
 
@@ -1018,7 +1034,8 @@ export class PgApplier {
     const t = this.touched;
     t.ids.add(id);
     t.wroteClass = true;
-    if (this.plan.keys.length > 0) t.add('keys', this.plan.keys.map(get));
+    const keys = this.plan.keys.length > 0 ? this.plan.keys.map(get) : null;
+    if (keys) t.add('keys', keys);
     // A pair with a null holds no place in the (source, source_id) space: no row can match by it.
     const source = get('source');
     const sourceId = source === null ? null : get('source_id');
@@ -1033,7 +1050,7 @@ export class PgApplier {
     }
     if (this.runKeys) {
       for (let space = 0; space < this.keySpaceAttrs.length; space++) {
-        this.runKeys.add(space, (this.keySpaceAttrs[space] as string[]).map(get));
+        this.runKeys.add(space, space === this.keysSpace && keys ? keys : (this.keySpaceAttrs[space] as string[]).map(get));
       }
     }
   }
