@@ -148,6 +148,23 @@ function idle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** A row's link sets and their errors where the plan has none: shared, and never written (the plan has no link to write). */
+const NO_LINKS: (number[] | undefined)[] = [];
+const NO_LINK_ERRORS: (string | null)[] = [];
+
+/** How a row finds its object: by id, by source pair or by its keys, and the tuple it looks up. */
+interface RowMatch {
+  space: 'id' | 'source' | 'keys';
+  tuple: Scalar[];
+}
+
+function findMatch(plan: ImportPlan, cls: ClassDef, m: MappedRows, i: number): RowMatch | null {
+  if (m.id[i] !== null) return { space: 'id', tuple: [m.id[i] as number] };
+  if (m.source[i] !== null && m.sourceId[i] !== null) return { space: 'source', tuple: [m.source[i] as string, m.sourceId[i] as string] };
+  if (plan.keys.length > 0) return { space: 'keys', tuple: keyTuple(plan, cls, m.values, i * plan.slots.length) };
+  return null;
+}
+
 function emptyPending(): Pending {
   return { creates: [], updates: [], fps: [], deletes: [], linkSets: [], history: [], loads: [] };
 }
@@ -259,6 +276,8 @@ export class PgApplier {
   /** the class's sequence is behind the ids the run has given (saveSequence) */
   private sequenceBehind = false;
   private touched = new Touched();
+  /** each row's match in the block being applied, kept from its segment's lookup (matchOf) */
+  private matches: (RowMatch | null | undefined)[] = [];
   /**
    * When the class held no object as the run began: every tuple of its objects' text keys,
    * source pairs and self references the run has written, in fixed memory (write/touched.ts).
@@ -575,6 +594,7 @@ export class PgApplier {
     this.fp = this.fingerprinted ? fp : null;
     this.warn = warn;
     const hit = found ? found.hit : this.fp && this.fpTable ? this.fpTable.find(this.fp) : null;
+    this.matches = new Array<RowMatch | null | undefined>(n);
     // Rows whose fingerprint match counted when the rest of the block was looked up: not looked up.
     const skipped = new Uint8Array(n);
     let i = 0;
@@ -754,13 +774,17 @@ export class PgApplier {
     const bySource: Scalar[][] = [];
     const byKeys: Scalar[][] = [];
     // A load writes no object: it looks up the records' replicas only.
+    // The rows' values are final now (their references resolved): each row's match is kept for the segment.
+    this.matches.fill(undefined, from, end);
     for (const i of plan.sync?.loadOnly ? [] : rows) {
-      if (m.id[i] !== null) byId.push([m.id[i] as number]);
-      else if (m.source[i] !== null && m.sourceId[i] !== null) {
-        bySource.push([m.source[i] as string, m.sourceId[i] as string]);
+      const match = this.matchOf(m, i);
+      if (match === null) continue;
+      if (match.space === 'id') byId.push(match.tuple);
+      else if (match.space === 'source') {
+        bySource.push(match.tuple);
         // A sync's record its source has no object for is looked for by the keys.
         if (plan.sync && plan.keys.length > 0) byKeys.push(keyTuple(plan, this.cls, m.values, i * nSlots));
-      } else if (plan.keys.length > 0) byKeys.push(keyTuple(plan, this.cls, m.values, i * nSlots));
+      } else byKeys.push(match.tuple);
     }
     const a: Answers = {
       refs,
@@ -960,11 +984,10 @@ export class PgApplier {
   // ------------------------------------------------------------------ dependencies
 
   /** How row i finds its object, and the tuple it looks up. */
-  private matchOf(m: MappedRows, i: number): { space: string; tuple: Scalar[] } | null {
-    if (m.id[i] !== null) return { space: 'id', tuple: [m.id[i] as number] };
-    if (m.source[i] !== null && m.sourceId[i] !== null) return { space: 'source', tuple: [m.source[i] as string, m.sourceId[i] as string] };
-    if (this.plan.keys.length > 0) return { space: 'keys', tuple: keyTuple(this.plan, this.cls, m.values, i * this.plan.slots.length) };
-    return null;
+  private matchOf(m: MappedRows, i: number): RowMatch | null {
+    let match = this.matches[i];
+    if (match === undefined) this.matches[i] = match = findMatch(this.plan, this.cls, m, i);
+    return match;
   }
 
   /**
@@ -1074,8 +1097,8 @@ export class PgApplier {
       const r = a.refs[gi]?.get(tupleKey(t)) as Match;
       if (r.count !== 1) return err(this.refMessage(g, t, r, a));
     }
-    const links: (number[] | undefined)[] = new Array(nLinks);
-    const linkErrors: (string | null)[] = new Array(nLinks).fill(null);
+    const links: (number[] | undefined)[] = nLinks === 0 ? NO_LINKS : new Array(nLinks);
+    const linkErrors: (string | null)[] = nLinks === 0 ? NO_LINK_ERRORS : new Array(nLinks).fill(null);
     for (let li = 0; li < nLinks; li++) {
       const items = m.linkItems[i * nLinks + li];
       if (!items) continue;
@@ -1228,7 +1251,7 @@ export class PgApplier {
 
   private create(m: MappedRows, i: number, base: number, given: (number[] | undefined)[], a: Answers): RowPlan {
     const plan = this.plan;
-    const links = given.map((ids, li) => (this.linkPolicy[li] === SlotPolicy.Ignore ? undefined : ids));
+    const links = given.length === 0 ? given : given.map((ids, li) => (this.linkPolicy[li] === SlotPolicy.Ignore ? undefined : ids));
     const row: Scalar[] = new Array(this.stored.length + 2);
     row[0] = m.source[i] ?? null;
     row[1] = m.sourceId[i] ?? null;
