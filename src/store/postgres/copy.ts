@@ -1,7 +1,8 @@
 /**
- * Rows into a PostgreSQL table through `COPY … FROM STDIN` (pg-copy-streams): the server
+ * Rows into a PostgreSQL table through `COPY … FROM STDIN` (CopyText, copyRows): the server
  * parses each value with its column type's input function, as a `$1::type` cast does, at a
- * fraction of the cost of binding the same values as array parameters.
+ * fraction of the cost of binding the same values as array parameters. Pairs of ids out of
+ * it through `COPY … TO STDOUT` (pg-copy-streams, copyOutPairs).
  */
 import { to as copyTo } from 'pg-copy-streams';
 import type { PgClient } from './store.js';
