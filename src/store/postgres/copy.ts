@@ -7,7 +7,7 @@
 import { to as copyTo } from 'pg-copy-streams';
 import type { PgClient } from './store.js';
 
-/** About this many bytes of COPY data are written to the connection at a time. */
+/** The size of the buffers CopyText writes COPY data into (a larger value gets a buffer of its own size). */
 const SEND_BYTES = 256 * 1024;
 
 /** A value in COPY's text format: `\N` for null; backslash, tab, newline and carriage return escaped. */
