@@ -66,6 +66,10 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions,
   let line = firstLine;
   let i = 0;
   let fields: string[] = [];
+  // A record's fields go into an array the size of the last record's: grown by push from
+  // empty, each record's array was reallocated on its way to its size.
+  let nf = 0;
+  let width = 0;
   let recordLine = line;
   let atRecordStart = true;
 
@@ -82,7 +86,8 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions,
       }
       if (j >= n) break;
       recordLine = line;
-      fields = [];
+      fields = new Array<string>(width);
+      nf = 0;
       atRecordStart = false;
       spans?.start.push(i);
     }
@@ -128,7 +133,7 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions,
         if (!relax) {
           malformed(
             line,
-            `unexpected character ${describeChar(bytes, j)} after the closing quote of field ${fields.length + 1} ` +
+            `unexpected character ${describeChar(bytes, j)} after the closing quote of field ${nf + 1} ` +
               '(a quote inside a quoted field must be doubled; --relax-quotes reads such a field as written)',
           );
         }
@@ -159,25 +164,28 @@ export function parseRecords(bytes: Buffer, firstLine: number, opts: CsvOptions,
       const plain = e > s ? (high & 0x80 ? bytes.toString('utf8', s, e) : text.slice(s, e)) : '';
       value = relaxed === null ? plain : relaxed + plain;
     }
-    fields.push(value);
+    fields[nf++] = value;
     if (c === -1) {
       i = j;
       break;
     }
     if (c === delimiter) {
       i = j + 1;
-      if (i >= n) fields.push('');
+      if (i >= n) fields[nf++] = '';
       continue;
     }
     spans?.end.push(j);
     i = j + (c === CR && text.charCodeAt(j + 1) === LF ? 2 : 1);
     line++;
+    if (nf !== fields.length) fields.length = nf;
+    width = nf;
     records.push(fields);
     lines.push(recordLine);
     atRecordStart = true;
   }
   if (!atRecordStart) {
     spans?.end.push(n);
+    if (nf !== fields.length) fields.length = nf;
     records.push(fields);
     lines.push(recordLine);
   }

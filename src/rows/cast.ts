@@ -13,14 +13,29 @@ export interface CastOptions {
 
 export type Cast = { ok: true; value: Scalar } | { ok: false; message: string };
 
+/** Why a cell could not be cast (castCell). */
+export class CastFailure {
+  constructor(readonly message: string) {}
+}
+
 /** Cast a non-empty cell that is not `<NULL>` (the caller handles those) to the stored value. */
 export function castValue(attr: Attribute, cell: string, opts: CastOptions): Cast {
+  const v = castCell(attr, cell, opts);
+  return v instanceof CastFailure ? { ok: false, message: v.message } : { ok: true, value: v };
+}
+
+/**
+ * castValue for the per-cell loops: the value itself, or a CastFailure. A cell that casts
+ * allocates nothing here; a result object for each of ten cells a row was a fifth of what
+ * mapping a row allocated.
+ */
+export function castCell(attr: Attribute, cell: string, opts: CastOptions): Scalar | CastFailure {
   switch (attr.type) {
     case 'string':
     case 'text':
       return castString(attr, cell);
     case 'password':
-      return ok(cell);
+      return cell;
     case 'integer':
       return castInteger(cell.trim(), cell);
     case 'decimal':
@@ -31,11 +46,11 @@ export function castValue(attr: Attribute, cell: string, opts: CastOptions): Cas
       return castEnum(attr, cell.trim(), cell);
     case 'date': {
       const v = opts.dates.parseDate(cell.trim());
-      return v === null ? fail(dateMessage(cell, opts.dates, false)) : ok(v);
+      return v === null ? fail(dateMessage(cell, opts.dates, false)) : v;
     }
     case 'datetime': {
       const v = opts.dates.parseDateTime(cell.trim());
-      return v === null ? fail(dateMessage(cell, opts.dates, true)) : ok(v);
+      return v === null ? fail(dateMessage(cell, opts.dates, true)) : v;
     }
     case 'ref':
       return castRef(cell.trim(), cell);
@@ -51,12 +66,8 @@ export function emptyValue(attr: Attribute): Scalar {
 
 // ---------------------------------------------------------------------------
 
-function ok(value: Scalar): Cast {
-  return { ok: true, value };
-}
-
-function fail(message: string): Cast {
-  return { ok: false, message };
+function fail(message: string): CastFailure {
+  return new CastFailure(message);
 }
 
 function codePointLength(s: string, limit: number): number {
@@ -85,7 +96,7 @@ function patternOf(attr: Attribute, source: string): RegExp {
   return re;
 }
 
-function castString(attr: Attribute, cell: string): Cast {
+function castString(attr: Attribute, cell: string): Scalar | CastFailure {
   const max = attr.maxLength;
   if (max !== undefined && codePointLength(cell, max) > max) {
     return fail(`${quoted(cell)} is longer than ${max} character${max === 1 ? '' : 's'}`);
@@ -93,7 +104,7 @@ function castString(attr: Attribute, cell: string): Cast {
   if (attr.pattern !== undefined && !patternOf(attr, attr.pattern).test(cell)) {
     return fail(`${quoted(cell)} does not match the pattern ${attr.pattern}`);
   }
-  return ok(cell);
+  return cell;
 }
 
 function isDigit(c: number): boolean {
@@ -112,25 +123,25 @@ function isDigits(s: string, signed: boolean): boolean {
   return true;
 }
 
-function castInteger(text: string, cell: string): Cast {
+function castInteger(text: string, cell: string): Scalar | CastFailure {
   if (!isDigits(text, true)) return fail(`${quoted(cell)} is not an integer`);
   const n = Number(text);
   if (!Number.isSafeInteger(n)) {
     return fail(`${quoted(cell)} is out of range for an integer (at most ±${Number.MAX_SAFE_INTEGER})`);
   }
-  return ok(n === 0 ? 0 : n); // no -0 in the database
+  return n === 0 ? 0 : n; // no -0 in the database
 }
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-function castDecimal(text: string, cell: string): Cast {
+function castDecimal(text: string, cell: string): Scalar | CastFailure {
   if (!DECIMAL.test(text)) {
     const hint = text.includes(',') ? ' (use . as the decimal point)' : '';
     return fail(`${quoted(cell)} is not a decimal number${hint}`);
   }
   const n = Number(text);
   if (!Number.isFinite(n)) return fail(`${quoted(cell)} is out of range for a decimal number`);
-  return ok(n === 0 ? 0 : n);
+  return n === 0 ? 0 : n;
 }
 
 const BOOLEANS: ReadonlyMap<string, number> = new Map([
@@ -138,9 +149,9 @@ const BOOLEANS: ReadonlyMap<string, number> = new Map([
   ['no', 0], ['false', 0], ['0', 0], ['n', 0],
 ]);
 
-function castBoolean(text: string, cell: string): Cast {
+function castBoolean(text: string, cell: string): Scalar | CastFailure {
   const v = BOOLEANS.get(text) ?? BOOLEANS.get(text.toLowerCase());
-  return v === undefined ? fail(`${quoted(cell)} is not a boolean (valid: yes/no, true/false, 1/0, y/n)`) : ok(v);
+  return v === undefined ? fail(`${quoted(cell)} is not a boolean (valid: yes/no, true/false, 1/0, y/n)`) : v;
 }
 
 interface EnumLookup {
@@ -175,19 +186,19 @@ function enumLookup(attr: Attribute): EnumLookup {
   return e;
 }
 
-function castEnum(attr: Attribute, text: string, cell: string): Cast {
+function castEnum(attr: Attribute, text: string, cell: string): Scalar | CastFailure {
   const values = attr.values;
   // exact code first: codes differing only in case stay distinct
-  if (values !== undefined && Object.hasOwn(values, text)) return ok(text);
+  if (values !== undefined && Object.hasOwn(values, text)) return text;
   const e = enumLookup(attr);
   const code = e.byLower.get(text.toLowerCase());
-  return code === undefined ? fail(`${quoted(cell)} is not a valid value ${e.valid}`) : ok(code);
+  return code === undefined ? fail(`${quoted(cell)} is not a valid value ${e.valid}`) : code;
 }
 
-function castRef(text: string, cell: string): Cast {
+function castRef(text: string, cell: string): Scalar | CastFailure {
   if (isDigits(text, false)) {
     const n = Number(text);
-    if (n >= 1 && Number.isSafeInteger(n)) return ok(n);
+    if (n >= 1 && Number.isSafeInteger(n)) return n;
   }
   return fail(`${quoted(cell)} is not an object id (a positive integer)`);
 }

@@ -1,7 +1,7 @@
 import { quoted } from '../base/errors.js';
 import { findAttribute } from '../model/load.js';
 import type { Attribute, ClassDef, Model, Scalar } from '../model/types.js';
-import { castValue, emptyValue, type CastOptions } from './cast.js';
+import { CastFailure, castCell, emptyValue, type CastOptions } from './cast.js';
 import type { DateParser } from './dates.js';
 import type { ImportPlan, LinkSpec } from './plan.js';
 
@@ -189,10 +189,8 @@ function mapRecord(p: Prepared, plan: ImportPlan, rec: (string | undefined)[], i
     out.error[i] = `the row has ${rec.length} field${rec.length === 1 ? '' : 's'}, the header has ${width}`;
     return;
   }
+  // No closure is made for a row: the errors are kept by columnError, which allocates only for a row in error.
   let errors: string[] | null = null;
-  const fail = (col: number, msg: string): void => {
-    (errors ??= []).push(`column ${quoted(plan.header[col] as string)}: ${msg}`);
-  };
   const base = i * nSlots;
   for (let c = 0; c < width; c++) {
     const spec = plan.columns[c];
@@ -204,9 +202,9 @@ function mapRecord(p: Prepared, plan: ImportPlan, rec: (string | undefined)[], i
         if (cell === '') out.values[base + spec.slot] = plan.ignoreEmpty ? undefined : emptyValue(attr);
         else if (cell === NULL_CELL) out.values[base + spec.slot] = null;
         else {
-          const r = castValue(attr, cell, castOpts);
-          if (r.ok) out.values[base + spec.slot] = r.value;
-          else fail(c, r.message);
+          const v = castCell(attr, cell, castOpts);
+          if (v instanceof CastFailure) errors = columnError(errors, plan, c, v.message);
+          else out.values[base + spec.slot] = v;
         }
         break;
       }
@@ -214,13 +212,13 @@ function mapRecord(p: Prepared, plan: ImportPlan, rec: (string | undefined)[], i
         // Reference groups are assembled after the loop, from all their columns.
         break;
       case 'links':
-        out.linkItems[i * nLinks + spec.link] = parseLinkCell(plan.links[spec.link] as LinkSpec, p.targets, cell, plan.ignoreEmpty, castOpts, (m) => fail(c, m));
+        out.linkItems[i * nLinks + spec.link] = parseLinkCell(plan.links[spec.link] as LinkSpec, p.targets, cell, plan.ignoreEmpty, castOpts, (m) => (errors = columnError(errors, plan, c, m)));
         break;
       case 'id':
         if (cell !== '' && cell !== NULL_CELL) {
-          const r = castValue(ID_ATTR, cell, castOpts);
-          if (r.ok && typeof r.value === 'number' && r.value > 0) out.id[i] = r.value;
-          else fail(c, `${quoted(cell)} is not an object id (a positive integer)`);
+          const v = castCell(ID_ATTR, cell, castOpts);
+          if (typeof v === 'number' && v > 0) out.id[i] = v;
+          else errors = columnError(errors, plan, c, `${quoted(cell)} is not an object id (a positive integer)`);
         }
         break;
       case 'source':
@@ -236,42 +234,53 @@ function mapRecord(p: Prepared, plan: ImportPlan, rec: (string | undefined)[], i
   for (let g = 0; g < nRefs; g++) {
     const group = plan.refs[g] as (typeof plan.refs)[number];
     const subs = p.subAttrs[g] as Attribute[];
+    const cols = group.columns;
     let allEmpty = true;
     let anyNull = false;
-    if (group.columns.every((col) => rec[col] === undefined)) continue;
-    for (const col of group.columns) {
-      const cell = rec[col] ?? '';
+    let allMissing = true;
+    for (let k = 0; k < cols.length; k++) {
+      const raw = rec[cols[k] as number];
+      if (raw !== undefined) allMissing = false;
+      const cell = raw ?? '';
       if (cell === NULL_CELL) anyNull = true;
       else if (cell !== '') allEmpty = false;
     }
+    if (allMissing) continue;
     if (allEmpty) {
       out.refTuples[i * nRefs + g] = anyNull || !plan.ignoreEmpty ? null : undefined;
       continue;
     }
-    const tuple: Scalar[] = [];
+    const tuple: Scalar[] = new Array(cols.length);
     let ok = true;
-    group.columns.forEach((col, k) => {
+    for (let k = 0; k < cols.length; k++) {
+      const col = cols[k] as number;
       const cell = rec[col] ?? '';
       const attr = subs[k] as Attribute;
       if (cell === '' || cell === NULL_CELL) {
-        tuple.push(cell === NULL_CELL ? null : emptyValue(attr));
-        return;
+        tuple[k] = cell === NULL_CELL ? null : emptyValue(attr);
+        continue;
       }
-      const r = castValue(attr, cell, castOpts);
-      if (r.ok) tuple.push(r.value);
-      else {
+      const v = castCell(attr, cell, castOpts);
+      if (v instanceof CastFailure) {
         ok = false;
-        fail(col, r.message);
-      }
-    });
+        errors = columnError(errors, plan, col, v.message);
+      } else tuple[k] = v;
+    }
     if (ok) out.refTuples[i * nRefs + g] = tuple;
   }
   // A sync's record is its source's: an object it creates carries the source's name and the record's key.
   if (plan.sync) {
-    if (out.sourceId[i] === null) fail(plan.sourceIdColumn, `empty; every record of a sync needs its key in the source ${plan.sync.source}`);
+    if (out.sourceId[i] === null) errors = columnError(errors, plan, plan.sourceIdColumn, `empty; every record of a sync needs its key in the source ${plan.sync.source}`);
     else out.source[i] = plan.sync.source;
   }
-  if (errors) out.error[i] = (errors as string[]).join('; ');
+  if (errors) out.error[i] = errors.join('; ');
+}
+
+/** `errors` with column `col`'s message added (a new list for the row's first). */
+function columnError(errors: string[] | null, plan: ImportPlan, col: number, msg: string): string[] {
+  const out = errors ?? [];
+  out.push(`column ${quoted(plan.header[col] as string)}: ${msg}`);
+  return out;
 }
 
 const ITEM = /^(.+?)->(.+?):(.*)$/s;
@@ -311,12 +320,12 @@ function parseLinkCell(
     } else {
       attr = link.itemAttr === 'id' ? ID_ATTR : (target.byCode.get(link.itemAttr) as Attribute);
     }
-    const r = castValue(attr, value, castOpts);
-    if (!r.ok) {
-      fail(`item ${quoted(text)}: ${r.message}`);
+    const v = castCell(attr, value, castOpts);
+    if (v instanceof CastFailure) {
+      fail(`item ${quoted(text)}: ${v.message}`);
       continue;
     }
-    items.push({ attr: attr.code, value: r.value, text });
+    items.push({ attr: attr.code, value: v, text });
   }
   return items;
 }

@@ -113,7 +113,8 @@ interface HistoryRow {
 /** What a segment writes, sent when it ends. */
 interface Pending {
   /** fp: the record's fingerprint to store with the object (null: none) */
-  creates: { id: number; row: Scalar[]; fp: bigint | null }[];
+  /** the creates' rows as COPY's text lines (id, insertCols, fingerprint), written as each row is decided: its values die young */
+  creates: CopyText;
   updates: { id: number; cols: string[]; values: Scalar[]; fp: bigint | null }[];
   /** unchanged objects whose stored fingerprint may differ from their record's */
   fps: { id: number; fp: bigint }[];
@@ -169,16 +170,31 @@ function findMatch(plan: ImportPlan, cls: ClassDef, m: MappedRows, i: number): R
 }
 
 function emptyPending(): Pending {
-  return { creates: [], updates: [], fps: [], deletes: [], linkSets: [], history: [], loads: [] };
+  return { creates: new CopyText(), updates: [], fps: [], deletes: [], linkSets: [], history: [], loads: [] };
 }
 
 /** Tuples an earlier row of a segment touched, by lookup space, and the objects it wrote. */
 class Touched {
-  ids = new Set<number>();
+  /** objects written, but those of the range of ids created [createdFrom, createdTo) */
+  private readonly ids = new Set<number>();
+  private createdFrom = 0;
+  private createdTo = 0;
   /** per lookup space, the tuples' keys (a one-value key keeps its type: 5 is not "5") */
   private readonly spaces = new Map<string, Set<TupleKey>>();
   wroteClass = false;
   rows = 0;
+  /** Whether an earlier row of the segment wrote object `id`. */
+  wrote(id: number): boolean {
+    return (id >= this.createdFrom && id < this.createdTo) || this.ids.has(id);
+  }
+  /** Object `id` is written; a create's id next to the last one created widens their range (a set of them was most of what a create allocated). */
+  addId(id: number, created: boolean): void {
+    if (created && id === this.createdTo && this.createdTo > this.createdFrom) this.createdTo++;
+    else if (created && this.createdTo === this.createdFrom) {
+      this.createdFrom = id;
+      this.createdTo = id + 1;
+    } else this.ids.add(id);
+  }
   add(space: string, t: readonly Scalar[]): void {
     let set = this.spaces.get(space);
     if (!set) this.spaces.set(space, (set = new Set()));
@@ -202,6 +218,18 @@ function isTextType(t: string): boolean {
 }
 
 /** A value as the text an array parameter carries (cast to the column's type in the statement). */
+/** Attribute `code` of an object's values laid out by `index` (null where it has none). */
+function valueOf(code: string, values: readonly Scalar[], index: ReadonlyMap<string, number>): Scalar {
+  const k = index.get(code);
+  return k === undefined ? null : (values[k] ?? null);
+}
+
+function tupleOf(codes: readonly string[], values: readonly Scalar[], index: ReadonlyMap<string, number>): Scalar[] {
+  const out: Scalar[] = new Array(codes.length);
+  for (let k = 0; k < codes.length; k++) out[k] = valueOf(codes[k] as string, values, index);
+  return out;
+}
+
 function text(v: Scalar | undefined): string | null {
   if (v === null || v === undefined) return null;
   if (typeof v === 'boolean') return v ? 'true' : 'false';
@@ -1022,20 +1050,20 @@ export class PgApplier {
       const tuple = m.refTuples[i * nRefs + gi];
       if (!tuple) continue;
       const g = plan.refs[gi] as RefGroup;
-      if (g.subs.length === 1 && g.subs[0] === 'id' ? t.ids.has(tuple[0] as number) : t.has(`ref${gi}`, tuple)) return true;
+      if (g.subs.length === 1 && g.subs[0] === 'id' ? t.wrote(tuple[0] as number) : t.has(`ref${gi}`, tuple)) return true;
       if ((a.refs[gi]?.get(tupleKey(tuple))?.count ?? 0) !== 1 && t.wroteClass) return true;
     }
     const match = this.matchOf(m, i);
     if (match) {
-      if (match.space === 'id' ? t.ids.has(match.tuple[0] as number) : t.has(match.space, match.tuple)) return true;
+      if (match.space === 'id' ? t.wrote(match.tuple[0] as number) : t.has(match.space, match.tuple)) return true;
       const r = this.answerOf(a, match);
-      if (r.count === 1 && t.ids.has(r.id as number)) return true;
+      if (r.count === 1 && t.wrote(r.id as number)) return true;
       // A sync's record may be found by the keys: an earlier row may have written them, or the object they find.
       if (plan.sync && match.space === 'source' && plan.keys.length > 0) {
         const keys = { space: 'keys', tuple: keyTuple(plan, this.cls, m.values, i * plan.slots.length) };
         if (t.has('keys', keys.tuple)) return true;
         const k = this.answerOf(a, keys);
-        if (k.count >= 1 && t.ids.has(k.id as number)) return true;
+        if (k.count >= 1 && t.wrote(k.id as number)) return true;
       }
     }
     if (plan.action === 'delete' && t.wroteClass && this.referrerKinds.some((k) => k.self)) return true;
@@ -1053,30 +1081,34 @@ export class PgApplier {
     return map.get(tupleKey(match.tuple)) ?? NO_MATCH;
   }
 
-  /** Record the tuples an object has (before or after a write) in the spaces the segment's rows look up. */
-  private touch(id: number, get: (code: string) => Scalar): void {
+  /**
+   * Record the tuples an object has (before or after a write) in the spaces the segment's
+   * rows look up: `values` are its attributes, at the positions `index` gives (a code it
+   * does not give is null).
+   */
+  private touch(id: number, values: readonly Scalar[], index: ReadonlyMap<string, number>, created = false): void {
     this.changedInTx = true;
     if (this.fpTable) this.written.add(id);
     const t = this.touched;
-    t.ids.add(id);
+    t.addId(id, created);
     t.wroteClass = true;
-    const keys = this.plan.keys.length > 0 ? this.plan.keys.map(get) : null;
+    const keys = this.plan.keys.length > 0 ? tupleOf(this.plan.keys, values, index) : null;
     if (keys) t.add('keys', keys);
     // A pair with a null holds no place in the (source, source_id) space: no row can match by it.
-    const source = get('source');
-    const sourceId = source === null ? null : get('source_id');
+    const source = valueOf('source', values, index);
+    const sourceId = source === null ? null : valueOf('source_id', values, index);
     if (source !== null && sourceId !== null) t.add('source', [source, sourceId]);
     for (const gi of this.selfGroups) {
       const g = this.plan.refs[gi] as RefGroup;
-      if (!(g.subs.length === 1 && g.subs[0] === 'id')) t.add(`ref${gi}`, g.subs.map(get));
+      if (!(g.subs.length === 1 && g.subs[0] === 'id')) t.add(`ref${gi}`, tupleOf(g.subs, values, index));
     }
     for (const s of this.uniqueSlots) {
-      const v = get(this.plan.slots[s] as string);
+      const v = valueOf(this.plan.slots[s] as string, values, index);
       if (v !== null && v !== '') t.add(`u${s}`, [v]);
     }
     if (this.runKeys) {
       for (let space = 0; space < this.keySpaceAttrs.length; space++) {
-        this.runKeys.add(space, space === this.keysSpace && keys ? keys : (this.keySpaceAttrs[space] as string[]).map(get));
+        this.runKeys.add(space, space === this.keysSpace && keys ? keys : tupleOf(this.keySpaceAttrs[space] as string[], values, index));
       }
     }
   }
@@ -1239,11 +1271,11 @@ export class PgApplier {
   }
 
   /** The first unique value of the row that another object than `self` holds, as SQLite's constraint reports it. */
-  private uniqueError(m: MappedRows, base: number, a: Answers, self: number | null, written: (code: string) => boolean): RowPlan | null {
+  private uniqueError(m: MappedRows, base: number, a: Answers, self: number | null, written: ((code: string) => boolean) | null): RowPlan | null {
     for (let k = 0; k < this.uniqueSlots.length; k++) {
       const s = this.uniqueSlots[k] as number;
       const code = this.plan.slots[s] as string;
-      if (!written(code)) continue;
+      if (written !== null && !written(code)) continue;
       const v = m.values[base + s];
       if (v === undefined || v === null || v === '') continue;
       const holders = a.unique[k]?.get(tupleKey([v])) ?? [];
@@ -1278,22 +1310,27 @@ export class PgApplier {
       if (li < 0 || (links[li]?.length ?? 0) === 0) (missing ??= []).push(describe(attr));
     }
     if (missing) return err(`missing mandatory ${missing.join(', ')}`);
-    const unique = this.uniqueError(m, base, a, null, () => true);
+    const unique = this.uniqueError(m, base, a, null, null);
     if (unique) return unique;
     const id = this.nextId++;
-    this.pending.creates.push({ id, row, fp: this.fpOf(i) });
-    plan.links.forEach((l, li) => {
+    const data = this.pending.creates;
+    data.integer(id);
+    for (const k of this.insertCols) data.scalar(row[k]);
+    const fp = this.fpOf(i);
+    data.value(fp === null ? null : String(fp));
+    data.endLine();
+    for (let li = 0; li < plan.links.length; li++) {
       const ids = links[li];
-      if (!ids || ids.length === 0) return;
+      if (!ids || ids.length === 0) continue;
       this.pending.linkSets.push({ li, id, ids, replace: false });
-      json += `${json === '' ? '{' : ','}${JSON.stringify(l.attr)}:${JSON.stringify(ids)}`;
-    });
+      json += `${json === '' ? '{' : ','}${JSON.stringify((plan.links[li] as (typeof plan.links)[number]).attr)}:${JSON.stringify(ids)}`;
+    }
     if (this.rangeHistory) {
       if (id !== this.pendingLast + 1) this.flushCreates();
       if (this.pendingLast < this.pendingFirst) this.pendingFirst = id;
       this.pendingLast = id;
     } else this.pending.history.push({ objectId: id, lastObjectId: null, op: 'create', changes: json === '' ? '{}' : `${json}}` });
-    this.touch(id, (code) => row[this.rowIndex.get(code) as number] ?? null);
+    this.touch(id, row, this.rowIndex, true);
     return { status: Status.Created, id, message: null, changed: null };
   }
 
@@ -1373,9 +1410,13 @@ export class PgApplier {
     this.pending.updates.push({ id, cols, values, fp: this.fpOf(i) });
     for (const li of linkChanges) this.pending.linkSets.push({ li, id, ids: links[li] as number[], replace: true });
     this.pending.history.push({ objectId: id, lastObjectId: null, op: 'update', changes: JSON.stringify(changes) });
-    const before = (code: string): Scalar => current[this.fetchIndex.get(code) as number] ?? null;
-    this.touch(id, before);
-    this.touch(id, (code) => (code in changes ? ((changes[code] as [Scalar, Scalar])[1] ?? null) : before(code)));
+    this.touch(id, current, this.fetchIndex);
+    const after = current.slice();
+    for (const [code, [, v]] of Object.entries(changes)) {
+      const k = this.fetchIndex.get(code);
+      if (k !== undefined) after[k] = v as Scalar;
+    }
+    this.touch(id, after, this.fetchIndex);
     return { status: Status.Updated, id, message: null, changed: changed.join(',') };
   }
 
@@ -1398,7 +1439,7 @@ export class PgApplier {
     });
     this.pending.deletes.push(id);
     this.pending.history.push({ objectId: id, lastObjectId: null, op: 'delete', changes: JSON.stringify(changes) });
-    this.touch(id, (code) => current[this.fetchIndex.get(code) as number] ?? null);
+    this.touch(id, current, this.fetchIndex);
     return { status: Status.Deleted, id, message: null, changed: null };
   }
 
@@ -1409,7 +1450,7 @@ export class PgApplier {
     const p = this.pending;
     this.pending = emptyPending();
     const t = q(this.cls.name);
-    if (!this.syncer && p.creates.length + p.updates.length + p.fps.length + p.deletes.length + p.linkSets.length + p.history.length + p.loads.length === 0) return;
+    if (!this.syncer && p.creates.lines + p.updates.length + p.fps.length + p.deletes.length + p.linkSets.length + p.history.length + p.loads.length === 0) return;
     // One segment's writes at the server while the run makes the next: the last ones land first.
     await this.landed();
     if (this.plan.sync?.loadOnly) {
@@ -1417,22 +1458,14 @@ export class PgApplier {
       // The replicas of its rows in error, before the next segment reads them.
       await this.syncer?.flush(this.changeId);
     }
-    if (p.creates.length > 0) {
+    if (p.creates.lines > 0) {
       const codes = ['source', 'source_id', ...this.stored.map((a) => a.code)];
-      const cols = this.insertCols;
-      const creates = p.creates;
-      const data = new CopyText();
-      for (const c of creates) {
-        data.value(String(c.id));
-        for (const k of cols) data.value(text(c.row[k]));
-        data.value(c.fp === null ? null : String(c.fp));
-        data.endLine();
-      }
-      const columns = ['id', ...cols.map((k) => q(codes[k] as string)), FP_COLUMN];
-      const buffers = data.take();
+      const columns = ['id', ...this.insertCols.map((k) => q(codes[k] as string)), FP_COLUMN];
+      const created = p.creates.lines;
+      const buffers = p.creates.take();
       this.send(() => copyRows(this.client, t, columns, buffers));
       this.sequenceBehind = true;
-      this.createdInRun += p.creates.length;
+      this.createdInRun += created;
       // The planner's statistics of a class the run fills are those of the class before it
       // (autovacuum cannot see the open transaction's rows): with them, a lookup by key
       // seemed to match thousands of rows and scanned the class for each block, whose cost

@@ -21,6 +21,7 @@ export function copyText(v: string | null): string {
 const TAB = 9;
 const NEWLINE = 10;
 const BACKSLASH = 92;
+const NO_BYTES = Buffer.alloc(0);
 
 /**
  * COPY's text format written straight into buffers of about SEND_BYTES each: values in
@@ -30,9 +31,41 @@ const BACKSLASH = 92;
  */
 export class CopyText {
   private readonly chunks: Buffer[] = [];
-  private b: Buffer = Buffer.allocUnsafe(SEND_BYTES);
+  /** allocated with the first value: a block without creates sends none */
+  private b: Buffer = NO_BYTES;
   private pos = 0;
   private lineStart = true;
+  /** lines ended so far */
+  lines = 0;
+
+  /** The line's next value, a stored value as text (scalarText): an integer's digits are written without a string. */
+  scalar(v: string | number | boolean | null | undefined): void {
+    if (typeof v === 'string') this.value(v);
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) this.integer(v);
+    else this.value(v === null || v === undefined ? null : typeof v === 'boolean' ? (v ? 'true' : 'false') : String(v));
+  }
+
+  /** The line's next value, a safe integer. */
+  integer(n: number): void {
+    if (this.pos + 20 > this.b.length) this.nextChunk(20);
+    const b = this.b;
+    let pos = this.pos;
+    if (!this.lineStart) b[pos++] = TAB;
+    this.lineStart = false;
+    let x = n;
+    if (x < 0) {
+      b[pos++] = 45; // -
+      x = -x;
+    }
+    let digits = 1;
+    for (let t = x; t >= 10; t = Math.floor(t / 10)) digits++;
+    pos += digits;
+    for (let k = pos - 1; k >= pos - digits; k--) {
+      b[k] = 48 + (x % 10);
+      x = Math.floor(x / 10);
+    }
+    this.pos = pos;
+  }
 
   /** The line's next value. */
   value(v: string | null): void {
@@ -70,15 +103,17 @@ export class CopyText {
     if (this.pos + 1 > this.b.length) this.nextChunk(1);
     this.b[this.pos++] = NEWLINE;
     this.lineStart = true;
+    this.lines++;
   }
 
   /** The buffers written so far; the next line starts a new set. */
   take(): Buffer[] {
     const out = this.chunks.splice(0);
     if (this.pos > 0) out.push(this.b.subarray(0, this.pos));
-    this.b = Buffer.allocUnsafe(SEND_BYTES);
+    this.b = NO_BYTES;
     this.pos = 0;
     this.lineStart = true;
+    this.lines = 0;
     return out;
   }
 

@@ -60,3 +60,22 @@ test('CopyText.take starts a new set: the second holds only what came after', ()
   assert.equal(Buffer.concat(data.take()).toString(), 'b\t\\N\n');
   assert.deepEqual(data.take(), []);
 });
+
+test('CopyText.scalar writes a stored value as its text: integers by their digits, others as String gives them', () => {
+  const values = [0, 7, -7, 10, 1234567890, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2.5, -0.125, 1e21, true, false, null, undefined, 'text\twith tab'];
+  const data = new CopyText();
+  for (const v of values) data.scalar(v);
+  data.endLine();
+  assert.equal(data.lines, 1);
+  const expected = `${values.map((v) => copyText(v === null || v === undefined ? null : String(v))).join('\t')}\n`;
+  assert.equal(Buffer.concat(data.take()).toString(), expected);
+  assert.equal(data.lines, 0);
+  // Digits that end a buffer and start the next come out whole.
+  const many = new CopyText();
+  const ids = Array.from({ length: 40_000 }, (_, i) => i * 7919);
+  for (const id of ids) {
+    many.integer(id);
+    many.endLine();
+  }
+  assert.equal(Buffer.concat(many.take()).toString(), ids.map((id) => `${id}\n`).join(''));
+});
