@@ -6,14 +6,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Sandbox, query, runCli, summaryOf, suiteSandboxes } from '../helpers/cli.js';
+import { preparedDatabases } from '../helpers/fixtures.js';
 import { FEED_HEADER as HEADER, feed, range } from '../helpers/feeds.js';
 
 
+const prepared = preparedDatabases();
+
 async function setUp(box: Sandbox, ...settings: string[]): Promise<void> {
-  assert.equal((await runCli(['init', '--db', box.db])).code, 0);
-  assert.equal((await runCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('orgs.csv', 'name\nDemo\n'), '--progress', 'none'])).code, 0);
-  const r = await runCli(['source', 'add', '--db', box.db, '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
-  assert.equal(r.code, 0, r.stderr);
+  await prepared(box, JSON.stringify(settings), async (t) => {
+    assert.equal((await runCli(['init', '--db', t.db])).code, 0);
+    assert.equal((await runCli(['import', '--db', t.db, '--class', 'Organization', '--file', t.file('orgs.csv', 'name\nDemo\n'), '--progress', 'none'])).code, 0);
+    const r = await runCli(['source', 'add', '--db', t.db, '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
+    assert.equal(r.code, 0, r.stderr);
+  });
 }
 
 let n = 0;

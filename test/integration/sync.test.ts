@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { type Sandbox, query, runCli, suiteSandboxes } from '../helpers/cli.js';
+import { preparedDatabases } from '../helpers/fixtures.js';
 
 interface Person {
   id: number;
@@ -20,12 +21,16 @@ interface Person {
 
 const people = (db: string): Person[] => query<Person>(db, 'SELECT id, source, source_id, name, email, phone, function FROM Person ORDER BY id');
 
-/** A database with the organization Demo, and a source `hr` into Person keyed on email with `settings`. */
+const prepared = preparedDatabases();
+
+/** A database with the organization Demo, and a source `hr` into Person keyed on email with `settings` (made once per settings). */
 async function withSource(box: Sandbox, ...settings: string[]): Promise<void> {
-  assert.equal((await runCli(['init', '--db', box.db])).code, 0);
-  assert.equal((await runCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('orgs.csv', 'name\nDemo\n'), '--progress', 'none'])).code, 0);
-  const r = await runCli(['source', 'add', '--db', box.db, '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
-  assert.equal(r.code, 0, r.stderr);
+  await prepared(box, JSON.stringify(settings), async (t) => {
+    assert.equal((await runCli(['init', '--db', t.db])).code, 0);
+    assert.equal((await runCli(['import', '--db', t.db, '--class', 'Organization', '--file', t.file('orgs.csv', 'name\nDemo\n'), '--progress', 'none'])).code, 0);
+    const r = await runCli(['source', 'add', '--db', t.db, '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
+    assert.equal(r.code, 0, r.stderr);
+  });
 }
 
 const HEADER = 'source_id,name,first_name,email,org_id->name,phone,function\n';
