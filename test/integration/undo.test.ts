@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { query, runCli, suiteSandboxes, type Sandbox } from '../helpers/cli.js';
+import { preparedDatabases } from '../helpers/fixtures.js';
 
 const ORGS = 'name,code\nSales,S1\nIT,I1\n';
 const PEOPLE = 'name,first_name,email,org_id->name,phone\nHugo,Victor,vh@x,Sales,\nSand,George,gs@x,IT,+33 1\nZola,Emile,ez@x,Sales,\n';
@@ -24,14 +25,19 @@ function lastChange(sb: Sandbox): number {
   return query<{ id: number }>(sb.db, 'SELECT max(id) AS id FROM _sluice_change')[0]?.id as number;
 }
 
-/** A database with the organizations and the people imported, and the changes that did it. */
+const prepared = preparedDatabases();
+
+/** A database with the organizations and the people imported, and the changes that did it (made once, copied). */
 async function loaded(box: () => Sandbox): Promise<Sandbox & { orgs: number; people: number }> {
   const sb = box();
-  await ok(['init', '--db', sb.db]);
-  await ok(['import', '--db', sb.db, '--class', 'Organization', '--file', sb.file('orgs.csv', ORGS)]);
-  const orgs = lastChange(sb);
-  await ok(['import', '--db', sb.db, '--class', 'Person', '--keys', 'email', '--file', sb.file('people.csv', PEOPLE)]);
-  return Object.assign(sb, { orgs, people: lastChange(sb) });
+  const changes = await prepared(sb, 'loaded', async (t) => {
+    await ok(['init', '--db', t.db]);
+    await ok(['import', '--db', t.db, '--class', 'Organization', '--file', t.file('orgs.csv', ORGS)]);
+    const orgs = lastChange(t);
+    await ok(['import', '--db', t.db, '--class', 'Person', '--keys', 'email', '--file', t.file('people.csv', PEOPLE)]);
+    return { orgs, people: lastChange(t) };
+  });
+  return Object.assign(sb, changes);
 }
 
 describe('sluice undo', () => {
