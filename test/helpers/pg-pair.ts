@@ -2,9 +2,10 @@
  * The same commands on an SQLite database and on a PostgreSQL schema, compared as they go.
  *
  * A pair is a sandbox with a fresh SQLite database and a fresh PostgreSQL database, both
- * made by `sluice init`; each command runs on both stores at once (they are independent)
- * and must give the same exit code, the same standard output (timing lines removed), the
- * same standard error, and never the password. `same()` then reads both back with
+ * made by `sluice init`; each command runs on both stores at once (they are independent),
+ * through the CLI's command functions in a command runner (runCommand, cli.ts), and must
+ * give the same exit code, the same standard output (timing lines removed), the same
+ * standard error, and never the password. `same()` then reads both back with
  * `sluice export`, `sluice changes` and `sluice history`, which must print the same bytes.
  *
  * `sluice init` runs once per suite for each set of init arguments, on a template pair; each
@@ -19,7 +20,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type CliResult, type Sandbox, query, readBack, runCli, suiteSandboxes } from './cli.js';
+import { type CliResult, type Sandbox, query, readBack, runCli, runCommand, suiteSandboxes } from './cli.js';
 import { LOG } from './fixtures.js';
 import type { PgServer } from './postgres.js';
 
@@ -134,7 +135,7 @@ export function pgPairs(server: () => PgServer, options: PairOptions = {}): (mad
       const logs = [join(sb.dir, `lite-${files}.log`), join(sb.dir, `pg-${files}.log`)];
       files++;
       const [lite, pgr] = (await Promise.all(
-        [sb.db, url].map((db, k) => runCli([...args.map((a) => (a === LOG ? (logs[k] as string) : a)), '--db', db])),
+        [sb.db, url].map((db, k) => runCommand([...args.map((a) => (a === LOG ? (logs[k] as string) : a)), '--db', db])),
       )) as [CliResult, CliResult];
       assert.equal(lite.code, code, `SQLite ${what}: exit ${String(lite.code)}\n${lite.stdout}\n${lite.stderr}`);
       assert.equal(pgr.code, lite.code, `PostgreSQL ${what}: exit ${String(pgr.code)}\n${pgr.stdout}\n${pgr.stderr}`);
