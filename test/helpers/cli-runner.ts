@@ -57,6 +57,14 @@ function leftOpen(baseline: Map<string, number>): string[] {
   return extra;
 }
 
+/**
+ * An exception or rejection nothing caught, which would end a `sluice` process with a stack
+ * trace: it fails the command running, or the next one when it came between two.
+ */
+const uncaught: string[] = [];
+process.on('uncaughtException', (e) => uncaught.push(String(e?.stack ?? e)));
+process.on('unhandledRejection', (e) => uncaught.push(String((e as Error)?.stack ?? e)));
+
 /** Run `argv` with the process's output gathered rather than written; errors reported as main.ts reports them. */
 async function captured(argv: readonly string[], baseline: Map<string, number>): Promise<CliResult> {
   const out: string[] = [];
@@ -91,7 +99,11 @@ async function captured(argv: readonly string[], baseline: Map<string, number>):
     open = leftOpen(baseline);
   }
   if (open.length > 0) err.push(`[command runner] the command left ${open.join(', ')} open: a sluice process would not have exited\n`);
-  return { code: open.length > 0 ? null : code, signal: null, stdout: out.join(''), stderr: err.join('') };
+  // A rejection the command left behind surfaces within a turn or two of the event loop.
+  for (let k = 0; k < 2; k++) await new Promise((r) => setImmediate(r));
+  const crashed = uncaught.splice(0);
+  for (const c of crashed) err.push(`[command runner] uncaught, a sluice process would have crashed: ${c}\n`);
+  return { code: open.length > 0 || crashed.length > 0 ? null : code, signal: null, stdout: out.join(''), stderr: err.join('') };
 }
 
 // What is open before any command: the IPC channel and the standard streams (made when first used).

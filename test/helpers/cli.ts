@@ -144,7 +144,10 @@ function request(runner: ChildProcess, args: readonly string[]): Promise<{ resul
  */
 export async function runCommand(args: string[]): Promise<CliResult> {
   if (process.env.SLUICE_TEST_SPAWN) return runCli(args);
-  const runner = idleRunners.pop() ?? spawn(process.execPath, [RUNNER], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  let runner = idleRunners.pop();
+  // One that ended while it waited (it should not) is replaced; its next command would have failed.
+  while (runner !== undefined && (runner.exitCode !== null || runner.signalCode !== null)) runner = idleRunners.pop();
+  runner ??= spawn(process.execPath, [RUNNER], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   // A runner holds the test file open only while it runs a command.
   hold(runner, true);
   const { result, reusable } = await request(runner, args);
