@@ -1,7 +1,7 @@
 /**
  * CSV conformance: the public test cases of three parsers (csv-spectrum, PapaParse, CPython's
  * csv module; vendored under test/conformance/vendor with their licences), each imported by
- * the built CLI and exported back. A case upstream reads imports exactly its rows; a case
+ * the CLI's import command and exported back. A case upstream reads imports exactly its rows; a case
  * upstream rejects stops the run naming the line (exit 3). Where an upstream expectation
  * differs from a Sluice rule (SPEC §3, README "Input"), DIFFERENCES below says what Sluice
  * does instead and why, and that is what is asserted; ERRATA corrects an upstream
@@ -127,10 +127,10 @@ describe('CSV conformance corpora', () => {
   });
   after(() => results?.cleanup());
 
-  test('the cases run in batches, far fewer processes than cases', (t) => {
+  test('the cases run in batches, far fewer commands than cases', (t) => {
     assert.ok(results);
-    t.diagnostic(`${JOBS.length} cases in ${results.processes} CLI processes`);
-    assert.ok(results.processes < JOBS.length / 3, `${results.processes} processes for ${JOBS.length} cases`);
+    t.diagnostic(`${JOBS.length} cases in ${results.commands} CLI commands`);
+    assert.ok(results.commands < JOBS.length / 3, `${results.commands} commands for ${JOBS.length} cases`);
   });
 
   for (const { corpus, source } of CORPORA) {

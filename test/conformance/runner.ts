@@ -1,6 +1,7 @@
 /**
- * Runs conformance cases through the built CLI in as few processes as they allow. An import
- * costs a process and its threads (most of a second for a few bytes), so the cases one file
+ * Runs conformance cases through the CLI's commands (runCommand, helpers/cli.ts) in as few
+ * imports as they allow. An import costs its threads (most of a second for a few bytes,
+ * with a process of its own), so the cases one file
  * can hold together — same header line, separator, qualifier and quote leniency — are
  * imported as one file, each case's rows told apart by the lines they come from:
  *
@@ -20,7 +21,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import pLimit from 'p-limit';
-import { type CliResult, runCli, sandbox } from '../helpers/cli.js';
+import { type CliResult, runCommand, sandbox } from '../helpers/cli.js';
 import { detailsOf } from '../helpers/fixtures.js';
 import type { UpstreamCase } from './corpora.js';
 
@@ -261,7 +262,7 @@ async function runBatch(b: Batch, db: string, file: string): Promise<void> {
   if (b.separator !== null) args.push('--separator', b.separator);
   args.push(...qualifierArgs(b.qualifier));
   if (b.relax) args.push('--relax-quotes');
-  const r = await runCli(args);
+  const r = await runCommand(args);
   if (r.code !== 0 && r.code !== 1) {
     b.failure = `the batch import stopped: ${describeRun(r)}`;
     return;
@@ -281,7 +282,7 @@ async function runBatch(b: Batch, db: string, file: string): Promise<void> {
 }
 
 async function exportRows(db: string, codes: string[]): Promise<Map<string, Record<string, string>>> {
-  const r = await runCli(['export', '--db', db, '--class', CLASS, '--raw', '--columns', ['id', ...codes].join(',')]);
+  const r = await runCommand(['export', '--db', db, '--class', CLASS, '--raw', '--columns', ['id', ...codes].join(',')]);
   if (r.code !== 0) throw new Error(`sluice export failed: ${describeRun(r)}`);
   const records = parse(r.stdout, { columns: true, bom: true }) as Record<string, string>[];
   return new Map(records.map((rec) => [rec.id as string, rec]));
@@ -289,8 +290,8 @@ async function exportRows(db: string, codes: string[]): Promise<Map<string, Reco
 
 export interface Results {
   outcomes: Map<Job, Outcome>;
-  /** processes started: imports and exports */
-  processes: number;
+  /** commands run: imports and exports */
+  commands: number;
   cleanup(): void;
 }
 
@@ -301,7 +302,7 @@ export async function runJobs(jobs: readonly Job[]): Promise<Results> {
   const sb = sandbox();
   try {
     const template = join(sb.dir, 'template.db');
-    const init = await runCli(['init', '--db', template, '--model', sb.file('model.json', JSON.stringify(plan.model()))]);
+    const init = await runCommand(['init', '--db', template, '--model', sb.file('model.json', JSON.stringify(plan.model()))]);
     if (init.code !== 0) throw new Error(`sluice init failed: ${describeRun(init)}`);
     const dbs = Array.from({ length: LANES }, (_, i) => {
       const db = join(sb.dir, `lane-${i}.db`);
@@ -334,7 +335,7 @@ export async function runJobs(jobs: readonly Job[]): Promise<Results> {
         onLane(async (db) => {
           const file = join(sb.dir, `stop-${n++}.csv`);
           writeFileSync(file, s.file);
-          s.result = await runCli(['import', '--db', db, '--class', CLASS, '--file', file, '--progress', 'none', '--workers', '1', ...s.args]);
+          s.result = await runCommand(['import', '--db', db, '--class', CLASS, '--file', file, '--progress', 'none', '--workers', '1', ...s.args]);
         }),
       ),
     ]);
@@ -357,7 +358,7 @@ export async function runJobs(jobs: readonly Job[]): Promise<Results> {
       }
     }
     for (const s of stops) for (const j of s.jobs) (outcomes.get(j) as Outcome).stopped = { result: s.result as CliResult, lines: lineBreaks(s.file) + 1 };
-    return { outcomes, processes: 1 + batches.length + stops.length + dbs.length, cleanup: () => sb.cleanup() };
+    return { outcomes, commands: 1 + batches.length + stops.length + dbs.length, cleanup: () => sb.cleanup() };
   } catch (err) {
     sb.cleanup();
     throw err;

@@ -1,5 +1,5 @@
 /** Test helpers: a fresh temporary directory per test and the built CLI as a child process. */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +95,76 @@ export async function readBack(commands: readonly string[][]): Promise<CliResult
   const r = await runScript(READ_BACK, [JSON.stringify(commands)]);
   if (r.code !== 0) throw new Error(`read-back exited ${String(r.code ?? r.signal)}: ${r.stderr}`);
   return JSON.parse(r.stdout) as CliResult[];
+}
+
+const RUNNER = fileURLToPath(new URL('./cli-runner.js', import.meta.url));
+
+/** Command runners (cli-runner.ts) waiting for their next command. */
+const idleRunners: ChildProcess[] = [];
+
+/** Send one command to a runner; its result, or a failure when the runner ends or takes longer than CLI_LIMIT_MS. */
+function request(runner: ChildProcess, args: readonly string[]): Promise<{ result: CliResult; reusable: boolean }> {
+  return new Promise((resolve) => {
+    let output = '';
+    const onData = (d: Buffer): void => {
+      output += d.toString('utf8');
+    };
+    const settle = (result: CliResult, reusable: boolean): void => {
+      clearTimeout(timer);
+      runner.off('message', onMessage);
+      runner.off('exit', onExit);
+      runner.stdout?.off('data', onData);
+      runner.stderr?.off('data', onData);
+      resolve({ result, reusable });
+    };
+    const onMessage = (r: CliResult): void => settle(r, r.code !== null);
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+      settle({ code: null, signal: signal ?? 'SIGKILL', stdout: '', stderr: `the command runner ended (${String(code ?? signal)}) during ${args.join(' ')}:\n${output}` }, false);
+    const timer = setTimeout(() => {
+      runner.kill('SIGKILL');
+      settle({ code: null, signal: 'SIGKILL', stdout: '', stderr: `${args.join(' ')} took more than ${CLI_LIMIT_MS} ms:\n${output}` }, false);
+    }, CLI_LIMIT_MS);
+    runner.on('message', onMessage);
+    runner.on('exit', onExit);
+    runner.stdout?.on('data', onData);
+    runner.stderr?.on('data', onData);
+    runner.send([...args]);
+  });
+}
+
+/**
+ * A command (`init`, `import`, `export`, `changes`, `history`, `undo`, `source`, `sync`,
+ * `token`) run through the same command functions as the CLI, in a command runner process
+ * that runs one command after another (cli-runner.ts), with the result runCli would give:
+ * the same exit code, standard output and standard error. A runner is reused once its
+ * command is done, so a test that runs dozens of commands starts one process, not dozens;
+ * one that left anything open (a connection, a timer, a thread) fails its command. For
+ * commands that need neither an environment nor standard input of their own.
+ * SLUICE_TEST_SPAWN=1 runs each command as its own `sluice` process instead.
+ */
+export async function runCommand(args: string[]): Promise<CliResult> {
+  if (process.env.SLUICE_TEST_SPAWN) return runCli(args);
+  let runner = idleRunners.pop();
+  // One that ended while it waited (it should not) is replaced; its next command would have failed.
+  while (runner !== undefined && (runner.exitCode !== null || runner.signalCode !== null)) runner = idleRunners.pop();
+  runner ??= spawn(process.execPath, [RUNNER], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  // A runner holds the test file open only while it runs a command.
+  hold(runner, true);
+  const { result, reusable } = await request(runner, args);
+  if (reusable) {
+    hold(runner, false);
+    idleRunners.push(runner);
+  } else if (runner.exitCode === null && runner.signalCode === null) {
+    runner.kill('SIGKILL');
+  }
+  return result;
+}
+
+function hold(runner: ChildProcess, on: boolean): void {
+  for (const h of [runner, runner.channel, runner.stdout, runner.stderr] as ({ ref(): unknown; unref(): unknown } | null | undefined)[]) {
+    if (on) h?.ref();
+    else h?.unref();
+  }
 }
 
 /** A CLI process the test drives: it writes the child's stdin and waits for what its stderr says. */

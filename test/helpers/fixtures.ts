@@ -1,6 +1,7 @@
 /** Fixture helpers for the integration tests: prepared databases, CSV building, report parsing. */
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync } from 'node:fs';
+import { after } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { type CliResult, type Sandbox, historyEntries, historyEntriesSql, query, runCli, sandbox } from './cli.js';
 
@@ -68,10 +69,38 @@ export async function makeTemplate(steps: readonly Step[]): Promise<Template> {
     sandbox: t,
     fresh() {
       const sb = sandbox();
-      copyFileSync(t.db, sb.db);
-      for (const ext of ['-wal', '-shm']) if (existsSync(t.db + ext)) copyFileSync(t.db + ext, sb.db + ext);
+      copyDatabase(t.db, sb.db);
       return sb;
     },
+  };
+}
+
+/** Copy an SQLite database's files (its WAL too, when there is one) to `to`. */
+export function copyDatabase(from: string, to: string): void {
+  for (const ext of ['', '-wal', '-shm']) if (existsSync(from + ext)) copyFileSync(from + ext, to + ext);
+}
+
+/**
+ * Databases set up by the same commands, made once per test file: the first time a test asks
+ * for `key`, `make` runs on a template sandbox; every test that asks for it gets a copy of
+ * that database in its own sandbox, holding what the commands wrote, byte for byte, and the
+ * value `make` returned (change ids, say). Call at the top of a test file.
+ */
+export function preparedDatabases(): <T>(sb: Sandbox, key: string, make: (template: Sandbox) => Promise<T>) => Promise<T> {
+  const made = new Map<string, Promise<{ template: Sandbox; value: unknown }>>();
+  after(async () => {
+    for (const t of made.values()) await t.then(({ template }) => template.cleanup(), () => undefined);
+  });
+  return async <T>(sb: Sandbox, key: string, make: (template: Sandbox) => Promise<T>): Promise<T> => {
+    let t = made.get(key);
+    if (t === undefined) {
+      const template = sandbox();
+      t = make(template).then((value) => ({ template, value }));
+      made.set(key, t);
+    }
+    const { template, value } = await t;
+    copyDatabase(template.db, sb.db);
+    return value as T;
   };
 }
 

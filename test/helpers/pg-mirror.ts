@@ -25,7 +25,7 @@ import { q } from '../../src/model/schema.js';
 import { pgTable } from '../../src/store/postgres/schema.js';
 import { connectPostgres, initPostgres } from '../../src/store/postgres/store.js';
 import type { PgTarget } from '../../src/store/postgres/url.js';
-import { type CliResult, runCli } from './cli.js';
+import { type CliResult, runCommand } from './cli.js';
 
 /** Rows per INSERT: one statement binds one array per column. */
 const BATCH = 2000;
@@ -259,7 +259,7 @@ export async function buildInventory(dir: string, db: string): Promise<void> {
   const model = join(dir, 'inventory.json');
   writeFileSync(model, JSON.stringify(INVENTORY_MODEL));
   const ok = async (args: string[]): Promise<CliResult> => {
-    const r = await runCli(args);
+    const r = await runCommand(args);
     if (r.code !== 0) throw new Error(`sluice ${args.join(' ')} exited ${String(r.code)}:\n${r.stdout}\n${r.stderr}`);
     return r;
   };

@@ -2,10 +2,15 @@
  * The same commands on an SQLite database and on a PostgreSQL schema, compared as they go.
  *
  * A pair is a sandbox with a fresh SQLite database and a fresh PostgreSQL database, both
- * made by `sluice init`; each command runs on both stores at once (they are independent)
- * and must give the same exit code, the same standard output (timing lines removed), the
- * same standard error, and never the password. `same()` then reads both back with
+ * made by `sluice init`; each command runs on both stores at once (they are independent),
+ * through the CLI's command functions in a command runner (runCommand, cli.ts), and must
+ * give the same exit code, the same standard output (timing lines removed), the same
+ * standard error, and never the password. `same()` then reads both back with
  * `sluice export`, `sluice changes` and `sluice history`, which must print the same bytes.
+ *
+ * `sluice init` runs once per suite for each set of init arguments, on a template pair; each
+ * new pair starts from copies of the template's two databases (a file copy, and CREATE
+ * DATABASE … TEMPLATE), which hold what the init wrote, byte for byte.
  *
  * Usage, in a describe block of a file that called usePostgres():
  *   const pair = pgPairs(server);
@@ -15,7 +20,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { type CliResult, type Sandbox, query, readBack, runCli, suiteSandboxes } from './cli.js';
+import { type CliResult, type Sandbox, query, readBack, runCli, runCommand, suiteSandboxes } from './cli.js';
 import { LOG } from './fixtures.js';
 import type { PgServer } from './postgres.js';
 
@@ -90,6 +95,33 @@ export interface NewPair {
   init?: readonly string[];
 }
 
+/**
+ * `CREATE DATABASE name TEMPLATE template`, retried while the template still has sessions
+ * (those of commands that just ended); its locale is the template's.
+ */
+async function copyDatabase(server: PgServer, name: string, template: string): Promise<void> {
+  const admin = await server.connect();
+  try {
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [template]);
+    for (let k = 0; ; k++) {
+      try {
+        await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== '55006' || k >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Copy an SQLite database's files (its WAL too, when there is one) to `to`. */
+function copySqlite(from: string, to: string): void {
+  for (const ext of ['', '-wal', '-shm']) if (existsSync(from + ext)) copyFileSync(from + ext, to + ext);
+}
+
 /** Pairs made in this suite, their sandboxes removed when it ends. Call in a describe block. */
 export function pgPairs(server: () => PgServer, options: PairOptions = {}): (made?: NewPair) => Promise<Pair> {
   const box = suiteSandboxes();
@@ -103,7 +135,7 @@ export function pgPairs(server: () => PgServer, options: PairOptions = {}): (mad
       const logs = [join(sb.dir, `lite-${files}.log`), join(sb.dir, `pg-${files}.log`)];
       files++;
       const [lite, pgr] = (await Promise.all(
-        [sb.db, url].map((db, k) => runCli([...args.map((a) => (a === LOG ? (logs[k] as string) : a)), '--db', db])),
+        [sb.db, url].map((db, k) => runCommand([...args.map((a) => (a === LOG ? (logs[k] as string) : a)), '--db', db])),
       )) as [CliResult, CliResult];
       assert.equal(lite.code, code, `SQLite ${what}: exit ${String(lite.code)}\n${lite.stdout}\n${lite.stderr}`);
       assert.equal(pgr.code, lite.code, `PostgreSQL ${what}: exit ${String(pgr.code)}\n${pgr.stdout}\n${pgr.stderr}`);
@@ -154,24 +186,10 @@ export function pgPairs(server: () => PgServer, options: PairOptions = {}): (mad
       },
       async fork(exported = classes) {
         const copy = box();
-        for (const ext of ['', '-wal', '-shm']) if (existsSync(sb.db + ext)) copyFileSync(sb.db + ext, copy.db + ext);
+        copySqlite(sb.db, copy.db);
         const name = `${database}_f${++forks}`;
-        const admin = await server().connect();
-        try {
-          // A copy needs the database alone: the commands' sessions may still be ending.
-          await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
-          for (let k = 0; ; k++) {
-            try {
-              await admin.query(`CREATE DATABASE ${name} TEMPLATE ${database}`);
-              break;
-            } catch (err) {
-              if ((err as { code?: string }).code !== '55006' || k >= 50) throw err;
-              await new Promise((r) => setTimeout(r, 20));
-            }
-          }
-        } finally {
-          await admin.end();
-        }
+        // A copy needs the database alone: the commands' sessions may still be ending.
+        await copyDatabase(server(), name, database);
         return make(copy, name, [...exported], compared);
       },
       async pgQuery<T>(sql: string): Promise<T[]> {
@@ -187,15 +205,33 @@ export function pgPairs(server: () => PgServer, options: PairOptions = {}): (mad
     return p;
   }
 
-  return async (made = {}) => {
-    const sb = box();
-    const url = await server().freshDatabase();
-    const database = decodeURIComponent(new URL(url).pathname.slice(1));
-    const p = make(sb, database, [...(made.classes ?? CMDB_CLASSES)], 0);
-    for (const db of [sb.db, p.url]) {
-      const r = await runCli(['init', '--db', db, ...(made.init ?? [])]);
-      assert.equal(r.code, 0, r.stderr);
+  /** The databases `sluice init` made with the same arguments, by those arguments. */
+  const templates = new Map<string, Promise<{ sqlite: string; database: string }>>();
+  let pairs = 0;
+  const template = (init: readonly string[]): Promise<{ sqlite: string; database: string }> => {
+    const key = JSON.stringify(init);
+    let t = templates.get(key);
+    if (t === undefined) {
+      t = (async () => {
+        const sb = box();
+        const url = await server().freshDatabase();
+        for (const db of [sb.db, url]) {
+          const r = await runCli(['init', '--db', db, ...init]);
+          assert.equal(r.code, 0, r.stderr);
+        }
+        return { sqlite: sb.db, database: decodeURIComponent(new URL(url).pathname.slice(1)) };
+      })();
+      templates.set(key, t);
     }
-    return p;
+    return t;
+  };
+
+  return async (made = {}) => {
+    const from = await template(made.init ?? []);
+    const sb = box();
+    copySqlite(from.sqlite, sb.db);
+    const database = `${from.database}_p${++pairs}`;
+    await copyDatabase(server(), database, from.database);
+    return make(sb, database, [...(made.classes ?? CMDB_CLASSES)], 0);
   };
 }

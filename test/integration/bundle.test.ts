@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type CliResult, query, runCli, type Sandbox, suiteSandboxes, summaryOf } from '../helpers/cli.js';
+import { type CliResult, query, runCommand, type Sandbox, suiteSandboxes, summaryOf } from '../helpers/cli.js';
 import { DEMO, LOGINS, MANIFEST_BUNDLE, PEOPLE } from '../helpers/bundle-fixtures.js';
 import { assertNoStack, countOf, detailsOf, maxChangeId, snapshot, assertUntouched } from '../helpers/fixtures.js';
 
@@ -22,7 +22,7 @@ function bundleDir(sb: Sandbox, name: string, files: Record<string, string>): st
 }
 
 function bundle(sb: Sandbox, path: string, args: string[] = []): Promise<CliResult> {
-  return runCli(['import', '--db', sb.db, '--bundle', path, '--progress', 'none', ...args]);
+  return runCommand(['import', '--db', sb.db, '--bundle', path, '--progress', 'none', ...args]);
 }
 
 async function bundleOk(sb: Sandbox, path: string, args: string[] = [], code = 0): Promise<CliResult> {
@@ -115,7 +115,7 @@ describe('sluice import --bundle', () => {
       query<{ class: string }>(sb.db, 'SELECT DISTINCT class FROM _sluice_history WHERE change_id = ? ORDER BY id', change).map((h) => h.class),
       ['Organization', 'Location', 'Person', 'UserLocal'],
     );
-    const listed = await runCli(['changes', '--db', sb.db, '--limit', '1']);
+    const listed = await runCommand(['changes', '--db', sb.db, '--limit', '1']);
     assert.match(listed.stdout, new RegExp(`change ${change}  committed  Organization,Location,Person,UserLocal  bundle`));
 
     // The same bundle again changes nothing, in one more change.
@@ -128,7 +128,7 @@ describe('sluice import --bundle', () => {
 
   it('writes nothing when the last file fails: all files are one transaction', async () => {
     const sb = box();
-    await runCli(['init', '--db', sb.db]);
+    await runCommand(['init', '--db', sb.db]);
     const before = counts(sb.db);
     const history = countOf(sb.db, '_sluice_history');
     const dir = bundleDir(sb, 'bad-last', { ...DEMO, '1-UserLocal.csv': `${LOGINS}"","bad","EN US",1234,profileid->name:Nobody\n` });
@@ -198,7 +198,7 @@ describe('sluice import --bundle', () => {
 
   it('--simulate runs every file and writes nothing; its report is the real run\'s', async () => {
     const sb = box();
-    await runCli(['init', '--db', sb.db]);
+    await runCommand(['init', '--db', sb.db]);
     const dir = bundleDir(sb, 'simulated', DEMO);
     const before = snapshot(sb.db);
     const sim = await bundleOk(sb, dir, ['--simulate', '--output', 'json']);
@@ -221,21 +221,21 @@ describe('sluice import --bundle', () => {
 
   it('is one change that sluice undo takes back whole, and the undo of the undo brings back', async () => {
     const sb = box();
-    await runCli(['init', '--db', sb.db]);
+    await runCommand(['init', '--db', sb.db]);
     const empty = contents(sb.db);
     const dir = bundleDir(sb, 'undo', DEMO);
     await bundleOk(sb, dir);
     const change = maxChangeId(sb.db);
     const loaded = counts(sb.db);
-    const undo = await runCli(['undo', '--db', sb.db, '--change', String(change)]);
+    const undo = await runCommand(['undo', '--db', sb.db, '--change', String(change)]);
     assert.equal(undo.code, 0, undo.stderr);
     assert.match(undo.stdout, /undo of change \d+ \(bundle Organization,Location,Person,UserLocal.*deleted 8 objects it created/s);
     assert.deepEqual(counts(sb.db), { Organization: 0, Location: 0, Person: 0, UserLocal: 0, UserLocal_profile_list: 0 });
     assert.equal(JSON.stringify(CLASSES.map((c) => query(sb.db, `SELECT * FROM "${c}"`))), JSON.stringify(CLASSES.map(() => [])));
     assert.notEqual(contents(sb.db), empty, 'the undo has history of its own');
-    const listed = await runCli(['changes', '--db', sb.db, '--limit', '2']);
+    const listed = await runCommand(['changes', '--db', sb.db, '--limit', '2']);
     assert.match(listed.stdout, new RegExp(`change ${change}  committed \\(undone by change ${change + 1}\\)`));
-    const redo = await runCli(['undo', '--db', sb.db, '--change', String(change + 1)]);
+    const redo = await runCommand(['undo', '--db', sb.db, '--change', String(change + 1)]);
     assert.equal(redo.code, 0, redo.stderr);
     assert.deepEqual(counts(sb.db), loaded);
     assert.equal(query<{ n: number }>(sb.db, 'SELECT count(*) AS n FROM UserLocal u JOIN Person p ON p.id = u.contactid')[0]?.n, 1);
@@ -275,7 +275,7 @@ describe('sluice import --bundle', () => {
     const total = sectionsOf(r.stdout)[3] as Record<string, string>;
     const separate = box();
     for (const t of tables) {
-      const sep = await runCli(['import', '--db', separate.db, '--class', t, '--file', separate.file(`${t}.csv`, files[`${t}.csv` as keyof typeof files]), '--progress', 'none', '--frame-bytes', '2000', '--workers', '2']);
+      const sep = await runCommand(['import', '--db', separate.db, '--class', t, '--file', separate.file(`${t}.csv`, files[`${t}.csv` as keyof typeof files]), '--progress', 'none', '--frame-bytes', '2000', '--workers', '2']);
       assert.equal(sep.code, 0, sep.stderr);
     }
     assert.deepEqual(rows(one.db), rows(separate.db));
@@ -323,7 +323,7 @@ describe('sluice import --bundle', () => {
 
   it('refuses a bundle whose files do not name a class, or whose manifest is bad, before writing anything', async () => {
     const sb = box();
-    await runCli(['init', '--db', sb.db]);
+    await runCommand(['init', '--db', sb.db]);
     const before = snapshot(sb.db);
     const cases: [string, Record<string, string>, RegExp][] = [
       ['unknown', { 'Organization.csv': 'name\nA\n', 'People.csv': 'name\nB\n' }, /--bundle: directory .*unknown: "People\.csv" names no class: there is no class "People" \(valid: Organization, Location, Person, Team, Profile, UserLocal/],
@@ -368,7 +368,7 @@ describe('sluice import --bundle', () => {
         },
       }),
     );
-    assert.equal((await runCli(['init', '--db', sb.db, '--model', model])).code, 0);
+    assert.equal((await runCommand(['init', '--db', sb.db, '--model', model])).code, 0);
     const dir = bundleDir(sb, 'cycle', { 'Team.csv': 'name,lead_id->name\nCore,Ann\n', 'Member.csv': 'name,team_id->name\nAnn,Core\n' });
     const r = await bundle(sb, dir);
     assert.equal(r.code, 2);

@@ -3,14 +3,14 @@
  * on SQLite, byte for byte, for the same data: SQLite databases made by the engine (imports
  * with references and link sets, an update, a delete, an undo, a sync with a source, a run
  * rolled back) are copied into PostgreSQL (helpers/pg-mirror.ts), and every command runs,
- * through the built CLI, against both. And the errors of a bad URL, an unreachable server
+ * through the CLI's commands (runCommand, helpers/cli.ts), against both. And the errors of a bad URL, an unreachable server
  * or a missing schema: one line naming --db, the password masked.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type CliResult, type Sandbox, query, readBack, runCli, sandbox } from '../helpers/cli.js';
+import { type CliResult, type Sandbox, query, readBack, runCli, runCommand, sandbox } from '../helpers/cli.js';
 import { feed, range } from '../helpers/feeds.js';
 import { csvText, idOf } from '../helpers/fixtures.js';
 import { buildInventory, mirrorToPostgres } from '../helpers/pg-mirror.js';
@@ -63,7 +63,7 @@ const SERVERS = csvText([
 
 /** Run the CLI; fail with its output unless it exits `code`. */
 async function cli(args: string[], code = 0): Promise<CliResult> {
-  const r = await runCli(args);
+  const r = await runCommand(args);
   assert.equal(r.code, code, `sluice ${args.join(' ')} exited ${String(r.code)}\n${r.stdout}\n${r.stderr}`);
   return r;
 }
@@ -130,7 +130,7 @@ describe('export, changes and history on PostgreSQL and on SQLite', () => {
 
   /** The command on both stores: the same exit code, standard output and standard error; SQLite's result. */
   async function same(sqlite: string, url: string, args: string[], code = 0): Promise<CliResult> {
-    const [lite, pg] = await Promise.all([runCli([...args, '--db', sqlite]), runCli([...args, '--db', url])]);
+    const [lite, pg] = await Promise.all([runCommand([...args, '--db', sqlite]), runCommand([...args, '--db', url])]);
     assert.equal(lite.code, code, `sluice ${args.join(' ')} on SQLite exited ${String(lite.code)}\n${lite.stderr}`);
     assert.deepEqual({ code: pg.code, stderr: pg.stderr }, { code: lite.code, stderr: lite.stderr }, `sluice ${args.join(' ')}: exit code and standard error`);
     assert.ok(pg.stdout === lite.stdout, `sluice ${args.join(' ')}: standard output differs\n--- SQLite\n${lite.stdout}\n--- PostgreSQL\n${pg.stdout}`);

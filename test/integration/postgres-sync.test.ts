@@ -132,11 +132,22 @@ describe('sluice sync on PostgreSQL: absent objects, the delete policies and the
   const made = pgPairs(server, SYNC_PAIRS);
   const pair = (): Promise<Pair> => made(SYNC_CLASSES);
 
+  const sourced = new Map<string, Promise<Pair>>();
+
+  /** The organization Demo and a source hr with `settings` on both stores: made once per settings, each test forks a copy. */
   async function withSource(...settings: string[]): Promise<Pair> {
-    const p = await pair();
-    await p.imp('Organization', 'name\nDemo\n');
-    await p.run(['source', 'add', '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
-    return p;
+    const key = JSON.stringify(settings);
+    let made = sourced.get(key);
+    if (made === undefined) {
+      made = (async () => {
+        const p = await pair();
+        await p.imp('Organization', 'name\nDemo\n');
+        await p.run(['source', 'add', '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
+        return p;
+      })();
+      sourced.set(key, made);
+    }
+    return (await made).fork();
   }
 
   it('a second load with one record changed, one gone, one new: 1 updated, 1 created, 1 updated as absent; update-then-delete deletes it the next run; a hand-made object is never touched', async () => {

@@ -37,15 +37,21 @@ describe('sluice undo on PostgreSQL: the report and the data of an SQLite undo',
     ['Verne', 'Jules', 'jv@x', 'Labs', '', 'yes'],
   ]);
 
-  /** Organizations, people and a team on both stores. */
+  let template: Promise<{ p: Pair; orgs: number; people: number; teams: number }> | undefined;
+
+  /** Organizations, people and a team on both stores: imported once, each test forks a copy. */
   async function loaded(): Promise<Pair & { orgs: number; people: number; teams: number }> {
-    const p = await pair();
-    await p.imp('Organization', ORGS);
-    const orgs = p.last();
-    await p.imp('Person', PEOPLE, ['--keys', 'email']);
-    const people = p.last();
-    await p.imp('Team', csvText([['name', 'org_id->name', 'persons_list'], ['Ops', 'IT', 'person_id->email:vh@x|person_id->email:gs@x'], ['Dev', 'Labs', 'person_id->email:jv@x']]));
-    return Object.assign(p, { orgs, people, teams: p.last() });
+    template ??= (async () => {
+      const p = await pair();
+      await p.imp('Organization', ORGS);
+      const orgs = p.last();
+      await p.imp('Person', PEOPLE, ['--keys', 'email']);
+      const people = p.last();
+      await p.imp('Team', csvText([['name', 'org_id->name', 'persons_list'], ['Ops', 'IT', 'person_id->email:vh@x|person_id->email:gs@x'], ['Dev', 'Labs', 'person_id->email:jv@x']]));
+      return { p, orgs, people, teams: p.last() };
+    })();
+    const { p, ...changes } = await template;
+    return Object.assign(await p.fork(), changes);
   }
 
   it('takes back creates, updates of attributes and link sets, and deletes (ids and link sets recreated); undoing the undos brings them back', async () => {

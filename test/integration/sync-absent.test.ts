@@ -5,20 +5,25 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Sandbox, query, runCli, summaryOf, suiteSandboxes } from '../helpers/cli.js';
+import { type Sandbox, query, runCommand, summaryOf, suiteSandboxes } from '../helpers/cli.js';
+import { preparedDatabases } from '../helpers/fixtures.js';
 import { FEED_HEADER as HEADER, feed, range } from '../helpers/feeds.js';
 
 
+const prepared = preparedDatabases();
+
 async function setUp(box: Sandbox, ...settings: string[]): Promise<void> {
-  assert.equal((await runCli(['init', '--db', box.db])).code, 0);
-  assert.equal((await runCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('orgs.csv', 'name\nDemo\n'), '--progress', 'none'])).code, 0);
-  const r = await runCli(['source', 'add', '--db', box.db, '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
-  assert.equal(r.code, 0, r.stderr);
+  await prepared(box, JSON.stringify(settings), async (t) => {
+    assert.equal((await runCommand(['init', '--db', t.db])).code, 0);
+    assert.equal((await runCommand(['import', '--db', t.db, '--class', 'Organization', '--file', t.file('orgs.csv', 'name\nDemo\n'), '--progress', 'none'])).code, 0);
+    const r = await runCommand(['source', 'add', '--db', t.db, '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
+    assert.equal(r.code, 0, r.stderr);
+  });
 }
 
 let n = 0;
 async function sync(box: Sandbox, content: string, ...more: string[]): Promise<{ code: number | null; s: Record<string, string>; stderr: string; stdout: string }> {
-  const r = await runCli(['sync', '--db', box.db, '--source', 'hr', '--file', box.file(`feed${n++}.csv`, content), '--progress', 'none', ...more]);
+  const r = await runCommand(['sync', '--db', box.db, '--source', 'hr', '--file', box.file(`feed${n++}.csv`, content), '--progress', 'none', ...more]);
   return { code: r.code, s: summaryOf(r.stdout), stderr: r.stderr, stdout: r.stdout };
 }
 
@@ -32,7 +37,7 @@ describe('sluice sync: absent objects and the guard', () => {
     const b = box();
     await setUp(b, '--delete-policy', 'update', '--delete-update', 'status=inactive');
     // An object made by hand in the same class, with a key no record has.
-    const hand = await runCli(['import', '--db', b.db, '--class', 'Person', '--file', b.file('hand.csv', 'name,first_name,email,org_id->name\nHand,h,hand@x,Demo\n'), '--progress', 'none']);
+    const hand = await runCommand(['import', '--db', b.db, '--class', 'Person', '--file', b.file('hand.csv', 'name,first_name,email,org_id->name\nHand,h,hand@x,Demo\n'), '--progress', 'none']);
     assert.equal(hand.code, 0, hand.stderr);
     const first = await sync(b, feed(range(1, 10)));
     assert.equal(first.code, 0, first.stderr);
@@ -53,7 +58,7 @@ describe('sluice sync: absent objects and the guard', () => {
       { op: 'update', changes: '{"status":["active","inactive"]}' },
     ]);
 
-    const edit = await runCli(['source', 'edit', 'hr', '--db', b.db, '--delete-policy', 'update-then-delete', '--retention', '0']);
+    const edit = await runCommand(['source', 'edit', 'hr', '--db', b.db, '--delete-policy', 'update-then-delete', '--retention', '0']);
     assert.equal(edit.code, 0, edit.stderr);
     const third = await sync(b, feed([...range(1, 9), 11], (i) => (i === 5 ? 'Changed' : `N${i}`)));
     assert.equal(third.code, 0, third.stderr);
@@ -94,9 +99,9 @@ describe('sluice sync: absent objects and the guard', () => {
     await setUp(b, '--delete-policy', 'delete');
     await sync(b, feed(range(1, 3)));
     // A team made by hand lists person 3; person 2's manager is person 1, also absent, so both go.
-    const team = await runCli(['import', '--db', b.db, '--class', 'Team', '--file', b.file('team.csv', 'name,org_id->name,persons_list\nOps,Demo,person_id->email:p3@x\n'), '--progress', 'none']);
+    const team = await runCommand(['import', '--db', b.db, '--class', 'Team', '--file', b.file('team.csv', 'name,org_id->name,persons_list\nOps,Demo,person_id->email:p3@x\n'), '--progress', 'none']);
     assert.equal(team.code, 0, team.stderr);
-    const mgr = await runCli(['import', '--db', b.db, '--class', 'Person', '--file', b.file('mgr.csv', 'email,manager_id->email\np2@x,p1@x\n'), '--keys', 'email', '--progress', 'none']);
+    const mgr = await runCommand(['import', '--db', b.db, '--class', 'Person', '--file', b.file('mgr.csv', 'email,manager_id->email\np2@x,p1@x\n'), '--keys', 'email', '--progress', 'none']);
     assert.equal(mgr.code, 0, mgr.stderr);
     const r = await sync(b, HEADER, '--force');
     assert.equal(r.code, 0, r.stderr);
@@ -108,7 +113,7 @@ describe('sluice sync: absent objects and the guard', () => {
     const b = box();
     await setUp(b);
     await sync(b, feed(range(1, 3)));
-    const del = await runCli(['import', '--db', b.db, '--class', 'Person', '--file', b.file('del.csv', 'email\np2@x\n'), '--keys', 'email', '--action', 'delete', '--progress', 'none']);
+    const del = await runCommand(['import', '--db', b.db, '--class', 'Person', '--file', b.file('del.csv', 'email\np2@x\n'), '--keys', 'email', '--action', 'delete', '--progress', 'none']);
     assert.equal(del.code, 0, del.stderr);
     const without = await sync(b, feed([1, 3]));
     assert.equal(without.code, 0, without.stderr);
@@ -167,7 +172,7 @@ describe('sluice sync: absent objects and the guard', () => {
       { record: '1', object_id: 1, status: 'synchronized', error: null },
       { record: '2', object_id: null, status: 'new', error: 'column "org_id->name": no Organization matches "Nowhere"; existing values: Demo' },
     ]);
-    const shown = await runCli(['source', 'show', 'hr', '--db', b.db]);
+    const shown = await runCommand(['source', 'show', 'hr', '--db', b.db]);
     assert.match(shown.stdout, /replicas {7}2 \(new 1, synchronized 1, modified 0, obsolete 0, orphan 0\), 1 in error/);
     const fixed = await sync(b, `${HEADER}1,A,a,a@x,Demo\n2,B,b,b@x,Demo\n`);
     assert.equal(fixed.code, 0, fixed.stderr);
@@ -187,7 +192,7 @@ describe('sluice sync: --load-only, then a sync without a feed', () => {
     assert.equal(count(b.db, 'SELECT count(*) AS n FROM Person'), 0, 'no object yet');
     assert.deepEqual(query(b.db, 'SELECT status, count(*) AS n FROM _sluice_replica GROUP BY status'), [{ status: 'new', n: 10 }]);
 
-    const applied = await runCli(['sync', '--db', b.db, '--source', 'hr', '--progress', 'none']);
+    const applied = await runCommand(['sync', '--db', b.db, '--source', 'hr', '--progress', 'none']);
     assert.equal(applied.code, 0, applied.stderr);
     assert.equal(summaryOf(applied.stdout).Created, '10');
     assert.deepEqual(query(b.db, 'SELECT status, count(*) AS n FROM _sluice_replica GROUP BY status'), [{ status: 'synchronized', n: 10 }]);
@@ -204,14 +209,14 @@ describe('sluice sync: --load-only, then a sync without a feed', () => {
       { status: 'obsolete', n: 1 },
       { status: 'synchronized', n: 8 },
     ]);
-    const third = await runCli(['sync', '--db', b.db, '--source', 'hr', '--progress', 'none']);
+    const third = await runCommand(['sync', '--db', b.db, '--source', 'hr', '--progress', 'none']);
     assert.equal(third.code, 0, third.stderr);
     const s = summaryOf(third.stdout);
     assert.deepEqual([s.Created, s.Updated, s.Absent], ['1', '1', '1 (updated 1, deleted 0)']);
     assert.equal(person(b.db, 'p5@x')?.name, 'Changed');
     assert.equal(person(b.db, 'p10@x')?.status, 'inactive');
     // Nothing is pending any more.
-    const fourth = await runCli(['sync', '--db', b.db, '--source', 'hr', '--progress', 'none']);
+    const fourth = await runCommand(['sync', '--db', b.db, '--source', 'hr', '--progress', 'none']);
     assert.equal(fourth.code, 0, fourth.stderr);
     assert.deepEqual([summaryOf(fourth.stdout).Created, summaryOf(fourth.stdout).Updated], ['0', '0']);
   });
@@ -229,7 +234,7 @@ describe('sluice sync: --load-only, then a sync without a feed', () => {
   it('refuses --load-only without a feed, and a truncated load as a sync does', async () => {
     const b = box();
     await setUp(b);
-    const none = await runCli(['sync', '--db', b.db, '--source', 'hr', '--load-only']);
+    const none = await runCommand(['sync', '--db', b.db, '--source', 'hr', '--load-only']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /--load-only: needs --file/);
     await sync(b, feed(range(1, 10)));

@@ -7,20 +7,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { type Sandbox, query, runCli, summaryOf, suiteSandboxes } from '../helpers/cli.js';
+import { type Sandbox, query, runCommand, summaryOf, suiteSandboxes } from '../helpers/cli.js';
+import { preparedDatabases } from '../helpers/fixtures.js';
 import { feed, range } from '../helpers/feeds.js';
 
 
 async function ok(args: string[]): Promise<string> {
-  const r = await runCli([...args, ...(['import', 'sync'].includes(args[0] as string) ? ['--progress', 'none'] : [])]);
+  const r = await runCommand([...args, ...(['import', 'sync'].includes(args[0] as string) ? ['--progress', 'none'] : [])]);
   assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
 
+const prepared = preparedDatabases();
+
 async function setUp(box: Sandbox, cls: string, ...settings: string[]): Promise<void> {
-  await ok(['init', '--db', box.db]);
-  await ok(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('orgs.csv', 'name\nDemo\n')]);
-  await ok(['source', 'add', '--db', box.db, '--name', 'hr', '--class', cls, ...settings]);
+  await prepared(box, JSON.stringify([cls, ...settings]), async (t) => {
+    await ok(['init', '--db', t.db]);
+    await ok(['import', '--db', t.db, '--class', 'Organization', '--file', t.file('orgs.csv', 'name\nDemo\n')]);
+    await ok(['source', 'add', '--db', t.db, '--name', 'hr', '--class', cls, ...settings]);
+  });
 }
 
 let n = 0;
@@ -31,7 +36,7 @@ async function sync(box: Sandbox, content: string, ...more: string[]): Promise<n
 }
 
 async function undo(box: Sandbox, change: number, ...more: string[]): Promise<{ code: number | null; stdout: string; stderr: string; change: number }> {
-  const r = await runCli(['undo', '--db', box.db, '--change', String(change), ...more]);
+  const r = await runCommand(['undo', '--db', box.db, '--change', String(change), ...more]);
   const m = /recorded as change (\d+)/.exec(r.stdout);
   return { code: r.code, stdout: r.stdout, stderr: r.stderr, change: m ? Number(m[1]) : NaN };
 }

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { type Sandbox, query, runCli, suiteSandboxes } from '../helpers/cli.js';
+import { type Sandbox, query, runCommand, suiteSandboxes } from '../helpers/cli.js';
+import { preparedDatabases } from '../helpers/fixtures.js';
 
 interface Person {
   id: number;
@@ -20,26 +21,30 @@ interface Person {
 
 const people = (db: string): Person[] => query<Person>(db, 'SELECT id, source, source_id, name, email, phone, function FROM Person ORDER BY id');
 
-/** A database with the organization Demo, and a source `hr` into Person keyed on email with `settings`. */
+const prepared = preparedDatabases();
+
+/** A database with the organization Demo, and a source `hr` into Person keyed on email with `settings` (made once per settings). */
 async function withSource(box: Sandbox, ...settings: string[]): Promise<void> {
-  assert.equal((await runCli(['init', '--db', box.db])).code, 0);
-  assert.equal((await runCli(['import', '--db', box.db, '--class', 'Organization', '--file', box.file('orgs.csv', 'name\nDemo\n'), '--progress', 'none'])).code, 0);
-  const r = await runCli(['source', 'add', '--db', box.db, '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
-  assert.equal(r.code, 0, r.stderr);
+  await prepared(box, JSON.stringify(settings), async (t) => {
+    assert.equal((await runCommand(['init', '--db', t.db])).code, 0);
+    assert.equal((await runCommand(['import', '--db', t.db, '--class', 'Organization', '--file', t.file('orgs.csv', 'name\nDemo\n'), '--progress', 'none'])).code, 0);
+    const r = await runCommand(['source', 'add', '--db', t.db, '--name', 'hr', '--class', 'Person', '--keys', 'email', ...settings]);
+    assert.equal(r.code, 0, r.stderr);
+  });
 }
 
 const HEADER = 'source_id,name,first_name,email,org_id->name,phone,function\n';
 
 /** Sync `rows` (after the header) into source hr; the report as details. */
 async function sync(box: Sandbox, rows: string, ...more: string[]): Promise<{ code: number | null; rows: string[]; stderr: string }> {
-  const r = await runCli(['sync', '--db', box.db, '--source', 'hr', '--file', box.file(`feed-${Math.random()}.csv`, HEADER + rows), '--progress', 'none', '--output', 'details', ...more]);
+  const r = await runCommand(['sync', '--db', box.db, '--source', 'hr', '--file', box.file(`feed-${Math.random()}.csv`, HEADER + rows), '--progress', 'none', '--output', 'details', ...more]);
   const at = r.stdout.indexOf('line,status,id,message');
   const table = at < 0 ? [] : (parse(r.stdout.slice(at), { from_line: 2 }) as string[][]);
   return { code: r.code, rows: table.map((l) => l.slice(0, 4).join('|')), stderr: r.stderr };
 }
 
 async function handMade(box: Sandbox, rows: string): Promise<void> {
-  const r = await runCli(['import', '--db', box.db, '--class', 'Person', '--file', box.file('hand.csv', `name,first_name,email,org_id->name\n${rows}`), '--keys', 'email', '--progress', 'none']);
+  const r = await runCommand(['import', '--db', box.db, '--class', 'Person', '--file', box.file('hand.csv', `name,first_name,email,org_id->name\n${rows}`), '--keys', 'email', '--progress', 'none']);
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -94,7 +99,7 @@ describe('sluice sync: finding and writing objects', () => {
     const b = box();
     await withSource(b, '--claim');
     await handMade(b, 'Hand,h,h@x,Demo\n');
-    const other = await runCli(['import', '--db', b.db, '--class', 'Person', '--file', b.file('crm.csv', 'source,source_id,name,first_name,email,org_id->name\ncrm,9,Crm,c,c@x,Demo\n'), '--progress', 'none']);
+    const other = await runCommand(['import', '--db', b.db, '--class', 'Person', '--file', b.file('crm.csv', 'source,source_id,name,first_name,email,org_id->name\ncrm,9,Crm,c,c@x,Demo\n'), '--progress', 'none']);
     assert.equal(other.code, 0, other.stderr);
     const r = await sync(b, '1,Hand,h,h@x,Demo,,\n2,Crm,c,c@x,Demo,,\n');
     assert.deepEqual(r.rows, ['2|updated|1|changed: source, source_id', '3|unchanged|2|']);
@@ -149,7 +154,7 @@ describe('sluice sync: finding and writing objects', () => {
       await withSource(b, '--on-multiple', policy);
       // Two objects with the same email (no unique constraint on it).
       await handMade(b, 'One,o,same@x,Demo\n');
-      const again = await runCli(['import', '--db', b.db, '--class', 'Person', '--file', b.file('two.csv', 'name,first_name,email,org_id->name\nTwo,t,same@x,Demo\n'), '--keys', 'name', '--progress', 'none']);
+      const again = await runCommand(['import', '--db', b.db, '--class', 'Person', '--file', b.file('two.csv', 'name,first_name,email,org_id->name\nTwo,t,same@x,Demo\n'), '--keys', 'name', '--progress', 'none']);
       assert.equal(again.code, 0, again.stderr);
       const r = await sync(b, '1,Mine,m,same@x,Demo,,\n', '--no-stop-on-error');
       assert.deepEqual(r.rows, expected);
@@ -180,12 +185,12 @@ describe('sluice sync: finding and writing objects', () => {
       ['source,source_id,name,email\n', /column 1 "source": a sync feed names each record by its source_id; the source is hr/],
       ['id,source_id,name,email\n', /column 1 "id": a sync feed names each record by its source_id/],
     ] as const) {
-      const r = await runCli(['sync', '--db', b.db, '--source', 'hr', '--file', b.file('bad.csv', `${header}x,y,z,w\n`), '--progress', 'none']);
+      const r = await runCommand(['sync', '--db', b.db, '--source', 'hr', '--file', b.file('bad.csv', `${header}x,y,z,w\n`), '--progress', 'none']);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, words);
       assert.doesNotMatch(r.stderr, /\n\s+at /);
     }
-    const unknown = await runCli(['sync', '--db', b.db, '--source', 'nope', '--file', b.file('x.csv', HEADER)]);
+    const unknown = await runCommand(['sync', '--db', b.db, '--source', 'nope', '--file', b.file('x.csv', HEADER)]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--source: no data source named "nope" \(valid: hr\)/);
     assert.equal(people(b.db).length, 0);

@@ -4,14 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { query, runCli, suiteSandboxes, type Sandbox } from '../helpers/cli.js';
+import { query, runCommand, suiteSandboxes, type Sandbox } from '../helpers/cli.js';
+import { preparedDatabases } from '../helpers/fixtures.js';
 
 const ORGS = 'name,code\nSales,S1\nIT,I1\n';
 const PEOPLE = 'name,first_name,email,org_id->name,phone\nHugo,Victor,vh@x,Sales,\nSand,George,gs@x,IT,+33 1\nZola,Emile,ez@x,Sales,\n';
 const CHANGES = 'name,first_name,email,org_id->name\nHugo,Vic,vh@x,IT\nVerne,Jules,jv@x,IT\n';
 
 async function ok(args: string[]): Promise<string> {
-  const r = await runCli([...args, ...(args[0] === 'import' ? ['--progress', 'none'] : [])]);
+  const r = await runCommand([...args, ...(args[0] === 'import' ? ['--progress', 'none'] : [])]);
   assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -24,14 +25,19 @@ function lastChange(sb: Sandbox): number {
   return query<{ id: number }>(sb.db, 'SELECT max(id) AS id FROM _sluice_change')[0]?.id as number;
 }
 
-/** A database with the organizations and the people imported, and the changes that did it. */
+const prepared = preparedDatabases();
+
+/** A database with the organizations and the people imported, and the changes that did it (made once, copied). */
 async function loaded(box: () => Sandbox): Promise<Sandbox & { orgs: number; people: number }> {
   const sb = box();
-  await ok(['init', '--db', sb.db]);
-  await ok(['import', '--db', sb.db, '--class', 'Organization', '--file', sb.file('orgs.csv', ORGS)]);
-  const orgs = lastChange(sb);
-  await ok(['import', '--db', sb.db, '--class', 'Person', '--keys', 'email', '--file', sb.file('people.csv', PEOPLE)]);
-  return Object.assign(sb, { orgs, people: lastChange(sb) });
+  const changes = await prepared(sb, 'loaded', async (t) => {
+    await ok(['init', '--db', t.db]);
+    await ok(['import', '--db', t.db, '--class', 'Organization', '--file', t.file('orgs.csv', ORGS)]);
+    const orgs = lastChange(t);
+    await ok(['import', '--db', t.db, '--class', 'Person', '--keys', 'email', '--file', t.file('people.csv', PEOPLE)]);
+    return { orgs, people: lastChange(t) };
+  });
+  return Object.assign(sb, changes);
 }
 
 describe('sluice undo', () => {
@@ -84,14 +90,14 @@ describe('sluice undo', () => {
     await ok(['import', '--db', sb.db, '--class', 'Person', '--keys', 'email', '--file', sb.file('later.csv', 'email,first_name\nvh@x,Victor-Marie\n')]);
     const later = lastChange(sb);
     const before = await exported(sb);
-    const r = await runCli(['undo', '--db', sb.db, '--change', String(target)]);
+    const r = await runCommand(['undo', '--db', sb.db, '--change', String(target)]);
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stdout, new RegExp(`Person 1 first_name: a later change set it to "Victor-Marie" \\(change ${target} wrote "Vic"\\); written since by change ${later}`));
     assert.match(r.stderr, /refused: 1 conflict with later changes .*nothing was written\. --force reverts the rest/);
     assert.equal(await exported(sb), before);
     assert.equal(lastChange(sb), later, 'no change recorded');
 
-    const forced = await runCli(['undo', '--db', sb.db, '--change', String(target), '--force']);
+    const forced = await runCommand(['undo', '--db', sb.db, '--change', String(target), '--force']);
     assert.equal(forced.code, 1, forced.stderr);
     assert.match(forced.stdout, /deleted 1 object it created, restored 0 objects it updated.*\n.*1 conflict \(1 object left as they are\)/);
     assert.deepEqual(query(sb.db, "SELECT email, first_name, org_id FROM Person WHERE email IN ('vh@x', 'jv@x')"), [{ email: 'vh@x', first_name: 'Victor-Marie', org_id: 2 }]);
@@ -99,7 +105,7 @@ describe('sluice undo', () => {
 
   it('refuses to delete an object a later change refers to', async () => {
     const sb = await loaded(box);
-    const r = await runCli(['undo', '--db', sb.db, '--change', String(sb.orgs)]);
+    const r = await runCommand(['undo', '--db', sb.db, '--change', String(sb.orgs)]);
     assert.equal(r.code, 3);
     assert.match(r.stdout, /Organization 1: it is referred to by Person\.org_id of 1, 3/);
   });
@@ -108,7 +114,7 @@ describe('sluice undo', () => {
     const sb = await loaded(box);
     const before = await exported(sb);
     const changes = lastChange(sb);
-    const r = await runCli(['undo', '--db', sb.db, '--change', String(sb.people), '--simulate', '--format', 'json']);
+    const r = await runCommand(['undo', '--db', sb.db, '--change', String(sb.people), '--simulate', '--format', 'json']);
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout) as { outcome: string; undoChange: number | null; counts: { deleted: number } };
     assert.deepEqual([doc.outcome, doc.undoChange, doc.counts.deleted], ['simulated', null, 3]);
@@ -139,12 +145,12 @@ describe('sluice undo', () => {
       [['--change', String(sb.people), '--format', 'xml'], /--format: "xml" is not valid \(valid: text, json\)/],
     ];
     for (const [args, re] of cases) {
-      const r = await runCli(['undo', '--db', sb.db, ...args]);
+      const r = await runCommand(['undo', '--db', sb.db, ...args]);
       assert.equal(r.code, 2, args.join(' '));
       assert.match(r.stderr, re);
     }
     await ok(['undo', '--db', sb.db, '--change', String(sb.people)]);
-    const twice = await runCli(['undo', '--db', sb.db, '--change', String(sb.people)]);
+    const twice = await runCommand(['undo', '--db', sb.db, '--change', String(sb.people)]);
     assert.equal(twice.code, 2);
     assert.match(twice.stderr, new RegExp(`change ${sb.people} was undone by change ${lastChange(sb)}; undo change ${lastChange(sb)} to bring it back`));
   });
