@@ -15,7 +15,7 @@ const FILE = colon > 0 ? spec.slice(colon + 1) : '';
 export type PausePoint =
   /** after the writer commits a chunk (`--chunk-size`) */
   | 'chunk-committed'
-  /** after an import into PostgreSQL applies a frame's rows and reports them, its transaction open */
+  /** after an import has a frame's rows applied and reports them, its transaction open */
   | 'frame-applied'
   /** once an undo in PostgreSQL holds the writer lock and its transaction is open, before it reads the change */
   | 'undo-begun';

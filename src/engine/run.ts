@@ -39,6 +39,7 @@ import type { LookupIndex } from '../write/prepare.js';
 import { SluiceError, asSluiceError, exitCodeFor } from '../base/errors.js';
 import { storeFor } from '../store/store.js';
 import type { ImportOptions } from './options.js';
+import { pausePoint } from '../base/pause.js';
 import { READ_BYTES, THREAD_RESOURCE_LIMITS, WORKER_EXEC_ARGV, frameTarget } from '../base/threads.js';
 
 export interface ImportHooks {
@@ -314,6 +315,7 @@ export async function runSqliteImport(o: ImportOptions, hooks: ImportHooks = {})
         stopMessage = applied.stop.message;
       }
       hooks.onProgress?.({ bytesDone: bytesDone, totalBytes, lines, counts, elapsedS: elapsed() });
+      pausePoint('frame-applied');
     };
     /** Wait for the oldest chunk the writer has; its failure is thrown here, in order. */
     const settleOne = async (): Promise<void> => {

@@ -452,21 +452,13 @@ describe('PostgreSQL: an import killed or interrupted (SPEC §9)', { concurrency
 
   /**
    * Import the feed from standard input, which stays open (the run cannot end by itself),
-   * hold it at `point` (SQLite without chunks has no pause point of its own: there the test
-   * waits for a progress event with rows applied), send SIGINT, then let it go on.
+   * hold it at a pause point (a chunk committed, or a frame's rows applied), send SIGINT,
+   * then let it go on.
    */
   async function interrupt(db: string, chunked: boolean): Promise<Interrupted> {
     const onServer = db.startsWith('postgres://');
     const args = ['import', '--db', db, '--class', 'Person', '--file', '-', '--keys', 'email', '--progress', 'json', '--frame-bytes', String(FRAME_ROWS * row(1).length), ...(chunked ? ['--chunk-size', String(SIGINT_CHUNK)] : [])];
-    let run: RunningCli;
-    let release = (): void => undefined;
-    if (chunked || onServer) ({ run, release } = await holdAt(chunked ? 'chunk-committed' : 'frame-applied', args, sigintText));
-    else {
-      run = startCli(args);
-      running.add(run);
-      run.child.stdin.write(sigintText);
-      await run.stderrMatches(/"event":"progress"[^\n]*"lines":[1-9]/);
-    }
+    const { run, release } = await holdAt(chunked ? 'chunk-committed' : 'frame-applied', args, sigintText);
     run.child.kill('SIGINT');
     release();
     const r = await run.done;
