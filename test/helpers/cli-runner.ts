@@ -8,7 +8,7 @@
  * connection, a timer, a thread) ends in an error saying so, as a process that never exits
  * would fail its test: what runs here must end the way the CLI does.
  */
-import { SluiceError, exitCodeFor } from '../../src/base/errors.js';
+import { captured } from './captured.js';
 import type { CliResult } from './cli.js';
 
 type Command = (argv: string[]) => number | Promise<number>;
@@ -41,8 +41,6 @@ async function commandOf(name: string | undefined): Promise<Command> {
   }
 }
 
-type Write = typeof process.stdout.write;
-
 /** What keeps the event loop alive, by kind and count. */
 function openResources(): Map<string, number> {
   const n = new Map<string, number>();
@@ -66,32 +64,10 @@ process.on('uncaughtException', (e) => uncaught.push(String(e?.stack ?? e)));
 process.on('unhandledRejection', (e) => uncaught.push(String((e as Error)?.stack ?? e)));
 
 /** Run `argv` with the process's output gathered rather than written; errors reported as main.ts reports them. */
-async function captured(argv: readonly string[], baseline: Map<string, number>): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const gather =
-    (into: string[]): Write =>
-    ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      const done = rest.find((r) => typeof r === 'function') as ((e?: Error | null) => void) | undefined;
-      if (done) queueMicrotask(() => done());
-      return true;
-    }) as Write;
-  const [stdoutWrite, stderrWrite] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = gather(out);
-  process.stderr.write = gather(err);
-  let code: number;
-  try {
-    const [name, ...rest] = argv;
-    code = await (await commandOf(name)).call(null, rest);
-  } catch (e) {
-    const se = e instanceof SluiceError ? e : new SluiceError('E_INTERNAL', (e as Error)?.message ?? String(e), { cause: e });
-    err.push(`sluice: ${se.message}\n`);
-    code = exitCodeFor(se);
-  } finally {
-    process.stdout.write = stdoutWrite;
-    process.stderr.write = stderrWrite;
-  }
+async function runOne(argv: readonly string[], baseline: Map<string, number>): Promise<CliResult> {
+  const [name, ...rest] = argv;
+  const result = await captured(async () => (await commandOf(name)).call(null, rest));
+  const err = [result.stderr];
   // Sockets, threads and files close a moment after the command's last await.
   let open = leftOpen(baseline);
   for (let k = 0; k < 100 && open.length > 0; k++) {
@@ -103,7 +79,7 @@ async function captured(argv: readonly string[], baseline: Map<string, number>):
   for (let k = 0; k < 2; k++) await new Promise((r) => setImmediate(r));
   const crashed = uncaught.splice(0);
   for (const c of crashed) err.push(`[command runner] uncaught, a sluice process would have crashed: ${c}\n`);
-  return { code: open.length > 0 || crashed.length > 0 ? null : code, signal: null, stdout: out.join(''), stderr: err.join('') };
+  return { code: open.length > 0 || crashed.length > 0 ? null : result.code, signal: null, stdout: result.stdout, stderr: err.join('') };
 }
 
 // What is open before any command: the IPC channel and the standard streams (made when first used).
@@ -113,7 +89,7 @@ process.on('message', (argv: string[]) => {
     void [process.stdout, process.stderr];
     baseline = openResources();
   }
-  void captured(argv, baseline).then(
+  void runOne(argv, baseline).then(
     (r) => process.send?.(r),
     (e: unknown) => process.send?.({ code: null, signal: null, stdout: '', stderr: `[command runner] ${String((e as Error)?.stack ?? e)}\n` }),
   );

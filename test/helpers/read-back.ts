@@ -8,7 +8,7 @@
  *
  * prints a JSON array of { code, stdout, stderr }, one per command, in order.
  */
-import { exitCodeFor } from '../../src/base/errors.js';
+import { captured } from './captured.js';
 import type { CliResult } from './cli.js';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -26,39 +26,7 @@ async function commandOf(name: string): Promise<Command> {
   }
 }
 
-type Write = typeof process.stdout.write;
-
-/** Run `argv` with the process's output gathered rather than written. */
-async function captured(argv: readonly string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const gather =
-    (into: string[]): Write =>
-    ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      const done = rest.find((r) => typeof r === 'function') as ((e?: Error | null) => void) | undefined;
-      if (done) queueMicrotask(() => done());
-      return true;
-    }) as Write;
-  const [stdoutWrite, stderrWrite] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = gather(out);
-  process.stderr.write = gather(err);
-  let code: number;
-  try {
-    const [name, ...rest] = argv;
-    code = await (await commandOf(name ?? '')).call(null, rest);
-  } catch (e) {
-    // What `sluice` prints for an error, and its exit code.
-    err.push(`sluice: ${(e as Error).message}\n`);
-    code = exitCodeFor(e);
-  } finally {
-    process.stdout.write = stdoutWrite;
-    process.stderr.write = stderrWrite;
-  }
-  return { code, signal: null, stdout: out.join(''), stderr: err.join('') };
-}
-
 const commands = JSON.parse(process.argv[2] ?? '[]') as string[][];
 const results: CliResult[] = [];
-for (const argv of commands) results.push(await captured(argv));
+for (const [name, ...rest] of commands) results.push(await captured(async () => (await commandOf(name ?? '')).call(null, rest)));
 process.stdout.write(JSON.stringify(results));
