@@ -8,38 +8,8 @@
  * connection, a timer, a thread) ends in an error saying so, as a process that never exits
  * would fail its test: what runs here must end the way the CLI does.
  */
-import { captured } from './captured.js';
+import { captured, commandOf } from './captured.js';
 import type { CliResult } from './cli.js';
-
-type Command = (argv: string[]) => number | Promise<number>;
-
-/** main.ts's commands, but serve (it runs until stopped). */
-async function commandOf(name: string | undefined): Promise<Command> {
-  switch (name) {
-    case 'init':
-      return (await import('../../src/cli/init.js')).initCommand;
-    case 'import':
-      return (await import('../../src/cli/import.js')).importCommand;
-    case 'export':
-      return (await import('../../src/cli/export.js')).exportCommand;
-    case 'schema':
-      return (await import('../../src/cli/schema.js')).schemaCommand;
-    case 'changes':
-      return (await import('../../src/cli/changes.js')).changesCommand;
-    case 'history':
-      return (await import('../../src/cli/changes.js')).historyCommand;
-    case 'undo':
-      return (await import('../../src/cli/undo.js')).undoCommand;
-    case 'source':
-      return (await import('../../src/cli/source.js')).sourceCommand;
-    case 'sync':
-      return (await import('../../src/cli/sync.js')).syncCommand;
-    case 'token':
-      return (await import('../../src/cli/token.js')).tokenCommand;
-    default:
-      throw new Error(`the command runner runs init, import, export, schema, changes, history, undo, source, sync and token, not ${String(name)}`);
-  }
-}
 
 /** What keeps the event loop alive, by kind and count. */
 function openResources(): Map<string, number> {
